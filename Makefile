@@ -1,0 +1,56 @@
+# Everything a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: install run serve migrate demo test test-sqlite test-postgres lint fmt bench schemas check-schemas clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/mentorapi migrate
+
+demo: migrate
+	$(BIN)/mentorapi demo
+
+## run: install, migrate the embedded SQLite database, create the demo app, serve on :8000
+run: demo
+	$(BIN)/mentorapi serve
+
+## test: the whole suite, on SQLite and PostgreSQL
+test: install
+	$(BIN)/pytest
+
+test-sqlite: install
+	MENTORAPI_TEST_DATABASES=sqlite $(BIN)/pytest
+
+test-postgres: install
+	MENTORAPI_TEST_DATABASES=postgresql $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+schemas: install
+	$(BIN)/mentorapi export-schemas
+
+check-schemas: install
+	$(BIN)/mentorapi export-schemas --check
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) mentorapi.db mentorapi.db-* .mentorapi-demo-key .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Client apps (tenants) and their API keys."""

@@ -1,0 +1,188 @@
+"""The `mentorapi` command: serve, worker, migrate, apps, demo, export-schemas."""
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from mentorapi.config import get_settings
+from mentorapi.db.engine import Database, create_database
+
+T = TypeVar("T")
+
+
+async def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
+    db = create_database(get_settings())
+    try:
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+def _migrate(_args: argparse.Namespace) -> None:
+    from mentorapi.db.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    print("database is at the latest migration", file=sys.stderr)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "mentorapi.main:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def _apps_create(args: argparse.Namespace) -> None:
+    from mentorapi.apps import service
+
+    async def work(db: Database) -> dict[str, str]:
+        async with db.sessionmaker() as s, s.begin():
+            app, issued = await service.create_app(db_session=s, name=args.name)
+            return {"id": app.id, "name": app.name, "api_key": issued.secret}
+
+    print(json.dumps(asyncio.run(_with_db(work)), indent=2))
+
+
+def _apps_list(_args: argparse.Namespace) -> None:
+    from mentorapi.apps import repository
+
+    async def work(db: Database) -> list[dict[str, object]]:
+        async with db.sessionmaker() as s:
+            out: list[dict[str, object]] = []
+            for app in await repository.list_apps(s):
+                keys = await repository.list_keys(s, app.id)
+                out.append(
+                    {
+                        "id": app.id,
+                        "name": app.name,
+                        "keys": [
+                            {
+                                "id": k.id,
+                                "prefix": k.prefix,
+                                "expires_at": k.expires_at.isoformat() if k.expires_at else None,
+                                "revoked": k.revoked_at is not None,
+                            }
+                            for k in keys
+                        ],
+                    }
+                )
+            return out
+
+    print(json.dumps(asyncio.run(_with_db(work)), indent=2))
+
+
+def _apps_rotate_key(args: argparse.Namespace) -> None:
+    from mentorapi.apps import service
+
+    async def work(db: Database) -> dict[str, str]:
+        async with db.sessionmaker() as s, s.begin():
+            issued = await service.rotate_key(
+                db_session=s, app_id=args.app_id, grace=timedelta(hours=args.grace_hours)
+            )
+            return {"id": issued.key.id, "api_key": issued.secret}
+
+    print(json.dumps(asyncio.run(_with_db(work)), indent=2))
+
+
+def _apps_revoke_key(args: argparse.Namespace) -> None:
+    from mentorapi.apps import service
+
+    async def work(db: Database) -> None:
+        async with db.sessionmaker() as s, s.begin():
+            await service.revoke_key(db_session=s, key_id=args.key_id)
+
+    asyncio.run(_with_db(work))
+    print(f"revoked {args.key_id}", file=sys.stderr)
+
+
+def _demo(_args: argparse.Namespace) -> None:
+    from mentorapi.demo import ensure_demo
+
+    settings = get_settings()
+    # The key is kept in a local file (mode 600, git-ignored) so `make run` prints the same key
+    # every time; the database holds only its hash.
+    key_file = Path(settings.demo_key_file)
+    remembered = key_file.read_text().strip() if key_file.exists() else None
+    key = asyncio.run(_with_db(lambda db: ensure_demo(db, remembered)))
+    if key != remembered:
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+    base = f"http://{settings.host}:{settings.port}"
+    print(
+        f"\n  mentorapi demo app ready\n"
+        f"  API key:  {key}\n"
+        f"  Swagger:  {base}/docs\n"
+        f"  ReDoc:    {base}/redoc\n"
+        f"  GraphQL:  {base}/graphql\n"
+        f"  try:      curl -H 'Authorization: Bearer {key}' {base}/v1/mentors\n"
+    )
+
+
+def _export_schemas(args: argparse.Namespace) -> None:
+    from mentorapi.schemas_export import export
+
+    drift = export(check=args.check)
+    if drift:
+        print("schemas out of date: " + ", ".join(drift), file=sys.stderr)
+        print("run `mentorapi export-schemas` and commit the result", file=sys.stderr)
+        raise SystemExit(1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mentorapi", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=_serve)
+
+    sub.add_parser("migrate", help="migrate the database to the latest schema").set_defaults(
+        func=_migrate
+    )
+    sub.add_parser("demo", help="create the demo app if missing; print its key").set_defaults(
+        func=_demo
+    )
+    export = sub.add_parser("export-schemas", help="write openapi/openapi.json and schema.graphql")
+    export.add_argument("--check", action="store_true", help="fail if the files are out of date")
+    export.set_defaults(func=_export_schemas)
+
+    apps = sub.add_parser("apps", help="client apps and their API keys")
+    apps_sub = apps.add_subparsers(dest="apps_command", required=True)
+    create = apps_sub.add_parser("create", help="create an app; prints its id and API key")
+    create.add_argument("name")
+    create.set_defaults(func=_apps_create)
+    apps_sub.add_parser("list", help="list apps and their keys").set_defaults(func=_apps_list)
+    rotate = apps_sub.add_parser(
+        "rotate-key", help="issue a new key; older keys keep working for the grace period"
+    )
+    rotate.add_argument("app_id")
+    rotate.add_argument("--grace-hours", type=float, default=24.0)
+    rotate.set_defaults(func=_apps_rotate_key)
+    revoke = apps_sub.add_parser("revoke-key", help="revoke a key at once")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=_apps_revoke_key)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Database layer: engine, sessions, the model base and the unit of work."""

@@ -1,0 +1,26 @@
+"""Case-insensitive substring search over a few text columns, the same on both databases."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, literal, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def text_match(columns: Sequence[Any], q: str) -> ColumnElement[bool]:
+    """Any column contains `q` (ILIKE on PostgreSQL; LIKE, ASCII case-insensitive, on SQLite)."""
+    pattern = f"%{_escape_like(q.strip())}%"
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+
+
+def json_array_contains(column: Any, value: str | int, dialect: str) -> ColumnElement[bool]:
+    """A JSON array column holds `value`: JSONB containment (`@>`, GIN-indexable) on
+    PostgreSQL, `json_each` on SQLite."""
+    if dialect == "postgresql":
+        return type_coerce(column, JSONB).contains([value])
+    each = func.json_each(column).table_valued("value")
+    return exists(select(literal(1)).select_from(each).where(each.c.value == value))

@@ -1,0 +1,134 @@
+"""A demo client app with realistic data, so `make run` shows something worth calling."""
+
+from mentorapi.apps import service as apps_service
+from mentorapi.db.engine import Database
+from mentorapi.mentees import service as mentees_service
+from mentorapi.mentees.schemas import MenteeCreate
+from mentorapi.mentors import service as mentors_service
+from mentorapi.mentors.models import Format
+from mentorapi.mentors.schemas import MentorCreate
+from mentorapi.skills import service as skills_service
+from mentorapi.skills.schemas import SkillChoice, SkillCreate
+
+SKILLS = [
+    ("pivot-tables", "Pivot tables", "data"),
+    ("sql-basics", "SQL basics", "data"),
+    ("python-pandas", "pandas for analysis", "data"),
+    ("negotiating-first-offer", "Negotiating a first offer", "career"),
+    ("giving-feedback", "Giving feedback", "leadership"),
+    ("running-one-on-ones", "Running one-on-ones", "leadership"),
+    ("public-speaking", "Public speaking", "communication"),
+    ("writing-design-docs", "Writing design docs", "engineering"),
+    ("code-review", "Code review", "engineering"),
+    ("product-discovery", "Product discovery interviews", "product"),
+    ("figma-prototyping", "Prototyping in Figma", "design"),
+    ("salary-benchmarking", "Salary benchmarking", "career"),
+]
+
+MENTORS = [
+    (
+        "demo-m1",
+        "Amara Okafor",
+        "Staff data analyst",
+        "Europe/London",
+        ["en"],
+        [("pivot-tables", 5), ("sql-basics", 4), ("python-pandas", 4)],
+        [15, 30],
+    ),
+    (
+        "demo-m2",
+        "Lukas Schneider",
+        "Engineering manager, 12 years",
+        "Europe/Berlin",
+        ["de", "en"],
+        [("running-one-on-ones", 5), ("giving-feedback", 4), ("code-review", 4)],
+        [15, 30, 60],
+    ),
+    (
+        "demo-m3",
+        "Priya Raman",
+        "Recruiter turned career coach",
+        "Asia/Kolkata",
+        ["en", "hi"],
+        [("negotiating-first-offer", 5), ("salary-benchmarking", 4)],
+        [10, 15, 30],
+    ),
+    (
+        "demo-m4",
+        "Diego Fernández",
+        "Principal engineer",
+        "America/Mexico_City",
+        ["es", "en"],
+        [("writing-design-docs", 5), ("code-review", 5)],
+        [30, 60],
+    ),
+    (
+        "demo-m5",
+        "Mei Chen",
+        "Product lead",
+        "America/Los_Angeles",
+        ["en", "zh"],
+        [("product-discovery", 5), ("public-speaking", 3)],
+        [15, 30],
+    ),
+    (
+        "demo-m6",
+        "Sofia Rossi",
+        "Design director",
+        "Europe/Rome",
+        ["it", "en"],
+        [("figma-prototyping", 5), ("giving-feedback", 4)],
+        [15, 30],
+    ),
+]
+
+MENTEES = [
+    ("demo-e1", "Noah Williams", "America/New_York", ["en"], ["pivot-tables", "sql-basics"]),
+    ("demo-e2", "Fatima Zahra", "Africa/Casablanca", ["fr", "en"], ["negotiating-first-offer"]),
+    ("demo-e3", "Jonas Berg", "Europe/Stockholm", ["sv", "en"], ["running-one-on-ones"]),
+    ("demo-e4", "Ana Souza", "America/Sao_Paulo", ["pt-BR", "en"], ["product-discovery"]),
+]
+
+
+async def ensure_demo(db: Database, remembered_key: str | None) -> str:
+    """The demo app's API key: the remembered one if it still works, else a new demo app's."""
+    if remembered_key:
+        async with db.sessionmaker() as s:
+            if await apps_service.authenticate(db_session=s, api_key=remembered_key) is not None:
+                return remembered_key
+    async with db.sessionmaker() as s, s.begin():
+        app, issued = await apps_service.create_app(db_session=s, name="Demo mentoring app")
+        for slug, name, category in SKILLS:
+            await skills_service.create(
+                db_session=s,
+                app_id=app.id,
+                data=SkillCreate(slug=slug, name=name, category=category),
+            )
+        for ext, name, headline, tz, langs, skills, lengths in MENTORS:
+            await mentors_service.create(
+                db_session=s,
+                app_id=app.id,
+                data=MentorCreate(
+                    external_id=ext,
+                    name=name,
+                    headline=headline,
+                    timezone=tz,
+                    languages=langs,
+                    formats=[Format.video, Format.chat],
+                    session_lengths=lengths,
+                    skills=[SkillChoice(slug=slug, level=level) for slug, level in skills],
+                ),
+            )
+        for ext, name, tz, langs, seeking in MENTEES:
+            await mentees_service.create(
+                db_session=s,
+                app_id=app.id,
+                data=MenteeCreate(
+                    external_id=ext,
+                    name=name,
+                    timezone=tz,
+                    languages=langs,
+                    seeking=[SkillChoice(slug=slug, level=2) for slug in seeking],
+                ),
+            )
+    return issued.secret

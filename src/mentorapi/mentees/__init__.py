@@ -1,0 +1,1 @@
+"""Mentee profiles and the skills they seek."""

@@ -1,0 +1,128 @@
+"""Mentee profiles and the skills they want to develop."""
+
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mentorapi.db.integrity import flush_or_conflict
+from mentorapi.kit.errors import Conflict, NotFound
+from mentorapi.kit.pagination import PageRequest
+from mentorapi.kit.timezones import utcnow
+from mentorapi.kit.versioning import check_version
+from mentorapi.mentees import repository
+from mentorapi.mentees.models import Mentee, MenteeSkill
+from mentorapi.mentees.schemas import MenteeCreate, MenteeUpdate
+from mentorapi.skills import service as skills_service
+from mentorapi.skills.models import Skill
+from mentorapi.skills.schemas import SkillChoice
+
+
+@dataclass
+class MenteeView:
+    mentee: Mentee
+    seeking: list[tuple[MenteeSkill, Skill]]
+
+
+async def get(*, db_session: AsyncSession, app_id: str, mentee_id: str) -> Mentee:
+    mentee = await repository.get(db_session, app_id, mentee_id)
+    if mentee is None:
+        raise NotFound(f"no mentee {mentee_id}")
+    return mentee
+
+
+async def get_view(*, db_session: AsyncSession, app_id: str, mentee_id: str) -> MenteeView:
+    mentee = await get(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
+    seeking = await repository.seeking_for(db_session, [mentee.id])
+    return MenteeView(mentee, seeking.get(mentee.id, []))
+
+
+async def list_mentees(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    page: PageRequest,
+    skill: str | None = None,
+    q: str | None = None,
+) -> tuple[list[MenteeView], str | None]:
+    mentees, cursor = await repository.list_page(db_session, app_id, page, skill=skill, q=q)
+    seeking = await repository.seeking_for(db_session, [m.id for m in mentees])
+    return [MenteeView(m, seeking.get(m.id, [])) for m in mentees], cursor
+
+
+async def _ensure_external_id_free(db_session: AsyncSession, app_id: str, external_id: str) -> None:
+    if await repository.get_by_external_id(db_session, app_id, external_id) is not None:
+        raise Conflict(
+            f"a mentee with external_id {external_id!r} already exists",
+            extra={"external_id": external_id},
+        )
+
+
+async def _links(
+    db_session: AsyncSession, mentee: Mentee, choices: list[SkillChoice]
+) -> list[tuple[MenteeSkill, Skill]]:
+    resolved = await skills_service.resolve_choices(
+        db_session=db_session, app_id=mentee.app_id, choices=choices, field="seeking"
+    )
+    links = [
+        (
+            MenteeSkill(
+                mentee_id=mentee.id,
+                skill_id=skill.id,
+                app_id=mentee.app_id,
+                level=choice.level,
+                note=choice.note,
+            ),
+            skill,
+        )
+        for skill, choice in resolved
+    ]
+    return sorted(links, key=lambda pair: pair[1].slug)
+
+
+async def create(*, db_session: AsyncSession, app_id: str, data: MenteeCreate) -> MenteeView:
+    await _ensure_external_id_free(db_session, app_id, data.external_id)
+    mentee = Mentee(app_id=app_id, **data.model_dump(exclude={"seeking"}, mode="json"))
+    links = await _links(db_session, mentee, data.seeking)
+    db_session.add(mentee)
+    await flush_or_conflict(db_session, f"a mentee with external_id {data.external_id!r} exists")
+    db_session.add_all([link for link, _ in links])
+    await db_session.flush()
+    return MenteeView(mentee, links)
+
+
+async def update(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    mentee_id: str,
+    data: MenteeUpdate,
+    expected_version: int | None = None,
+) -> MenteeView:
+    mentee = await get(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
+    check_version(mentee.version, expected_version, "the mentee")
+    changes = {
+        k: v
+        for k, v in data.model_dump(exclude_unset=True, exclude={"seeking"}, mode="json").items()
+        if v is not None
+    }
+    if "external_id" in changes and changes["external_id"] != mentee.external_id:
+        await _ensure_external_id_free(db_session, app_id, changes["external_id"])
+    for field, value in changes.items():
+        setattr(mentee, field, value)
+    if data.seeking is not None:
+        links = await _links(db_session, mentee, data.seeking)
+        await repository.replace_seeking(db_session, mentee, [link for link, _ in links])
+    if changes or data.seeking is not None:
+        mentee.version += 1
+        mentee.updated_at = utcnow()
+        db_session.add(mentee)
+        await flush_or_conflict(db_session, "a mentee with that external_id already exists")
+    return await get_view(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
+
+
+async def delete(
+    *, db_session: AsyncSession, app_id: str, mentee_id: str, expected_version: int | None = None
+) -> None:
+    mentee = await get(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
+    check_version(mentee.version, expected_version, "the mentee")
+    await repository.delete(db_session, mentee)

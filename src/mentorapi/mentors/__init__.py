@@ -1,0 +1,1 @@
+"""Mentor profiles and the skills they offer."""

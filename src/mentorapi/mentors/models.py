@@ -1,0 +1,57 @@
+from enum import StrEnum
+
+from sqlalchemy import Column, ForeignKey, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from mentorapi.db.base import TenantOwned
+from mentorapi.db.types import JSONList
+from mentorapi.kit.ids import new_id
+
+
+class Format(StrEnum):
+    video = "video"
+    phone = "phone"
+    chat = "chat"
+    in_person = "in_person"
+    async_ = "async"
+
+
+class Mentor(TenantOwned, table=True):
+    __tablename__ = "mentors"
+    __table_args__ = (
+        UniqueConstraint("app_id", "external_id"),
+        Index("ix_mentors_app_id_name_id", "app_id", "name", "id"),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("mtr"), primary_key=True, max_length=30)
+    external_id: str = Field(max_length=128)
+    name: str = Field(max_length=200)
+    headline: str = Field(default="", max_length=200)
+    bio: str = Field(default="", max_length=5000)
+    timezone: str = Field(max_length=64)
+    languages: list[str] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    formats: list[str] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    session_lengths: list[int] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    # Stats are counters kept on the row and changed with `SET x = x + 1`, so they stay exact
+    # under concurrent writers and cost nothing to read in a list.
+    sessions_completed: int = Field(default=0)
+    minutes_mentored: int = Field(default=0)
+    ratings_count: int = Field(default=0)
+    rating_sum: int = Field(default=0)
+    version: int = Field(default=1)
+
+
+class MentorSkill(SQLModel, table=True):
+    __tablename__ = "mentor_skills"
+
+    mentor_id: str = Field(
+        sa_column=Column(String(30), ForeignKey("mentors.id", ondelete="CASCADE"), primary_key=True)
+    )
+    skill_id: str = Field(
+        sa_column=Column(
+            String(30), ForeignKey("skills.id", ondelete="RESTRICT"), primary_key=True, index=True
+        )
+    )
+    app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", max_length=30)
+    level: int
+    note: str | None = Field(default=None, max_length=500)

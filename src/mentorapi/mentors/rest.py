@@ -1,0 +1,158 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from mentorapi.apps.auth import CurrentApp
+from mentorapi.db.uow import DbSession
+from mentorapi.kit.errors import InvalidInput
+from mentorapi.kit.ids import MentorId
+from mentorapi.kit.languages import normalize_language
+from mentorapi.kit.pagination import Page, PageRequest, page_request
+from mentorapi.kit.problems import problems
+from mentorapi.kit.versioning import parse_if_match, set_etag
+from mentorapi.mentors import service
+from mentorapi.mentors.models import Format
+from mentorapi.mentors.schemas import (
+    MAX_SESSION_MINUTES,
+    MIN_SESSION_MINUTES,
+    MentorCreate,
+    MentorRead,
+    MentorSkillsPut,
+    MentorSort,
+    MentorUpdate,
+)
+from mentorapi.mentors.service import MentorView
+
+router = APIRouter(prefix="/v1/mentors", tags=["mentors"])
+
+
+def _read(view: MentorView, response: Response | None = None) -> MentorRead:
+    if response is not None:
+        set_etag(response, view.mentor.version)
+    return MentorRead.from_model(view.mentor, view.skills)
+
+
+def _skill_slugs(
+    skill: Annotated[
+        list[str],
+        Query(
+            max_length=10,
+            description="Skill slugs; repeat or comma-separate. Every one must be offered.",
+        ),
+    ] = [],  # noqa: B006 - FastAPI copies query defaults
+) -> list[str]:
+    slugs = [s.strip().lower() for value in skill for s in value.split(",") if s.strip()]
+    if len(slugs) > 10 or any(len(s) > 64 for s in slugs):
+        raise InvalidInput("at most 10 skill slugs of up to 64 characters", loc=["query", "skill"])
+    return slugs
+
+
+@router.get("", summary="Search mentors", responses=problems(422))
+async def list_mentors(
+    app: CurrentApp,
+    db_session: DbSession,
+    page: Annotated[PageRequest, Depends(page_request)],
+    skills: Annotated[list[str], Depends(_skill_slugs)],
+    q: Annotated[
+        str | None, Query(max_length=100, description="Search name, headline and bio.")
+    ] = None,
+    language: Annotated[str | None, Query(max_length=35, description="A BCP 47 tag.")] = None,
+    format: Annotated[Format | None, Query()] = None,
+    session_length: Annotated[
+        int | None, Query(ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES)
+    ] = None,
+    sort: MentorSort = MentorSort.created,
+) -> Page[MentorRead]:
+    if language is not None:
+        try:
+            language = normalize_language(language)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), loc=["query", "language"]) from exc
+    views, cursor = await service.list_mentors(
+        db_session=db_session,
+        app_id=app.id,
+        page=page,
+        skills=skills,
+        q=q,
+        language=language,
+        format=format.value if format else None,
+        session_length=session_length,
+        sort=sort,
+    )
+    return Page(data=[_read(v) for v in views], next_cursor=cursor)
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, summary="Create a mentor", responses=problems(409, 422)
+)
+async def create_mentor(
+    app: CurrentApp, db_session: DbSession, body: MentorCreate, response: Response
+) -> MentorRead:
+    return _read(await service.create(db_session=db_session, app_id=app.id, data=body), response)
+
+
+@router.get("/{mentor_id}", summary="Get a mentor", responses=problems(404, 422))
+async def get_mentor(
+    app: CurrentApp, db_session: DbSession, mentor_id: MentorId, response: Response
+) -> MentorRead:
+    view = await service.get_view(db_session=db_session, app_id=app.id, mentor_id=mentor_id)
+    return _read(view, response)
+
+
+@router.patch("/{mentor_id}", summary="Update a mentor", responses=problems(404, 409, 412, 422))
+async def update_mentor(
+    app: CurrentApp,
+    db_session: DbSession,
+    mentor_id: MentorId,
+    body: MentorUpdate,
+    response: Response,
+    expected_version: Annotated[int | None, Depends(parse_if_match)],
+) -> MentorRead:
+    view = await service.update(
+        db_session=db_session,
+        app_id=app.id,
+        mentor_id=mentor_id,
+        data=body,
+        expected_version=expected_version,
+    )
+    return _read(view, response)
+
+
+@router.put(
+    "/{mentor_id}/skills",
+    summary="Replace the skills a mentor offers",
+    responses=problems(404, 412, 422),
+)
+async def put_mentor_skills(
+    app: CurrentApp,
+    db_session: DbSession,
+    mentor_id: MentorId,
+    body: MentorSkillsPut,
+    response: Response,
+    expected_version: Annotated[int | None, Depends(parse_if_match)],
+) -> MentorRead:
+    view = await service.put_skills(
+        db_session=db_session,
+        app_id=app.id,
+        mentor_id=mentor_id,
+        choices=body.skills,
+        expected_version=expected_version,
+    )
+    return _read(view, response)
+
+
+@router.delete(
+    "/{mentor_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a mentor",
+    responses=problems(404, 412, 422),
+)
+async def delete_mentor(
+    app: CurrentApp,
+    db_session: DbSession,
+    mentor_id: MentorId,
+    expected_version: Annotated[int | None, Depends(parse_if_match)],
+) -> None:
+    await service.delete(
+        db_session=db_session, app_id=app.id, mentor_id=mentor_id, expected_version=expected_version
+    )

@@ -1,0 +1,136 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from mentorapi.kit.fields import ExternalId, Languages, PersonName, Timezone
+from mentorapi.mentors.models import Format, Mentor, MentorSkill
+from mentorapi.skills.models import Skill
+from mentorapi.skills.schemas import SkillChoice, SkillLevelRead, SkillRef
+
+MIN_SESSION_MINUTES = 5
+MAX_SESSION_MINUTES = 60
+
+SessionLength = Annotated[int, Field(ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES)]
+
+
+def _sorted_unique_lengths(values: list[int]) -> list[int]:
+    return sorted(set(values))
+
+
+def _unique_formats(values: list[Format]) -> list[Format]:
+    return list(dict.fromkeys(values))
+
+
+Headline = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Bio = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+Formats = Annotated[
+    list[Format], Field(min_length=1, max_length=5), AfterValidator(_unique_formats)
+]
+SessionLengths = Annotated[
+    list[SessionLength],
+    Field(min_length=1, max_length=12, description="Session lengths offered, in minutes (5-60)."),
+    AfterValidator(_sorted_unique_lengths),
+]
+SkillChoices = Annotated[list[SkillChoice], Field(max_length=50)]
+
+
+class MentorCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: ExternalId
+    name: PersonName
+    headline: Headline = ""
+    bio: Bio = ""
+    timezone: Timezone
+    languages: Languages = Field(default_factory=list)
+    formats: Formats = Field(default_factory=lambda: [Format.video])
+    session_lengths: SessionLengths = Field(default_factory=lambda: [15, 30])
+    skills: SkillChoices = Field(default_factory=list)
+
+
+class MentorUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: ExternalId | None = None
+    name: PersonName | None = None
+    headline: Headline | None = None
+    bio: Bio | None = None
+    timezone: Timezone | None = None
+    languages: Languages | None = None
+    formats: Formats | None = None
+    session_lengths: SessionLengths | None = None
+
+
+class MentorSkillsPut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    skills: SkillChoices
+
+
+class MentorStats(BaseModel):
+    sessions_completed: int
+    minutes_mentored: int
+    average_rating: float | None
+    ratings_count: int
+
+
+class MentorSort(StrEnum):
+    created = "created"
+    newest = "-created"
+    name = "name"
+    name_desc = "-name"
+
+
+class MentorRead(BaseModel):
+    id: str
+    external_id: str
+    name: str
+    headline: str
+    bio: str
+    timezone: str
+    languages: list[str]
+    formats: list[Format]
+    session_lengths: list[int]
+    skills: list[SkillLevelRead]
+    stats: MentorStats
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, mentor: Mentor, skills: list[tuple[MentorSkill, Skill]]) -> "MentorRead":
+        return cls(
+            id=mentor.id,
+            external_id=mentor.external_id,
+            name=mentor.name,
+            headline=mentor.headline,
+            bio=mentor.bio,
+            timezone=mentor.timezone,
+            languages=mentor.languages,
+            formats=[Format(f) for f in mentor.formats],
+            session_lengths=mentor.session_lengths,
+            skills=[
+                SkillLevelRead(
+                    skill=SkillRef(id=s.id, slug=s.slug, name=s.name, category=s.category),
+                    level=link.level,
+                    note=link.note,
+                )
+                for link, s in skills
+            ],
+            stats=stats_of(mentor),
+            version=mentor.version,
+            created_at=mentor.created_at,
+            updated_at=mentor.updated_at,
+        )
+
+
+def stats_of(mentor: Mentor) -> MentorStats:
+    average = round(mentor.rating_sum / mentor.ratings_count, 2) if mentor.ratings_count else None
+    return MentorStats(
+        sessions_completed=mentor.sessions_completed,
+        minutes_mentored=mentor.minutes_mentored,
+        average_rating=average,
+        ratings_count=mentor.ratings_count,
+    )

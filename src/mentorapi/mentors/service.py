@@ -1,0 +1,164 @@
+"""Mentor profiles: create, search, update, the skills they offer."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mentorapi.db.integrity import flush_or_conflict
+from mentorapi.kit.errors import Conflict, NotFound
+from mentorapi.kit.pagination import PageRequest
+from mentorapi.kit.timezones import utcnow
+from mentorapi.kit.versioning import check_version
+from mentorapi.mentors import repository
+from mentorapi.mentors.models import Mentor, MentorSkill
+from mentorapi.mentors.schemas import MentorCreate, MentorSort, MentorUpdate
+from mentorapi.skills import service as skills_service
+from mentorapi.skills.models import Skill
+from mentorapi.skills.schemas import SkillChoice
+
+
+@dataclass
+class MentorView:
+    mentor: Mentor
+    skills: list[tuple[MentorSkill, Skill]]
+
+
+async def get(*, db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor:
+    mentor = await repository.get(db_session, app_id, mentor_id)
+    if mentor is None:
+        raise NotFound(f"no mentor {mentor_id}")
+    return mentor
+
+
+async def get_view(*, db_session: AsyncSession, app_id: str, mentor_id: str) -> MentorView:
+    mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
+    skills = await repository.skills_for(db_session, [mentor.id])
+    return MentorView(mentor, skills.get(mentor.id, []))
+
+
+async def list_mentors(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    page: PageRequest,
+    skills: Sequence[str] = (),
+    q: str | None = None,
+    language: str | None = None,
+    format: str | None = None,
+    session_length: int | None = None,
+    sort: MentorSort = MentorSort.created,
+) -> tuple[list[MentorView], str | None]:
+    mentors, cursor = await repository.list_page(
+        db_session,
+        app_id,
+        page,
+        skills=skills,
+        q=q,
+        language=language,
+        format=format,
+        session_length=session_length,
+        sort=sort,
+    )
+    links = await repository.skills_for(db_session, [m.id for m in mentors])
+    return [MentorView(m, links.get(m.id, [])) for m in mentors], cursor
+
+
+async def _ensure_external_id_free(db_session: AsyncSession, app_id: str, external_id: str) -> None:
+    if await repository.get_by_external_id(db_session, app_id, external_id) is not None:
+        raise Conflict(
+            f"a mentor with external_id {external_id!r} already exists",
+            extra={"external_id": external_id},
+        )
+
+
+async def _links(
+    db_session: AsyncSession, mentor: Mentor, choices: list[SkillChoice]
+) -> list[tuple[MentorSkill, Skill]]:
+    resolved = await skills_service.resolve_choices(
+        db_session=db_session, app_id=mentor.app_id, choices=choices, field="skills"
+    )
+    return [
+        (
+            MentorSkill(
+                mentor_id=mentor.id,
+                skill_id=skill.id,
+                app_id=mentor.app_id,
+                level=choice.level,
+                note=choice.note,
+            ),
+            skill,
+        )
+        for skill, choice in resolved
+    ]
+
+
+def _ordered(links: list[tuple[MentorSkill, Skill]]) -> list[tuple[MentorSkill, Skill]]:
+    return sorted(links, key=lambda pair: (-pair[0].level, pair[1].slug))
+
+
+async def create(*, db_session: AsyncSession, app_id: str, data: MentorCreate) -> MentorView:
+    await _ensure_external_id_free(db_session, app_id, data.external_id)
+    mentor = Mentor(app_id=app_id, **data.model_dump(exclude={"skills"}, mode="json"))
+    links = await _links(db_session, mentor, data.skills)
+    db_session.add(mentor)
+    await flush_or_conflict(db_session, f"a mentor with external_id {data.external_id!r} exists")
+    db_session.add_all([link for link, _ in links])
+    await db_session.flush()
+    return MentorView(mentor, _ordered(links))
+
+
+async def update(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    mentor_id: str,
+    data: MentorUpdate,
+    expected_version: int | None = None,
+) -> MentorView:
+    mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
+    check_version(mentor.version, expected_version, "the mentor")
+    # null means "leave as is" for required fields; they cannot be cleared.
+    changes = {
+        k: v for k, v in data.model_dump(exclude_unset=True, mode="json").items() if v is not None
+    }
+    if "external_id" in changes and changes["external_id"] != mentor.external_id:
+        await _ensure_external_id_free(db_session, app_id, changes["external_id"])
+    if changes:
+        for field, value in changes.items():
+            setattr(mentor, field, value)
+        _touch(mentor)
+        db_session.add(mentor)
+        await flush_or_conflict(db_session, "a mentor with that external_id already exists")
+    return await get_view(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
+
+
+async def put_skills(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    mentor_id: str,
+    choices: list[SkillChoice],
+    expected_version: int | None = None,
+) -> MentorView:
+    mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
+    check_version(mentor.version, expected_version, "the mentor")
+    links = await _links(db_session, mentor, choices)
+    await repository.replace_skills(db_session, mentor, [link for link, _ in links])
+    _touch(mentor)
+    db_session.add(mentor)
+    await db_session.flush()
+    return MentorView(mentor, _ordered(links))
+
+
+async def delete(
+    *, db_session: AsyncSession, app_id: str, mentor_id: str, expected_version: int | None = None
+) -> None:
+    mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
+    check_version(mentor.version, expected_version, "the mentor")
+    await repository.delete(db_session, mentor)
+
+
+def _touch(mentor: Mentor) -> None:
+    mentor.version += 1
+    mentor.updated_at = utcnow()

@@ -1,0 +1,89 @@
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Slug = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+    ),
+    Field(
+        description="Lowercase words joined by hyphens, unique in the app.",
+        examples=["pivot-tables"],
+    ),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class SkillCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug
+    name: Name
+    category: Category | None = None
+    description: Description | None = None
+
+
+class SkillUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug | None = None
+    name: Name | None = None
+    category: Category | None = None
+    description: Description | None = None
+
+
+class SkillRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    slug: str
+    name: str
+    category: str | None
+    description: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SkillRef(BaseModel):
+    """A skill as it appears inside a mentor or mentee."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    slug: str
+    name: str
+    category: str | None
+
+
+class SkillChoice(BaseModel):
+    """A skill picked by id or by slug, with a level (1-5) and a short note."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skill_id: Annotated[
+        str | None, Field(max_length=40, examples=["skl_01JD8X4K8Y3N6Q2W5E7R9T1U3V"])
+    ] = None
+    slug: Slug | None = None
+    level: Annotated[int, Field(ge=1, le=5)] = 3
+    note: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=500)] = None
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> "SkillChoice":
+        if (self.skill_id is None) == (self.slug is None):
+            raise ValueError("give exactly one of skill_id or slug")
+        return self
+
+
+class SkillLevelRead(BaseModel):
+    skill: SkillRef
+    level: int
+    note: str | None

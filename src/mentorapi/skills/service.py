@@ -1,0 +1,114 @@
+"""Skills: the app's taxonomy. Slugs are unique per app; a skill in use cannot be deleted."""
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mentorapi.db.integrity import flush_or_conflict
+from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
+from mentorapi.kit.pagination import PageRequest
+from mentorapi.kit.timezones import utcnow
+from mentorapi.kit.versioning import check_version
+from mentorapi.mentees import repository as mentees_repository
+from mentorapi.mentors import repository as mentors_repository
+from mentorapi.skills import repository
+from mentorapi.skills.models import Skill
+from mentorapi.skills.schemas import SkillChoice, SkillCreate, SkillUpdate
+
+
+async def get(*, db_session: AsyncSession, app_id: str, skill_id: str) -> Skill:
+    skill = await repository.get(db_session, app_id, skill_id)
+    if skill is None:
+        raise NotFound(f"no skill {skill_id}")
+    return skill
+
+
+async def list_skills(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    page: PageRequest,
+    category: str | None = None,
+    q: str | None = None,
+) -> tuple[list[Skill], str | None]:
+    return await repository.list_page(db_session, app_id, page, category=category, q=q)
+
+
+async def _ensure_slug_free(db_session: AsyncSession, app_id: str, slug: str) -> None:
+    if await repository.get_by_slug(db_session, app_id, slug) is not None:
+        raise Conflict(f"a skill with slug {slug!r} already exists", extra={"slug": slug})
+
+
+async def create(*, db_session: AsyncSession, app_id: str, data: SkillCreate) -> Skill:
+    await _ensure_slug_free(db_session, app_id, data.slug)
+    skill = Skill(app_id=app_id, **data.model_dump())
+    db_session.add(skill)
+    await flush_or_conflict(db_session, f"a skill with slug {data.slug!r} already exists")
+    return skill
+
+
+async def update(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    skill_id: str,
+    data: SkillUpdate,
+    expected_version: int | None = None,
+) -> Skill:
+    skill = await get(db_session=db_session, app_id=app_id, skill_id=skill_id)
+    check_version(skill.version, expected_version, "the skill")
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("slug") is None:
+        changes.pop("slug", None)
+    if changes.get("name") is None:
+        changes.pop("name", None)
+    if "slug" in changes and changes["slug"] != skill.slug:
+        await _ensure_slug_free(db_session, app_id, changes["slug"])
+    if changes:
+        for field, value in changes.items():
+            setattr(skill, field, value)
+        skill.version += 1
+        skill.updated_at = utcnow()
+        db_session.add(skill)
+        await flush_or_conflict(db_session, "a skill with that slug already exists")
+    return skill
+
+
+async def delete(
+    *, db_session: AsyncSession, app_id: str, skill_id: str, expected_version: int | None = None
+) -> None:
+    skill = await get(db_session=db_session, app_id=app_id, skill_id=skill_id)
+    check_version(skill.version, expected_version, "the skill")
+    mentors = await mentors_repository.count_offering(db_session, app_id, skill_id)
+    mentees = await mentees_repository.count_seeking(db_session, app_id, skill_id)
+    if mentors or mentees:
+        raise Conflict(
+            f"the skill is in use by {mentors} mentor(s) and {mentees} mentee(s); "
+            "remove it from them first",
+            extra={"mentors": mentors, "mentees": mentees},
+        )
+    await repository.delete(db_session, skill)
+
+
+async def resolve_choices(
+    *, db_session: AsyncSession, app_id: str, choices: list[SkillChoice], field: str
+) -> list[tuple[Skill, SkillChoice]]:
+    """Match each choice to one of the app's skills (one query); unknown or repeated is a 422."""
+    found = await repository.find(
+        db_session,
+        app_id,
+        ids=[c.skill_id for c in choices if c.skill_id],
+        slugs=[c.slug for c in choices if c.slug],
+    )
+    by_id = {s.id: s for s in found}
+    by_slug = {s.slug: s for s in found}
+    resolved: list[tuple[Skill, SkillChoice]] = []
+    seen: set[str] = set()
+    for i, choice in enumerate(choices):
+        skill = by_id.get(choice.skill_id or "") or by_slug.get(choice.slug or "")
+        if skill is None:
+            ref = choice.skill_id or choice.slug
+            raise InvalidInput(f"no skill {ref!r} in this app", loc=["body", field, i])
+        if skill.id in seen:
+            raise InvalidInput(f"skill {skill.slug!r} is listed twice", loc=["body", field, i])
+        seen.add(skill.id)
+        resolved.append((skill, choice))
+    return resolved

@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, the transactional outbox of events, signed and retried delivery."""

@@ -1,0 +1,78 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field
+
+from mentorapi.db.base import TenantOwned
+from mentorapi.db.types import JSONList, UTCDateTime
+from mentorapi.kit.ids import new_id
+
+
+class EventType(StrEnum):
+    session_requested = "session.requested"
+    session_booked = "session.booked"
+    session_declined = "session.declined"
+    session_rescheduled = "session.rescheduled"
+    session_cancelled = "session.cancelled"
+    session_completed = "session.completed"
+    session_no_show = "session.no_show"
+    session_expired = "session.expired"
+    feedback_submitted = "feedback.submitted"
+    feedback_impact_added = "feedback.impact_added"
+    webhook_test = "webhook.test"
+
+
+class WebhookEndpoint(TenantOwned, table=True):
+    __tablename__ = "webhook_endpoints"
+
+    id: str = Field(default_factory=lambda: new_id("whe"), primary_key=True, max_length=30)
+    url: str = Field(max_length=2048)
+    # Event types this endpoint receives; empty means all.
+    events: list[str] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    description: str = Field(default="", max_length=500)
+    enabled: bool = Field(default=True)
+    secret: str = Field(max_length=100)
+    # After a rotation the old secret keeps signing (a second signature) until this time.
+    previous_secret: str | None = Field(default=None, max_length=100)
+    previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    version: int = Field(default=1)
+
+
+class Event(TenantOwned, table=True):
+    """One thing that happened, written in the same transaction as the change itself."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("app_id", "object_id", "sequence"),)
+
+    id: str = Field(default_factory=lambda: new_id("evt"), primary_key=True, max_length=30)
+    type: str = Field(max_length=64)
+    # The object the event is about and its per-object sequence (1, 2, …) so receivers can order.
+    object_id: str | None = Field(default=None, max_length=30)
+    sequence: int = Field(default=1)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONList, nullable=False)
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"  # gave up (schedule exhausted, endpoint disabled)
+
+
+class Delivery(TenantOwned, table=True):
+    """One event for one endpoint, retried on the schedule until it succeeds or gives up."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+    id: str = Field(default_factory=lambda: new_id("dlv"), primary_key=True, max_length=30)
+    event_id: str = Field(foreign_key="events.id", ondelete="CASCADE", index=True, max_length=30)
+    endpoint_id: str = Field(
+        foreign_key="webhook_endpoints.id", ondelete="CASCADE", index=True, max_length=30
+    )
+    status: str = Field(default=DeliveryStatus.pending.value, max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status_code: int | None = Field(default=None)
+    last_error: str | None = Field(default=None, max_length=1000)

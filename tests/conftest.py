@@ -1,0 +1,159 @@
+"""Every database test runs twice: on SQLite and on PostgreSQL (a fresh database per run).
+
+Isolation comes from tenancy rather than rolled-back transactions: each test gets a new client
+app, and no app can see another's rows. Commits are real, so commit-time behaviour (constraints,
+the outbox, concurrent writers on real connections) is what the tests see.
+Set MENTORAPI_TEST_DATABASES=sqlite (or postgresql) to run one of them only.
+"""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from mentorapi.apps import service as apps_service
+from mentorapi.config import Settings
+from mentorapi.db.engine import Database, statement_counter
+from mentorapi.db.migrate import upgrade_async
+from mentorapi.main import create_app
+
+DATABASES = [
+    d.strip()
+    for d in os.environ.get("MENTORAPI_TEST_DATABASES", "sqlite,postgresql").split(",")
+    if d.strip()
+]
+POSTGRES_ADMIN_URL = os.environ.get(
+    "MENTORAPI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+async def _create_pg_database() -> tuple[str, str]:
+    name = f"mentorapi_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
+    return name, url.render_as_string(hide_password=False)
+
+
+async def _drop_pg_database(name: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A migrated, empty database of each kind, for the whole test session."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "test.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        await upgrade_async(url)
+        yield url
+    elif request.param == "postgresql":
+        # No skip: a suite that quietly ran on SQLite only would hide PostgreSQL failures.
+        name, url = await _create_pg_database()
+        try:
+            await upgrade_async(url)
+            yield url
+        finally:
+            await _drop_pg_database(name)
+    else:
+        raise ValueError(f"unknown test database {request.param!r}")
+
+
+def test_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "rate_limits_enabled": False,
+        "webhook_allow_private_urls": True,
+        "webhook_worker_enabled": False,
+        "demo_key_file": str(Path(os.devnull)),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str) -> AsyncIterator[FastAPI]:
+    application = create_app(test_settings(database_url))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def db(app: FastAPI) -> Database:
+    database: Database = app.state.db
+    return database
+
+
+@pytest.fixture
+def dialect(db: Database) -> str:
+    return db.dialect
+
+
+@pytest.fixture
+async def anon(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with no credentials."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@dataclass
+class Tenant:
+    id: str
+    key: str
+    client: httpx.AsyncClient
+
+
+async def make_tenant(app: FastAPI, name: str = "test app") -> AsyncIterator[Tenant]:
+    database: Database = app.state.db
+    async with database.sessionmaker() as s, s.begin():
+        created, issued = await apps_service.create_app(db_session=s, name=name)
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {issued.secret}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=headers
+    ) as client:
+        yield Tenant(id=created.id, key=issued.secret, client=client)
+
+
+@pytest.fixture
+async def tenant(app: FastAPI) -> AsyncIterator[Tenant]:
+    """A fresh client app with an API key, and a client that authenticates as it."""
+    async for t in make_tenant(app, "tenant A"):
+        yield t
+
+
+@pytest.fixture
+async def other_tenant(app: FastAPI) -> AsyncIterator[Tenant]:
+    async for t in make_tenant(app, "tenant B"):
+        yield t
+
+
+@contextmanager
+def count_statements() -> Iterator[list[str]]:
+    """Collect the SQL statements run inside the block (requests made through ASGITransport
+    run in the test's own context, so their statements are counted too)."""
+    statements: list[str] = []
+    token = statement_counter.set(statements)
+    try:
+        yield statements
+    finally:
+        statement_counter.reset(token)
