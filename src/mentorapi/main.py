@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         favicon_url="data:,",
+        # Swagger UI would otherwise load a validator badge from an outside host.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
     install_problem_handlers(app)

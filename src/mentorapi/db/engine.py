@@ -45,9 +45,13 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
 def _count_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
     counted = statement_counter.get()
-    if counted is not None:
+    # Queries only: transaction control is not a round trip we can design away.
+    if counted is not None and not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
         counted.append(statement)
 
 

@@ -1,17 +1,24 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+
+def _normalize_slug(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
 
 Slug = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True,
-        to_lower=True,
-        min_length=1,
-        max_length=64,
-        pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
-    ),
+    BeforeValidator(_normalize_slug),
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"),
     Field(
         description="Lowercase words joined by hyphens, unique in the app.",
         examples=["pivot-tables"],
@@ -70,7 +77,7 @@ class SkillChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     skill_id: Annotated[
-        str | None, Field(max_length=40, examples=["skl_01JD8X4K8Y3N6Q2W5E7R9T1U3V"])
+        str | None, Field(max_length=40, examples=["skl_01JD8X4K8Y3N6Q2W5E7R9T1V3V"])
     ] = None
     slug: Slug | None = None
     level: Annotated[int, Field(ge=1, le=5)] = 3
