@@ -10,6 +10,7 @@ from mentorapi import __version__
 from mentorapi.apps.rest import router as app_router
 from mentorapi.config import Settings, get_settings
 from mentorapi.db.engine import create_database
+from mentorapi.goals.rest import router as goals_router
 from mentorapi.health import router as health_router
 from mentorapi.kit.problems import install_problem_handlers
 from mentorapi.limits import BodySizeLimit
@@ -50,7 +51,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    for router in (health_router, app_router, skills_router, mentors_router, mentees_router):
+    for router in (
+        health_router,
+        app_router,
+        skills_router,
+        mentors_router,
+        mentees_router,
+        goals_router,
+    ):
         app.include_router(router)
 
     metrics = Metrics()

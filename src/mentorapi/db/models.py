@@ -2,6 +2,7 @@
 
 from mentorapi.apps.models import ApiKey, App
 from mentorapi.db.base import metadata
+from mentorapi.goals.models import Goal, Milestone
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.skills.models import Skill
@@ -12,10 +13,12 @@ __all__ = [
     "App",
     "Delivery",
     "Event",
+    "Goal",
     "Mentee",
     "MenteeSkill",
     "Mentor",
     "MentorSkill",
+    "Milestone",
     "Skill",
     "WebhookEndpoint",
     "metadata",

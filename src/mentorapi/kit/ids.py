@@ -27,6 +27,8 @@ PREFIXES = {
     "whe": "webhook endpoint",
     "evt": "event",
     "dlv": "delivery",
+    "gol": "goal",
+    "mls": "milestone",
 }
 
 ID_PATTERN = re.compile(r"^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})$")
@@ -76,3 +78,5 @@ FeedbackId = typed_id("fbk")
 EndpointId = typed_id("whe")
 EventId = typed_id("evt")
 DeliveryId = typed_id("dlv")
+GoalId = typed_id("gol")
+MilestoneId = typed_id("mls")

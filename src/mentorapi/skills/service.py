@@ -3,6 +3,7 @@
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.integrity import flush_or_conflict
+from mentorapi.goals import repository as goals_repository
 from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
@@ -79,11 +80,12 @@ async def delete(
     check_version(skill.version, expected_version, "the skill")
     mentors = await mentors_repository.count_offering(db_session, app_id, skill_id)
     mentees = await mentees_repository.count_seeking(db_session, app_id, skill_id)
-    if mentors or mentees:
+    goals = await goals_repository.count_for_skill(db_session, app_id, skill_id)
+    if mentors or mentees or goals:
         raise Conflict(
-            f"the skill is in use by {mentors} mentor(s) and {mentees} mentee(s); "
-            "remove it from them first",
-            extra={"mentors": mentors, "mentees": mentees},
+            f"the skill is in use by {mentors} mentor(s), {mentees} mentee(s) and "
+            f"{goals} goal(s); remove it from them first",
+            extra={"mentors": mentors, "mentees": mentees, "goals": goals},
         )
     await repository.delete(db_session, skill)
 
