@@ -3,7 +3,11 @@
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
+from mentorapi.db.engine import Database
+from mentorapi.mentors.models import Mentor
 from tests.conftest import Tenant, count_statements
 from tests.factories import create_mentee, create_mentor, create_skill
 
@@ -79,6 +83,8 @@ async def test_mentor_lifecycle(tenant: Tenant) -> None:
         "minutes_mentored": 0,
         "average_rating": None,
         "ratings_count": 0,
+        "mentees_helped": 0,
+        "impact_stories": 0,
     }
     assert mentor["created_at"].endswith("Z")
 
@@ -138,7 +144,7 @@ async def test_mentor_search_filters_all_must_match(tenant: Tenant) -> None:
     assert await ids(sort="name") == [both["id"], only_a["id"]]
 
 
-@pytest.mark.parametrize("sort", ["created", "-created", "name", "-name"])
+@pytest.mark.parametrize("sort", ["created", "-created", "name", "-name", "rating", "sessions"])
 async def test_cursor_pagination_walks_every_mentor_once(tenant: Tenant, sort: str) -> None:
     created = [
         await create_mentor(tenant.client, name=name)
@@ -279,3 +285,34 @@ async def test_malformed_bodies(tenant: Tenant) -> None:
 async def test_unknown_route_and_method_are_problems(tenant: Tenant) -> None:
     assert_problem(await tenant.client.get("/v1/nothing-here"), 404)
     assert_problem(await tenant.client.put("/v1/skills"), 405)
+
+
+async def test_sort_by_rating_and_sessions_pages_through_ties(tenant: Tenant, db: Database) -> None:
+    mentors = [await create_mentor(tenant.client, name=f"M{i}") for i in range(5)]
+    ratings = [4.5, 5.0, 4.5, 0.0, 3.0]
+    sessions = [3, 1, 3, 0, 7]
+    async with db.sessionmaker() as s, s.begin():
+        # Feedback and completions set these in their own tests; here only the order matters.
+        for mentor, rating, done in zip(mentors, ratings, sessions, strict=True):
+            await s.exec(
+                update(Mentor)
+                .where(col(Mentor.id) == mentor["id"])
+                .values(rating_avg=rating, sessions_completed=done)
+            )
+
+    async def walk(sort: str) -> list[str]:
+        seen: list[str] = []
+        cursor = None
+        for _ in range(5):
+            params: dict[str, Any] = {"sort": sort, "limit": 2}
+            if cursor:
+                params["cursor"] = cursor
+            page = (await tenant.client.get("/v1/mentors", params=params)).json()
+            seen += [m["id"] for m in page["data"]]
+            if not (cursor := page["next_cursor"]):
+                return seen
+        raise AssertionError("pagination did not end")
+
+    ids = [m["id"] for m in mentors]
+    assert await walk("rating") == [ids[1], ids[0], ids[2], ids[4], ids[3]]
+    assert await walk("sessions") == [ids[4], ids[0], ids[2], ids[1], ids[3]]

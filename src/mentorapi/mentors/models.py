@@ -21,6 +21,8 @@ class Mentor(TenantOwned, table=True):
     __table_args__ = (
         UniqueConstraint("app_id", "external_id"),
         Index("ix_mentors_app_id_name_id", "app_id", "name", "id"),
+        Index("ix_mentors_app_id_rating_avg_id", "app_id", "rating_avg", "id"),
+        Index("ix_mentors_app_id_sessions_completed_id", "app_id", "sessions_completed", "id"),
     )
 
     id: str = Field(default_factory=lambda: new_id("mtr"), primary_key=True, max_length=30)
@@ -38,6 +40,10 @@ class Mentor(TenantOwned, table=True):
     minutes_mentored: int = Field(default=0)
     ratings_count: int = Field(default=0)
     rating_sum: int = Field(default=0)
+    # rating_sum / ratings_count, kept in the same UPDATE so `sort=rating` can use an index.
+    rating_avg: float = Field(default=0.0)
+    mentees_helped: int = Field(default=0)
+    impact_stories: int = Field(default=0)
     version: int = Field(default=1)
 
 

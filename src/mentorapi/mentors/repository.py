@@ -36,6 +36,13 @@ def _sort_keys(sort: MentorSort) -> list[SortKey]:
     if sort in (MentorSort.name, MentorSort.name_desc):
         desc = sort is MentorSort.name_desc
         return [SortKey(col(Mentor.name), "name", desc), SortKey(col(Mentor.id), "id", desc)]
+    if sort is MentorSort.rating:
+        return [SortKey(col(Mentor.rating_avg), "rating_avg", True), SortKey(col(Mentor.id), "id")]
+    if sort is MentorSort.sessions:
+        return [
+            SortKey(col(Mentor.sessions_completed), "sessions_completed", True),
+            SortKey(col(Mentor.id), "id"),
+        ]
     # Ids are time-ordered, so the id is the creation order.
     return [SortKey(col(Mentor.id), "id", sort is MentorSort.newest)]
 

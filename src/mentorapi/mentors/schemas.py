@@ -74,6 +74,8 @@ class MentorStats(BaseModel):
     minutes_mentored: int
     average_rating: float | None
     ratings_count: int
+    mentees_helped: int = Field(description="Distinct mentees with a completed session.")
+    impact_stories: int = Field(description="Feedback and impact updates that told an impact.")
 
 
 class MentorSort(StrEnum):
@@ -81,6 +83,8 @@ class MentorSort(StrEnum):
     newest = "-created"
     name = "name"
     name_desc = "-name"
+    rating = "rating"  # best average rating first
+    sessions = "sessions"  # most sessions completed first
 
 
 class MentorRead(BaseModel):
@@ -133,4 +137,6 @@ def stats_of(mentor: Mentor) -> MentorStats:
         minutes_mentored=mentor.minutes_mentored,
         average_rating=average,
         ratings_count=mentor.ratings_count,
+        mentees_helped=mentor.mentees_helped,
+        impact_stories=mentor.impact_stories,
     )
