@@ -2,6 +2,7 @@
 
 from mentorapi.apps.models import ApiKey, App
 from mentorapi.db.base import metadata
+from mentorapi.kit.ratelimit import RateLimitBucket
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.skills.models import Skill
@@ -16,6 +17,7 @@ __all__ = [
     "MenteeSkill",
     "Mentor",
     "MentorSkill",
+    "RateLimitBucket",
     "Skill",
     "WebhookEndpoint",
     "metadata",
