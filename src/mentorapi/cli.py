@@ -222,8 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from mentorapi.kit.errors import DomainError
+
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except DomainError as exc:  # an unknown app id and the like: a message, not a traceback
+        raise SystemExit(f"error: {exc.detail}") from None
 
 
 if __name__ == "__main__":
