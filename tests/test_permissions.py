@@ -211,9 +211,7 @@ async def test_both_roles_edit_both_own_profiles(tenant: Tenant) -> None:
         assert_problem(response, 404)
 
 
-async def test_member_of_another_app_sees_nothing_here(
-    world: World, other_tenant: Tenant
-) -> None:
+async def test_member_of_another_app_sees_nothing_here(world: World, other_tenant: Tenant) -> None:
     theirs = await create_mentor(other_tenant.client)
     token = await mint_token(other_tenant.client, theirs["external_id"], "mentor")
     async with as_member(other_tenant.client, token) as stranger:
