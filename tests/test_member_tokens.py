@@ -1,10 +1,10 @@
 """Member tokens: minting, using, rotating the secret, and every way a token can be bad."""
 
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +30,7 @@ async def setup(tenant: Tenant) -> AsyncIterator[Setup]:
     rotated = await tenant.client.post("/v1/app/rotate-token-secret", json={"grace_seconds": 0})
     assert rotated.status_code == 200, rotated.text
     mentor = await create_mentor(tenant.client)
-    yield Setup(tenant, rotated.json()["token_secret"], mentor)
+    return Setup(tenant, rotated.json()["token_secret"], mentor)
 
 
 def claims_for(s: Setup, **overrides: Any) -> dict[str, Any]:
@@ -262,7 +262,8 @@ async def test_rotation_keeps_old_tokens_during_grace(setup: Setup) -> None:
     rotated = await api.post("/v1/app/rotate-token-secret")
     assert rotated.status_code == 200
     body = rotated.json()
-    assert body["token_secret"].startswith("mts_") and body["token_secret"] != setup.secret
+    assert body["token_secret"].startswith("mts_")
+    assert body["token_secret"] != setup.secret
     assert body["previous_expires_at"] is not None
     assert (await call(setup, old)).status_code == 200  # the previous secret still verifies
     new = Setup(setup.tenant, body["token_secret"], setup.mentor)
@@ -288,16 +289,15 @@ def test_cli_rotate_token_secret(
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("MENTORAPI_DATABASE_URL", database_url)
     get_settings.cache_clear()
     try:
         cli_main(["apps", "create", "cli app"])
-        created = __import__("json").loads(capsys.readouterr().out)
+        created = json.loads(capsys.readouterr().out)
         assert created["token_secret"].startswith("mts_")
         cli_main(["apps", "rotate-token-secret", created["id"], "--grace-hours", "1"])
-        rotated = __import__("json").loads(capsys.readouterr().out)
+        rotated = json.loads(capsys.readouterr().out)
         assert rotated["id"] == created["id"]
         assert rotated["token_secret"] != created["token_secret"]
         assert rotated["previous_expires_at"] is not None
