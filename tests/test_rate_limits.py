@@ -1,6 +1,7 @@
 """Rate limits: a token bucket per API key and per member, in memory or in PostgreSQL."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,11 +18,20 @@ from tests.factories import create_mentor, create_skill, mint_token
 
 LIMIT = 3
 MEMBER_LIMIT = 2
-WINDOW = 1.0  # seconds: a bucket refills fully within a second
+WINDOW = 60.0
 
 
-@pytest.fixture
-async def limited_app(database_url: str, dialect: str) -> AsyncIterator[FastAPI]:
+class FakeClock:
+    """The limiter's clock, moved by the test: exact counts whatever the machine's speed."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_app(database_url: str, dialect: str, window: float) -> FastAPI:
     # On PostgreSQL the shared, table-backed buckets; on SQLite the in-process ones.
     backend = "postgres" if dialect == "postgresql" else "memory"
     settings = conftest.test_settings(
@@ -30,10 +40,25 @@ async def limited_app(database_url: str, dialect: str) -> AsyncIterator[FastAPI]
         rate_limit_backend=backend,
         rate_limit_per_window=LIMIT,
         rate_limit_member_per_window=MEMBER_LIMIT,
-        rate_limit_window_seconds=WINDOW,
+        rate_limit_window_seconds=window,
     )
-    application = create_app(settings)
+    return create_app(settings)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def limited_app(database_url: str, dialect: str, clock: FakeClock) -> AsyncIterator[FastAPI]:
+    application = make_app(database_url, dialect, WINDOW)
     async with application.router.lifespan_context(application):
+        limiter = application.state.rate_limiter
+        if isinstance(limiter, PostgresRateLimiter):
+            application.state.rate_limiter = PostgresRateLimiter(application.state.db.engine, clock)
+        else:
+            application.state.rate_limiter = MemoryRateLimiter(clock)
         yield application
 
 
@@ -52,29 +77,51 @@ async def new_key(app: FastAPI) -> str:
     return issued.secret
 
 
-async def test_api_key_budget_then_429_then_recovery(limited_app: FastAPI) -> None:
+async def test_api_key_budget_then_429_then_recovery(
+    limited_app: FastAPI, clock: FakeClock
+) -> None:
     async with await client_for(limited_app, await new_key(limited_app)) as client:
         for remaining in range(LIMIT - 1, -1, -1):
             response = await client.get("/v1/skills")
             assert response.status_code == 200
             assert response.headers["RateLimit-Limit"] == str(LIMIT)
             assert response.headers["RateLimit-Remaining"] == str(remaining)
-            assert 0 <= int(response.headers["RateLimit-Reset"]) <= 1
+            # Full again after one interval (window / limit) per token spent.
+            spent = LIMIT - remaining
+            assert response.headers["RateLimit-Reset"] == str(int(WINDOW / LIMIT * spent))
         # Over budget: a write is refused and changes nothing.
         refused = await client.post("/v1/skills", json={"slug": "too-many", "name": "Too many"})
         assert refused.status_code == 429
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["status"] == 429
         assert "rate limit" in refused.json()["detail"]
-        assert refused.headers["Retry-After"] == "1"
+        assert refused.headers["Retry-After"] == str(int(WINDOW / LIMIT))
         assert refused.headers["RateLimit-Remaining"] == "0"
         assert refused.headers["RateLimit-Limit"] == str(LIMIT)
 
-        await asyncio.sleep(WINDOW)  # the whole window: the bucket is full again
-        for _ in range(LIMIT):
+        clock.now += WINDOW / LIMIT  # one token back
+        assert (await client.get("/v1/skills")).headers["RateLimit-Remaining"] == "0"
+        assert (await client.get("/v1/skills")).status_code == 429
+        clock.now += WINDOW  # the whole window: the bucket is full again, never fuller
+        for _ in range(LIMIT - 1):
             assert (await client.get("/v1/skills")).status_code == 200
-        slugs = [s["slug"] for s in (await client.get("/v1/skills")).json().get("data", [])]
-        assert "too-many" not in slugs
+        listed = await client.get("/v1/skills")
+        assert listed.headers["RateLimit-Remaining"] == "0"
+        assert "too-many" not in [s["slug"] for s in listed.json()["data"]]
+
+
+async def test_recovery_in_real_time(database_url: str, dialect: str) -> None:
+    """The same with the real clock: a one-second window, spent, then a one-second wait."""
+    application = make_app(database_url, dialect, 1.0)
+    async with application.router.lifespan_context(application):
+        key = await new_key(application)
+        async with await client_for(application, key) as client:
+            statuses = [(await client.get("/v1/skills")).status_code for _ in range(LIMIT + 3)]
+            assert 429 in statuses
+            await asyncio.sleep(1.0)
+            response = await client.get("/v1/skills")
+            assert response.status_code == 200
+            assert int(response.headers["RateLimit-Remaining"]) >= LIMIT - 1
 
 
 async def test_postgres_buckets_live_in_the_table(limited_app: FastAPI, dialect: str) -> None:
