@@ -8,6 +8,15 @@ change or reveal anything, so REST, GraphQL and anything later enforce the same 
 Status codes: a member who may see a thing but not change it gets a 403 (Forbidden); where even
 knowing that the thing exists would leak (another mentee, another member's session) the helper
 answers 404 exactly as for an unknown id, so ids reveal nothing.
+
+How a service adopts it (faces pass `actor=caller` from the `CurrentCaller` dependency):
+    session = await get(...)                      # 404 for an unknown id, as before
+    require_party(actor, Role.mentor, mentor_id=session.mentor_id,
+                  mentee_id=session.mentee_id, not_found=f"no session {id}", action="accept")
+    require_mentee(actor, data.mentee_id)         # booking: only for oneself (else 404)
+    require_participant(actor, ..., not_found=…)  # reading one session
+    own_profiles(actor)                           # listing: None = all, else filter to own ids
+    require_api_key(actor, "managing webhooks")   # app-only operations (403 for members)
 """
 
 from dataclasses import dataclass
@@ -122,6 +131,36 @@ def require_participant(caller: Caller, *, mentor_id: str, mentee_id: str, not_f
     or either side. To anyone else it does not exist: NotFound(`not_found`)."""
     if not is_participant(caller, mentor_id=mentor_id, mentee_id=mentee_id):
         raise NotFound(not_found)
+
+
+def require_party(
+    caller: Caller, side: Role, *, mentor_id: str, mentee_id: str, not_found: str, action: str
+) -> None:
+    """An action one side of a session takes (the mentor accepts, the mentee reschedules, an
+    author submits feedback): a stranger gets 404 (`not_found`), the other side 403."""
+    if side is Role.both:
+        raise ValueError("require_party takes one side: Role.mentor or Role.mentee")
+    require_participant(caller, mentor_id=mentor_id, mentee_id=mentee_id, not_found=not_found)
+    if side is Role.mentor:
+        allowed = acts_as_mentor(caller, mentor_id)
+    else:
+        allowed = acts_as_mentee(caller, mentee_id)
+    if not allowed:
+        raise Forbidden(f"only the {side.value} of this session may do {action}")
+
+
+@dataclass(frozen=True, slots=True)
+class OwnProfiles:
+    mentor_id: str | None
+    mentee_id: str | None
+
+
+def own_profiles(caller: Caller) -> OwnProfiles | None:
+    """For list filters: None for the API key (no filter); for a member, the profile ids their
+    rows must match ("mentor_id = x OR mentee_id = y", a None side matching nothing)."""
+    if caller.member is None:
+        return None
+    return OwnProfiles(caller.member.mentor_id, caller.member.mentee_id)
 
 
 def require_role(caller: Caller, role: Role, action: str) -> None:

@@ -55,11 +55,16 @@ class Decision:
         headers = {
             "RateLimit-Limit": str(self.limit),
             "RateLimit-Remaining": str(self.remaining),
-            "RateLimit-Reset": str(math.ceil(self.reset_seconds)),
+            "RateLimit-Reset": str(_whole_seconds(self.reset_seconds)),
         }
         if not self.allowed:
-            headers["Retry-After"] = str(max(1, math.ceil(self.retry_after_seconds)))
+            headers["Retry-After"] = str(max(1, _whole_seconds(self.retry_after_seconds)))
         return headers
+
+
+def _whole_seconds(seconds: float) -> int:
+    # Rounded up (never tell a client to come back too early), but 20.000000001 s is 20 s.
+    return max(0, math.ceil(seconds - 1e-6))
 
 
 def _decide(tat: float, now: float, limit: int, window: float) -> tuple[Decision, float]:
