@@ -31,7 +31,7 @@ def test_api_key_passes_everything() -> None:
     require_mentor(KEY, "mtr_9")
     require_mentee(KEY, "mte_9")
     require_participant(KEY, **SESSION, not_found="no session")
-    require_party(KEY, Role.mentee, **SESSION, not_found="no session", action="cancel")
+    require_party(KEY, Role.mentee, **SESSION, not_found="no session", action="cancelling")
     require_role(KEY, Role.mentor, "x")
     assert own_profiles(KEY) is None
 
@@ -57,14 +57,14 @@ def test_mentor_and_mentee_guards() -> None:
 
 def test_session_parties() -> None:
     args = {**SESSION, "not_found": "no session ses_1"}
-    require_party(MENTOR, Role.mentor, **args, action="accept")
-    require_party(MENTEE, Role.mentee, **args, action="reschedule")
-    with pytest.raises(Forbidden, match="only the mentor"):
-        require_party(MENTEE, Role.mentor, **args, action="accept")
-    with pytest.raises(Forbidden, match="only the mentee"):
-        require_party(MENTOR, Role.mentee, **args, action="reschedule")
+    require_party(MENTOR, Role.mentor, **args, action="accepting")
+    require_party(MENTEE, Role.mentee, **args, action="rescheduling")
+    with pytest.raises(Forbidden, match="for the mentor of this session"):
+        require_party(MENTEE, Role.mentor, **args, action="accepting")
+    with pytest.raises(Forbidden, match="for the mentee of this session"):
+        require_party(MENTOR, Role.mentee, **args, action="rescheduling")
     with pytest.raises(NotFound, match="no session ses_1"):
-        require_party(STRANGER, Role.mentee, **args, action="cancel")
+        require_party(STRANGER, Role.mentee, **args, action="cancelling")
     with pytest.raises(NotFound):
         require_participant(BOTH, **args)
     require_participant(MENTEE, **args)

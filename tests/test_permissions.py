@@ -102,7 +102,7 @@ async def test_mentor_edits_own_profile_and_skills(world: World) -> None:
 async def test_mentor_cannot_edit_another_mentor(world: World) -> None:
     path = f"/v1/mentors/{world.other_mentor['id']}"
     response = await world.as_mentor.patch(path, json={"headline": "hijacked"})
-    assert_problem(response, 403, "own mentor profile")
+    assert_problem(response, 403, "only to mentor", world.other_mentor["id"])
     response = await world.as_mentor.put(f"{path}/skills", json={"skills": []})
     assert_problem(response, 403)
     await unchanged(world.tenant.client, path, world.other_mentor)

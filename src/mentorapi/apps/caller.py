@@ -12,7 +12,7 @@ answers 404 exactly as for an unknown id, so ids reveal nothing.
 How a service adopts it (faces pass `actor=caller` from the `CurrentCaller` dependency):
     session = await get(...)                      # 404 for an unknown id, as before
     require_party(actor, Role.mentor, mentor_id=session.mentor_id,
-                  mentee_id=session.mentee_id, not_found=f"no session {id}", action="accept")
+                  mentee_id=session.mentee_id, not_found=f"no session {id}", action="accepting")
     require_mentee(actor, data.mentee_id)         # booking: only for oneself (else 404)
     require_participant(actor, ..., not_found=…)  # reading one session
     own_profiles(actor)                           # listing: None = all, else filter to own ids
@@ -102,7 +102,8 @@ def is_participant(caller: Caller, *, mentor_id: str, mentee_id: str) -> bool:
 
 
 def require_api_key(caller: Caller, action: str) -> None:
-    """`action` needs the app's API key (its servers); a member token is a 403."""
+    """`action` (a phrase such as "creating skills") needs the app's API key (its servers);
+    a member token is a 403."""
     if caller.member is not None:
         raise Forbidden(
             f"{action} needs the app's API key; a member token cannot do it "
@@ -111,11 +112,12 @@ def require_api_key(caller: Caller, action: str) -> None:
 
 
 def require_mentor(caller: Caller, mentor_id: str, action: str = "this") -> None:
-    """Only the API key or mentor `mentor_id` themself; mentors are public, so others get 403."""
+    """Only the API key or mentor `mentor_id` themself; mentors are public, so others get 403.
+    `action` is a phrase such as "changing the profile"."""
     if not acts_as_mentor(caller, mentor_id):
         raise Forbidden(
-            f"{caller.describe()} may not do {action} for mentor {mentor_id}: "
-            "a member acts only on their own mentor profile"
+            f"{action} is allowed only to mentor {mentor_id} themself or the app's API key, "
+            f"not to {caller.describe()}"
         )
 
 
@@ -146,7 +148,7 @@ def require_party(
     else:
         allowed = acts_as_mentee(caller, mentee_id)
     if not allowed:
-        raise Forbidden(f"only the {side.value} of this session may do {action}")
+        raise Forbidden(f"{action} is for the {side.value} of this session only")
 
 
 @dataclass(frozen=True, slots=True)
