@@ -34,7 +34,9 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def _authenticate(request: Request, db_session: DbSession) -> Authenticated:
+async def authenticate_request(request: Request, db_session: DbSession) -> Authenticated:
+    """Also callable directly (e.g. by the GraphQL context, lazily, so GraphiQL's page loads
+    without credentials): the caller, with the rate limit taken and the CORS state set."""
     found = await service.authenticate_caller(
         db_session=db_session, credential=bearer_token(request)
     )
@@ -57,11 +59,11 @@ async def _authenticate(request: Request, db_session: DbSession) -> Authenticate
     return found
 
 
-async def current_caller(found: Annotated[Authenticated, Depends(_authenticate)]) -> Caller:
+async def current_caller(found: Annotated[Authenticated, Depends(authenticate_request)]) -> Caller:
     return found.caller
 
 
-async def current_app(found: Annotated[Authenticated, Depends(_authenticate)]) -> App:
+async def current_app(found: Annotated[Authenticated, Depends(authenticate_request)]) -> App:
     require_api_key(found.caller, "this route")
     return found.app
 

@@ -58,10 +58,10 @@ def peek(token: str) -> Unverified:
     if len(token) > MAX_TOKEN_BYTES:
         raise Unauthenticated(f"the token is larger than {MAX_TOKEN_BYTES} bytes")
     try:
-        header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, options={"verify_signature": False})
+        unverified = jwt.decode_complete(token, options={"verify_signature": False})
     except jwt.PyJWTError as exc:
         raise Unauthenticated(f"the token is malformed: {exc}") from exc
+    header, claims = unverified["header"], unverified["payload"]
     alg = header.get("alg")
     if alg != ALGORITHM:
         raise Unauthenticated(f"the token must be signed with {ALGORITHM}, not {alg!r}")
