@@ -3,7 +3,7 @@ from datetime import timedelta
 from fastapi import APIRouter, status
 
 from mentorapi.apps import service
-from mentorapi.apps.auth import CurrentCaller
+from mentorapi.apps.auth import CurrentApp, CurrentCaller
 from mentorapi.apps.models import App
 from mentorapi.apps.schemas import (
     AppRead,
@@ -26,8 +26,8 @@ def _read(app: App) -> AppRead:
 
 
 @router.get("/app", summary="The calling client app", responses=problems(403))
-async def get_app(caller: CurrentCaller, db_session: DbSession) -> AppRead:
-    app = await service.get_app(db_session=db_session, app_id=caller.app_id, actor=caller)
+async def get_app(app: CurrentApp) -> AppRead:
+    # CurrentApp: the API key only (403 for a member token), and the row it already loaded.
     return _read(app)
 
 
