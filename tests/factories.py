@@ -46,3 +46,24 @@ async def create_mentee(client: httpx.AsyncClient, **fields: Any) -> dict[str, A
     response = await client.post("/v1/mentees", json=body)
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+async def mint_token(
+    client: httpx.AsyncClient, external_id: str, role: str, ttl_seconds: int = 3600
+) -> str:
+    """A member token minted through the API with the app's key."""
+    response = await client.post(
+        "/v1/member-tokens",
+        json={"external_id": external_id, "role": role, "ttl_seconds": ttl_seconds},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["token"]  # type: ignore[no-any-return]
+
+
+def as_member(client: httpx.AsyncClient, token: str) -> httpx.AsyncClient:
+    """A client on the same app transport that authenticates with a member token instead."""
+    return httpx.AsyncClient(
+        transport=client._transport,
+        base_url=client.base_url,
+        headers={"Authorization": f"Bearer {token}"},
+    )

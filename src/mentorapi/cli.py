@@ -51,7 +51,12 @@ def _apps_create(args: argparse.Namespace) -> None:
     async def work(db: Database) -> dict[str, str]:
         async with db.sessionmaker() as s, s.begin():
             app, issued = await service.create_app(db_session=s, name=args.name)
-            return {"id": app.id, "name": app.name, "api_key": issued.secret}
+            return {
+                "id": app.id,
+                "name": app.name,
+                "api_key": issued.secret,
+                "token_secret": app.token_secret,
+            }
 
     print(json.dumps(asyncio.run(_with_db(work)), indent=2))
 
@@ -93,6 +98,31 @@ def _apps_rotate_key(args: argparse.Namespace) -> None:
                 db_session=s, app_id=args.app_id, grace=timedelta(hours=args.grace_hours)
             )
             return {"id": issued.key.id, "api_key": issued.secret}
+
+    print(json.dumps(asyncio.run(_with_db(work)), indent=2))
+
+
+def _apps_rotate_token_secret(args: argparse.Namespace) -> None:
+    from mentorapi.apps import service
+    from mentorapi.apps.caller import Caller
+
+    if not 0 <= args.grace_hours <= 24:
+        raise SystemExit("--grace-hours must be between 0 and 24")
+
+    async def work(db: Database) -> dict[str, str | None]:
+        async with db.sessionmaker() as s, s.begin():
+            app = await service.rotate_token_secret(
+                db_session=s,
+                app_id=args.app_id,
+                actor=Caller.api_key(args.app_id),
+                grace=timedelta(hours=args.grace_hours),
+            )
+            expires = app.previous_token_secret_expires_at
+            return {
+                "id": app.id,
+                "token_secret": app.token_secret,
+                "previous_expires_at": expires.isoformat() if expires else None,
+            }
 
     print(json.dumps(asyncio.run(_with_db(work)), indent=2))
 
@@ -173,6 +203,18 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("app_id")
     rotate.add_argument("--grace-hours", type=float, default=24.0)
     rotate.set_defaults(func=_apps_rotate_key)
+    rotate_secret = apps_sub.add_parser(
+        "rotate-token-secret",
+        help="new member-token secret; the previous one verifies tokens for the grace period",
+    )
+    rotate_secret.add_argument("app_id")
+    rotate_secret.add_argument(
+        "--grace-hours",
+        type=float,
+        default=24.0,
+        help="0-24 (default 24, the longest a member token lives); 0 revokes the old one now",
+    )
+    rotate_secret.set_defaults(func=_apps_rotate_token_secret)
     revoke = apps_sub.add_parser("revoke-key", help="revoke a key at once")
     revoke.add_argument("key_id")
     revoke.set_defaults(func=_apps_revoke_key)
@@ -180,8 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from mentorapi.kit.errors import DomainError
+
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except DomainError as exc:  # an unknown app id and the like: a message, not a traceback
+        raise SystemExit(f"error: {exc.detail}") from None
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Settings, read from MENTORAPI_* environment variables (each one is listed in the README)."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,8 +27,27 @@ class Settings(BaseSettings):
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
     webhook_worker_enabled: bool = True
 
+    # Rate limits (see docs/member-tokens.md "Rate limits"): a token bucket per API key and per
+    # member token. Off in the test suite's default settings and for benchmarks.
     rate_limits_enabled: bool = True
+    # memory: one bucket per process (right for a single process, and for SQLite);
+    # postgres: buckets in a table, shared by every process and host on the same database.
+    rate_limit_backend: Literal["memory", "postgres"] = "memory"
+    # The refill window: a bucket holds the budget below and refills it fully over this window.
+    rate_limit_window_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Requests per window for each API key (server to server, so generous).
+    rate_limit_per_window: int = Field(default=600, ge=1, le=1_000_000)
+    # Requests per window for each member (one person on a phone or in a browser).
+    rate_limit_member_per_window: int = Field(default=120, ge=1, le=1_000_000)
+
+    # Origins (scheme://host[:port]) that browsers may call from for every app, comma-separated,
+    # in addition to each app's own `cors_origins` (PATCH /v1/app).
+    cors_origins: str = ""
     graphql_introspection: bool = True
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/").lower() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,6 +1,7 @@
 """A demo client app with realistic data, so `make run` shows something worth calling."""
 
 from mentorapi.apps import service as apps_service
+from mentorapi.apps.caller import Caller
 from mentorapi.db.engine import Database
 from mentorapi.mentees import service as mentees_service
 from mentorapi.mentees.schemas import MenteeCreate
@@ -98,16 +99,19 @@ async def ensure_demo(db: Database, remembered_key: str | None) -> str:
                 return remembered_key
     async with db.sessionmaker() as s, s.begin():
         app, issued = await apps_service.create_app(db_session=s, name="Demo mentoring app")
+        actor = Caller.api_key(app.id)
         for slug, name, category in SKILLS:
             await skills_service.create(
                 db_session=s,
                 app_id=app.id,
+                actor=actor,
                 data=SkillCreate(slug=slug, name=name, category=category),
             )
         for ext, name, headline, tz, langs, skills, lengths in MENTORS:
             await mentors_service.create(
                 db_session=s,
                 app_id=app.id,
+                actor=actor,
                 data=MentorCreate(
                     external_id=ext,
                     name=name,
@@ -123,6 +127,7 @@ async def ensure_demo(db: Database, remembered_key: str | None) -> str:
             await mentees_service.create(
                 db_session=s,
                 app_id=app.id,
+                actor=actor,
                 data=MenteeCreate(
                     external_id=ext,
                     name=name,

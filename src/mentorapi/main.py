@@ -7,12 +7,14 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from mentorapi import __version__
+from mentorapi.apps.cors import CorsMiddleware
 from mentorapi.apps.rest import router as app_router
 from mentorapi.config import Settings, get_settings
 from mentorapi.db.engine import create_database
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.health import router as health_router
 from mentorapi.kit.problems import install_problem_handlers
+from mentorapi.kit.ratelimit import RateLimitHeaders, create_rate_limiter
 from mentorapi.limits import BodySizeLimit
 from mentorapi.mentees.rest import router as mentees_router
 from mentorapi.mentors.rest import router as mentors_router
@@ -23,7 +25,9 @@ DESCRIPTION = """
 The back end for micro-mentoring apps: mentors and the skills they teach, mentees and what they
 want to learn, short focused sessions, feedback on what the advice changed, and webhooks.
 
-Authenticate with `Authorization: Bearer <api key>`. Errors are `application/problem+json`.
+Authenticate with `Authorization: Bearer <api key>` (the app's servers) or
+`Authorization: Bearer <member token>` (one member, from a phone or a browser).
+Errors are `application/problem+json`.
 Lists take `limit` (1-100) and `cursor` and answer `{"data": [...], "next_cursor": ...}`.
 """
 
@@ -34,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = create_database(settings)
+        app.state.rate_limiter = create_rate_limiter(settings, app.state.db)
         try:
             yield
         finally:
@@ -65,4 +70,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(RateLimitHeaders)
+    app.add_middleware(CorsMiddleware, global_origins=settings.cors_origin_list)
     return app

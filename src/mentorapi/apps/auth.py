@@ -1,12 +1,24 @@
-"""`Authorization: Bearer <api key>` on every /v1 route."""
+"""`Authorization: Bearer <api key | member token>` on every /v1 route.
+
+- `CurrentCaller`: either credential; the services decide what the caller may do.
+- `CurrentApp`: the API key only (a member token is a 403), for routes that are the app's
+  servers' business: the app itself, member tokens, webhooks, events.
+Both authenticate once (one query; a member token's query also resolves the member's mentor
+and mentee ids), take a token from the caller's rate-limit bucket, and tell the CORS middleware
+which origins the app allows.
+"""
 
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from mentorapi.apps import service
+from mentorapi.apps import cors, service
+from mentorapi.apps.caller import Caller, require_api_key
 from mentorapi.apps.models import App
+from mentorapi.apps.service import Authenticated
+from mentorapi.config import Settings
 from mentorapi.db.uow import DbSession
+from mentorapi.kit import ratelimit
 from mentorapi.kit.errors import Unauthenticated
 
 
@@ -14,20 +26,47 @@ def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
         raise Unauthenticated(
-            "missing Authorization header: send 'Authorization: Bearer <api key>'"
+            "missing Authorization header: send 'Authorization: Bearer <api key or member token>'"
         )
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("the Authorization header must be 'Bearer <api key>'")
+        raise Unauthenticated("the Authorization header must be 'Bearer <api key or member token>'")
     return token.strip()
 
 
-async def current_app(request: Request, db_session: DbSession) -> App:
-    app = await service.authenticate(db_session=db_session, api_key=bearer_token(request))
-    if app is None:
-        raise Unauthenticated("the API key is unknown, revoked or expired")
-    request.state.app_id = app.id
-    return app
+async def authenticate_request(request: Request, db_session: DbSession) -> Authenticated:
+    """Also callable directly (e.g. by the GraphQL context, lazily, so GraphiQL's page loads
+    without credentials): the caller, with the rate limit taken and the CORS state set."""
+    found = await service.authenticate_caller(
+        db_session=db_session, credential=bearer_token(request)
+    )
+    request.state.app_id = found.app.id
+    setattr(request.state, cors.STATE_KEY, list(found.app.cors_origins))
+    settings: Settings = request.app.state.settings
+    if settings.rate_limits_enabled:
+        limit = (
+            settings.rate_limit_per_window
+            if found.caller.is_api_key
+            else settings.rate_limit_member_per_window
+        )
+        headers = await ratelimit.enforce(
+            request.app.state.rate_limiter,
+            found.rate_key,
+            limit,
+            settings.rate_limit_window_seconds,
+        )
+        setattr(request.state, ratelimit.STATE_KEY, headers)
+    return found
 
 
+async def current_caller(found: Annotated[Authenticated, Depends(authenticate_request)]) -> Caller:
+    return found.caller
+
+
+async def current_app(found: Annotated[Authenticated, Depends(authenticate_request)]) -> App:
+    require_api_key(found.caller, "this route")
+    return found.app
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
 CurrentApp = Annotated[App, Depends(current_app)]

@@ -1,10 +1,18 @@
+import secrets
 from datetime import datetime
 
 from sqlmodel import Field
 
 from mentorapi.db.base import Timestamped
-from mentorapi.db.types import UTCDateTime
+from mentorapi.db.types import JSONList, UTCDateTime
 from mentorapi.kit.ids import new_id
+
+TOKEN_SECRET_PREFIX = "mts_"
+
+
+def new_token_secret() -> str:
+    """256 random bits: the HS256 key of an app's member tokens (RFC 7518 wants >= 256 bits)."""
+    return TOKEN_SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
 class App(Timestamped, table=True):
@@ -12,6 +20,14 @@ class App(Timestamped, table=True):
 
     id: str = Field(default_factory=lambda: new_id("app"), primary_key=True, max_length=30)
     name: str = Field(max_length=200)
+    # Member tokens are signed with the current secret. After a rotation the previous one keeps
+    # verifying until it lapses, so tokens already handed out keep working (at most 24 h).
+    # Stored as is, not hashed: verifying an HMAC needs the key itself.
+    token_secret: str = Field(default_factory=new_token_secret, max_length=100)
+    previous_token_secret: str | None = Field(default=None, max_length=100)
+    previous_token_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Browser origins allowed to call with this app's member tokens (CORS).
+    cors_origins: list[str] = Field(default_factory=list, sa_type=JSONList, nullable=False)
 
 
 class ApiKey(Timestamped, table=True):

@@ -1,10 +1,14 @@
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.apps.models import ApiKey, App
+from mentorapi.db.search import json_array_contains
+from mentorapi.mentees.models import Mentee
+from mentorapi.mentors.models import Mentor
 
 
 async def get_app(db_session: AsyncSession, app_id: str) -> App | None:
@@ -51,3 +55,44 @@ async def expire_live_keys(
         )
         .values(expires_at=expires_at)
     )
+
+
+@dataclass(frozen=True)
+class MemberLookup:
+    app: App
+    mentor_id: str | None
+    mentee_id: str | None
+
+
+async def member_lookup(
+    db_session: AsyncSession, app_id: str, external_id: str
+) -> MemberLookup | None:
+    """The app (for its token secrets) and the member's mentor and mentee ids: one query, run on
+    every request made with a member token."""
+    query = (
+        select(App, Mentor.id, Mentee.id)
+        .outerjoin(
+            Mentor, and_(col(Mentor.app_id) == col(App.id), col(Mentor.external_id) == external_id)
+        )
+        .outerjoin(
+            Mentee, and_(col(Mentee.app_id) == col(App.id), col(Mentee.external_id) == external_id)
+        )
+        .where(col(App.id) == app_id)
+    )
+    row = (await db_session.exec(query)).first()
+    if row is None:
+        return None
+    app, mentor_id, mentee_id = row
+    return MemberLookup(app=app, mentor_id=mentor_id, mentee_id=mentee_id)
+
+
+async def any_app_allows_origin(db_session: AsyncSession, origin: str) -> bool:
+    dialect = db_session.get_bind().dialect.name
+    query = select(App.id).where(json_array_contains(col(App.cors_origins), origin, dialect))
+    return (await db_session.exec(query.limit(1))).first() is not None
+
+
+async def save(db_session: AsyncSession, app: App) -> App:
+    db_session.add(app)
+    await db_session.flush()
+    return app

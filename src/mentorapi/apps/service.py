@@ -3,13 +3,15 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.apps import repository
-from mentorapi.apps.models import ApiKey, App
-from mentorapi.kit.errors import NotFound
+from mentorapi.apps import repository, tokens
+from mentorapi.apps.caller import Caller, Member, Role, require_api_key
+from mentorapi.apps.models import ApiKey, App, new_token_secret
+from mentorapi.apps.schemas import AppUpdate
+from mentorapi.kit.errors import InvalidInput, NotFound, Unauthenticated
 from mentorapi.kit.timezones import utcnow
 
 KEY_PREFIX = "mk_"
@@ -66,3 +68,142 @@ async def authenticate(*, db_session: AsyncSession, api_key: str) -> App | None:
     if not api_key.startswith(KEY_PREFIX) or len(api_key) > 128:
         return None
     return await repository.app_for_key_hash(db_session, hash_key(api_key), utcnow())
+
+
+# --- the caller of a request -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    caller: Caller
+    app: App
+    # Whose bucket a request draws on: one per API key, one per member.
+    rate_key: str
+
+
+async def authenticate_caller(*, db_session: AsyncSession, credential: str) -> Authenticated:
+    """An API key or a member token -> the caller; one query either way."""
+    if not tokens.looks_like_jwt(credential):
+        app = await authenticate(db_session=db_session, api_key=credential)
+        if app is None:
+            raise Unauthenticated("the API key is unknown, revoked or expired")
+        return Authenticated(Caller.api_key(app.id), app, "k:" + hash_key(credential)[:40])
+    return await authenticate_member(db_session=db_session, token=credential)
+
+
+def _token_secrets(app: App) -> list[str]:
+    current = [app.token_secret]
+    expires = app.previous_token_secret_expires_at
+    if app.previous_token_secret and expires is not None and expires > utcnow():
+        current.append(app.previous_token_secret)
+    return current
+
+
+async def authenticate_member(*, db_session: AsyncSession, token: str) -> Authenticated:
+    claimed = tokens.peek(token)
+    found = await repository.member_lookup(db_session, claimed.app_id, claimed.external_id)
+    if found is None:
+        # The same words as a bad signature: an unknown app id and a wrong one look alike.
+        raise tokens.bad_signature(claimed.app_id)
+    claims = tokens.verify(token, app_id=found.app.id, secrets=_token_secrets(found.app))
+    role = tokens.role_of(claims)
+    mentor_id = found.mentor_id if Role.mentor in role.grants else None
+    mentee_id = found.mentee_id if Role.mentee in role.grants else None
+    for granted, profile in ((Role.mentor, mentor_id), (Role.mentee, mentee_id)):
+        if granted in role.grants and profile is None:
+            raise Unauthenticated(
+                f"member {claimed.external_id!r} has no {granted.value} profile in this app "
+                "(never created, or deleted)"
+            )
+    member = Member(
+        external_id=claimed.external_id,
+        roles=role.grants,
+        mentor_id=mentor_id,
+        mentee_id=mentee_id,
+    )
+    return Authenticated(
+        Caller(app_id=found.app.id, member=member),
+        found.app,
+        f"m:{found.app.id}:{claimed.external_id}",
+    )
+
+
+# --- app settings, token secrets and member tokens (API key only) ----------------------------
+
+
+async def get_app(*, db_session: AsyncSession, app_id: str, actor: Caller) -> App:
+    require_api_key(actor, "reading the app")
+    app = await repository.get_app(db_session, app_id)
+    if app is None:
+        raise NotFound(f"no app {app_id}")
+    return app
+
+
+async def update_app(
+    *, db_session: AsyncSession, app_id: str, actor: Caller, data: AppUpdate
+) -> App:
+    app = await get_app(db_session=db_session, app_id=app_id, actor=actor)
+    if data.cors_origins is not None:
+        app.cors_origins = data.cors_origins
+        app.updated_at = utcnow()
+        await repository.save(db_session, app)
+    return app
+
+
+async def rotate_token_secret(
+    *, db_session: AsyncSession, app_id: str, actor: Caller, grace: timedelta = tokens.MAX_TTL
+) -> App:
+    """A new secret signs from now on; the old one verifies for `grace` (tokens live at most
+    24 h, so the default grace lets every token already handed out run its course)."""
+    require_api_key(actor, "rotating the token secret")
+    if not timedelta(0) <= grace <= tokens.MAX_TTL:
+        raise InvalidInput("the grace period is 0 to 24 hours", loc=["body", "grace_seconds"])
+    app = await get_app(db_session=db_session, app_id=app_id, actor=actor)
+    if grace > timedelta(0):
+        app.previous_token_secret = app.token_secret
+        app.previous_token_secret_expires_at = utcnow() + grace
+    else:
+        app.previous_token_secret = None
+        app.previous_token_secret_expires_at = None
+    app.token_secret = new_token_secret()
+    app.updated_at = utcnow()
+    return await repository.save(db_session, app)
+
+
+@dataclass(frozen=True)
+class MemberToken:
+    token: str
+    expires_at: datetime
+
+
+async def mint_member_token(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    actor: Caller,
+    external_id: str,
+    role: Role,
+    ttl: timedelta,
+) -> MemberToken:
+    require_api_key(actor, "minting member tokens")
+    found = await repository.member_lookup(db_session, app_id, external_id)
+    if found is None:
+        raise NotFound(f"no app {app_id}")
+    profiles = {Role.mentor: found.mentor_id, Role.mentee: found.mentee_id}
+    for granted in sorted(role.grants):
+        if profiles[granted] is None:
+            raise InvalidInput(
+                f"no {granted.value} with external_id {external_id!r} in this app: "
+                "create the profile first",
+                loc=["body", "external_id"],
+            )
+    now = utcnow().replace(microsecond=0)
+    token = tokens.mint(
+        secret=found.app.token_secret,
+        app_id=app_id,
+        external_id=external_id,
+        role=role,
+        now=now,
+        ttl=ttl,
+    )
+    return MemberToken(token=token, expires_at=now + ttl)

@@ -3,6 +3,7 @@
 from mentorapi.apps.models import ApiKey, App
 from mentorapi.db.base import metadata
 from mentorapi.goals.models import Goal, Milestone
+from mentorapi.kit.ratelimit import RateLimitBucket
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.skills.models import Skill
@@ -19,6 +20,7 @@ __all__ = [
     "Mentor",
     "MentorSkill",
     "Milestone",
+    "RateLimitBucket",
     "Skill",
     "WebhookEndpoint",
     "metadata",

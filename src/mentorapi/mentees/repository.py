@@ -34,8 +34,11 @@ async def list_page(
     *,
     skill: str | None = None,
     q: str | None = None,
+    only_id: str | None = None,
 ) -> tuple[list[Mentee], str | None]:
     query = select(Mentee).where(col(Mentee.app_id) == app_id)
+    if only_id is not None:
+        query = query.where(col(Mentee.id) == only_id)
     if skill:
         query = query.where(
             exists(

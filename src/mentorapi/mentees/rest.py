@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from mentorapi.apps.auth import CurrentApp
+from mentorapi.apps.auth import CurrentCaller
 from mentorapi.db.uow import DbSession
 from mentorapi.kit.ids import MenteeId
 from mentorapi.kit.pagination import Page, PageRequest, page_request
@@ -23,14 +23,14 @@ def _read(view: MenteeView, response: Response | None = None) -> MenteeRead:
 
 @router.get("", summary="List mentees", responses=problems(422))
 async def list_mentees(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     page: Annotated[PageRequest, Depends(page_request)],
     skill: Annotated[str | None, Query(max_length=64, description="A skill slug sought.")] = None,
     q: Annotated[str | None, Query(max_length=100, description="Search the name.")] = None,
 ) -> Page[MenteeRead]:
     views, cursor = await service.list_mentees(
-        db_session=db_session, app_id=app.id, page=page, skill=skill, q=q
+        db_session=db_session, app_id=caller.app_id, actor=caller, page=page, skill=skill, q=q
     )
     return Page(data=[_read(v) for v in views], next_cursor=cursor)
 
@@ -39,22 +39,27 @@ async def list_mentees(
     "", status_code=status.HTTP_201_CREATED, summary="Create a mentee", responses=problems(409, 422)
 )
 async def create_mentee(
-    app: CurrentApp, db_session: DbSession, body: MenteeCreate, response: Response
+    caller: CurrentCaller, db_session: DbSession, body: MenteeCreate, response: Response
 ) -> MenteeRead:
-    return _read(await service.create(db_session=db_session, app_id=app.id, data=body), response)
+    return _read(
+        await service.create(db_session=db_session, app_id=caller.app_id, actor=caller, data=body),
+        response,
+    )
 
 
 @router.get("/{mentee_id}", summary="Get a mentee", responses=problems(404, 422))
 async def get_mentee(
-    app: CurrentApp, db_session: DbSession, mentee_id: MenteeId, response: Response
+    caller: CurrentCaller, db_session: DbSession, mentee_id: MenteeId, response: Response
 ) -> MenteeRead:
-    view = await service.get_view(db_session=db_session, app_id=app.id, mentee_id=mentee_id)
+    view = await service.get_view(
+        db_session=db_session, app_id=caller.app_id, actor=caller, mentee_id=mentee_id
+    )
     return _read(view, response)
 
 
 @router.patch("/{mentee_id}", summary="Update a mentee", responses=problems(404, 409, 412, 422))
 async def update_mentee(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     mentee_id: MenteeId,
     body: MenteeUpdate,
@@ -63,7 +68,8 @@ async def update_mentee(
 ) -> MenteeRead:
     view = await service.update(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         mentee_id=mentee_id,
         data=body,
         expected_version=expected_version,
@@ -78,11 +84,15 @@ async def update_mentee(
     responses=problems(404, 412, 422),
 )
 async def delete_mentee(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     mentee_id: MenteeId,
     expected_version: Annotated[int | None, Depends(parse_if_match)],
 ) -> None:
     await service.delete(
-        db_session=db_session, app_id=app.id, mentee_id=mentee_id, expected_version=expected_version
+        db_session=db_session,
+        app_id=caller.app_id,
+        actor=caller,
+        mentee_id=mentee_id,
+        expected_version=expected_version,
     )

@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.apps.caller import Caller, require_api_key, require_mentee
 from mentorapi.db.integrity import flush_or_conflict
-from mentorapi.kit.errors import Conflict, NotFound
+from mentorapi.kit.errors import Conflict, Forbidden, NotFound
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
 from mentorapi.kit.versioning import check_version
@@ -30,7 +31,11 @@ async def get(*, db_session: AsyncSession, app_id: str, mentee_id: str) -> Mente
     return mentee
 
 
-async def get_view(*, db_session: AsyncSession, app_id: str, mentee_id: str) -> MenteeView:
+async def get_view(
+    *, db_session: AsyncSession, app_id: str, actor: Caller, mentee_id: str
+) -> MenteeView:
+    # Mentee profiles are private: a member sees their own only; any other is "not found".
+    require_mentee(actor, mentee_id)
     mentee = await get(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
     seeking = await repository.seeking_for(db_session, [mentee.id])
     return MenteeView(mentee, seeking.get(mentee.id, []))
@@ -40,11 +45,16 @@ async def list_mentees(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     page: PageRequest,
     skill: str | None = None,
     q: str | None = None,
 ) -> tuple[list[MenteeView], str | None]:
-    mentees, cursor = await repository.list_page(db_session, app_id, page, skill=skill, q=q)
+    if actor.member is not None and actor.member.mentee_id is None:
+        return [], None  # a member who is no mentee sees no mentee
+    mentees, cursor = await repository.list_page(
+        db_session, app_id, page, skill=skill, q=q, only_id=actor.mentee_id
+    )
     seeking = await repository.seeking_for(db_session, [m.id for m in mentees])
     return [MenteeView(m, seeking.get(m.id, [])) for m in mentees], cursor
 
@@ -79,7 +89,10 @@ async def _links(
     return sorted(links, key=lambda pair: pair[1].slug)
 
 
-async def create(*, db_session: AsyncSession, app_id: str, data: MenteeCreate) -> MenteeView:
+async def create(
+    *, db_session: AsyncSession, app_id: str, actor: Caller, data: MenteeCreate
+) -> MenteeView:
+    require_api_key(actor, "creating mentees")
     await _ensure_external_id_free(db_session, app_id, data.external_id)
     mentee = Mentee(app_id=app_id, **data.model_dump(exclude={"seeking"}, mode="json"))
     links = await _links(db_session, mentee, data.seeking)
@@ -94,10 +107,12 @@ async def update(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     mentee_id: str,
     data: MenteeUpdate,
     expected_version: int | None = None,
 ) -> MenteeView:
+    require_mentee(actor, mentee_id)
     mentee = await get(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
     check_version(mentee.version, expected_version, "the mentee")
     changes = {
@@ -106,6 +121,9 @@ async def update(
         if v is not None
     }
     if "external_id" in changes and changes["external_id"] != mentee.external_id:
+        if not actor.is_api_key:
+            # The external_id is who a member token speaks for: only the app may move it.
+            raise Forbidden("external_id can be changed only with the app's API key")
         await _ensure_external_id_free(db_session, app_id, changes["external_id"])
     for field, value in changes.items():
         setattr(mentee, field, value)
@@ -117,12 +135,19 @@ async def update(
         mentee.updated_at = utcnow()
         db_session.add(mentee)
         await flush_or_conflict(db_session, "a mentee with that external_id already exists")
-    return await get_view(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
+    return await get_view(db_session=db_session, app_id=app_id, actor=actor, mentee_id=mentee_id)
 
 
 async def delete(
-    *, db_session: AsyncSession, app_id: str, mentee_id: str, expected_version: int | None = None
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    actor: Caller,
+    mentee_id: str,
+    expected_version: int | None = None,
 ) -> None:
+    require_mentee(actor, mentee_id)
+    require_api_key(actor, "deleting mentees")
     mentee = await get(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
     check_version(mentee.version, expected_version, "the mentee")
     await repository.delete(db_session, mentee)

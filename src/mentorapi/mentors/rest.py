@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from mentorapi.apps.auth import CurrentApp
+from mentorapi.apps.auth import CurrentCaller
 from mentorapi.db.uow import DbSession
 from mentorapi.kit.errors import InvalidInput
 from mentorapi.kit.ids import MentorId
@@ -49,7 +49,7 @@ def _skill_slugs(
 
 @router.get("", summary="Search mentors", responses=problems(422))
 async def list_mentors(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     page: Annotated[PageRequest, Depends(page_request)],
     skills: Annotated[list[str], Depends(_skill_slugs)],
@@ -70,7 +70,7 @@ async def list_mentors(
             raise InvalidInput(str(exc), loc=["query", "language"]) from exc
     views, cursor = await service.list_mentors(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
         page=page,
         skills=skills,
         q=q,
@@ -86,22 +86,25 @@ async def list_mentors(
     "", status_code=status.HTTP_201_CREATED, summary="Create a mentor", responses=problems(409, 422)
 )
 async def create_mentor(
-    app: CurrentApp, db_session: DbSession, body: MentorCreate, response: Response
+    caller: CurrentCaller, db_session: DbSession, body: MentorCreate, response: Response
 ) -> MentorRead:
-    return _read(await service.create(db_session=db_session, app_id=app.id, data=body), response)
+    view = await service.create(
+        db_session=db_session, app_id=caller.app_id, actor=caller, data=body
+    )
+    return _read(view, response)
 
 
 @router.get("/{mentor_id}", summary="Get a mentor", responses=problems(404, 422))
 async def get_mentor(
-    app: CurrentApp, db_session: DbSession, mentor_id: MentorId, response: Response
+    caller: CurrentCaller, db_session: DbSession, mentor_id: MentorId, response: Response
 ) -> MentorRead:
-    view = await service.get_view(db_session=db_session, app_id=app.id, mentor_id=mentor_id)
+    view = await service.get_view(db_session=db_session, app_id=caller.app_id, mentor_id=mentor_id)
     return _read(view, response)
 
 
 @router.patch("/{mentor_id}", summary="Update a mentor", responses=problems(404, 409, 412, 422))
 async def update_mentor(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     mentor_id: MentorId,
     body: MentorUpdate,
@@ -110,7 +113,8 @@ async def update_mentor(
 ) -> MentorRead:
     view = await service.update(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         mentor_id=mentor_id,
         data=body,
         expected_version=expected_version,
@@ -124,7 +128,7 @@ async def update_mentor(
     responses=problems(404, 412, 422),
 )
 async def put_mentor_skills(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     mentor_id: MentorId,
     body: MentorSkillsPut,
@@ -133,7 +137,8 @@ async def put_mentor_skills(
 ) -> MentorRead:
     view = await service.put_skills(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         mentor_id=mentor_id,
         choices=body.skills,
         expected_version=expected_version,
@@ -148,11 +153,15 @@ async def put_mentor_skills(
     responses=problems(404, 412, 422),
 )
 async def delete_mentor(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     mentor_id: MentorId,
     expected_version: Annotated[int | None, Depends(parse_if_match)],
 ) -> None:
     await service.delete(
-        db_session=db_session, app_id=app.id, mentor_id=mentor_id, expected_version=expected_version
+        db_session=db_session,
+        app_id=caller.app_id,
+        actor=caller,
+        mentor_id=mentor_id,
+        expected_version=expected_version,
     )

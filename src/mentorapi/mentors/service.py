@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.apps.caller import Caller, require_api_key, require_mentor
 from mentorapi.db.integrity import flush_or_conflict
-from mentorapi.kit.errors import Conflict, NotFound
+from mentorapi.kit.errors import Conflict, Forbidden, NotFound
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
 from mentorapi.kit.versioning import check_version
@@ -97,7 +98,10 @@ def _ordered(links: list[tuple[MentorSkill, Skill]]) -> list[tuple[MentorSkill, 
     return sorted(links, key=lambda pair: (-pair[0].level, pair[1].slug))
 
 
-async def create(*, db_session: AsyncSession, app_id: str, data: MentorCreate) -> MentorView:
+async def create(
+    *, db_session: AsyncSession, app_id: str, actor: Caller, data: MentorCreate
+) -> MentorView:
+    require_api_key(actor, "creating mentors")
     await _ensure_external_id_free(db_session, app_id, data.external_id)
     mentor = Mentor(app_id=app_id, **data.model_dump(exclude={"skills"}, mode="json"))
     links = await _links(db_session, mentor, data.skills)
@@ -112,17 +116,20 @@ async def update(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     mentor_id: str,
     data: MentorUpdate,
     expected_version: int | None = None,
 ) -> MentorView:
     mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
+    require_mentor(actor, mentor.id, "changing the profile")
     check_version(mentor.version, expected_version, "the mentor")
     # null means "leave as is" for required fields; they cannot be cleared.
     changes = {
         k: v for k, v in data.model_dump(exclude_unset=True, mode="json").items() if v is not None
     }
     if "external_id" in changes and changes["external_id"] != mentor.external_id:
+        _require_api_key_for_external_id(actor)
         await _ensure_external_id_free(db_session, app_id, changes["external_id"])
     if changes:
         for field, value in changes.items():
@@ -137,11 +144,13 @@ async def put_skills(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     mentor_id: str,
     choices: list[SkillChoice],
     expected_version: int | None = None,
 ) -> MentorView:
     mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
+    require_mentor(actor, mentor.id, "changing the skills offered")
     check_version(mentor.version, expected_version, "the mentor")
     links = await _links(db_session, mentor, choices)
     await repository.replace_skills(db_session, mentor, [link for link, _ in links])
@@ -152,11 +161,23 @@ async def put_skills(
 
 
 async def delete(
-    *, db_session: AsyncSession, app_id: str, mentor_id: str, expected_version: int | None = None
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    actor: Caller,
+    mentor_id: str,
+    expected_version: int | None = None,
 ) -> None:
+    require_api_key(actor, "deleting mentors")
     mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
     check_version(mentor.version, expected_version, "the mentor")
     await repository.delete(db_session, mentor)
+
+
+def _require_api_key_for_external_id(actor: Caller) -> None:
+    # The external_id is who a member token speaks for: only the app may move it.
+    if not actor.is_api_key:
+        raise Forbidden("external_id can be changed only with the app's API key")
 
 
 def _touch(mentor: Mentor) -> None:

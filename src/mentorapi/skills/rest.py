@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from mentorapi.apps.auth import CurrentApp
+from mentorapi.apps.auth import CurrentCaller
 from mentorapi.db.uow import DbSession
 from mentorapi.kit.ids import SkillId
 from mentorapi.kit.pagination import Page, PageRequest, page_request
@@ -16,14 +16,14 @@ router = APIRouter(prefix="/v1/skills", tags=["skills"])
 
 @router.get("", summary="List the app's skills", responses=problems(422))
 async def list_skills(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     page: Annotated[PageRequest, Depends(page_request)],
     category: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=100, description="Search slug and name.")] = None,
 ) -> Page[SkillRead]:
     rows, cursor = await service.list_skills(
-        db_session=db_session, app_id=app.id, page=page, category=category, q=q
+        db_session=db_session, app_id=caller.app_id, page=page, category=category, q=q
     )
     return Page(data=[SkillRead.model_validate(r) for r in rows], next_cursor=cursor)
 
@@ -32,25 +32,27 @@ async def list_skills(
     "", status_code=status.HTTP_201_CREATED, summary="Create a skill", responses=problems(409, 422)
 )
 async def create_skill(
-    app: CurrentApp, db_session: DbSession, body: SkillCreate, response: Response
+    caller: CurrentCaller, db_session: DbSession, body: SkillCreate, response: Response
 ) -> SkillRead:
-    skill = await service.create(db_session=db_session, app_id=app.id, data=body)
+    skill = await service.create(
+        db_session=db_session, app_id=caller.app_id, actor=caller, data=body
+    )
     set_etag(response, skill.version)
     return SkillRead.model_validate(skill)
 
 
 @router.get("/{skill_id}", summary="Get a skill", responses=problems(404, 422))
 async def get_skill(
-    app: CurrentApp, db_session: DbSession, skill_id: SkillId, response: Response
+    caller: CurrentCaller, db_session: DbSession, skill_id: SkillId, response: Response
 ) -> SkillRead:
-    skill = await service.get(db_session=db_session, app_id=app.id, skill_id=skill_id)
+    skill = await service.get(db_session=db_session, app_id=caller.app_id, skill_id=skill_id)
     set_etag(response, skill.version)
     return SkillRead.model_validate(skill)
 
 
 @router.patch("/{skill_id}", summary="Update a skill", responses=problems(404, 409, 412, 422))
 async def update_skill(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     skill_id: SkillId,
     body: SkillUpdate,
@@ -59,7 +61,8 @@ async def update_skill(
 ) -> SkillRead:
     skill = await service.update(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         skill_id=skill_id,
         data=body,
         expected_version=expected_version,
@@ -75,11 +78,15 @@ async def update_skill(
     responses=problems(404, 409, 412, 422),
 )
 async def delete_skill(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     skill_id: SkillId,
     expected_version: Annotated[int | None, Depends(parse_if_match)],
 ) -> None:
     await service.delete(
-        db_session=db_session, app_id=app.id, skill_id=skill_id, expected_version=expected_version
+        db_session=db_session,
+        app_id=caller.app_id,
+        actor=caller,
+        skill_id=skill_id,
+        expected_version=expected_version,
     )

@@ -2,6 +2,7 @@
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.apps.caller import Caller, require_api_key
 from mentorapi.db.integrity import flush_or_conflict
 from mentorapi.goals import repository as goals_repository
 from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
@@ -38,7 +39,10 @@ async def _ensure_slug_free(db_session: AsyncSession, app_id: str, slug: str) ->
         raise Conflict(f"a skill with slug {slug!r} already exists", extra={"slug": slug})
 
 
-async def create(*, db_session: AsyncSession, app_id: str, data: SkillCreate) -> Skill:
+async def create(
+    *, db_session: AsyncSession, app_id: str, actor: Caller, data: SkillCreate
+) -> Skill:
+    require_api_key(actor, "creating skills")
     await _ensure_slug_free(db_session, app_id, data.slug)
     skill = Skill(app_id=app_id, **data.model_dump())
     db_session.add(skill)
@@ -50,10 +54,12 @@ async def update(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     skill_id: str,
     data: SkillUpdate,
     expected_version: int | None = None,
 ) -> Skill:
+    require_api_key(actor, "changing skills")
     skill = await get(db_session=db_session, app_id=app_id, skill_id=skill_id)
     check_version(skill.version, expected_version, "the skill")
     changes = data.model_dump(exclude_unset=True)
@@ -74,8 +80,14 @@ async def update(
 
 
 async def delete(
-    *, db_session: AsyncSession, app_id: str, skill_id: str, expected_version: int | None = None
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    actor: Caller,
+    skill_id: str,
+    expected_version: int | None = None,
 ) -> None:
+    require_api_key(actor, "deleting skills")
     skill = await get(db_session=db_session, app_id=app_id, skill_id=skill_id)
     check_version(skill.version, expected_version, "the skill")
     mentors = await mentors_repository.count_offering(db_session, app_id, skill_id)
