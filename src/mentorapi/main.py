@@ -10,6 +10,7 @@ from mentorapi import __version__
 from mentorapi.apps.rest import router as app_router
 from mentorapi.config import Settings, get_settings
 from mentorapi.db.engine import create_database
+from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.health import router as health_router
 from mentorapi.kit.problems import install_problem_handlers
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mentors_router,
         mentees_router,
         goals_router,
+        feedback_router,
     ):
         app.include_router(router)
 

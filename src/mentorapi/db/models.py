@@ -2,6 +2,7 @@
 
 from mentorapi.apps.models import ApiKey, App
 from mentorapi.db.base import metadata
+from mentorapi.feedback.models import Feedback, ImpactUpdate
 from mentorapi.goals.models import Goal, Milestone
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor, MentorSkill
@@ -13,7 +14,9 @@ __all__ = [
     "App",
     "Delivery",
     "Event",
+    "Feedback",
     "Goal",
+    "ImpactUpdate",
     "Mentee",
     "MenteeSkill",
     "Mentor",

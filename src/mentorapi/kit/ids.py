@@ -29,6 +29,7 @@ PREFIXES = {
     "dlv": "delivery",
     "gol": "goal",
     "mls": "milestone",
+    "imp": "impact update",
 }
 
 ID_PATTERN = re.compile(r"^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})$")
@@ -80,3 +81,4 @@ EventId = typed_id("evt")
 DeliveryId = typed_id("dlv")
 GoalId = typed_id("gol")
 MilestoneId = typed_id("mls")
+ImpactUpdateId = typed_id("imp")
