@@ -27,6 +27,7 @@ PREFIXES = {
     "whe": "webhook endpoint",
     "evt": "event",
     "dlv": "delivery",
+    "act": "action item",
 }
 
 ID_PATTERN = re.compile(r"^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})$")
@@ -76,3 +77,4 @@ FeedbackId = typed_id("fbk")
 EndpointId = typed_id("whe")
 EventId = typed_id("evt")
 DeliveryId = typed_id("dlv")
+ActionItemId = typed_id("act")
