@@ -65,7 +65,7 @@ async def resolve_api_key(db_session: AsyncSession, authorization: str) -> str |
 
 async def purge_expired(db_session: AsyncSession, now: datetime | None = None) -> int:
     """Delete keys past their 24 hours (the worker calls this now and then)."""
-    result = await db_session.exec(  # type: ignore[call-overload]
+    result = await db_session.exec(
         delete(IdempotencyKey).where(col(IdempotencyKey.expires_at) <= (now or utcnow()))
     )
     return int(result.rowcount or 0)

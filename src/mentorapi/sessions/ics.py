@@ -44,7 +44,8 @@ def render(session: Session, mentor_name: str, mentee_name: str) -> bytes:
     event["organizer"] = _address("mentor", session.mentor_id, mentor_name, "CHAIR")
     event.add("attendee", _address("mentee", session.mentee_id, mentee_name, "REQ-PARTICIPANT"))
     calendar.add_component(event)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical
 
 
 def _status(session: Session) -> str:

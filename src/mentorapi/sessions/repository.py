@@ -142,7 +142,7 @@ async def count_active(
 
 async def add_completed(db_session: AsyncSession, mentor_id: str, minutes: int) -> None:
     # SET x = x + n: exact under concurrent completions, no read-modify-write.
-    await db_session.exec(  # type: ignore[call-overload]
+    await db_session.exec(
         update(Mentor)
         .where(col(Mentor.id) == mentor_id)
         .values(
