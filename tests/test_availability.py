@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Tenant
-from tests.factories import bookable, book_session, create_mentor, set_availability
+from tests.factories import book_session, bookable, create_mentor, set_availability
 
 
 async def test_get_default_and_put_roundtrip(tenant: Tenant) -> None:
@@ -215,23 +215,23 @@ async def test_minimum_notice_hides_near_slots(tenant: Tenant) -> None:
     assert len(await _slots(tenant, base["mentor_id"], **params)) > 1000
 
 
+S, E = "2027-01-11T00:00:00Z", "2027-01-12T00:00:00Z"
+
+
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [
-        ({"start": "2027-01-11T00:00:00", "end": "2027-01-12T00:00:00Z", "duration": 30}, "timezone"),
-        ({"start": "2027-01-11T00:00:00Z", "end": "2027-03-11T00:00:00Z", "duration": 30}, "31 days"),
-        ({"start": "2027-01-12T00:00:00Z", "end": "2027-01-11T00:00:00Z", "duration": 30}, "after"),
-        ({"start": "2027-01-11T00:00:00Z", "end": "2027-01-12T00:00:00Z", "duration": 45}, "offers"),
-        ({"start": "2027-01-11T00:00:00Z", "end": "2027-01-12T00:00:00Z", "duration": 300}, ""),
-        ({"start": "soon", "end": "2027-01-12T00:00:00Z", "duration": 30}, ""),
-        ({"start": "2027-01-11T00:00:00Z", "end": "2027-01-12T00:00:00Z"}, "duration"),
-        (
-            {"start": "2027-01-11T00:00:00Z", "end": "2027-01-12T00:00:00Z", "duration": 30,
-             "timezone": "Mars/Olympus"},
-            "unknown time zone",
-        ),
+        ({"start": "2027-01-11T00:00:00", "end": E, "duration": 30}, "timezone"),
+        ({"start": S, "end": "2027-03-11T00:00:00Z", "duration": 30}, "31 days"),
+        ({"start": E, "end": S, "duration": 30}, "after"),
+        ({"start": S, "end": E, "duration": 45}, "offers"),
+        ({"start": S, "end": E, "duration": 300}, ""),
+        ({"start": "soon", "end": E, "duration": 30}, ""),
+        ({"start": S, "end": E}, "duration"),
+        ({"start": S, "end": E, "duration": 30, "timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"start": S, "end": E, "duration": 30, "timezone": "x" * 5000}, ""),
     ],
-)  # fmt: skip
+)
 async def test_bad_slot_queries_are_422(
     tenant: Tenant, params: dict[str, Any], fragment: str
 ) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from mentorapi.db.engine import Database
 from tests.conftest import Tenant
-from tests.factories import bookable, book_session
+from tests.factories import book_session, bookable
 from tests.test_sessions import event_types, travel
 
 

@@ -10,7 +10,7 @@ from mentorapi.db.engine import Database
 from mentorapi.sessions import service as sessions_service
 from mentorapi.webhooks.models import Event
 from tests.conftest import Tenant
-from tests.factories import bookable, book_session, create_mentee
+from tests.factories import book_session, bookable, create_mentee
 
 MONDAY_9 = "2027-01-11T08:00:00Z"  # 09:00 in Berlin
 

@@ -1,3 +1,4 @@
+import itertools
 import re
 from datetime import date, datetime
 from enum import StrEnum
@@ -62,7 +63,7 @@ class WeeklyWindow(TimeWindow):
 
 def _no_overlap(windows: list[TimeWindow], where: str) -> None:
     spans = sorted((minutes_of(w.start), minutes_of(w.end), w) for w in windows)
-    for (_, end, a), (start, _, b) in zip(spans, spans[1:], strict=False):
+    for (_, end, a), (start, _, b) in itertools.pairwise(spans):
         if start < end:
             raise ValueError(f"windows {a.start}-{a.end} and {b.start}-{b.end} overlap on {where}")
 

@@ -118,9 +118,9 @@ def why_not(
     for a, b in calendar.busy:
         if start < b + rules.buffer and a < end + rules.buffer:
             return OVERLAP
-    if rules.capacity is not None:
-        if calendar.week_counts.get(week_of(start, rules.zone), 0) >= rules.capacity:
-            return CAPACITY
+    week = week_of(start, rules.zone)
+    if rules.capacity is not None and calendar.week_counts.get(week, 0) >= rules.capacity:
+        return CAPACITY
     return None
 
 

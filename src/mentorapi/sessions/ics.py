@@ -23,7 +23,8 @@ def _address(kind: str, id_: str, name: str, role: str) -> vCalAddress:
 
 
 def render(session: Session, mentor_name: str, mentee_name: str) -> bytes:
-    assert session.starts_at is not None and session.ends_at is not None
+    assert session.starts_at is not None
+    assert session.ends_at is not None
     cancelled = SessionStatus(session.status) in ENDED
     calendar = Calendar()
     calendar.add("prodid", "-//mentorapi//sessions//EN")

@@ -528,9 +528,12 @@ async def expire_due(
     cheap query when nothing is due, which is almost always).
     """
     current = at or now()
-    if only_if_any and app_id is not None:
-        if not await repository.has_due_requests(db_session, app_id, current):
-            return 0
+    if (
+        only_if_any
+        and app_id is not None
+        and not await repository.has_due_requests(db_session, app_id, current)
+    ):
+        return 0
     due = await repository.due_requests(db_session, current, app_id)
     for session in due:
         await _expire(db_session, session)
