@@ -1,6 +1,7 @@
 """Idempotency-Key on POST: replays, mismatches, in-flight duplicates, scoping by app."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from sqlmodel import col, select
@@ -159,3 +160,16 @@ async def test_expired_keys_are_reusable_and_purged(tenant: Tenant, db: Database
         assert await purge_expired(s) >= 1
     async with db.sessionmaker() as s:
         assert await s.get(IdempotencyKey, (tenant.id, "old")) is None
+
+
+async def test_huge_chunked_body_is_413(tenant: Tenant) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(1100):
+            yield b"x" * 1000
+
+    response = await tenant.client.post(
+        "/v1/skills",
+        content=chunks(),
+        headers={"Idempotency-Key": "big", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413

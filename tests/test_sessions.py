@@ -541,3 +541,19 @@ async def test_capacity_is_enforced_on_booking(tenant: Tenant) -> None:
     )
     assert sunday.status_code == 409
     await book_session(tenant.client, base, "2027-01-18T08:00:00Z")
+
+
+async def test_housekeeping_expires_requests(tenant: Tenant, db: Database) -> None:
+    from mentorapi.housekeeping import run_once
+
+    base = await bookable(tenant.client, auto_accept=False)
+    session = await book_session(tenant.client, base, "2027-02-01T08:00:00Z")
+    chores = await run_once(db, at=datetime(2027, 2, 1, 8, 0, tzinfo=UTC))
+    assert chores.sessions_expired >= 1
+    async with db.sessionmaker() as s:
+        from mentorapi.sessions.models import Session
+
+        row = await s.get(Session, session["id"])
+        assert row is not None
+        assert row.status == "expired"
+    assert (await event_types(db, session["id"]))[-1] == "session.expired"

@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     metrics = Metrics()
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Inside the metrics: a replayed response is still a request served.
     app.add_middleware(IdempotencyMiddleware, database=lambda: app.state.db)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodySizeLimit)
     return app

@@ -24,6 +24,7 @@ from mentorapi.db.engine import Database
 from mentorapi.db.types import JSONList, UTCDateTime
 from mentorapi.kit.problems import problem_response
 from mentorapi.kit.timezones import utcnow
+from mentorapi.limits import MAX_BODY_BYTES
 
 HEADER = b"idempotency-key"
 KEEP_FOR = timedelta(hours=24)
@@ -107,6 +108,15 @@ class IdempotencyMiddleware:
             await response(scope, receive, send)
             return
         body = await _read_body(receive)
+        if body is None:
+            too_large = _problem(
+                413,
+                "Request too large",
+                f"request bodies are limited to {MAX_BODY_BYTES} bytes",
+                "too-large",
+            )
+            await too_large(scope, receive, send)
+            return
         fingerprint = hashlib.sha256(
             b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
@@ -237,12 +247,18 @@ class _Replay:
         await send({"type": "http.response.body", "body": self.body})
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None when it is larger than the service accepts (a chunked upload
+    carries no Content-Length for BodySizeLimit to refuse up front)."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.request":
             chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > MAX_BODY_BYTES:
+                return None
             if not message.get("more_body", False):
                 break
         elif message["type"] == "http.disconnect":
