@@ -5,6 +5,7 @@ zone's rules of that day, so a 09:00 window stays at 09:00 local on both sides o
 Candidates then step in absolute time, so a session is always its real length.
 """
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,10 +35,32 @@ class Rules:
 
 @dataclass
 class Calendar:
-    """What is already taken: active sessions (busy) and sessions counted per local week."""
+    """What is already taken: active sessions (busy, sorted by start) and sessions counted per
+    local week (Monday in the mentor's zone)."""
 
     busy: list[Span] = field(default_factory=list)
     week_counts: dict[date, int] = field(default_factory=dict)
+    longest: timedelta = timedelta(0)
+
+    def overlaps(self, start: datetime, end: datetime, buffer: timedelta) -> bool:
+        # Only spans starting before end + buffer can touch; walk back from there until spans
+        # start too early to reach `start` even if they were the longest one.
+        i = bisect.bisect_left(self.busy, (end + buffer,))
+        while i > 0:
+            i -= 1
+            a, b = self.busy[i]
+            if b + buffer > start:
+                return True
+            if a + self.longest + buffer <= start:
+                break
+        return False
+
+    def hold(self, start: datetime, end: datetime, tz: ZoneInfo) -> None:
+        """Count a span as taken (a series checks its own occurrences one after another)."""
+        bisect.insort(self.busy, (start, end))
+        self.longest = max(self.longest, end - start)
+        week = week_of(start, tz)
+        self.week_counts[week] = self.week_counts.get(week, 0) + 1
 
 
 def rules_of(availability: Availability | None, timezone: str) -> Rules:
@@ -103,7 +126,9 @@ def calendar_of(rules: Rules, active: Iterable[Span], counted: Iterable[datetime
     for starts_at in counted:
         week = week_of(starts_at, rules.zone)
         counts[week] = counts.get(week, 0) + 1
-    return Calendar(busy=sorted(active), week_counts=counts)
+    busy = sorted(active)
+    longest = max((b - a for a, b in busy), default=timedelta(0))
+    return Calendar(busy=busy, week_counts=counts, longest=longest)
 
 
 def why_not(
@@ -115,9 +140,12 @@ def why_not(
     days = local_days(start, end, rules.zone)
     if not any(a <= start and end <= b for day in days for a, b in windows_on(rules, day)):
         return OUTSIDE
-    for a, b in calendar.busy:
-        if start < b + rules.buffer and a < end + rules.buffer:
-            return OVERLAP
+    return _taken(rules, calendar, start, end)
+
+
+def _taken(rules: Rules, calendar: Calendar, start: datetime, end: datetime) -> str | None:
+    if calendar.overlaps(start, end, rules.buffer):
+        return OVERLAP
     week = week_of(start, rules.zone)
     if rules.capacity is not None and calendar.week_counts.get(week, 0) >= rules.capacity:
         return CAPACITY
@@ -140,16 +168,16 @@ def free_slots(
 ) -> list[Span]:
     """Free [start, end) spans whose start lies in [range_start, range_end), in time order."""
     step = step_for(duration)
+    earliest = max(range_start, now + rules.notice)
     found: set[Span] = set()
     for day in local_days(range_start, range_end, rules.zone):
         for a, b in windows_on(rules, day):
+            # Candidates come from inside a window, so only notice, overlap and capacity
+            # remain to check (why_not's window test would only repeat what is known).
             start = a
             while start + duration <= b:
                 end = start + duration
-                if (
-                    range_start <= start < range_end
-                    and why_not(rules, calendar, start, end, now) is None
-                ):
+                if earliest <= start < range_end and _taken(rules, calendar, start, end) is None:
                     found.add((start, end))
                 start += step
     return sorted(found)

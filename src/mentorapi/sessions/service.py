@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.availability import service as availability_service
-from mentorapi.availability.slots import Calendar, Rules, week_of, why_not
+from mentorapi.availability.slots import Rules, why_not
 from mentorapi.db.integrity import flush_or_conflict
 from mentorapi.kit import timezones
 from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
@@ -245,7 +245,7 @@ async def create_series(
                     "reason": reason,
                 }
             )
-        _hold(calendar, rules, start, start + duration)
+        calendar.hold(start, start + duration, rules.zone)
     if conflicts:
         raise Conflict(
             f"{len(conflicts)} of {data.count} occurrences are not free; nothing was booked",
@@ -270,12 +270,6 @@ async def create_series(
     for session in sessions:
         await _record(db_session, session, _created_event(session))
     return series, sessions
-
-
-def _hold(calendar: Calendar, rules: Rules, start: datetime, end: datetime) -> None:
-    calendar.busy.append((start, end))
-    week = week_of(start, rules.zone)
-    calendar.week_counts[week] = calendar.week_counts.get(week, 0) + 1
 
 
 async def get_series(
