@@ -98,6 +98,14 @@ async def _walk(tenant: Tenant, session_id: str, move: str, body: Any = None) ->
 
 
 CANCEL = {"by": "mentee", "reason": "something came up"}
+ALL_MOVES = [
+    ("accept", None),
+    ("decline", {}),
+    ("cancel", CANCEL),
+    ("complete", {}),
+    ("no-show", None),
+    ("reschedule", {"starts_at": "2027-01-14T08:00:00Z"}),
+]
 
 
 async def test_requested_to_booked_to_completed(
@@ -206,11 +214,19 @@ async def test_no_show_and_terminal_states(
     cancelled = (await _walk(tenant, c["id"], "cancel", {"by": "mentor", "reason": "ill"})).json()
     assert cancelled["cancelled_by"] == "mentor"
     assert cancelled["cancel_reason"] == "ill"
-    for sid, status in ((a["id"], "no_show"), (b["id"], "declined"), (c["id"], "cancelled")):
-        for move, body in [("accept", None), ("cancel", CANCEL), ("complete", {}),
-                           ("reschedule", {"starts_at": "2027-01-14T08:00:00Z"})]:  # fmt: skip
-            response = await _walk(tenant, sid, move, body)
-            assert response.status_code == 409, (status, move)
+    d = await book_session(tenant.client, base, "2027-01-15T08:00:00Z")
+    async with db.sessionmaker() as s, s.begin():
+        await sessions_service.expire_due(
+            db_session=s, app_id=tenant.id, at=datetime(2027, 1, 15, 8, tzinfo=UTC)
+        )
+    terminal = ((a, "no_show"), (b, "declined"), (c, "cancelled"), (d, "expired"))
+    for session, status in terminal:
+        before = await event_types(db, session["id"])
+        for move, body in ALL_MOVES:
+            response = await _walk(tenant, session["id"], move, body)
+            assert response.status_code == 409, (status, move, response.text)
+            assert response.json()["status"] == status
+        assert await event_types(db, session["id"]) == before
     assert (await event_types(db, a["id"]))[-1] == "session.no_show"
     # The freed slots of declined and cancelled sessions can be booked again.
     await book_session(tenant.client, base, "2027-01-12T08:00:00Z")
