@@ -132,7 +132,9 @@ async def test_requested_to_booked_to_completed(
     assert mentor["stats"]["minutes_mentored"] == 30
     events = await event_log(db, sid)
     assert [e.type for e in events] == ["session.requested", "session.booked", "session.completed"]
-    assert events[1].data["previous"] == {"status": "requested"}
+    assert events[1].data["previous"] == {"status": "requested", "expires_at": MONDAY_9}
+    assert events[2].data["previous"] == {"status": "booked", "completion_note": None}
+    assert "previous" not in events[0].data
     assert [e.sequence for e in events] == [1, 2, 3]
     # A completed session moves no further.
     for move, body in [("accept", None), ("decline", {}), ("cancel", CANCEL),
@@ -252,6 +254,7 @@ async def test_reschedule_keeps_history(tenant: Tenant, db: Database) -> None:
     assert events[-1].data["previous"] == {
         "starts_at": "2027-01-12T10:00:00Z",
         "ends_at": "2027-01-12T10:30:00Z",
+        "rescheduled_from": MONDAY_9,
     }
     # The old time is free again; moving onto a taken or unavailable time is a 409.
     other = await book_session(tenant.client, base, MONDAY_9)

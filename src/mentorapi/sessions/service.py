@@ -54,17 +54,22 @@ def now() -> datetime:
     return timezones.utcnow()
 
 
+# Bookkeeping fields that change with everything; `previous` names the fields that mean something.
+_NOT_PREVIOUS = {"version", "updated_at", "history"}
+
+
 async def _record(
     db_session: AsyncSession,
     session: Session,
     type: EventType,
-    previous: dict[str, Any] | None = None,
+    before: dict[str, Any] | None = None,
 ) -> None:
+    """The event for a change: the whole session, plus `previous` with the fields that changed
+    (their old values) when `before` (the session as JSON before the change) is given."""
     data = session_json(session)
-    if previous:
+    if before is not None:
         data["previous"] = {
-            k: v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v
-            for k, v in previous.items()
+            k: v for k, v in before.items() if k not in _NOT_PREVIOUS and data.get(k) != v
         }
     await outbox.record(
         db_session, app_id=session.app_id, type=type, data=data, object_id=session.id
@@ -305,9 +310,9 @@ async def cancel_series(
     for session in sessions:
         upcoming = session.starts_at is not None and session.starts_at > current
         if session.status in (SessionStatus.requested, SessionStatus.booked) and upcoming:
-            previous = {"status": session.status}
+            before = session_json(session)
             _cancel(session, data)
-            await _record(db_session, session, EventType.session_cancelled, previous)
+            await _record(db_session, session, EventType.session_cancelled, before)
     series.status = SeriesStatus.cancelled.value
     series.version += 1
     series.updated_at = timezones.utcnow()
@@ -368,11 +373,12 @@ async def accept(
     *, db_session: AsyncSession, app_id: str, session_id: str, expected_version: int | None = None
 ) -> Session:
     session = await _load_for_change(db_session, app_id, session_id, "accept", expected_version)
+    before = session_json(session)
     session.status = SessionStatus.booked.value
     session.expires_at = None
     _touch(session)
     await repository.save(db_session, session)
-    await _record(db_session, session, EventType.session_booked, {"status": "requested"})
+    await _record(db_session, session, EventType.session_booked, before)
     return session
 
 
@@ -385,11 +391,12 @@ async def decline(
     expected_version: int | None = None,
 ) -> Session:
     session = await _load_for_change(db_session, app_id, session_id, "decline", expected_version)
+    before = session_json(session)
     session.status = SessionStatus.declined.value
     session.decline_reason = data.reason or None
     _touch(session)
     await repository.save(db_session, session)
-    await _record(db_session, session, EventType.session_declined, {"status": "requested"})
+    await _record(db_session, session, EventType.session_declined, before)
     return session
 
 
@@ -409,10 +416,10 @@ async def cancel(
     expected_version: int | None = None,
 ) -> Session:
     session = await _load_for_change(db_session, app_id, session_id, "cancel", expected_version)
-    previous = {"status": session.status}
+    before = session_json(session)
     _cancel(session, data)
     await repository.save(db_session, session)
-    await _record(db_session, session, EventType.session_cancelled, previous)
+    await _record(db_session, session, EventType.session_cancelled, before)
     return session
 
 
@@ -439,7 +446,7 @@ async def reschedule(
     reason = why_not(rules, calendar, new_start, new_end, now())
     if reason is not None:
         raise _slot_conflict(reason, new_start)
-    previous = {"starts_at": session.starts_at, "ends_at": session.ends_at}
+    before = session_json(session)
     session.history = [
         *session.history,
         {
@@ -455,7 +462,7 @@ async def reschedule(
     _touch(session)
     db_session.add(session)
     await flush_or_conflict(db_session, SLOT_TAKEN)
-    await _record(db_session, session, EventType.session_rescheduled, previous)
+    await _record(db_session, session, EventType.session_rescheduled, before)
     return session
 
 
@@ -477,13 +484,14 @@ async def complete(
     expected_version: int | None = None,
 ) -> Session:
     session = await _load_for_change(db_session, app_id, session_id, "complete", expected_version)
+    before = session_json(session)
     _started(session, "complete")
     session.status = SessionStatus.completed.value
     session.completion_note = data.note or None
     _touch(session)
     await repository.save(db_session, session)
     await repository.add_completed(db_session, session.mentor_id, session.duration_minutes)
-    await _record(db_session, session, EventType.session_completed, {"status": "booked"})
+    await _record(db_session, session, EventType.session_completed, before)
     return session
 
 
@@ -491,11 +499,12 @@ async def no_show(
     *, db_session: AsyncSession, app_id: str, session_id: str, expected_version: int | None = None
 ) -> Session:
     session = await _load_for_change(db_session, app_id, session_id, "no-show", expected_version)
+    before = session_json(session)
     _started(session, "mark as no-show")
     session.status = SessionStatus.no_show.value
     _touch(session)
     await repository.save(db_session, session)
-    await _record(db_session, session, EventType.session_no_show, {"status": "booked"})
+    await _record(db_session, session, EventType.session_no_show, before)
     return session
 
 
@@ -503,10 +512,11 @@ async def no_show(
 
 
 async def _expire(db_session: AsyncSession, session: Session) -> None:
+    before = session_json(session)
     session.status = SessionStatus.expired.value
     _touch(session)
     await repository.save(db_session, session)
-    await _record(db_session, session, EventType.session_expired, {"status": "requested"})
+    await _record(db_session, session, EventType.session_expired, before)
 
 
 async def expire_due(
