@@ -230,6 +230,8 @@ S, E = "2027-01-11T00:00:00Z", "2027-01-12T00:00:00Z"
         ({"start": S, "end": E}, "duration"),
         ({"start": S, "end": E, "duration": 30, "timezone": "Mars/Olympus"}, "unknown time zone"),
         ({"start": S, "end": E, "duration": 30, "timezone": "x" * 5000}, ""),
+        ({"start": "0001-01-01T00:00:00+05:00", "end": E, "duration": 30}, "between the years"),
+        ({"start": S, "end": "9999-12-31T23:00:00-05:00", "duration": 30}, "between the years"),
     ],
 )
 async def test_bad_slot_queries_are_422(

@@ -258,6 +258,10 @@ async def test_reschedule_keeps_history(tenant: Tenant, db: Database) -> None:
     }
     # The old time is free again; moving onto a taken or unavailable time is a 409.
     other = await book_session(tenant.client, base, MONDAY_9)
+    far = await _walk(
+        tenant, session["id"], "reschedule", {"starts_at": "9999-12-31T23:00:00-05:00"}
+    )
+    assert far.status_code == 422
     clash = await _walk(tenant, session["id"], "reschedule", {"starts_at": MONDAY_9})
     assert clash.status_code == 409
     assert (await _walk(tenant, other["id"], "reschedule",
@@ -367,6 +371,7 @@ async def test_list_filters_and_cursor(tenant: Tenant) -> None:
     for params in (
         {"status": "lost"},
         {"from": "2027-01-12T00:00:00"},
+        {"to": "9999-12-31T23:00:00-05:00"},
         {"mentor_id": base["mentee_id"]},
         {"limit": 0},
         {"cursor": "nonsense"},
@@ -391,6 +396,8 @@ async def test_list_filters_and_cursor(tenant: Tenant) -> None:
         ({"starts_at": "2027-01-11T09:00:00"}, "timezone"),
         ({"starts_at": "next monday"}, "starts_at"),
         ({"starts_at": "2027-01-11T08:00:30Z"}, "whole minutes"),
+        ({"starts_at": "9999-12-31T23:00:00-05:00"}, "between the years"),
+        ({"starts_at": "0001-01-01T01:00:00+05:00"}, "between the years"),
         ({"starts_at": None}, "required"),
         ({"mentor_id": "mte_01JD0000000000000000000000"}, "mentor"),
         ({"skill_id": "skl_01JD0000000000000000000000"}, "does not offer"),

@@ -1,7 +1,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime
 
 from mentorapi.apps.auth import CurrentApp
 from mentorapi.availability import service
@@ -15,6 +14,7 @@ from mentorapi.kit.problems import problems
 from mentorapi.kit.timezones import validate_timezone
 from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.mentors.models import Mentor
+from mentorapi.sessions.schemas import Instant
 
 router = APIRouter(prefix="/v1/mentors", tags=["availability"])
 
@@ -71,8 +71,8 @@ async def list_slots(
     app: CurrentApp,
     db_session: DbSession,
     mentor_id: MentorId,
-    start: Annotated[AwareDatetime, Query(description="RFC 3339 with an offset.")],
-    end: Annotated[AwareDatetime, Query(description="RFC 3339 with an offset.")],
+    start: Annotated[Instant, Query(description="RFC 3339 with an offset.")],
+    end: Annotated[Instant, Query(description="RFC 3339 with an offset.")],
     duration: Annotated[int, Query(ge=5, le=60, description="Minutes; one the mentor offers.")],
     timezone: Annotated[
         str | None,

@@ -1,7 +1,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AwareDatetime
 
 from mentorapi.apps.auth import CurrentApp
 from mentorapi.db.uow import DbSession
@@ -18,6 +17,7 @@ from mentorapi.sessions.schemas import (
     Cancel,
     Complete,
     Decline,
+    Instant,
     NotesPut,
     NotesRead,
     Reschedule,
@@ -65,9 +65,9 @@ async def list_sessions(
         list[SessionStatus] | None, Query(max_length=7, description="Repeat for several.")
     ] = None,
     from_: Annotated[
-        AwareDatetime | None, Query(alias="from", description="Sessions starting at or after.")
+        Instant | None, Query(alias="from", description="Sessions starting at or after.")
     ] = None,
-    to: Annotated[AwareDatetime | None, Query(description="Sessions starting before.")] = None,
+    to: Annotated[Instant | None, Query(description="Sessions starting before.")] = None,
 ) -> Page[SessionRead]:
     sessions, cursor = await service.list_sessions(
         db_session=db_session,

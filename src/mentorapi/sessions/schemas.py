@@ -1,12 +1,29 @@
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from mentorapi.kit.ids import MenteeId, MentorId, SkillId
 from mentorapi.mentors.models import Format
 from mentorapi.mentors.schemas import SessionLength
 from mentorapi.sessions.models import ActionItem, CancelledBy, Series, Session, SessionNote
+
+
+def _sane_instant(value: datetime) -> datetime:
+    # Years near 1 or 9999 cannot even be converted to UTC (OverflowError): refuse them here,
+    # with every other time outside what a mentoring calendar can mean.
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
+        raise ValueError(f"a time between the years {MIN_YEAR} and {MAX_YEAR}, please")
+    return utc
+
+
+MIN_YEAR, MAX_YEAR = 1970, 2999
+# An instant with an explicit offset (a naive time names no instant), normalised to UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(_sane_instant)]
 
 Topic = Annotated[
     str,
@@ -30,7 +47,7 @@ class SessionCreate(BaseModel):
     skill_id: SkillId
     format: Format
     duration_minutes: SessionLength
-    starts_at: AwareDatetime | None = Field(
+    starts_at: Instant | None = Field(
         default=None, description="A free slot; omit for `async` sessions (and only for those)."
     )
 
@@ -43,7 +60,7 @@ class SeriesCreate(SessionCreate):
 class Reschedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    starts_at: AwareDatetime
+    starts_at: Instant
 
 
 class Cancel(BaseModel):
