@@ -8,7 +8,6 @@ from mentorapi.db.base import TenantOwned
 from mentorapi.db.types import JSONList
 from mentorapi.kit.ids import new_id
 
-
 # Feedback can be edited for this long after it was given; later words are impact updates.
 EDIT_WINDOW = timedelta(days=7)
 

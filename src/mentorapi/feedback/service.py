@@ -78,7 +78,7 @@ async def submit(
     if session.status != SessionStatus.completed.value:
         raise Conflict(
             f"feedback closes a completed session; this one is {session.status}",
-            extra={"status": session.status},
+            extra={"session_status": session.status},
         )
     if await repository.by_author(db_session, app_id, session_id, data.author) is not None:
         raise Conflict(f"the {data.author.value} already gave feedback on this session")
@@ -125,12 +125,15 @@ async def update(
             "feedback can be edited for 7 days; add an impact update instead",
             extra={"editable_until": editable_until(feedback).isoformat()},
         )
-    changes = {k: v for k, v in data.model_dump(exclude_unset=True, mode="json").items()
-               if v is not None}
+    changes = {
+        k: v for k, v in data.model_dump(exclude_unset=True, mode="json").items() if v is not None
+    }
     foreign = MENTOR_ONLY if feedback.author == Author.mentee.value else MENTEE_ONLY
     for field in foreign:
         if changes.get(field):
-            raise InvalidInput(f"a {feedback.author}'s feedback has no {field}", loc=["body", field])
+            raise InvalidInput(
+                f"a {feedback.author}'s feedback has no {field}", loc=["body", field]
+            )
         changes.pop(field, None)
     if feedback.author == Author.mentee.value:
         rating_delta = changes.get("rating", feedback.rating or 0) - (feedback.rating or 0)

@@ -30,6 +30,7 @@ PREFIXES = {
     "gol": "goal",
     "mls": "milestone",
     "imp": "impact update",
+    "act": "action item",
 }
 
 ID_PATTERN = re.compile(r"^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})$")
@@ -82,3 +83,4 @@ DeliveryId = typed_id("dlv")
 GoalId = typed_id("gol")
 MilestoneId = typed_id("mls")
 ImpactUpdateId = typed_id("imp")
+ActionItemId = typed_id("act")
