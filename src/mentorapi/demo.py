@@ -1,13 +1,22 @@
 """A demo client app with realistic data, so `make run` shows something worth calling."""
 
+from datetime import timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from mentorapi.apps import service as apps_service
 from mentorapi.apps.caller import Caller
+from mentorapi.availability import service as availability_service
+from mentorapi.availability.schemas import AvailabilityPut, DateOverride, WeeklyWindow
 from mentorapi.db.engine import Database
+from mentorapi.kit.timezones import utcnow
 from mentorapi.mentees import service as mentees_service
 from mentorapi.mentees.schemas import MenteeCreate
 from mentorapi.mentors import service as mentors_service
 from mentorapi.mentors.models import Format
 from mentorapi.mentors.schemas import MentorCreate
+from mentorapi.sessions import service as sessions_service
+from mentorapi.sessions.schemas import SessionCreate
 from mentorapi.skills import service as skills_service
 from mentorapi.skills.schemas import SkillChoice, SkillCreate
 
@@ -107,8 +116,9 @@ async def ensure_demo(db: Database, remembered_key: str | None) -> str:
                 actor=actor,
                 data=SkillCreate(slug=slug, name=name, category=category),
             )
+        mentors = []
         for ext, name, headline, tz, langs, skills, lengths in MENTORS:
-            await mentors_service.create(
+            view = await mentors_service.create(
                 db_session=s,
                 app_id=app.id,
                 actor=actor,
@@ -123,8 +133,10 @@ async def ensure_demo(db: Database, remembered_key: str | None) -> str:
                     skills=[SkillChoice(slug=slug, level=level) for slug, level in skills],
                 ),
             )
+            mentors.append(view)
+        mentee_ids = []
         for ext, name, tz, langs, seeking in MENTEES:
-            await mentees_service.create(
+            mentee = await mentees_service.create(
                 db_session=s,
                 app_id=app.id,
                 actor=actor,
@@ -136,4 +148,64 @@ async def ensure_demo(db: Database, remembered_key: str | None) -> str:
                     seeking=[SkillChoice(slug=slug, level=2) for slug in seeking],
                 ),
             )
+            mentee_ids.append(mentee.mentee.id)
+        await _calendars(s, app.id, mentors, mentee_ids)
     return issued.secret
+
+
+WORKDAYS = ("mon", "tue", "wed", "thu", "fri")
+ASKS = [
+    "Review my first pivot table for the quarterly sales report",
+    "How do I run my first one-on-one with a new report?",
+    "I have an offer: how do I ask for more without losing it?",
+    "Feedback on the outline of my first design doc",
+]
+
+
+async def _calendars(
+    s: AsyncSession, app_id: str, mentors: list[mentors_service.MentorView], mentee_ids: list[str]
+) -> None:
+    """Working-hours availability for every mentor and a few sessions in the coming weeks."""
+    for index, view in enumerate(mentors):
+        await availability_service.put(
+            db_session=s,
+            app_id=app_id,
+            mentor_id=view.mentor.id,
+            data=AvailabilityPut(
+                weekly=[WeeklyWindow(day=d, start="09:00", end="12:00") for d in WORKDAYS]
+                + [WeeklyWindow(day=d, start="14:00", end="17:00") for d in WORKDAYS],
+                overrides=[DateOverride(date=(utcnow() + timedelta(days=10)).date(), windows=[])],
+                buffer_minutes=5,
+                min_notice_minutes=120,
+                weekly_capacity=5,
+                auto_accept=index % 2 == 0,  # half book at once, half review requests
+            ),
+        )
+    start = utcnow() + timedelta(days=1)
+    for index, mentee_id in enumerate(mentee_ids):
+        view = mentors[index % len(mentors)]
+        length = view.mentor.session_lengths[0]
+        free = await availability_service.slots(
+            db_session=s,
+            app_id=app_id,
+            mentor_id=view.mentor.id,
+            start=start,
+            end=start + timedelta(days=14),
+            duration_minutes=length,
+        )
+        if not free or not view.skills:
+            continue
+        await sessions_service.book(
+            db_session=s,
+            app_id=app_id,
+            data=SessionCreate(
+                mentor_id=view.mentor.id,
+                mentee_id=mentee_id,
+                topic=ASKS[index % len(ASKS)],
+                questions=["What should I try first?"],
+                skill_id=view.skills[0][1].id,
+                format=Format.video,
+                duration_minutes=length,
+                starts_at=free[min(index * 3, len(free) - 1)].starts_at,
+            ),
+        )

@@ -9,16 +9,21 @@ from fastapi_offline import FastAPIOffline
 from mentorapi import __version__
 from mentorapi.apps.cors import CorsMiddleware
 from mentorapi.apps.rest import router as app_router
+from mentorapi.availability.rest import router as availability_router
 from mentorapi.config import Settings, get_settings
 from mentorapi.db.engine import create_database
+from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.health import router as health_router
+from mentorapi.kit.idempotency import IdempotencyMiddleware
 from mentorapi.kit.problems import install_problem_handlers
 from mentorapi.kit.ratelimit import RateLimitHeaders, create_rate_limiter
 from mentorapi.limits import BodySizeLimit
 from mentorapi.mentees.rest import router as mentees_router
 from mentorapi.mentors.rest import router as mentors_router
 from mentorapi.metrics import Metrics, MetricsMiddleware
+from mentorapi.sessions.rest import router as sessions_router
+from mentorapi.sessions.rest import series_router
 from mentorapi.skills.rest import router as skills_router
 
 DESCRIPTION = """
@@ -63,11 +68,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mentors_router,
         mentees_router,
         goals_router,
+        feedback_router,
     ):
         app.include_router(router)
+    app.include_router(availability_router)
+    app.include_router(sessions_router)
+    app.include_router(series_router)
 
     metrics = Metrics()
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
+    # Inside the metrics: a replayed response is still a request served.
+    app.add_middleware(IdempotencyMiddleware, database=lambda: app.state.db)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(RateLimitHeaders)

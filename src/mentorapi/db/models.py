@@ -1,26 +1,38 @@
 """Imports every table model, so `metadata` is complete (for Alembic and for tests)."""
 
 from mentorapi.apps.models import ApiKey, App
+from mentorapi.availability.models import Availability
 from mentorapi.db.base import metadata
+from mentorapi.feedback.models import Feedback, ImpactUpdate
 from mentorapi.goals.models import Goal, Milestone
+from mentorapi.kit.idempotency import IdempotencyKey
 from mentorapi.kit.ratelimit import RateLimitBucket
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor, MentorSkill
+from mentorapi.sessions.models import ActionItem, Series, Session, SessionNote
 from mentorapi.skills.models import Skill
 from mentorapi.webhooks.models import Delivery, Event, WebhookEndpoint
 
 __all__ = [
+    "ActionItem",
     "ApiKey",
     "App",
+    "Availability",
     "Delivery",
     "Event",
+    "Feedback",
     "Goal",
+    "IdempotencyKey",
+    "ImpactUpdate",
     "Mentee",
     "MenteeSkill",
     "Mentor",
     "MentorSkill",
     "Milestone",
     "RateLimitBucket",
+    "Series",
+    "Session",
+    "SessionNote",
     "Skill",
     "WebhookEndpoint",
     "metadata",

@@ -29,6 +29,8 @@ PREFIXES = {
     "dlv": "delivery",
     "gol": "goal",
     "mls": "milestone",
+    "imp": "impact update",
+    "act": "action item",
 }
 
 ID_PATTERN = re.compile(r"^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})$")
@@ -80,3 +82,5 @@ EventId = typed_id("evt")
 DeliveryId = typed_id("dlv")
 GoalId = typed_id("gol")
 MilestoneId = typed_id("mls")
+ImpactUpdateId = typed_id("imp")
+ActionItemId = typed_id("act")

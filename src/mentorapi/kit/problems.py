@@ -46,7 +46,8 @@ def problem_response(
         "status": status,
         "detail": detail,
     }
-    body.update(extra or {})
+    # Extension members never replace the standard ones (`status` is the HTTP status).
+    body.update({k: v for k, v in (extra or {}).items() if k not in body})
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

@@ -13,6 +13,7 @@ from mentorapi.kit.versioning import check_version
 from mentorapi.mentees import repository
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentees.schemas import MenteeCreate, MenteeUpdate
+from mentorapi.sessions import repository as sessions_repository
 from mentorapi.skills import service as skills_service
 from mentorapi.skills.models import Skill
 from mentorapi.skills.schemas import SkillChoice
@@ -150,4 +151,11 @@ async def delete(
     require_api_key(actor, "deleting mentees")
     mentee = await get(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
     check_version(mentee.version, expected_version, "the mentee")
+    # Past sessions go with the mentee; upcoming ones must be cancelled first (and notified).
+    active = await sessions_repository.count_active(db_session, app_id, mentee_id=mentee.id)
+    if active:
+        raise Conflict(
+            f"the mentee has {active} requested or booked session(s); cancel them first",
+            extra={"active_sessions": active},
+        )
     await repository.delete(db_session, mentee)

@@ -14,6 +14,7 @@ from mentorapi.kit.versioning import check_version
 from mentorapi.mentors import repository
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.mentors.schemas import MentorCreate, MentorSort, MentorUpdate
+from mentorapi.sessions import repository as sessions_repository
 from mentorapi.skills import service as skills_service
 from mentorapi.skills.models import Skill
 from mentorapi.skills.schemas import SkillChoice
@@ -171,6 +172,13 @@ async def delete(
     require_api_key(actor, "deleting mentors")
     mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
     check_version(mentor.version, expected_version, "the mentor")
+    # Past sessions go with the mentor; upcoming ones must be cancelled first (and notified).
+    active = await sessions_repository.count_active(db_session, app_id, mentor_id=mentor.id)
+    if active:
+        raise Conflict(
+            f"the mentor has {active} requested or booked session(s); cancel them first",
+            extra={"active_sessions": active},
+        )
     await repository.delete(db_session, mentor)
 
 

@@ -1,0 +1,1 @@
+"""A mentor's weekly availability, date overrides, buffer, notice and capacity; free slots."""

@@ -1,0 +1,25 @@
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, String
+from sqlmodel import Field
+
+from mentorapi.db.base import TenantOwned
+from mentorapi.db.types import JSONList
+
+
+class Availability(TenantOwned, table=True):
+    """One row per mentor. Windows are local wall-clock times in the mentor's zone, kept as JSON:
+    they are always read and written whole, and the slot computation needs all of them."""
+
+    __tablename__ = "availabilities"
+
+    mentor_id: str = Field(
+        sa_column=Column(String(30), ForeignKey("mentors.id", ondelete="CASCADE"), primary_key=True)
+    )
+    weekly: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    overrides: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    buffer_minutes: int = Field(default=0)
+    min_notice_minutes: int = Field(default=0)
+    weekly_capacity: int | None = Field(default=None)
+    auto_accept: bool = Field(default=False)
+    version: int = Field(default=1)

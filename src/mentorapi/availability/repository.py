@@ -1,0 +1,16 @@
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mentorapi.availability.models import Availability
+
+
+async def get(db_session: AsyncSession, app_id: str, mentor_id: str) -> Availability | None:
+    query = select(Availability).where(
+        col(Availability.app_id) == app_id, col(Availability.mentor_id) == mentor_id
+    )
+    return (await db_session.exec(query)).first()
+
+
+async def save(db_session: AsyncSession, availability: Availability) -> None:
+    db_session.add(availability)
+    await db_session.flush()

@@ -1,0 +1,96 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from mentorapi.apps.auth import CurrentApp
+from mentorapi.availability import service
+from mentorapi.availability.models import Availability
+from mentorapi.availability.schemas import AvailabilityPut, AvailabilityRead, Slot
+from mentorapi.db.uow import DbSession
+from mentorapi.kit.errors import InvalidInput
+from mentorapi.kit.ids import MentorId
+from mentorapi.kit.pagination import Page
+from mentorapi.kit.problems import problems
+from mentorapi.kit.timezones import validate_timezone
+from mentorapi.kit.versioning import parse_if_match, set_etag
+from mentorapi.mentors.models import Mentor
+from mentorapi.sessions.schemas import Instant
+
+router = APIRouter(prefix="/v1/mentors", tags=["availability"])
+
+
+def _read(mentor: Mentor, availability: Availability, response: Response) -> AvailabilityRead:
+    set_etag(response, availability.version)
+    return AvailabilityRead.from_model(availability, mentor.timezone)
+
+
+@router.get(
+    "/{mentor_id}/availability", summary="Get a mentor's availability", responses=problems(404)
+)
+async def get_availability(
+    app: CurrentApp, db_session: DbSession, mentor_id: MentorId, response: Response
+) -> AvailabilityRead:
+    mentor, availability = await service.get(
+        db_session=db_session, app_id=app.id, mentor_id=mentor_id
+    )
+    return _read(mentor, availability, response)
+
+
+@router.put(
+    "/{mentor_id}/availability",
+    summary="Replace a mentor's availability",
+    description="Weekly windows and date overrides are local times in the mentor's zone.",
+    responses=problems(404, 412, 422),
+)
+async def put_availability(
+    app: CurrentApp,
+    db_session: DbSession,
+    mentor_id: MentorId,
+    body: AvailabilityPut,
+    response: Response,
+    expected_version: Annotated[int | None, Depends(parse_if_match)],
+) -> AvailabilityRead:
+    mentor, availability = await service.put(
+        db_session=db_session,
+        app_id=app.id,
+        mentor_id=mentor_id,
+        data=body,
+        expected_version=expected_version,
+    )
+    return _read(mentor, availability, response)
+
+
+@router.get(
+    "/{mentor_id}/slots",
+    summary="Free start times for a session",
+    description="Slots starting in [start, end) (at most 31 days) for a session of `duration` "
+    "minutes, after windows, overrides, buffer, notice, capacity and existing sessions.",
+    responses=problems(404, 422),
+)
+async def list_slots(
+    app: CurrentApp,
+    db_session: DbSession,
+    mentor_id: MentorId,
+    start: Annotated[Instant, Query(description="RFC 3339 with an offset.")],
+    end: Annotated[Instant, Query(description="RFC 3339 with an offset.")],
+    duration: Annotated[int, Query(ge=5, le=60, description="Minutes; one the mentor offers.")],
+    timezone: Annotated[
+        str | None,
+        Query(max_length=64, description="Zone for `local_start` (default: the mentor's)."),
+    ] = None,
+) -> Page[Slot]:
+    if timezone is not None:
+        try:
+            validate_timezone(timezone)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), loc=["query", "timezone"]) from exc
+    found = await service.slots(
+        db_session=db_session,
+        app_id=app.id,
+        mentor_id=mentor_id,
+        start=start,
+        end=end,
+        duration_minutes=duration,
+        display_timezone=timezone,
+    )
+    return Page(data=found, next_cursor=None)

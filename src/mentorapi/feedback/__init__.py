@@ -1,0 +1,1 @@
+"""Feedback closes the loop of a session: a rating and, in the mentee's words, what changed."""

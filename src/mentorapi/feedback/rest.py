@@ -1,0 +1,120 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+
+from mentorapi.apps.auth import CurrentApp
+from mentorapi.db.uow import DbSession
+from mentorapi.feedback import service
+from mentorapi.feedback.schemas import (
+    FeedbackCreate,
+    FeedbackRead,
+    FeedbackUpdate,
+    ImpactUpdateCreate,
+)
+from mentorapi.feedback.service import FeedbackView
+from mentorapi.kit.ids import FeedbackId, MentorId, SessionId
+from mentorapi.kit.pagination import Page, PageRequest, page_request
+from mentorapi.kit.problems import problems
+from mentorapi.kit.versioning import parse_if_match, set_etag
+
+router = APIRouter(prefix="/v1", tags=["feedback"])
+
+
+def _read(view: FeedbackView, response: Response | None = None) -> FeedbackRead:
+    if response is not None:
+        set_etag(response, view.feedback.version)
+    return FeedbackRead.from_model(view.feedback, view.updates)
+
+
+@router.post(
+    "/sessions/{session_id}/feedback",
+    status_code=status.HTTP_201_CREATED,
+    summary="Give feedback on a completed session (one per author)",
+    responses=problems(404, 409, 422),
+)
+async def submit_feedback(
+    app: CurrentApp,
+    db_session: DbSession,
+    session_id: SessionId,
+    body: FeedbackCreate,
+    response: Response,
+) -> FeedbackRead:
+    view = await service.submit(
+        db_session=db_session, app_id=app.id, session_id=session_id, data=body
+    )
+    return _read(view, response)
+
+
+@router.get(
+    "/sessions/{session_id}/feedback",
+    summary="The feedback on a session, from both sides",
+    responses=problems(404, 422),
+)
+async def session_feedback(
+    app: CurrentApp, db_session: DbSession, session_id: SessionId
+) -> Page[FeedbackRead]:
+    views = await service.for_session(db_session=db_session, app_id=app.id, session_id=session_id)
+    return Page(data=[_read(v) for v in views], next_cursor=None)
+
+
+@router.get(
+    "/mentors/{mentor_id}/feedback",
+    summary="A mentor's public feedback (what mentees chose to show on the profile), newest first",
+    responses=problems(404, 422),
+)
+async def mentor_feedback(
+    app: CurrentApp,
+    db_session: DbSession,
+    mentor_id: MentorId,
+    page: Annotated[PageRequest, Depends(page_request)],
+) -> Page[FeedbackRead]:
+    views, cursor = await service.public_for_mentor(
+        db_session=db_session, app_id=app.id, mentor_id=mentor_id, page=page
+    )
+    return Page(data=[_read(v) for v in views], next_cursor=cursor)
+
+
+@router.get("/feedback/{feedback_id}", summary="Get feedback", responses=problems(404, 422))
+async def get_feedback(
+    app: CurrentApp, db_session: DbSession, feedback_id: FeedbackId, response: Response
+) -> FeedbackRead:
+    view = await service.get(db_session=db_session, app_id=app.id, feedback_id=feedback_id)
+    return _read(view, response)
+
+
+@router.patch(
+    "/feedback/{feedback_id}",
+    summary="Edit feedback (within 7 days of giving it)",
+    responses=problems(404, 409, 412, 422),
+)
+async def update_feedback(
+    app: CurrentApp,
+    db_session: DbSession,
+    feedback_id: FeedbackId,
+    body: FeedbackUpdate,
+    response: Response,
+    expected_version: Annotated[int | None, Depends(parse_if_match)],
+) -> FeedbackRead:
+    view = await service.update(
+        db_session=db_session,
+        app_id=app.id,
+        feedback_id=feedback_id,
+        data=body,
+        expected_version=expected_version,
+    )
+    return _read(view, response)
+
+
+@router.post(
+    "/feedback/{feedback_id}/impact-updates",
+    status_code=status.HTTP_201_CREATED,
+    summary="A later word on what the advice changed; returns the feedback",
+    responses=problems(404, 409, 422),
+)
+async def add_impact_update(
+    app: CurrentApp, db_session: DbSession, feedback_id: FeedbackId, body: ImpactUpdateCreate
+) -> FeedbackRead:
+    view = await service.add_impact_update(
+        db_session=db_session, app_id=app.id, feedback_id=feedback_id, data=body
+    )
+    return _read(view)

@@ -1,0 +1,116 @@
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from mentorapi.feedback.models import Author, Feedback, ImpactUpdate, Visibility, editable_until
+
+Rating = Annotated[int, Field(ge=1, le=5)]
+Impact = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=4000),
+    Field(description="In the mentee's words: what they did differently, what changed."),
+]
+Takeaways = Annotated[
+    list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]],
+    Field(max_length=10),
+]
+Thanks = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Note = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2000),
+    Field(description="The mentor's note to the mentee: what to practise next."),
+]
+
+# Which fields each author may write: the mentee rates and tells the impact; the mentor notes.
+MENTEE_ONLY = ("rating", "impact", "takeaways", "thanks")
+MENTOR_ONLY = ("note",)
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    author: Author
+    rating: Rating | None = Field(default=None, description="1-5; required from the mentee.")
+    impact: Impact = ""
+    takeaways: Takeaways = Field(default_factory=list)
+    thanks: Thanks = ""
+    note: Note = ""
+    visibility: Visibility = Visibility.mentor
+
+    @model_validator(mode="after")
+    def _fields_of_the_author(self) -> "FeedbackCreate":
+        if self.author is Author.mentee and self.rating is None:
+            raise ValueError("a mentee's feedback needs a rating from 1 to 5")
+        foreign = MENTOR_ONLY if self.author is Author.mentee else MENTEE_ONLY
+        given = [f for f in foreign if f in self.model_fields_set and getattr(self, f)]
+        if given:
+            raise ValueError(f"a {self.author.value}'s feedback has no {', '.join(given)}")
+        return self
+
+
+class FeedbackUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Rating | None = None
+    impact: Impact | None = None
+    takeaways: Takeaways | None = None
+    thanks: Thanks | None = None
+    note: Note | None = None
+    visibility: Visibility | None = None
+
+
+class ImpactUpdateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    occurred_on: date | None = Field(default=None, description="When it happened (default: today).")
+
+
+class ImpactUpdateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    text: str
+    occurred_on: date | None
+    created_at: datetime
+
+
+class FeedbackRead(BaseModel):
+    id: str
+    session_id: str
+    mentor_id: str
+    mentee_id: str
+    author: Author
+    rating: int | None
+    impact: str
+    takeaways: list[str]
+    thanks: str
+    note: str
+    visibility: Visibility
+    impact_updates: list[ImpactUpdateRead]
+    editable_until: datetime
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, feedback: Feedback, updates: list[ImpactUpdate]) -> "FeedbackRead":
+        return cls(
+            id=feedback.id,
+            session_id=feedback.session_id,
+            mentor_id=feedback.mentor_id,
+            mentee_id=feedback.mentee_id,
+            author=Author(feedback.author),
+            rating=feedback.rating,
+            impact=feedback.impact,
+            takeaways=feedback.takeaways,
+            thanks=feedback.thanks,
+            note=feedback.note,
+            visibility=Visibility(feedback.visibility),
+            impact_updates=[ImpactUpdateRead.model_validate(u) for u in updates],
+            editable_until=editable_until(feedback),
+            version=feedback.version,
+            created_at=feedback.created_at,
+            updated_at=feedback.updated_at,
+        )

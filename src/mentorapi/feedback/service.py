@@ -1,0 +1,184 @@
+"""Feedback on completed sessions, impact updates, and the mentor stats they feed."""
+
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mentorapi.db.integrity import flush_or_conflict
+from mentorapi.feedback import repository
+from mentorapi.feedback.models import Author, Feedback, ImpactUpdate, editable_until
+from mentorapi.feedback.schemas import (
+    MENTEE_ONLY,
+    MENTOR_ONLY,
+    FeedbackCreate,
+    FeedbackRead,
+    FeedbackUpdate,
+    ImpactUpdateCreate,
+    ImpactUpdateRead,
+)
+from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
+from mentorapi.kit.pagination import PageRequest
+from mentorapi.kit.timezones import utcnow
+from mentorapi.kit.versioning import check_version
+from mentorapi.mentors import service as mentors_service
+from mentorapi.sessions import repository as sessions_repository
+from mentorapi.sessions.models import SessionStatus
+from mentorapi.webhooks import outbox
+from mentorapi.webhooks.models import EventType
+
+
+@dataclass
+class FeedbackView:
+    feedback: Feedback
+    updates: list[ImpactUpdate]
+
+
+def _json(view: FeedbackView) -> dict[str, object]:
+    return FeedbackRead.from_model(view.feedback, view.updates).model_dump(mode="json")
+
+
+async def _views(db_session: AsyncSession, rows: list[Feedback]) -> list[FeedbackView]:
+    updates = await repository.updates_for(db_session, [f.id for f in rows])
+    return [FeedbackView(f, updates.get(f.id, [])) for f in rows]
+
+
+async def _get(db_session: AsyncSession, app_id: str, feedback_id: str) -> Feedback:
+    feedback = await repository.get(db_session, app_id, feedback_id)
+    if feedback is None:
+        raise NotFound(f"no feedback {feedback_id}")
+    return feedback
+
+
+async def get(*, db_session: AsyncSession, app_id: str, feedback_id: str) -> FeedbackView:
+    return (await _views(db_session, [await _get(db_session, app_id, feedback_id)]))[0]
+
+
+async def for_session(
+    *, db_session: AsyncSession, app_id: str, session_id: str
+) -> list[FeedbackView]:
+    if await sessions_repository.get(db_session, app_id, session_id) is None:
+        raise NotFound(f"no session {session_id}")
+    return await _views(db_session, await repository.for_session(db_session, app_id, session_id))
+
+
+async def public_for_mentor(
+    *, db_session: AsyncSession, app_id: str, mentor_id: str, page: PageRequest
+) -> tuple[list[FeedbackView], str | None]:
+    await mentors_service.get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
+    rows, cursor = await repository.public_for_mentor(db_session, app_id, mentor_id, page)
+    return await _views(db_session, rows), cursor
+
+
+async def submit(
+    *, db_session: AsyncSession, app_id: str, session_id: str, data: FeedbackCreate
+) -> FeedbackView:
+    session = await sessions_repository.get(db_session, app_id, session_id)
+    if session is None:
+        raise NotFound(f"no session {session_id}")
+    if session.status != SessionStatus.completed.value:
+        raise Conflict(
+            f"feedback closes a completed session; this one is {session.status}",
+            extra={"session_status": session.status},
+        )
+    if await repository.by_author(db_session, app_id, session_id, data.author) is not None:
+        raise Conflict(f"the {data.author.value} already gave feedback on this session")
+    feedback = Feedback(
+        app_id=app_id,
+        session_id=session.id,
+        mentor_id=session.mentor_id,
+        mentee_id=session.mentee_id,
+        **data.model_dump(mode="json"),
+    )
+    db_session.add(feedback)
+    await flush_or_conflict(db_session, f"the {data.author.value} already gave feedback")
+    if data.author is Author.mentee:
+        await repository.add_to_mentor_stats(
+            db_session,
+            session.mentor_id,
+            ratings=1,
+            rating_points=data.rating or 0,
+            impact_stories=1 if data.impact else 0,
+        )
+    view = FeedbackView(feedback, [])
+    await outbox.record(
+        db_session,
+        app_id=app_id,
+        type=EventType.feedback_submitted,
+        data=_json(view),
+        object_id=feedback.id,
+    )
+    return view
+
+
+async def update(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    feedback_id: str,
+    data: FeedbackUpdate,
+    expected_version: int | None = None,
+) -> FeedbackView:
+    feedback = await _get(db_session, app_id, feedback_id)
+    check_version(feedback.version, expected_version, "the feedback")
+    if utcnow() > editable_until(feedback):
+        raise Conflict(
+            "feedback can be edited for 7 days; add an impact update instead",
+            extra={"editable_until": editable_until(feedback).isoformat()},
+        )
+    changes = {
+        k: v for k, v in data.model_dump(exclude_unset=True, mode="json").items() if v is not None
+    }
+    foreign = MENTOR_ONLY if feedback.author == Author.mentee.value else MENTEE_ONLY
+    for field in foreign:
+        if changes.get(field):
+            raise InvalidInput(
+                f"a {feedback.author}'s feedback has no {field}", loc=["body", field]
+            )
+        changes.pop(field, None)
+    if feedback.author == Author.mentee.value:
+        rating_delta = changes.get("rating", feedback.rating or 0) - (feedback.rating or 0)
+        had_impact, has_impact = bool(feedback.impact), bool(changes.get("impact", feedback.impact))
+        if rating_delta or had_impact != has_impact:
+            await repository.add_to_mentor_stats(
+                db_session,
+                feedback.mentor_id,
+                rating_points=rating_delta,
+                impact_stories=int(has_impact) - int(had_impact),
+            )
+    if changes:
+        for field, value in changes.items():
+            setattr(feedback, field, value)
+        feedback.version += 1
+        feedback.updated_at = utcnow()
+        db_session.add(feedback)
+        await db_session.flush()
+    return await get(db_session=db_session, app_id=app_id, feedback_id=feedback_id)
+
+
+async def add_impact_update(
+    *, db_session: AsyncSession, app_id: str, feedback_id: str, data: ImpactUpdateCreate
+) -> FeedbackView:
+    feedback = await _get(db_session, app_id, feedback_id)
+    if feedback.author != Author.mentee.value:
+        raise Conflict("impact updates are the mentee's words; this is the mentor's feedback")
+    update_row = ImpactUpdate(
+        app_id=app_id,
+        feedback_id=feedback.id,
+        text=data.text,
+        occurred_on=data.occurred_on or utcnow().date(),
+    )
+    db_session.add(update_row)
+    await db_session.flush()
+    await repository.add_to_mentor_stats(db_session, feedback.mentor_id, impact_stories=1)
+    view = await get(db_session=db_session, app_id=app_id, feedback_id=feedback_id)
+    await outbox.record(
+        db_session,
+        app_id=app_id,
+        type=EventType.feedback_impact_added,
+        data={
+            **_json(view),
+            "impact_update": ImpactUpdateRead.model_validate(update_row).model_dump(mode="json"),
+        },
+        object_id=feedback.id,
+    )
+    return view

@@ -1,0 +1,1 @@
+"""Sessions: booking, the lifecycle, weekly series, notes and action items, calendar files."""

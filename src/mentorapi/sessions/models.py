@@ -1,0 +1,119 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Index, String, Text, func, literal_column
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlmodel import Field
+
+from mentorapi.db.base import TenantOwned
+from mentorapi.db.types import JSONList, UTCDateTime
+from mentorapi.kit.ids import new_id
+
+
+class SessionStatus(StrEnum):
+    requested = "requested"
+    booked = "booked"
+    declined = "declined"
+    cancelled = "cancelled"
+    expired = "expired"
+    completed = "completed"
+    no_show = "no_show"
+
+
+# Statuses that hold the mentor's time: two of them never overlap.
+ACTIVE = (SessionStatus.requested, SessionStatus.booked)
+# Statuses that count against the weekly capacity (time given, or promised).
+COUNTED = (*ACTIVE, SessionStatus.completed, SessionStatus.no_show)
+
+
+class CancelledBy(StrEnum):
+    mentee = "mentee"
+    mentor = "mentor"
+
+
+class SeriesStatus(StrEnum):
+    active = "active"
+    cancelled = "cancelled"
+
+
+def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> Any:
+    return Column(String(30), ForeignKey(target, ondelete=ondelete), nullable=nullable, index=True)
+
+
+class Series(TenantOwned, table=True):
+    __tablename__ = "series"
+
+    id: str = Field(default_factory=lambda: new_id("ser"), primary_key=True, max_length=30)
+    mentor_id: str = Field(sa_column=_fk("mentors.id"))
+    mentee_id: str = Field(sa_column=_fk("mentees.id"))
+    count: int
+    interval_weeks: int
+    status: str = Field(default=SeriesStatus.active.value, max_length=16)
+    version: int = Field(default=1)
+
+
+class Session(TenantOwned, table=True):
+    __tablename__ = "sessions"
+    __table_args__ = (
+        Index("ix_sessions_app_id_mentor_id_starts_at", "app_id", "mentor_id", "starts_at"),
+        Index("ix_sessions_status_expires_at", "status", "expires_at"),
+        # PostgreSQL enforces "never a double booking" itself, whatever the code above does.
+        ExcludeConstraint(
+            (literal_column("mentor_id"), "="),
+            (func.tstzrange(literal_column("starts_at"), literal_column("ends_at")), "&&"),
+            name="ex_sessions_mentor_no_overlap",
+            using="gist",
+            where="status IN ('requested', 'booked') AND starts_at IS NOT NULL",
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("ses"), primary_key=True, max_length=30)
+    mentor_id: str = Field(sa_column=_fk("mentors.id"))
+    mentee_id: str = Field(sa_column=_fk("mentees.id"))
+    status: str = Field(max_length=16)
+    topic: str = Field(max_length=500)
+    questions: list[str] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    skill_id: str = Field(sa_column=_fk("skills.id", ondelete="RESTRICT"))
+    format: str = Field(max_length=16)
+    duration_minutes: int
+    starts_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A request not answered by then expires (the start time; a week for async sessions).
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    series_id: str | None = Field(default=None, sa_column=_fk("series.id", nullable=True))
+    rescheduled_from: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Earlier times of a rescheduled session, oldest first: [{"starts_at", "ends_at", "at"}].
+    history: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    cancelled_by: str | None = Field(default=None, max_length=16)
+    cancel_reason: str | None = Field(default=None, max_length=1000)
+    decline_reason: str | None = Field(default=None, max_length=1000)
+    completion_note: str | None = Field(default=None, max_length=2000)
+    version: int = Field(default=1)
+
+
+class SessionNote(TenantOwned, table=True):
+    """The mentee's private notes and takeaways on a session (never in webhook payloads)."""
+
+    __tablename__ = "session_notes"
+
+    session_id: str = Field(
+        sa_column=Column(
+            String(30), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False))
+    takeaways: list[str] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    version: int = Field(default=1)
+
+
+class ActionItem(TenantOwned, table=True):
+    __tablename__ = "action_items"
+
+    id: str = Field(default_factory=lambda: new_id("act"), primary_key=True, max_length=30)
+    session_id: str = Field(sa_column=_fk("sessions.id"))
+    text: str = Field(max_length=500)
+    due_on: str | None = Field(default=None, max_length=10)  # an ISO date, no time zone
+    done: bool = Field(default=False)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    version: int = Field(default=1)

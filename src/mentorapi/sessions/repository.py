@@ -1,0 +1,217 @@
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mentorapi.db.paging import SortKey, paginate
+from mentorapi.kit.pagination import PageRequest
+from mentorapi.mentors.models import Mentor, MentorSkill
+from mentorapi.sessions.models import (
+    ACTIVE,
+    COUNTED,
+    ActionItem,
+    Series,
+    Session,
+    SessionNote,
+    SessionStatus,
+)
+
+
+async def lock_mentor(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor | None:
+    """The mentor row, locked until commit: bookings of one mentor run one at a time, so the
+    overlap and capacity checks that follow cannot interleave (PostgreSQL `FOR UPDATE`; SQLite
+    already serializes writers with BEGIN IMMEDIATE)."""
+    query = (
+        select(Mentor)
+        .where(col(Mentor.app_id) == app_id, col(Mentor.id) == mentor_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await db_session.exec(query)).first()
+
+
+async def offers_skill(db_session: AsyncSession, mentor_id: str, skill_id: str) -> bool:
+    query = select(MentorSkill.skill_id).where(
+        col(MentorSkill.mentor_id) == mentor_id, col(MentorSkill.skill_id) == skill_id
+    )
+    return (await db_session.exec(query)).first() is not None
+
+
+async def counted_between(
+    db_session: AsyncSession,
+    app_id: str,
+    mentor_id: str,
+    start: datetime,
+    end: datetime,
+    exclude_id: str | None = None,
+) -> list[Session]:
+    """Sessions of the mentor starting in [start, end) that hold time or count for capacity."""
+    query = select(Session).where(
+        col(Session.app_id) == app_id,
+        col(Session.mentor_id) == mentor_id,
+        col(Session.status).in_([s.value for s in COUNTED]),
+        col(Session.starts_at) >= start,
+        col(Session.starts_at) < end,
+    )
+    if exclude_id is not None:
+        query = query.where(col(Session.id) != exclude_id)
+    return list((await db_session.exec(query)).all())
+
+
+async def get(
+    db_session: AsyncSession, app_id: str, session_id: str, *, for_update: bool = False
+) -> Session | None:
+    query = select(Session).where(col(Session.app_id) == app_id, col(Session.id) == session_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return (await db_session.exec(query)).first()
+
+
+async def list_page(
+    db_session: AsyncSession,
+    app_id: str,
+    page: PageRequest,
+    *,
+    mentor_id: str | None = None,
+    mentee_id: str | None = None,
+    statuses: Sequence[str] = (),
+    starts_from: datetime | None = None,
+    starts_before: datetime | None = None,
+    series_id: str | None = None,
+) -> tuple[list[Session], str | None]:
+    query = select(Session).where(col(Session.app_id) == app_id)
+    if mentor_id:
+        query = query.where(col(Session.mentor_id) == mentor_id)
+    if mentee_id:
+        query = query.where(col(Session.mentee_id) == mentee_id)
+    if statuses:
+        query = query.where(col(Session.status).in_(list(statuses)))
+    if starts_from is not None:
+        query = query.where(col(Session.starts_at) >= starts_from)
+    if starts_before is not None:
+        query = query.where(col(Session.starts_at) < starts_before)
+    if series_id:
+        query = query.where(col(Session.series_id) == series_id)
+    return await paginate(
+        db_session, query, sort="created", keys=[SortKey(col(Session.id), "id")], page=page
+    )
+
+
+async def due_requests(
+    db_session: AsyncSession, now: datetime, app_id: str | None = None, limit: int = 500
+) -> list[Session]:
+    """Requests nobody answered before they expired, locked (skipped if another worker has them)."""
+    query = select(Session).where(
+        col(Session.status) == SessionStatus.requested.value,
+        col(Session.expires_at) <= now,
+    )
+    if app_id is not None:
+        query = query.where(col(Session.app_id) == app_id)
+    query = query.order_by(col(Session.expires_at)).limit(limit)
+    query = query.with_for_update(skip_locked=True).execution_options(populate_existing=True)
+    return list((await db_session.exec(query)).all())
+
+
+async def has_due_requests(db_session: AsyncSession, app_id: str, now: datetime) -> bool:
+    query = select(Session.id).where(
+        col(Session.app_id) == app_id,
+        col(Session.status) == SessionStatus.requested.value,
+        col(Session.expires_at) <= now,
+    )
+    return (await db_session.exec(query.limit(1))).first() is not None
+
+
+async def count_active(
+    db_session: AsyncSession,
+    app_id: str,
+    *,
+    mentor_id: str | None = None,
+    mentee_id: str | None = None,
+) -> int:
+    query = select(func.count()).where(
+        col(Session.app_id) == app_id, col(Session.status).in_([s.value for s in ACTIVE])
+    )
+    if mentor_id is not None:
+        query = query.where(col(Session.mentor_id) == mentor_id)
+    if mentee_id is not None:
+        query = query.where(col(Session.mentee_id) == mentee_id)
+    return (await db_session.exec(query)).one()
+
+
+async def add_completed(db_session: AsyncSession, session: Session) -> None:
+    """Count a completion in the mentor's stats. Call after the session is saved as completed,
+    with the mentor row locked (every session change takes it first), so the "first completed
+    session with this mentee" check cannot race another completion."""
+    pair_completed = select(func.count()).where(
+        col(Session.app_id) == session.app_id,
+        col(Session.mentor_id) == session.mentor_id,
+        col(Session.mentee_id) == session.mentee_id,
+        col(Session.status) == SessionStatus.completed.value,
+    )
+    first_with_mentee = (await db_session.exec(pair_completed)).one() == 1
+    # SET x = x + n: exact under concurrent completions, no read-modify-write.
+    await db_session.exec(
+        update(Mentor)
+        .where(col(Mentor.id) == session.mentor_id)
+        .values(
+            sessions_completed=col(Mentor.sessions_completed) + 1,
+            minutes_mentored=col(Mentor.minutes_mentored) + session.duration_minutes,
+            mentees_helped=col(Mentor.mentees_helped) + int(first_with_mentee),
+        )
+    )
+
+
+async def get_series(
+    db_session: AsyncSession, app_id: str, series_id: str, *, for_update: bool = False
+) -> Series | None:
+    query = select(Series).where(col(Series.app_id) == app_id, col(Series.id) == series_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return (await db_session.exec(query)).first()
+
+
+async def series_sessions(
+    db_session: AsyncSession, app_id: str, series_id: str, *, for_update: bool = False
+) -> list[Session]:
+    query = (
+        select(Session)
+        .where(col(Session.app_id) == app_id, col(Session.series_id) == series_id)
+        .order_by(col(Session.starts_at), col(Session.id))
+    )
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list((await db_session.exec(query)).all())
+
+
+async def get_notes(db_session: AsyncSession, app_id: str, session_id: str) -> SessionNote | None:
+    query = select(SessionNote).where(
+        col(SessionNote.app_id) == app_id, col(SessionNote.session_id) == session_id
+    )
+    return (await db_session.exec(query)).first()
+
+
+async def action_items(db_session: AsyncSession, app_id: str, session_id: str) -> list[ActionItem]:
+    query = (
+        select(ActionItem)
+        .where(col(ActionItem.app_id) == app_id, col(ActionItem.session_id) == session_id)
+        .order_by(col(ActionItem.id))
+    )
+    return list((await db_session.exec(query)).all())
+
+
+async def get_action_item(
+    db_session: AsyncSession, app_id: str, session_id: str, item_id: str
+) -> ActionItem | None:
+    query = select(ActionItem).where(
+        col(ActionItem.app_id) == app_id,
+        col(ActionItem.session_id) == session_id,
+        col(ActionItem.id) == item_id,
+    )
+    return (await db_session.exec(query)).first()
+
+
+async def save(db_session: AsyncSession, *rows: object) -> None:
+    db_session.add_all(rows)
+    await db_session.flush()

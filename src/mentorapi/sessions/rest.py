@@ -1,0 +1,358 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from mentorapi.apps.auth import CurrentApp
+from mentorapi.db.uow import DbSession
+from mentorapi.kit.ids import ActionItemId, MenteeId, MentorId, SeriesId, SessionId
+from mentorapi.kit.pagination import Page, PageRequest, page_request
+from mentorapi.kit.problems import problems
+from mentorapi.kit.versioning import parse_if_match, set_etag
+from mentorapi.sessions import ics, service
+from mentorapi.sessions.models import Series, Session, SessionStatus
+from mentorapi.sessions.schemas import (
+    ActionItemCreate,
+    ActionItemRead,
+    ActionItemUpdate,
+    Cancel,
+    Complete,
+    Decline,
+    Instant,
+    NotesPut,
+    NotesRead,
+    Reschedule,
+    SeriesCancel,
+    SeriesCreate,
+    SeriesRead,
+    SessionCreate,
+    SessionRead,
+)
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+series_router = APIRouter(prefix="/v1/series", tags=["series"])
+
+IfMatch = Annotated[int | None, Depends(parse_if_match)]
+CHANGE = problems(404, 409, 412, 422)
+
+
+def _read(session: Session, response: Response) -> SessionRead:
+    set_etag(response, session.version)
+    return SessionRead.from_model(session)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Book a session",
+    description="`booked` when the mentor auto-accepts, else `requested`. 409 when the slot is "
+    "not free.",
+    responses=problems(404, 409, 422),
+)
+async def book_session(
+    app: CurrentApp, db_session: DbSession, body: SessionCreate, response: Response
+) -> SessionRead:
+    return _read(await service.book(db_session=db_session, app_id=app.id, data=body), response)
+
+
+@router.get("", summary="List sessions", responses=problems(422))
+async def list_sessions(
+    app: CurrentApp,
+    db_session: DbSession,
+    page: Annotated[PageRequest, Depends(page_request)],
+    mentor_id: Annotated[MentorId | None, Query()] = None,
+    mentee_id: Annotated[MenteeId | None, Query()] = None,
+    status: Annotated[
+        list[SessionStatus] | None, Query(max_length=7, description="Repeat for several.")
+    ] = None,
+    from_: Annotated[
+        Instant | None, Query(alias="from", description="Sessions starting at or after.")
+    ] = None,
+    to: Annotated[Instant | None, Query(description="Sessions starting before.")] = None,
+) -> Page[SessionRead]:
+    sessions, cursor = await service.list_sessions(
+        db_session=db_session,
+        app_id=app.id,
+        page=page,
+        mentor_id=mentor_id,
+        mentee_id=mentee_id,
+        statuses=status,
+        starts_from=from_,
+        starts_before=to,
+    )
+    return Page(data=[SessionRead.from_model(s) for s in sessions], next_cursor=cursor)
+
+
+# Before /{session_id}: that pattern would take "ses_….ics" too.
+@router.get(
+    "/{session_id}.ics",
+    summary="The session as an iCalendar event",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}, **problems(404, 409, 422)},
+)
+async def session_ics(app: CurrentApp, db_session: DbSession, session_id: SessionId) -> Response:
+    session, mentor_name, mentee_name = await service.calendar_parts(
+        db_session=db_session, app_id=app.id, session_id=session_id
+    )
+    return Response(
+        ics.render(session, mentor_name, mentee_name),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{session.id}.ics"'},
+    )
+
+
+@router.get("/{session_id}", summary="Get a session", responses=problems(404, 422))
+async def get_session(
+    app: CurrentApp, db_session: DbSession, session_id: SessionId, response: Response
+) -> SessionRead:
+    session = await service.get(db_session=db_session, app_id=app.id, session_id=session_id)
+    return _read(session, response)
+
+
+@router.post("/{session_id}/accept", summary="Accept a requested session", responses=CHANGE)
+async def accept_session(
+    app: CurrentApp,
+    db_session: DbSession,
+    session_id: SessionId,
+    response: Response,
+    expected_version: IfMatch,
+) -> SessionRead:
+    session = await service.accept(
+        db_session=db_session,
+        app_id=app.id,
+        session_id=session_id,
+        expected_version=expected_version,
+    )
+    return _read(session, response)
+
+
+@router.post("/{session_id}/decline", summary="Decline a requested session", responses=CHANGE)
+async def decline_session(
+    app: CurrentApp,
+    db_session: DbSession,
+    session_id: SessionId,
+    response: Response,
+    expected_version: IfMatch,
+    body: Decline | None = None,
+) -> SessionRead:
+    session = await service.decline(
+        db_session=db_session,
+        app_id=app.id,
+        session_id=session_id,
+        data=body or Decline(),
+        expected_version=expected_version,
+    )
+    return _read(session, response)
+
+
+@router.post(
+    "/{session_id}/reschedule",
+    summary="Move a session to another free slot",
+    description="The status stays; the old times are kept in `history` and `rescheduled_from`.",
+    responses=CHANGE,
+)
+async def reschedule_session(
+    app: CurrentApp,
+    db_session: DbSession,
+    session_id: SessionId,
+    body: Reschedule,
+    response: Response,
+    expected_version: IfMatch,
+) -> SessionRead:
+    session = await service.reschedule(
+        db_session=db_session,
+        app_id=app.id,
+        session_id=session_id,
+        starts_at=body.starts_at,
+        expected_version=expected_version,
+    )
+    return _read(session, response)
+
+
+@router.post("/{session_id}/cancel", summary="Cancel a session", responses=CHANGE)
+async def cancel_session(
+    app: CurrentApp,
+    db_session: DbSession,
+    session_id: SessionId,
+    body: Cancel,
+    response: Response,
+    expected_version: IfMatch,
+) -> SessionRead:
+    session = await service.cancel(
+        db_session=db_session,
+        app_id=app.id,
+        session_id=session_id,
+        data=body,
+        expected_version=expected_version,
+    )
+    return _read(session, response)
+
+
+@router.post("/{session_id}/complete", summary="Mark a session completed", responses=CHANGE)
+async def complete_session(
+    app: CurrentApp,
+    db_session: DbSession,
+    session_id: SessionId,
+    response: Response,
+    expected_version: IfMatch,
+    body: Complete | None = None,
+) -> SessionRead:
+    session = await service.complete(
+        db_session=db_session,
+        app_id=app.id,
+        session_id=session_id,
+        data=body or Complete(),
+        expected_version=expected_version,
+    )
+    return _read(session, response)
+
+
+@router.post("/{session_id}/no-show", summary="Mark a session as a no-show", responses=CHANGE)
+async def no_show_session(
+    app: CurrentApp,
+    db_session: DbSession,
+    session_id: SessionId,
+    response: Response,
+    expected_version: IfMatch,
+) -> SessionRead:
+    session = await service.no_show(
+        db_session=db_session,
+        app_id=app.id,
+        session_id=session_id,
+        expected_version=expected_version,
+    )
+    return _read(session, response)
+
+
+@router.get(
+    "/{session_id}/notes", summary="The mentee's private notes", responses=problems(404, 422)
+)
+async def get_notes(
+    app: CurrentApp, db_session: DbSession, session_id: SessionId, response: Response
+) -> NotesRead:
+    note = await service.get_notes(db_session=db_session, app_id=app.id, session_id=session_id)
+    set_etag(response, note.version)
+    return NotesRead.from_model(note)
+
+
+@router.put(
+    "/{session_id}/notes",
+    summary="Replace the mentee's private notes and takeaways",
+    description="Private to the mentee: never part of webhook payloads.",
+    responses=problems(404, 412, 422),
+)
+async def put_notes(
+    app: CurrentApp,
+    db_session: DbSession,
+    session_id: SessionId,
+    body: NotesPut,
+    response: Response,
+    expected_version: IfMatch,
+) -> NotesRead:
+    note = await service.put_notes(
+        db_session=db_session,
+        app_id=app.id,
+        session_id=session_id,
+        data=body,
+        expected_version=expected_version,
+    )
+    set_etag(response, note.version)
+    return NotesRead.from_model(note)
+
+
+@router.get(
+    "/{session_id}/action-items", summary="Follow-up action items", responses=problems(404, 422)
+)
+async def list_action_items(
+    app: CurrentApp, db_session: DbSession, session_id: SessionId
+) -> Page[ActionItemRead]:
+    items = await service.list_action_items(
+        db_session=db_session, app_id=app.id, session_id=session_id
+    )
+    return Page(data=[ActionItemRead.from_model(i) for i in items], next_cursor=None)
+
+
+@router.post(
+    "/{session_id}/action-items",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add an action item",
+    responses=problems(404, 409, 422),
+)
+async def add_action_item(
+    app: CurrentApp, db_session: DbSession, session_id: SessionId, body: ActionItemCreate
+) -> ActionItemRead:
+    item = await service.add_action_item(
+        db_session=db_session, app_id=app.id, session_id=session_id, data=body
+    )
+    return ActionItemRead.from_model(item)
+
+
+@router.patch(
+    "/{session_id}/action-items/{item_id}",
+    summary="Change an action item, or mark it done / undone",
+    responses=problems(404, 412, 422),
+)
+async def update_action_item(
+    app: CurrentApp,
+    db_session: DbSession,
+    session_id: SessionId,
+    item_id: ActionItemId,
+    body: ActionItemUpdate,
+    expected_version: IfMatch,
+) -> ActionItemRead:
+    item = await service.update_action_item(
+        db_session=db_session,
+        app_id=app.id,
+        session_id=session_id,
+        item_id=item_id,
+        data=body,
+        expected_version=expected_version,
+    )
+    return ActionItemRead.from_model(item)
+
+
+def _series(series: Series, sessions: list[Session], response: Response) -> SeriesRead:
+    set_etag(response, series.version)
+    return SeriesRead.from_model(series, sessions)
+
+
+@series_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Book a weekly series",
+    description="All or nothing: 409 lists every conflicting occurrence under `conflicts`.",
+    responses=problems(404, 409, 422),
+)
+async def create_series(
+    app: CurrentApp, db_session: DbSession, body: SeriesCreate, response: Response
+) -> SeriesRead:
+    series, sessions = await service.create_series(db_session=db_session, app_id=app.id, data=body)
+    return _series(series, sessions, response)
+
+
+@series_router.get("/{series_id}", summary="Get a series", responses=problems(404, 422))
+async def get_series(
+    app: CurrentApp, db_session: DbSession, series_id: SeriesId, response: Response
+) -> SeriesRead:
+    series, sessions = await service.get_series(
+        db_session=db_session, app_id=app.id, series_id=series_id
+    )
+    return _series(series, sessions, response)
+
+
+@series_router.post("/{series_id}/cancel", summary="Cancel the rest of a series", responses=CHANGE)
+async def cancel_series(
+    app: CurrentApp,
+    db_session: DbSession,
+    series_id: SeriesId,
+    body: SeriesCancel,
+    response: Response,
+    expected_version: IfMatch,
+) -> SeriesRead:
+    series, sessions = await service.cancel_series(
+        db_session=db_session,
+        app_id=app.id,
+        series_id=series_id,
+        data=body,
+        expected_version=expected_version,
+    )
+    return _series(series, sessions, response)

@@ -1,0 +1,644 @@
+"""Sessions: booking against free slots, the lifecycle, expiry, weekly series, notes.
+
+Every change of one mentor's calendar first locks the mentor row (`FOR UPDATE` on PostgreSQL;
+SQLite serializes writers anyway), so the free-slot and capacity checks and the insert that
+follows cannot interleave with another booking. PostgreSQL's exclusion constraint backs this up:
+if anything ever slips through, the insert fails and the caller gets a 409, never a 500.
+Locks are always taken mentor first, then session, so two transitions cannot deadlock.
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mentorapi.availability import service as availability_service
+from mentorapi.availability.slots import Rules, why_not
+from mentorapi.db.integrity import flush_or_conflict
+from mentorapi.kit import timezones
+from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
+from mentorapi.kit.pagination import PageRequest
+from mentorapi.kit.versioning import check_version
+from mentorapi.mentees import service as mentees_service
+from mentorapi.mentors.models import Format, Mentor
+from mentorapi.sessions import repository
+from mentorapi.sessions.models import (
+    ActionItem,
+    Series,
+    SeriesStatus,
+    Session,
+    SessionNote,
+    SessionStatus,
+)
+from mentorapi.sessions.schemas import (
+    ActionItemCreate,
+    ActionItemUpdate,
+    Cancel,
+    Complete,
+    Decline,
+    NotesPut,
+    SeriesCreate,
+    SessionCreate,
+    session_json,
+)
+from mentorapi.webhooks import outbox
+from mentorapi.webhooks.models import EventType
+
+ASYNC_ANSWER_WITHIN = timedelta(days=7)
+MAX_ACTION_ITEMS = 50
+SLOT_TAKEN = "the slot is not free: another session of the mentor was just booked there"
+
+
+def now() -> datetime:
+    """The clock of this module (tests move it to see sessions start)."""
+    return timezones.utcnow()
+
+
+# Bookkeeping fields that change with everything; `previous` names the fields that mean something.
+_NOT_PREVIOUS = {"version", "updated_at", "history"}
+
+
+async def _record(
+    db_session: AsyncSession,
+    session: Session,
+    type: EventType,
+    before: dict[str, Any] | None = None,
+) -> None:
+    """The event for a change: the whole session, plus `previous` with the fields that changed
+    (their old values) when `before` (the session as JSON before the change) is given."""
+    data = session_json(session)
+    if before is not None:
+        data["previous"] = {
+            k: v for k, v in before.items() if k not in _NOT_PREVIOUS and data.get(k) != v
+        }
+    await outbox.record(
+        db_session, app_id=session.app_id, type=type, data=data, object_id=session.id
+    )
+
+
+def _touch(session: Session) -> None:
+    session.version += 1
+    session.updated_at = timezones.utcnow()
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+async def get(*, db_session: AsyncSession, app_id: str, session_id: str) -> Session:
+    await expire_due(db_session=db_session, app_id=app_id, only_if_any=True)
+    session = await repository.get(db_session, app_id, session_id)
+    if session is None:
+        raise NotFound(f"no session {session_id}")
+    return session
+
+
+async def list_sessions(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    page: PageRequest,
+    mentor_id: str | None = None,
+    mentee_id: str | None = None,
+    statuses: list[SessionStatus] | None = None,
+    starts_from: datetime | None = None,
+    starts_before: datetime | None = None,
+) -> tuple[list[Session], str | None]:
+    await expire_due(db_session=db_session, app_id=app_id, only_if_any=True)
+    return await repository.list_page(
+        db_session,
+        app_id,
+        page,
+        mentor_id=mentor_id,
+        mentee_id=mentee_id,
+        statuses=[s.value for s in statuses or []],
+        starts_from=starts_from,
+        starts_before=starts_before,
+    )
+
+
+# --- booking -----------------------------------------------------------------------------------
+
+
+async def _check_ask(
+    db_session: AsyncSession, app_id: str, data: SessionCreate
+) -> tuple[Mentor, Rules, bool]:
+    """Everything about a booking except the time: the mentor (locked), their rules."""
+    mentor = await repository.lock_mentor(db_session, app_id, data.mentor_id)
+    if mentor is None:
+        raise NotFound(f"no mentor {data.mentor_id}")
+    await mentees_service.get(db_session=db_session, app_id=app_id, mentee_id=data.mentee_id)
+    if data.format.value not in mentor.formats:
+        raise InvalidInput(
+            f"the mentor offers the formats {mentor.formats}", loc=["body", "format"]
+        )
+    if data.duration_minutes not in mentor.session_lengths:
+        raise InvalidInput(
+            f"the mentor offers sessions of {mentor.session_lengths} minutes",
+            loc=["body", "duration_minutes"],
+        )
+    if not await repository.offers_skill(db_session, mentor.id, data.skill_id):
+        raise InvalidInput("the mentor does not offer this skill", loc=["body", "skill_id"])
+    if data.format is Format.async_:
+        if data.starts_at is not None:
+            raise InvalidInput("an async session has no start time", loc=["body", "starts_at"])
+    else:
+        if data.starts_at is None:
+            raise InvalidInput(
+                "starts_at is required (only async sessions have none)", loc=["body", "starts_at"]
+            )
+        _whole_minute(data.starts_at, ["body", "starts_at"])
+    rules, auto_accept = await availability_service.rules_for(db_session, mentor)
+    return mentor, rules, auto_accept
+
+
+def _whole_minute(value: datetime, loc: list[str | int]) -> None:
+    if value.second or value.microsecond:
+        raise InvalidInput("start times are whole minutes", loc=loc)
+
+
+def _new_session(
+    app_id: str, data: SessionCreate, auto_accept: bool, starts_at: datetime | None
+) -> Session:
+    status = SessionStatus.booked if auto_accept else SessionStatus.requested
+    ends_at = starts_at + timedelta(minutes=data.duration_minutes) if starts_at else None
+    expires_at = None
+    if status is SessionStatus.requested:
+        expires_at = starts_at or timezones.utcnow() + ASYNC_ANSWER_WITHIN
+    return Session(
+        app_id=app_id,
+        mentor_id=data.mentor_id,
+        mentee_id=data.mentee_id,
+        status=status.value,
+        topic=data.topic,
+        questions=data.questions,
+        skill_id=data.skill_id,
+        format=data.format.value,
+        duration_minutes=data.duration_minutes,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        expires_at=expires_at,
+    )
+
+
+def _created_event(session: Session) -> EventType:
+    if session.status == SessionStatus.booked:
+        return EventType.session_booked
+    return EventType.session_requested
+
+
+def _slot_conflict(reason: str, starts_at: datetime) -> Conflict:
+    return Conflict(
+        f"the slot is not free: {reason}",
+        extra={
+            "starts_at": starts_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "reason": reason,
+        },
+    )
+
+
+async def book(*, db_session: AsyncSession, app_id: str, data: SessionCreate) -> Session:
+    mentor, rules, auto_accept = await _check_ask(db_session, app_id, data)
+    starts_at = data.starts_at.astimezone(UTC) if data.starts_at else None
+    if starts_at is not None:
+        ends_at = starts_at + timedelta(minutes=data.duration_minutes)
+        calendar = await availability_service.calendar_for(
+            db_session, mentor, starts_at, ends_at, rules=rules
+        )
+        reason = why_not(rules, calendar, starts_at, ends_at, now())
+        if reason is not None:
+            raise _slot_conflict(reason, starts_at)
+    session = _new_session(app_id, data, auto_accept, starts_at)
+    db_session.add(session)
+    await flush_or_conflict(db_session, SLOT_TAKEN)
+    await _record(db_session, session, _created_event(session))
+    return session
+
+
+def occurrences(first: datetime, tz_name: str, count: int, interval_weeks: int) -> list[datetime]:
+    """The same wall-clock time in the mentor's zone every `interval_weeks`, across DST."""
+    tz = timezones.zone(tz_name)
+    wall = first.astimezone(tz).replace(tzinfo=None)
+    return [
+        (wall + timedelta(weeks=interval_weeks * i)).replace(tzinfo=tz).astimezone(UTC)
+        for i in range(count)
+    ]
+
+
+async def create_series(
+    *, db_session: AsyncSession, app_id: str, data: SeriesCreate
+) -> tuple[Series, list[Session]]:
+    if data.format is Format.async_:
+        raise InvalidInput(
+            "a series needs start times; async sessions cannot repeat", loc=["body", "format"]
+        )
+    mentor, rules, auto_accept = await _check_ask(db_session, app_id, data)
+    assert data.starts_at is not None  # _check_ask: only async sessions have none
+    duration = timedelta(minutes=data.duration_minutes)
+    starts = occurrences(data.starts_at, mentor.timezone, data.count, data.interval_weeks)
+    calendar = await availability_service.calendar_for(
+        db_session, mentor, starts[0], starts[-1] + duration, rules=rules
+    )
+    conflicts = []
+    current = now()
+    for index, start in enumerate(starts):
+        reason = why_not(rules, calendar, start, start + duration, current)
+        if reason is not None:
+            conflicts.append(
+                {
+                    "index": index,
+                    "starts_at": start.isoformat().replace("+00:00", "Z"),
+                    "reason": reason,
+                }
+            )
+        calendar.hold(start, start + duration, rules.zone)
+    if conflicts:
+        raise Conflict(
+            f"{len(conflicts)} of {data.count} occurrences are not free; nothing was booked",
+            extra={"conflicts": conflicts},
+        )
+    series = Series(
+        app_id=app_id,
+        mentor_id=mentor.id,
+        mentee_id=data.mentee_id,
+        count=data.count,
+        interval_weeks=data.interval_weeks,
+    )
+    db_session.add(series)
+    await db_session.flush()
+    sessions = []
+    for start in starts:
+        session = _new_session(app_id, data, auto_accept, start)
+        session.series_id = series.id
+        sessions.append(session)
+    db_session.add_all(sessions)
+    await flush_or_conflict(db_session, SLOT_TAKEN)
+    for session in sessions:
+        await _record(db_session, session, _created_event(session))
+    return series, sessions
+
+
+async def get_series(
+    *, db_session: AsyncSession, app_id: str, series_id: str
+) -> tuple[Series, list[Session]]:
+    await expire_due(db_session=db_session, app_id=app_id, only_if_any=True)
+    series = await repository.get_series(db_session, app_id, series_id)
+    if series is None:
+        raise NotFound(f"no series {series_id}")
+    return series, await repository.series_sessions(db_session, app_id, series_id)
+
+
+async def cancel_series(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    series_id: str,
+    data: Cancel,
+    expected_version: int | None = None,
+) -> tuple[Series, list[Session]]:
+    """Cancel every occurrence still to come; past and finished ones stay as they are."""
+    series = await repository.get_series(db_session, app_id, series_id)
+    if series is None:
+        raise NotFound(f"no series {series_id}")
+    await repository.lock_mentor(db_session, app_id, series.mentor_id)
+    series = await repository.get_series(db_session, app_id, series_id, for_update=True)
+    assert series is not None
+    check_version(series.version, expected_version, "the series")
+    if series.status == SeriesStatus.cancelled:
+        raise Conflict("the series is already cancelled")
+    sessions = await repository.series_sessions(db_session, app_id, series_id, for_update=True)
+    current = now()
+    for session in sessions:
+        upcoming = session.starts_at is not None and session.starts_at > current
+        if session.status in (SessionStatus.requested, SessionStatus.booked) and upcoming:
+            before = session_json(session)
+            _cancel(session, data)
+            await _record(db_session, session, EventType.session_cancelled, before)
+    series.status = SeriesStatus.cancelled.value
+    series.version += 1
+    series.updated_at = timezones.utcnow()
+    await repository.save(db_session, series, *sessions)
+    return series, sessions
+
+
+# --- the lifecycle -----------------------------------------------------------------------------
+
+MOVES: dict[str, tuple[SessionStatus, ...]] = {
+    "accept": (SessionStatus.requested,),
+    "decline": (SessionStatus.requested,),
+    "reschedule": (SessionStatus.requested, SessionStatus.booked),
+    "cancel": (SessionStatus.requested, SessionStatus.booked),
+    "complete": (SessionStatus.booked,),
+    "no-show": (SessionStatus.booked,),
+}
+
+
+async def _load_for_change(
+    db_session: AsyncSession,
+    app_id: str,
+    session_id: str,
+    move: str,
+    expected_version: int | None,
+) -> Session:
+    """The session locked for a change (mentor row first), after expiry, version and legality."""
+    session = await repository.get(db_session, app_id, session_id)
+    if session is None:
+        raise NotFound(f"no session {session_id}")
+    await repository.lock_mentor(db_session, app_id, session.mentor_id)
+    session = await repository.get(db_session, app_id, session_id, for_update=True)
+    assert session is not None
+    check_version(session.version, expected_version, "the session")
+    current = now()
+    if _is_due(session, current):
+        # The request lapsed before anyone answered; it is expired whatever is asked now.
+        # The caller's 409 rolls this back; the next read or the worker expires it for good.
+        await _expire(db_session, session)
+    if session.status not in MOVES[move]:
+        allowed = ", ".join(s.value for s in MOVES[move])
+        raise Conflict(
+            f"cannot {move} a session that is {session.status} (only when {allowed})",
+            extra={"session_status": session.status},
+        )
+    return session
+
+
+def _is_due(session: Session, current: datetime) -> bool:
+    return (
+        session.status == SessionStatus.requested
+        and session.expires_at is not None
+        and session.expires_at <= current
+    )
+
+
+async def accept(
+    *, db_session: AsyncSession, app_id: str, session_id: str, expected_version: int | None = None
+) -> Session:
+    session = await _load_for_change(db_session, app_id, session_id, "accept", expected_version)
+    before = session_json(session)
+    session.status = SessionStatus.booked.value
+    session.expires_at = None
+    _touch(session)
+    await repository.save(db_session, session)
+    await _record(db_session, session, EventType.session_booked, before)
+    return session
+
+
+async def decline(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    session_id: str,
+    data: Decline,
+    expected_version: int | None = None,
+) -> Session:
+    session = await _load_for_change(db_session, app_id, session_id, "decline", expected_version)
+    before = session_json(session)
+    session.status = SessionStatus.declined.value
+    session.decline_reason = data.reason or None
+    _touch(session)
+    await repository.save(db_session, session)
+    await _record(db_session, session, EventType.session_declined, before)
+    return session
+
+
+def _cancel(session: Session, data: Cancel) -> None:
+    session.status = SessionStatus.cancelled.value
+    session.cancelled_by = data.by.value
+    session.cancel_reason = data.reason or None
+    _touch(session)
+
+
+async def cancel(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    session_id: str,
+    data: Cancel,
+    expected_version: int | None = None,
+) -> Session:
+    session = await _load_for_change(db_session, app_id, session_id, "cancel", expected_version)
+    before = session_json(session)
+    _cancel(session, data)
+    await repository.save(db_session, session)
+    await _record(db_session, session, EventType.session_cancelled, before)
+    return session
+
+
+async def reschedule(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    session_id: str,
+    starts_at: datetime,
+    expected_version: int | None = None,
+) -> Session:
+    session = await _load_for_change(db_session, app_id, session_id, "reschedule", expected_version)
+    if session.starts_at is None or session.ends_at is None:
+        raise InvalidInput("an async session has no time to move", loc=["body", "starts_at"])
+    _whole_minute(starts_at, ["body", "starts_at"])
+    mentor = await repository.lock_mentor(db_session, app_id, session.mentor_id)
+    assert mentor is not None
+    new_start = starts_at.astimezone(UTC)
+    new_end = new_start + timedelta(minutes=session.duration_minutes)
+    rules, _ = await availability_service.rules_for(db_session, mentor)
+    calendar = await availability_service.calendar_for(
+        db_session, mentor, new_start, new_end, rules=rules, exclude_id=session.id
+    )
+    reason = why_not(rules, calendar, new_start, new_end, now())
+    if reason is not None:
+        raise _slot_conflict(reason, new_start)
+    before = session_json(session)
+    session.history = [
+        *session.history,
+        {
+            "starts_at": _z(session.starts_at),
+            "ends_at": _z(session.ends_at),
+            "at": _z(timezones.utcnow()),
+        },
+    ]
+    session.rescheduled_from = session.starts_at
+    session.starts_at, session.ends_at = new_start, new_end
+    if session.status == SessionStatus.requested:
+        session.expires_at = new_start
+    _touch(session)
+    db_session.add(session)
+    await flush_or_conflict(db_session, SLOT_TAKEN)
+    await _record(db_session, session, EventType.session_rescheduled, before)
+    return session
+
+
+def _z(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _started(session: Session, move: str) -> None:
+    if session.starts_at is not None and session.starts_at > now():
+        raise Conflict(f"cannot {move} a session that has not started yet")
+
+
+async def complete(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    session_id: str,
+    data: Complete,
+    expected_version: int | None = None,
+) -> Session:
+    session = await _load_for_change(db_session, app_id, session_id, "complete", expected_version)
+    before = session_json(session)
+    _started(session, "complete")
+    session.status = SessionStatus.completed.value
+    session.completion_note = data.note or None
+    _touch(session)
+    await repository.save(db_session, session)
+    await repository.add_completed(db_session, session)
+    await _record(db_session, session, EventType.session_completed, before)
+    return session
+
+
+async def no_show(
+    *, db_session: AsyncSession, app_id: str, session_id: str, expected_version: int | None = None
+) -> Session:
+    session = await _load_for_change(db_session, app_id, session_id, "no-show", expected_version)
+    before = session_json(session)
+    _started(session, "mark as no-show")
+    session.status = SessionStatus.no_show.value
+    _touch(session)
+    await repository.save(db_session, session)
+    await _record(db_session, session, EventType.session_no_show, before)
+    return session
+
+
+# --- expiry ------------------------------------------------------------------------------------
+
+
+async def _expire(db_session: AsyncSession, session: Session) -> None:
+    before = session_json(session)
+    session.status = SessionStatus.expired.value
+    _touch(session)
+    await repository.save(db_session, session)
+    await _record(db_session, session, EventType.session_expired, before)
+
+
+async def expire_due(
+    *,
+    db_session: AsyncSession,
+    app_id: str | None = None,
+    at: datetime | None = None,
+    only_if_any: bool = False,
+) -> int:
+    """Expire requests nobody answered before they started; returns how many.
+
+    The worker calls it for every app; reads call it lazily for their app (`only_if_any`: one
+    cheap query when nothing is due, which is almost always).
+    """
+    current = at or now()
+    if (
+        only_if_any
+        and app_id is not None
+        and not await repository.has_due_requests(db_session, app_id, current)
+    ):
+        return 0
+    due = await repository.due_requests(db_session, current, app_id)
+    for session in due:
+        await _expire(db_session, session)
+    return len(due)
+
+
+# --- notes and action items --------------------------------------------------------------------
+
+
+async def get_notes(*, db_session: AsyncSession, app_id: str, session_id: str) -> SessionNote:
+    session = await get(db_session=db_session, app_id=app_id, session_id=session_id)
+    note = await repository.get_notes(db_session, app_id, session.id)
+    return note or SessionNote(app_id=app_id, session_id=session.id, version=0)
+
+
+async def put_notes(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    session_id: str,
+    data: NotesPut,
+    expected_version: int | None = None,
+) -> SessionNote:
+    session = await get(db_session=db_session, app_id=app_id, session_id=session_id)
+    note = await repository.get_notes(db_session, app_id, session.id)
+    if note is None:
+        check_version(0, expected_version, "the notes")
+        note = SessionNote(app_id=app_id, session_id=session.id)
+    else:
+        check_version(note.version, expected_version, "the notes")
+        note.version += 1
+        note.updated_at = timezones.utcnow()
+    note.notes = data.notes
+    note.takeaways = data.takeaways
+    await repository.save(db_session, note)
+    return note
+
+
+async def list_action_items(
+    *, db_session: AsyncSession, app_id: str, session_id: str
+) -> list[ActionItem]:
+    session = await get(db_session=db_session, app_id=app_id, session_id=session_id)
+    return await repository.action_items(db_session, app_id, session.id)
+
+
+async def add_action_item(
+    *, db_session: AsyncSession, app_id: str, session_id: str, data: ActionItemCreate
+) -> ActionItem:
+    session = await get(db_session=db_session, app_id=app_id, session_id=session_id)
+    if len(await repository.action_items(db_session, app_id, session.id)) >= MAX_ACTION_ITEMS:
+        raise Conflict(f"a session has at most {MAX_ACTION_ITEMS} action items")
+    item = ActionItem(
+        app_id=app_id,
+        session_id=session.id,
+        text=data.text,
+        due_on=data.due_on.isoformat() if data.due_on else None,
+    )
+    await repository.save(db_session, item)
+    return item
+
+
+async def update_action_item(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    session_id: str,
+    item_id: str,
+    data: ActionItemUpdate,
+    expected_version: int | None = None,
+) -> ActionItem:
+    item = await repository.get_action_item(db_session, app_id, session_id, item_id)
+    if item is None:
+        raise NotFound(f"no action item {item_id} on session {session_id}")
+    check_version(item.version, expected_version, "the action item")
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("text") is not None:
+        item.text = changes["text"]
+    if "due_on" in changes:
+        item.due_on = changes["due_on"].isoformat() if changes["due_on"] else None
+    if changes.get("done") is not None and changes["done"] != item.done:
+        item.done = changes["done"]
+        item.done_at = timezones.utcnow() if item.done else None
+    item.version += 1
+    item.updated_at = timezones.utcnow()
+    await repository.save(db_session, item)
+    return item
+
+
+async def calendar_parts(
+    *, db_session: AsyncSession, app_id: str, session_id: str
+) -> tuple[Session, str, str]:
+    """The session with its mentor's and mentee's names, for a calendar file."""
+    from mentorapi.mentors import service as mentors_service
+
+    session = await get(db_session=db_session, app_id=app_id, session_id=session_id)
+    if session.starts_at is None:
+        raise Conflict("an async session has no time, so no calendar event")
+    mentor = await mentors_service.get(
+        db_session=db_session, app_id=app_id, mentor_id=session.mentor_id
+    )
+    mentee = await mentees_service.get(
+        db_session=db_session, app_id=app_id, mentee_id=session.mentee_id
+    )
+    return session, mentor.name, mentee.name

@@ -1,0 +1,259 @@
+"""Availability rules and the free slots they leave, DST included."""
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Tenant
+from tests.factories import book_session, bookable, create_mentor, set_availability
+
+
+async def test_get_default_and_put_roundtrip(tenant: Tenant) -> None:
+    mentor = await create_mentor(tenant.client)
+    response = await tenant.client.get(f"/v1/mentors/{mentor['id']}/availability")
+    assert response.status_code == 200
+    assert response.json()["weekly"] == []
+    assert response.json()["version"] == 0
+    body = {
+        "weekly": [
+            {"day": "tue", "start": "13:00", "end": "15:00"},
+            {"day": "mon", "start": "09:00", "end": "12:00"},
+        ],
+        "overrides": [{"date": "2026-12-24", "windows": []}],
+        "buffer_minutes": 5,
+        "min_notice_minutes": 60,
+        "weekly_capacity": 5,
+        "auto_accept": True,
+    }
+    put = await tenant.client.put(f"/v1/mentors/{mentor['id']}/availability", json=body)
+    assert put.status_code == 200, put.text
+    data = put.json()
+    assert data["weekly"][0] == {"day": "mon", "start": "09:00", "end": "12:00"}
+    assert data["overrides"] == [{"date": "2026-12-24", "windows": []}]
+    assert data["timezone"] == "Europe/Berlin"
+    assert data["version"] == 1
+    assert put.headers["etag"] == '"1"'
+    stale = await tenant.client.put(
+        f"/v1/mentors/{mentor['id']}/availability", json=body, headers={"If-Match": '"0"'}
+    )
+    assert stale.status_code == 412
+    again = await tenant.client.put(
+        f"/v1/mentors/{mentor['id']}/availability", json=body, headers={"If-Match": '"1"'}
+    )
+    assert again.json()["version"] == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"weekly": [{"day": "mon", "start": "10:00", "end": "09:00"}]}, "after start"),
+        ({"weekly": [{"day": "mon", "start": "10:00", "end": "10:00"}]}, "after start"),
+        (
+            {
+                "weekly": [
+                    {"day": "mon", "start": "09:00", "end": "11:00"},
+                    {"day": "mon", "start": "10:30", "end": "12:00"},
+                ]
+            },
+            "overlap",
+        ),
+        ({"weekly": [{"day": "funday", "start": "09:00", "end": "10:00"}]}, ""),
+        ({"weekly": [{"day": "mon", "start": "9:00", "end": "10:00"}]}, "HH:MM"),
+        ({"weekly": [{"day": "mon", "start": "09:00", "end": "24:30"}]}, "HH:MM"),
+        ({"weekly": [{"day": "mon", "start": 900, "end": "10:00"}]}, ""),
+        (
+            {
+                "weekly": [
+                    {"day": "mon", "start": f"{h:02}:00", "end": f"{h:02}:30"} for h in range(24)
+                ]
+                * 3
+            },
+            "",
+        ),
+        ({"overrides": [{"date": "2026-13-01", "windows": []}]}, ""),
+        (
+            {
+                "overrides": [
+                    {"date": "2026-12-24", "windows": []},
+                    {"date": "2026-12-24", "windows": []},
+                ]
+            },
+            "one override",
+        ),
+        ({"buffer_minutes": -1}, ""),
+        ({"weekly_capacity": 0}, ""),
+        ({"auto_accept": "maybe"}, ""),
+        ({"weekly": "x" * 100_000}, ""),
+        ({"surprise": 1}, ""),
+    ],
+)
+async def test_invalid_availability_is_422(
+    tenant: Tenant, body: dict[str, Any], fragment: str
+) -> None:
+    mentor = await create_mentor(tenant.client)
+    response = await tenant.client.put(f"/v1/mentors/{mentor['id']}/availability", json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert fragment in response.text
+    unchanged = await tenant.client.get(f"/v1/mentors/{mentor['id']}/availability")
+    assert unchanged.json()["version"] == 0
+
+
+async def _slots(tenant: Tenant, mentor_id: str, **params: Any) -> list[dict[str, Any]]:
+    response = await tenant.client.get(f"/v1/mentors/{mentor_id}/slots", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+async def test_slots_follow_berlin_dst_and_show_new_york_time(tenant: Tenant) -> None:
+    """Berlin springs forward on Sunday 2027-03-28, New York on 2027-03-14: a 09:00 Berlin
+    window is 08:00Z before the switch and 07:00Z after it, and 04:00 then 03:00 in New York."""
+    base = await bookable(
+        tenant.client,
+        weekly=[
+            {"day": d, "start": "09:00", "end": "10:00"}
+            for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        ],
+    )
+    slots = await _slots(
+        tenant,
+        base["mentor_id"],
+        start="2027-03-26T00:00:00Z",
+        end="2027-03-30T00:00:00Z",
+        duration=30,
+        timezone="America/New_York",
+    )
+    starts = [s["starts_at"] for s in slots]
+    assert starts == [
+        "2027-03-26T08:00:00Z", "2027-03-26T08:15:00Z", "2027-03-26T08:30:00Z",
+        "2027-03-27T08:00:00Z", "2027-03-27T08:15:00Z", "2027-03-27T08:30:00Z",
+        "2027-03-28T07:00:00Z", "2027-03-28T07:15:00Z", "2027-03-28T07:30:00Z",
+        "2027-03-29T07:00:00Z", "2027-03-29T07:15:00Z", "2027-03-29T07:30:00Z",
+    ]  # fmt: skip
+    assert slots[0]["ends_at"] == "2027-03-26T08:30:00Z"
+    assert slots[0]["local_start"] == "2027-03-26T04:00:00-04:00"
+    assert slots[-1]["local_start"] == "2027-03-29T03:30:00-04:00"
+    in_berlin = await _slots(
+        tenant, base["mentor_id"], start="2027-03-27T00:00:00Z", end="2027-03-29T00:00:00Z",
+        duration=30,
+    )  # fmt: skip
+    assert in_berlin[0]["local_start"] == "2027-03-27T09:00:00+01:00"
+    assert in_berlin[-1]["local_start"] == "2027-03-28T09:30:00+02:00"
+
+
+async def test_autumn_switch_and_a_window_across_the_spring_gap(tenant: Tenant) -> None:
+    base = await bookable(
+        tenant.client,
+        weekly=[],
+        overrides=[
+            # 01:00-04:00 on the spring-forward night is two real hours.
+            {"date": "2027-03-28", "windows": [{"start": "01:00", "end": "04:00"}]},
+            # Berlin falls back on 2027-10-31: 09:00 local is 07:00Z before, 08:00Z after.
+            {"date": "2027-10-30", "windows": [{"start": "09:00", "end": "09:30"}]},
+            {"date": "2027-10-31", "windows": [{"start": "09:00", "end": "09:30"}]},
+        ],
+    )
+    gap = await _slots(
+        tenant, base["mentor_id"], start="2027-03-27T12:00:00Z", end="2027-03-28T12:00:00Z",
+        duration=30,
+    )  # fmt: skip
+    assert gap[0]["starts_at"] == "2027-03-28T00:00:00Z"
+    assert gap[-1]["starts_at"] == "2027-03-28T01:30:00Z"  # 03:30 CEST, ends 04:00 local
+    assert len(gap) == 7
+    autumn = await _slots(
+        tenant, base["mentor_id"], start="2027-10-30T00:00:00Z", end="2027-11-01T00:00:00Z",
+        duration=30,
+    )  # fmt: skip
+    assert [s["starts_at"] for s in autumn] == ["2027-10-30T07:00:00Z", "2027-10-31T08:00:00Z"]
+
+
+async def test_overrides_buffer_capacity_and_existing_sessions(tenant: Tenant) -> None:
+    base = await bookable(
+        tenant.client,
+        weekly=[{"day": "mon", "start": "09:00", "end": "11:00"},
+                {"day": "tue", "start": "09:00", "end": "11:00"}],
+        overrides=[{"date": "2027-01-12", "windows": [{"start": "14:00", "end": "15:00"}]}],
+        buffer_minutes=15,
+        weekly_capacity=2,
+    )  # fmt: skip
+    monday = {"start": "2027-01-11T00:00:00Z", "end": "2027-01-12T00:00:00Z", "duration": 30}
+    assert len(await _slots(tenant, base["mentor_id"], **monday)) == 7  # 09:00 .. 10:30 local
+    await book_session(tenant.client, base, "2027-01-11T08:30:00Z")  # 09:30-10:00 Berlin
+    left = [s["local_start"][11:16] for s in await _slots(tenant, base["mentor_id"], **monday)]
+    # 09:30-10:00 is taken; with 15 minutes of buffer around it nothing starts before 10:15.
+    assert left == ["10:15", "10:30"]
+    tuesday = await _slots(
+        tenant, base["mentor_id"], start="2027-01-12T00:00:00Z", end="2027-01-13T00:00:00Z",
+        duration=30,
+    )  # fmt: skip
+    assert [s["local_start"][11:16] for s in tuesday] == ["14:00", "14:15", "14:30"]
+    await book_session(tenant.client, base, "2027-01-12T13:00:00Z")
+    # Two sessions this week: the capacity is reached, nothing else that week.
+    assert await _slots(tenant, base["mentor_id"], **monday) == []
+    next_monday = {"start": "2027-01-18T00:00:00Z", "end": "2027-01-19T00:00:00Z", "duration": 30}
+    assert len(await _slots(tenant, base["mentor_id"], **next_monday)) == 7
+
+
+async def test_minimum_notice_hides_near_slots(tenant: Tenant) -> None:
+    base = await bookable(tenant.client, weekly=[
+        {"day": d, "start": "00:00", "end": "24:00"}
+        for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    ], min_notice_minutes=60 * 24 * 40)  # fmt: skip
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    params = {
+        "start": now.isoformat(),
+        "end": (now + timedelta(days=31)).isoformat(),
+        "duration": 15,
+    }
+    assert await _slots(tenant, base["mentor_id"], **params) == []
+    await set_availability(tenant.client, base["mentor_id"], weekly=[
+        {"day": d, "start": "00:00", "end": "24:00"}
+        for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    ], min_notice_minutes=0)  # fmt: skip
+    assert len(await _slots(tenant, base["mentor_id"], **params)) > 1000
+
+
+S, E = "2027-01-11T00:00:00Z", "2027-01-12T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"start": "2027-01-11T00:00:00", "end": E, "duration": 30}, "timezone"),
+        ({"start": S, "end": "2027-03-11T00:00:00Z", "duration": 30}, "31 days"),
+        ({"start": E, "end": S, "duration": 30}, "after"),
+        ({"start": S, "end": E, "duration": 45}, "offers"),
+        ({"start": S, "end": E, "duration": 300}, ""),
+        ({"start": "soon", "end": E, "duration": 30}, ""),
+        ({"start": S, "end": E}, "duration"),
+        ({"start": S, "end": E, "duration": 30, "timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"start": S, "end": E, "duration": 30, "timezone": "x" * 5000}, ""),
+        ({"start": "0001-01-01T00:00:00+05:00", "end": E, "duration": 30}, "between the years"),
+        ({"start": S, "end": "9999-12-31T23:00:00-05:00", "duration": 30}, "between the years"),
+    ],
+)
+async def test_bad_slot_queries_are_422(
+    tenant: Tenant, params: dict[str, Any], fragment: str
+) -> None:
+    base = await bookable(tenant.client)
+    response = await tenant.client.get(f"/v1/mentors/{base['mentor_id']}/slots", params=params)
+    assert response.status_code == 422, response.text
+    assert fragment in response.text
+
+
+async def test_another_apps_mentor_is_404(tenant: Tenant, other_tenant: Tenant) -> None:
+    mentor = await create_mentor(tenant.client)
+    path = f"/v1/mentors/{mentor['id']}"
+    assert (await other_tenant.client.get(f"{path}/availability")).status_code == 404
+    put = await other_tenant.client.put(f"{path}/availability", json={"weekly": []})
+    assert put.status_code == 404
+    slots = await other_tenant.client.get(
+        f"{path}/slots",
+        params={"start": "2027-01-11T00:00:00Z", "end": "2027-01-12T00:00:00Z", "duration": 15},
+    )
+    assert slots.status_code == 404
+    assert (
+        await tenant.client.get("/v1/mentors/mte_01JD0000000000000000000000/slots")
+    ).status_code == 422
