@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from mentorapi.apps.auth import CurrentApp
+from mentorapi.apps.auth import CurrentCaller
 from mentorapi.db.uow import DbSession
 from mentorapi.feedback import service
 from mentorapi.feedback.schemas import (
@@ -33,14 +33,14 @@ def _read(view: FeedbackView, response: Response | None = None) -> FeedbackRead:
     responses=problems(404, 409, 422),
 )
 async def submit_feedback(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     session_id: SessionId,
     body: FeedbackCreate,
     response: Response,
 ) -> FeedbackRead:
     view = await service.submit(
-        db_session=db_session, app_id=app.id, session_id=session_id, data=body
+        db_session=db_session, app_id=caller.app_id, actor=caller, session_id=session_id, data=body
     )
     return _read(view, response)
 
@@ -51,9 +51,11 @@ async def submit_feedback(
     responses=problems(404, 422),
 )
 async def session_feedback(
-    app: CurrentApp, db_session: DbSession, session_id: SessionId
+    caller: CurrentCaller, db_session: DbSession, session_id: SessionId
 ) -> Page[FeedbackRead]:
-    views = await service.for_session(db_session=db_session, app_id=app.id, session_id=session_id)
+    views = await service.for_session(
+        db_session=db_session, app_id=caller.app_id, actor=caller, session_id=session_id
+    )
     return Page(data=[_read(v) for v in views], next_cursor=None)
 
 
@@ -63,22 +65,24 @@ async def session_feedback(
     responses=problems(404, 422),
 )
 async def mentor_feedback(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     mentor_id: MentorId,
     page: Annotated[PageRequest, Depends(page_request)],
 ) -> Page[FeedbackRead]:
     views, cursor = await service.public_for_mentor(
-        db_session=db_session, app_id=app.id, mentor_id=mentor_id, page=page
+        db_session=db_session, app_id=caller.app_id, actor=caller, mentor_id=mentor_id, page=page
     )
     return Page(data=[_read(v) for v in views], next_cursor=cursor)
 
 
 @router.get("/feedback/{feedback_id}", summary="Get feedback", responses=problems(404, 422))
 async def get_feedback(
-    app: CurrentApp, db_session: DbSession, feedback_id: FeedbackId, response: Response
+    caller: CurrentCaller, db_session: DbSession, feedback_id: FeedbackId, response: Response
 ) -> FeedbackRead:
-    view = await service.get(db_session=db_session, app_id=app.id, feedback_id=feedback_id)
+    view = await service.get(
+        db_session=db_session, app_id=caller.app_id, actor=caller, feedback_id=feedback_id
+    )
     return _read(view, response)
 
 
@@ -88,7 +92,7 @@ async def get_feedback(
     responses=problems(404, 409, 412, 422),
 )
 async def update_feedback(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     feedback_id: FeedbackId,
     body: FeedbackUpdate,
@@ -97,7 +101,8 @@ async def update_feedback(
 ) -> FeedbackRead:
     view = await service.update(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         feedback_id=feedback_id,
         data=body,
         expected_version=expected_version,
@@ -112,9 +117,13 @@ async def update_feedback(
     responses=problems(404, 409, 422),
 )
 async def add_impact_update(
-    app: CurrentApp, db_session: DbSession, feedback_id: FeedbackId, body: ImpactUpdateCreate
+    caller: CurrentCaller, db_session: DbSession, feedback_id: FeedbackId, body: ImpactUpdateCreate
 ) -> FeedbackRead:
     view = await service.add_impact_update(
-        db_session=db_session, app_id=app.id, feedback_id=feedback_id, data=body
+        db_session=db_session,
+        app_id=caller.app_id,
+        actor=caller,
+        feedback_id=feedback_id,
+        data=body,
     )
     return _read(view)

@@ -4,9 +4,16 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.apps.caller import (
+    Caller,
+    Role,
+    is_participant,
+    require_participant,
+    require_party,
+)
 from mentorapi.db.integrity import flush_or_conflict
 from mentorapi.feedback import repository
-from mentorapi.feedback.models import Author, Feedback, ImpactUpdate, editable_until
+from mentorapi.feedback.models import Author, Feedback, ImpactUpdate, Visibility, editable_until
 from mentorapi.feedback.schemas import (
     MENTEE_ONLY,
     MENTOR_ONLY,
@@ -42,39 +49,77 @@ async def _views(db_session: AsyncSession, rows: list[Feedback]) -> list[Feedbac
     return [FeedbackView(f, updates.get(f.id, [])) for f in rows]
 
 
-async def _get(db_session: AsyncSession, app_id: str, feedback_id: str) -> Feedback:
+async def _get(db_session: AsyncSession, app_id: str, actor: Caller, feedback_id: str) -> Feedback:
     feedback = await repository.get(db_session, app_id, feedback_id)
-    if feedback is None:
+    if feedback is None or not _may_read(actor, feedback):
         raise NotFound(f"no feedback {feedback_id}")
     return feedback
 
 
-async def get(*, db_session: AsyncSession, app_id: str, feedback_id: str) -> FeedbackView:
-    return (await _views(db_session, [await _get(db_session, app_id, feedback_id)]))[0]
+def _may_read(actor: Caller, feedback: Feedback) -> bool:
+    """Public feedback is for everyone in the app; the rest for the two people and the app."""
+    public = feedback.visibility == Visibility.public.value and feedback.author == Author.mentee
+    return public or is_participant(
+        actor, mentor_id=feedback.mentor_id, mentee_id=feedback.mentee_id
+    )
+
+
+def _require_author(actor: Caller, feedback: Feedback, action: str) -> None:
+    require_party(
+        actor,
+        Role(feedback.author),
+        mentor_id=feedback.mentor_id,
+        mentee_id=feedback.mentee_id,
+        not_found=f"no feedback {feedback.id}",
+        action=action,
+    )
+
+
+async def get(
+    *, db_session: AsyncSession, app_id: str, actor: Caller, feedback_id: str
+) -> FeedbackView:
+    return (await _views(db_session, [await _get(db_session, app_id, actor, feedback_id)]))[0]
 
 
 async def for_session(
-    *, db_session: AsyncSession, app_id: str, session_id: str
+    *, db_session: AsyncSession, app_id: str, actor: Caller, session_id: str
 ) -> list[FeedbackView]:
-    if await sessions_repository.get(db_session, app_id, session_id) is None:
+    session = await sessions_repository.get(db_session, app_id, session_id)
+    if session is None:
         raise NotFound(f"no session {session_id}")
+    require_participant(
+        actor,
+        mentor_id=session.mentor_id,
+        mentee_id=session.mentee_id,
+        not_found=f"no session {session_id}",
+    )
     return await _views(db_session, await repository.for_session(db_session, app_id, session_id))
 
 
 async def public_for_mentor(
-    *, db_session: AsyncSession, app_id: str, mentor_id: str, page: PageRequest
+    *, db_session: AsyncSession, app_id: str, actor: Caller, mentor_id: str, page: PageRequest
 ) -> tuple[list[FeedbackView], str | None]:
+    # Public feedback is what a mentor's profile shows: every caller of the app may read it.
+    del actor
     await mentors_service.get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
     rows, cursor = await repository.public_for_mentor(db_session, app_id, mentor_id, page)
     return await _views(db_session, rows), cursor
 
 
 async def submit(
-    *, db_session: AsyncSession, app_id: str, session_id: str, data: FeedbackCreate
+    *, db_session: AsyncSession, app_id: str, actor: Caller, session_id: str, data: FeedbackCreate
 ) -> FeedbackView:
     session = await sessions_repository.get(db_session, app_id, session_id)
     if session is None:
         raise NotFound(f"no session {session_id}")
+    require_party(
+        actor,
+        Role(data.author.value),
+        mentor_id=session.mentor_id,
+        mentee_id=session.mentee_id,
+        not_found=f"no session {session_id}",
+        action=f"giving the {data.author.value}'s feedback",
+    )
     if session.status != SessionStatus.completed.value:
         raise Conflict(
             f"feedback closes a completed session; this one is {session.status}",
@@ -114,11 +159,13 @@ async def update(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     feedback_id: str,
     data: FeedbackUpdate,
     expected_version: int | None = None,
 ) -> FeedbackView:
-    feedback = await _get(db_session, app_id, feedback_id)
+    feedback = await _get(db_session, app_id, actor, feedback_id)
+    _require_author(actor, feedback, "editing feedback")
     check_version(feedback.version, expected_version, "the feedback")
     if utcnow() > editable_until(feedback):
         raise Conflict(
@@ -152,13 +199,19 @@ async def update(
         feedback.updated_at = utcnow()
         db_session.add(feedback)
         await db_session.flush()
-    return await get(db_session=db_session, app_id=app_id, feedback_id=feedback_id)
+    return await get(db_session=db_session, app_id=app_id, actor=actor, feedback_id=feedback_id)
 
 
 async def add_impact_update(
-    *, db_session: AsyncSession, app_id: str, feedback_id: str, data: ImpactUpdateCreate
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    actor: Caller,
+    feedback_id: str,
+    data: ImpactUpdateCreate,
 ) -> FeedbackView:
-    feedback = await _get(db_session, app_id, feedback_id)
+    feedback = await _get(db_session, app_id, actor, feedback_id)
+    _require_author(actor, feedback, "adding an impact update")
     if feedback.author != Author.mentee.value:
         raise Conflict("impact updates are the mentee's words; this is the mentor's feedback")
     update_row = ImpactUpdate(
@@ -170,7 +223,7 @@ async def add_impact_update(
     db_session.add(update_row)
     await db_session.flush()
     await repository.add_to_mentor_stats(db_session, feedback.mentor_id, impact_stories=1)
-    view = await get(db_session=db_session, app_id=app_id, feedback_id=feedback_id)
+    view = await get(db_session=db_session, app_id=app_id, actor=actor, feedback_id=feedback_id)
     await outbox.record(
         db_session,
         app_id=app_id,

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from mentorapi.apps.auth import CurrentApp
+from mentorapi.apps.auth import CurrentCaller
 from mentorapi.db.uow import DbSession
 from mentorapi.goals import service
 from mentorapi.goals.schemas import (
@@ -28,8 +28,12 @@ def _read(view: GoalView, response: Response | None = None) -> GoalRead:
 
 
 @router.get("/mentees/{mentee_id}/goals", summary="A mentee's goals", responses=problems(404, 422))
-async def list_goals(app: CurrentApp, db_session: DbSession, mentee_id: MenteeId) -> Page[GoalRead]:
-    views = await service.list_for_mentee(db_session=db_session, app_id=app.id, mentee_id=mentee_id)
+async def list_goals(
+    caller: CurrentCaller, db_session: DbSession, mentee_id: MenteeId
+) -> Page[GoalRead]:
+    views = await service.list_for_mentee(
+        db_session=db_session, app_id=caller.app_id, actor=caller, mentee_id=mentee_id
+    )
     return Page(data=[_read(v) for v in views], next_cursor=None)
 
 
@@ -40,28 +44,33 @@ async def list_goals(app: CurrentApp, db_session: DbSession, mentee_id: MenteeId
     responses=problems(404, 422),
 )
 async def create_goal(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     mentee_id: MenteeId,
     body: GoalCreate,
     response: Response,
 ) -> GoalRead:
     view = await service.create(
-        db_session=db_session, app_id=app.id, mentee_id=mentee_id, data=body
+        db_session=db_session, app_id=caller.app_id, actor=caller, mentee_id=mentee_id, data=body
     )
     return _read(view, response)
 
 
 @router.get("/goals/{goal_id}", summary="Get a goal", responses=problems(404, 422))
 async def get_goal(
-    app: CurrentApp, db_session: DbSession, goal_id: GoalId, response: Response
+    caller: CurrentCaller, db_session: DbSession, goal_id: GoalId, response: Response
 ) -> GoalRead:
-    return _read(await service.get(db_session=db_session, app_id=app.id, goal_id=goal_id), response)
+    return _read(
+        await service.get(
+            db_session=db_session, app_id=caller.app_id, actor=caller, goal_id=goal_id
+        ),
+        response,
+    )
 
 
 @router.patch("/goals/{goal_id}", summary="Update a goal", responses=problems(404, 412, 422))
 async def update_goal(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     goal_id: GoalId,
     body: GoalUpdate,
@@ -70,7 +79,8 @@ async def update_goal(
 ) -> GoalRead:
     view = await service.update(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         goal_id=goal_id,
         data=body,
         expected_version=expected_version,
@@ -85,13 +95,17 @@ async def update_goal(
     responses=problems(404, 412, 422),
 )
 async def delete_goal(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     goal_id: GoalId,
     expected_version: Annotated[int | None, Depends(parse_if_match)],
 ) -> None:
     await service.delete(
-        db_session=db_session, app_id=app.id, goal_id=goal_id, expected_version=expected_version
+        db_session=db_session,
+        app_id=caller.app_id,
+        actor=caller,
+        goal_id=goal_id,
+        expected_version=expected_version,
     )
 
 
@@ -102,10 +116,10 @@ async def delete_goal(
     responses=problems(404, 409, 422),
 )
 async def add_milestone(
-    app: CurrentApp, db_session: DbSession, goal_id: GoalId, body: MilestoneCreate
+    caller: CurrentCaller, db_session: DbSession, goal_id: GoalId, body: MilestoneCreate
 ) -> GoalRead:
     view = await service.add_milestone(
-        db_session=db_session, app_id=app.id, goal_id=goal_id, data=body
+        db_session=db_session, app_id=caller.app_id, actor=caller, goal_id=goal_id, data=body
     )
     return _read(view)
 
@@ -116,14 +130,19 @@ async def add_milestone(
     responses=problems(404, 422),
 )
 async def update_milestone(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     goal_id: GoalId,
     milestone_id: MilestoneId,
     body: MilestoneUpdate,
 ) -> GoalRead:
     view = await service.update_milestone(
-        db_session=db_session, app_id=app.id, goal_id=goal_id, milestone_id=milestone_id, data=body
+        db_session=db_session,
+        app_id=caller.app_id,
+        actor=caller,
+        goal_id=goal_id,
+        milestone_id=milestone_id,
+        data=body,
     )
     return _read(view)
 
@@ -134,9 +153,13 @@ async def update_milestone(
     responses=problems(404, 422),
 )
 async def delete_milestone(
-    app: CurrentApp, db_session: DbSession, goal_id: GoalId, milestone_id: MilestoneId
+    caller: CurrentCaller, db_session: DbSession, goal_id: GoalId, milestone_id: MilestoneId
 ) -> GoalRead:
     view = await service.delete_milestone(
-        db_session=db_session, app_id=app.id, goal_id=goal_id, milestone_id=milestone_id
+        db_session=db_session,
+        app_id=caller.app_id,
+        actor=caller,
+        goal_id=goal_id,
+        milestone_id=milestone_id,
     )
     return _read(view)

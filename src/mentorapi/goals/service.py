@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.apps.caller import Caller, require_mentee
 from mentorapi.goals import repository
 from mentorapi.goals.models import Goal, Milestone
 from mentorapi.goals.schemas import (
@@ -28,10 +29,12 @@ class GoalView:
     skill: Skill | None
 
 
-async def _get(db_session: AsyncSession, app_id: str, goal_id: str) -> Goal:
+async def _get(db_session: AsyncSession, app_id: str, actor: Caller, goal_id: str) -> Goal:
     goal = await repository.get(db_session, app_id, goal_id)
     if goal is None:
         raise NotFound(f"no goal {goal_id}")
+    # A goal is as private as its mentee: to any other member it does not exist.
+    require_mentee(actor, goal.mentee_id, what="goal")
     return goal
 
 
@@ -42,14 +45,15 @@ async def _views(db_session: AsyncSession, app_id: str, goals: list[Goal]) -> li
     return [GoalView(g, milestones.get(g.id, []), skills.get(g.skill_id or "")) for g in goals]
 
 
-async def get(*, db_session: AsyncSession, app_id: str, goal_id: str) -> GoalView:
-    goal = await _get(db_session, app_id, goal_id)
+async def get(*, db_session: AsyncSession, app_id: str, actor: Caller, goal_id: str) -> GoalView:
+    goal = await _get(db_session, app_id, actor, goal_id)
     return (await _views(db_session, app_id, [goal]))[0]
 
 
 async def list_for_mentee(
-    *, db_session: AsyncSession, app_id: str, mentee_id: str
+    *, db_session: AsyncSession, app_id: str, actor: Caller, mentee_id: str
 ) -> list[GoalView]:
+    require_mentee(actor, mentee_id)
     await mentees_service.get(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
     goals = await repository.for_mentee(db_session, app_id, mentee_id)
     return await _views(db_session, app_id, goals)
@@ -73,8 +77,9 @@ async def _skill(db_session: AsyncSession, app_id: str, data: GoalCreate) -> Ski
 
 
 async def create(
-    *, db_session: AsyncSession, app_id: str, mentee_id: str, data: GoalCreate
+    *, db_session: AsyncSession, app_id: str, actor: Caller, mentee_id: str, data: GoalCreate
 ) -> GoalView:
+    require_mentee(actor, mentee_id)
     await mentees_service.get(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
     skill = await _skill(db_session, app_id, data)
     goal = Goal(
@@ -107,11 +112,12 @@ async def update(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     goal_id: str,
     data: GoalUpdate,
     expected_version: int | None = None,
 ) -> GoalView:
-    goal = await _get(db_session, app_id, goal_id)
+    goal = await _get(db_session, app_id, actor, goal_id)
     check_version(goal.version, expected_version, "the goal")
     changes = data.model_dump(exclude_unset=True)
     for field in ("title", "description"):
@@ -123,21 +129,26 @@ async def update(
         _touch(goal)
         db_session.add(goal)
         await db_session.flush()
-    return await get(db_session=db_session, app_id=app_id, goal_id=goal_id)
+    return await get(db_session=db_session, app_id=app_id, actor=actor, goal_id=goal_id)
 
 
 async def delete(
-    *, db_session: AsyncSession, app_id: str, goal_id: str, expected_version: int | None = None
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    actor: Caller,
+    goal_id: str,
+    expected_version: int | None = None,
 ) -> None:
-    goal = await _get(db_session, app_id, goal_id)
+    goal = await _get(db_session, app_id, actor, goal_id)
     check_version(goal.version, expected_version, "the goal")
     await repository.delete(db_session, goal)
 
 
 async def add_milestone(
-    *, db_session: AsyncSession, app_id: str, goal_id: str, data: MilestoneCreate
+    *, db_session: AsyncSession, app_id: str, actor: Caller, goal_id: str, data: MilestoneCreate
 ) -> GoalView:
-    goal = await _get(db_session, app_id, goal_id)
+    goal = await _get(db_session, app_id, actor, goal_id)
     if await repository.count_milestones(db_session, goal.id) >= MAX_MILESTONES:
         raise Conflict(f"a goal has at most {MAX_MILESTONES} milestones")
     milestone = Milestone(
@@ -151,13 +162,13 @@ async def add_milestone(
     _touch(goal)
     db_session.add(goal)
     await db_session.flush()
-    return await get(db_session=db_session, app_id=app_id, goal_id=goal_id)
+    return await get(db_session=db_session, app_id=app_id, actor=actor, goal_id=goal_id)
 
 
 async def _milestone(
-    db_session: AsyncSession, app_id: str, goal_id: str, milestone_id: str
+    db_session: AsyncSession, app_id: str, actor: Caller, goal_id: str, milestone_id: str
 ) -> tuple[Goal, Milestone]:
-    goal = await _get(db_session, app_id, goal_id)
+    goal = await _get(db_session, app_id, actor, goal_id)
     milestone = await repository.get_milestone(db_session, app_id, goal_id, milestone_id)
     if milestone is None:
         raise NotFound(f"no milestone {milestone_id} in goal {goal_id}")
@@ -168,11 +179,12 @@ async def update_milestone(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     goal_id: str,
     milestone_id: str,
     data: MilestoneUpdate,
 ) -> GoalView:
-    goal, milestone = await _milestone(db_session, app_id, goal_id, milestone_id)
+    goal, milestone = await _milestone(db_session, app_id, actor, goal_id, milestone_id)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("title") is not None:
         milestone.title = changes["title"]
@@ -185,15 +197,15 @@ async def update_milestone(
     _touch(goal)
     db_session.add(goal)
     await db_session.flush()
-    return await get(db_session=db_session, app_id=app_id, goal_id=goal_id)
+    return await get(db_session=db_session, app_id=app_id, actor=actor, goal_id=goal_id)
 
 
 async def delete_milestone(
-    *, db_session: AsyncSession, app_id: str, goal_id: str, milestone_id: str
+    *, db_session: AsyncSession, app_id: str, actor: Caller, goal_id: str, milestone_id: str
 ) -> GoalView:
-    goal, milestone = await _milestone(db_session, app_id, goal_id, milestone_id)
+    goal, milestone = await _milestone(db_session, app_id, actor, goal_id, milestone_id)
     await repository.delete(db_session, milestone)
     _touch(goal)
     db_session.add(goal)
     await db_session.flush()
-    return await get(db_session=db_session, app_id=app_id, goal_id=goal_id)
+    return await get(db_session=db_session, app_id=app_id, actor=actor, goal_id=goal_id)
