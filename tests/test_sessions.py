@@ -583,3 +583,18 @@ async def test_housekeeping_expires_requests(tenant: Tenant, db: Database) -> No
         assert row is not None
         assert row.status == "expired"
     assert (await event_types(db, session["id"]))[-1] == "session.expired"
+
+
+async def test_calendar_file_escapes_text(tenant: Tenant) -> None:
+    from icalendar import Calendar
+
+    base = await bookable(tenant.client)
+    topic = "Pivots; commas, back\\slashes and émoji 🎯\nsecond line"
+    session = await book_session(
+        tenant.client, base, MONDAY_9, topic=topic, questions=["a;b", "c,d"]
+    )
+    response = await tenant.client.get(f"/v1/sessions/{session['id']}.ics")
+    event = Calendar.from_ical(response.content).walk("VEVENT")[0]
+    assert str(event["DESCRIPTION"]).startswith(topic.strip())
+    assert "- a;b" in str(event["DESCRIPTION"])
+    assert all(len(line) <= 75 for line in response.content.split(b"\r\n"))

@@ -10,6 +10,7 @@ client can fix the request and retry with the same key.
 """
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,8 @@ from mentorapi.db.types import JSONList, UTCDateTime
 from mentorapi.kit.problems import problem_response
 from mentorapi.kit.timezones import utcnow
 from mentorapi.limits import MAX_BODY_BYTES
+
+log = logging.getLogger("mentorapi")
 
 HEADER = b"idempotency-key"
 KEEP_FOR = timedelta(hours=24)
@@ -204,24 +207,21 @@ class IdempotencyMiddleware:
         status = 500
         kept_headers: list[list[str]] = []
         chunks: list[bytes] = []
+        start: Message | None = None
+        settled = False
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.decode("latin-1").lower() in REPLAYED_HEADERS:
-                        kept_headers.append([name.decode("latin-1"), value.decode("latin-1")])
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            async with database.sessionmaker() as s, s.begin():
-                row = await s.get(IdempotencyKey, (app_id, key))
-                if row is not None:
+        async def settle() -> None:
+            """Store (or release) the key: before the client sees the response, so a retry that
+            follows it at once finds the stored result rather than an in-flight key."""
+            nonlocal settled
+            if settled:
+                return
+            settled = True
+            try:
+                async with database.sessionmaker() as s, s.begin():
+                    row = await s.get(IdempotencyKey, (app_id, key))
+                    if row is None:
+                        return
                     if status >= 500 or status in NOT_KEPT:
                         await s.delete(row)
                     else:
@@ -229,6 +229,33 @@ class IdempotencyMiddleware:
                         row.headers = kept_headers
                         row.body = b"".join(chunks).decode("utf-8", errors="replace")
                         s.add(row)
+            except Exception:  # the response itself must still go out; the key then lapses
+                log.exception("could not store the result of Idempotency-Key %r", key)
+
+        async def capture(message: Message) -> None:
+            nonlocal status, start
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                start = message
+                for name, value in message.get("headers", []):
+                    if name.decode("latin-1").lower() in REPLAYED_HEADERS:
+                        kept_headers.append([name.decode("latin-1"), value.decode("latin-1")])
+                return
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                await settle()
+                assert start is not None
+                await send(start)
+                await send({"type": "http.response.body", "body": b"".join(chunks)})
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            await settle()
 
 
 class _Replay:
