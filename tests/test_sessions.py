@@ -598,3 +598,12 @@ async def test_calendar_file_escapes_text(tenant: Tenant) -> None:
     assert str(event["DESCRIPTION"]).startswith(topic.strip())
     assert "- a;b" in str(event["DESCRIPTION"])
     assert all(len(line) <= 75 for line in response.content.split(b"\r\n"))
+
+
+async def test_skill_of_a_session_cannot_be_deleted(tenant: Tenant) -> None:
+    base = await bookable(tenant.client)
+    await book_session(tenant.client, base, MONDAY_9)
+    await tenant.client.put(f"/v1/mentors/{base['mentor_id']}/skills", json={"skills": []})
+    response = await tenant.client.delete(f"/v1/skills/{base['skill_id']}")
+    assert response.status_code == 409, response.text
+    assert response.json()["sessions"] == 1
