@@ -607,3 +607,13 @@ async def test_skill_of_a_session_cannot_be_deleted(tenant: Tenant) -> None:
     response = await tenant.client.delete(f"/v1/skills/{base['skill_id']}")
     assert response.status_code == 409, response.text
     assert response.json()["sessions"] == 1
+
+
+async def test_event_data_matches_the_documented_shape(tenant: Tenant, db: Database) -> None:
+    from mentorapi.sessions.schemas import SessionEventData
+
+    base = await bookable(tenant.client, auto_accept=False)
+    session = await book_session(tenant.client, base, MONDAY_9)
+    await _walk(tenant, session["id"], "accept")
+    for event in await event_log(db, session["id"]):
+        SessionEventData.model_validate(event.data)
