@@ -617,3 +617,17 @@ async def test_event_data_matches_the_documented_shape(tenant: Tenant, db: Datab
     await _walk(tenant, session["id"], "accept")
     for event in await event_log(db, session["id"]):
         SessionEventData.model_validate(event.data)
+
+
+async def test_list_and_booking_cost_a_fixed_number_of_statements(tenant: Tenant) -> None:
+    from tests.conftest import count_statements
+
+    base = await bookable(tenant.client)
+    costs = []
+    for day in (11, 12, 13):
+        with count_statements() as booking:
+            await book_session(tenant.client, base, f"2027-01-{day}T08:00:00Z")
+        with count_statements() as listing:
+            await tenant.client.get("/v1/sessions")
+        costs.append((len(booking), len(listing)))
+    assert costs[0] == costs[1] == costs[2], costs
