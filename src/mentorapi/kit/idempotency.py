@@ -127,72 +127,73 @@ class IdempotencyMiddleware:
         authorization = headers.get(b"authorization", b"").decode("latin-1")
         async with database.sessionmaker() as s, s.begin():
             app_id = await self.resolve_app(s, authorization)
-        if app_id is None:  # not authenticated: nothing to scope by; the route answers 401
+            # Not authenticated: nothing to scope by; the route itself answers 401.
+            early = None if app_id is None else await self._reserve(s, app_id, key, fingerprint)
+        if app_id is None:
             await self.app(scope, _replay_body(body, receive), send)
             return
-        early = await self._reserve(database, app_id, key, fingerprint)
         if early is not None:
             await early(scope, receive, send)
             return
         await self._run(scope, _replay_body(body, receive), send, database, app_id, key)
 
     async def _reserve(
-        self, database: Database, app_id: str, key: str, fingerprint: str
+        self, s: AsyncSession, app_id: str, key: str, fingerprint: str
     ) -> Any | None:
-        """Reserve the key (None), or the response to give instead of running the request."""
+        """Reserve the key (None), or the response to give instead of running the request.
+        Runs in the caller's short transaction, committed before the request itself starts."""
         now = utcnow()
-        async with database.sessionmaker() as s, s.begin():
-            row = (
-                await s.exec(
-                    select(IdempotencyKey).where(
-                        col(IdempotencyKey.app_id) == app_id, col(IdempotencyKey.key) == key
-                    )
-                )
-            ).first()
-            if row is not None:
-                stale = row.status_code is None and row.created_at < now - ABANDONED_AFTER
-                if row.expires_at <= now or stale:
-                    await s.delete(row)
-                    await s.flush()
-                elif row.fingerprint != fingerprint:
-                    return _problem(
-                        422,
-                        "Invalid input",
-                        "this Idempotency-Key was used with another request body or path; "
-                        "use a new key for a new request",
-                        "idempotency-key-reused",
-                        errors=[
-                            {"loc": ["header", "Idempotency-Key"], "msg": "reused", "type": "value"}
-                        ],
-                    )
-                elif row.status_code is None:
-                    return _problem(
-                        409,
-                        "Conflict",
-                        "a request with this Idempotency-Key is still in flight; retry later",
-                        "idempotency-in-flight",
-                    )
-                else:
-                    return _Replay(row.status_code, row.headers, row.body or "")
-            s.add(
-                IdempotencyKey(
-                    app_id=app_id,
-                    key=key,
-                    fingerprint=fingerprint,
-                    created_at=now,
-                    expires_at=now + KEEP_FOR,
+        row = (
+            await s.exec(
+                select(IdempotencyKey).where(
+                    col(IdempotencyKey.app_id) == app_id, col(IdempotencyKey.key) == key
                 )
             )
-            try:
+        ).first()
+        if row is not None:
+            stale = row.status_code is None and row.created_at < now - ABANDONED_AFTER
+            if row.expires_at <= now or stale:
+                await s.delete(row)
                 await s.flush()
-            except IntegrityError:
-                # Another request reserved the same key between our read and our insert.
+            elif row.fingerprint != fingerprint:
+                return _problem(
+                    422,
+                    "Invalid input",
+                    "this Idempotency-Key was used with another request body or path; "
+                    "use a new key for a new request",
+                    "idempotency-key-reused",
+                    errors=[
+                        {"loc": ["header", "Idempotency-Key"], "msg": "reused", "type": "value"}
+                    ],
+                )
+            elif row.status_code is None:
                 return _problem(
                     409,
                     "Conflict",
                     "a request with this Idempotency-Key is still in flight; retry later",
                     "idempotency-in-flight",
                 )
+            else:
+                return _Replay(row.status_code, row.headers, row.body or "")
+        reservation = IdempotencyKey(
+            app_id=app_id,
+            key=key,
+            fingerprint=fingerprint,
+            created_at=now,
+            expires_at=now + KEEP_FOR,
+        )
+        try:
+            # A savepoint: losing the race below must not poison the outer transaction.
+            async with s.begin_nested():
+                s.add(reservation)
+        except IntegrityError:
+            # Another request reserved the same key between our read and our insert.
+            return _problem(
+                409,
+                "Conflict",
+                "a request with this Idempotency-Key is still in flight; retry later",
+                "idempotency-in-flight",
+            )
         return None
 
     async def _run(
