@@ -257,3 +257,39 @@ async def test_another_apps_mentor_is_404(tenant: Tenant, other_tenant: Tenant) 
     assert (
         await tenant.client.get("/v1/mentors/mte_01JD0000000000000000000000/slots")
     ).status_code == 422
+
+
+async def test_windows_touching_at_midnight_join(tenant: Tenant) -> None:
+    base = await bookable(
+        tenant.client,
+        weekly=[
+            {"day": "mon", "start": "23:00", "end": "24:00"},
+            {"day": "tue", "start": "00:00", "end": "00:30"},
+        ],
+    )
+    slots = await _slots(
+        tenant, base["mentor_id"], start="2027-01-11T00:00:00Z", end="2027-01-13T00:00:00Z",
+        duration=30,
+    )  # fmt: skip
+    assert [s["local_start"][11:16] for s in slots] == ["23:00", "23:15", "23:30", "23:45", "00:00"]
+    across = await tenant.client.post(
+        "/v1/sessions",
+        json={**base, "starts_at": "2027-01-11T22:45:00Z"},  # 23:45-00:15 Berlin
+    )
+    assert across.status_code == 201, across.text
+
+
+async def test_unanswered_past_requests_free_the_capacity(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from mentorapi.availability import service as availability_service
+
+    base = await bookable(tenant.client, weekly_capacity=1, auto_accept=False)
+    await book_session(tenant.client, base, "2027-01-11T08:00:00Z")
+    tuesday = {"start": "2027-01-12T00:00:00Z", "end": "2027-01-13T00:00:00Z", "duration": 30}
+    assert await _slots(tenant, base["mentor_id"], **tuesday) == []
+    later = datetime(2027, 1, 11, 9, tzinfo=UTC)
+    monkeypatch.setattr(availability_service, "utcnow", lambda: later)
+    assert len(await _slots(tenant, base["mentor_id"], **tuesday)) > 0

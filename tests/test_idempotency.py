@@ -173,3 +173,23 @@ async def test_huge_chunked_body_is_413(tenant: Tenant) -> None:
         headers={"Idempotency-Key": "big", "Content-Type": "application/json"},
     )
     assert response.status_code == 413
+
+
+async def test_reservation_race_is_a_clean_409(tenant: Tenant, db: Database) -> None:
+    """Two reservations of one key on two connections: the second is refused with a 409
+    (PostgreSQL: at the primary key, inside a savepoint; SQLite: after waiting for the writer
+    lock, it sees the first) and its transaction still commits cleanly."""
+    from mentorapi.kit.idempotency import IdempotencyMiddleware
+
+    middleware = IdempotencyMiddleware(app=lambda *a: None, database=lambda: db)  # type: ignore[arg-type,return-value]
+
+    async def second() -> object:
+        async with db.sessionmaker() as s, s.begin():
+            return await middleware._reserve(s, tenant.id, "race", "f" * 64)
+
+    async with db.sessionmaker() as s, s.begin():
+        assert await middleware._reserve(s, tenant.id, "race", "f" * 64) is None
+        racing = asyncio.create_task(second())
+        await asyncio.sleep(0.2)  # let the second reach its insert (PG) or its BEGIN (SQLite)
+    refused = await racing
+    assert getattr(refused, "status_code", None) == 409

@@ -583,3 +583,51 @@ async def test_housekeeping_expires_requests(tenant: Tenant, db: Database) -> No
         assert row is not None
         assert row.status == "expired"
     assert (await event_types(db, session["id"]))[-1] == "session.expired"
+
+
+async def test_calendar_file_escapes_text(tenant: Tenant) -> None:
+    from icalendar import Calendar
+
+    base = await bookable(tenant.client)
+    topic = "Pivots; commas, back\\slashes and émoji 🎯\nsecond line"
+    session = await book_session(
+        tenant.client, base, MONDAY_9, topic=topic, questions=["a;b", "c,d"]
+    )
+    response = await tenant.client.get(f"/v1/sessions/{session['id']}.ics")
+    event = Calendar.from_ical(response.content).walk("VEVENT")[0]
+    assert str(event["DESCRIPTION"]).startswith(topic.strip())
+    assert "- a;b" in str(event["DESCRIPTION"])
+    assert all(len(line) <= 75 for line in response.content.split(b"\r\n"))
+
+
+async def test_skill_of_a_session_cannot_be_deleted(tenant: Tenant) -> None:
+    base = await bookable(tenant.client)
+    await book_session(tenant.client, base, MONDAY_9)
+    await tenant.client.put(f"/v1/mentors/{base['mentor_id']}/skills", json={"skills": []})
+    response = await tenant.client.delete(f"/v1/skills/{base['skill_id']}")
+    assert response.status_code == 409, response.text
+    assert response.json()["sessions"] == 1
+
+
+async def test_event_data_matches_the_documented_shape(tenant: Tenant, db: Database) -> None:
+    from mentorapi.sessions.schemas import SessionEventData
+
+    base = await bookable(tenant.client, auto_accept=False)
+    session = await book_session(tenant.client, base, MONDAY_9)
+    await _walk(tenant, session["id"], "accept")
+    for event in await event_log(db, session["id"]):
+        SessionEventData.model_validate(event.data)
+
+
+async def test_list_and_booking_cost_a_fixed_number_of_statements(tenant: Tenant) -> None:
+    from tests.conftest import count_statements
+
+    base = await bookable(tenant.client)
+    costs = []
+    for day in (11, 12, 13):
+        with count_statements() as booking:
+            await book_session(tenant.client, base, f"2027-01-{day}T08:00:00Z")
+        with count_statements() as listing:
+            await tenant.client.get("/v1/sessions")
+        costs.append((len(booking), len(listing)))
+    assert costs[0] == costs[1] == costs[2], costs

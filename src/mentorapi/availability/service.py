@@ -14,7 +14,7 @@ from mentorapi.kit.versioning import check_version
 from mentorapi.mentors import service as mentors_service
 from mentorapi.mentors.models import Mentor
 from mentorapi.sessions import repository as sessions_repository
-from mentorapi.sessions.models import ACTIVE
+from mentorapi.sessions.models import ACTIVE, SessionStatus
 
 MAX_RANGE = timedelta(days=31)
 # Sessions starting this far around a range can still touch it: a day covers any session plus
@@ -83,6 +83,17 @@ async def calendar_for(
     rows = await sessions_repository.counted_between(
         db_session, mentor.app_id, mentor.id, start - _AROUND, end + _AROUND, exclude_id
     )
+    # A request nobody answered in time is expired, whether or not a worker has said so yet.
+    current = utcnow()
+    rows = [
+        s
+        for s in rows
+        if not (
+            s.status == SessionStatus.requested
+            and s.expires_at is not None
+            and s.expires_at <= current
+        )
+    ]
     active = [
         (s.starts_at, s.ends_at)
         for s in rows

@@ -109,6 +109,18 @@ def windows_on(rules: Rules, day: date) -> list[Span]:
     return result
 
 
+def open_spans(rules: Rules, days: Iterable[date]) -> list[Span]:
+    """The windows of these days as UTC spans, touching ones merged: 22:00-24:00 on Monday and
+    00:00-02:00 on Tuesday are one span, so a session may run across midnight."""
+    merged: list[Span] = []
+    for a, b in sorted(span for day in days for span in windows_on(rules, day)):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
 def local_days(start: datetime, end: datetime, tz: ZoneInfo) -> list[date]:
     first = start.astimezone(tz).date() - timedelta(days=1)
     last = end.astimezone(tz).date() + timedelta(days=1)
@@ -137,8 +149,8 @@ def why_not(
     """None when [start, end) can be booked, else the reason it cannot."""
     if start < now + rules.notice:
         return NOTICE
-    days = local_days(start, end, rules.zone)
-    if not any(a <= start and end <= b for day in days for a, b in windows_on(rules, day)):
+    spans = open_spans(rules, local_days(start, end, rules.zone))
+    if not any(a <= start and end <= b for a, b in spans):
         return OUTSIDE
     return _taken(rules, calendar, start, end)
 
@@ -169,15 +181,14 @@ def free_slots(
     """Free [start, end) spans whose start lies in [range_start, range_end), in time order."""
     step = step_for(duration)
     earliest = max(range_start, now + rules.notice)
-    found: set[Span] = set()
-    for day in local_days(range_start, range_end, rules.zone):
-        for a, b in windows_on(rules, day):
-            # Candidates come from inside a window, so only notice, overlap and capacity
-            # remain to check (why_not's window test would only repeat what is known).
-            start = a
-            while start + duration <= b:
-                end = start + duration
-                if earliest <= start < range_end and _taken(rules, calendar, start, end) is None:
-                    found.add((start, end))
-                start += step
-    return sorted(found)
+    found: list[Span] = []
+    for a, b in open_spans(rules, local_days(range_start, range_end, rules.zone)):
+        # Candidates come from inside a window, so only notice, overlap and capacity remain
+        # to check (why_not's window test would only repeat what is known).
+        start = a
+        while start + duration <= b:
+            end = start + duration
+            if earliest <= start < range_end and _taken(rules, calendar, start, end) is None:
+                found.append((start, end))
+            start += step
+    return found

@@ -10,6 +10,7 @@ client can fix the request and retry with the same key.
 """
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,8 @@ from mentorapi.db.types import JSONList, UTCDateTime
 from mentorapi.kit.problems import problem_response
 from mentorapi.kit.timezones import utcnow
 from mentorapi.limits import MAX_BODY_BYTES
+
+log = logging.getLogger("mentorapi")
 
 HEADER = b"idempotency-key"
 KEEP_FOR = timedelta(hours=24)
@@ -124,72 +127,73 @@ class IdempotencyMiddleware:
         authorization = headers.get(b"authorization", b"").decode("latin-1")
         async with database.sessionmaker() as s, s.begin():
             app_id = await self.resolve_app(s, authorization)
-        if app_id is None:  # not authenticated: nothing to scope by; the route answers 401
+            # Not authenticated: nothing to scope by; the route itself answers 401.
+            early = None if app_id is None else await self._reserve(s, app_id, key, fingerprint)
+        if app_id is None:
             await self.app(scope, _replay_body(body, receive), send)
             return
-        early = await self._reserve(database, app_id, key, fingerprint)
         if early is not None:
             await early(scope, receive, send)
             return
         await self._run(scope, _replay_body(body, receive), send, database, app_id, key)
 
     async def _reserve(
-        self, database: Database, app_id: str, key: str, fingerprint: str
+        self, s: AsyncSession, app_id: str, key: str, fingerprint: str
     ) -> Any | None:
-        """Reserve the key (None), or the response to give instead of running the request."""
+        """Reserve the key (None), or the response to give instead of running the request.
+        Runs in the caller's short transaction, committed before the request itself starts."""
         now = utcnow()
-        async with database.sessionmaker() as s, s.begin():
-            row = (
-                await s.exec(
-                    select(IdempotencyKey).where(
-                        col(IdempotencyKey.app_id) == app_id, col(IdempotencyKey.key) == key
-                    )
-                )
-            ).first()
-            if row is not None:
-                stale = row.status_code is None and row.created_at < now - ABANDONED_AFTER
-                if row.expires_at <= now or stale:
-                    await s.delete(row)
-                    await s.flush()
-                elif row.fingerprint != fingerprint:
-                    return _problem(
-                        422,
-                        "Invalid input",
-                        "this Idempotency-Key was used with another request body or path; "
-                        "use a new key for a new request",
-                        "idempotency-key-reused",
-                        errors=[
-                            {"loc": ["header", "Idempotency-Key"], "msg": "reused", "type": "value"}
-                        ],
-                    )
-                elif row.status_code is None:
-                    return _problem(
-                        409,
-                        "Conflict",
-                        "a request with this Idempotency-Key is still in flight; retry later",
-                        "idempotency-in-flight",
-                    )
-                else:
-                    return _Replay(row.status_code, row.headers, row.body or "")
-            s.add(
-                IdempotencyKey(
-                    app_id=app_id,
-                    key=key,
-                    fingerprint=fingerprint,
-                    created_at=now,
-                    expires_at=now + KEEP_FOR,
+        row = (
+            await s.exec(
+                select(IdempotencyKey).where(
+                    col(IdempotencyKey.app_id) == app_id, col(IdempotencyKey.key) == key
                 )
             )
-            try:
+        ).first()
+        if row is not None:
+            stale = row.status_code is None and row.created_at < now - ABANDONED_AFTER
+            if row.expires_at <= now or stale:
+                await s.delete(row)
                 await s.flush()
-            except IntegrityError:
-                # Another request reserved the same key between our read and our insert.
+            elif row.fingerprint != fingerprint:
+                return _problem(
+                    422,
+                    "Invalid input",
+                    "this Idempotency-Key was used with another request body or path; "
+                    "use a new key for a new request",
+                    "idempotency-key-reused",
+                    errors=[
+                        {"loc": ["header", "Idempotency-Key"], "msg": "reused", "type": "value"}
+                    ],
+                )
+            elif row.status_code is None:
                 return _problem(
                     409,
                     "Conflict",
                     "a request with this Idempotency-Key is still in flight; retry later",
                     "idempotency-in-flight",
                 )
+            else:
+                return _Replay(row.status_code, row.headers, row.body or "")
+        reservation = IdempotencyKey(
+            app_id=app_id,
+            key=key,
+            fingerprint=fingerprint,
+            created_at=now,
+            expires_at=now + KEEP_FOR,
+        )
+        try:
+            # A savepoint: losing the race below must not poison the outer transaction.
+            async with s.begin_nested():
+                s.add(reservation)
+        except IntegrityError:
+            # Another request reserved the same key between our read and our insert.
+            return _problem(
+                409,
+                "Conflict",
+                "a request with this Idempotency-Key is still in flight; retry later",
+                "idempotency-in-flight",
+            )
         return None
 
     async def _run(
@@ -204,24 +208,21 @@ class IdempotencyMiddleware:
         status = 500
         kept_headers: list[list[str]] = []
         chunks: list[bytes] = []
+        start: Message | None = None
+        settled = False
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.decode("latin-1").lower() in REPLAYED_HEADERS:
-                        kept_headers.append([name.decode("latin-1"), value.decode("latin-1")])
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            async with database.sessionmaker() as s, s.begin():
-                row = await s.get(IdempotencyKey, (app_id, key))
-                if row is not None:
+        async def settle() -> None:
+            """Store (or release) the key: before the client sees the response, so a retry that
+            follows it at once finds the stored result rather than an in-flight key."""
+            nonlocal settled
+            if settled:
+                return
+            settled = True
+            try:
+                async with database.sessionmaker() as s, s.begin():
+                    row = await s.get(IdempotencyKey, (app_id, key))
+                    if row is None:
+                        return
                     if status >= 500 or status in NOT_KEPT:
                         await s.delete(row)
                     else:
@@ -229,6 +230,33 @@ class IdempotencyMiddleware:
                         row.headers = kept_headers
                         row.body = b"".join(chunks).decode("utf-8", errors="replace")
                         s.add(row)
+            except Exception:  # the response itself must still go out; the key then lapses
+                log.exception("could not store the result of Idempotency-Key %r", key)
+
+        async def capture(message: Message) -> None:
+            nonlocal status, start
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                start = message
+                for name, value in message.get("headers", []):
+                    if name.decode("latin-1").lower() in REPLAYED_HEADERS:
+                        kept_headers.append([name.decode("latin-1"), value.decode("latin-1")])
+                return
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                await settle()
+                assert start is not None
+                await send(start)
+                await send({"type": "http.response.body", "body": b"".join(chunks)})
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            await settle()
 
 
 class _Replay:

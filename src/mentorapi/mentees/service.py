@@ -152,6 +152,7 @@ async def delete(
     mentee = await get(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
     check_version(mentee.version, expected_version, "the mentee")
     # Past sessions go with the mentee; upcoming ones must be cancelled first (and notified).
+    await sessions_repository.lock_mentee(db_session, app_id, mentee.id)
     active = await sessions_repository.count_active(db_session, app_id, mentee_id=mentee.id)
     if active:
         raise Conflict(

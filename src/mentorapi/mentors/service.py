@@ -173,6 +173,8 @@ async def delete(
     mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
     check_version(mentor.version, expected_version, "the mentor")
     # Past sessions go with the mentor; upcoming ones must be cancelled first (and notified).
+    # The booking lock on the mentor row first, so no booking slips in between count and delete.
+    await sessions_repository.lock_mentor(db_session, app_id, mentor.id)
     active = await sessions_repository.count_active(db_session, app_id, mentor_id=mentor.id)
     if active:
         raise Conflict(

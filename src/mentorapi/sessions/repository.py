@@ -7,6 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.paging import SortKey, paginate
 from mentorapi.kit.pagination import PageRequest
+from mentorapi.mentees.models import Mentee
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.sessions.models import (
     ACTIVE,
@@ -26,6 +27,18 @@ async def lock_mentor(db_session: AsyncSession, app_id: str, mentor_id: str) -> 
     query = (
         select(Mentor)
         .where(col(Mentor.app_id) == app_id, col(Mentor.id) == mentor_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await db_session.exec(query)).first()
+
+
+async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> Mentee | None:
+    """The mentee row, locked: a booking in flight for them (holding its foreign-key lock)
+    finishes first, so a deletion counts it."""
+    query = (
+        select(Mentee)
+        .where(col(Mentee.app_id) == app_id, col(Mentee.id) == mentee_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -137,6 +150,13 @@ async def count_active(
         query = query.where(col(Session.mentor_id) == mentor_id)
     if mentee_id is not None:
         query = query.where(col(Session.mentee_id) == mentee_id)
+    return (await db_session.exec(query)).one()
+
+
+async def count_for_skill(db_session: AsyncSession, app_id: str, skill_id: str) -> int:
+    query = select(func.count()).where(
+        col(Session.app_id) == app_id, col(Session.skill_id) == skill_id
+    )
     return (await db_session.exec(query)).one()
 
 

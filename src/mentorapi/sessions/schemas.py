@@ -142,6 +142,16 @@ class SessionRead(BaseModel):
         )
 
 
+class SessionEventData(SessionRead):
+    """`data` of every `session.*` webhook event (for the OpenAPI `webhooks` section)."""
+
+    previous: dict[str, Any] | None = Field(
+        default=None,
+        description="The fields this change altered, with their values before it.",
+        examples=[{"status": "requested", "expires_at": "2027-01-11T08:00:00Z"}],
+    )
+
+
 def session_json(session: Session) -> dict[str, Any]:
     return SessionRead.from_model(session).model_dump(mode="json")
 

@@ -46,7 +46,10 @@ from mentorapi.webhooks.models import EventType
 
 ASYNC_ANSWER_WITHIN = timedelta(days=7)
 MAX_ACTION_ITEMS = 50
-SLOT_TAKEN = "the slot is not free: another session of the mentor was just booked there"
+SLOT_TAKEN = (
+    "the slot is not free: another session of the mentor was just booked there "
+    "(or the mentor or mentee was just deleted)"
+)
 
 
 def now() -> datetime:

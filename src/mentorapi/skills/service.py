@@ -11,6 +11,7 @@ from mentorapi.kit.timezones import utcnow
 from mentorapi.kit.versioning import check_version
 from mentorapi.mentees import repository as mentees_repository
 from mentorapi.mentors import repository as mentors_repository
+from mentorapi.sessions import repository as sessions_repository
 from mentorapi.skills import repository
 from mentorapi.skills.models import Skill
 from mentorapi.skills.schemas import SkillChoice, SkillCreate, SkillUpdate
@@ -92,6 +93,13 @@ async def delete(
     check_version(skill.version, expected_version, "the skill")
     mentors = await mentors_repository.count_offering(db_session, app_id, skill_id)
     mentees = await mentees_repository.count_seeking(db_session, app_id, skill_id)
+    # Sessions keep their skill for history (a RESTRICT foreign key): a 409, never a 500.
+    sessions = await sessions_repository.count_for_skill(db_session, app_id, skill_id)
+    if sessions:
+        raise Conflict(
+            f"the skill is the subject of {sessions} session(s) and stays for their history",
+            extra={"sessions": sessions},
+        )
     goals = await goals_repository.count_for_skill(db_session, app_id, skill_id)
     if mentors or mentees or goals:
         raise Conflict(
