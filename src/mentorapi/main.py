@@ -10,6 +10,7 @@ from mentorapi import __version__
 from mentorapi.apps.rest import router as app_router
 from mentorapi.config import Settings, get_settings
 from mentorapi.db.engine import create_database
+from mentorapi.graphql.router import install_graphql
 from mentorapi.health import router as health_router
 from mentorapi.kit.problems import install_problem_handlers
 from mentorapi.limits import BodySizeLimit
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for router in (health_router, app_router, skills_router, mentors_router, mentees_router):
         app.include_router(router)
+    install_graphql(app, settings)
 
     metrics = Metrics()
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)

@@ -1,0 +1,47 @@
+"""Mount GraphQL at /graphql, with an offline GraphiQL: every asset is served from here."""
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from strawberry.fastapi import GraphQLRouter
+
+from mentorapi.config import Settings
+from mentorapi.graphql.context import Context, get_context
+from mentorapi.graphql.schema import build_schema
+
+PATH = "/graphql"
+ASSETS_PATH = "/graphql/assets"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "graphiql"
+
+# Only our own origin: the page cannot load or send anything elsewhere even if a bundle tried.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+def graphiql_html(assets: str) -> str:
+    return (STATIC_DIR / "index.html").read_text().replace("{{ASSETS}}", assets)
+
+
+class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        assets = request.scope.get("root_path", "").rstrip("/") + ASSETS_PATH
+        return HTMLResponse(
+            graphiql_html(assets),
+            headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"},
+        )
+
+
+def install_graphql(app: FastAPI, settings: Settings) -> None:
+    router = MentorapiGraphQLRouter(
+        build_schema(settings),
+        path=PATH,
+        context_getter=get_context,
+        include_in_schema=False,  # documented by openapi/schema.graphql, not the REST spec
+    )
+    app.include_router(router)
+    app.mount(ASSETS_PATH, StaticFiles(directory=STATIC_DIR), name="graphiql-assets")

@@ -1,0 +1,95 @@
+"""Schema assembly: every domain's `gql.py` contributes a `Query` (and maybe a `Mutation`).
+
+Adding a domain = writing its gql.py and adding its module to DOMAINS below.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from types import ModuleType
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from mentorapi.apps import gql as apps_gql
+from mentorapi.config import Settings
+from mentorapi.graphql.context import UnitOfWork
+from mentorapi.graphql.errors import ErrorCodes, is_expected
+from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
+from mentorapi.mentees import gql as mentees_gql
+from mentorapi.mentors import gql as mentors_gql
+from mentorapi.skills import gql as skills_gql
+
+DOMAINS: list[ModuleType] = [
+    apps_gql,
+    skills_gql,
+    mentors_gql,
+    mentees_gql,
+]
+
+MAX_DEPTH = 10
+MAX_ALIASES = 15
+MAX_TOKENS = 2_000
+
+log = logging.getLogger("mentorapi.graphql")
+
+
+def _serialize_datetime(value: datetime) -> str:
+    # The same form as REST: UTC with a Z.
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+DATETIME = strawberry.scalar(
+    name="DateTime",
+    description="An RFC 3339 timestamp; output in UTC with Z, input with any offset.",
+    serialize=_serialize_datetime,
+    parse_value=datetime.fromisoformat,
+)
+
+
+class MentorapiSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # A client's mistake (NOT_FOUND, BAD_USER_INPUT, ...) is not our error: log only bugs.
+        for error in errors:
+            if not is_expected(error):
+                log.error("GraphQL resolver failed", exc_info=error.original_error)
+
+
+def _merged(kind: str) -> Any:
+    parts = tuple(getattr(m, kind) for m in DOMAINS if hasattr(m, kind))
+    return merge_types(kind, parts)
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    introspection = settings.graphql_introspection if settings is not None else True
+    # Factories, not instances: strawberry then makes fresh extensions for every request.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        ErrorCodes,  # first in, last out: sees the final errors, after the unit of work
+        UnitOfWork,
+        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        partial(QueryCostLimiter, max_cost=MAX_COST),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return MentorapiSchema(
+        query=_merged("Query"),
+        mutation=_merged("Mutation"),
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME}),
+    )
