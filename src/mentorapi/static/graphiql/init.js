@@ -1,6 +1,7 @@
 // mentorapi's GraphiQL page: everything it loads comes from this server (no CDN).
 // URL parameters pre-fill the editors, so a query can be shared as a link:
-//   /graphql?query=...&variables=...&headers={"Authorization":"Bearer mk_..."}
+//   /graphql?q=...&variables=...&headers={"Authorization":"Bearer mk_..."}
+// (`q`, not `query`: GET /graphql?query=... executes the query and answers JSON instead.)
 (function () {
   "use strict";
 
@@ -45,11 +46,11 @@
     return React.createElement(GraphiQL, {
       fetcher: fetcher,
       defaultQuery: DEFAULT_QUERY,
-      query: parameters.get("query") || undefined,
+      query: parameters.get("q") || undefined,
       variables: parameters.get("variables") || undefined,
       headers: parameters.get("headers") || undefined,
       onEditQuery: function (value) {
-        updateURL("query", value);
+        updateURL("q", value);
       },
       onEditVariables: function (value) {
         updateURL("variables", value);
