@@ -57,9 +57,7 @@ class Context(BaseContext):
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthenticated("the Authorization header must be 'Bearer <api key>'")
             async with self.session() as db_session:
-                app = await apps_service.authenticate(
-                    db_session=db_session, api_key=token.strip()
-                )
+                app = await apps_service.authenticate(db_session=db_session, api_key=token.strip())
             if app is None:
                 raise Unauthenticated("the API key is unknown, revoked or expired")
             self._app = app

@@ -50,7 +50,5 @@ def typed_id(value: str, prefix: str, *, argument: str = "id") -> str:
     """A well-formed id of the wrong kind is BAD_USER_INPUT (REST: 422); unknown is NOT_FOUND."""
     if id_kind(value) != prefix:
         kind = PREFIXES.get(prefix, prefix)
-        raise InvalidInput(
-            f"expected a {kind} id ({prefix}_…), got {value[:40]!r}", loc=[argument]
-        )
+        raise InvalidInput(f"expected a {kind} id ({prefix}_…), got {value[:40]!r}", loc=[argument])
     return value

@@ -10,6 +10,7 @@ list multiplies by LIST_ESTIMATE, except a connection's `edges`, already counted
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -27,7 +28,6 @@ from graphql import (
     get_named_type,
     get_nullable_type,
 )
-from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
 LIST_ESTIMATE = 10
@@ -123,7 +123,9 @@ class QueryCostLimiter(SchemaExtension):
         document = ctx.graphql_document
         if document is not None and not ctx.result:
             fragments = {
-                d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
             }
             operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
             chosen = [

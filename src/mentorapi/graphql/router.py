@@ -1,6 +1,8 @@
 """Mount GraphQL at /graphql, with an offline GraphiQL: every asset is served from here."""
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -40,7 +42,9 @@ def install_graphql(app: FastAPI, settings: Settings) -> None:
     router = MentorapiGraphQLRouter(
         build_schema(settings),
         path=PATH,
-        context_getter=get_context,
+        # A yield dependency (FastAPI closes the session after the response); strawberry's
+        # annotation only knows plain and awaitable getters.
+        context_getter=cast(Callable[..., Context], get_context),
         include_in_schema=False,  # documented by openapi/schema.graphql, not the REST spec
     )
     app.include_router(router)

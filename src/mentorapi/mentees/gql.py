@@ -104,7 +104,11 @@ class Query:
                 db_session=db_session, app_id=app_id, page=page, skill=args.skill, q=args.q
             )
         return Connection[MenteeType].build(
-            views, cursor, node=lambda v: _node(info, v), sort="created", key=lambda v: [v.mentee.id]
+            views,
+            cursor,
+            node=lambda v: _node(info, v),
+            sort="created",
+            key=lambda v: [v.mentee.id],
         )
 
     @strawberry.field

@@ -120,9 +120,9 @@ class MentorListArgs(BaseModel):
     q: Annotated[str | None, Field(max_length=100)] = None
     language: Annotated[str | None, Field(max_length=35)] = None
     format: Format | None = None
-    session_length: Annotated[
-        int | None, Field(ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES)
-    ] = None
+    session_length: Annotated[int | None, Field(ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES)] = (
+        None
+    )
 
     @field_validator("skills", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ import pytest
 from mentorapi.mentors import service as mentors_service
 from tests.conftest import Tenant
 from tests.factories import create_mentor, create_skill, unique
-from tests.graphql.helpers import error_codes, gql, gql_data
+from tests.gql.helpers import error_codes, gql, gql_data
 
 CREATE_MENTOR = """mutation ($input: CreateMentorInput!) {
   createMentor(input: $input) { id name formats sessionLengths version
@@ -15,8 +15,12 @@ CREATE_MENTOR = """mutation ($input: CreateMentorInput!) {
 
 
 def mentor_input(**fields: Any) -> dict[str, Any]:
-    return {"externalId": unique("gql-mentor"), "name": "Grace", "timezone": "Europe/Paris",
-            **fields}
+    return {
+        "externalId": unique("gql-mentor"),
+        "name": "Grace",
+        "timezone": "Europe/Paris",
+        **fields,
+    }
 
 
 async def test_skill_lifecycle(tenant: Tenant) -> None:
@@ -29,7 +33,7 @@ async def test_skill_lifecycle(tenant: Tenant) -> None:
     assert skill["name"] == "Talks"  # stripped by the REST schema
     updated = await gql_data(
         tenant.client,
-        "mutation ($id: ID!) { updateSkill(id: $id, input: {category: \"comms\"}, "
+        'mutation ($id: ID!) { updateSkill(id: $id, input: {category: "comms"}, '
         "expectedVersion: 1) { category version } }",
         {"id": skill["id"]},
     )
@@ -42,7 +46,8 @@ async def test_skill_lifecycle(tenant: Tenant) -> None:
     )
     assert error_codes(stale) == ["PRECONDITION_FAILED"]
     dup = await gql(
-        tenant.client, 'mutation { createSkill(input: {slug: "public-speaking", name: "x"}) { id } }'
+        tenant.client,
+        'mutation { createSkill(input: {slug: "public-speaking", name: "x"}) { id } }',
     )
     assert error_codes(dup) == ["CONFLICT"]
     assert dup["errors"][0]["extensions"]["slug"] == "public-speaking"
@@ -59,8 +64,13 @@ async def test_mentor_lifecycle(tenant: Tenant) -> None:
     data = await gql_data(
         tenant.client,
         CREATE_MENTOR,
-        {"input": mentor_input(formats=["CHAT", "ASYNC"], sessionLengths=[30, 10, 30],
-                               skills=[{"slug": skill["slug"], "level": 5}])},
+        {
+            "input": mentor_input(
+                formats=["CHAT", "ASYNC"],
+                sessionLengths=[30, 10, 30],
+                skills=[{"slug": skill["slug"], "level": 5}],
+            )
+        },
     )
     mentor = data["createMentor"]
     assert mentor["formats"] == ["CHAT", "ASYNC"]
@@ -71,7 +81,7 @@ async def test_mentor_lifecycle(tenant: Tenant) -> None:
 
     updated = await gql_data(
         tenant.client,
-        "mutation ($id: ID!) { updateMentor(id: $id, input: {headline: \"Excel nerd\", "
+        'mutation ($id: ID!) { updateMentor(id: $id, input: {headline: "Excel nerd", '
         "name: null}) { name headline version } }",
         {"id": mentor["id"]},
     )
@@ -88,8 +98,9 @@ async def test_mentor_lifecycle(tenant: Tenant) -> None:
     ]
     assert skills["setMentorSkills"]["version"] == 3
 
-    await gql_data(tenant.client, "mutation ($id: ID!) { deleteMentor(id: $id) }",
-                   {"id": mentor["id"]})
+    await gql_data(
+        tenant.client, "mutation ($id: ID!) { deleteMentor(id: $id) }", {"id": mentor["id"]}
+    )
     assert (await tenant.client.get(f"/v1/mentors/{mentor['id']}")).status_code == 404
 
 
@@ -99,8 +110,15 @@ async def test_mentee_lifecycle(tenant: Tenant) -> None:
         tenant.client,
         "mutation ($input: CreateMenteeInput!) { createMentee(input: $input) "
         "{ id languages seeking { skill { slug } level } } }",
-        {"input": {"externalId": unique("gql-mentee"), "name": "Max", "timezone": "Asia/Tokyo",
-                   "languages": ["pt-br"], "seeking": [{"skillId": skill["id"], "level": 1}]}},
+        {
+            "input": {
+                "externalId": unique("gql-mentee"),
+                "name": "Max",
+                "timezone": "Asia/Tokyo",
+                "languages": ["pt-br"],
+                "seeking": [{"skillId": skill["id"], "level": 1}],
+            }
+        },
     )
     mentee = data["createMentee"]
     assert mentee["languages"] == ["pt-BR"]
@@ -112,8 +130,9 @@ async def test_mentee_lifecycle(tenant: Tenant) -> None:
         {"id": mentee["id"]},
     )
     assert updated["updateMentee"] == {"version": 2, "seeking": []}
-    await gql_data(tenant.client, "mutation ($id: ID!) { deleteMentee(id: $id) }",
-                   {"id": mentee["id"]})
+    await gql_data(
+        tenant.client, "mutation ($id: ID!) { deleteMentee(id: $id) }", {"id": mentee["id"]}
+    )
     assert (await tenant.client.get(f"/v1/mentees/{mentee['id']}")).status_code == 404
 
 
@@ -135,9 +154,9 @@ async def test_validation_is_the_rest_validation(
     assert body["errors"][0]["extensions"]["errors"][0]["loc"] == loc
     # REST rejects the same input with a 422 on the same field.
     rest_body = {"external_id": unique("m"), "name": "Grace", "timezone": "Europe/Paris"}
-    rest_body.update({
-        {"sessionLengths": "session_lengths"}.get(k, k): v for k, v in fields.items()
-    })
+    rest_body.update(
+        {{"sessionLengths": "session_lengths"}.get(k, k): v for k, v in fields.items()}
+    )
     response = await tenant.client.post("/v1/mentors", json=rest_body)
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"][1:] == [
@@ -186,8 +205,10 @@ async def test_a_mutation_that_creates_then_fails_leaves_nothing(tenant: Tenant)
           deleteSkill(id: $id)
         }""",
         # the skill is in use once `mentor` offers it: deleteSkill fails with a CONFLICT
-        {"input": mentor_input(externalId=external_id, skills=[{"skillId": skill["id"]}]),
-         "id": skill["id"]},
+        {
+            "input": mentor_input(externalId=external_id, skills=[{"skillId": skill["id"]}]),
+            "id": skill["id"],
+        },
     )
     assert error_codes(body) == ["CONFLICT"]
     listed = (await tenant.client.get("/v1/mentors")).json()["data"]
@@ -203,8 +224,10 @@ async def test_unexpected_errors_are_internal_and_leak_nothing(
 
     monkeypatch.setattr(mentors_service, "get_view", broken)
     mentor = await create_mentor(tenant.client)
-    body = await gql(tenant.client, "query ($id: ID!) { mentor(id: $id) { id } }",
-                     {"id": mentor["id"]})
+    body = await gql(
+        tenant.client, "query ($id: ID!) { mentor(id: $id) { id } }", {"id": mentor["id"]}
+    )
     assert error_codes(body) == ["INTERNAL"]
-    assert "hunter2" not in str(body) and "secret" not in str(body)
+    assert "hunter2" not in str(body)
+    assert "secret" not in str(body)
     assert body["errors"][0]["message"] == "an unexpected error occurred"

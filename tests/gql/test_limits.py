@@ -9,8 +9,7 @@ from mentorapi.graphql.schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, build_s
 from mentorapi.main import create_app
 from tests import conftest
 from tests.conftest import Tenant, make_tenant
-from tests.graphql.helpers import error_codes, gql, gql_data
-
+from tests.gql.helpers import error_codes, gql, gql_data
 
 DEEPEST = "{ mentors(first: 1) { edges { node { skills { skill { name } } } } } }"  # 6 levels
 
@@ -20,7 +19,8 @@ async def test_depth_limit(
 ) -> None:
     assert MAX_DEPTH >= 5
     assert (await gql(tenant.client, DEEPEST)).get("errors") is None
-    # Nothing in today's schema nests deeper than 5 (the root field is 0), so prove the wiring with a lower limit.
+    # Nothing in today's schema nests deeper than 5 (the root field is 0),
+    # so prove the wiring with a lower limit.
     monkeypatch.setattr(schema_module, "MAX_DEPTH", 4)
     application = create_app(conftest.test_settings(database_url))
     async with application.router.lifespan_context(application):
@@ -30,9 +30,7 @@ async def test_depth_limit(
             assert "exceeds maximum operation depth of 4" in body["errors"][0]["message"]
             # through fragments too
             fragment = "fragment F on Mentor { skills { skill { name } } }"
-            body = await gql(
-                shallow.client, "{ mentors { edges { node { ...F } } } } " + fragment
-            )
+            body = await gql(shallow.client, "{ mentors { edges { node { ...F } } } } " + fragment)
             assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
 
 
@@ -112,6 +110,7 @@ async def test_introspection_can_be_turned_off(closed_app) -> None:  # type: ign
 
 async def test_queries_over_get_cannot_mutate(tenant: Tenant, anon: httpx.AsyncClient) -> None:
     response = await tenant.client.get(
-        "/graphql", params={"query": 'mutation { createSkill(input: {slug: "x", name: "x"}) { id } }'}
+        "/graphql",
+        params={"query": 'mutation { createSkill(input: {slug: "x", name: "x"}) { id } }'},
     )
     assert response.status_code in (400, 405)

@@ -4,7 +4,7 @@ import httpx
 
 from tests.conftest import Tenant
 from tests.factories import create_mentee, create_mentor, create_skill
-from tests.graphql.helpers import error_codes, gql, gql_data
+from tests.gql.helpers import error_codes, gql, gql_data
 
 MENTOR = """
 query ($id: ID!) {
@@ -45,17 +45,21 @@ async def test_mentor_matches_rest(tenant: Tenant) -> None:
     assert node["sessionLengths"] == mentor["session_lengths"]
     assert node["createdAt"] == mentor["created_at"]
     assert node["skills"] == [
-        {"skill": {"id": skill["id"], "slug": skill["slug"], "name": "Pivot tables"},
-         "level": 4, "note": "daily"}
+        {
+            "skill": {"id": skill["id"], "slug": skill["slug"], "name": "Pivot tables"},
+            "level": 4,
+            "note": "daily",
+        }
     ]
     assert node["stats"] == {
-        "sessionsCompleted": 0, "minutesMentored": 0, "averageRating": None, "ratingsCount": 0
+        "sessionsCompleted": 0,
+        "minutesMentored": 0,
+        "averageRating": None,
+        "ratingsCount": 0,
     }
 
 
-async def test_unknown_wrong_kind_and_other_apps_ids(
-    tenant: Tenant, other_tenant: Tenant
-) -> None:
+async def test_unknown_wrong_kind_and_other_apps_ids(tenant: Tenant, other_tenant: Tenant) -> None:
     theirs = await create_mentor(other_tenant.client)
     body = await gql(tenant.client, MENTOR, {"id": theirs["id"]})
     assert error_codes(body) == ["NOT_FOUND"]
@@ -98,7 +102,11 @@ async def test_mentors_filter_and_sort(tenant: Tenant) -> None:
     excel = await create_skill(tenant.client)
     talks = await create_skill(tenant.client)
     a = await create_mentor(
-        tenant.client, name="Zoe", languages=["de"], formats=["phone"], session_lengths=[10],
+        tenant.client,
+        name="Zoe",
+        languages=["de"],
+        formats=["phone"],
+        session_lengths=[10],
         skills=[{"skill_id": excel["id"]}, {"skill_id": talks["id"]}],
     )
     b = await create_mentor(tenant.client, name="Al", skills=[{"skill_id": excel["id"]}])

@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from tests.conftest import Tenant, count_statements, make_tenant
 from tests.factories import create_mentee, create_mentor, create_skill
-from tests.graphql.helpers import gql_data
+from tests.gql.helpers import gql_data
 
 MENTORS = """{ mentors(first: 100) { edges { node {
   id name
