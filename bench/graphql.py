@@ -14,7 +14,6 @@ import json
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -126,21 +125,19 @@ async def run(
             "MENTORAPI_WEBHOOK_WORKER_ENABLED": "false",
             "MENTORAPI_DB_POOL_SIZE": str(connections),
         }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "mentorapi.main:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
+        server = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "mentorapi.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
             env=env,
         )
         try:
@@ -186,7 +183,7 @@ async def run(
                 }
         finally:
             server.terminate()
-            server.wait(10)
+            await asyncio.wait_for(server.wait(), 10)
 
 
 def main() -> None:
