@@ -13,12 +13,12 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import Tenant
 from tests.factories import create_mentor
+from tests.gql.helpers import serve
 
 HTML = {"Accept": "text/html"}
 ASSET_REF = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']([^"']+)["']""", re.I)
@@ -81,25 +81,6 @@ def chromium_path() -> str:
         # Fail, never skip: CI installs chromium (.ci/run); a silent skip would hide a broken IDE.
         pytest.fail("chromium is not installed: `apt-get install -y chromium` (CI installs it)")
     return path
-
-
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """The app (its lifespan already running) behind a real uvicorn on a free loopback port."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
 
 
 class DevTools:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Request
+from fastapi.requests import HTTPConnection
 from graphql import GraphQLError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from strawberry.extensions import SchemaExtension
@@ -25,14 +25,18 @@ from mentorapi.apps import service as apps_service
 from mentorapi.apps.models import App
 from mentorapi.db.engine import Database
 from mentorapi.graphql.loaders import Loaders
+from mentorapi.graphql.pubsub import PubSub
 from mentorapi.kit.errors import Unauthenticated
 
 log = logging.getLogger("mentorapi.graphql")
 
 
 class Context(BaseContext):
-    def __init__(self, database: Database, authorization: str | None) -> None:
+    def __init__(
+        self, database: Database, authorization: str | None, pubsub: PubSub | None = None
+    ) -> None:
         super().__init__()
+        self.pubsub = pubsub or PubSub()
         self._db_session: AsyncSession = database.sessionmaker()
         self._lock = asyncio.Lock()
         self._authorization = authorization
@@ -48,7 +52,12 @@ class Context(BaseContext):
     async def app(self) -> App:
         """The calling app, from `Authorization: Bearer <api key>` (checked once per request)."""
         if self._app is None:
-            header = self._authorization
+            # Browsers cannot set headers on a WebSocket: there the key comes in the
+            # graphql-transport-ws connection_init payload, {"Authorization": "Bearer ..."}.
+            params = self.connection_params if isinstance(self.connection_params, dict) else {}
+            header = (
+                self._authorization or params.get("Authorization") or params.get("authorization")
+            )
             if not header:
                 raise Unauthenticated(
                     "missing Authorization header: send 'Authorization: Bearer <api key>'"
@@ -80,9 +89,12 @@ class Context(BaseContext):
 Info = StrawberryInfo[Context, None]
 
 
-async def get_context(request: Request) -> AsyncIterator[Context]:
-    """The GraphQLRouter's context_getter (a FastAPI dependency)."""
-    context = Context(request.app.state.db, request.headers.get("authorization"))
+async def get_context(connection: HTTPConnection) -> AsyncIterator[Context]:
+    """The GraphQLRouter's context_getter (a FastAPI dependency), for HTTP and WebSocket."""
+    state = connection.app.state
+    context = Context(
+        state.db, connection.headers.get("authorization"), getattr(state, "pubsub", None)
+    )
     try:
         yield context
     finally:

@@ -7,11 +7,15 @@ from typing import cast
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from mentorapi.config import Settings
 from mentorapi.graphql.context import Context, get_context
+from mentorapi.graphql.pubsub import PubSub
 from mentorapi.graphql.schema import build_schema
+from mentorapi.kit.errors import Unauthenticated
 
 PATH = "/graphql"
 ASSETS_PATH = "/graphql/assets"
@@ -37,8 +41,17 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
             headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"},
         )
 
+    async def on_ws_connect(self, context: Context) -> None:
+        # Authenticate once per WebSocket, at connection_init: a bad key closes it with 4403.
+        try:
+            await context.app()
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": exc.detail}) from exc
+
 
 def install_graphql(app: FastAPI, settings: Settings) -> None:
+    # Subscriptions read from here; the webhooks outbox can publish to it after commit.
+    app.state.pubsub = PubSub()
     router = MentorapiGraphQLRouter(
         build_schema(settings),
         path=PATH,
@@ -46,6 +59,7 @@ def install_graphql(app: FastAPI, settings: Settings) -> None:
         # annotation only knows plain and awaitable getters.
         context_getter=cast(Callable[..., Context], get_context),
         include_in_schema=False,  # documented by openapi/schema.graphql, not the REST spec
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # the maintained protocol
     )
     app.include_router(router)
     app.mount(ASSETS_PATH, StaticFiles(directory=STATIC_DIR), name="graphiql-assets")

@@ -1,4 +1,5 @@
-"""Schema assembly: every domain's `gql.py` contributes a `Query` (and maybe a `Mutation`).
+"""Schema assembly: every domain's `gql.py` contributes a `Query` (and maybe a `Mutation`
+or a `Subscription`, whose resolvers read `info.context.pubsub`).
 
 Adding a domain = writing its gql.py and adding its module to DOMAINS below.
 """
@@ -71,7 +72,7 @@ class MentorapiSchema(strawberry.Schema):
 
 def _merged(kind: str) -> Any:
     parts = tuple(getattr(m, kind) for m in DOMAINS if hasattr(m, kind))
-    return merge_types(kind, parts)
+    return merge_types(kind, parts) if parts else None
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -90,6 +91,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return MentorapiSchema(
         query=_merged("Query"),
         mutation=_merged("Mutation"),
+        subscription=_merged("Subscription"),
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME}),
     )
