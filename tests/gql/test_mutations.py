@@ -231,3 +231,34 @@ async def test_unexpected_errors_are_internal_and_leak_nothing(
     assert "hunter2" not in str(body)
     assert "secret" not in str(body)
     assert body["errors"][0]["message"] == "an unexpected error occurred"
+
+
+async def test_a_failed_commit_is_an_error_and_keeps_nothing(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    async def failing_commit(self: AsyncSession) -> None:
+        raise RuntimeError("disk full at /var/lib/postgresql")
+
+    slug = unique("never")
+    monkeypatch.setattr(AsyncSession, "commit", failing_commit)
+    body = await gql(
+        tenant.client, f'mutation {{ createSkill(input: {{slug: "{slug}", name: "x"}}) {{ id }} }}'
+    )
+    monkeypatch.undo()
+    assert body["data"] is None
+    assert error_codes(body) == ["INTERNAL"]
+    assert "disk" not in str(body)
+    assert (await tenant.client.get("/v1/skills", params={"q": slug})).json()["data"] == []
+
+
+async def test_variables_of_the_wrong_type_are_bad_user_input(tenant: Tenant) -> None:
+    body = await gql(tenant.client, "query ($id: ID!) { mentor(id: $id) { id } }", {"id": 5.5})
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    body = await gql(tenant.client, "query ($id: ID!) { mentor(id: $id) { id } }", {})
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    body = await gql(tenant.client, "{ mentor { id } }")
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    body = await gql(tenant.client, "{ mentors { nope } }")
+    assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
