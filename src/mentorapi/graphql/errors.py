@@ -92,9 +92,8 @@ def to_graphql_error(error: GraphQLError) -> GraphQLError:
     if original is None or isinstance(original, GraphQLError):
         if error.extensions and "code" in error.extensions:
             return error
-        code = (
-            "BAD_USER_INPUT" if _INPUT_ERROR.match(error.message) else ("GRAPHQL_VALIDATION_FAILED")
-        )
+        bad_input = _INPUT_ERROR.match(error.message)
+        code = "BAD_USER_INPUT" if bad_input else "GRAPHQL_VALIDATION_FAILED"
         return _with(error, error.message, {**(error.extensions or {}), "code": code})
     return _with(error, INTERNAL_MESSAGE, {"code": "INTERNAL"})
 

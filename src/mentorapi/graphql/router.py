@@ -1,6 +1,7 @@
 """Mount GraphQL at /graphql, with an offline GraphiQL: every asset is served from here."""
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import cast
 
@@ -20,6 +21,7 @@ from mentorapi.kit.errors import Unauthenticated
 PATH = "/graphql"
 ASSETS_PATH = "/graphql/assets"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "graphiql"
+PAGE = STATIC_DIR.parent / "graphiql.html"  # a template, so not among the served files
 
 # Only our own origin: the page cannot load or send anything elsewhere even if a bundle tried.
 CSP = (
@@ -29,8 +31,9 @@ CSP = (
 )
 
 
+@cache
 def graphiql_html(assets: str) -> str:
-    return (STATIC_DIR / "index.html").read_text().replace("{{ASSETS}}", assets)
+    return PAGE.read_text().replace("{{ASSETS}}", assets)
 
 
 class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
