@@ -147,3 +147,19 @@ async def test_mentees_with_seeking(tenant: Tenant) -> None:
         tenant.client, "query ($id: ID!) { mentee(id: $id) { name } }", {"id": mentee["id"]}
     )
     assert one["mentee"]["name"] == mentee["name"]
+
+
+async def test_mentor_and_mentee_cursors_are_the_rest_cursors(tenant: Tenant) -> None:
+    for name in ("Bea", "Abe", "Cy"):
+        await create_mentor(tenant.client, name=name)
+        await create_mentee(tenant.client, name=name)
+    for sort, rest_sort in (("CREATED", "created"), ("NEWEST", "-created"), ("NAME", "name")):
+        data = await gql_data(
+            tenant.client,
+            f"{{ mentors(first: 2, sort: {sort}) {{ pageInfo {{ endCursor }} }} }}",
+        )
+        rest = await tenant.client.get("/v1/mentors", params={"limit": 2, "sort": rest_sort})
+        assert data["mentors"]["pageInfo"]["endCursor"] == rest.json()["next_cursor"], sort
+    data = await gql_data(tenant.client, "{ mentees(first: 2) { pageInfo { endCursor } } }")
+    rest = await tenant.client.get("/v1/mentees", params={"limit": 2})
+    assert data["mentees"]["pageInfo"]["endCursor"] == rest.json()["next_cursor"]

@@ -1,7 +1,15 @@
 """Schema assembly: every domain's `gql.py` contributes a `Query` (and maybe a `Mutation`
 or a `Subscription`, whose resolvers read `info.context.pubsub`).
 
-Adding a domain = writing its gql.py and adding its module to DOMAINS below.
+Adding a domain (sessions, feedback, webhooks):
+1. `<domain>/gql.py`: types written by hand with a `from_model` classmethod; `Query` and
+   `Mutation` classes whose resolvers only translate: check ids with `inputs.typed_id`, validate
+   input with the REST schema through `inputs.validate`, get `await info.context.app_id()`, call
+   the service inside `async with info.context.session() as db_session:`, return `from_model`.
+   Lists return `Connection[T].build(rows, next_cursor, node=..., sort=..., key=...)`.
+   Nested objects come from a loader in `loaders.py` (prime it with what the service loaded).
+2. Add the module to DOMAINS below.
+3. `mentorapi export-schemas` and commit openapi/schema.graphql.
 """
 
 import logging
