@@ -114,3 +114,13 @@ async def test_queries_over_get_cannot_mutate(tenant: Tenant, anon: httpx.AsyncC
         params={"query": 'mutation { createSkill(input: {slug: "x", name: "x"}) { id } }'},
     )
     assert response.status_code in (400, 405)
+
+
+async def test_syntax_errors_have_a_code_every_time(tenant: Tenant) -> None:
+    # Twice: the second answer comes through the parse and validation caches.
+    for _ in range(2):
+        body = await gql(tenant.client, "{ mentors { edges ")
+        assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+        assert "Syntax Error" in body["errors"][0]["message"]
+        body = await gql(tenant.client, "{ mentors { nope } }")
+        assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]

@@ -28,7 +28,7 @@ from graphql import (
     get_named_type,
     get_nullable_type,
 )
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 
 LIST_ESTIMATE = 10
 MAX_COST = 20_000
@@ -148,3 +148,15 @@ class QueryCostLimiter(SchemaExtension):
                     )
                     ctx.result = GraphQLExecutionResult(data=None, errors=[error])
         yield
+
+
+class SafeParserCache(ParserCache):
+    """strawberry's ParserCache, except that a document that does not parse (a syntax error,
+    too many tokens) is left to strawberry's own parse step, which turns the error into a normal
+    GraphQL error response; raised from the cache it would skip the error-code extension."""
+
+    def on_parse(self) -> Iterator[None]:
+        try:
+            yield from super().on_parse()
+        except GraphQLError:
+            yield

@@ -21,12 +21,14 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    DisableIntrospection,
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -36,7 +38,7 @@ from mentorapi.apps import gql as apps_gql
 from mentorapi.config import Settings
 from mentorapi.graphql.context import UnitOfWork
 from mentorapi.graphql.errors import ErrorCodes, is_expected
-from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
+from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter, SafeParserCache
 from mentorapi.mentees import gql as mentees_gql
 from mentorapi.mentors import gql as mentors_gql
 from mentorapi.skills import gql as skills_gql
@@ -51,6 +53,7 @@ DOMAINS: list[ModuleType] = [
 MAX_DEPTH = 10
 MAX_ALIASES = 15
 MAX_TOKENS = 2_000
+DOCUMENT_CACHE_SIZE = 256
 
 log = logging.getLogger("mentorapi.graphql")
 
@@ -85,17 +88,25 @@ def _merged(kind: str) -> Any:
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     introspection = settings.graphql_introspection if settings is not None else True
+    # The limits' validation rules are built once, so a document validates to the same cached
+    # result on every request (ValidationCache keys on the rule classes).
+    rules = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
     # Factories, not instances: strawberry then makes fresh extensions for every request.
     extensions: list[Callable[[], SchemaExtension]] = [
         ErrorCodes,  # first in, last out: sees the final errors, after the unit of work
         UnitOfWork,
-        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(AddValidationRules, rules),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(QueryCostLimiter, max_cost=MAX_COST),
+        # Clients send the same few documents again and again: parse and validate each once.
+        partial(SafeParserCache, maxsize=DOCUMENT_CACHE_SIZE),
+        partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
     ]
-    if not introspection:
-        extensions.append(DisableIntrospection)
     return MentorapiSchema(
         query=_merged("Query"),
         mutation=_merged("Mutation"),
