@@ -1,8 +1,8 @@
 """Per-request DataLoaders over repository functions: one query per kind of thing per request,
-however many objects ask (no N+1). Services prime them with what they already loaded."""
+however many objects ask (no N+1). Resolvers prime them with what a service already loaded."""
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -17,7 +17,13 @@ from mentorapi.skills.models import Skill
 if TYPE_CHECKING:
     from mentorapi.graphql.context import Context
 
+
+class HasId(Protocol):
+    id: str
+
+
 V = TypeVar("V")
+Row = TypeVar("Row", bound=HasId)
 
 MentorSkills = list[tuple[MentorSkill, Skill]]
 MenteeSeeking = list[tuple[MenteeSkill, Skill]]
@@ -33,7 +39,10 @@ class Loaders:
         self.mentee_seeking: DataLoader[str, MenteeSeeking] = DataLoader(
             self._grouped(mentees_repository.seeking_for)
         )
-        self.skill: DataLoader[str, Skill | None] = DataLoader(self._skills)
+        # Rows by id, scoped to the calling app (another app's id loads as None).
+        self.skill: DataLoader[str, Skill | None] = DataLoader(
+            self._by_id(lambda s, app_id, ids: skills_repository.find(s, app_id, ids=ids))
+        )
 
     def _grouped(
         self, fetch: Callable[[AsyncSession, Sequence[str]], Awaitable[dict[str, list[V]]]]
@@ -45,9 +54,13 @@ class Loaders:
 
         return load
 
-    async def _skills(self, keys: list[str]) -> list[Skill | None]:
-        app_id = await self._context.app_id()
-        async with self._context.session() as db_session:
-            found = await skills_repository.find(db_session, app_id, ids=keys)
-        by_id: dict[str, Any] = {s.id: s for s in found}
-        return [by_id.get(key) for key in keys]
+    def _by_id(
+        self, fetch: Callable[[AsyncSession, str, list[str]], Awaitable[Sequence[Row]]]
+    ) -> Callable[[list[str]], Awaitable[list[Row | None]]]:
+        async def load(keys: list[str]) -> list[Row | None]:
+            app_id = await self._context.app_id()
+            async with self._context.session() as db_session:
+                found = {row.id: row for row in await fetch(db_session, app_id, keys)}
+            return [found.get(key) for key in keys]
+
+        return load
