@@ -14,6 +14,7 @@ from mentorapi.config import Settings, get_settings
 from mentorapi.db.engine import create_database
 from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
+from mentorapi.graphql.router import install_graphql
 from mentorapi.health import router as health_router
 from mentorapi.kit.idempotency import IdempotencyMiddleware
 from mentorapi.kit.problems import install_problem_handlers
@@ -67,13 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         skills_router,
         mentors_router,
         mentees_router,
+        availability_router,
+        sessions_router,
+        series_router,
         goals_router,
         feedback_router,
     ):
         app.include_router(router)
-    app.include_router(availability_router)
-    app.include_router(sessions_router)
-    app.include_router(series_router)
+    install_graphql(app, settings)
 
     metrics = Metrics()
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)

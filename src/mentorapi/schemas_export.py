@@ -1,4 +1,4 @@
-"""Export the public contract: openapi/openapi.json (and the GraphQL SDL once it exists)."""
+"""Export the public contract: openapi/openapi.json and openapi/schema.graphql (the SDL)."""
 
 import json
 from collections.abc import Callable
@@ -15,7 +15,18 @@ def openapi_json() -> str:
     return json.dumps(create_app().openapi(), indent=2, sort_keys=False) + "\n"
 
 
-EXPORTS: dict[str, Callable[[], str]] = {"openapi.json": openapi_json}
+def schema_graphql() -> str:
+    from strawberry.printer import print_schema
+
+    from mentorapi.graphql.schema import build_schema
+
+    return print_schema(build_schema()) + "\n"
+
+
+EXPORTS: dict[str, Callable[[], str]] = {
+    "openapi.json": openapi_json,
+    "schema.graphql": schema_graphql,
+}
 
 
 def export(check: bool = False, directory: Path = OPENAPI_DIR) -> list[str]:

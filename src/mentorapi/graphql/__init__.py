@@ -1,0 +1,1 @@
+"""The GraphQL face: schema assembly, per-request context, DataLoaders, error codes, GraphiQL."""

@@ -1,0 +1,70 @@
+"""Relay connections for every list: `edges { cursor node }` and `pageInfo`.
+
+`after` takes the same opaque cursor as REST's `cursor`, and an edge's cursor is the one REST
+would give as `next_cursor` had the page ended on that row (`encode_cursor` of the sort key),
+so a client can switch faces mid-list.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from mentorapi.kit.errors import InvalidInput
+from mentorapi.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, encode_cursor
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_CURSOR_LENGTH = 512
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+    @classmethod
+    def build(
+        cls,
+        rows: Sequence[R],
+        next_cursor: str | None,
+        *,
+        node: Callable[[R], T],
+        sort: str,
+        key: Callable[[R], list[Any]],
+    ) -> "Connection[T]":
+        """`rows` as returned by a service list call; `key` gives a row's sort-key values."""
+        edges = [Edge(cursor=encode_cursor(sort, key(row)), node=node(row)) for row in rows]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=next_cursor is not None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+def page_args(first: int, after: str | None) -> PageRequest:
+    """`first` (1-100) and `after`, checked as REST checks `limit` and `cursor`."""
+    if not 1 <= first <= MAX_LIMIT:
+        raise InvalidInput(f"first must be between 1 and {MAX_LIMIT}", loc=["first"])
+    if after is not None and len(after) > MAX_CURSOR_LENGTH:
+        raise InvalidInput("after is not a valid cursor", loc=["after"])
+    return PageRequest(limit=first, cursor=after or None)
+
+
+FIRST_DESCRIPTION = f"Page size, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})."
+AFTER_DESCRIPTION = "`pageInfo.endCursor` of the previous page (or a REST `next_cursor`)."

@@ -1,0 +1,293 @@
+"""GraphQL face of mentors: types, queries and mutations over mentors.service (no rules here)."""
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from pydantic import BaseModel, Field, field_validator
+
+from mentorapi.graphql.context import Info
+from mentorapi.graphql.inputs import as_dict, typed_id, validate
+from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
+from mentorapi.kit.languages import normalize_language
+from mentorapi.kit.pagination import DEFAULT_LIMIT
+from mentorapi.mentors import service
+from mentorapi.mentors.models import Format, Mentor
+from mentorapi.mentors.schemas import (
+    MAX_SESSION_MINUTES,
+    MIN_SESSION_MINUTES,
+    MentorCreate,
+    MentorSkillsPut,
+    MentorSort,
+    MentorUpdate,
+    stats_of,
+)
+from mentorapi.mentors.service import MentorView
+from mentorapi.skills.gql import SkillChoiceInput, SkillLevel, SkillType
+
+
+@strawberry.enum(name="SessionFormat")
+class FormatEnum(Enum):
+    VIDEO = Format.video.value
+    PHONE = Format.phone.value
+    CHAT = Format.chat.value
+    IN_PERSON = Format.in_person.value
+    ASYNC = Format.async_.value
+
+
+@strawberry.enum(name="MentorSort")
+class MentorSortEnum(Enum):
+    CREATED = MentorSort.created.value
+    NEWEST = MentorSort.newest.value
+    NAME = MentorSort.name.value
+    NAME_DESC = MentorSort.name_desc.value
+
+
+@strawberry.type
+class MentorStats:
+    sessions_completed: int
+    minutes_mentored: int
+    average_rating: float | None
+    ratings_count: int
+    mentees_helped: int = strawberry.field(description="Distinct mentees with a completed session.")
+    impact_stories: int = strawberry.field(
+        description="Feedback and impact updates that told an impact."
+    )
+
+
+@strawberry.type(name="Mentor", description="A mentor profile.")
+class MentorType:
+    id: strawberry.ID
+    external_id: str
+    name: str
+    headline: str
+    bio: str
+    timezone: str
+    languages: list[str]
+    formats: list[FormatEnum]
+    session_lengths: list[int]
+    stats: MentorStats
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field(description="The skills offered, highest level first.")
+    async def skills(self, info: Info) -> list[SkillLevel]:
+        links = await info.context.loaders.mentor_skills.load(self.id)
+        return [
+            SkillLevel(skill=SkillType.from_model(skill), level=link.level, note=link.note)
+            for link, skill in links
+        ]
+
+    @classmethod
+    def from_model(cls, mentor: Mentor) -> "MentorType":
+        stats = stats_of(mentor)
+        return cls(
+            id=strawberry.ID(mentor.id),
+            external_id=mentor.external_id,
+            name=mentor.name,
+            headline=mentor.headline,
+            bio=mentor.bio,
+            timezone=mentor.timezone,
+            languages=list(mentor.languages),
+            formats=[FormatEnum(f) for f in mentor.formats],
+            session_lengths=list(mentor.session_lengths),
+            stats=MentorStats(**stats.model_dump()),
+            version=mentor.version,
+            created_at=mentor.created_at,
+            updated_at=mentor.updated_at,
+        )
+
+
+def _node(info: Info, view: MentorView) -> MentorType:
+    # The service loaded the skills already: hand them to the loader instead of asking again.
+    info.context.loaders.mentor_skills.prime(view.mentor.id, view.skills, force=True)
+    return MentorType.from_model(view.mentor)
+
+
+@strawberry.input
+class MentorFilter:
+    skills: list[str] | None = strawberry.field(
+        default=None, description="Skill slugs; every one must be offered."
+    )
+    q: str | None = strawberry.field(default=None, description="Search name, headline and bio.")
+    language: str | None = strawberry.field(default=None, description="A BCP 47 tag.")
+    format: FormatEnum | None = None
+    session_length: int | None = None
+
+
+class MentorListArgs(BaseModel):
+    """The bounds REST puts on GET /v1/mentors's query parameters."""
+
+    skills: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=10)] = []
+    q: Annotated[str | None, Field(max_length=100)] = None
+    language: Annotated[str | None, Field(max_length=35)] = None
+    format: Format | None = None
+    session_length: Annotated[int | None, Field(ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES)] = (
+        None
+    )
+
+    @field_validator("skills", mode="before")
+    @classmethod
+    def _slugs(cls, value: list[str] | None) -> list[str]:
+        return [s.strip().lower() for s in value or [] if s.strip()]
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return normalize_language(value) if value is not None else None
+
+
+@strawberry.input
+class CreateMentorInput:
+    external_id: str
+    name: str
+    timezone: str
+    headline: str | None = strawberry.UNSET
+    bio: str | None = strawberry.UNSET
+    languages: list[str] | None = strawberry.UNSET
+    formats: list[FormatEnum] | None = strawberry.UNSET
+    session_lengths: list[int] | None = strawberry.UNSET
+    skills: list[SkillChoiceInput] | None = strawberry.UNSET
+
+
+@strawberry.input(description="Fields to change; leave one out (or null) to keep it.")
+class UpdateMentorInput:
+    external_id: str | None = strawberry.UNSET
+    name: str | None = strawberry.UNSET
+    headline: str | None = strawberry.UNSET
+    bio: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    languages: list[str] | None = strawberry.UNSET
+    formats: list[FormatEnum] | None = strawberry.UNSET
+    session_lengths: list[int] | None = strawberry.UNSET
+
+
+def _drop_nulls(data: dict[str, object]) -> dict[str, object]:
+    # MentorCreate has defaults, not nulls, for optional fields: null means "the default".
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Search mentors (the same filters as GET /v1/mentors).")
+    async def mentors(
+        self,
+        info: Info,
+        filter: MentorFilter | None = None,
+        sort: MentorSortEnum = MentorSortEnum.CREATED,
+        first: Annotated[int, strawberry.argument(description=FIRST_DESCRIPTION)] = DEFAULT_LIMIT,
+        after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
+    ) -> Connection[MentorType]:
+        page = page_args(first, after)
+        args = validate(MentorListArgs, filter or {}, argument="filter")
+        order = MentorSort(sort.value)
+        app_id = await info.context.app_id()
+        async with info.context.session() as db_session:
+            views, cursor = await service.list_mentors(
+                db_session=db_session,
+                app_id=app_id,
+                page=page,
+                skills=args.skills,
+                q=args.q,
+                language=args.language,
+                format=args.format.value if args.format else None,
+                session_length=args.session_length,
+                sort=order,
+            )
+        by_name = order in (MentorSort.name, MentorSort.name_desc)
+        return Connection[MentorType].build(
+            views,
+            cursor,
+            node=lambda v: _node(info, v),
+            sort=order.value,
+            key=lambda v: [v.mentor.name, v.mentor.id] if by_name else [v.mentor.id],
+        )
+
+    @strawberry.field
+    async def mentor(self, info: Info, id: strawberry.ID) -> MentorType:
+        mentor_id = typed_id(id, "mtr")
+        app_id = await info.context.app_id()
+        async with info.context.session() as db_session:
+            view = await service.get_view(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
+        return _node(info, view)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def create_mentor(self, info: Info, input: CreateMentorInput) -> MentorType:
+        data = validate(MentorCreate, _drop_nulls(as_dict(input)))
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
+        async with info.context.session() as db_session:
+            view = await service.create(
+                db_session=db_session, app_id=app_id, actor=actor, data=data
+            )
+        return _node(info, view)
+
+    @strawberry.mutation
+    async def update_mentor(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: UpdateMentorInput,
+        expected_version: Annotated[
+            int | None, strawberry.argument(description="Like REST's If-Match.")
+        ] = None,
+    ) -> MentorType:
+        mentor_id = typed_id(id, "mtr")
+        data = validate(MentorUpdate, input)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
+        async with info.context.session() as db_session:
+            view = await service.update(
+                db_session=db_session,
+                app_id=app_id,
+                actor=actor,
+                mentor_id=mentor_id,
+                data=data,
+                expected_version=expected_version,
+            )
+        return _node(info, view)
+
+    @strawberry.mutation(description="Replace the skills a mentor offers.")
+    async def set_mentor_skills(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        skills: list[SkillChoiceInput],
+        expected_version: int | None = None,
+    ) -> MentorType:
+        mentor_id = typed_id(id, "mtr")
+        body = validate(MentorSkillsPut, {"skills": skills}, argument=None)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
+        async with info.context.session() as db_session:
+            view = await service.put_skills(
+                db_session=db_session,
+                app_id=app_id,
+                actor=actor,
+                mentor_id=mentor_id,
+                choices=body.skills,
+                expected_version=expected_version,
+            )
+        return _node(info, view)
+
+    @strawberry.mutation(description="Delete a mentor; returns its id.")
+    async def delete_mentor(
+        self, info: Info, id: strawberry.ID, expected_version: int | None = None
+    ) -> strawberry.ID:
+        mentor_id = typed_id(id, "mtr")
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
+        async with info.context.session() as db_session:
+            await service.delete(
+                db_session=db_session,
+                app_id=app_id,
+                actor=actor,
+                mentor_id=mentor_id,
+                expected_version=expected_version,
+            )
+        return id
