@@ -6,6 +6,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.paging import SortKey, paginate
+from mentorapi.db.ranked import first_per_group
 from mentorapi.feedback.models import Author, Feedback, ImpactUpdate, Visibility
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.mentors.models import Mentor
@@ -89,4 +90,43 @@ async def add_to_mentor_stats(
             impact_stories=col(Mentor.impact_stories) + impact_stories,
         )
         .execution_options(synchronize_session=False)
+    )
+
+
+async def for_sessions(
+    db_session: AsyncSession, app_id: str, session_ids: Sequence[str]
+) -> dict[str, list[Feedback]]:
+    """The feedback on several sessions in one query (for DataLoaders)."""
+    result: dict[str, list[Feedback]] = defaultdict(list)
+    if not session_ids:
+        return result
+    query = (
+        select(Feedback)
+        .where(col(Feedback.app_id) == app_id, col(Feedback.session_id).in_(list(session_ids)))
+        .order_by(col(Feedback.id))
+    )
+    for row in (await db_session.exec(query)).all():
+        result[row.session_id].append(row)
+    return result
+
+
+async def public_for_mentors(
+    db_session: AsyncSession, app_id: str, mentor_ids: Sequence[str], *, limit: int
+) -> dict[str, list[Feedback]]:
+    """Each mentor's `limit` newest public feedback (as `public_for_mentor`), in one query."""
+    if not mentor_ids:
+        return {}
+    query = select(Feedback).where(
+        col(Feedback.app_id) == app_id,
+        col(Feedback.mentor_id).in_(list(mentor_ids)),
+        col(Feedback.author) == Author.mentee.value,
+        col(Feedback.visibility) == Visibility.public.value,
+    )
+    return await first_per_group(
+        db_session,
+        Feedback,
+        query,
+        group="mentor_id",
+        order_by=[col(Feedback.id).desc()],
+        limit=limit,
     )

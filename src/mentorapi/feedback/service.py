@@ -64,6 +64,11 @@ def _may_read(actor: Caller, feedback: Feedback) -> bool:
     )
 
 
+def readable(actor: Caller, rows: list[Feedback]) -> list[Feedback]:
+    """The rows this caller may read (for nested lists, where a hidden row is simply left out)."""
+    return [f for f in rows if _may_read(actor, f)]
+
+
 def _require_author(actor: Caller, feedback: Feedback, action: str) -> None:
     require_party(
         actor,

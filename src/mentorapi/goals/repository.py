@@ -69,3 +69,20 @@ async def delete(db_session: AsyncSession, row: Goal | Milestone) -> None:
 async def count_for_skill(db_session: AsyncSession, app_id: str, skill_id: str) -> int:
     query = select(func.count()).where(col(Goal.app_id) == app_id, col(Goal.skill_id) == skill_id)
     return (await db_session.exec(query)).one()
+
+
+async def for_mentees(
+    db_session: AsyncSession, app_id: str, mentee_ids: Sequence[str]
+) -> dict[str, list[Goal]]:
+    """The goals of several mentees in one query, each mentee's oldest first."""
+    result: dict[str, list[Goal]] = defaultdict(list)
+    if not mentee_ids:
+        return result
+    query = (
+        select(Goal)
+        .where(col(Goal.app_id) == app_id, col(Goal.mentee_id).in_(list(mentee_ids)))
+        .order_by(col(Goal.id))
+    )
+    for goal in (await db_session.exec(query)).all():
+        result[goal.mentee_id].append(goal)
+    return result

@@ -1,16 +1,32 @@
 """Per-request DataLoaders over repository functions: one query per kind of thing per request,
-however many objects ask (no N+1). Resolvers prime them with what a service already loaded."""
+however many objects ask (no N+1). Resolvers prime them with what a service already loaded.
 
+Loaders of rows a member might not see filter by the request's caller with the services'
+rules (`feedback.service.readable`, sessions a member takes part in), so a nested field never
+shows more than the matching query would."""
+
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from mentorapi.apps.caller import own_profiles
+from mentorapi.availability import repository as availability_repository
+from mentorapi.availability.models import Availability
+from mentorapi.feedback import repository as feedback_repository
+from mentorapi.feedback import service as feedback_service
+from mentorapi.feedback.models import Feedback, ImpactUpdate
+from mentorapi.goals import repository as goals_repository
+from mentorapi.goals.models import Goal, Milestone
 from mentorapi.mentees import repository as mentees_repository
-from mentorapi.mentees.models import MenteeSkill
+from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors import repository as mentors_repository
-from mentorapi.mentors.models import MentorSkill
+from mentorapi.mentors.models import Mentor, MentorSkill
+from mentorapi.sessions import repository as sessions_repository
+from mentorapi.sessions import service as sessions_service
+from mentorapi.sessions.models import Series, Session
 from mentorapi.skills import repository as skills_repository
 from mentorapi.skills.models import Skill
 
@@ -27,6 +43,9 @@ Row = TypeVar("Row", bound=HasId)
 
 MentorSkills = list[tuple[MentorSkill, Skill]]
 MenteeSeeking = list[tuple[MenteeSkill, Skill]]
+# (parent id, how many): nested lists with a `first` argument.
+FirstOf = tuple[str, int]
+Only = tuple[str | None, str | None] | None
 
 
 class Loaders:
@@ -39,9 +58,53 @@ class Loaders:
         self.mentee_seeking: DataLoader[str, MenteeSeeking] = DataLoader(
             self._grouped(mentees_repository.seeking_for)
         )
+        self.milestones: DataLoader[str, list[Milestone]] = DataLoader(
+            self._grouped(goals_repository.milestones_for)
+        )
+        self.impact_updates: DataLoader[str, list[ImpactUpdate]] = DataLoader(
+            self._grouped(feedback_repository.updates_for)
+        )
         # Rows by id, scoped to the calling app (another app's id loads as None).
         self.skill: DataLoader[str, Skill | None] = DataLoader(
             self._by_id(lambda s, app_id, ids: skills_repository.find(s, app_id, ids=ids))
+        )
+        self.mentor: DataLoader[str, Mentor | None] = DataLoader(
+            self._by_id(mentors_repository.get_many)
+        )
+        self.mentee: DataLoader[str, Mentee | None] = DataLoader(
+            self._by_id(mentees_repository.get_many)
+        )
+        self.series: DataLoader[str, Series | None] = DataLoader(
+            self._by_id(sessions_repository.get_many_series)
+        )
+        self.series_sessions: DataLoader[str, list[Session]] = DataLoader(
+            self._scoped_groups(sessions_repository.sessions_of_series)
+        )
+        self.availability: DataLoader[str, Availability | None] = DataLoader(self._availability)
+        self.goals: DataLoader[str, list[Goal]] = DataLoader(
+            self._scoped_groups(goals_repository.for_mentees)
+        )
+        self.session_feedback: DataLoader[str, list[Feedback]] = DataLoader(self._session_feedback)
+        self.mentor_feedback: DataLoader[FirstOf, list[Feedback]] = DataLoader(
+            self._first_of(
+                lambda s, app_id, ids, n, _only: feedback_repository.public_for_mentors(
+                    s, app_id, ids, limit=n
+                )
+            )
+        )
+        self.upcoming_sessions: DataLoader[FirstOf, list[Session]] = DataLoader(
+            self._first_of(
+                lambda s, app_id, ids, n, only: sessions_repository.upcoming_for_mentors(
+                    s, app_id, ids, now=sessions_service.now(), limit=n, only=only
+                )
+            )
+        )
+        self.mentee_sessions: DataLoader[FirstOf, list[Session]] = DataLoader(
+            self._first_of(
+                lambda s, app_id, ids, n, only: sessions_repository.latest_for_mentees(
+                    s, app_id, ids, limit=n, only=only
+                )
+            )
         )
 
     def _grouped(
@@ -50,6 +113,17 @@ class Loaders:
         async def load(keys: list[str]) -> list[list[V]]:
             async with self._context.session() as db_session:
                 found = await fetch(db_session, keys)
+            return [found.get(key, []) for key in keys]
+
+        return load
+
+    def _scoped_groups(
+        self, fetch: Callable[[AsyncSession, str, Sequence[str]], Awaitable[dict[str, list[V]]]]
+    ) -> Callable[[list[str]], Awaitable[list[list[V]]]]:
+        async def load(keys: list[str]) -> list[list[V]]:
+            app_id = await self._context.app_id()
+            async with self._context.session() as db_session:
+                found = await fetch(db_session, app_id, keys)
             return [found.get(key, []) for key in keys]
 
         return load
@@ -64,3 +138,39 @@ class Loaders:
             return [found.get(key) for key in keys]
 
         return load
+
+    def _first_of(
+        self,
+        fetch: Callable[[AsyncSession, str, list[str], int, Only], Awaitable[dict[str, list[V]]]],
+    ) -> Callable[[list[FirstOf]], Awaitable[list[list[V]]]]:
+        """Keys (parent id, n): one query per distinct n (in practice one per request)."""
+
+        async def load(keys: list[FirstOf]) -> list[list[V]]:
+            app_id = await self._context.app_id()
+            own = own_profiles(await self._context.caller())
+            only: Only = None if own is None else (own.mentor_id, own.mentee_id)
+            by_n: defaultdict[int, list[str]] = defaultdict(list)
+            for parent, n in keys:
+                by_n[n].append(parent)
+            found: dict[FirstOf, list[V]] = {}
+            async with self._context.session() as db_session:
+                for n, parents in by_n.items():
+                    rows = await fetch(db_session, app_id, parents, n, only)
+                    found.update({(p, n): rows.get(p, []) for p in parents})
+            return [found[key] for key in keys]
+
+        return load
+
+    async def _availability(self, keys: list[str]) -> list[Availability | None]:
+        app_id = await self._context.app_id()
+        async with self._context.session() as db_session:
+            rows = await availability_repository.get_many(db_session, app_id, keys)
+        found = {row.mentor_id: row for row in rows}
+        return [found.get(key) for key in keys]
+
+    async def _session_feedback(self, keys: list[str]) -> list[list[Feedback]]:
+        app_id = await self._context.app_id()
+        caller = await self._context.caller()
+        async with self._context.session() as db_session:
+            found = await feedback_repository.for_sessions(db_session, app_id, keys)
+        return [feedback_service.readable(caller, found.get(key, [])) for key in keys]

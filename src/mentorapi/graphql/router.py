@@ -1,9 +1,10 @@
 """Mount GraphQL at /graphql, with an offline GraphiQL: every asset is served from here."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -14,6 +15,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from mentorapi.config import Settings
 from mentorapi.graphql.context import Context, get_context
+from mentorapi.graphql.feed import install_feed
 from mentorapi.graphql.pubsub import PubSub
 from mentorapi.graphql.schema import build_schema
 from mentorapi.kit.errors import Unauthenticated
@@ -52,9 +54,23 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
             raise ConnectionRejectionError({"message": exc.detail}) from exc
 
 
+def _with_feed(app: FastAPI) -> None:
+    """Once the lifespan has made the database, feed committed session events to the pub/sub."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            install_feed(app.state.db, app.state.pubsub)
+            yield state
+
+    app.router.lifespan_context = lifespan
+
+
 def install_graphql(app: FastAPI, settings: Settings) -> None:
-    # Subscriptions read from here; the webhooks outbox can publish to it after commit.
+    # Subscriptions read from here; graphql/feed.py publishes committed session events to it.
     app.state.pubsub = PubSub()
+    _with_feed(app)
     router = MentorapiGraphQLRouter(
         build_schema(settings),
         path=PATH,

@@ -35,12 +35,16 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from mentorapi.apps import gql as apps_gql
+from mentorapi.availability import gql as availability_gql
 from mentorapi.config import Settings
+from mentorapi.feedback import gql as feedback_gql
+from mentorapi.goals import gql as goals_gql
 from mentorapi.graphql.context import UnitOfWork
 from mentorapi.graphql.errors import ErrorCodes, is_expected
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter, SafeParserCache
 from mentorapi.mentees import gql as mentees_gql
 from mentorapi.mentors import gql as mentors_gql
+from mentorapi.sessions import gql as sessions_gql
 from mentorapi.skills import gql as skills_gql
 
 DOMAINS: list[ModuleType] = [
@@ -48,6 +52,10 @@ DOMAINS: list[ModuleType] = [
     skills_gql,
     mentors_gql,
     mentees_gql,
+    availability_gql,
+    sessions_gql,
+    goals_gql,
+    feedback_gql,
 ]
 
 MAX_DEPTH = 10

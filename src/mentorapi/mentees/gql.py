@@ -1,11 +1,12 @@
 """GraphQL face of mentees: types, queries and mutations over mentees.service (no rules here)."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from pydantic import BaseModel, Field
 
+from mentorapi.goals.gql import GoalType
 from mentorapi.graphql.context import Info
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
@@ -15,6 +16,11 @@ from mentorapi.mentees.models import Mentee
 from mentorapi.mentees.schemas import MenteeCreate, MenteeUpdate
 from mentorapi.mentees.service import MenteeView
 from mentorapi.skills.gql import SkillChoiceInput, SkillLevel, SkillType
+
+if TYPE_CHECKING:
+    from mentorapi.sessions.gql import SessionType
+
+NESTED_FIRST = 5
 
 
 @strawberry.type(name="Mentee", description="A mentee profile.")
@@ -35,6 +41,25 @@ class MenteeType:
             SkillLevel(skill=SkillType.from_model(skill), level=link.level, note=link.note)
             for link, skill in links
         ]
+
+    @strawberry.field(description="The mentee's goals, oldest first.")
+    async def goals(self, info: Info) -> list[GoalType]:
+        rows = await info.context.loaders.goals.load(self.id)
+        return [GoalType.from_model(g) for g in rows]
+
+    @strawberry.field(description="The most recently booked sessions, newest first.")
+    async def sessions(
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description=f"How many, 1-100 (default {NESTED_FIRST}).")
+        ] = NESTED_FIRST,
+    ) -> list[Annotated["SessionType", strawberry.lazy("mentorapi.sessions.gql")]]:
+        from mentorapi.sessions.gql import SessionType
+
+        page_args(first, None)
+        rows = await info.context.loaders.mentee_sessions.load((self.id, first))
+        return [SessionType.from_model(s) for s in rows]
 
     @classmethod
     def from_model(cls, mentee: Mentee) -> "MenteeType":

@@ -92,3 +92,11 @@ async def count_seeking(db_session: AsyncSession, app_id: str, skill_id: str) ->
 async def delete(db_session: AsyncSession, mentee: Mentee) -> None:
     await db_session.delete(mentee)
     await db_session.flush()
+
+
+async def get_many(db_session: AsyncSession, app_id: str, ids: Sequence[str]) -> list[Mentee]:
+    """Mentees by id in one query (for DataLoaders); another app's ids are simply not found."""
+    if not ids:
+        return []
+    query = select(Mentee).where(col(Mentee.app_id) == app_id, col(Mentee.id).in_(list(ids)))
+    return list((await db_session.exec(query)).all())

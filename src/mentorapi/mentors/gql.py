@@ -2,11 +2,14 @@
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from pydantic import BaseModel, Field, field_validator
 
+from mentorapi.availability.gql import AvailabilityType
+from mentorapi.availability.models import Availability
+from mentorapi.feedback.gql import FeedbackType
 from mentorapi.graphql.context import Info
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
@@ -25,6 +28,12 @@ from mentorapi.mentors.schemas import (
 )
 from mentorapi.mentors.service import MentorView
 from mentorapi.skills.gql import SkillChoiceInput, SkillLevel, SkillType
+
+if TYPE_CHECKING:
+    from mentorapi.sessions.gql import SessionType
+
+NESTED_FIRST = 5
+NESTED_FIRST_DESCRIPTION = f"How many, 1-100 (default {NESTED_FIRST})."
 
 
 @strawberry.enum(name="SessionFormat")
@@ -79,6 +88,42 @@ class MentorType:
             SkillLevel(skill=SkillType.from_model(skill), level=link.level, note=link.note)
             for link, skill in links
         ]
+
+    @strawberry.field(description="Weekly windows and overrides (empty, version 0, if never set).")
+    async def availability(self, info: Info) -> AvailabilityType:
+        found = await info.context.loaders.availability.load(self.id)
+        if found is None:  # as availability.service.get: never set is an empty availability
+            found = Availability(app_id="", mentor_id=self.id, version=0)
+        return AvailabilityType.from_model(found, self.timezone)
+
+    @strawberry.field(
+        description="The next requested or booked sessions, soonest first (a member sees only "
+        "those they take part in)."
+    )
+    async def upcoming_sessions(
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description=NESTED_FIRST_DESCRIPTION)
+        ] = NESTED_FIRST,
+    ) -> list[Annotated["SessionType", strawberry.lazy("mentorapi.sessions.gql")]]:
+        from mentorapi.sessions.gql import SessionType
+
+        page_args(first, None)
+        rows = await info.context.loaders.upcoming_sessions.load((self.id, first))
+        return [SessionType.from_model(s) for s in rows]
+
+    @strawberry.field(description="The newest public feedback, as on the mentor's profile.")
+    async def feedback(
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description=NESTED_FIRST_DESCRIPTION)
+        ] = NESTED_FIRST,
+    ) -> list[FeedbackType]:
+        page_args(first, None)
+        rows = await info.context.loaders.mentor_feedback.load((self.id, first))
+        return [FeedbackType.from_model(f) for f in rows]
 
     @classmethod
     def from_model(cls, mentor: Mentor) -> "MentorType":

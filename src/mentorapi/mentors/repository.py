@@ -124,3 +124,11 @@ async def count_offering(db_session: AsyncSession, app_id: str, skill_id: str) -
 async def delete(db_session: AsyncSession, mentor: Mentor) -> None:
     await db_session.delete(mentor)
     await db_session.flush()
+
+
+async def get_many(db_session: AsyncSession, app_id: str, ids: Sequence[str]) -> list[Mentor]:
+    """Mentors by id in one query (for DataLoaders); another app's ids are simply not found."""
+    if not ids:
+        return []
+    query = select(Mentor).where(col(Mentor.app_id) == app_id, col(Mentor.id).in_(list(ids)))
+    return list((await db_session.exec(query)).all())

@@ -1,11 +1,13 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import false, or_, update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from mentorapi.db.paging import SortKey, paginate
+from mentorapi.db.ranked import first_per_group
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.mentees.models import Mentee
 from mentorapi.mentors.models import Mentor, MentorSkill
@@ -235,3 +237,101 @@ async def get_action_item(
 async def save(db_session: AsyncSession, *rows: object) -> None:
     db_session.add_all(rows)
     await db_session.flush()
+
+
+# --- for GraphQL's DataLoaders: many parents in one query --------------------------------------
+
+
+def _only(
+    query: SelectOfScalar[Session], mentor_id: str | None, mentee_id: str | None, restrict: bool
+) -> SelectOfScalar[Session]:
+    """A member's view: only sessions they take part in (a None side matches nothing)."""
+    if not restrict:
+        return query
+    sides = []
+    if mentor_id is not None:
+        sides.append(col(Session.mentor_id) == mentor_id)
+    if mentee_id is not None:
+        sides.append(col(Session.mentee_id) == mentee_id)
+    return query.where(or_(*sides) if sides else false())
+
+
+async def upcoming_for_mentors(
+    db_session: AsyncSession,
+    app_id: str,
+    mentor_ids: Sequence[str],
+    *,
+    now: datetime,
+    limit: int,
+    only: tuple[str | None, str | None] | None = None,
+) -> dict[str, list[Session]]:
+    """Each mentor's next `limit` requested or booked sessions (soonest first), in one query.
+    `only` (mentor id, mentee id) keeps those a member takes part in."""
+    if not mentor_ids:
+        return {}
+    query = select(Session).where(
+        col(Session.app_id) == app_id,
+        col(Session.mentor_id).in_(list(mentor_ids)),
+        col(Session.status).in_([s.value for s in ACTIVE]),
+        col(Session.starts_at) >= now,
+    )
+    query = _only(query, *(only or (None, None)), restrict=only is not None)
+    return await first_per_group(
+        db_session,
+        Session,
+        query,
+        group="mentor_id",
+        order_by=[col(Session.starts_at), col(Session.id)],
+        limit=limit,
+    )
+
+
+async def latest_for_mentees(
+    db_session: AsyncSession,
+    app_id: str,
+    mentee_ids: Sequence[str],
+    *,
+    limit: int,
+    only: tuple[str | None, str | None] | None = None,
+) -> dict[str, list[Session]]:
+    """Each mentee's `limit` most recently created sessions, newest first, in one query."""
+    if not mentee_ids:
+        return {}
+    query = select(Session).where(
+        col(Session.app_id) == app_id, col(Session.mentee_id).in_(list(mentee_ids))
+    )
+    query = _only(query, *(only or (None, None)), restrict=only is not None)
+    return await first_per_group(
+        db_session,
+        Session,
+        query,
+        group="mentee_id",
+        order_by=[col(Session.id).desc()],
+        limit=limit,
+    )
+
+
+async def get_many_series(
+    db_session: AsyncSession, app_id: str, ids: Sequence[str]
+) -> list[Series]:
+    if not ids:
+        return []
+    query = select(Series).where(col(Series.app_id) == app_id, col(Series.id).in_(list(ids)))
+    return list((await db_session.exec(query)).all())
+
+
+async def sessions_of_series(
+    db_session: AsyncSession, app_id: str, series_ids: Sequence[str]
+) -> dict[str, list[Session]]:
+    """The sessions of several series in one query, each in time order."""
+    result: dict[str, list[Session]] = {}
+    if not series_ids:
+        return result
+    query = (
+        select(Session)
+        .where(col(Session.app_id) == app_id, col(Session.series_id).in_(list(series_ids)))
+        .order_by(col(Session.starts_at), col(Session.id))
+    )
+    for session in (await db_session.exec(query)).all():
+        result.setdefault(session.series_id or "", []).append(session)
+    return result

@@ -1,0 +1,220 @@
+"""GraphQL face of availability: a mentor's weekly windows and overrides, and free slots, over
+availability.service (no rules here)."""
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from pydantic import AfterValidator, BaseModel, Field
+
+from mentorapi.apps.caller import require_api_key
+from mentorapi.availability import service
+from mentorapi.availability.models import Availability
+from mentorapi.availability.schemas import AvailabilityPut, AvailabilityRead, Day
+from mentorapi.graphql.context import Info
+from mentorapi.graphql.inputs import typed_id, validate
+from mentorapi.kit.timezones import validate_timezone
+from mentorapi.sessions.schemas import Instant
+
+
+@strawberry.enum(name="Weekday")
+class DayEnum(Enum):
+    MON = Day.mon.value
+    TUE = Day.tue.value
+    WED = Day.wed.value
+    THU = Day.thu.value
+    FRI = Day.fri.value
+    SAT = Day.sat.value
+    SUN = Day.sun.value
+
+
+@strawberry.type(description="A local time window, HH:MM to HH:MM (24:00 ends a day).")
+class TimeWindow:
+    start: str
+    end: str
+
+
+@strawberry.type
+class WeeklyWindow:
+    day: DayEnum
+    start: str
+    end: str
+
+
+@strawberry.type(description="One date's windows, replacing the weekly ones; [] is a day off.")
+class DateOverride:
+    date: date
+    windows: list[TimeWindow]
+
+
+@strawberry.type(name="Availability", description="Local times in the mentor's zone.")
+class AvailabilityType:
+    mentor_id: strawberry.ID
+    timezone: str
+    weekly: list[WeeklyWindow]
+    overrides: list[DateOverride]
+    buffer_minutes: int
+    min_notice_minutes: int
+    weekly_capacity: int | None
+    auto_accept: bool
+    version: int = strawberry.field(description="0 while the mentor has never set any.")
+    updated_at: datetime | None
+
+    @classmethod
+    def from_model(cls, availability: Availability, timezone: str) -> "AvailabilityType":
+        read = AvailabilityRead.from_model(availability, timezone)
+        return cls(
+            mentor_id=strawberry.ID(read.mentor_id),
+            timezone=read.timezone,
+            weekly=[
+                WeeklyWindow(day=DayEnum(w.day.value), start=w.start, end=w.end)
+                for w in read.weekly
+            ],
+            overrides=[
+                DateOverride(
+                    date=o.date, windows=[TimeWindow(start=w.start, end=w.end) for w in o.windows]
+                )
+                for o in read.overrides
+            ],
+            buffer_minutes=read.buffer_minutes,
+            min_notice_minutes=read.min_notice_minutes,
+            weekly_capacity=read.weekly_capacity,
+            auto_accept=read.auto_accept,
+            version=read.version,
+            updated_at=read.updated_at,
+        )
+
+
+@strawberry.type
+class Slot:
+    starts_at: datetime
+    ends_at: datetime
+    local_start: str = strawberry.field(
+        description="The start in the requested zone, with its offset."
+    )
+
+
+@strawberry.input
+class TimeWindowInput:
+    start: str
+    end: str
+
+
+@strawberry.input
+class WeeklyWindowInput:
+    day: DayEnum
+    start: str
+    end: str
+
+
+@strawberry.input
+class DateOverrideInput:
+    date: date
+    windows: list[TimeWindowInput]
+
+
+@strawberry.input(description="The whole availability (replaced, as PUT does).")
+class AvailabilityInput:
+    weekly: list[WeeklyWindowInput] | None = strawberry.UNSET
+    overrides: list[DateOverrideInput] | None = strawberry.UNSET
+    buffer_minutes: int | None = strawberry.UNSET
+    min_notice_minutes: int | None = strawberry.UNSET
+    weekly_capacity: int | None = strawberry.UNSET
+    auto_accept: bool | None = strawberry.UNSET
+
+
+def _timezone(value: str | None) -> str | None:
+    return validate_timezone(value) if value is not None else None
+
+
+class SlotArgs(BaseModel):
+    """The bounds REST puts on GET /v1/mentors/{id}/slots's query parameters."""
+
+    start: Instant
+    end: Instant
+    duration: int = Field(ge=5, le=60)
+    timezone: Annotated[str | None, Field(max_length=64), AfterValidator(_timezone)] = None
+
+
+async def _app_id(info: Info) -> str:
+    # REST serves availability to the app's API key only (CurrentApp); so does GraphQL, until
+    # the availability service takes the caller as `actor` and decides itself.
+    caller = await info.context.caller()
+    require_api_key(caller, "this field")
+    return caller.app_id
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A mentor's availability (empty, version 0, if never set).")
+    async def mentor_availability(self, info: Info, mentor_id: strawberry.ID) -> AvailabilityType:
+        checked = typed_id(mentor_id, "mtr", argument="mentorId")
+        app_id = await _app_id(info)
+        async with info.context.session() as db_session:
+            mentor, availability = await service.get(
+                db_session=db_session, app_id=app_id, mentor_id=checked
+            )
+        return AvailabilityType.from_model(availability, mentor.timezone)
+
+    @strawberry.field(
+        description="Free start times in [start, end) (at most 31 days) for a session of "
+        "`duration` minutes, as GET /v1/mentors/{id}/slots."
+    )
+    async def mentor_slots(
+        self,
+        info: Info,
+        mentor_id: strawberry.ID,
+        start: datetime,
+        end: datetime,
+        duration: int,
+        timezone: Annotated[
+            str | None, strawberry.argument(description="Zone for localStart (default: mentor's).")
+        ] = None,
+    ) -> list[Slot]:
+        checked = typed_id(mentor_id, "mtr", argument="mentorId")
+        args = validate(
+            SlotArgs,
+            {"start": start, "end": end, "duration": duration, "timezone": timezone},
+            argument=None,
+        )
+        app_id = await _app_id(info)
+        async with info.context.session() as db_session:
+            found = await service.slots(
+                db_session=db_session,
+                app_id=app_id,
+                mentor_id=checked,
+                start=args.start,
+                end=args.end,
+                duration_minutes=args.duration,
+                display_timezone=args.timezone,
+            )
+        return [
+            Slot(starts_at=s.starts_at, ends_at=s.ends_at, local_start=s.local_start) for s in found
+        ]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Replace a mentor's availability (PUT semantics).")
+    async def set_availability(
+        self,
+        info: Info,
+        mentor_id: strawberry.ID,
+        input: AvailabilityInput,
+        expected_version: Annotated[
+            int | None, strawberry.argument(description="Like REST's If-Match (0: never set).")
+        ] = None,
+    ) -> AvailabilityType:
+        checked = typed_id(mentor_id, "mtr", argument="mentorId")
+        data = validate(AvailabilityPut, input)
+        app_id = await _app_id(info)
+        async with info.context.session() as db_session:
+            mentor, availability = await service.put(
+                db_session=db_session,
+                app_id=app_id,
+                mentor_id=checked,
+                data=data,
+                expected_version=expected_version,
+            )
+        return AvailabilityType.from_model(availability, mentor.timezone)

@@ -1,0 +1,89 @@
+"""Feed GraphQL subscriptions from the same `session.*` events the webhooks send, after commit.
+
+The outbox writes an `Event` row in the business transaction. SQLAlchemy session events on the
+app's sessionmaker watch those rows: `after_flush` keeps the new session events in
+`session.info`, `after_commit` publishes them to the in-process pub/sub, `after_rollback` drops
+them. So a subscriber hears of a change exactly when it became true, and never of one that
+rolled back. Nothing here touches the outbox itself.
+
+Topics are scoped by app id (`pubsub.topic_for`), one per session and one per mentor and mentee
+taking part, so a subscriber hears only what it asked for, within its own app.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
+from sqlmodel import Session as SQLModelSession
+
+from mentorapi.db.engine import Database
+from mentorapi.graphql.pubsub import PubSub, topic_for
+from mentorapi.webhooks.models import Event
+
+PENDING = "mentorapi.graphql.feed"
+SESSION_EVENT_PREFIX = "session."
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """What a subscription receives: one committed `session.*` event."""
+
+    id: str
+    app_id: str
+    type: str
+    data: dict[str, Any]  # the session as in the webhook payload, plus `previous`
+
+
+def session_topic(app_id: str, session_id: str) -> str:
+    return topic_for(app_id, f"session:{session_id}")
+
+
+def mentor_topic(app_id: str, mentor_id: str) -> str:
+    return topic_for(app_id, f"mentor:{mentor_id}")
+
+
+def mentee_topic(app_id: str, mentee_id: str) -> str:
+    return topic_for(app_id, f"mentee:{mentee_id}")
+
+
+def topics_of(found: SessionEvent) -> list[str]:
+    data = found.data
+    return [
+        session_topic(found.app_id, str(data["id"])),
+        mentor_topic(found.app_id, str(data["mentor_id"])),
+        mentee_topic(found.app_id, str(data["mentee_id"])),
+    ]
+
+
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    # Still the pre-flush view here: `session.new` holds the rows this flush inserted.
+    for row in session.new:
+        if isinstance(row, Event) and row.type.startswith(SESSION_EVENT_PREFIX):
+            pending: list[SessionEvent] = session.info.setdefault(PENDING, [])
+            pending.append(SessionEvent(row.id, row.app_id, row.type, dict(row.data)))
+
+
+def _publisher(pubsub: PubSub) -> Any:
+    def after_commit(session: Session) -> None:
+        for found in session.info.pop(PENDING, []):
+            for topic in topics_of(found):
+                pubsub.publish(topic, found)
+
+    return after_commit
+
+
+def _after_rollback(session: Session) -> None:
+    # Conservative: a rollback (even of a savepoint) forgets every event collected so far, so
+    # a subscriber may miss a change but never hears of one that did not happen.
+    session.info.pop(PENDING, None)
+
+
+def install_feed(database: Database, pubsub: PubSub) -> None:
+    """Listen on this database's sessions only (a sessionmaker of our own as the async
+    sessionmaker's sync_session_class, the way SQLAlchemy documents events with asyncio)."""
+    sync_maker: sessionmaker[SQLModelSession] = sessionmaker(class_=SQLModelSession)
+    event.listen(sync_maker, "after_flush", _after_flush)
+    event.listen(sync_maker, "after_commit", _publisher(pubsub))
+    event.listen(sync_maker, "after_rollback", _after_rollback)
+    database.sessionmaker.configure(sync_session_class=sync_maker)
