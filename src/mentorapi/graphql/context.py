@@ -86,7 +86,9 @@ class Context(BaseContext):
         return (await self._authenticated()).caller
 
     async def app_id(self) -> str:
-        return (await self.app()).id
+        # From the caller, a plain value: the App row expires when a subscription ends its
+        # read transaction, and reading it again there would be IO outside SQLAlchemy's greenlet.
+        return (await self._authenticated()).caller.app_id
 
     async def finish(self, *, commit: bool) -> None:
         async with self._lock:

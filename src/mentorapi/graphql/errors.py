@@ -8,7 +8,7 @@ anything else -> INTERNAL with a fixed message: the exception is logged, never s
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import GraphQLError
@@ -107,3 +107,11 @@ class ErrorCodes(SchemaExtension):
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             result.errors = [to_graphql_error(e) for e in errors]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:  # type: ignore[override]
+        # Subscriptions (and operations over WebSocket) send each result through here, not
+        # through on_operation's end: give their errors the same codes. Mapping is idempotent.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [to_graphql_error(e) for e in errors]
+        yield
