@@ -108,7 +108,7 @@ class ErrorCodes(SchemaExtension):
         if result is not None and errors:
             result.errors = [to_graphql_error(e) for e in errors]
 
-    def on_stream_result(self, result: Any) -> Iterator[None]:  # type: ignore[override]
+    def on_stream_result(self, result: Any) -> Iterator[None]:
         # Subscriptions (and operations over WebSocket) send each result through here, not
         # through on_operation's end: give their errors the same codes. Mapping is idempotent.
         errors = getattr(result, "errors", None)
