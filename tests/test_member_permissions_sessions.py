@@ -373,3 +373,18 @@ async def test_a_members_retry_books_once_and_replays(tenant: Tenant, db: Databa
         assert_problem(taken, 409)
         assert "idempotent-replayed" not in taken.headers
         assert len((await tenant.client.get("/v1/sessions")).json()["data"]) == 2
+
+
+async def test_a_bad_member_token_with_a_key_is_a_plain_401(
+    tenant: Tenant, anon: httpx.AsyncClient
+) -> None:
+    async with cast(tenant) as people:
+        body = {**people.base, "starts_at": MONDAY_9}
+        for token in ("eyJnot-a-token", "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"):
+            response = await anon.post(
+                "/v1/sessions",
+                json=body,
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "k1"},
+            )
+            assert_problem(response, 401)
+        assert (await tenant.client.get("/v1/sessions")).json()["data"] == []
