@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
     webhook_worker_enabled: bool = True
 
+    # Housekeeping in each `serve` process (expire unanswered requests, forget Idempotency-Keys
+    # older than 24 h), every interval. Safe in many processes at once: expiry skips rows
+    # another process holds. Off in the test suite's default settings.
+    housekeeping_enabled: bool = True
+    housekeeping_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
+
     # Rate limits (see docs/member-tokens.md "Rate limits"): a token bucket per API key and per
     # member token. Off in the test suite's default settings and for benchmarks.
     rate_limits_enabled: bool = True

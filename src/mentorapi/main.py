@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from mentorapi import __version__
+from mentorapi import __version__, housekeeping
 from mentorapi.apps.cors import CorsMiddleware
 from mentorapi.apps.rest import router as app_router
 from mentorapi.availability.rest import router as availability_router
@@ -45,9 +45,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = create_database(settings)
         app.state.rate_limiter = create_rate_limiter(settings, app.state.db)
+        app.state.housekeeping = (
+            housekeeping.start(app.state.db, settings.housekeeping_interval_seconds)
+            if settings.housekeeping_enabled
+            else None
+        )
         try:
             yield
         finally:
+            if app.state.housekeeping is not None:
+                await housekeeping.stop(app.state.housekeeping)
             await app.state.db.dispose()
 
     # Swagger UI and ReDoc with their assets served by us: the docs work offline.

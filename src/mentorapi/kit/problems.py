@@ -134,6 +134,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries documenting the problem+json a route may return."""
     descriptions = {
         401: "Missing or invalid credentials",
+        403: "Not allowed to this caller (a member token acting outside its own side)",
         404: "Unknown id, or an id of another app",
         409: "Conflict (duplicate, slot taken, illegal transition)",
         412: "Stale If-Match version",
