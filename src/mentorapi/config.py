@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     rate_limits_enabled: bool = True
     graphql_introspection: bool = True
 
+    # Adds an `X-SQL-Statements` header (SQL statements run for the request) to every response:
+    # for the query-count check of `make bench`, never for production (it costs a list per request).
+    debug_sql_count: bool = False
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -9,6 +9,7 @@ from fastapi_offline import FastAPIOffline
 from mentorapi import __version__
 from mentorapi.apps.rest import router as app_router
 from mentorapi.config import Settings, get_settings
+from mentorapi.db.debug import SqlStatementCount
 from mentorapi.db.engine import create_database
 from mentorapi.health import router as health_router
 from mentorapi.kit.problems import install_problem_handlers
@@ -55,4 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodySizeLimit)
+    if settings.debug_sql_count:
+        app.add_middleware(SqlStatementCount)
     return app

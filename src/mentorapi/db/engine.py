@@ -42,12 +42,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(conn: Any) -> None:
     # IMMEDIATE takes SQLite's single write lock up front, so two writers queue on busy_timeout
     # instead of failing with "database is locked" when a read transaction upgrades to a write.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql(_SQLITE_BEGIN)
+
+
+_SQLITE_BEGIN = "BEGIN IMMEDIATE"
 
 
 def _count_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
     counted = statement_counter.get()
-    if counted is not None:
+    # Transaction control is not a query: asyncpg's BEGIN/COMMIT never pass through here, so
+    # SQLite's BEGIN (ours, below) is skipped too and both databases count the same statements.
+    if counted is not None and statement != _SQLITE_BEGIN:
         counted.append(statement)
 
 
