@@ -84,6 +84,9 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
         "webhook_allow_private_urls": True,
         "webhook_worker_enabled": False,
         "demo_key_file": str(Path(os.devnull)),
+        # Every request asks the database for its key, so a test that revokes or expires a key
+        # sees it at once; tests/test_api_key_cache.py covers the cache itself.
+        "api_key_cache_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     webhook_worker_enabled: bool = True
 
     rate_limits_enabled: bool = True
+    # How long a process trusts an API key it has seen live without asking the database again:
+    # a revoked key keeps working in a server process for at most this long (0: always ask).
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     graphql_introspection: bool = True
 
     # Adds an `X-SQL-Statements` header (SQL statements run for the request) to every response:

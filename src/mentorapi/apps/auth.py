@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from mentorapi.apps import service
 from mentorapi.apps.models import App
+from mentorapi.config import Settings
 from mentorapi.db.uow import DbSession
 from mentorapi.kit.errors import Unauthenticated
 
@@ -23,7 +24,12 @@ def bearer_token(request: Request) -> str:
 
 
 async def current_app(request: Request, db_session: DbSession) -> App:
-    app = await service.authenticate(db_session=db_session, api_key=bearer_token(request))
+    settings: Settings = request.app.state.settings
+    app = await service.authenticate(
+        db_session=db_session,
+        api_key=bearer_token(request),
+        cache_seconds=settings.api_key_cache_seconds,
+    )
     if app is None:
         raise Unauthenticated("the API key is unknown, revoked or expired")
     request.state.app_id = app.id

@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from sqlalchemy import or_, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,10 +16,12 @@ async def list_apps(db_session: AsyncSession) -> list[App]:
     return list((await db_session.exec(select(App).order_by(col(App.id)))).all())
 
 
-async def app_for_key_hash(db_session: AsyncSession, key_hash: str, now: datetime) -> App | None:
-    """The app owning a live key: one indexed query, run on every authenticated request."""
+async def live_key(
+    db_session: AsyncSession, key_hash: str, now: datetime
+) -> tuple[App, datetime | None] | None:
+    """The app owning a live key, and when the key expires: one indexed query."""
     query = (
-        select(App)
+        select(App, ApiKey.expires_at)
         .join(ApiKey, col(ApiKey.app_id) == col(App.id))
         .where(
             col(ApiKey.key_hash) == key_hash,
@@ -26,7 +29,20 @@ async def app_for_key_hash(db_session: AsyncSession, key_hash: str, now: datetim
             or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now),
         )
     )
-    return (await db_session.exec(query)).first()
+    row = (await db_session.exec(query)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def app_for_key_hash(db_session: AsyncSession, key_hash: str, now: datetime) -> App | None:
+    """The app owning a live key: one indexed query."""
+    found = await live_key(db_session, key_hash, now)
+    return found[0] if found else None
+
+
+async def adopt_app(db_session: AsyncSession, app: App) -> App:
+    """Attach an App built from remembered values to the session as if loaded, without SQL."""
+    make_transient_to_detached(app)
+    return await db_session.merge(app, load=False)
 
 
 async def list_keys(db_session: AsyncSession, app_id: str) -> list[ApiKey]:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.apps import repository
+from mentorapi.apps.keycache import api_key_cache
 from mentorapi.apps.models import ApiKey, App
 from mentorapi.kit.errors import NotFound
 from mentorapi.kit.timezones import utcnow
@@ -48,6 +49,7 @@ async def rotate_key(
         raise NotFound(f"no app {app_id}")
     issued = await create_key(db_session=db_session, app_id=app_id)
     await repository.expire_live_keys(db_session, app_id, utcnow() + grace, keep=issued.key.id)
+    api_key_cache.forget_app(app_id)  # this process sees the new expiry at once
     return issued
 
 
@@ -59,10 +61,27 @@ async def revoke_key(*, db_session: AsyncSession, key_id: str) -> ApiKey:
         key.revoked_at = utcnow()
         db_session.add(key)
         await db_session.flush()
+    # At once in this process; other processes within MENTORAPI_API_KEY_CACHE_SECONDS.
+    api_key_cache.forget(key.key_hash)
     return key
 
 
-async def authenticate(*, db_session: AsyncSession, api_key: str) -> App | None:
+async def authenticate(
+    *, db_session: AsyncSession, api_key: str, cache_seconds: float = 0.0
+) -> App | None:
+    """The app of a live key. With `cache_seconds`, a key seen live within that many seconds is
+    trusted without a query (see apps/keycache.py for what that means for revocation)."""
     if not api_key.startswith(KEY_PREFIX) or len(api_key) > 128:
         return None
-    return await repository.app_for_key_hash(db_session, hash_key(api_key), utcnow())
+    key_hash = hash_key(api_key)
+    if cache_seconds > 0:
+        remembered = api_key_cache.get(key_hash, cache_seconds)
+        if remembered is not None:
+            return await repository.adopt_app(db_session, remembered)
+    found = await repository.live_key(db_session, key_hash, utcnow())
+    if found is None:
+        return None
+    app, key_expires_at = found
+    if cache_seconds > 0:
+        api_key_cache.put(key_hash, app, key_expires_at)
+    return app

@@ -21,6 +21,9 @@ class Mentor(TenantOwned, table=True):
     __table_args__ = (
         UniqueConstraint("app_id", "external_id"),
         Index("ix_mentors_app_id_name_id", "app_id", "name", "id"),
+        # The default order (creation = id) of an app's mentors, read in keyset pages: without
+        # it, ORDER BY id LIMIT n walks every tenant's rows or sorts all of this app's.
+        Index("ix_mentors_app_id_id", "app_id", "id"),
     )
 
     id: str = Field(default_factory=lambda: new_id("mtr"), primary_key=True, max_length=30)
@@ -43,14 +46,15 @@ class Mentor(TenantOwned, table=True):
 
 class MentorSkill(SQLModel, table=True):
     __tablename__ = "mentor_skills"
+    # "Mentors offering skill X" (the list's skill filter) as an index-only scan, in mentor order;
+    # it also serves the skill_id foreign key (RESTRICT checks on skill deletion).
+    __table_args__ = (Index("ix_mentor_skills_skill_id_mentor_id", "skill_id", "mentor_id"),)
 
     mentor_id: str = Field(
         sa_column=Column(String(30), ForeignKey("mentors.id", ondelete="CASCADE"), primary_key=True)
     )
     skill_id: str = Field(
-        sa_column=Column(
-            String(30), ForeignKey("skills.id", ondelete="RESTRICT"), primary_key=True, index=True
-        )
+        sa_column=Column(String(30), ForeignKey("skills.id", ondelete="RESTRICT"), primary_key=True)
     )
     app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", max_length=30)
     level: int
