@@ -92,3 +92,31 @@ async def test_debug_header_is_off_by_default(tenant: Tenant) -> None:
     response = await tenant.client.get("/v1/mentors")
     assert response.status_code == 200
     assert HEADER not in response.headers
+
+
+async def test_list_get_and_create_show_the_same_skills(tenant: Tenant) -> None:
+    """The list reads skills as plain rows; they match what create and get return, in order
+    (highest level first, then slug)."""
+    a = await create_skill(tenant.client, slug="a-skill", category="x")
+    b = await create_skill(tenant.client, slug="b-skill")
+    c = await create_skill(tenant.client, slug="c-skill")
+    created = await create_mentor(
+        tenant.client,
+        skills=[
+            {"skill_id": c["id"], "level": 2, "note": "basics only"},
+            {"skill_id": b["id"], "level": 5},
+            {"skill_id": a["id"], "level": 2},
+        ],
+    )
+    fetched = (await tenant.client.get(f"/v1/mentors/{created['id']}")).json()
+    listed = (await tenant.client.get("/v1/mentors", params={"skill": "c-skill"})).json()["data"]
+    assert [s["skill"]["slug"] for s in created["skills"]] == ["b-skill", "a-skill", "c-skill"]
+    assert created["skills"][1]["skill"] == {
+        "id": a["id"],
+        "slug": "a-skill",
+        "name": a["name"],
+        "category": "x",
+    }
+    assert created["skills"][2]["note"] == "basics only"
+    assert fetched["skills"] == created["skills"]
+    assert [m["skills"] for m in listed] == [created["skills"]]

@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import Column, ForeignKey, Index, String, UniqueConstraint
@@ -6,6 +7,7 @@ from sqlmodel import Field, SQLModel
 from mentorapi.db.base import TenantOwned
 from mentorapi.db.types import JSONList
 from mentorapi.kit.ids import new_id
+from mentorapi.skills.models import Skill
 
 
 class Format(StrEnum):
@@ -59,3 +61,20 @@ class MentorSkill(SQLModel, table=True):
     app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", max_length=30)
     level: int
     note: str | None = Field(default=None, max_length=500)
+
+
+@dataclass(frozen=True, slots=True)
+class SkillOffer:
+    """A skill as one mentor offers it, read for display: plain values rather than two ORM
+    objects, so a page of mentors loads all of its skills in one cheap query."""
+
+    skill_id: str
+    slug: str
+    name: str
+    category: str | None
+    level: int
+    note: str | None
+
+    @classmethod
+    def of(cls, link: MentorSkill, skill: Skill) -> "SkillOffer":
+        return cls(skill.id, skill.slug, skill.name, skill.category, link.level, link.note)
