@@ -29,7 +29,13 @@ def render(t: dict[str, Any]) -> str:
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(t["columns"])]
     line = "  ".join(c.ljust(w) for c, w in zip(t["columns"], widths, strict=True))
     out = [t["title"], line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    numeric = [all(isinstance(r[i], int | float) for r in t["rows"]) for i in range(len(widths))]
+    out += [
+        "  ".join(
+            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(r, widths, numeric, strict=True)
+        )
+        for r in cells
+    ]
     return "\n".join(out)
 
 
