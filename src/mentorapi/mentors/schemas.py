@@ -109,7 +109,8 @@ class MentorRead(BaseModel):
             bio=mentor.bio,
             timezone=mentor.timezone,
             languages=mentor.languages,
-            formats=[Format(f) for f in mentor.formats],
+            # Stored as strings; the model turns them into Format members (in pydantic-core).
+            formats=mentor.formats,
             session_lengths=mentor.session_lengths,
             skills=[
                 SkillLevelRead(
