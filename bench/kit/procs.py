@@ -86,10 +86,15 @@ def run(args: Sequence[str], *, timeout: float, env: dict[str, str] | None = Non
 
 
 def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    # Children first: a thread blocked on a running wrk (which asyncio.run would wait for
+    # before it lets the exception out) returns as soon as wrk is gone.
+    stop_all()
     raise SystemExit(128 + signum)
 
 
 def install_cleanup() -> None:
     atexit.register(stop_all)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            continue  # e.g. SIGINT in a background job: keep ignoring it
         signal.signal(sig, _exit_on_signal)
