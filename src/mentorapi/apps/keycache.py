@@ -5,7 +5,8 @@ The trade-off, documented in the README: a revoked key (`mentorapi apps revoke-k
 another process) keeps working for at most MENTORAPI_API_KEY_CACHE_SECONDS (default 5) in the
 server processes that saw it last; 0 turns the memo off. Expiry is exact: the key's `expires_at`
 is remembered and checked on every hit, so a rotated key lapses on time. Only successful
-lookups are remembered; an unknown key always asks the database.
+lookups are remembered; an unknown key always asks the database. The app's own columns (its
+name) may likewise be up to that many seconds old on the authenticated request.
 """
 
 import time
