@@ -134,3 +134,11 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / ticks
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (Linux /proc/stat): a delta over a run,
+    set against the server's own, shows how much else was competing for the CPUs."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
