@@ -28,11 +28,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", help="uvicorn worker counts to try, e.g. 1,2,3")
     parser.add_argument("--mentors", type=int, help="mentors to seed (10000)")
     parser.add_argument("--skills", type=int, help="skills to seed (50)")
+    parser.add_argument(
+        "--neighbour-mentors", type=int, help="another tenant's mentors, seeded first (0)"
+    )
     return parser
 
 
 def _export(args: argparse.Namespace) -> None:
-    for name in ("duration", "warmup", "connections", "threads", "workers", "mentors", "skills"):
+    names = ["duration", "warmup", "connections", "threads", "workers", "mentors", "skills"]
+    for name in [*names, "neighbour_mentors"]:
         value = getattr(args, name)
         if value is not None:
             os.environ[f"BENCH_{name.upper()}"] = str(value)

@@ -172,6 +172,8 @@ async def run() -> dict[str, Any]:
     opts = options()
     await asyncio.to_thread(ensure_wrk)
     url = await fresh_database(DATABASE)
+    if opts.neighbour_mentors:
+        await seed_mentors(url, mentors=opts.neighbour_mentors, skills=opts.skills, seed=7)
     seeded = await seed_mentors(url, mentors=opts.mentors, skills=opts.skills)
     print(f"seeded {seeded.mentors} mentors, {seeded.links} skill links in {seeded.seconds} s")
     counts = await sql_counts(seeded)

@@ -20,6 +20,10 @@ class Options:
     workers: tuple[int, ...] = (1, 2, 3)  # uvicorn worker counts to try
     mentors: int = 10_000
     skills: int = 50
+    # Another tenant's mentors, seeded first: the measured app's rows come later in id order,
+    # as for most tenants of a shared database (tenant scoping must not scan the neighbours).
+    # Off by default so the figures match the single-tenant setup; see bench/README.md.
+    neighbour_mentors: int = 0
     # An admin connection to the local PostgreSQL server, used to create the bench databases.
     postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -43,6 +47,7 @@ def options() -> Options:
         ),
         mentors=int(_env("MENTORS", str(base.mentors))),
         skills=int(_env("SKILLS", str(base.skills))),
+        neighbour_mentors=int(_env("NEIGHBOUR_MENTORS", str(base.neighbour_mentors))),
         postgres_url=_env("POSTGRES_URL", base.postgres_url),
     )
     host = urlsplit(opts.postgres_url).hostname or ""
@@ -52,6 +57,8 @@ def options() -> Options:
         raise ValueError("duration must be in (0, 600] s and warmup in [0, 60] s")
     if not opts.workers or any(not 1 <= w <= 16 for w in opts.workers):
         raise ValueError("workers must be a comma-separated list of counts from 1 to 16")
+    if opts.neighbour_mentors < 0:
+        raise ValueError("neighbour_mentors cannot be negative")
     if not 1 <= opts.skills <= opts.mentors:
         raise ValueError("need at least one skill and no more skills than mentors")
     return opts
