@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=int, help="wrk connections (64)")
     parser.add_argument("--threads", type=int, help="wrk threads (2)")
     parser.add_argument("--workers", help="uvicorn worker counts to try, e.g. 1,2,3")
+    parser.add_argument("--repeat", type=int, help="runs per worker count; median reported (1)")
     parser.add_argument("--mentors", type=int, help="mentors to seed (10000)")
     parser.add_argument("--skills", type=int, help="skills to seed (50)")
     parser.add_argument(
@@ -35,8 +36,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _export(args: argparse.Namespace) -> None:
-    names = ["duration", "warmup", "connections", "threads", "workers", "mentors", "skills"]
-    for name in [*names, "neighbour_mentors"]:
+    names = ["duration", "warmup", "connections", "threads", "workers", "repeat", "mentors"]
+    for name in [*names, "skills", "neighbour_mentors"]:
         value = getattr(args, name)
         if value is not None:
             os.environ[f"BENCH_{name.upper()}"] = str(value)

@@ -18,6 +18,7 @@ class Options:
     connections: int = 64
     threads: int = 2  # wrk threads
     workers: tuple[int, ...] = (1, 2, 3)  # uvicorn worker counts to try
+    repeat: int = 1  # runs per worker count, round-robin; the median is reported
     mentors: int = 10_000
     skills: int = 50
     # Another tenant's mentors, seeded first: the measured app's rows come later in id order,
@@ -45,6 +46,7 @@ def options() -> Options:
         workers=tuple(
             int(w) for w in _env("WORKERS", ",".join(map(str, base.workers))).split(",") if w
         ),
+        repeat=int(_env("REPEAT", str(base.repeat))),
         mentors=int(_env("MENTORS", str(base.mentors))),
         skills=int(_env("SKILLS", str(base.skills))),
         neighbour_mentors=int(_env("NEIGHBOUR_MENTORS", str(base.neighbour_mentors))),
@@ -57,6 +59,8 @@ def options() -> Options:
         raise ValueError("duration must be in (0, 600] s and warmup in [0, 60] s")
     if not opts.workers or any(not 1 <= w <= 16 for w in opts.workers):
         raise ValueError("workers must be a comma-separated list of counts from 1 to 16")
+    if not 1 <= opts.repeat <= 10:
+        raise ValueError("repeat must be from 1 to 10")
     if opts.neighbour_mentors < 0:
         raise ValueError("neighbour_mentors cannot be negative")
     if not 1 <= opts.skills <= opts.mentors:
