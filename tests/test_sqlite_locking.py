@@ -40,4 +40,3 @@ async def test_other_operational_errors_stay_500() -> None:
     exc = OperationalError("SELECT", {}, Exception("disk I/O error"))
     response = await _database_busy(Request({"type": "http", "method": "GET"}), exc)
     assert response.status_code == 500
-

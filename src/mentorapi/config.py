@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     graphql_introspection: bool = True
 
+    # Adds an `X-SQL-Statements` header (SQL statements run for the request) to every response:
+    # for the query-count check of `make bench`, never for production (it costs a list per request).
+    debug_sql_count: bool = False
+
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip().rstrip("/").lower() for o in self.cors_origins.split(",") if o.strip()]

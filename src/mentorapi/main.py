@@ -1,5 +1,6 @@
 """create_app(): the ASGI application with its lifespan, routers, error handlers and docs."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from mentorapi.apps.cors import CorsMiddleware
 from mentorapi.apps.rest import router as app_router
 from mentorapi.availability.rest import router as availability_router
 from mentorapi.config import Settings, get_settings
+from mentorapi.db.debug import SqlStatementCount
 from mentorapi.db.engine import create_database
 from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
@@ -50,6 +52,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.housekeeping_enabled
             else None
         )
+        # Everything alive after startup (modules, models, routes: ~100k objects) lives as
+        # long as the process. Frozen, the collector stops re-walking it: full collections
+        # go from ~100 ms pauses under load (a p99 spike for every request in flight) to <1 ms.
+        gc.collect()
+        gc.freeze()
+        # A request nets a few thousand container objects, nearly all freed by refcount when it
+        # ends: at the default threshold (700) the young generation is collected about once per
+        # request for nothing; at 10,000 about once per thousand requests. Cycles still go.
+        gc.set_threshold(10_000, 10, 10)
         try:
             yield
         finally:
@@ -92,4 +103,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(CorsMiddleware, global_origins=settings.cors_origin_list)
+    if settings.debug_sql_count:
+        app.add_middleware(SqlStatementCount)
     return app
