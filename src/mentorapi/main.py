@@ -17,6 +17,9 @@ from mentorapi.mentees.rest import router as mentees_router
 from mentorapi.mentors.rest import router as mentors_router
 from mentorapi.metrics import Metrics, MetricsMiddleware
 from mentorapi.skills.rest import router as skills_router
+from mentorapi.webhooks.docs import router as webhook_docs
+from mentorapi.webhooks.rest import router as webhooks_router
+from mentorapi.webhooks.worker import Worker
 
 DESCRIPTION = """
 The back end for micro-mentoring apps: mentors and the skills they teach, mentees and what they
@@ -33,9 +36,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = create_database(settings)
+        worker = Worker(app.state.db, settings) if settings.webhook_worker_enabled else None
+        if worker is not None:
+            await worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             await app.state.db.dispose()
 
     # Swagger UI and ReDoc with their assets served by us: the docs work offline.
@@ -50,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for router in (health_router, app_router, skills_router, mentors_router, mentees_router):
         app.include_router(router)
+    app.include_router(webhooks_router)
+    app.webhooks.include_router(webhook_docs)
 
     metrics = Metrics()
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)

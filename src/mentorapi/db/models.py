@@ -5,12 +5,13 @@ from mentorapi.db.base import metadata
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.skills.models import Skill
-from mentorapi.webhooks.models import Delivery, Event, WebhookEndpoint
+from mentorapi.webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
     "App",
     "Delivery",
+    "DeliveryAttempt",
     "Event",
     "Mentee",
     "MenteeSkill",

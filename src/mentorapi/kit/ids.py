@@ -27,6 +27,7 @@ PREFIXES = {
     "whe": "webhook endpoint",
     "evt": "event",
     "dlv": "delivery",
+    "dla": "delivery attempt",
 }
 
 ID_PATTERN = re.compile(r"^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})$")
