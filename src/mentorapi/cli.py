@@ -46,9 +46,18 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _worker(_args: argparse.Namespace) -> None:
+    import logging
+
     from mentorapi.webhooks.worker import run_worker
 
-    asyncio.run(run_worker(get_settings()))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per delivery is noise
+    try:
+        import uvloop
+    except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio works too
+        asyncio.run(run_worker(get_settings()))
+    else:
+        uvloop.run(run_worker(get_settings()))
 
 
 def _apps_create(args: argparse.Namespace) -> None:

@@ -82,9 +82,7 @@ async def send_test(tenant: Tenant, endpoint_id: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 15.0
-) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
     """Poll until `check()` holds (the worker runs concurrently); fail after `timeout`."""
     import asyncio
 

@@ -21,7 +21,7 @@ from tests.webhooks.conftest import (
     eventually,
     send_test,
 )
-from tests.webhooks.receiver import Receiver, Received, Reply
+from tests.webhooks.receiver import Received, Receiver, Reply
 
 
 def verify(secret: str, request: Received) -> Any:
@@ -167,9 +167,7 @@ async def test_rotation_overlap_signs_with_both_secrets(
 ) -> None:
     async with Receiver() as receiver:
         endpoint = await create_endpoint(tenant, receiver.url())
-        rotated = await tenant.client.post(
-            f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret"
-        )
+        rotated = await tenant.client.post(f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret")
         new_secret = rotated.json()["secret"]
         await start_worker()
         await send_test(tenant, endpoint["id"])

@@ -1,0 +1,217 @@
+"""Webhook delivery: deliveries per second of one worker, and commit-to-receipt latency.
+
+PostgreSQL only (a fresh database, dropped afterwards). One `mentorapi worker` process delivers
+to a receiver in another process on loopback, so the figures include the real claim, sign, POST,
+record cycle and the LISTEN/NOTIFY wake-up. `python -m bench.webhooks` prints JSON.
+Environment: BENCH_POSTGRES_URL (admin URL, default postgresql://postgres@127.0.0.1:5432/postgres),
+BENCH_WEBHOOK_EVENTS (throughput run, 5000), BENCH_WEBHOOK_LATENCY_EVENTS (500, sent at 50/s).
+"""
+
+import asyncio
+import json
+import os
+import signal
+import statistics
+import sys
+import time
+import uuid
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+from sqlalchemy.engine import make_url
+
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "5000"))
+LATENCY_EVENTS = int(os.environ.get("BENCH_WEBHOOK_LATENCY_EVENTS", "500"))
+LATENCY_RATE = 50.0  # events per second, one commit each
+
+# A payload the size of a real session object.
+SESSION = {
+    "id": "ses_01JD8X4K8Y3N6Q2W5E7R9T1U3V",
+    "mentor_id": "mtr_01JD8X4K8Y3N6Q2W5E7R9T1U3V",
+    "mentee_id": "mte_01JD8X4K8Y3N6Q2W5E7R9T1U3V",
+    "status": "booked",
+    "topic": "Negotiating a first offer",
+    "questions": ["How do I anchor?", "What if they say no?"],
+    "skill_id": "skl_01JD8X4K8Y3N6Q2W5E7R9T1U3V",
+    "format": "video",
+    "duration_minutes": 15,
+    "starts_at": "2026-12-01T09:00:00Z",
+    "ends_at": "2026-12-01T09:15:00Z",
+    "series_id": None,
+    "rescheduled_from": None,
+    "cancelled_by": None,
+    "cancel_reason": None,
+    "version": 2,
+    "created_at": "2026-11-23T10:00:00Z",
+    "updated_at": "2026-11-23T10:00:00Z",
+}
+
+
+# --- the receiver (a child process) -------------------------------------------------------------
+
+
+async def _receiver(port_file: str) -> None:
+    received: dict[str, float] = {}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                headers: dict[str, str] = {}
+                while (h := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = h.decode().partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                await reader.readexactly(int(headers.get("content-length", "0")))
+                body = b"ok"
+                if line.startswith(b"GET /stats"):
+                    body = json.dumps(received).encode()
+                else:
+                    received.setdefault(headers.get("webhook-id", ""), time.time())
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+    with open(port_file, "w") as f:
+        f.write(str(server.sockets[0].getsockname()[1]))
+    async with server:
+        await server.serve_forever()
+
+
+# --- the benchmark ------------------------------------------------------------------------------
+
+
+async def _wait_for_file(path: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path) and os.path.getsize(path):
+            return open(path).read()
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"{path} did not appear")
+
+
+async def _stats(client: httpx.AsyncClient, url: str) -> dict[str, float]:
+    response = await client.get(url + "/stats")
+    return dict(response.json())
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def run(report: Any = None) -> dict[str, Any]:
+    from mentorapi.apps import service as apps_service
+    from mentorapi.config import Settings
+    from mentorapi.db.engine import create_database
+    from mentorapi.db.migrate import upgrade_async
+    from mentorapi.webhooks import outbox
+    from mentorapi.webhooks.models import EventType, WebhookEndpoint
+    from mentorapi.webhooks.signing import new_secret
+
+    name = f"mentorapi_bench_webhooks_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = make_url(ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
+    database_url = url.render_as_string(hide_password=False)
+    port_file = f"/tmp/{name}.port"
+    children: list[asyncio.subprocess.Process] = []
+    settings = Settings(database_url=database_url, webhook_allow_private_urls=True)
+    db = create_database(settings)
+    try:
+        await upgrade_async(database_url)
+        receiver = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.webhooks", "--receiver", port_file
+        )
+        children.append(receiver)
+        receiver_url = f"http://127.0.0.1:{await _wait_for_file(port_file)}"
+        async with db.sessionmaker() as s, s.begin():
+            app, _key = await apps_service.create_app(db_session=s, name="bench")
+            s.add(WebhookEndpoint(app_id=app.id, url=receiver_url + "/hook", secret=new_secret()))
+        env = dict(
+            os.environ,
+            MENTORAPI_DATABASE_URL=database_url,
+            MENTORAPI_WEBHOOK_ALLOW_PRIVATE_URLS="true",
+        )
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mentorapi.cli", "worker", env=env
+        )
+        children.append(worker)
+        await asyncio.sleep(2.0)  # the worker is up and LISTENing
+
+        async with httpx.AsyncClient(timeout=30) as client:
+            # Throughput: one commit of EVENTS events, then time until the last one arrives.
+            async with db.sessionmaker() as s, s.begin():
+                for i in range(EVENTS):
+                    await outbox.record(
+                        s,
+                        app_id=app.id,
+                        type=EventType.session_booked,
+                        data=dict(SESSION, version=i),
+                    )
+            committed = time.time()
+            deadline = time.monotonic() + 120
+            while len(received := await _stats(client, receiver_url)) < EVENTS:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"only {len(received)} of {EVENTS} delivered")
+                await asyncio.sleep(0.25)
+            elapsed = max(received.values()) - committed
+            throughput = EVENTS / elapsed
+
+            # Latency: one event per commit at a steady rate; commit returned -> receipt.
+            commit_times: dict[str, float] = {}
+            for i in range(LATENCY_EVENTS):
+                async with db.sessionmaker() as s, s.begin():
+                    recorded = await outbox.record(
+                        s, app_id=app.id, type=EventType.session_booked, data=dict(SESSION)
+                    )
+                commit_times[recorded.id] = time.time()
+                await asyncio.sleep(1 / LATENCY_RATE)
+            await asyncio.sleep(2.0)
+            received = await _stats(client, receiver_url)
+            latencies = [(received[i] - t) * 1000 for i, t in commit_times.items() if i in received]
+        result = {
+            "database": "postgresql",
+            "deliveries": EVENTS,
+            "deliveries_per_second": round(throughput, 1),
+            "throughput_seconds": round(elapsed, 2),
+            "latency_events": LATENCY_EVENTS,
+            "latency_received": len(latencies),
+            "latency_ms_p50": round(statistics.median(latencies), 1),
+            "latency_ms_p99": round(_percentile(latencies, 99), 1),
+            "latency_ms_max": round(max(latencies), 1),
+            "targets": {"deliveries_per_second": 500, "latency_ms_p99": 250},
+        }
+        if callable(report):
+            report("webhooks", result)
+        return result
+    finally:
+        for child in reversed(children):
+            if child.returncode is None:
+                child.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(child.wait(), 15)
+                except TimeoutError:
+                    child.kill()
+                    await child.wait()
+        await db.dispose()
+        admin = await asyncpg.connect(ADMIN_URL)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+        if os.path.exists(port_file):
+            os.remove(port_file)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--receiver"]:
+        asyncio.run(_receiver(sys.argv[2]))
+    else:
+        print(json.dumps(asyncio.run(run()), indent=2))
