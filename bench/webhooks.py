@@ -52,7 +52,7 @@ SESSION = {
 # --- the receiver (a child process) -------------------------------------------------------------
 
 
-async def _receiver(port_file: str) -> None:
+async def _receiver() -> None:
     received: dict[str, float] = {}
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -79,22 +79,12 @@ async def _receiver(port_file: str) -> None:
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
-    with open(port_file, "w") as f:
-        f.write(str(server.sockets[0].getsockname()[1]))
+    print(server.sockets[0].getsockname()[1], flush=True)  # the parent reads the port
     async with server:
         await server.serve_forever()
 
 
 # --- the benchmark ------------------------------------------------------------------------------
-
-
-async def _wait_for_file(path: str, timeout: float = 20.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(path) and os.path.getsize(path):
-            return open(path).read()
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"{path} did not appear")
 
 
 async def _stats(client: httpx.AsyncClient, url: str) -> dict[str, float]:
@@ -122,17 +112,18 @@ async def run(report: Any = None) -> dict[str, Any]:
     await admin.close()
     url = make_url(ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
     database_url = url.render_as_string(hide_password=False)
-    port_file = f"/tmp/{name}.port"
     children: list[asyncio.subprocess.Process] = []
     settings = Settings(database_url=database_url, webhook_allow_private_urls=True)
     db = create_database(settings)
     try:
         await upgrade_async(database_url)
         receiver = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.webhooks", "--receiver", port_file
+            sys.executable, "-m", "bench.webhooks", "--receiver", stdout=asyncio.subprocess.PIPE
         )
         children.append(receiver)
-        receiver_url = f"http://127.0.0.1:{await _wait_for_file(port_file)}"
+        assert receiver.stdout is not None
+        port = int(await asyncio.wait_for(receiver.stdout.readline(), 20))
+        receiver_url = f"http://127.0.0.1:{port}"
         async with db.sessionmaker() as s, s.begin():
             app, _key = await apps_service.create_app(db_session=s, name="bench")
             s.add(WebhookEndpoint(app_id=app.id, url=receiver_url + "/hook", secret=new_secret()))
@@ -168,7 +159,7 @@ async def run(report: Any = None) -> dict[str, Any]:
 
             # Latency: one event per commit at a steady rate; commit returned -> receipt.
             commit_times: dict[str, float] = {}
-            for i in range(LATENCY_EVENTS):
+            for _ in range(LATENCY_EVENTS):
                 async with db.sessionmaker() as s, s.begin():
                     recorded = await outbox.record(
                         s, app_id=app.id, type=EventType.session_booked, data=dict(SESSION)
@@ -206,12 +197,10 @@ async def run(report: Any = None) -> dict[str, Any]:
         admin = await asyncpg.connect(ADMIN_URL)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-        if os.path.exists(port_file):
-            os.remove(port_file)
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--receiver"]:
-        asyncio.run(_receiver(sys.argv[2]))
+        asyncio.run(_receiver())
     else:
         print(json.dumps(asyncio.run(run()), indent=2))

@@ -1,5 +1,6 @@
 """Webhook test helpers: workers with a compressed schedule, and helpers to read the log."""
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,9 +15,9 @@ StartWorker = Callable[..., Awaitable[Worker]]
 
 @pytest.fixture(autouse=True)
 def _postgres_only(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("postgres_only") is not None:
-        if "postgresql" not in request.node.name:
-            pytest.skip("needs PostgreSQL (row locks between real concurrent workers)")
+    marked = request.node.get_closest_marker("postgres_only") is not None
+    if marked and "postgresql" not in request.node.name:
+        pytest.skip("needs PostgreSQL (row locks between real concurrent workers)")
 
 
 @pytest.fixture
@@ -82,10 +83,8 @@ async def send_test(tenant: Tenant, endpoint_id: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    """Poll until `check()` holds (the worker runs concurrently); fail after `timeout`."""
-    import asyncio
-
-    async with asyncio.timeout(timeout):
-        while not await check():
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 15.0) -> None:
+    """Poll until `check()` holds (the worker runs concurrently); fail after `within` s."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110 - the state is in the database
             await asyncio.sleep(0.05)

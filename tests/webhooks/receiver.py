@@ -63,14 +63,14 @@ class Receiver:
         await self._server.wait_closed()
 
     async def wait_for(
-        self, predicate: Callable[[list[Received]], bool], timeout: float = 15.0
+        self, predicate: Callable[[list[Received]], bool], within: float = 15.0
     ) -> list[Received]:
-        async with asyncio.timeout(timeout), self._changed:
+        async with asyncio.timeout(within), self._changed:
             await self._changed.wait_for(lambda: predicate(self.requests))
         return list(self.requests)
 
-    async def wait_count(self, count: int, timeout: float = 15.0) -> list[Received]:
-        return await self.wait_for(lambda r: len(r) >= count, timeout)
+    async def wait_count(self, count: int, within: float = 15.0) -> list[Received]:
+        return await self.wait_for(lambda r: len(r) >= count, within)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -90,11 +90,11 @@ class Receiver:
                 if not path.startswith(self.prefix):
                     reply = Reply(status=410, body=b"gone")
                 else:
-                    answer = self.respond(request)
-                    reply = answer if isinstance(answer, Reply) else await answer
-                    async with self._changed:
+                    async with self._changed:  # recorded on arrival, before any answer
                         self.requests.append(request)
                         self._changed.notify_all()
+                    answer = self.respond(request)
+                    reply = answer if isinstance(answer, Reply) else await answer
                 if reply.hang:
                     await reader.read()  # until the client goes away
                     return

@@ -1,18 +1,22 @@
 """Delivery to a real HTTP receiver on loopback, on SQLite and PostgreSQL: signatures, retries,
 410, rotation, timeouts, redirects, recovery, rollback, a worker that dies mid-delivery."""
 
+import asyncio
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
 from mentorapi.db.engine import Database
 from mentorapi.kit.timezones import utcnow
+from mentorapi.main import create_app
 from mentorapi.webhooks import outbox
 from mentorapi.webhooks.models import EventType, WebhookEndpoint
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant, test_settings
 from tests.webhooks.conftest import (
     StartWorker,
     attempts,
@@ -287,3 +291,42 @@ async def test_a_claim_dropped_mid_delivery_is_delivered_after_its_lease(
         [request] = await receiver.wait_count(1)
         assert request.headers["webhook-id"] == sent["id"]
         await eventually(lambda: _is(tenant, sent["id"], "succeeded"))
+
+
+async def test_endpoint_deleted_mid_delivery_does_not_block_other_results(
+    tenant: Tenant, start_worker: StartWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = asyncio.Event()
+
+    async def respond(request: Received) -> Reply:
+        if request.path.endswith("/slow"):
+            await release.wait()
+        return Reply()
+
+    async with Receiver(respond) as receiver:
+        slow = await create_endpoint(tenant, receiver.url("/slow"))
+        fast = await create_endpoint(tenant, receiver.url("/fast"))
+        await start_worker()
+        await send_test(tenant, slow["id"])
+        await receiver.wait_count(1)
+        assert (
+            await tenant.client.delete(f"/v1/webhook-endpoints/{slow['id']}")
+        ).status_code == 204
+        sent = await send_test(tenant, fast["id"])
+        release.set()
+        await eventually(lambda: _is(tenant, sent["id"], "succeeded"))
+        assert len(await attempts(tenant, fast["id"])) == 1
+        await asyncio.sleep(0.3)  # the slow attempt's result is saved (or would fail) by now
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_the_worker_runs_inside_the_app(database_url: str) -> None:
+    """`serve` starts a worker in the app's lifespan (MENTORAPI_WEBHOOK_WORKER_ENABLED)."""
+    application = create_app(test_settings(database_url, webhook_worker_enabled=True))
+    async with Receiver() as receiver, application.router.lifespan_context(application):
+        async for tenant in make_tenant(application, "in-app worker"):
+            endpoint = await create_endpoint(tenant, receiver.url())
+            sent = await send_test(tenant, endpoint["id"])
+            [request] = await receiver.wait_count(1)
+            assert verify(endpoint["secret"], request)["type"] == "webhook.test"
+            assert request.headers["webhook-id"] == sent["id"]

@@ -41,8 +41,8 @@ async def test_two_workers_deliver_each_event_exactly_once(
                         data={"id": f"ses_{batch}_{i}"},
                     )
                     event_ids.append(recorded.id)
-        await receiver.wait_count(DELIVERIES, timeout=60)
-        await eventually(lambda: _all_saved(tenant, endpoint["id"]), timeout=30)
+        await receiver.wait_count(DELIVERIES, within=60)
+        await eventually(lambda: _all_saved(tenant, endpoint["id"]), within=30)
         await asyncio.sleep(0.5)  # a duplicate would arrive now, if there were one
         received = Counter(r.headers["webhook-id"] for r in receiver.requests)
         assert set(received) == set(event_ids)
@@ -83,7 +83,7 @@ async def test_killed_worker_process_loses_nothing(
         )
         try:
             sent = await tenant.client.post(f"/v1/webhook-endpoints/{endpoint['id']}/test")
-            [first] = await receiver.wait_count(1, timeout=30)
+            [first] = await receiver.wait_count(1, within=30)
         finally:
             process.send_signal(signal.SIGKILL)
             await process.wait()
@@ -93,7 +93,7 @@ async def test_killed_worker_process_loses_nothing(
         assert (await event(tenant, event_id))["deliveries"][0]["status"] == "pending"
 
         await start_worker()
-        _, second = await receiver.wait_count(2, timeout=30)
+        _, second = await receiver.wait_count(2, within=30)
         assert second.headers["webhook-id"] == event_id
         await eventually(lambda: _succeeded(tenant, event_id))
         # The dead worker recorded nothing; the one attempt on record is the successful one.

@@ -315,9 +315,20 @@ async def save_delivery_results(
 
 
 async def insert_attempts(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        connection = await db_session.connection()
-        await connection.execute(insert(ATTEMPTS), list(rows))
+    """Log attempts, skipping those whose delivery is gone (its endpoint was deleted while the
+    request was in flight): one missing row must not fail the whole batch."""
+    if not rows:
+        return
+    connection = await db_session.connection()
+    ids = {row["delivery_id"] for row in rows}
+    existing = set(
+        (
+            await connection.execute(select(DELIVERIES.c.id).where(DELIVERIES.c.id.in_(ids)))
+        ).scalars()
+    )
+    kept = [row for row in rows if row["delivery_id"] in existing]
+    if kept:
+        await connection.execute(insert(ATTEMPTS), kept)
 
 
 async def mark_endpoints_healthy(db_session: AsyncSession, endpoint_ids: set[str]) -> None:
