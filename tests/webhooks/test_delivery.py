@@ -16,7 +16,8 @@ from mentorapi.kit.timezones import utcnow
 from mentorapi.main import create_app
 from mentorapi.webhooks import outbox
 from mentorapi.webhooks.models import EventType, WebhookEndpoint
-from tests.conftest import Tenant, make_tenant, test_settings
+from tests.conftest import Tenant, make_tenant
+from tests.conftest import test_settings as settings_for
 from tests.webhooks.conftest import (
     StartWorker,
     attempts,
@@ -322,7 +323,7 @@ async def test_endpoint_deleted_mid_delivery_does_not_block_other_results(
 
 async def test_the_worker_runs_inside_the_app(database_url: str) -> None:
     """`serve` starts a worker in the app's lifespan (MENTORAPI_WEBHOOK_WORKER_ENABLED)."""
-    application = create_app(test_settings(database_url, webhook_worker_enabled=True))
+    application = create_app(settings_for(database_url, webhook_worker_enabled=True))
     async with Receiver() as receiver, application.router.lifespan_context(application):
         async for tenant in make_tenant(application, "in-app worker"):
             endpoint = await create_endpoint(tenant, receiver.url())
