@@ -17,7 +17,7 @@ StartWorker = Callable[..., Awaitable[Worker]]
 def _postgres_only(request: pytest.FixtureRequest) -> None:
     marked = request.node.get_closest_marker("postgres_only") is not None
     if marked and "postgresql" not in request.node.name:
-        pytest.skip("needs PostgreSQL (row locks between real concurrent workers)")
+        pytest.skip("PostgreSQL only (row locks, LISTEN/NOTIFY)")
 
 
 @pytest.fixture
