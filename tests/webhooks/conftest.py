@@ -1,6 +1,7 @@
 """Webhook test helpers: workers with a compressed schedule, and helpers to read the log."""
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -26,7 +27,9 @@ async def start_worker(database_url: str, db: Database) -> AsyncIterator[StartWo
     `own_engine=True` gives the worker its own connection pool, as a separate process has."""
     started: list[tuple[Worker, Database | None]] = []
 
-    async def start(own_engine: bool = False, **overrides: Any) -> Worker:
+    async def start(
+        own_engine: bool = False, ssl_context: ssl.SSLContext | None = None, **overrides: Any
+    ) -> Worker:
         values: dict[str, Any] = {
             "webhook_retry_schedule": "0.3,0.6,0.9",
             "webhook_timeout_seconds": 2.0,
@@ -35,7 +38,7 @@ async def start_worker(database_url: str, db: Database) -> AsyncIterator[StartWo
         values.update(overrides)
         settings = test_settings(database_url, **values)
         database = create_database(settings) if own_engine else None
-        worker = Worker(database or db, settings)
+        worker = Worker(database or db, settings, ssl_context=ssl_context)
         await worker.start()
         started.append((worker, database))
         return worker

@@ -1,6 +1,7 @@
 """A real HTTP/1.1 receiver on loopback (asyncio streams, keep-alive), scriptable per request."""
 
 import asyncio
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -33,8 +34,11 @@ class Receiver:
     """Records every request under its own path prefix; anything else (a delivery left over
     from another test to a reused port) is answered 410, which disables that stray endpoint."""
 
-    def __init__(self, respond: Responder | None = None) -> None:
+    def __init__(
+        self, respond: Responder | None = None, *, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.respond: Responder = respond or (lambda _r: Reply())
+        self.tls = tls
         self.prefix = f"/hook-{uuid.uuid4().hex[:12]}"
         self.requests: list[Received] = []
         self.connections = 0
@@ -48,11 +52,12 @@ class Receiver:
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
-    def url(self, name: str = "") -> str:
-        return f"http://127.0.0.1:{self.port}{self.prefix}{name}"
+    def url(self, name: str = "", host: str = "127.0.0.1") -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self.port}{self.prefix}{name}"
 
     async def __aenter__(self) -> "Receiver":
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -105,7 +110,7 @@ class Receiver:
                 head.append(f"content-length: {len(reply.body)}")
                 writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + reply.body)
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             return
         finally:
             self._writers.discard(writer)
