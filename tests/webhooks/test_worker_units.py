@@ -45,11 +45,11 @@ async def test_outbox_notifies_workers_at_commit_only(
     heard: asyncio.Queue[str] = asyncio.Queue()
     await listener.add_listener(NOTIFY_CHANNEL, lambda *args: heard.put_nowait(args[2]))
     try:
-        async with db.sessionmaker() as s:
+        async with db.sessionmaker() as s:  # one session, two transactions
             await outbox.record(s, app_id=tenant.id, type=EventType.session_booked, data={})
             await s.rollback()
-        async with db.sessionmaker() as s:
-            await outbox.record(s, app_id=tenant.id, type=EventType.session_booked, data={})
+            for _ in range(3):  # one NOTIFY per transaction however many events
+                await outbox.record(s, app_id=tenant.id, type=EventType.session_booked, data={})
             await asyncio.sleep(0.2)
             assert heard.empty()  # not before the commit, and not for the rolled-back one
             await s.commit()

@@ -28,6 +28,7 @@ ENDPOINTS = cast(Table, WebhookEndpoint.__table__)  # type: ignore[attr-defined]
 EVENTS = cast(Table, Event.__table__)  # type: ignore[attr-defined]
 
 NOTIFY_CHANNEL = "mentorapi_webhooks"
+_NOTIFIED = "mentorapi.webhooks.notified"  # session.info key: the transaction already notified
 
 
 def _dialect(db_session: AsyncSession) -> str:
@@ -54,8 +55,14 @@ async def last_sequence(db_session: AsyncSession, app_id: str, object_id: str) -
 async def notify_workers(db_session: AsyncSession) -> None:
     """Wake the workers (PostgreSQL): a NOTIFY in a transaction is delivered at its commit and
     dropped at its rollback, so workers wake exactly for committed deliveries."""
-    if _dialect(db_session) == "postgresql":
-        await db_session.exec(sm_select(func.pg_notify(NOTIFY_CHANNEL, "")))
+    if _dialect(db_session) != "postgresql":
+        return
+    # Once per transaction is enough (PostgreSQL folds repeats anyway; this saves round trips).
+    transaction = db_session.sync_session.get_transaction()
+    if transaction is not None and db_session.info.get(_NOTIFIED) is transaction:
+        return
+    await db_session.exec(sm_select(func.pg_notify(NOTIFY_CHANNEL, "")))
+    db_session.info[_NOTIFIED] = transaction
 
 
 # --- endpoints ----------------------------------------------------------------------------------
