@@ -28,7 +28,10 @@ async def start_worker(database_url: str, db: Database) -> AsyncIterator[StartWo
     started: list[tuple[Worker, Database | None]] = []
 
     async def start(
-        own_engine: bool = False, ssl_context: ssl.SSLContext | None = None, **overrides: Any
+        own_engine: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        poll_seconds: float | None = None,
+        **overrides: Any,
     ) -> Worker:
         values: dict[str, Any] = {
             "webhook_retry_schedule": "0.3,0.6,0.9",
@@ -38,7 +41,9 @@ async def start_worker(database_url: str, db: Database) -> AsyncIterator[StartWo
         values.update(overrides)
         settings = test_settings(database_url, **values)
         database = create_database(settings) if own_engine else None
-        worker = Worker(database or db, settings, ssl_context=ssl_context)
+        worker = Worker(
+            database or db, settings, ssl_context=ssl_context, poll_seconds=poll_seconds
+        )
         await worker.start()
         started.append((worker, database))
         return worker

@@ -102,3 +102,16 @@ async def test_killed_worker_process_loses_nothing(
 
 async def _succeeded(tenant: Tenant, event_id: str) -> bool:
     return bool((await event(tenant, event_id))["deliveries"][0]["status"] == "succeeded")
+
+
+@pytest.mark.postgres_only
+async def test_notify_wakes_an_idle_worker(tenant: Tenant, start_worker: StartWorker) -> None:
+    """With polling every ten minutes, only LISTEN/NOTIFY can make this delivery arrive."""
+    async with Receiver() as receiver:
+        endpoint = await create_endpoint(tenant, receiver.url())
+        await start_worker(poll_seconds=600)
+        await asyncio.sleep(0.5)  # its first claim found nothing; it is now asleep
+        for _ in range(3):  # three separate commits, three wake-ups
+            await tenant.client.post(f"/v1/webhook-endpoints/{endpoint['id']}/test")
+        received = await receiver.wait_count(3, within=20)
+        assert len({r.headers["webhook-id"] for r in received}) == 3

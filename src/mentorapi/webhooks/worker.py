@@ -132,7 +132,12 @@ def build_request(job: Job, now: datetime) -> tuple[bytes, dict[str, str]]:
 
 class Worker:
     def __init__(
-        self, db: Database, settings: Settings, *, ssl_context: ssl.SSLContext | None = None
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        poll_seconds: float | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -141,7 +146,9 @@ class Worker:
         self.timeout = settings.webhook_timeout_seconds
         self.lease = timedelta(seconds=settings.webhook_lease_seconds)
         self.is_postgres = db.dialect == "postgresql"
-        self.poll = POSTGRES_POLL_SECONDS if self.is_postgres else SQLITE_POLL_SECONDS
+        self.poll = poll_seconds or (
+            POSTGRES_POLL_SECONDS if self.is_postgres else SQLITE_POLL_SECONDS
+        )
         self.delivered = 0  # HTTP attempts finished, for benchmarks and logs
         self._wake = asyncio.Event()
         self._stopping = False
