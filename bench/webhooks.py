@@ -92,6 +92,13 @@ async def _stats(client: httpx.AsyncClient, url: str) -> dict[str, float]:
     return dict(response.json())
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report cost independent of load."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -140,6 +147,7 @@ async def run(report: Any = None) -> dict[str, Any]:
 
         async with httpx.AsyncClient(timeout=30) as client:
             # Throughput: one commit of EVENTS events, then time until the last one arrives.
+            cpu_before = _cpu_seconds(worker.pid)
             async with db.sessionmaker() as s, s.begin():
                 for i in range(EVENTS):
                     await outbox.record(
@@ -156,6 +164,8 @@ async def run(report: Any = None) -> dict[str, Any]:
                 await asyncio.sleep(0.25)
             elapsed = max(received.values()) - committed
             throughput = EVENTS / elapsed
+            await asyncio.sleep(1.0)  # the last results are saved
+            worker_cpu = _cpu_seconds(worker.pid) - cpu_before
 
             # Latency: one event per commit at a steady rate; commit returned -> receipt.
             commit_times: dict[str, float] = {}
@@ -174,6 +184,10 @@ async def run(report: Any = None) -> dict[str, Any]:
             "deliveries": EVENTS,
             "deliveries_per_second": round(throughput, 1),
             "throughput_seconds": round(elapsed, 2),
+            # Load-independent cost: what one worker can do with a whole core to itself.
+            "worker_cpu_ms_per_delivery": round(worker_cpu * 1000 / EVENTS, 3),
+            "deliveries_per_worker_cpu_second": round(EVENTS / worker_cpu, 1),
+            "load_average_1min": os.getloadavg()[0],
             "latency_events": LATENCY_EVENTS,
             "latency_received": len(latencies),
             "latency_ms_p50": round(statistics.median(latencies), 1),

@@ -96,6 +96,8 @@ async def test_failures_retry_on_the_schedule_then_give_up_and_recover(
             assert delay * 0.9 - 0.01 <= planned <= delay * 1.1 + 0.01
         assert log[-1]["next_attempt_at"] is None
         assert (await event(tenant, sent["id"]))["deliveries"][0]["attempts"] == 4
+        path = f"/v1/webhook-endpoints/{endpoint['id']}"
+        assert (await tenant.client.get(path)).json()["failing_since"] is not None
 
         failing = False
         recovered = await tenant.client.post(
@@ -105,6 +107,7 @@ async def test_failures_retry_on_the_schedule_then_give_up_and_recover(
         assert recovered.json() == {"queued": 1}
         await eventually(lambda: _is(tenant, sent["id"], "succeeded"))
         assert len(receiver.requests) == 5
+        assert (await tenant.client.get(path)).json()["failing_since"] is None
 
 
 def _seconds_between(start: str, end: str) -> float:

@@ -238,6 +238,7 @@ class Job:
     secret: str
     previous_secret: str | None
     previous_secret_expires_at: datetime | None
+    endpoint_failing: bool  # a success must stop the endpoint's failure clock
 
 
 async def claim_due(
@@ -282,6 +283,7 @@ async def claim_due(
             ENDPOINTS.c.secret,
             ENDPOINTS.c.previous_secret,
             ENDPOINTS.c.previous_secret_expires_at,
+            ENDPOINTS.c.failing_since.is_not(None),
         )
         .join(EVENTS, EVENTS.c.id == DELIVERIES.c.event_id)
         .join(ENDPOINTS, ENDPOINTS.c.id == DELIVERIES.c.endpoint_id)
@@ -289,7 +291,7 @@ async def claim_due(
     )
     connection = await db_session.connection()
     return [
-        Job(r[0], r[1], lease, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11])
+        Job(r[0], r[1], lease, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12])
         for r in (await connection.execute(query)).all()
     ]
 
