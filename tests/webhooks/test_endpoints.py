@@ -4,6 +4,7 @@ import base64
 
 import pytest
 
+from mentorapi.kit.ids import new_id
 from tests.conftest import Tenant
 from tests.webhooks.conftest import create_endpoint, event, send_test
 
@@ -131,3 +132,32 @@ async def test_another_apps_ids_are_not_found(tenant: Tenant, other_tenant: Tena
     assert (await client.get(f"/v1/webhook-endpoints/{sent['id']}")).status_code == 422
     # Nothing changed for the owner.
     assert (await tenant.client.get(path)).json()["version"] == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1", "https://exa mple.com/x", "http://", "//example.com/x", "https:example", 42],
+)
+async def test_odd_urls_are_422s(tenant: Tenant, url: object) -> None:
+    response = await tenant.client.post("/v1/webhook-endpoints", json={"url": url})
+    assert response.status_code == 422, response.text
+
+
+async def test_odd_requests_are_4xx(tenant: Tenant) -> None:
+    created = await create_endpoint(tenant, "https://bücher.example/hook")
+    sent = await send_test(tenant, created["id"])
+    client = tenant.client
+    cases = [
+        await client.get("/v1/events", params={"cursor": "garbage"}),
+        await client.get("/v1/events", params={"object_id": "x" * 41}),
+        await client.post(f"/v1/events/{sent['id']}/redeliver", json={"endpoint_id": "evt_x"}),
+        await client.post(f"/v1/events/{sent['id']}/redeliver", content=b"{not json"),
+        await client.patch(f"/v1/webhook-endpoints/{created['id']}", json={"enabled": "maybe"}),
+        await client.get(f"/v1/webhook-endpoints/{created['id']}/deliveries?event_id=whe_1"),
+    ]
+    assert [r.status_code for r in cases] == [422] * len(cases)
+    unknown = new_id("whe")
+    redeliver_elsewhere = await client.post(
+        f"/v1/events/{sent['id']}/redeliver", json={"endpoint_id": unknown}
+    )
+    assert redeliver_elsewhere.status_code == 404

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from mentorapi.kit.ids import EndpointId
 from mentorapi.kit.timezones import as_utc
 from mentorapi.webhooks.models import EventType
 
@@ -20,7 +21,7 @@ def _check_url(value: str) -> str:
         url = AnyUrl(value)
     except ValueError as exc:
         raise ValueError(f"not a valid URL: {value[:100]!r}") from exc
-    if url.scheme not in ("http", "https"):
+    if url.scheme not in ("http", "https") or not value.lower().startswith(("http://", "https://")):
         raise ValueError("the URL must start with http:// or https://")
     if not url.host:
         raise ValueError("the URL needs a host")
@@ -123,7 +124,7 @@ class RedeliverRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     endpoint_id: Annotated[
-        str | None, Field(max_length=40, description="Only to this endpoint; default: all.")
+        EndpointId | None, Field(description="Only to this endpoint; default: all.")
     ] = None
 
 
