@@ -39,7 +39,7 @@ def test_retry_after_parsing() -> None:
 async def test_outbox_notifies_workers_at_commit_only(
     tenant: Tenant, db: Database, database_url: str
 ) -> None:
-    await create_endpoint(tenant, "https://example.com/hook")
+    await create_endpoint(tenant, "http://127.0.0.1:9/hook")
     url = make_url(database_url).set(drivername="postgresql")
     listener = await asyncpg.connect(url.render_as_string(hide_password=False))
     heard: asyncio.Queue[str] = asyncio.Queue()
