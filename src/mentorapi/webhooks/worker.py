@@ -148,6 +148,13 @@ class Worker:
         self.concurrency = settings.webhook_worker_concurrency
         self.timeout = settings.webhook_timeout_seconds
         self.lease = timedelta(seconds=settings.webhook_lease_seconds)
+        if settings.webhook_lease_seconds <= self.timeout:
+            log.warning(
+                "MENTORAPI_WEBHOOK_LEASE_SECONDS (%g) is not above the timeout (%g): a slow "
+                "delivery may be claimed again by another worker and sent twice",
+                settings.webhook_lease_seconds,
+                self.timeout,
+            )
         self.is_postgres = db.dialect == "postgresql"
         self.poll = poll_seconds or (
             POSTGRES_POLL_SECONDS if self.is_postgres else SQLITE_POLL_SECONDS
