@@ -224,9 +224,6 @@ class Worker:
             timeout=httpx.Timeout(self.timeout),
         )
 
-    def wake(self) -> None:
-        self._wake.set()
-
     # --- claiming -------------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
