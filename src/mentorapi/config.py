@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     webhook_allow_private_urls: bool = False
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
     webhook_worker_enabled: bool = True
+    # Deliveries in flight at once in one worker process.
+    webhook_worker_concurrency: int = Field(default=32, ge=1, le=1000)
+    # One HTTP attempt may take this long in all (connect, send, wait, read).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # A claimed delivery is due again after this long if its worker died: keep it above the
+    # timeout (at least once, never lost).
+    webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     # Housekeeping in each `serve` process (expire unanswered requests, forget Idempotency-Keys
     # older than 24 h), every interval. Safe in many processes at once: expiry skips rows

@@ -28,6 +28,9 @@ from mentorapi.metrics import Metrics, MetricsMiddleware
 from mentorapi.sessions.rest import router as sessions_router
 from mentorapi.sessions.rest import series_router
 from mentorapi.skills.rest import router as skills_router
+from mentorapi.webhooks.docs import router as webhook_docs
+from mentorapi.webhooks.rest import router as webhooks_router
+from mentorapi.webhooks.worker import Worker
 
 DESCRIPTION = """
 The back end for micro-mentoring apps: mentors and the skills they teach, mentees and what they
@@ -61,9 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # ends: at the default threshold (700) the young generation is collected about once per
         # request for nothing; at 10,000 about once per thousand requests. Cycles still go.
         gc.set_threshold(10_000, 10, 10)
+        worker = Worker(app.state.db, settings) if settings.webhook_worker_enabled else None
+        if worker is not None:
+            await worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             if app.state.housekeeping is not None:
                 await housekeeping.stop(app.state.housekeeping)
             await app.state.db.dispose()
@@ -94,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     install_graphql(app, settings)
+    app.include_router(webhooks_router)
+    app.webhooks.include_router(webhook_docs)
 
     metrics = Metrics()
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
