@@ -6,11 +6,13 @@ returns it, plus `previous` (the fields that changed) where something changed.
 """
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Header
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from mentorapi.feedback.schemas import FeedbackRead, ImpactUpdateRead
+from mentorapi.sessions.schemas import SessionEventData
 from mentorapi.webhooks.models import EventType
 
 HEADERS = """
@@ -25,53 +27,12 @@ is honoured, 410 Gone disables the endpoint. Delivery is at least once: de-dupli
 """
 
 
-class SessionData(BaseModel):
-    """The session as `GET /v1/sessions/{id}` returns it."""
+class FeedbackEventData(FeedbackRead):
+    """`data` of `feedback.*` events: the feedback as `GET /v1/feedback/{id}` returns it."""
 
-    model_config = ConfigDict(extra="allow")
-
-    id: str = Field(examples=["ses_01JD8X4K8Y3N6Q2W5E7R9T1U3V"])
-    mentor_id: str
-    mentee_id: str
-    status: Literal[
-        "requested", "booked", "declined", "cancelled", "expired", "completed", "no_show"
-    ]
-    topic: str
-    questions: list[str]
-    skill_id: str | None
-    format: Literal["video", "phone", "chat", "in_person", "async"]
-    duration_minutes: int
-    starts_at: datetime | None
-    ends_at: datetime | None
-    series_id: str | None
-    rescheduled_from: datetime | None
-    cancelled_by: Literal["mentee", "mentor"] | None
-    cancel_reason: str | None
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    previous: dict[str, Any] | None = Field(
-        default=None, description="The fields that changed, with their values before."
+    impact_update: ImpactUpdateRead | None = Field(
+        default=None, description="On `feedback.impact_added`: the update just added."
     )
-
-
-class FeedbackData(BaseModel):
-    """The feedback as `GET /v1/sessions/{id}/feedback` returns it."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str = Field(examples=["fbk_01JD8X4K8Y3N6Q2W5E7R9T1U3V"])
-    session_id: str
-    author: Literal["mentee", "mentor"]
-    rating: int = Field(ge=1, le=5)
-    impact: str | None
-    takeaways: str | None = None
-    thanks: str | None = None
-    visibility: Literal["mentor", "public"]
-    impact_updates: list[dict[str, Any]] = Field(
-        default_factory=list, description="Later words on what the advice changed."
-    )
-    created_at: datetime
 
 
 class WebhookTestData(BaseModel):
@@ -82,13 +43,13 @@ class WebhookTestData(BaseModel):
 class SessionEvent(BaseModel):
     type: str = Field(examples=["session.booked"])
     timestamp: datetime = Field(description="When the event happened (not this attempt).")
-    data: SessionData
+    data: SessionEventData
 
 
 class FeedbackEvent(BaseModel):
     type: str = Field(examples=["feedback.submitted"])
     timestamp: datetime
-    data: FeedbackData
+    data: FeedbackEventData
 
 
 class WebhookTestEvent(BaseModel):
