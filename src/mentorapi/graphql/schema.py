@@ -42,12 +42,14 @@ from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter, SafeParserCache
 from mentorapi.mentees import gql as mentees_gql
 from mentorapi.mentors import gql as mentors_gql
 from mentorapi.skills import gql as skills_gql
+from mentorapi.webhooks import gql as webhooks_gql
 
 DOMAINS: list[ModuleType] = [
     apps_gql,
     skills_gql,
     mentors_gql,
     mentees_gql,
+    webhooks_gql,
 ]
 
 MAX_DEPTH = 10
