@@ -95,11 +95,7 @@ class DeliveryAttemptType:
     @classmethod
     def from_model(cls, attempt: DeliveryAttempt) -> "DeliveryAttemptType":
         read = DeliveryAttemptRead.model_validate(attempt)
-        values: dict[str, Any] = read.model_dump()
-        return cls(
-            **{k: values[k] for k in cls.__annotations__ if k in values}
-            | {"id": strawberry.ID(read.id)}
-        )
+        return cls(**{**read.model_dump(), "id": strawberry.ID(read.id)})
 
 
 @strawberry.input
