@@ -83,6 +83,7 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
         "rate_limits_enabled": False,
         "webhook_allow_private_urls": True,
         "webhook_worker_enabled": False,
+        "housekeeping_enabled": False,
         "demo_key_file": str(Path(os.devnull)),
     }
     values.update(overrides)

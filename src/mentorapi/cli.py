@@ -45,6 +45,21 @@ def _serve(args: argparse.Namespace) -> None:
     )
 
 
+def _worker(_args: argparse.Namespace) -> None:
+    import logging
+
+    from mentorapi.webhooks.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per delivery is noise
+    try:
+        import uvloop
+    except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio works too
+        asyncio.run(run_worker(get_settings()))
+    else:
+        uvloop.run(run_worker(get_settings()))
+
+
 def _apps_create(args: argparse.Namespace) -> None:
     from mentorapi.apps import service
 
@@ -180,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=_serve)
+
+    sub.add_parser(
+        "worker", help="deliver webhooks (run any number of them on PostgreSQL)"
+    ).set_defaults(func=_worker)
 
     sub.add_parser("migrate", help="migrate the database to the latest schema").set_defaults(
         func=_migrate

@@ -26,6 +26,19 @@ class Settings(BaseSettings):
     webhook_allow_private_urls: bool = False
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
     webhook_worker_enabled: bool = True
+    # Deliveries in flight at once in one worker process.
+    webhook_worker_concurrency: int = Field(default=32, ge=1, le=1000)
+    # One HTTP attempt may take this long in all (connect, send, wait, read).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # A claimed delivery is due again after this long if its worker died: keep it above the
+    # timeout (at least once, never lost).
+    webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+
+    # Housekeeping in each `serve` process (expire unanswered requests, forget Idempotency-Keys
+    # older than 24 h), every interval. Safe in many processes at once: expiry skips rows
+    # another process holds. Off in the test suite's default settings.
+    housekeeping_enabled: bool = True
+    housekeeping_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     # Rate limits (see docs/member-tokens.md "Rate limits"): a token bucket per API key and per
     # member token. Off in the test suite's default settings and for benchmarks.
@@ -44,6 +57,10 @@ class Settings(BaseSettings):
     # in addition to each app's own `cors_origins` (PATCH /v1/app).
     cors_origins: str = ""
     graphql_introspection: bool = True
+
+    # Adds an `X-SQL-Statements` header (SQL statements run for the request) to every response:
+    # for the query-count check of `make bench`, never for production (it costs a list per request).
+    debug_sql_count: bool = False
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -166,10 +166,12 @@ async def _calendars(
     s: AsyncSession, app_id: str, mentors: list[mentors_service.MentorView], mentee_ids: list[str]
 ) -> None:
     """Working-hours availability for every mentor and a few sessions in the coming weeks."""
+    actor = Caller.api_key(app_id)
     for index, view in enumerate(mentors):
         await availability_service.put(
             db_session=s,
             app_id=app_id,
+            actor=actor,
             mentor_id=view.mentor.id,
             data=AvailabilityPut(
                 weekly=[WeeklyWindow(day=d, start="09:00", end="12:00") for d in WORKDAYS]
@@ -198,12 +200,13 @@ async def _calendars(
         await sessions_service.book(
             db_session=s,
             app_id=app_id,
+            actor=actor,
             data=SessionCreate(
                 mentor_id=view.mentor.id,
                 mentee_id=mentee_id,
                 topic=ASKS[index % len(ASKS)],
                 questions=["What should I try first?"],
-                skill_id=view.skills[0][1].id,
+                skill_id=view.skills[0].skill_id,
                 format=Format.video,
                 duration_minutes=length,
                 starts_at=free[min(index * 3, len(free) - 1)].starts_at,

@@ -6,12 +6,18 @@
 Reads also expire due requests of their app lazily, so a late worker is never visible.
 """
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from mentorapi.db.engine import Database
 from mentorapi.kit.idempotency import purge_expired
 from mentorapi.sessions import service as sessions_service
+
+log = logging.getLogger("mentorapi")
 
 INTERVAL_SECONDS = 30
 
@@ -27,3 +33,39 @@ async def run_once(db: Database, at: datetime | None = None) -> Chores:
         expired = await sessions_service.expire_due(db_session=s, at=at)
         purged = await purge_expired(s, at)
     return Chores(sessions_expired=expired, idempotency_keys_purged=purged)
+
+
+async def run_periodically(
+    db: Database,
+    interval: float = INTERVAL_SECONDS,
+    chores: Callable[[Database], Awaitable[Chores]] = run_once,
+) -> None:
+    """`chores` now and then every `interval` seconds, until cancelled. A failing round (the
+    database away for a moment, say) is logged and the next round tries again: the loop itself
+    never dies of it."""
+    while True:
+        try:
+            done = await chores(db)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("housekeeping failed; trying again in %s s", interval)
+        else:
+            if done.sessions_expired or done.idempotency_keys_purged:
+                log.info(
+                    "housekeeping: %d requests expired, %d idempotency keys purged",
+                    done.sessions_expired,
+                    done.idempotency_keys_purged,
+                )
+        await asyncio.sleep(interval)
+
+
+def start(db: Database, interval: float = INTERVAL_SECONDS) -> "asyncio.Task[None]":
+    return asyncio.create_task(run_periodically(db, interval), name="mentorapi-housekeeping")
+
+
+async def stop(task: "asyncio.Task[None]") -> None:
+    """Cancel the loop and wait for it: a round in flight rolls back, nothing is left running."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -6,9 +6,8 @@ from typing import Any
 import pytest
 
 from mentorapi.db.engine import Database
-from mentorapi.sessions import service as sessions_service
 from tests.conftest import Tenant
-from tests.factories import bookable, create_mentee
+from tests.factories import as_member, bookable, create_mentee, mint_token
 from tests.gql.helpers import error_codes, gql, gql_data
 from tests.test_sessions import MONDAY_9, event_types, travel
 
@@ -340,15 +339,31 @@ async def test_availability_and_slots(tenant: Tenant, other_tenant: Tenant) -> N
     assert read["mentorAvailability"] == {"bufferMinutes": 5, "version": version + 1}
 
 
-async def test_sessions_need_the_api_key_as_in_rest(tenant: Tenant) -> None:
-    from tests.factories import as_member, mint_token
-
-    base = await bookable(tenant.client)
-    mentee = await tenant.client.get(f"/v1/mentees/{base['mentee_id']}")
-    token = await mint_token(tenant.client, mentee.json()["external_id"], "mentee")
-    async with as_member(tenant.client, token) as member:
-        refused = await gql(member, BOOK, {"input": book_input(base)})
-        assert error_codes(refused) == ["FORBIDDEN"]
-        rest = await member.post("/v1/sessions", json={**base, "starts_at": MONDAY_9})
-        assert rest.status_code == 403
-    assert sessions_service  # the module under test
+async def test_members_book_and_read_as_in_rest(tenant: Tenant) -> None:
+    """The caller rules live in the service: a member books for themself only, reads only
+    sessions they take part in, and the mentor accepts (not the mentee)."""
+    base = await bookable(tenant.client, auto_accept=False)
+    mentee = (await tenant.client.get(f"/v1/mentees/{base['mentee_id']}")).json()
+    stranger = await create_mentee(tenant.client)
+    own = await mint_token(tenant.client, mentee["external_id"], "mentee")
+    other = await mint_token(tenant.client, stranger["external_id"], "mentee")
+    get = "query($id: ID!) { session(id: $id) { id } }"
+    accept = "mutation($id: ID!) { acceptSession(id: $id) { status } }"
+    async with as_member(tenant.client, own) as member:
+        session = (await gql_data(member, BOOK, {"input": book_input(base)}))["bookSession"]
+        assert session["status"] == "REQUESTED"
+        for_someone_else = {**book_input(base, "2027-01-11T10:00:00Z"), "menteeId": stranger["id"]}
+        refused = await gql(member, BOOK, {"input": for_someone_else})
+        assert error_codes(refused) == ["NOT_FOUND"]
+        rest = await member.post(
+            "/v1/sessions",
+            json={**base, "mentee_id": stranger["id"], "starts_at": "2027-01-11T10:00:00Z"},
+        )
+        assert rest.status_code == 404
+        not_theirs = await gql(member, accept, {"id": session["id"]})
+        assert error_codes(not_theirs) == ["FORBIDDEN"]
+    async with as_member(tenant.client, other) as member:
+        hidden = await gql(member, get, {"id": session["id"]})
+        assert error_codes(hidden) == ["NOT_FOUND"]
+        listed = await gql_data(member, "{ sessions { edges { node { id } } } }")
+        assert listed["sessions"]["edges"] == []

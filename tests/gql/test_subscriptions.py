@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
+from mentorapi.apps.caller import Caller
 from mentorapi.db.engine import Database
 from mentorapi.graphql.feed import mentee_topic, mentor_topic, session_topic
 from mentorapi.graphql.pubsub import PubSub
@@ -107,7 +108,11 @@ async def test_sessions_changed_by_mentor_and_a_rolled_back_change_publishes_not
         # A change that rolls back (its event row written, then the transaction undone).
         async with db.sessionmaker() as s:
             await sessions_service.decline(
-                db_session=s, app_id=tenant.id, session_id=first["id"], data=Decline()
+                db_session=s,
+                app_id=tenant.id,
+                actor=Caller.api_key(tenant.id),
+                session_id=first["id"],
+                data=Decline(),
             )
             await s.rollback()
         # A change that fails mid-request (a 409 after nothing was written) is silent too.

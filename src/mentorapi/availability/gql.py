@@ -8,7 +8,6 @@ from typing import Annotated
 import strawberry
 from pydantic import AfterValidator, BaseModel, Field
 
-from mentorapi.apps.caller import require_api_key
 from mentorapi.availability import service
 from mentorapi.availability.models import Availability
 from mentorapi.availability.schemas import AvailabilityPut, AvailabilityRead, Day
@@ -137,20 +136,12 @@ class SlotArgs(BaseModel):
     timezone: Annotated[str | None, Field(max_length=64), AfterValidator(_timezone)] = None
 
 
-async def _app_id(info: Info) -> str:
-    # REST serves availability to the app's API key only (CurrentApp); so does GraphQL, until
-    # the availability service takes the caller as `actor` and decides itself.
-    caller = await info.context.caller()
-    require_api_key(caller, "this field")
-    return caller.app_id
-
-
 @strawberry.type
 class Query:
     @strawberry.field(description="A mentor's availability (empty, version 0, if never set).")
     async def mentor_availability(self, info: Info, mentor_id: strawberry.ID) -> AvailabilityType:
         checked = typed_id(mentor_id, "mtr", argument="mentorId")
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
         async with info.context.session() as db_session:
             mentor, availability = await service.get(
                 db_session=db_session, app_id=app_id, mentor_id=checked
@@ -178,7 +169,7 @@ class Query:
             {"start": start, "end": end, "duration": duration, "timezone": timezone},
             argument=None,
         )
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
         async with info.context.session() as db_session:
             found = await service.slots(
                 db_session=db_session,
@@ -208,11 +199,12 @@ class Mutation:
     ) -> AvailabilityType:
         checked = typed_id(mentor_id, "mtr", argument="mentorId")
         data = validate(AvailabilityPut, input)
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
         async with info.context.session() as db_session:
             mentor, availability = await service.put(
                 db_session=db_session,
                 app_id=app_id,
+                actor=await info.context.caller(),
                 mentor_id=checked,
                 data=data,
                 expected_version=expected_version,

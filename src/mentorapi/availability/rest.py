@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from mentorapi.apps.auth import CurrentApp
+from mentorapi.apps.auth import CurrentCaller
 from mentorapi.availability import service
 from mentorapi.availability.models import Availability
 from mentorapi.availability.schemas import AvailabilityPut, AvailabilityRead, Slot
@@ -28,10 +28,10 @@ def _read(mentor: Mentor, availability: Availability, response: Response) -> Ava
     "/{mentor_id}/availability", summary="Get a mentor's availability", responses=problems(404)
 )
 async def get_availability(
-    app: CurrentApp, db_session: DbSession, mentor_id: MentorId, response: Response
+    caller: CurrentCaller, db_session: DbSession, mentor_id: MentorId, response: Response
 ) -> AvailabilityRead:
     mentor, availability = await service.get(
-        db_session=db_session, app_id=app.id, mentor_id=mentor_id
+        db_session=db_session, app_id=caller.app_id, mentor_id=mentor_id
     )
     return _read(mentor, availability, response)
 
@@ -39,11 +39,12 @@ async def get_availability(
 @router.put(
     "/{mentor_id}/availability",
     summary="Replace a mentor's availability",
-    description="Weekly windows and date overrides are local times in the mentor's zone.",
-    responses=problems(404, 412, 422),
+    description="Weekly windows and date overrides are local times in the mentor's zone. "
+    "With a member token: the mentor themself only (anyone else gets 403).",
+    responses=problems(403, 404, 412, 422),
 )
 async def put_availability(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     mentor_id: MentorId,
     body: AvailabilityPut,
@@ -52,7 +53,8 @@ async def put_availability(
 ) -> AvailabilityRead:
     mentor, availability = await service.put(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         mentor_id=mentor_id,
         data=body,
         expected_version=expected_version,
@@ -68,7 +70,7 @@ async def put_availability(
     responses=problems(404, 422),
 )
 async def list_slots(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     mentor_id: MentorId,
     start: Annotated[Instant, Query(description="RFC 3339 with an offset.")],
@@ -86,7 +88,7 @@ async def list_slots(
             raise InvalidInput(str(exc), loc=["query", "timezone"]) from exc
     found = await service.slots(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
         mentor_id=mentor_id,
         start=start,
         end=end,

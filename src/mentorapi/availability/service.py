@@ -1,9 +1,14 @@
-"""Availability rules of a mentor and the free slots they leave."""
+"""Availability rules of a mentor and the free slots they leave.
+
+Anyone in the app (API key or member) may read a mentor's availability and slots, since
+mentors are public; only the mentor themself or the API key may change it (403 otherwise).
+"""
 
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.apps.caller import Caller, require_mentor
 from mentorapi.availability import repository
 from mentorapi.availability.models import Availability
 from mentorapi.availability.schemas import AvailabilityPut, Slot, dump_weekly
@@ -37,11 +42,13 @@ async def put(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     mentor_id: str,
     data: AvailabilityPut,
     expected_version: int | None = None,
 ) -> tuple[Mentor, Availability]:
     mentor = await mentors_service.get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
+    require_mentor(actor, mentor.id, "changing the availability")
     availability = await repository.get(db_session, app_id, mentor_id)
     if availability is None:
         check_version(0, expected_version, "the availability")

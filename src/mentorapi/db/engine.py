@@ -12,6 +12,9 @@ from mentorapi.config import Settings
 
 # Statements run on behalf of the current request, when something is counting (tests, benchmarks).
 statement_counter: ContextVar[list[str] | None] = ContextVar("statement_counter", default=None)
+# Whether the current unit of work may write (SQLite only: see _sqlite_begin). Code that is not
+# a request (CLI, workers, housekeeping) keeps the safe default.
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
 
 
 @dataclass
@@ -35,14 +38,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # IMMEDIATE takes SQLite's single write lock up front, so two writers queue on busy_timeout
-    # instead of failing with "database is locked" when a read transaction upgrades to a write.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A writer takes SQLite's single write lock up front (IMMEDIATE): writers queue on
+    # busy_timeout, and a check-then-insert (a booking) is serialized. Reads (GET) begin
+    # DEFERRED so that, in WAL mode, they never wait behind writers.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
 
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")

@@ -11,7 +11,7 @@ from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.sessions.models import ActionItem, Series, Session, SessionNote
 from mentorapi.skills.models import Skill
-from mentorapi.webhooks.models import Delivery, Event, WebhookEndpoint
+from mentorapi.webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
 __all__ = [
     "ActionItem",
@@ -19,6 +19,7 @@ __all__ = [
     "App",
     "Availability",
     "Delivery",
+    "DeliveryAttempt",
     "Event",
     "Feedback",
     "Goal",

@@ -6,7 +6,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.db.engine import Database
+from mentorapi.db.engine import Database, write_intent
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_database(request: Request) -> Database:
@@ -15,6 +17,7 @@ def get_database(request: Request) -> Database:
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    write_intent.set(request.method not in READ_METHODS)
     async with get_database(request).sessionmaker() as session:
         try:
             yield session

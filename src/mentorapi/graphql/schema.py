@@ -46,6 +46,7 @@ from mentorapi.mentees import gql as mentees_gql
 from mentorapi.mentors import gql as mentors_gql
 from mentorapi.sessions import gql as sessions_gql
 from mentorapi.skills import gql as skills_gql
+from mentorapi.webhooks import gql as webhooks_gql
 
 DOMAINS: list[ModuleType] = [
     apps_gql,
@@ -56,6 +57,7 @@ DOMAINS: list[ModuleType] = [
     sessions_gql,
     goals_gql,
     feedback_gql,
+    webhooks_gql,
 ]
 
 MAX_DEPTH = 10

@@ -1,17 +1,20 @@
 """`Idempotency-Key` on every POST: a retry replays the first response instead of acting twice.
 
 An ASGI middleware, so every POST route of the service gets it without opting in. Keys are
-scoped by client app (two apps may use the same key) and kept 24 hours. The key is reserved in
-its own committed transaction *before* the request runs, so a duplicate arriving while the first
-is still in flight sees the reservation (409) rather than racing it; the finished response is
-then stored and replayed byte for byte with `Idempotent-Replayed: true`. A repeat with another
-body or path is a 422. Responses that did not act (401, 422, 429, 5xx) are not kept, so the
-client can fix the request and retry with the same key.
+scoped by client app and by who holds the credential: the app's API keys share one scope (its
+servers, across key rotations), each member (a member token's `sub`) has their own, so two
+members of one app never replay each other's responses. Keys are kept 24 hours. The key is
+reserved in its own committed transaction *before* the request runs, so a duplicate arriving
+while the first is still in flight sees the reservation (409) rather than racing it; the
+finished response is then stored and replayed byte for byte with `Idempotent-Replayed: true`. A
+repeat with another body or path is a 422. Responses that did not act (401, 422, 429, 5xx) are
+not kept, so the client can fix the request and retry with the same key.
 """
 
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,18 +56,43 @@ class IdempotencyKey(SQLModel, table=True):
     body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-# Who is calling: the client app id for the request's credentials, or None (the route will 401).
-AppResolver = Callable[[AsyncSession, str], Awaitable[str | None]]
+@dataclass(frozen=True)
+class KeyScope:
+    """Whose keys these are: an app, and within it the API key (member None) or one member."""
+
+    app_id: str
+    member: str | None = None
+
+    def stored_key(self, key: str) -> str:
+        """The key as stored. The API key's keys are stored as sent; a member's are hashed with
+        the member's external id into their own space: a fixed length that always fits the
+        column, and no key the app's server sends can name them by accident."""
+        if self.member is None:
+            return key
+        digest = hashlib.sha256(f"{self.member}\0{key}".encode()).hexdigest()
+        return f"member:{digest}"
 
 
-async def resolve_api_key(db_session: AsyncSession, authorization: str) -> str | None:
+# Who is calling: the scope for the request's credentials, or None (the route will 401).
+ScopeResolver = Callable[[AsyncSession, str], Awaitable[KeyScope | None]]
+
+
+async def resolve_caller(db_session: AsyncSession, authorization: str) -> KeyScope | None:
+    """API key or member token, verified exactly as the routes verify them."""
     from mentorapi.apps import service as apps_service
+    from mentorapi.kit.errors import Unauthenticated
 
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    app = await apps_service.authenticate(db_session=db_session, api_key=token.strip())
-    return app.id if app is not None else None
+    try:
+        found = await apps_service.authenticate_caller(
+            db_session=db_session, credential=token.strip()
+        )
+    except Unauthenticated:
+        return None
+    member = found.caller.member
+    return KeyScope(found.app.id, member.external_id if member is not None else None)
 
 
 async def purge_expired(db_session: AsyncSession, now: datetime | None = None) -> int:
@@ -84,11 +112,11 @@ class IdempotencyMiddleware:
         self,
         app: ASGIApp,
         database: Callable[[], Database],
-        resolve_app: AppResolver = resolve_api_key,
+        resolve_scope: ScopeResolver = resolve_caller,
     ) -> None:
         self.app = app
         self.database = database
-        self.resolve_app = resolve_app
+        self.resolve_scope = resolve_scope
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -126,16 +154,20 @@ class IdempotencyMiddleware:
         database = self.database()
         authorization = headers.get(b"authorization", b"").decode("latin-1")
         async with database.sessionmaker() as s, s.begin():
-            app_id = await self.resolve_app(s, authorization)
+            owner = await self.resolve_scope(s, authorization)
             # Not authenticated: nothing to scope by; the route itself answers 401.
-            early = None if app_id is None else await self._reserve(s, app_id, key, fingerprint)
-        if app_id is None:
+            if owner is None:
+                early = None
+            else:
+                key = owner.stored_key(key)
+                early = await self._reserve(s, owner.app_id, key, fingerprint)
+        if owner is None:
             await self.app(scope, _replay_body(body, receive), send)
             return
         if early is not None:
             await early(scope, receive, send)
             return
-        await self._run(scope, _replay_body(body, receive), send, database, app_id, key)
+        await self._run(scope, _replay_body(body, receive), send, database, owner.app_id, key)
 
     async def _reserve(
         self, s: AsyncSession, app_id: str, key: str, fingerprint: str

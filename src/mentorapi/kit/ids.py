@@ -31,6 +31,7 @@ PREFIXES = {
     "mls": "milestone",
     "imp": "impact update",
     "act": "action item",
+    "dla": "delivery attempt",
 }
 
 ID_PATTERN = re.compile(r"^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})$")

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mentorapi.kit.errors import DomainError
@@ -98,6 +99,24 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, title, detail, slug, headers=exc.headers)
 
 
+def _is_sqlite_busy(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+    if not _is_sqlite_busy(exc):
+        return await _unexpected(request, exc)
+    # SQLite has one writer; under a burst a request can wait past busy_timeout. Tell the client
+    # to retry rather than answer 500 (PostgreSQL has no such lock).
+    return problem_response(
+        503,
+        "Database busy",
+        "the embedded database is busy; retry in a moment",
+        "database-busy",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return problem_response(500, "Internal error", "an unexpected error occurred", "internal")
@@ -107,6 +126,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_busy)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -114,6 +134,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries documenting the problem+json a route may return."""
     descriptions = {
         401: "Missing or invalid credentials",
+        403: "Not allowed to this caller (a member token acting outside its own side)",
         404: "Unknown id, or an id of another app",
         409: "Conflict (duplicate, slot taken, illegal transition)",
         412: "Stale If-Match version",

@@ -145,9 +145,9 @@ class MentorType:
         )
 
 
-def _node(info: Info, view: MentorView) -> MentorType:
-    # The service loaded the skills already: hand them to the loader instead of asking again.
-    info.context.loaders.mentor_skills.prime(view.mentor.id, view.skills, force=True)
+def _node(view: MentorView) -> MentorType:
+    # The skills come from the loader (full Skill rows for the nested `skill` field); the
+    # service's display-only offers do not fit that shape.
     return MentorType.from_model(view.mentor)
 
 
@@ -245,7 +245,7 @@ class Query:
         return Connection[MentorType].build(
             views,
             cursor,
-            node=lambda v: _node(info, v),
+            node=_node,
             sort=order.value,
             key=lambda v: [v.mentor.name, v.mentor.id] if by_name else [v.mentor.id],
         )
@@ -256,7 +256,7 @@ class Query:
         app_id = await info.context.app_id()
         async with info.context.session() as db_session:
             view = await service.get_view(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
-        return _node(info, view)
+        return _node(view)
 
 
 @strawberry.type
@@ -270,7 +270,7 @@ class Mutation:
             view = await service.create(
                 db_session=db_session, app_id=app_id, actor=actor, data=data
             )
-        return _node(info, view)
+        return _node(view)
 
     @strawberry.mutation
     async def update_mentor(
@@ -295,7 +295,7 @@ class Mutation:
                 data=data,
                 expected_version=expected_version,
             )
-        return _node(info, view)
+        return _node(view)
 
     @strawberry.mutation(description="Replace the skills a mentor offers.")
     async def set_mentor_skills(
@@ -318,7 +318,7 @@ class Mutation:
                 choices=body.skills,
                 expected_version=expected_version,
             )
-        return _node(info, view)
+        return _node(view)
 
     @strawberry.mutation(description="Delete a mentor; returns its id.")
     async def delete_mentor(

@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import Column, ForeignKey, Index, String, UniqueConstraint
@@ -6,6 +7,7 @@ from sqlmodel import Field, SQLModel
 from mentorapi.db.base import TenantOwned
 from mentorapi.db.types import JSONList
 from mentorapi.kit.ids import new_id
+from mentorapi.skills.models import Skill
 
 
 class Format(StrEnum):
@@ -23,6 +25,9 @@ class Mentor(TenantOwned, table=True):
         Index("ix_mentors_app_id_name_id", "app_id", "name", "id"),
         Index("ix_mentors_app_id_rating_avg_id", "app_id", "rating_avg", "id"),
         Index("ix_mentors_app_id_sessions_completed_id", "app_id", "sessions_completed", "id"),
+        # The default order (creation = id) of an app's mentors, read in keyset pages: without
+        # it, ORDER BY id LIMIT n walks every tenant's rows or sorts all of this app's.
+        Index("ix_mentors_app_id_id", "app_id", "id"),
     )
 
     id: str = Field(default_factory=lambda: new_id("mtr"), primary_key=True, max_length=30)
@@ -49,15 +54,33 @@ class Mentor(TenantOwned, table=True):
 
 class MentorSkill(SQLModel, table=True):
     __tablename__ = "mentor_skills"
+    # "Mentors offering skill X" (the list's skill filter) as an index-only scan, in mentor order;
+    # it also serves the skill_id foreign key (RESTRICT checks on skill deletion).
+    __table_args__ = (Index("ix_mentor_skills_skill_id_mentor_id", "skill_id", "mentor_id"),)
 
     mentor_id: str = Field(
         sa_column=Column(String(30), ForeignKey("mentors.id", ondelete="CASCADE"), primary_key=True)
     )
     skill_id: str = Field(
-        sa_column=Column(
-            String(30), ForeignKey("skills.id", ondelete="RESTRICT"), primary_key=True, index=True
-        )
+        sa_column=Column(String(30), ForeignKey("skills.id", ondelete="RESTRICT"), primary_key=True)
     )
     app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", max_length=30)
     level: int
     note: str | None = Field(default=None, max_length=500)
+
+
+@dataclass(frozen=True, slots=True)
+class SkillOffer:
+    """A skill as one mentor offers it, read for display: plain values rather than two ORM
+    objects, so a page of mentors loads all of its skills in one cheap query."""
+
+    skill_id: str
+    slug: str
+    name: str
+    category: str | None
+    level: int
+    note: str | None
+
+    @classmethod
+    def of(cls, link: MentorSkill, skill: Skill) -> "SkillOffer":
+        return cls(skill.id, skill.slug, skill.name, skill.category, link.level, link.note)

@@ -3,13 +3,14 @@ from collections.abc import Sequence
 
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import exists, func
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.paging import SortKey, paginate
 from mentorapi.db.search import json_array_contains, text_match
 from mentorapi.kit.pagination import PageRequest
-from mentorapi.mentors.models import Mentor, MentorSkill
+from mentorapi.mentors.models import Mentor, MentorSkill, SkillOffer
 from mentorapi.mentors.schemas import MentorSort
 from mentorapi.skills.models import Skill
 
@@ -103,6 +104,35 @@ async def skills_for(
     )
     for link, skill in (await db_session.exec(query)).all():
         result[link.mentor_id].append((link, skill))
+    return result
+
+
+async def offers_for(
+    db_session: AsyncSession, mentor_ids: Sequence[str]
+) -> dict[str, list[SkillOffer]]:
+    """The skills of many mentors in one query, as plain values: the hot path of the mentor
+    list (no ORM identity map or instances for a read-only page)."""
+    result: dict[str, list[SkillOffer]] = defaultdict(list)
+    if not mentor_ids:
+        return result
+    query = (
+        sa_select(
+            col(MentorSkill.mentor_id),
+            col(Skill.id),
+            col(Skill.slug),
+            col(Skill.name),
+            col(Skill.category),
+            col(MentorSkill.level),
+            col(MentorSkill.note),
+        )
+        .join(Skill, col(Skill.id) == col(MentorSkill.skill_id))
+        .where(col(MentorSkill.mentor_id).in_(list(mentor_ids)))
+        .order_by(col(MentorSkill.level).desc(), col(Skill.slug))
+    )
+    # Core execution on the session's connection (and transaction): rows, not entities.
+    connection = await db_session.connection()
+    for mentor_id, skill_id, slug, name, category, level, note in await connection.execute(query):
+        result[mentor_id].append(SkillOffer(skill_id, slug, name, category, level, note))
     return result
 
 

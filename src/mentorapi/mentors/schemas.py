@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -5,8 +6,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from mentorapi.kit.fields import ExternalId, Languages, PersonName, Timezone
-from mentorapi.mentors.models import Format, Mentor, MentorSkill
-from mentorapi.skills.models import Skill
+from mentorapi.mentors.models import Format, Mentor, SkillOffer
 from mentorapi.skills.schemas import SkillChoice, SkillLevelRead, SkillRef
 
 MIN_SESSION_MINUTES = 5
@@ -104,7 +104,7 @@ class MentorRead(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, mentor: Mentor, skills: list[tuple[MentorSkill, Skill]]) -> "MentorRead":
+    def from_model(cls, mentor: Mentor, skills: Sequence[SkillOffer]) -> "MentorRead":
         return cls(
             id=mentor.id,
             external_id=mentor.external_id,
@@ -113,15 +113,16 @@ class MentorRead(BaseModel):
             bio=mentor.bio,
             timezone=mentor.timezone,
             languages=mentor.languages,
-            formats=[Format(f) for f in mentor.formats],
+            # Stored as strings; the model turns them into Format members (in pydantic-core).
+            formats=mentor.formats,
             session_lengths=mentor.session_lengths,
             skills=[
                 SkillLevelRead(
-                    skill=SkillRef(id=s.id, slug=s.slug, name=s.name, category=s.category),
-                    level=link.level,
-                    note=link.note,
+                    skill=SkillRef(id=o.skill_id, slug=o.slug, name=o.name, category=o.category),
+                    level=o.level,
+                    note=o.note,
                 )
-                for link, s in skills
+                for o in skills
             ],
             stats=stats_of(mentor),
             version=mentor.version,

@@ -12,7 +12,7 @@ from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
 from mentorapi.kit.versioning import check_version
 from mentorapi.mentors import repository
-from mentorapi.mentors.models import Mentor, MentorSkill
+from mentorapi.mentors.models import Mentor, MentorSkill, SkillOffer
 from mentorapi.mentors.schemas import MentorCreate, MentorSort, MentorUpdate
 from mentorapi.sessions import repository as sessions_repository
 from mentorapi.skills import service as skills_service
@@ -23,7 +23,7 @@ from mentorapi.skills.schemas import SkillChoice
 @dataclass
 class MentorView:
     mentor: Mentor
-    skills: list[tuple[MentorSkill, Skill]]
+    skills: list[SkillOffer]  # highest level first, then by slug
 
 
 async def get(*, db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor:
@@ -35,8 +35,8 @@ async def get(*, db_session: AsyncSession, app_id: str, mentor_id: str) -> Mento
 
 async def get_view(*, db_session: AsyncSession, app_id: str, mentor_id: str) -> MentorView:
     mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
-    skills = await repository.skills_for(db_session, [mentor.id])
-    return MentorView(mentor, skills.get(mentor.id, []))
+    offers = await repository.offers_for(db_session, [mentor.id])
+    return MentorView(mentor, offers.get(mentor.id, []))
 
 
 async def list_mentors(
@@ -62,8 +62,8 @@ async def list_mentors(
         session_length=session_length,
         sort=sort,
     )
-    links = await repository.skills_for(db_session, [m.id for m in mentors])
-    return [MentorView(m, links.get(m.id, [])) for m in mentors], cursor
+    offers = await repository.offers_for(db_session, [m.id for m in mentors])
+    return [MentorView(m, offers.get(m.id, [])) for m in mentors], cursor
 
 
 async def _ensure_external_id_free(db_session: AsyncSession, app_id: str, external_id: str) -> None:
@@ -95,8 +95,9 @@ async def _links(
     ]
 
 
-def _ordered(links: list[tuple[MentorSkill, Skill]]) -> list[tuple[MentorSkill, Skill]]:
-    return sorted(links, key=lambda pair: (-pair[0].level, pair[1].slug))
+def _ordered(links: list[tuple[MentorSkill, Skill]]) -> list[SkillOffer]:
+    offers = [SkillOffer.of(link, skill) for link, skill in links]
+    return sorted(offers, key=lambda offer: (-offer.level, offer.slug))
 
 
 async def create(

@@ -10,7 +10,7 @@ import strawberry
 from pydantic import BaseModel, Field
 from strawberry.scalars import JSON
 
-from mentorapi.apps.caller import acts_as_mentee, require_api_key
+from mentorapi.apps.caller import acts_as_mentee
 from mentorapi.graphql.context import Info
 from mentorapi.graphql.feed import SessionEvent, mentee_topic, mentor_topic, session_topic
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
@@ -335,14 +335,6 @@ def _set(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-async def _app_id(info: Info) -> str:
-    # REST serves sessions to the app's API key only (CurrentApp); so does GraphQL, until the
-    # sessions service takes the caller as `actor` and decides itself what a member may do.
-    caller = await info.context.caller()
-    require_api_key(caller, "this field")
-    return caller.app_id
-
-
 ExpectedVersion = Annotated[int | None, strawberry.argument(description="Like REST's If-Match.")]
 
 
@@ -354,9 +346,12 @@ class Query:
     @strawberry.field
     async def session(self, info: Info, id: strawberry.ID) -> SessionType:
         session_id = typed_id(id, "ses")
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
-            session = await service.get(db_session=db_session, app_id=app_id, session_id=session_id)
+            session = await service.get(
+                db_session=db_session, app_id=app_id, actor=actor, session_id=session_id
+            )
         return SessionType.from_model(session)
 
     @strawberry.field(
@@ -371,11 +366,13 @@ class Query:
     ) -> Connection[SessionType]:
         page = page_args(first, after)
         args = validate(SessionListArgs, filter or {}, argument="filter")
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             sessions, cursor = await service.list_sessions(
                 db_session=db_session,
                 app_id=app_id,
+                actor=actor,
                 page=page,
                 mentor_id=args.mentor_id,
                 mentee_id=args.mentee_id,
@@ -390,10 +387,11 @@ class Query:
     @strawberry.field
     async def series(self, info: Info, id: strawberry.ID) -> SeriesType:
         series_id = typed_id(id, "ser")
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             series, sessions = await service.get_series(
-                db_session=db_session, app_id=app_id, series_id=series_id
+                db_session=db_session, app_id=app_id, actor=actor, series_id=series_id
             )
         info.context.loaders.series_sessions.prime(series.id, sessions, force=True)
         return SeriesType.from_model(series)
@@ -401,18 +399,22 @@ class Query:
     @strawberry.field(description="The mentee's private notes on a session.")
     async def session_notes(self, info: Info, session_id: strawberry.ID) -> NotesType:
         checked = typed_id(session_id, "ses", argument="sessionId")
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
-            note = await service.get_notes(db_session=db_session, app_id=app_id, session_id=checked)
+            note = await service.get_notes(
+                db_session=db_session, app_id=app_id, actor=actor, session_id=checked
+            )
         return NotesType.from_model(note)
 
     @strawberry.field(description="A session's follow-up action items.")
     async def action_items(self, info: Info, session_id: strawberry.ID) -> list[ActionItemType]:
         checked = typed_id(session_id, "ses", argument="sessionId")
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             items = await service.list_action_items(
-                db_session=db_session, app_id=app_id, session_id=checked
+                db_session=db_session, app_id=app_id, actor=actor, session_id=checked
             )
         return [ActionItemType.from_model(i) for i in items]
 
@@ -425,9 +427,12 @@ class Mutation:
     )
     async def book_session(self, info: Info, input: BookSessionInput) -> SessionType:
         data = validate(SessionCreate, as_dict(input))
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
-            session = await service.book(db_session=db_session, app_id=app_id, data=data)
+            session = await service.book(
+                db_session=db_session, app_id=app_id, actor=actor, data=data
+            )
         return SessionType.from_model(session)
 
     @strawberry.mutation
@@ -435,11 +440,13 @@ class Mutation:
         self, info: Info, id: strawberry.ID, expected_version: ExpectedVersion = None
     ) -> SessionType:
         session_id = typed_id(id, "ses")
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             session = await service.accept(
                 db_session=db_session,
                 app_id=app_id,
+                actor=actor,
                 session_id=session_id,
                 expected_version=expected_version,
             )
@@ -455,11 +462,13 @@ class Mutation:
     ) -> SessionType:
         session_id = typed_id(id, "ses")
         data = validate(Decline, _set(reason=reason), argument=None)
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             session = await service.decline(
                 db_session=db_session,
                 app_id=app_id,
+                actor=actor,
                 session_id=session_id,
                 data=data,
                 expected_version=expected_version,
@@ -476,11 +485,13 @@ class Mutation:
     ) -> SessionType:
         session_id = typed_id(id, "ses")
         data = validate(Reschedule, {"starts_at": starts_at}, argument=None)
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             session = await service.reschedule(
                 db_session=db_session,
                 app_id=app_id,
+                actor=actor,
                 session_id=session_id,
                 starts_at=data.starts_at,
                 expected_version=expected_version,
@@ -498,11 +509,13 @@ class Mutation:
     ) -> SessionType:
         session_id = typed_id(id, "ses")
         data = validate(Cancel, _set(by=by, reason=reason), argument=None)
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             session = await service.cancel(
                 db_session=db_session,
                 app_id=app_id,
+                actor=actor,
                 session_id=session_id,
                 data=data,
                 expected_version=expected_version,
@@ -519,11 +532,13 @@ class Mutation:
     ) -> SessionType:
         session_id = typed_id(id, "ses")
         data = validate(Complete, _set(note=note), argument=None)
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             session = await service.complete(
                 db_session=db_session,
                 app_id=app_id,
+                actor=actor,
                 session_id=session_id,
                 data=data,
                 expected_version=expected_version,
@@ -535,11 +550,13 @@ class Mutation:
         self, info: Info, id: strawberry.ID, expected_version: ExpectedVersion = None
     ) -> SessionType:
         session_id = typed_id(id, "ses")
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             session = await service.no_show(
                 db_session=db_session,
                 app_id=app_id,
+                actor=actor,
                 session_id=session_id,
                 expected_version=expected_version,
             )
@@ -551,10 +568,11 @@ class Mutation:
     )
     async def create_series(self, info: Info, input: CreateSeriesInput) -> SeriesType:
         data = validate(SeriesCreate, as_dict(input))
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             series, sessions = await service.create_series(
-                db_session=db_session, app_id=app_id, data=data
+                db_session=db_session, app_id=app_id, actor=actor, data=data
             )
         info.context.loaders.series_sessions.prime(series.id, sessions, force=True)
         return SeriesType.from_model(series)
@@ -570,11 +588,13 @@ class Mutation:
     ) -> SeriesType:
         series_id = typed_id(id, "ser")
         data = validate(SeriesCancel, _set(by=by, reason=reason), argument=None)
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             series, sessions = await service.cancel_series(
                 db_session=db_session,
                 app_id=app_id,
+                actor=actor,
                 series_id=series_id,
                 data=data,
                 expected_version=expected_version,
@@ -593,11 +613,13 @@ class Mutation:
     ) -> NotesType:
         checked = typed_id(session_id, "ses", argument="sessionId")
         data = validate(NotesPut, _set(notes=notes, takeaways=takeaways), argument=None)
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             note = await service.put_notes(
                 db_session=db_session,
                 app_id=app_id,
+                actor=actor,
                 session_id=checked,
                 data=data,
                 expected_version=expected_version,
@@ -610,10 +632,11 @@ class Mutation:
     ) -> ActionItemType:
         checked = typed_id(session_id, "ses", argument="sessionId")
         data = validate(ActionItemCreate, input)
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             item = await service.add_action_item(
-                db_session=db_session, app_id=app_id, session_id=checked, data=data
+                db_session=db_session, app_id=app_id, actor=actor, session_id=checked, data=data
             )
         return ActionItemType.from_model(item)
 
@@ -629,11 +652,13 @@ class Mutation:
         checked = typed_id(session_id, "ses", argument="sessionId")
         item_id = typed_id(id, "act")
         data = validate(ActionItemUpdate, input)
-        app_id = await _app_id(info)
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
         async with info.context.session() as db_session:
             item = await service.update_action_item(
                 db_session=db_session,
                 app_id=app_id,
+                actor=actor,
                 session_id=checked,
                 item_id=item_id,
                 data=data,

@@ -89,6 +89,7 @@ async def list_page(
     app_id: str,
     page: PageRequest,
     *,
+    participant: tuple[str | None, str | None] | None = None,
     mentor_id: str | None = None,
     mentee_id: str | None = None,
     statuses: Sequence[str] = (),
@@ -96,7 +97,18 @@ async def list_page(
     starts_before: datetime | None = None,
     series_id: str | None = None,
 ) -> tuple[list[Session], str | None]:
+    """`participant` = (mentor id, mentee id): only sessions with that mentor OR that mentee
+    (a None side matches nothing), before the other filters narrow it further."""
     query = select(Session).where(col(Session.app_id) == app_id)
+    if participant is not None:
+        sides = [
+            column == value
+            for column, value in zip(
+                (col(Session.mentor_id), col(Session.mentee_id)), participant, strict=True
+            )
+            if value is not None
+        ]
+        query = query.where(or_(*sides) if sides else false())
     if mentor_id:
         query = query.where(col(Session.mentor_id) == mentor_id)
     if mentee_id:

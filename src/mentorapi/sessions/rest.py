@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from mentorapi.apps.auth import CurrentApp
+from mentorapi.apps.auth import CurrentCaller
 from mentorapi.db.uow import DbSession
 from mentorapi.kit.ids import ActionItemId, MenteeId, MentorId, SeriesId, SessionId
 from mentorapi.kit.pagination import Page, PageRequest, page_request
@@ -32,7 +32,9 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 series_router = APIRouter(prefix="/v1/series", tags=["series"])
 
 IfMatch = Annotated[int | None, Depends(parse_if_match)]
-CHANGE = problems(404, 409, 412, 422)
+# A lifecycle move: a member who is the other side of the session gets 403, a stranger 404.
+CHANGE = problems(403, 404, 409, 412, 422)
+MENTOR_MOVE = "With a member token: the session's mentor only (its mentee gets 403)."
 
 
 def _read(session: Session, response: Response) -> SessionRead:
@@ -45,18 +47,28 @@ def _read(session: Session, response: Response) -> SessionRead:
     status_code=status.HTTP_201_CREATED,
     summary="Book a session",
     description="`booked` when the mentor auto-accepts, else `requested`. 409 when the slot is "
-    "not free.",
+    "not free. With a member token: a mentee books for themself only (another `mentee_id` is a "
+    "404).",
     responses=problems(404, 409, 422),
 )
 async def book_session(
-    app: CurrentApp, db_session: DbSession, body: SessionCreate, response: Response
+    caller: CurrentCaller, db_session: DbSession, body: SessionCreate, response: Response
 ) -> SessionRead:
-    return _read(await service.book(db_session=db_session, app_id=app.id, data=body), response)
+    return _read(
+        await service.book(db_session=db_session, app_id=caller.app_id, actor=caller, data=body),
+        response,
+    )
 
 
-@router.get("", summary="List sessions", responses=problems(422))
+@router.get(
+    "",
+    summary="List sessions",
+    description="With a member token: only the sessions the member takes part in, whatever the "
+    "filters.",
+    responses=problems(422),
+)
 async def list_sessions(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     page: Annotated[PageRequest, Depends(page_request)],
     mentor_id: Annotated[MentorId | None, Query()] = None,
@@ -71,7 +83,8 @@ async def list_sessions(
 ) -> Page[SessionRead]:
     sessions, cursor = await service.list_sessions(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         page=page,
         mentor_id=mentor_id,
         mentee_id=mentee_id,
@@ -86,12 +99,15 @@ async def list_sessions(
 @router.get(
     "/{session_id}.ics",
     summary="The session as an iCalendar event",
+    description="With a member token: the session's mentor and mentee only (anyone else: 404).",
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}, **problems(404, 409, 422)},
 )
-async def session_ics(app: CurrentApp, db_session: DbSession, session_id: SessionId) -> Response:
+async def session_ics(
+    caller: CurrentCaller, db_session: DbSession, session_id: SessionId
+) -> Response:
     session, mentor_name, mentee_name = await service.calendar_parts(
-        db_session=db_session, app_id=app.id, session_id=session_id
+        db_session=db_session, app_id=caller.app_id, actor=caller, session_id=session_id
     )
     return Response(
         ics.render(session, mentor_name, mentee_name),
@@ -100,17 +116,29 @@ async def session_ics(app: CurrentApp, db_session: DbSession, session_id: Sessio
     )
 
 
-@router.get("/{session_id}", summary="Get a session", responses=problems(404, 422))
+@router.get(
+    "/{session_id}",
+    summary="Get a session",
+    description="With a member token: the session's mentor and mentee only (anyone else: 404).",
+    responses=problems(404, 422),
+)
 async def get_session(
-    app: CurrentApp, db_session: DbSession, session_id: SessionId, response: Response
+    caller: CurrentCaller, db_session: DbSession, session_id: SessionId, response: Response
 ) -> SessionRead:
-    session = await service.get(db_session=db_session, app_id=app.id, session_id=session_id)
+    session = await service.get(
+        db_session=db_session, app_id=caller.app_id, actor=caller, session_id=session_id
+    )
     return _read(session, response)
 
 
-@router.post("/{session_id}/accept", summary="Accept a requested session", responses=CHANGE)
+@router.post(
+    "/{session_id}/accept",
+    summary="Accept a requested session",
+    description=MENTOR_MOVE,
+    responses=CHANGE,
+)
 async def accept_session(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     session_id: SessionId,
     response: Response,
@@ -118,16 +146,22 @@ async def accept_session(
 ) -> SessionRead:
     session = await service.accept(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         session_id=session_id,
         expected_version=expected_version,
     )
     return _read(session, response)
 
 
-@router.post("/{session_id}/decline", summary="Decline a requested session", responses=CHANGE)
+@router.post(
+    "/{session_id}/decline",
+    summary="Decline a requested session",
+    description=MENTOR_MOVE,
+    responses=CHANGE,
+)
 async def decline_session(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     session_id: SessionId,
     response: Response,
@@ -136,7 +170,8 @@ async def decline_session(
 ) -> SessionRead:
     session = await service.decline(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         session_id=session_id,
         data=body or Decline(),
         expected_version=expected_version,
@@ -147,11 +182,13 @@ async def decline_session(
 @router.post(
     "/{session_id}/reschedule",
     summary="Move a session to another free slot",
-    description="The status stays; the old times are kept in `history` and `rescheduled_from`.",
+    description="The status stays; the old times are kept in `history` and `rescheduled_from`. "
+    "With a member token: the session's mentee only (its mentor gets 403; a mentor who cannot "
+    "make it declines or cancels).",
     responses=CHANGE,
 )
 async def reschedule_session(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     session_id: SessionId,
     body: Reschedule,
@@ -160,7 +197,8 @@ async def reschedule_session(
 ) -> SessionRead:
     session = await service.reschedule(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         session_id=session_id,
         starts_at=body.starts_at,
         expected_version=expected_version,
@@ -168,9 +206,15 @@ async def reschedule_session(
     return _read(session, response)
 
 
-@router.post("/{session_id}/cancel", summary="Cancel a session", responses=CHANGE)
+@router.post(
+    "/{session_id}/cancel",
+    summary="Cancel a session",
+    description="With a member token, `by` must be the member's own side of the session "
+    "(the other side is a 403).",
+    responses=CHANGE,
+)
 async def cancel_session(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     session_id: SessionId,
     body: Cancel,
@@ -179,7 +223,8 @@ async def cancel_session(
 ) -> SessionRead:
     session = await service.cancel(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         session_id=session_id,
         data=body,
         expected_version=expected_version,
@@ -187,9 +232,14 @@ async def cancel_session(
     return _read(session, response)
 
 
-@router.post("/{session_id}/complete", summary="Mark a session completed", responses=CHANGE)
+@router.post(
+    "/{session_id}/complete",
+    summary="Mark a session completed",
+    description=MENTOR_MOVE,
+    responses=CHANGE,
+)
 async def complete_session(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     session_id: SessionId,
     response: Response,
@@ -198,7 +248,8 @@ async def complete_session(
 ) -> SessionRead:
     session = await service.complete(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         session_id=session_id,
         data=body or Complete(),
         expected_version=expected_version,
@@ -206,9 +257,14 @@ async def complete_session(
     return _read(session, response)
 
 
-@router.post("/{session_id}/no-show", summary="Mark a session as a no-show", responses=CHANGE)
+@router.post(
+    "/{session_id}/no-show",
+    summary="Mark a session as a no-show",
+    description=MENTOR_MOVE,
+    responses=CHANGE,
+)
 async def no_show_session(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     session_id: SessionId,
     response: Response,
@@ -216,7 +272,8 @@ async def no_show_session(
 ) -> SessionRead:
     session = await service.no_show(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         session_id=session_id,
         expected_version=expected_version,
     )
@@ -224,12 +281,18 @@ async def no_show_session(
 
 
 @router.get(
-    "/{session_id}/notes", summary="The mentee's private notes", responses=problems(404, 422)
+    "/{session_id}/notes",
+    summary="The mentee's private notes",
+    description="With a member token: the session's mentee only; to its mentor (and anyone "
+    "else) they do not exist (404).",
+    responses=problems(404, 422),
 )
 async def get_notes(
-    app: CurrentApp, db_session: DbSession, session_id: SessionId, response: Response
+    caller: CurrentCaller, db_session: DbSession, session_id: SessionId, response: Response
 ) -> NotesRead:
-    note = await service.get_notes(db_session=db_session, app_id=app.id, session_id=session_id)
+    note = await service.get_notes(
+        db_session=db_session, app_id=caller.app_id, actor=caller, session_id=session_id
+    )
     set_etag(response, note.version)
     return NotesRead.from_model(note)
 
@@ -237,11 +300,12 @@ async def get_notes(
 @router.put(
     "/{session_id}/notes",
     summary="Replace the mentee's private notes and takeaways",
-    description="Private to the mentee: never part of webhook payloads.",
+    description="Private to the mentee: never part of webhook payloads. With a member token: "
+    "the session's mentee only (anyone else, the mentor included: 404).",
     responses=problems(404, 412, 422),
 )
 async def put_notes(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     session_id: SessionId,
     body: NotesPut,
@@ -250,7 +314,8 @@ async def put_notes(
 ) -> NotesRead:
     note = await service.put_notes(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         session_id=session_id,
         data=body,
         expected_version=expected_version,
@@ -260,13 +325,16 @@ async def put_notes(
 
 
 @router.get(
-    "/{session_id}/action-items", summary="Follow-up action items", responses=problems(404, 422)
+    "/{session_id}/action-items",
+    summary="Follow-up action items (the mentee writes them, the mentor may read them)",
+    description="With a member token: the session's mentor and mentee (anyone else: 404).",
+    responses=problems(404, 422),
 )
 async def list_action_items(
-    app: CurrentApp, db_session: DbSession, session_id: SessionId
+    caller: CurrentCaller, db_session: DbSession, session_id: SessionId
 ) -> Page[ActionItemRead]:
     items = await service.list_action_items(
-        db_session=db_session, app_id=app.id, session_id=session_id
+        db_session=db_session, app_id=caller.app_id, actor=caller, session_id=session_id
     )
     return Page(data=[ActionItemRead.from_model(i) for i in items], next_cursor=None)
 
@@ -275,13 +343,15 @@ async def list_action_items(
     "/{session_id}/action-items",
     status_code=status.HTTP_201_CREATED,
     summary="Add an action item",
-    responses=problems(404, 409, 422),
+    description="With a member token: the session's mentee only (its mentor may read the items "
+    "but gets 403 here; anyone else 404).",
+    responses=problems(403, 404, 409, 422),
 )
 async def add_action_item(
-    app: CurrentApp, db_session: DbSession, session_id: SessionId, body: ActionItemCreate
+    caller: CurrentCaller, db_session: DbSession, session_id: SessionId, body: ActionItemCreate
 ) -> ActionItemRead:
     item = await service.add_action_item(
-        db_session=db_session, app_id=app.id, session_id=session_id, data=body
+        db_session=db_session, app_id=caller.app_id, actor=caller, session_id=session_id, data=body
     )
     return ActionItemRead.from_model(item)
 
@@ -289,10 +359,12 @@ async def add_action_item(
 @router.patch(
     "/{session_id}/action-items/{item_id}",
     summary="Change an action item, or mark it done / undone",
-    responses=problems(404, 412, 422),
+    description="With a member token: the session's mentee only (its mentor gets 403, anyone "
+    "else 404).",
+    responses=problems(403, 404, 412, 422),
 )
 async def update_action_item(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     session_id: SessionId,
     item_id: ActionItemId,
@@ -301,7 +373,8 @@ async def update_action_item(
 ) -> ActionItemRead:
     item = await service.update_action_item(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         session_id=session_id,
         item_id=item_id,
         data=body,
@@ -319,29 +392,43 @@ def _series(series: Series, sessions: list[Session], response: Response) -> Seri
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Book a weekly series",
-    description="All or nothing: 409 lists every conflicting occurrence under `conflicts`.",
+    description="All or nothing: 409 lists every conflicting occurrence under `conflicts`. "
+    "With a member token: a mentee books for themself only (another `mentee_id` is a 404).",
     responses=problems(404, 409, 422),
 )
 async def create_series(
-    app: CurrentApp, db_session: DbSession, body: SeriesCreate, response: Response
+    caller: CurrentCaller, db_session: DbSession, body: SeriesCreate, response: Response
 ) -> SeriesRead:
-    series, sessions = await service.create_series(db_session=db_session, app_id=app.id, data=body)
-    return _series(series, sessions, response)
-
-
-@series_router.get("/{series_id}", summary="Get a series", responses=problems(404, 422))
-async def get_series(
-    app: CurrentApp, db_session: DbSession, series_id: SeriesId, response: Response
-) -> SeriesRead:
-    series, sessions = await service.get_series(
-        db_session=db_session, app_id=app.id, series_id=series_id
+    series, sessions = await service.create_series(
+        db_session=db_session, app_id=caller.app_id, actor=caller, data=body
     )
     return _series(series, sessions, response)
 
 
-@series_router.post("/{series_id}/cancel", summary="Cancel the rest of a series", responses=CHANGE)
+@series_router.get(
+    "/{series_id}",
+    summary="Get a series",
+    description="With a member token: the series' mentor and mentee only (anyone else: 404).",
+    responses=problems(404, 422),
+)
+async def get_series(
+    caller: CurrentCaller, db_session: DbSession, series_id: SeriesId, response: Response
+) -> SeriesRead:
+    series, sessions = await service.get_series(
+        db_session=db_session, app_id=caller.app_id, actor=caller, series_id=series_id
+    )
+    return _series(series, sessions, response)
+
+
+@series_router.post(
+    "/{series_id}/cancel",
+    summary="Cancel the rest of a series",
+    description="With a member token, `by` must be the member's own side of the series "
+    "(the other side is a 403).",
+    responses=CHANGE,
+)
 async def cancel_series(
-    app: CurrentApp,
+    caller: CurrentCaller,
     db_session: DbSession,
     series_id: SeriesId,
     body: SeriesCancel,
@@ -350,7 +437,8 @@ async def cancel_series(
 ) -> SeriesRead:
     series, sessions = await service.cancel_series(
         db_session=db_session,
-        app_id=app.id,
+        app_id=caller.app_id,
+        actor=caller,
         series_id=series_id,
         data=body,
         expected_version=expected_version,

@@ -5,6 +5,13 @@ SQLite serializes writers anyway), so the free-slot and capacity checks and the 
 follows cannot interleave with another booking. PostgreSQL's exclusion constraint backs this up:
 if anything ever slips through, the insert fails and the caller gets a 409, never a 500.
 Locks are always taken mentor first, then session, so two transitions cannot deadlock.
+
+Who may do what (`actor`, see `apps/caller.py`): the API key everything of its app; a member
+their own side of their own sessions. The mentee books (only for themself), reschedules and
+cancels as mentee, and alone reads and writes the session's private notes and writes its action
+items; the mentor accepts, declines, completes, marks a no-show and cancels as mentor, and may
+read the action items. Someone outside a session gets 404 for it, the other side 403.
+Permission checks come before any lock, expiry or change, so a refusal changes nothing.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -12,6 +19,15 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.apps.caller import (
+    Caller,
+    Role,
+    acts_as_mentee,
+    own_profiles,
+    require_mentee,
+    require_participant,
+    require_party,
+)
 from mentorapi.availability import service as availability_service
 from mentorapi.availability.slots import Rules, why_not
 from mentorapi.db.integrity import flush_or_conflict
@@ -87,11 +103,30 @@ def _touch(session: Session) -> None:
 # --- reading -----------------------------------------------------------------------------------
 
 
-async def get(*, db_session: AsyncSession, app_id: str, session_id: str) -> Session:
+def _party(actor: Caller, side: Role, session: Session | Series, action: str) -> None:
+    what = "session" if isinstance(session, Session) else "series"
+    require_party(
+        actor,
+        side,
+        mentor_id=session.mentor_id,
+        mentee_id=session.mentee_id,
+        not_found=f"no {what} {session.id}",
+        action=action,
+    )
+
+
+async def get(*, db_session: AsyncSession, app_id: str, actor: Caller, session_id: str) -> Session:
+    """A session its caller takes part in (anyone else: 404, as for an unknown id)."""
     await expire_due(db_session=db_session, app_id=app_id, only_if_any=True)
     session = await repository.get(db_session, app_id, session_id)
     if session is None:
         raise NotFound(f"no session {session_id}")
+    require_participant(
+        actor,
+        mentor_id=session.mentor_id,
+        mentee_id=session.mentee_id,
+        not_found=f"no session {session_id}",
+    )
     return session
 
 
@@ -99,6 +134,7 @@ async def list_sessions(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     page: PageRequest,
     mentor_id: str | None = None,
     mentee_id: str | None = None,
@@ -106,11 +142,14 @@ async def list_sessions(
     starts_from: datetime | None = None,
     starts_before: datetime | None = None,
 ) -> tuple[list[Session], str | None]:
+    """A member sees only the sessions they take part in; their filters narrow that further."""
     await expire_due(db_session=db_session, app_id=app_id, only_if_any=True)
+    own = own_profiles(actor)
     return await repository.list_page(
         db_session,
         app_id,
         page,
+        participant=None if own is None else (own.mentor_id, own.mentee_id),
         mentor_id=mentor_id,
         mentee_id=mentee_id,
         statuses=[s.value for s in statuses or []],
@@ -199,7 +238,11 @@ def _slot_conflict(reason: str, starts_at: datetime) -> Conflict:
     )
 
 
-async def book(*, db_session: AsyncSession, app_id: str, data: SessionCreate) -> Session:
+async def book(
+    *, db_session: AsyncSession, app_id: str, actor: Caller, data: SessionCreate
+) -> Session:
+    # A member books only for themself; any other mentee does not exist for them.
+    require_mentee(actor, data.mentee_id)
     mentor, rules, auto_accept = await _check_ask(db_session, app_id, data)
     starts_at = data.starts_at.astimezone(UTC) if data.starts_at else None
     if starts_at is not None:
@@ -228,8 +271,9 @@ def occurrences(first: datetime, tz_name: str, count: int, interval_weeks: int) 
 
 
 async def create_series(
-    *, db_session: AsyncSession, app_id: str, data: SeriesCreate
+    *, db_session: AsyncSession, app_id: str, actor: Caller, data: SeriesCreate
 ) -> tuple[Series, list[Session]]:
+    require_mentee(actor, data.mentee_id)
     if data.format is Format.async_:
         raise InvalidInput(
             "a series needs start times; async sessions cannot repeat", loc=["body", "format"]
@@ -281,12 +325,18 @@ async def create_series(
 
 
 async def get_series(
-    *, db_session: AsyncSession, app_id: str, series_id: str
+    *, db_session: AsyncSession, app_id: str, actor: Caller, series_id: str
 ) -> tuple[Series, list[Session]]:
     await expire_due(db_session=db_session, app_id=app_id, only_if_any=True)
     series = await repository.get_series(db_session, app_id, series_id)
     if series is None:
         raise NotFound(f"no series {series_id}")
+    require_participant(
+        actor,
+        mentor_id=series.mentor_id,
+        mentee_id=series.mentee_id,
+        not_found=f"no series {series_id}",
+    )
     return series, await repository.series_sessions(db_session, app_id, series_id)
 
 
@@ -294,6 +344,7 @@ async def cancel_series(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     series_id: str,
     data: Cancel,
     expected_version: int | None = None,
@@ -302,6 +353,7 @@ async def cancel_series(
     series = await repository.get_series(db_session, app_id, series_id)
     if series is None:
         raise NotFound(f"no series {series_id}")
+    _party(actor, Role(data.by.value), series, f"cancelling as {data.by.value}")
     await repository.lock_mentor(db_session, app_id, series.mentor_id)
     series = await repository.get_series(db_session, app_id, series_id, for_update=True)
     assert series is not None
@@ -338,14 +390,19 @@ MOVES: dict[str, tuple[SessionStatus, ...]] = {
 async def _load_for_change(
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     session_id: str,
     move: str,
     expected_version: int | None,
+    side: Role,
 ) -> Session:
-    """The session locked for a change (mentor row first), after expiry, version and legality."""
+    """The session locked for a change (mentor row first), after the caller's right to make
+    it as `side`, then expiry, version and legality."""
     session = await repository.get(db_session, app_id, session_id)
     if session is None:
         raise NotFound(f"no session {session_id}")
+    action = f"cancelling as {side.value}" if move == "cancel" else _DOING[move]
+    _party(actor, side, session, action)
     await repository.lock_mentor(db_session, app_id, session.mentor_id)
     session = await repository.get(db_session, app_id, session_id, for_update=True)
     assert session is not None
@@ -364,6 +421,15 @@ async def _load_for_change(
     return session
 
 
+_DOING = {
+    "accept": "accepting",
+    "decline": "declining",
+    "reschedule": "rescheduling",
+    "complete": "completing",
+    "no-show": "marking a no-show",
+}
+
+
 def _is_due(session: Session, current: datetime) -> bool:
     return (
         session.status == SessionStatus.requested
@@ -373,9 +439,16 @@ def _is_due(session: Session, current: datetime) -> bool:
 
 
 async def accept(
-    *, db_session: AsyncSession, app_id: str, session_id: str, expected_version: int | None = None
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    actor: Caller,
+    session_id: str,
+    expected_version: int | None = None,
 ) -> Session:
-    session = await _load_for_change(db_session, app_id, session_id, "accept", expected_version)
+    session = await _load_for_change(
+        db_session, app_id, actor, session_id, "accept", expected_version, Role.mentor
+    )
     before = session_json(session)
     session.status = SessionStatus.booked.value
     session.expires_at = None
@@ -389,11 +462,14 @@ async def decline(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     session_id: str,
     data: Decline,
     expected_version: int | None = None,
 ) -> Session:
-    session = await _load_for_change(db_session, app_id, session_id, "decline", expected_version)
+    session = await _load_for_change(
+        db_session, app_id, actor, session_id, "decline", expected_version, Role.mentor
+    )
     before = session_json(session)
     session.status = SessionStatus.declined.value
     session.decline_reason = data.reason or None
@@ -414,11 +490,14 @@ async def cancel(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     session_id: str,
     data: Cancel,
     expected_version: int | None = None,
 ) -> Session:
-    session = await _load_for_change(db_session, app_id, session_id, "cancel", expected_version)
+    session = await _load_for_change(
+        db_session, app_id, actor, session_id, "cancel", expected_version, Role(data.by.value)
+    )
     before = session_json(session)
     _cancel(session, data)
     await repository.save(db_session, session)
@@ -430,11 +509,14 @@ async def reschedule(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     session_id: str,
     starts_at: datetime,
     expected_version: int | None = None,
 ) -> Session:
-    session = await _load_for_change(db_session, app_id, session_id, "reschedule", expected_version)
+    session = await _load_for_change(
+        db_session, app_id, actor, session_id, "reschedule", expected_version, Role.mentee
+    )
     if session.starts_at is None or session.ends_at is None:
         raise InvalidInput("an async session has no time to move", loc=["body", "starts_at"])
     _whole_minute(starts_at, ["body", "starts_at"])
@@ -482,11 +564,14 @@ async def complete(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     session_id: str,
     data: Complete,
     expected_version: int | None = None,
 ) -> Session:
-    session = await _load_for_change(db_session, app_id, session_id, "complete", expected_version)
+    session = await _load_for_change(
+        db_session, app_id, actor, session_id, "complete", expected_version, Role.mentor
+    )
     before = session_json(session)
     _started(session, "complete")
     session.status = SessionStatus.completed.value
@@ -499,9 +584,16 @@ async def complete(
 
 
 async def no_show(
-    *, db_session: AsyncSession, app_id: str, session_id: str, expected_version: int | None = None
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    actor: Caller,
+    session_id: str,
+    expected_version: int | None = None,
 ) -> Session:
-    session = await _load_for_change(db_session, app_id, session_id, "no-show", expected_version)
+    session = await _load_for_change(
+        db_session, app_id, actor, session_id, "no-show", expected_version, Role.mentor
+    )
     before = session_json(session)
     _started(session, "mark as no-show")
     session.status = SessionStatus.no_show.value
@@ -548,10 +640,27 @@ async def expire_due(
 
 
 # --- notes and action items --------------------------------------------------------------------
+# Notes are the mentee's private notebook: to a mentor member they do not exist (404), as with
+# any private thing of a mentee. Action items are the mentee's follow-ups: the mentee writes
+# them, the mentor may read them (to follow up in the next session).
 
 
-async def get_notes(*, db_session: AsyncSession, app_id: str, session_id: str) -> SessionNote:
-    session = await get(db_session=db_session, app_id=app_id, session_id=session_id)
+async def _mentee_notes_session(
+    db_session: AsyncSession, app_id: str, actor: Caller, session_id: str
+) -> Session:
+    session = await get(db_session=db_session, app_id=app_id, actor=actor, session_id=session_id)
+    if not acts_as_mentee(actor, session.mentee_id):
+        raise NotFound(
+            f"no notes on session {session_id} for {actor.describe()}: "
+            "a session's notes are private to its mentee"
+        )
+    return session
+
+
+async def get_notes(
+    *, db_session: AsyncSession, app_id: str, actor: Caller, session_id: str
+) -> SessionNote:
+    session = await _mentee_notes_session(db_session, app_id, actor, session_id)
     note = await repository.get_notes(db_session, app_id, session.id)
     return note or SessionNote(app_id=app_id, session_id=session.id, version=0)
 
@@ -560,11 +669,12 @@ async def put_notes(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     session_id: str,
     data: NotesPut,
     expected_version: int | None = None,
 ) -> SessionNote:
-    session = await get(db_session=db_session, app_id=app_id, session_id=session_id)
+    session = await _mentee_notes_session(db_session, app_id, actor, session_id)
     note = await repository.get_notes(db_session, app_id, session.id)
     if note is None:
         check_version(0, expected_version, "the notes")
@@ -580,16 +690,31 @@ async def put_notes(
 
 
 async def list_action_items(
-    *, db_session: AsyncSession, app_id: str, session_id: str
+    *, db_session: AsyncSession, app_id: str, actor: Caller, session_id: str
 ) -> list[ActionItem]:
-    session = await get(db_session=db_session, app_id=app_id, session_id=session_id)
+    session = await get(db_session=db_session, app_id=app_id, actor=actor, session_id=session_id)
     return await repository.action_items(db_session, app_id, session.id)
 
 
+async def _action_items_session(
+    db_session: AsyncSession, app_id: str, actor: Caller, session_id: str, action: str
+) -> Session:
+    session = await get(db_session=db_session, app_id=app_id, actor=actor, session_id=session_id)
+    _party(actor, Role.mentee, session, action)
+    return session
+
+
 async def add_action_item(
-    *, db_session: AsyncSession, app_id: str, session_id: str, data: ActionItemCreate
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    actor: Caller,
+    session_id: str,
+    data: ActionItemCreate,
 ) -> ActionItem:
-    session = await get(db_session=db_session, app_id=app_id, session_id=session_id)
+    session = await _action_items_session(
+        db_session, app_id, actor, session_id, "adding action items"
+    )
     if len(await repository.action_items(db_session, app_id, session.id)) >= MAX_ACTION_ITEMS:
         raise Conflict(f"a session has at most {MAX_ACTION_ITEMS} action items")
     item = ActionItem(
@@ -606,11 +731,13 @@ async def update_action_item(
     *,
     db_session: AsyncSession,
     app_id: str,
+    actor: Caller,
     session_id: str,
     item_id: str,
     data: ActionItemUpdate,
     expected_version: int | None = None,
 ) -> ActionItem:
+    await _action_items_session(db_session, app_id, actor, session_id, "changing action items")
     item = await repository.get_action_item(db_session, app_id, session_id, item_id)
     if item is None:
         raise NotFound(f"no action item {item_id} on session {session_id}")
@@ -630,12 +757,12 @@ async def update_action_item(
 
 
 async def calendar_parts(
-    *, db_session: AsyncSession, app_id: str, session_id: str
+    *, db_session: AsyncSession, app_id: str, actor: Caller, session_id: str
 ) -> tuple[Session, str, str]:
     """The session with its mentor's and mentee's names, for a calendar file."""
     from mentorapi.mentors import service as mentors_service
 
-    session = await get(db_session=db_session, app_id=app_id, session_id=session_id)
+    session = await get(db_session=db_session, app_id=app_id, actor=actor, session_id=session_id)
     if session.starts_at is None:
         raise Conflict("an async session has no time, so no calendar event")
     mentor = await mentors_service.get(

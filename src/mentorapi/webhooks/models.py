@@ -38,6 +38,10 @@ class WebhookEndpoint(TenantOwned, table=True):
     previous_secret: str | None = Field(default=None, max_length=100)
     previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     version: int = Field(default=1)
+    # Set on the first failure after a success; five days of failures disable the endpoint.
+    failing_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Why the endpoint was disabled by us (410 Gone, days of failures); None when enabled.
+    disabled_reason: str | None = Field(default=None, max_length=200)
 
 
 class Event(TenantOwned, table=True):
@@ -76,3 +80,32 @@ class Delivery(TenantOwned, table=True):
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_status_code: int | None = Field(default=None)
     last_error: str | None = Field(default=None, max_length=1000)
+
+
+class AttemptKind(StrEnum):
+    attempt = "attempt"  # one HTTP request
+    endpoint_disabled = "endpoint.disabled"  # a log entry: the endpoint was disabled by us
+
+
+class DeliveryAttempt(TenantOwned, table=True):
+    """The endpoint's delivery log: one row per HTTP attempt (and per automatic disabling)."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_endpoint_log", "endpoint_id", "id"),)
+
+    id: str = Field(default_factory=lambda: new_id("dla"), primary_key=True, max_length=30)
+    delivery_id: str = Field(
+        foreign_key="deliveries.id", ondelete="CASCADE", index=True, max_length=30
+    )
+    endpoint_id: str = Field(foreign_key="webhook_endpoints.id", ondelete="CASCADE", max_length=30)
+    event_id: str = Field(max_length=30)
+    event_type: str = Field(max_length=64)
+    kind: str = Field(default=AttemptKind.attempt.value, max_length=32)
+    attempt: int = Field(default=1)
+    status_code: int | None = Field(default=None)
+    duration_ms: int | None = Field(default=None)
+    # The first kilobyte of the response body, to debug a failing receiver.
+    response_excerpt: str | None = Field(default=None, max_length=1024)
+    error: str | None = Field(default=None, max_length=1000)
+    # When the delivery will be tried again after this attempt; None when done or given up.
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

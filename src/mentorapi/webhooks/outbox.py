@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.kit.timezones import utcnow
 from mentorapi.webhooks import repository
-from mentorapi.webhooks.models import Delivery, Event, EventType
+from mentorapi.webhooks.models import Delivery, Event, EventType, WebhookEndpoint
 
 
 async def record(
@@ -26,6 +26,33 @@ async def record(
     `data` must be JSON-ready (e.g. `SessionRead.model_dump(mode="json")`); for a change,
     include `previous` with the fields that changed.
     """
+    endpoints = [
+        e
+        for e in await repository.enabled_endpoints(db_session, app_id)
+        if not e.events or type.value in e.events
+    ]
+    return await _write(db_session, app_id, type, data, object_id, endpoints)
+
+
+async def record_for_endpoint(
+    db_session: AsyncSession,
+    *,
+    endpoint: WebhookEndpoint,
+    type: EventType,
+    data: dict[str, Any],
+) -> Event:
+    """An event delivered to one endpoint only (`webhook.test`)."""
+    return await _write(db_session, endpoint.app_id, type, data, None, [endpoint])
+
+
+async def _write(
+    db_session: AsyncSession,
+    app_id: str,
+    type: EventType,
+    data: dict[str, Any],
+    object_id: str | None,
+    endpoints: list[WebhookEndpoint],
+) -> Event:
     sequence = 1
     if object_id is not None:
         sequence = await repository.last_sequence(db_session, app_id, object_id) + 1
@@ -33,12 +60,11 @@ async def record(
     db_session.add(event)
     await db_session.flush()  # the event row first: deliveries reference it
     now = utcnow()
-    for endpoint in await repository.enabled_endpoints(db_session, app_id):
-        if not endpoint.events or type.value in endpoint.events:
-            db_session.add(
-                Delivery(
-                    app_id=app_id, event_id=event.id, endpoint_id=endpoint.id, next_attempt_at=now
-                )
-            )
-    await db_session.flush()
+    for endpoint in endpoints:
+        db_session.add(
+            Delivery(app_id=app_id, event_id=event.id, endpoint_id=endpoint.id, next_attempt_at=now)
+        )
+    if endpoints:
+        await db_session.flush()
+        await repository.notify_workers(db_session)
     return event

@@ -1,19 +1,389 @@
-from sqlalchemy import func
-from sqlmodel import col, select
+"""All SQL of the webhooks domain: endpoints, the event log, deliveries and the worker's queue."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlmodel import col
+from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.webhooks.models import Event, WebhookEndpoint
+from mentorapi.db.paging import SortKey, paginate
+from mentorapi.kit.pagination import PageRequest
+from mentorapi.webhooks.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Event,
+    WebhookEndpoint,
+)
+
+# Core tables for the worker's bulk statements (executemany, multi-row inserts): the ORM unit
+# of work would cost more Python per delivery than the HTTP request itself.
+DELIVERIES = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
+ATTEMPTS = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
+ENDPOINTS = cast(Table, WebhookEndpoint.__table__)  # type: ignore[attr-defined]
+EVENTS = cast(Table, Event.__table__)  # type: ignore[attr-defined]
+
+NOTIFY_CHANNEL = "mentorapi_webhooks"
+_NOTIFIED = "mentorapi.webhooks.notified"  # session.info key: the transaction already notified
+
+
+def _dialect(db_session: AsyncSession) -> str:
+    return db_session.sync_session.get_bind().dialect.name
+
+
+# --- outbox -------------------------------------------------------------------------------------
 
 
 async def enabled_endpoints(db_session: AsyncSession, app_id: str) -> list[WebhookEndpoint]:
-    query = select(WebhookEndpoint).where(
+    query = sm_select(WebhookEndpoint).where(
         col(WebhookEndpoint.app_id) == app_id, col(WebhookEndpoint.enabled).is_(True)
     )
     return list((await db_session.exec(query)).all())
 
 
 async def last_sequence(db_session: AsyncSession, app_id: str, object_id: str) -> int:
-    query = select(func.max(Event.sequence)).where(
+    query = sm_select(func.max(Event.sequence)).where(
         col(Event.app_id) == app_id, col(Event.object_id) == object_id
     )
     return (await db_session.exec(query)).one() or 0
+
+
+async def notify_workers(db_session: AsyncSession) -> None:
+    """Wake the workers (PostgreSQL): a NOTIFY in a transaction is delivered at its commit and
+    dropped at its rollback, so workers wake exactly for committed deliveries."""
+    if _dialect(db_session) != "postgresql":
+        return
+    # Once per transaction is enough (PostgreSQL folds repeats anyway; this saves round trips).
+    transaction = db_session.sync_session.get_transaction()
+    if transaction is not None and db_session.info.get(_NOTIFIED) is transaction:
+        return
+    await db_session.exec(sm_select(func.pg_notify(NOTIFY_CHANNEL, "")))
+    db_session.info[_NOTIFIED] = transaction
+
+
+# --- endpoints ----------------------------------------------------------------------------------
+
+
+async def get_endpoint(
+    db_session: AsyncSession, app_id: str, endpoint_id: str
+) -> WebhookEndpoint | None:
+    query = sm_select(WebhookEndpoint).where(
+        col(WebhookEndpoint.app_id) == app_id, col(WebhookEndpoint.id) == endpoint_id
+    )
+    return (await db_session.exec(query)).first()
+
+
+async def list_endpoints(
+    db_session: AsyncSession, app_id: str, page: PageRequest
+) -> tuple[list[WebhookEndpoint], str | None]:
+    query = sm_select(WebhookEndpoint).where(col(WebhookEndpoint.app_id) == app_id)
+    keys = [SortKey(col(WebhookEndpoint.id), "id")]
+    return await paginate(db_session, query, sort="id", keys=keys, page=page)
+
+
+async def delete_endpoint(db_session: AsyncSession, endpoint: WebhookEndpoint) -> None:
+    # Explicit deletes, child rows first: SQLite enforces ON DELETE CASCADE too, but this way
+    # the cost and the order are visible.
+    await db_session.exec(
+        delete(DeliveryAttempt).where(col(DeliveryAttempt.endpoint_id) == endpoint.id)
+    )
+    await db_session.exec(delete(Delivery).where(col(Delivery.endpoint_id) == endpoint.id))
+    await db_session.delete(endpoint)
+    await db_session.flush()
+
+
+async def fail_pending(
+    db_session: AsyncSession, endpoint_id: str, reason: str, now: datetime
+) -> int:
+    """Give up every pending delivery of an endpoint (it was disabled)."""
+    result = await db_session.exec(
+        update(Delivery)
+        .where(
+            col(Delivery.endpoint_id) == endpoint_id,
+            col(Delivery.status) == DeliveryStatus.pending.value,
+        )
+        .values(
+            status=DeliveryStatus.failed.value,
+            next_attempt_at=None,
+            last_error=reason,
+            updated_at=now,
+        )
+    )
+    return int(result.rowcount)
+
+
+async def requeue_failed_since(
+    db_session: AsyncSession, app_id: str, endpoint_id: str, since: datetime, now: datetime
+) -> int:
+    result = await db_session.exec(
+        update(Delivery)
+        .where(
+            col(Delivery.app_id) == app_id,
+            col(Delivery.endpoint_id) == endpoint_id,
+            col(Delivery.status) == DeliveryStatus.failed.value,
+            col(Delivery.created_at) >= since,
+        )
+        .values(
+            status=DeliveryStatus.pending.value, attempts=0, next_attempt_at=now, updated_at=now
+        )
+    )
+    return int(result.rowcount)
+
+
+async def requeue_event(
+    db_session: AsyncSession, app_id: str, event_id: str, endpoint_ids: Sequence[str], now: datetime
+) -> int:
+    """Deliver an event again to these endpoints, whatever became of its earlier deliveries."""
+    if not endpoint_ids:
+        return 0
+    result = await db_session.exec(
+        update(Delivery)
+        .where(
+            col(Delivery.app_id) == app_id,
+            col(Delivery.event_id) == event_id,
+            col(Delivery.endpoint_id).in_(list(endpoint_ids)),
+        )
+        .values(
+            status=DeliveryStatus.pending.value, attempts=0, next_attempt_at=now, updated_at=now
+        )
+    )
+    return int(result.rowcount)
+
+
+async def endpoints_with_delivery(
+    db_session: AsyncSession, app_id: str, event_id: str
+) -> list[WebhookEndpoint]:
+    query = (
+        sm_select(WebhookEndpoint)
+        .join(Delivery, col(Delivery.endpoint_id) == col(WebhookEndpoint.id))
+        .where(col(Delivery.app_id) == app_id, col(Delivery.event_id) == event_id)
+    )
+    return list((await db_session.exec(query)).all())
+
+
+async def list_attempts(
+    db_session: AsyncSession,
+    app_id: str,
+    endpoint_id: str,
+    page: PageRequest,
+    *,
+    event_id: str | None = None,
+) -> tuple[list[DeliveryAttempt], str | None]:
+    query = sm_select(DeliveryAttempt).where(
+        col(DeliveryAttempt.app_id) == app_id, col(DeliveryAttempt.endpoint_id) == endpoint_id
+    )
+    if event_id is not None:
+        query = query.where(col(DeliveryAttempt.event_id) == event_id)
+    keys = [SortKey(col(DeliveryAttempt.id), "id", descending=True)]
+    return await paginate(db_session, query, sort="-id", keys=keys, page=page)
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+async def get_event(db_session: AsyncSession, app_id: str, event_id: str) -> Event | None:
+    query = sm_select(Event).where(col(Event.app_id) == app_id, col(Event.id) == event_id)
+    return (await db_session.exec(query)).first()
+
+
+async def list_events(
+    db_session: AsyncSession,
+    app_id: str,
+    page: PageRequest,
+    *,
+    type: str | None = None,
+    object_id: str | None = None,
+) -> tuple[list[Event], str | None]:
+    query = sm_select(Event).where(col(Event.app_id) == app_id)
+    if type is not None:
+        query = query.where(col(Event.type) == type)
+    if object_id is not None:
+        query = query.where(col(Event.object_id) == object_id)
+    keys = [SortKey(col(Event.id), "id", descending=True)]
+    return await paginate(db_session, query, sort="-id", keys=keys, page=page)
+
+
+async def deliveries_of_event(
+    db_session: AsyncSession, app_id: str, event_id: str
+) -> list[Delivery]:
+    query = (
+        sm_select(Delivery)
+        .where(col(Delivery.app_id) == app_id, col(Delivery.event_id) == event_id)
+        .order_by(col(Delivery.id))
+    )
+    return list((await db_session.exec(query)).all())
+
+
+# --- the worker's queue -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed delivery with everything needed to send it, read in the claim transaction."""
+
+    delivery_id: str
+    app_id: str
+    lease: datetime  # the claim's next_attempt_at: the result is written only if still ours
+    attempts: int
+    event_id: str
+    event_type: str
+    event_created_at: datetime
+    data: dict[str, Any]
+    endpoint_id: str
+    url: str
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+    endpoint_failing: bool  # a success must stop the endpoint's failure clock
+
+
+async def claim_due(
+    db_session: AsyncSession, *, limit: int, now: datetime, lease: datetime
+) -> list[Job]:
+    """Claim up to `limit` due deliveries by moving their next attempt to `lease`.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent workers claim disjoint rows without
+    waiting on each other. SQLite renders no row lock; its single writer (BEGIN IMMEDIATE)
+    makes the same statement atomic. A worker that dies leaves the rows due again at `lease`.
+    """
+    due = (
+        select(DELIVERIES.c.id)
+        .where(
+            DELIVERIES.c.status == DeliveryStatus.pending.value,
+            DELIVERIES.c.next_attempt_at <= now,
+        )
+        .order_by(DELIVERIES.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = (
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id.in_(due.scalar_subquery()))
+        .values(next_attempt_at=lease)
+        .returning(DELIVERIES.c.id)
+    )
+    ids = list((await db_session.exec(claimed)).scalars())
+    if not ids:
+        return []
+    query = (
+        select(
+            DELIVERIES.c.id,
+            DELIVERIES.c.app_id,
+            DELIVERIES.c.attempts,
+            EVENTS.c.id,
+            EVENTS.c.type,
+            EVENTS.c.created_at,
+            EVENTS.c.data,
+            ENDPOINTS.c.id,
+            ENDPOINTS.c.url,
+            ENDPOINTS.c.secret,
+            ENDPOINTS.c.previous_secret,
+            ENDPOINTS.c.previous_secret_expires_at,
+            ENDPOINTS.c.failing_since.is_not(None),
+        )
+        .join(EVENTS, EVENTS.c.id == DELIVERIES.c.event_id)
+        .join(ENDPOINTS, ENDPOINTS.c.id == DELIVERIES.c.endpoint_id)
+        .where(DELIVERIES.c.id.in_(ids))
+    )
+    connection = await db_session.connection()
+    return [
+        Job(r[0], r[1], lease, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12])
+        for r in (await connection.execute(query)).all()
+    ]
+
+
+async def save_delivery_results(
+    db_session: AsyncSession, results: Sequence[dict[str, Any]]
+) -> None:
+    """Write attempt outcomes in one executemany; a row whose lease moved on (another worker
+    claimed it after ours expired) is left to that worker."""
+    if not results:
+        return
+    statement = (
+        update(DELIVERIES)
+        .where(
+            DELIVERIES.c.id == bindparam("b_id"),
+            DELIVERIES.c.next_attempt_at == bindparam("b_lease"),
+            DELIVERIES.c.status == DeliveryStatus.pending.value,
+        )
+        .values(
+            status=bindparam("b_status"),
+            attempts=bindparam("b_attempts"),
+            next_attempt_at=bindparam("b_next"),
+            last_status_code=bindparam("b_code"),
+            last_error=bindparam("b_error"),
+            updated_at=bindparam("b_now"),
+        )
+    )
+    connection = await db_session.connection()
+    await connection.execute(statement, list(results))
+
+
+async def insert_attempts(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Log attempts, skipping those whose delivery is gone (its endpoint was deleted while the
+    request was in flight): one missing row must not fail the whole batch."""
+    if not rows:
+        return
+    connection = await db_session.connection()
+    ids = {row["delivery_id"] for row in rows}
+    existing = set(
+        (
+            await connection.execute(select(DELIVERIES.c.id).where(DELIVERIES.c.id.in_(ids)))
+        ).scalars()
+    )
+    kept = [row for row in rows if row["delivery_id"] in existing]
+    if kept:
+        await connection.execute(insert(ATTEMPTS), kept)
+
+
+async def mark_endpoints_healthy(db_session: AsyncSession, endpoint_ids: set[str]) -> None:
+    if endpoint_ids:
+        await db_session.exec(
+            update(ENDPOINTS)
+            .where(ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.failing_since.is_not(None))
+            .values(failing_since=None)
+        )
+
+
+async def mark_endpoints_failing(
+    db_session: AsyncSession, endpoint_ids: set[str], now: datetime
+) -> dict[str, datetime]:
+    """Start the failure clock where it is not running; the clock of each endpoint (enabled)."""
+    if not endpoint_ids:
+        return {}
+    await db_session.exec(
+        update(ENDPOINTS)
+        .where(ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.failing_since.is_(None))
+        .values(failing_since=now)
+    )
+    connection = await db_session.connection()
+    rows = await connection.execute(
+        select(ENDPOINTS.c.id, ENDPOINTS.c.failing_since).where(
+            ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.enabled.is_(True)
+        )
+    )
+    return {r[0]: r[1] for r in rows.all() if r[1] is not None}
+
+
+async def disable_endpoint(
+    db_session: AsyncSession, endpoint_id: str, reason: str, now: datetime
+) -> bool:
+    """Disable an enabled endpoint; False when it was already disabled (nothing to log)."""
+    result = await db_session.exec(
+        update(ENDPOINTS)
+        .where(ENDPOINTS.c.id == endpoint_id, ENDPOINTS.c.enabled.is_(True))
+        .values(
+            enabled=False,
+            disabled_reason=reason,
+            version=ENDPOINTS.c.version + 1,
+            updated_at=now,
+        )
+    )
+    if not result.rowcount:
+        return False
+    await fail_pending(db_session, endpoint_id, f"endpoint disabled: {reason}", now)
+    return True

@@ -1,0 +1,1 @@
+"""Shared benchmark machinery: options, processes, databases, seeding, servers, wrk, reports."""

@@ -1,0 +1,39 @@
+"""Fresh, migrated PostgreSQL databases for benchmarks (dropped and recreated on every run)."""
+
+import asyncio
+import re
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from bench.kit.options import options
+from mentorapi.db.migrate import upgrade
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def sqlalchemy_url(name: str) -> str:
+    url = make_url(options().postgres_url).set(drivername="postgresql+asyncpg", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """A plain postgresql:// DSN for asyncpg from a SQLAlchemy URL."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+async def fresh_database(name: str) -> str:
+    """Drop `name` if it exists, create it empty, migrate it to head; its SQLAlchemy URL."""
+    if not _NAME.match(name):
+        raise ValueError(f"not a safe database name: {name!r}")
+    admin = await asyncpg.connect(options().postgres_url, timeout=10)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = sqlalchemy_url(name)
+    # Alembic's env.py runs its own event loop: give it a thread.
+    await asyncio.to_thread(upgrade, url)
+    return url

@@ -1,0 +1,135 @@
+"""wrk: install it if missing, drive a rotation of paths, read its numbers back as JSON."""
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.kit import procs
+from bench.kit.options import LOOPBACK
+
+MARK = "BENCH_JSON "
+
+# Each wrk thread runs its own copy of this script. `done` runs once, on the merged statistics;
+# latencies are in microseconds.
+LUA = """
+local paths = {%(paths)s}
+local counter = 0
+%(headers)s
+function setup(thread)
+  thread:set("offset", math.random(1, #paths))
+end
+function request()
+  counter = counter + 1
+  return wrk.format("GET", paths[((counter + (offset or 0)) %% #paths) + 1])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '%(mark)s{"requests":%%d,"duration_us":%%d,"bytes":%%d,'
+    .. '"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d,'
+    .. '"p50_us":%%d,"p75_us":%%d,"p90_us":%%d,"p99_us":%%d,"max_us":%%d,"mean_us":%%.1f}\\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(75), latency:percentile(90),
+    latency:percentile(99), latency.max, latency.mean))
+end
+"""
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_ms: float
+    non_2xx: int  # non-2xx/3xx responses
+    socket_errors: int  # connect, read, write errors and timeouts
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ensure_wrk() -> str:
+    """The path of wrk, installing Debian's package first if it is missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise RuntimeError("wrk is not installed: run `sudo apt-get install -y wrk`")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "wrk"]
+    try:
+        procs.run(install, timeout=600, env=env)
+    except RuntimeError:  # stale package lists: refresh once, then try again
+        procs.run(["apt-get", "update"], timeout=600, env=env)
+        procs.run(install, timeout=600, env=env)
+    found = shutil.which("wrk")
+    if not found:
+        raise RuntimeError("wrk is still missing after apt-get install")
+    return found
+
+
+def _lua_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string literal is a valid Lua string literal for ASCII
+
+
+def script(paths: list[str], headers: dict[str, str]) -> str:
+    if not paths:
+        raise ValueError("wrk needs at least one path")
+    return LUA % {
+        "paths": ", ".join(_lua_string(p) for p in paths),
+        "headers": "\n".join(
+            f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()
+        ),
+        "mark": MARK,
+    }
+
+
+def parse(output: str) -> WrkResult:
+    line = next((ln for ln in output.splitlines() if ln.startswith(MARK)), None)
+    if line is None:
+        raise RuntimeError(f"no summary in wrk's output:\n{output[-2000:]}")
+    raw = json.loads(line[len(MARK) :])
+    seconds = raw["duration_us"] / 1e6
+    return WrkResult(
+        requests=raw["requests"],
+        seconds=round(seconds, 2),
+        rps=round(raw["requests"] / seconds, 1) if seconds else 0.0,
+        p50_ms=raw["p50_us"] / 1000,
+        p90_ms=raw["p90_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        max_ms=raw["max_us"] / 1000,
+        mean_ms=round(raw["mean_us"] / 1000, 3),
+        non_2xx=raw["status"],
+        socket_errors=raw["connect"] + raw["read"] + raw["write"] + raw["timeout"],
+    )
+
+
+def run_wrk(
+    base_url: str,
+    paths: list[str],
+    *,
+    headers: dict[str, str],
+    duration: float,
+    connections: int,
+    threads: int,
+) -> WrkResult:
+    """Load `base_url` (loopback only) rotating through `paths` for `duration` seconds."""
+    if urlsplit(base_url).hostname not in LOOPBACK:
+        raise ValueError(f"benchmarks load loopback only, not {base_url}")
+    wrk = ensure_wrk()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="mentorapi-bench-") as lua:
+        lua.write(script(paths, headers))
+        lua.flush()
+        args = [wrk, "--latency", "-t", str(threads), "-c", str(connections)]
+        args += ["-d", f"{max(1, round(duration))}s", "--timeout", "10s", "-s", lua.name]
+        output = procs.run([*args, base_url], timeout=duration + 60)
+    return parse(output)

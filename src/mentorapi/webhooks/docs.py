@@ -1,0 +1,104 @@
+"""The payload of every event type, for the `webhooks` section of the OpenAPI document.
+
+These routes are never served: FastAPI documents them as requests *we* send to the client
+app's endpoint (`app.webhooks`). `data` is the object the event is about, as the REST API
+returns it, plus `previous` (the fields that changed) where something changed.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Header
+from pydantic import BaseModel, Field
+
+from mentorapi.feedback.schemas import FeedbackRead, ImpactUpdateRead
+from mentorapi.sessions.schemas import SessionEventData
+from mentorapi.webhooks.models import EventType
+
+HEADERS = """
+Headers (Standard Webhooks v1): `webhook-id` (the event id, the same on every retry),
+`webhook-timestamp` (integer seconds of this attempt), `webhook-signature`
+(`v1,<base64 HMAC-SHA256 of "id.timestamp.body">` with your endpoint's secret; two
+space-separated signatures for 24 hours after a rotation). Answer 2xx within 10 seconds; anything
+else is retried (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h), `Retry-After` on 429/503
+is honoured, 410 Gone disables the endpoint. Delivery is at least once: de-duplicate on
+`webhook-id`; order one object's events by its `version` (the event log,
+`GET /v1/events`, also numbers each object's events with `sequence`).
+"""
+
+
+class FeedbackEventData(FeedbackRead):
+    """`data` of `feedback.*` events: the feedback as `GET /v1/feedback/{id}` returns it."""
+
+    impact_update: ImpactUpdateRead | None = Field(
+        default=None, description="On `feedback.impact_added`: the update just added."
+    )
+
+
+class WebhookTestData(BaseModel):
+    endpoint_id: str
+    message: str
+
+
+class SessionEvent(BaseModel):
+    type: str = Field(examples=["session.booked"])
+    timestamp: datetime = Field(description="When the event happened (not this attempt).")
+    data: SessionEventData
+
+
+class FeedbackEvent(BaseModel):
+    type: str = Field(examples=["feedback.submitted"])
+    timestamp: datetime
+    data: FeedbackEventData
+
+
+class WebhookTestEvent(BaseModel):
+    type: Literal["webhook.test"]
+    timestamp: datetime
+    data: WebhookTestData
+
+
+_DESCRIPTIONS = {
+    EventType.session_requested: "A mentee asked for a session; the mentor must accept it.",
+    EventType.session_booked: "A session is booked (accepted, or auto-accepted).",
+    EventType.session_declined: "The mentor declined a requested session.",
+    EventType.session_rescheduled: "A booked session moved; `previous` has the old times.",
+    EventType.session_cancelled: "A session was cancelled by the mentee or the mentor.",
+    EventType.session_completed: "A session took place.",
+    EventType.session_no_show: "A booked session was marked as a no-show.",
+    EventType.session_expired: "A request was not accepted before its start.",
+    EventType.feedback_submitted: "Feedback on a session was submitted.",
+    EventType.feedback_impact_added: "A later impact update was added to feedback.",
+    EventType.webhook_test: "Sent by `POST /v1/webhook-endpoints/{id}/test` to that endpoint.",
+}
+
+router = APIRouter(tags=["webhooks"])
+
+
+def _document(event_type: EventType, body: type[BaseModel]) -> None:
+    async def receive(
+        payload: body,  # type: ignore[valid-type]
+        webhook_id: str = Header(alias="webhook-id"),
+        webhook_timestamp: str = Header(alias="webhook-timestamp"),
+        webhook_signature: str = Header(alias="webhook-signature"),
+    ) -> None:
+        """Documentation only."""
+
+    receive.__name__ = event_type.value.replace(".", "_")
+    router.post(
+        event_type.value,
+        summary=_DESCRIPTIONS[event_type],
+        description=_DESCRIPTIONS[event_type] + "\n" + HEADERS,
+        status_code=200,
+        operation_id=f"webhook_{receive.__name__}",
+        responses={200: {"description": "Any 2xx acknowledges the delivery."}},
+    )(receive)
+
+
+for _type in EventType:
+    if _type.value.startswith("session."):
+        _document(_type, SessionEvent)
+    elif _type.value.startswith("feedback."):
+        _document(_type, FeedbackEvent)
+    else:
+        _document(_type, WebhookTestEvent)

@@ -1,0 +1,122 @@
+"""The mentor list runs a fixed number of SQL statements whatever the page size: the API-key
+lookup, the page, and the skills of the whole page in one query (no query per mentor)."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from fastapi import FastAPI
+
+from mentorapi.db.debug import HEADER
+from mentorapi.main import create_app
+from tests.conftest import Tenant, count_statements, make_tenant
+from tests.conftest import test_settings as settings_for  # aliased: not collected as a test
+from tests.factories import create_mentor, create_skill
+
+MAX_STATEMENTS = 3  # auth + page + skills of the page
+MENTORS = 105  # more than the largest page, so limit=100 is a full page with a next cursor
+
+
+async def _seed(tenant: Tenant) -> str:
+    """MENTORS mentors, each with two or three skills; returns the slug they all offer."""
+    common = await create_skill(tenant.client, slug="code-review")
+    extras = [await create_skill(tenant.client) for _ in range(3)]
+    for i in range(MENTORS):
+        chosen = [common, extras[i % 3]] + ([extras[(i + 1) % 3]] if i % 2 else [])
+        await create_mentor(
+            tenant.client,
+            name=f"Mentor {i:03d}",
+            skills=[{"skill_id": s["id"], "level": 1 + i % 5} for s in chosen],
+        )
+    return str(common["slug"])
+
+
+@pytest.mark.parametrize("with_skill_filter", [False, True])
+async def test_mentor_list_statements_do_not_grow_with_the_page(
+    tenant: Tenant, with_skill_filter: bool
+) -> None:
+    slug = await _seed(tenant)
+    for limit in (1, 20, 100):
+        params: dict[str, str | int] = {"limit": limit}
+        if with_skill_filter:
+            params["skill"] = slug
+        with count_statements() as statements:
+            response = await tenant.client.get("/v1/mentors", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        # The page is full and every mentor carries its skills: the count covers real work.
+        assert len(body["data"]) == limit
+        assert body["next_cursor"] is not None
+        assert all(len(m["skills"]) >= 2 for m in body["data"])
+        assert len(statements) <= MAX_STATEMENTS, (limit, statements)
+
+
+async def test_next_pages_keep_the_same_count(tenant: Tenant) -> None:
+    slug = await _seed(tenant)
+    first = await tenant.client.get("/v1/mentors", params={"skill": slug, "limit": 100})
+    cursor = first.json()["next_cursor"]
+    with count_statements() as statements:
+        response = await tenant.client.get(
+            "/v1/mentors", params={"skill": slug, "limit": 100, "cursor": cursor}
+        )
+    assert response.status_code == 200
+    assert len(response.json()["data"]) == MENTORS - 100
+    assert len(statements) <= MAX_STATEMENTS, statements
+
+
+@pytest.fixture
+async def counting_app(database_url: str) -> AsyncIterator[FastAPI]:
+    """An app with MENTORAPI_DEBUG_SQL_COUNT on, as `make bench` starts it."""
+    application = create_app(settings_for(database_url, debug_sql_count=True))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def test_debug_header_reports_the_statements(counting_app: FastAPI) -> None:
+    async for tenant in make_tenant(counting_app):
+        skill = await create_skill(tenant.client)
+        for _ in range(3):
+            await create_mentor(tenant.client, skills=[{"skill_id": skill["id"], "level": 3}])
+        for limit in (1, 20):
+            response = await tenant.client.get(
+                "/v1/mentors", params={"skill": skill["slug"], "limit": limit}
+            )
+            assert response.status_code == 200
+            assert response.headers[HEADER] == "3"
+        # An unauthenticated request stops before any SQL; errors carry the header too.
+        anonymous = await tenant.client.get("/v1/mentors", headers={"Authorization": ""})
+        assert anonymous.status_code == 401
+        assert anonymous.headers[HEADER] == "0"
+
+
+async def test_debug_header_is_off_by_default(tenant: Tenant) -> None:
+    response = await tenant.client.get("/v1/mentors")
+    assert response.status_code == 200
+    assert HEADER not in response.headers
+
+
+async def test_list_get_and_create_show_the_same_skills(tenant: Tenant) -> None:
+    """The list reads skills as plain rows; they match what create and get return, in order
+    (highest level first, then slug)."""
+    a = await create_skill(tenant.client, slug="a-skill", category="x")
+    b = await create_skill(tenant.client, slug="b-skill")
+    c = await create_skill(tenant.client, slug="c-skill")
+    created = await create_mentor(
+        tenant.client,
+        skills=[
+            {"skill_id": c["id"], "level": 2, "note": "basics only"},
+            {"skill_id": b["id"], "level": 5},
+            {"skill_id": a["id"], "level": 2},
+        ],
+    )
+    fetched = (await tenant.client.get(f"/v1/mentors/{created['id']}")).json()
+    listed = (await tenant.client.get("/v1/mentors", params={"skill": "c-skill"})).json()["data"]
+    assert [s["skill"]["slug"] for s in created["skills"]] == ["b-skill", "a-skill", "c-skill"]
+    assert created["skills"][1]["skill"] == {
+        "id": a["id"],
+        "slug": "a-skill",
+        "name": a["name"],
+        "category": "x",
+    }
+    assert created["skills"][2]["note"] == "basics only"
+    assert fetched["skills"] == created["skills"]
+    assert [m["skills"] for m in listed] == [created["skills"]]
