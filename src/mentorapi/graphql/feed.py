@@ -10,6 +10,7 @@ Topics are scoped by app id (`pubsub.topic_for`), one per session and one per me
 taking part, so a subscriber hears only what it asked for, within its own app.
 """
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ from sqlmodel import Session as SQLModelSession
 from mentorapi.db.engine import Database
 from mentorapi.graphql.pubsub import PubSub, topic_for
 from mentorapi.webhooks.models import Event
+
+log = logging.getLogger("mentorapi.graphql")
 
 PENDING = "mentorapi.graphql.feed"
 SESSION_EVENT_PREFIX = "session."
@@ -56,10 +59,24 @@ def topics_of(found: SessionEvent) -> list[str]:
     ]
 
 
+_SESSION_KEYS = ("id", "mentor_id", "mentee_id")
+
+
+def _is_session_event(row: object) -> bool:
+    # Only events that carry a session (as sessions.service writes them) feed subscriptions.
+    return (
+        isinstance(row, Event)
+        and row.type.startswith(SESSION_EVENT_PREFIX)
+        and isinstance(row.data, dict)
+        and all(isinstance(row.data.get(k), str) for k in _SESSION_KEYS)
+    )
+
+
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     # Still the pre-flush view here: `session.new` holds the rows this flush inserted.
     for row in session.new:
-        if isinstance(row, Event) and row.type.startswith(SESSION_EVENT_PREFIX):
+        if _is_session_event(row):
+            assert isinstance(row, Event)
             pending: list[SessionEvent] = session.info.setdefault(PENDING, [])
             pending.append(SessionEvent(row.id, row.app_id, row.type, dict(row.data)))
 
@@ -67,8 +84,12 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
 def _publisher(pubsub: PubSub) -> Any:
     def after_commit(session: Session) -> None:
         for found in session.info.pop(PENDING, []):
-            for topic in topics_of(found):
-                pubsub.publish(topic, found)
+            try:
+                for topic in topics_of(found):
+                    pubsub.publish(topic, found)
+            except Exception:
+                # The change is committed whatever happens here: never fail the request for it.
+                log.exception("could not publish event %s to subscriptions", found.id)
 
     return after_commit
 

@@ -95,14 +95,14 @@ class Loaders:
         self.upcoming_sessions: DataLoader[FirstOf, list[Session]] = DataLoader(
             self._first_of(
                 lambda s, app_id, ids, n, only: sessions_repository.upcoming_for_mentors(
-                    s, app_id, ids, now=sessions_service.now(), limit=n, only=only
+                    s, app_id, ids, now=sessions_service.now(), limit=n, participant=only
                 )
             )
         )
         self.mentee_sessions: DataLoader[FirstOf, list[Session]] = DataLoader(
             self._first_of(
                 lambda s, app_id, ids, n, only: sessions_repository.latest_for_mentees(
-                    s, app_id, ids, limit=n, only=only
+                    s, app_id, ids, limit=n, participant=only
                 )
             )
         )

@@ -84,6 +84,23 @@ async def get(
     return (await db_session.exec(query)).first()
 
 
+def _for_participant(
+    query: SelectOfScalar[Session], participant: tuple[str | None, str | None] | None
+) -> SelectOfScalar[Session]:
+    """`participant` = (mentor id, mentee id): only sessions with that mentor OR that mentee
+    (a None side matches nothing); None: no restriction (the API key)."""
+    if participant is None:
+        return query
+    sides = [
+        column == value
+        for column, value in zip(
+            (col(Session.mentor_id), col(Session.mentee_id)), participant, strict=True
+        )
+        if value is not None
+    ]
+    return query.where(or_(*sides) if sides else false())
+
+
 async def list_page(
     db_session: AsyncSession,
     app_id: str,
@@ -99,16 +116,7 @@ async def list_page(
 ) -> tuple[list[Session], str | None]:
     """`participant` = (mentor id, mentee id): only sessions with that mentor OR that mentee
     (a None side matches nothing), before the other filters narrow it further."""
-    query = select(Session).where(col(Session.app_id) == app_id)
-    if participant is not None:
-        sides = [
-            column == value
-            for column, value in zip(
-                (col(Session.mentor_id), col(Session.mentee_id)), participant, strict=True
-            )
-            if value is not None
-        ]
-        query = query.where(or_(*sides) if sides else false())
+    query = _for_participant(select(Session).where(col(Session.app_id) == app_id), participant)
     if mentor_id:
         query = query.where(col(Session.mentor_id) == mentor_id)
     if mentee_id:
@@ -254,20 +262,6 @@ async def save(db_session: AsyncSession, *rows: object) -> None:
 # --- for GraphQL's DataLoaders: many parents in one query --------------------------------------
 
 
-def _only(
-    query: SelectOfScalar[Session], mentor_id: str | None, mentee_id: str | None, restrict: bool
-) -> SelectOfScalar[Session]:
-    """A member's view: only sessions they take part in (a None side matches nothing)."""
-    if not restrict:
-        return query
-    sides = []
-    if mentor_id is not None:
-        sides.append(col(Session.mentor_id) == mentor_id)
-    if mentee_id is not None:
-        sides.append(col(Session.mentee_id) == mentee_id)
-    return query.where(or_(*sides) if sides else false())
-
-
 async def upcoming_for_mentors(
     db_session: AsyncSession,
     app_id: str,
@@ -275,10 +269,10 @@ async def upcoming_for_mentors(
     *,
     now: datetime,
     limit: int,
-    only: tuple[str | None, str | None] | None = None,
+    participant: tuple[str | None, str | None] | None = None,
 ) -> dict[str, list[Session]]:
-    """Each mentor's next `limit` requested or booked sessions (soonest first), in one query.
-    `only` (mentor id, mentee id) keeps those a member takes part in."""
+    """Each mentor's next `limit` requested or booked sessions (soonest first), in one query;
+    `participant` as in `list_page`."""
     if not mentor_ids:
         return {}
     query = select(Session).where(
@@ -287,7 +281,7 @@ async def upcoming_for_mentors(
         col(Session.status).in_([s.value for s in ACTIVE]),
         col(Session.starts_at) >= now,
     )
-    query = _only(query, *(only or (None, None)), restrict=only is not None)
+    query = _for_participant(query, participant)
     return await first_per_group(
         db_session,
         Session,
@@ -304,7 +298,7 @@ async def latest_for_mentees(
     mentee_ids: Sequence[str],
     *,
     limit: int,
-    only: tuple[str | None, str | None] | None = None,
+    participant: tuple[str | None, str | None] | None = None,
 ) -> dict[str, list[Session]]:
     """Each mentee's `limit` most recently created sessions, newest first, in one query."""
     if not mentee_ids:
@@ -312,7 +306,7 @@ async def latest_for_mentees(
     query = select(Session).where(
         col(Session.app_id) == app_id, col(Session.mentee_id).in_(list(mentee_ids))
     )
-    query = _only(query, *(only or (None, None)), restrict=only is not None)
+    query = _for_participant(query, participant)
     return await first_per_group(
         db_session,
         Session,
