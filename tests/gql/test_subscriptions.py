@@ -181,3 +181,15 @@ async def test_members_follow_only_their_own_sessions(app: FastAPI, tenant: Tena
                 "type": "session.booked",
                 "session": {"id": session["id"], "status": "BOOKED"},
             }
+
+
+async def test_bad_subscription_arguments_are_bad_user_input(app: FastAPI, tenant: Tenant) -> None:
+    base = await bookable(tenant.client)
+    async with serve(app) as url:
+        for variables in ({}, {"m": base["mentor_id"], "e": base["mentee_id"]}, {"m": "nope"}):
+            async with websocket(url, tenant.key) as ws:
+                await subscribe(ws, CHANGED, variables)
+                assert refusal(await receive(ws)) == "BAD_USER_INPUT", variables
+        async with websocket(url, tenant.key) as ws:
+            await subscribe(ws, UPDATED, {"id": base["mentor_id"]})  # a mentor id, not a session's
+            assert refusal(await receive(ws)) == "BAD_USER_INPUT"
