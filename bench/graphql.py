@@ -42,7 +42,7 @@ def _free_port() -> int:
         return port
 
 
-async def _create_app(database_url: str) -> str:
+async def create_bench_app(database_url: str) -> str:
     from mentorapi.apps import service as apps_service
     from mentorapi.config import Settings
     from mentorapi.db.engine import create_database
@@ -116,7 +116,7 @@ async def run(
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        key = await _create_app(url)
+        key = await create_bench_app(url)
         port = _free_port()
         env = {
             **os.environ,

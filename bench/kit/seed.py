@@ -281,7 +281,7 @@ def _mentor(rng: random.Random, app_id: str, n: int, created: datetime) -> tuple
     )
 
 
-async def _create_app(database_url: str) -> tuple[str, str]:
+async def create_bench_app(database_url: str) -> tuple[str, str]:
     db = create_database(Settings(database_url=database_url))
     try:
         async with db.sessionmaker() as session, session.begin():
@@ -298,7 +298,7 @@ async def seed_mentors(database_url: str, *, mentors: int, skills: int, seed: in
     skills offered by thousands of mentors and skills offered by a few dozen."""
     started = time.perf_counter()
     rng = random.Random(seed)
-    app_id, api_key = await _create_app(database_url)
+    app_id, api_key = await create_bench_app(database_url)
     now = datetime.now(UTC)
     skill_rows = [
         (now, now, app_id, new_id("skl"), slug, name, category, f"Sessions on {name.lower()}.", 1)

@@ -1,4 +1,5 @@
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import false, or_, update
@@ -54,6 +55,17 @@ async def offers_skill(db_session: AsyncSession, mentor_id: str, skill_id: str) 
     return (await db_session.exec(query)).first() is not None
 
 
+@dataclass(frozen=True, slots=True)
+class TimeHeld:
+    """What the slot engine needs of a session: plain values, not an ORM object (a month of a
+    busy mentor is hundreds of rows on every slots request)."""
+
+    status: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    expires_at: datetime | None
+
+
 async def counted_between(
     db_session: AsyncSession,
     app_id: str,
@@ -61,9 +73,11 @@ async def counted_between(
     start: datetime,
     end: datetime,
     exclude_id: str | None = None,
-) -> list[Session]:
+) -> list[TimeHeld]:
     """Sessions of the mentor starting in [start, end) that hold time or count for capacity."""
-    query = select(Session).where(
+    query = select(
+        col(Session.status), col(Session.starts_at), col(Session.ends_at), col(Session.expires_at)
+    ).where(
         col(Session.app_id) == app_id,
         col(Session.mentor_id) == mentor_id,
         col(Session.status).in_([s.value for s in COUNTED]),
@@ -72,7 +86,7 @@ async def counted_between(
     )
     if exclude_id is not None:
         query = query.where(col(Session.id) != exclude_id)
-    return list((await db_session.exec(query)).all())
+    return [TimeHeld(*row) for row in (await db_session.exec(query)).all()]
 
 
 async def get(
