@@ -153,13 +153,29 @@ async def test_mentor_and_mentee_cursors_are_the_rest_cursors(tenant: Tenant) ->
     for name in ("Bea", "Abe", "Cy"):
         await create_mentor(tenant.client, name=name)
         await create_mentee(tenant.client, name=name)
-    for sort, rest_sort in (("CREATED", "created"), ("NEWEST", "-created"), ("NAME", "name")):
+    sorts = (
+        ("CREATED", "created"),
+        ("NEWEST", "-created"),
+        ("NAME", "name"),
+        ("NAME_DESC", "-name"),
+        ("RATING", "rating"),
+        ("SESSIONS", "sessions"),
+    )
+    for sort, rest_sort in sorts:
         data = await gql_data(
             tenant.client,
             f"{{ mentors(first: 2, sort: {sort}) {{ pageInfo {{ endCursor }} }} }}",
         )
         rest = await tenant.client.get("/v1/mentors", params={"limit": 2, "sort": rest_sort})
-        assert data["mentors"]["pageInfo"]["endCursor"] == rest.json()["next_cursor"], sort
+        end_cursor = data["mentors"]["pageInfo"]["endCursor"]
+        assert end_cursor == rest.json()["next_cursor"], sort
+        # The edge cursor works as `after`: the second page holds the third mentor.
+        after = await gql_data(
+            tenant.client,
+            f'{{ mentors(first: 2, sort: {sort}, after: "{end_cursor}") '
+            "{ edges { node { id } } } }",
+        )
+        assert len(after["mentors"]["edges"]) == 1, sort
     data = await gql_data(tenant.client, "{ mentees(first: 2) { pageInfo { endCursor } } }")
     rest = await tenant.client.get("/v1/mentees", params={"limit": 2})
     assert data["mentees"]["pageInfo"]["endCursor"] == rest.json()["next_cursor"]

@@ -19,19 +19,10 @@ from mentorapi.apps.service import Authenticated
 from mentorapi.config import Settings
 from mentorapi.db.uow import DbSession
 from mentorapi.kit import ratelimit
-from mentorapi.kit.errors import Unauthenticated
 
 
 def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization")
-    if not header:
-        raise Unauthenticated(
-            "missing Authorization header: send 'Authorization: Bearer <api key or member token>'"
-        )
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("the Authorization header must be 'Bearer <api key or member token>'")
-    return token.strip()
+    return service.parse_bearer(request.headers.get("authorization"))
 
 
 async def authenticate_request(request: Request, db_session: DbSession) -> Authenticated:

@@ -81,6 +81,19 @@ class Authenticated:
     rate_key: str
 
 
+def parse_bearer(header: str | None) -> str:
+    """The credential of an `Authorization: Bearer …` header (REST, GraphQL over HTTP and
+    WebSocket, the idempotency middleware all read it here); a 401 otherwise."""
+    if not header:
+        raise Unauthenticated(
+            "missing Authorization header: send 'Authorization: Bearer <api key or member token>'"
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <api key or member token>'")
+    return token.strip()
+
+
 async def authenticate_caller(*, db_session: AsyncSession, credential: str) -> Authenticated:
     """An API key or a member token -> the caller; one query either way."""
     if not tokens.looks_like_jwt(credential):

@@ -28,7 +28,6 @@ from mentorapi.apps.service import Authenticated
 from mentorapi.db.engine import Database
 from mentorapi.graphql.loaders import Loaders
 from mentorapi.graphql.pubsub import PubSub
-from mentorapi.kit.errors import Unauthenticated
 
 log = logging.getLogger("mentorapi.graphql")
 
@@ -62,19 +61,10 @@ class Context(BaseContext):
             header = (
                 self._authorization or params.get("Authorization") or params.get("authorization")
             )
-            if not header:
-                raise Unauthenticated(
-                    "missing Authorization header: send "
-                    "'Authorization: Bearer <api key or member token>'"
-                )
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthenticated(
-                    "the Authorization header must be 'Bearer <api key or member token>'"
-                )
+            credential = apps_service.parse_bearer(header)
             async with self.session() as db_session:
                 self._found = await apps_service.authenticate_caller(
-                    db_session=db_session, credential=token.strip()
+                    db_session=db_session, credential=credential
                 )
         return self._found
 

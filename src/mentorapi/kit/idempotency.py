@@ -82,12 +82,9 @@ async def resolve_caller(db_session: AsyncSession, authorization: str) -> KeySco
     from mentorapi.apps import service as apps_service
     from mentorapi.kit.errors import Unauthenticated
 
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
     try:
         found = await apps_service.authenticate_caller(
-            db_session=db_session, credential=token.strip()
+            db_session=db_session, credential=apps_service.parse_bearer(authorization)
         )
     except Unauthenticated:
         return None

@@ -5,7 +5,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from pydantic import BaseModel, Field, field_validator
 
 from mentorapi.availability.gql import AvailabilityType
 from mentorapi.availability.models import Availability
@@ -13,14 +12,12 @@ from mentorapi.feedback.gql import FeedbackType
 from mentorapi.graphql.context import Info
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
-from mentorapi.kit.languages import normalize_language
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.mentors import service
 from mentorapi.mentors.models import Format, Mentor
 from mentorapi.mentors.schemas import (
-    MAX_SESSION_MINUTES,
-    MIN_SESSION_MINUTES,
     MentorCreate,
+    MentorSearch,
     MentorSkillsPut,
     MentorSort,
     MentorUpdate,
@@ -51,6 +48,8 @@ class MentorSortEnum(Enum):
     NEWEST = MentorSort.newest.value
     NAME = MentorSort.name.value
     NAME_DESC = MentorSort.name_desc.value
+    RATING = MentorSort.rating.value
+    SESSIONS = MentorSort.sessions.value
 
 
 @strawberry.type
@@ -162,28 +161,6 @@ class MentorFilter:
     session_length: int | None = None
 
 
-class MentorListArgs(BaseModel):
-    """The bounds REST puts on GET /v1/mentors's query parameters."""
-
-    skills: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=10)] = []
-    q: Annotated[str | None, Field(max_length=100)] = None
-    language: Annotated[str | None, Field(max_length=35)] = None
-    format: Format | None = None
-    session_length: Annotated[int | None, Field(ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES)] = (
-        None
-    )
-
-    @field_validator("skills", mode="before")
-    @classmethod
-    def _slugs(cls, value: list[str] | None) -> list[str]:
-        return [s.strip().lower() for s in value or [] if s.strip()]
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, value: str | None) -> str | None:
-        return normalize_language(value) if value is not None else None
-
-
 @strawberry.input
 class CreateMentorInput:
     external_id: str
@@ -226,7 +203,7 @@ class Query:
         after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
     ) -> Connection[MentorType]:
         page = page_args(first, after)
-        args = validate(MentorListArgs, filter or {}, argument="filter")
+        args = validate(MentorSearch, filter or {}, argument="filter")
         order = MentorSort(sort.value)
         app_id = await info.context.app_id()
         async with info.context.session() as db_session:
@@ -241,13 +218,12 @@ class Query:
                 session_length=args.session_length,
                 sort=order,
             )
-        by_name = order in (MentorSort.name, MentorSort.name_desc)
         return Connection[MentorType].build(
             views,
             cursor,
             node=_node,
             sort=order.value,
-            key=lambda v: [v.mentor.name, v.mentor.id] if by_name else [v.mentor.id],
+            key=lambda v: service.cursor_values(v.mentor, order),
         )
 
     @strawberry.field

@@ -48,6 +48,11 @@ def _sort_keys(sort: MentorSort) -> list[SortKey]:
     return [SortKey(col(Mentor.id), "id", sort is MentorSort.newest)]
 
 
+def cursor_values(mentor: Mentor, sort: MentorSort) -> list[object]:
+    """The sort-key values a cursor after `mentor` carries (the GraphQL edge cursors)."""
+    return [getattr(mentor, key.attr) for key in _sort_keys(sort)]
+
+
 async def list_page(
     db_session: AsyncSession,
     app_id: str,

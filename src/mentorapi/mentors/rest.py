@@ -4,19 +4,17 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from mentorapi.apps.auth import CurrentCaller
 from mentorapi.db.uow import DbSession
-from mentorapi.kit.errors import InvalidInput
 from mentorapi.kit.ids import MentorId
-from mentorapi.kit.languages import normalize_language
 from mentorapi.kit.pagination import Page, PageRequest, page_request
 from mentorapi.kit.problems import problems
+from mentorapi.kit.query import query_model
 from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.mentors import service
 from mentorapi.mentors.models import Format
 from mentorapi.mentors.schemas import (
-    MAX_SESSION_MINUTES,
-    MIN_SESSION_MINUTES,
     MentorCreate,
     MentorRead,
+    MentorSearch,
     MentorSkillsPut,
     MentorSort,
     MentorUpdate,
@@ -32,51 +30,41 @@ def _read(view: MentorView, response: Response | None = None) -> MentorRead:
     return MentorRead.from_model(view.mentor, view.skills)
 
 
-def _skill_slugs(
-    skill: Annotated[
-        list[str],
-        Query(
-            max_length=10,
-            description="Skill slugs; repeat or comma-separate. Every one must be offered.",
-        ),
-    ] = [],  # noqa: B006 - FastAPI copies query defaults
-) -> list[str]:
-    slugs = [s.strip().lower() for value in skill for s in value.split(",") if s.strip()]
-    if len(slugs) > 10 or any(len(s) > 64 for s in slugs):
-        raise InvalidInput("at most 10 skill slugs of up to 64 characters", loc=["query", "skill"])
-    return slugs
-
-
 @router.get("", summary="Search mentors", responses=problems(422))
 async def list_mentors(
     caller: CurrentCaller,
     db_session: DbSession,
     page: Annotated[PageRequest, Depends(page_request)],
-    skills: Annotated[list[str], Depends(_skill_slugs)],
-    q: Annotated[
-        str | None, Query(max_length=100, description="Search name, headline and bio.")
-    ] = None,
-    language: Annotated[str | None, Query(max_length=35, description="A BCP 47 tag.")] = None,
+    skill: Annotated[
+        list[str],
+        Query(description="Skill slugs (up to 10); repeat or comma-separate. All must match."),
+    ] = [],  # noqa: B006 - FastAPI copies query defaults
+    q: Annotated[str | None, Query(description="Search name, headline and bio.")] = None,
+    language: Annotated[str | None, Query(description="A BCP 47 tag.")] = None,
     format: Annotated[Format | None, Query()] = None,
-    session_length: Annotated[
-        int | None, Query(ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES)
-    ] = None,
+    session_length: Annotated[int | None, Query(description="Minutes (5-60).")] = None,
     sort: MentorSort = MentorSort.created,
 ) -> Page[MentorRead]:
-    if language is not None:
-        try:
-            language = normalize_language(language)
-        except ValueError as exc:
-            raise InvalidInput(str(exc), loc=["query", "language"]) from exc
+    search = query_model(
+        MentorSearch,
+        {
+            "skills": skill,
+            "q": q,
+            "language": language,
+            "format": format,
+            "session_length": session_length,
+        },
+        names={"skills": "skill"},
+    )
     views, cursor = await service.list_mentors(
         db_session=db_session,
         app_id=caller.app_id,
         page=page,
-        skills=skills,
-        q=q,
-        language=language,
-        format=format.value if format else None,
-        session_length=session_length,
+        skills=search.skills,
+        q=search.q,
+        language=search.language,
+        format=search.format.value if search.format else None,
+        session_length=search.session_length,
         sort=sort,
     )
     return Page(data=[_read(v) for v in views], next_cursor=cursor)

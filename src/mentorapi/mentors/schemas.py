@@ -3,9 +3,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from mentorapi.kit.fields import ExternalId, Languages, PersonName, Timezone
+from mentorapi.kit.languages import normalize_language
 from mentorapi.mentors.models import Format, Mentor, SkillOffer
 from mentorapi.skills.schemas import SkillChoice, SkillLevelRead, SkillRef
 
@@ -141,3 +149,41 @@ def stats_of(mentor: Mentor) -> MentorStats:
         mentees_helped=mentor.mentees_helped,
         impact_stories=mentor.impact_stories,
     )
+
+
+def _split_slugs(value: object) -> object:
+    """Slugs repeated and/or comma-separated (`skill=a&skill=b,c`), trimmed and lowercased."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [
+            part.strip().lower()
+            for item in value
+            if isinstance(item, str)
+            for part in item.split(",")
+            if part.strip()
+        ]
+    return value
+
+
+class MentorSearch(BaseModel):
+    """The filters of mentor search, with their bounds: one definition for REST's query
+    parameters and GraphQL's `MentorFilter`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skills: Annotated[
+        list[Annotated[str, StringConstraints(max_length=64)]],
+        BeforeValidator(_split_slugs),
+        Field(max_length=10, description="Every listed skill must be offered."),
+    ] = Field(default_factory=list)
+    q: Annotated[str | None, StringConstraints(max_length=100)] = None
+    language: Annotated[
+        str | None,
+        StringConstraints(max_length=35),
+        AfterValidator(lambda v: normalize_language(v) if v is not None else None),
+    ] = None
+    format: Format | None = None
+    session_length: SessionLength | None = None

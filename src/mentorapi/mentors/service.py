@@ -26,6 +26,11 @@ class MentorView:
     skills: list[SkillOffer]  # highest level first, then by slug
 
 
+def cursor_values(mentor: Mentor, sort: MentorSort) -> list[object]:
+    """The sort-key values of a cursor placed after `mentor` (GraphQL edge cursors)."""
+    return repository.cursor_values(mentor, sort)
+
+
 async def get(*, db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor:
     mentor = await repository.get(db_session, app_id, mentor_id)
     if mentor is None:
