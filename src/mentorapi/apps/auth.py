@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 
 from mentorapi.apps import cors, service
 from mentorapi.apps.caller import Caller, require_api_key
-from mentorapi.apps.models import App
+from mentorapi.apps.models import AppFields
 from mentorapi.apps.service import Authenticated
 from mentorapi.config import Settings
 from mentorapi.db.uow import DbSession
@@ -54,10 +54,12 @@ async def current_caller(found: Annotated[Authenticated, Depends(authenticate_re
     return found.caller
 
 
-async def current_app(found: Annotated[Authenticated, Depends(authenticate_request)]) -> App:
+async def current_app(
+    found: Annotated[Authenticated, Depends(authenticate_request)],
+) -> AppFields:
     require_api_key(found.caller, "this route")
     return found.app
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
-CurrentApp = Annotated[App, Depends(current_app)]
+CurrentApp = Annotated[AppFields, Depends(current_app)]

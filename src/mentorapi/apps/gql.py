@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from mentorapi.apps.models import App
+from mentorapi.apps.models import AppFields
 from mentorapi.graphql.context import Info
 
 
@@ -15,7 +15,7 @@ class AppType:
     created_at: datetime
 
     @classmethod
-    def from_model(cls, app: App) -> "AppType":
+    def from_model(cls, app: AppFields) -> "AppType":
         return cls(id=strawberry.ID(app.id), name=app.name, created_at=app.created_at)
 
 

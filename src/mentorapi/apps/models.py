@@ -1,5 +1,7 @@
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlmodel import Field
 
@@ -43,3 +45,37 @@ class ApiKey(Timestamped, table=True):
     prefix: str = Field(max_length=16)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AppFields(Protocol):
+    """What reading an app needs: an App, or an AppRecord (the plain row the API-key lookup of
+    every request reads; services that change the app load the App itself)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def token_secret(self) -> str: ...
+    @property
+    def previous_token_secret(self) -> str | None: ...
+    @property
+    def previous_token_secret_expires_at(self) -> datetime | None: ...
+    @property
+    def cors_origins(self) -> list[str]: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AppRecord:
+    id: str
+    name: str
+    token_secret: str
+    previous_token_secret: str | None
+    previous_token_secret_expires_at: datetime | None
+    cors_origins: list[str]
+    created_at: datetime
+    updated_at: datetime

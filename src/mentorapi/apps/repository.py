@@ -2,10 +2,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.apps.models import ApiKey, App
+from mentorapi.apps.models import ApiKey, App, AppRecord
+from mentorapi.db import fast
 from mentorapi.db.search import json_array_contains
 from mentorapi.mentees.models import Mentee
 from mentorapi.mentors.models import Mentor
@@ -22,7 +24,7 @@ async def list_apps(db_session: AsyncSession) -> list[App]:
 # Built once: this runs on every authenticated request, and building the expression costs more
 # than running it.
 _APP_FOR_KEY_HASH = (
-    select(App)
+    sa_select(*(getattr(App, name) for name in AppRecord.__slots__))
     .join(ApiKey, col(ApiKey.app_id) == col(App.id))
     .where(
         col(ApiKey.key_hash) == bindparam("key_hash"),
@@ -32,10 +34,13 @@ _APP_FOR_KEY_HASH = (
 )
 
 
-async def app_for_key_hash(db_session: AsyncSession, key_hash: str, now: datetime) -> App | None:
-    """The app owning a live key: one indexed query, run on every authenticated request."""
-    result = await db_session.exec(_APP_FOR_KEY_HASH, params={"key_hash": key_hash, "now": now})
-    return result.first()
+async def app_for_key_hash(
+    db_session: AsyncSession, key_hash: str, now: datetime
+) -> AppRecord | None:
+    """The app owning a live key: one indexed query, run on every authenticated request (a
+    plain record on the driver's fast path; see db/fast.py)."""
+    rows = await fast.fetch(db_session, _APP_FOR_KEY_HASH, {"key_hash": key_hash, "now": now})
+    return AppRecord(*rows[0]) if rows else None
 
 
 async def list_keys(db_session: AsyncSession, app_id: str) -> list[ApiKey]:

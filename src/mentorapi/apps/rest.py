@@ -4,7 +4,7 @@ from fastapi import APIRouter, status
 
 from mentorapi.apps import service
 from mentorapi.apps.auth import CurrentApp, CurrentCaller
-from mentorapi.apps.models import App
+from mentorapi.apps.models import AppFields
 from mentorapi.apps.schemas import (
     AppRead,
     AppUpdate,
@@ -19,7 +19,7 @@ from mentorapi.kit.problems import problems
 router = APIRouter(prefix="/v1", tags=["app"])
 
 
-def _read(app: App) -> AppRead:
+def _read(app: AppFields) -> AppRead:
     return AppRead(
         id=app.id, name=app.name, cors_origins=app.cors_origins, created_at=app.created_at
     )

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.apps import repository, tokens
 from mentorapi.apps.caller import Caller, Member, Role, require_api_key
-from mentorapi.apps.models import ApiKey, App, new_token_secret
+from mentorapi.apps.models import ApiKey, App, AppFields, new_token_secret
 from mentorapi.apps.schemas import AppUpdate
 from mentorapi.kit.errors import InvalidInput, NotFound, Unauthenticated
 from mentorapi.kit.timezones import utcnow
@@ -64,7 +64,7 @@ async def revoke_key(*, db_session: AsyncSession, key_id: str) -> ApiKey:
     return key
 
 
-async def authenticate(*, db_session: AsyncSession, api_key: str) -> App | None:
+async def authenticate(*, db_session: AsyncSession, api_key: str) -> AppFields | None:
     if not api_key.startswith(KEY_PREFIX) or len(api_key) > 128:
         return None
     return await repository.app_for_key_hash(db_session, hash_key(api_key), utcnow())
@@ -76,7 +76,7 @@ async def authenticate(*, db_session: AsyncSession, api_key: str) -> App | None:
 @dataclass(frozen=True)
 class Authenticated:
     caller: Caller
-    app: App
+    app: AppFields
     # Whose bucket a request draws on: one per API key, one per member.
     rate_key: str
 
@@ -104,7 +104,7 @@ async def authenticate_caller(*, db_session: AsyncSession, credential: str) -> A
     return await authenticate_member(db_session=db_session, token=credential)
 
 
-def _token_secrets(app: App) -> list[str]:
+def _token_secrets(app: AppFields) -> list[str]:
     current = [app.token_secret]
     expires = app.previous_token_secret_expires_at
     if app.previous_token_secret and expires is not None and expires > utcnow():

@@ -23,7 +23,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from mentorapi.apps import service as apps_service
 from mentorapi.apps.caller import Caller
-from mentorapi.apps.models import App
+from mentorapi.apps.models import AppFields
 from mentorapi.apps.service import Authenticated
 from mentorapi.db.engine import Database
 from mentorapi.graphql.loaders import Loaders
@@ -68,7 +68,7 @@ class Context(BaseContext):
                 )
         return self._found
 
-    async def app(self) -> App:
+    async def app(self) -> AppFields:
         return (await self._authenticated()).app
 
     async def caller(self) -> Caller:

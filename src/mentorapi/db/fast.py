@@ -1,0 +1,81 @@
+"""Hot reads straight on the driver, for the few statements that run on nearly every request.
+
+SQLAlchemy's execution path (execution context, cursor adaptation, result metadata, the async
+bridge) costs about 0.1 ms of CPU per statement, three times what asyncpg itself needs to run
+a prepared statement. For the API-key lookup (every request) and the mentor list (the hottest
+page), `fetch` runs the same SQLAlchemy statement, compiled once per dialect, on the asyncpg
+connection of the session. Everywhere else (SQLite, other drivers) it is an ordinary
+`connection.execute`: one statement, two ways of sending it, the same rows.
+
+Only plain SELECTs, outside any locking: the driver call runs on the session's connection but
+does not start SQLAlchemy's transaction (reads on PostgreSQL run in autocommit anyway). Rows
+are sequences of the selected columns, in order, on both paths (callers unpack them into
+dataclasses). Statements are still counted (`X-SQL-Statements`, the tests' statement counts)
+like any other.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Dialect, Select
+from sqlalchemy.engine import Compiled
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mentorapi.db.engine import statement_counter
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    compiled: Compiled
+    sql: str
+    names: tuple[str, ...]  # parameter names in $1, $2, ... order
+    processors: Mapping[str, Callable[[Any], Any]]  # bind processors (JSON, UTC timestamps)
+
+
+# Statements are module-level or built once per shape (lru_cache): a bounded set, kept for the
+# life of the process, keyed by identity.
+_prepared: dict[tuple[int, str], _Prepared] = {}
+
+
+def _prepare(statement: Select[Any], dialect: Dialect) -> _Prepared:
+    key = (id(statement), dialect.name)
+    found = _prepared.get(key)
+    if found is None or found.compiled.statement is not statement:
+        compiled = statement.compile(dialect=dialect)
+        if compiled.post_compile_params or compiled.literal_execute_params:
+            raise ValueError("db.fast does not render expanding (IN) parameters")
+        names = tuple(compiled.positiontup or ())
+        processors = {
+            n: p for n, p in compiled._bind_processors.items() if n in names and callable(p)
+        }
+        found = _Prepared(compiled, compiled.string, names, processors)
+        _prepared[key] = found
+    return found
+
+
+def _uses_asyncpg(dialect: Dialect) -> bool:
+    return dialect.name == "postgresql" and dialect.driver == "asyncpg"
+
+
+async def fetch(
+    db_session: AsyncSession, statement: Select[Any], params: Mapping[str, Any]
+) -> Sequence[Sequence[Any]]:
+    """The rows of a SELECT, each a sequence of its columns, on the session's connection."""
+    connection = await db_session.connection()
+    dialect = connection.dialect
+    if not _uses_asyncpg(dialect):
+        return list((await connection.execute(statement, params)).all())
+    prepared = _prepare(statement, dialect)
+    values: Mapping[str, Any] = prepared.compiled.construct_params(params) or {}
+    args = []
+    for name in prepared.names:
+        value = values[name]
+        processor = prepared.processors.get(name)
+        args.append(processor(value) if processor is not None and value is not None else value)
+    counted = statement_counter.get()
+    if counted is not None:
+        counted.append(prepared.sql)
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    rows: list[Sequence[Any]] = await driver.fetch(prepared.sql, *args)
+    return rows
