@@ -4,6 +4,7 @@ Anyone in the app (API key or member) may read a mentor's availability and slots
 mentors are public; only the mentor themself or the API key may change it (403 otherwise).
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,6 +33,7 @@ from mentorapi.kit.versioning import check_version
 from mentorapi.mentors import service as mentors_service
 from mentorapi.mentors.models import Mentor
 from mentorapi.sessions import repository as sessions_repository
+from mentorapi.sessions.repository import Held
 
 MAX_RANGE = timedelta(days=31)
 # Sessions starting this far around a range can still touch it: a day covers any session plus
@@ -157,13 +159,36 @@ async def slots(
         min_notice_minutes=source.min_notice_minutes,
         weekly_capacity=source.weekly_capacity,
     )
+    return find_slots(
+        rules,
+        source.held,
+        start=start,
+        end=end,
+        duration_minutes=duration_minutes,
+        display_timezone=display_timezone or source.timezone,
+        now=current,
+    )
+
+
+def find_slots(
+    rules: Rules,
+    held: Iterable[Held],
+    *,
+    start: datetime,
+    end: datetime,
+    duration_minutes: int,
+    display_timezone: str,
+    now: datetime,
+) -> FreeSlots:
+    """The free slots in [start, end) given the sessions held from 8 days before to 8 days
+    after it (what `slots` reads), shown in `display_timezone`."""
     clock = _mentor_clock(rules, start, end)
-    calendar = calendar_from(clock, source.held, weeks=rules.capacity is not None)
+    calendar = calendar_from(clock, held, weeks=rules.capacity is not None)
     a, b = to_us(start), to_us(end)
-    shown = display_timezone or source.timezone
-    display = clock if shown == source.timezone else clock_around(zone(shown), a, b, DAY)
+    tz = zone(display_timezone)
+    display = clock if tz is rules.zone else clock_around(tz, a, b, DAY)
     duration = duration_minutes * MINUTE
     starts = free_starts(
-        rules, calendar, clock, range_start=a, range_end=b, duration=duration, now=to_us(current)
+        rules, calendar, clock, range_start=a, range_end=b, duration=duration, now=to_us(now)
     )
     return FreeSlots(starts=starts, duration=duration, display=display)

@@ -120,7 +120,7 @@ def held_times(
     ]
     if exclude_id is not None:
         where.append(s.id != exclude_id)
-    active = case((s.status.in_(_ACTIVE), 1), else_=0)
+    active = case((s.status.in_(_ACTIVE), literal_column("1")), else_=literal_column("0"))
     if dialect == "postgresql":
         row = postgresql.array([active, _epoch_us(s.starts_at), _epoch_us(s.ends_at)])
         # NullType: asyncpg's nested lists of ints as they come (an ARRAY type would copy them
