@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, bindparam, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,18 +19,23 @@ async def list_apps(db_session: AsyncSession) -> list[App]:
     return list((await db_session.exec(select(App).order_by(col(App.id)))).all())
 
 
+# Built once: this runs on every authenticated request, and building the expression costs more
+# than running it.
+_APP_FOR_KEY_HASH = (
+    select(App)
+    .join(ApiKey, col(ApiKey.app_id) == col(App.id))
+    .where(
+        col(ApiKey.key_hash) == bindparam("key_hash"),
+        col(ApiKey.revoked_at).is_(None),
+        or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > bindparam("now")),
+    )
+)
+
+
 async def app_for_key_hash(db_session: AsyncSession, key_hash: str, now: datetime) -> App | None:
     """The app owning a live key: one indexed query, run on every authenticated request."""
-    query = (
-        select(App)
-        .join(ApiKey, col(ApiKey.app_id) == col(App.id))
-        .where(
-            col(ApiKey.key_hash) == key_hash,
-            col(ApiKey.revoked_at).is_(None),
-            or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now),
-        )
-    )
-    return (await db_session.exec(query)).first()
+    result = await db_session.exec(_APP_FOR_KEY_HASH, params={"key_hash": key_hash, "now": now})
+    return result.first()
 
 
 async def list_keys(db_session: AsyncSession, app_id: str) -> list[ApiKey]:

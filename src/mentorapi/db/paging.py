@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, or_
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -47,3 +47,37 @@ async def paginate(
     rows = rows[: page.limit]
     last = rows[-1]
     return rows, encode_cursor(sort, [getattr(last, k.attr) for k in keys])
+
+
+# --- the same, for statements built once per shape and run with parameters --------------------
+# Building a SQLAlchemy expression costs more than running it on an indexed page; a hot list
+# builds its statement once per combination of filters (a "shape") and passes values as
+# parameters. The cursor values are `after_0`, `after_1`, ... and the row limit `page_limit`.
+
+
+def keyset_statement(query: Select[Any], keys: Sequence[SortKey], *, after: bool) -> Select[Any]:
+    """`query` in `keys` order, limited to the `page_limit` parameter, after the cursor
+    parameters when `after`."""
+    if after:
+        query = query.where(_after(keys, [bindparam(f"after_{i}") for i in range(len(keys))]))
+    order = [k.column.desc() if k.descending else k.column.asc() for k in keys]
+    return query.order_by(*order).limit(bindparam("page_limit", type_=Integer))
+
+
+def keyset_params(page: PageRequest, sort: str, arity: int) -> dict[str, Any]:
+    """The parameters of a keyset_statement for this page (a 422 for a foreign cursor)."""
+    params: dict[str, Any] = {"page_limit": page.limit + 1}
+    if page.cursor:
+        for i, value in enumerate(decode_cursor(page.cursor, sort, arity)):
+            params[f"after_{i}"] = value
+    return params
+
+
+def keyset_page(
+    rows: Sequence[T], page: PageRequest, sort: str, keys: Sequence[SortKey]
+) -> tuple[list[T], str | None]:
+    """The page (limit + 1 rows were fetched) and the cursor after it, if there is more."""
+    if len(rows) <= page.limit:
+        return list(rows), None
+    kept = list(rows[: page.limit])
+    return kept, encode_cursor(sort, [getattr(kept[-1], k.attr) for k in keys])

@@ -1,12 +1,13 @@
 """The unit of work: one session per request, committed once at the end, rolled back on error."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.db.engine import Database, write_intent
+from mentorapi.db.engine import WRITER, Database, write_intent
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -17,8 +18,11 @@ def get_database(request: Request) -> Database:
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    write_intent.set(request.method not in READ_METHODS)
-    async with get_database(request).sessionmaker() as session:
+    writes = request.method not in READ_METHODS
+    write_intent.set(writes)
+    database = get_database(request)
+    maker = database.sessionmaker if writes else database.read_sessionmaker
+    async with maker() as session:
         try:
             yield session
             await session.commit()
@@ -30,3 +34,24 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit runs before the response is sent, so a failed commit is an error
 # response, never a 2xx for a change that did not happen.
 DbSession = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+
+@asynccontextmanager
+async def writable(db_session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A session that may write: `db_session` itself, or, inside a read-only unit of work (a
+    GET), a short write transaction of its own, committed on the way out. For reads that put
+    right what time has changed (a request that expired unanswered): that repair stands on its
+    own, whatever the read does next, and the read then sees it."""
+    writer = db_session.info.get(WRITER)
+    if writer is None:
+        yield db_session
+        return
+    token = write_intent.set(True)  # SQLite: BEGIN IMMEDIATE, as for any writer
+    try:
+        async with writer() as session, session.begin():
+            yield session
+    finally:
+        write_intent.reset(token)
+    # Ends the read's transaction where there is one (SQLite), so its next statement reads a
+    # snapshot that includes the write; on PostgreSQL (autocommit) it is a no-op.
+    await db_session.commit()

@@ -31,7 +31,8 @@ class PageRequest:
     cursor: str | None = None
 
 
-def page_request(
+# async, though it awaits nothing: FastAPI runs a plain `def` dependency in a worker thread.
+async def page_request(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1-100.")
     ] = DEFAULT_LIMIT,

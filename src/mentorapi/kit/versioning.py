@@ -7,7 +7,9 @@ from fastapi import Header, Response
 from mentorapi.kit.errors import InvalidInput, PreconditionFailed
 
 
-def parse_if_match(
+# async, though it awaits nothing: FastAPI runs a plain `def` dependency in a worker thread, a
+# thread hop per request for a few string operations.
+async def parse_if_match(
     if_match: Annotated[
         str | None,
         Header(

@@ -14,7 +14,7 @@ from mentorapi.graphql.inputs import as_dict, typed_id, validate
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.mentors import service
-from mentorapi.mentors.models import Format, Mentor
+from mentorapi.mentors.models import Format, MentorFields
 from mentorapi.mentors.schemas import (
     MentorCreate,
     MentorSearch,
@@ -125,7 +125,7 @@ class MentorType:
         return [FeedbackType.from_model(f) for f in rows]
 
     @classmethod
-    def from_model(cls, mentor: Mentor) -> "MentorType":
+    def from_model(cls, mentor: MentorFields) -> "MentorType":
         stats = stats_of(mentor)
         return cls(
             id=strawberry.ID(mentor.id),

@@ -1,16 +1,24 @@
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, cast
 
+from sqlalchemy import JSON, Select, and_, bindparam, func
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import exists, func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.db.paging import SortKey, paginate
-from mentorapi.db.search import json_array_contains, text_match
+from mentorapi.db.paging import SortKey, keyset_page, keyset_params, keyset_statement
+from mentorapi.db.search import (
+    json_array_contains_param,
+    json_array_value,
+    like_pattern,
+    text_match_param,
+)
 from mentorapi.kit.pagination import PageRequest
-from mentorapi.mentors.models import Mentor, MentorSkill, SkillOffer
+from mentorapi.mentors.models import Mentor, MentorFields, MentorSkill, SkillOffer
 from mentorapi.mentors.schemas import MentorSort
 from mentorapi.skills.models import Skill
 
@@ -48,9 +56,102 @@ def _sort_keys(sort: MentorSort) -> list[SortKey]:
     return [SortKey(col(Mentor.id), "id", sort is MentorSort.newest)]
 
 
-def cursor_values(mentor: Mentor, sort: MentorSort) -> list[object]:
+def cursor_values(mentor: MentorFields, sort: MentorSort) -> list[object]:
     """The sort-key values a cursor after `mentor` carries (the GraphQL edge cursors)."""
     return [getattr(mentor, key.attr) for key in _sort_keys(sort)]
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a search uses (not their values): one statement is built per shape."""
+
+    dialect: str
+    sort: MentorSort
+    skills: int
+    q: bool
+    language: bool
+    format: bool
+    session_length: bool
+    after: bool
+
+
+_MENTORS = Mentor.__table__  # type: ignore[attr-defined]
+_LINKS = MentorSkill.__table__  # type: ignore[attr-defined]
+_SKILLS = Skill.__table__  # type: ignore[attr-defined]
+
+
+def _offers_column(dialect: str) -> Any:
+    """Each mentor's skills as one JSON array of [id, slug, name, category, level, note]: the
+    page and its skills in one statement (a correlated subquery per row of the page)."""
+    fields = [
+        _SKILLS.c.id,
+        _SKILLS.c.slug,
+        _SKILLS.c.name,
+        _SKILLS.c.category,
+        _LINKS.c.level,
+        _LINKS.c.note,
+    ]
+    if dialect == "postgresql":
+        aggregate = func.json_agg(func.json_build_array(*fields), type_=JSON)
+    else:
+        aggregate = func.json_group_array(func.json_array(*fields), type_=JSON)
+    return (
+        sa_select(aggregate)
+        .select_from(_LINKS.join(_SKILLS, _SKILLS.c.id == _LINKS.c.skill_id))
+        .where(_LINKS.c.mentor_id == _MENTORS.c.id)
+        .scalar_subquery()
+        .label("offers")
+    )
+
+
+def _offers_of(raw: list[list[Any]] | None) -> list[SkillOffer]:
+    # Sorted here rather than in SQL: the same order as offers_for, whatever the collation.
+    return sort_offers([SkillOffer(*item) for item in raw or ()])
+
+
+def sort_offers(offers: list[SkillOffer]) -> list[SkillOffer]:
+    """A mentor's skills as they are shown: highest level first, then by slug."""
+    return sorted(offers, key=lambda offer: (-offer.level, offer.slug))
+
+
+@lru_cache(maxsize=512)
+def _search_statement(shape: _Shape) -> Select[Any]:
+    # Rows of the table, not entities: a page is read-only and entities cost several times more.
+    query = sa_select(_MENTORS, _offers_column(shape.dialect)).where(
+        _MENTORS.c.app_id == bindparam("app_id")
+    )
+    for i in range(shape.skills):
+        # Every listed skill must be offered: a join per skill, on the link's (skill_id,
+        # mentor_id) index, with the skill's id looked up once (an InitPlan on PostgreSQL) so
+        # that the plan, generic or not, walks that skill's mentors in id order and stops at
+        # the page's end. (mentor_id, skill_id) is the links' key: no row is repeated.
+        skill_id = (
+            sa_select(_SKILLS.c.id)
+            .where(
+                _SKILLS.c.app_id == bindparam("app_id"), _SKILLS.c.slug == bindparam(f"skill_{i}")
+            )
+            .scalar_subquery()
+        )
+        link = _LINKS.alias(f"wanted_{i}")
+        query = query.join(
+            link, and_(link.c.mentor_id == _MENTORS.c.id, link.c.skill_id == skill_id)
+        )
+    if shape.q:
+        columns = [_MENTORS.c.name, _MENTORS.c.headline, _MENTORS.c.bio]
+        query = query.where(text_match_param(columns, "q"))
+    for name, wanted in (
+        ("languages", shape.language),
+        ("formats", shape.format),
+        ("session_lengths", shape.session_length),
+    ):
+        if wanted:
+            query = query.where(json_array_contains_param(_MENTORS.c[name], name, shape.dialect))
+    return keyset_statement(query, _row_sort_keys(shape.sort), after=shape.after)
+
+
+def _row_sort_keys(sort: MentorSort) -> list[SortKey]:
+    # The same order as _sort_keys, on the table's columns (the statement reads rows).
+    return [SortKey(_MENTORS.c[key.attr], key.attr, key.descending) for key in _sort_keys(sort)]
 
 
 async def list_page(
@@ -64,34 +165,38 @@ async def list_page(
     format: str | None = None,
     session_length: int | None = None,
     sort: MentorSort = MentorSort.created,
-) -> tuple[list[Mentor], str | None]:
-    query = select(Mentor).where(col(Mentor.app_id) == app_id)
-    for slug in dict.fromkeys(skills):  # every listed skill must be offered
-        query = query.where(
-            exists(
-                select(MentorSkill.mentor_id)
-                .join(Skill, col(Skill.id) == col(MentorSkill.skill_id))
-                .where(
-                    col(MentorSkill.mentor_id) == col(Mentor.id),
-                    col(Skill.app_id) == app_id,
-                    col(Skill.slug) == slug,
-                )
-            )
-        )
+) -> tuple[list[tuple[MentorFields, list[SkillOffer]]], str | None]:
+    """A page of the app's mentors matching every given filter (rows of the table) with the
+    skills each offers, in one statement."""
     dialect = _dialect(db_session)
+    slugs = list(dict.fromkeys(skills))
+    keys = _sort_keys(sort)
+    params = keyset_params(page, sort.value, len(keys))
+    params["app_id"] = app_id
+    params.update({f"skill_{i}": slug for i, slug in enumerate(slugs)})
     if q:
-        query = query.where(
-            text_match([col(Mentor.name), col(Mentor.headline), col(Mentor.bio)], q)
-        )
-    if language:
-        query = query.where(json_array_contains(col(Mentor.languages), language, dialect))
-    if format:
-        query = query.where(json_array_contains(col(Mentor.formats), format, dialect))
-    if session_length is not None:
-        query = query.where(
-            json_array_contains(col(Mentor.session_lengths), session_length, dialect)
-        )
-    return await paginate(db_session, query, sort=sort.value, keys=_sort_keys(sort), page=page)
+        params["q"] = like_pattern(q)
+    for name, value in (
+        ("languages", language),
+        ("formats", format),
+        ("session_lengths", session_length),
+    ):
+        if value is not None:
+            params[name] = json_array_value(value, dialect)
+    shape = _Shape(
+        dialect=dialect,
+        sort=sort,
+        skills=len(slugs),
+        q=bool(q),
+        language=language is not None,
+        format=format is not None,
+        session_length=session_length is not None,
+        after="after_0" in params,
+    )
+    connection = await db_session.connection()
+    rows = (await connection.execute(_search_statement(shape), params)).all()
+    found, cursor = keyset_page(rows, page, sort.value, keys)
+    return [(cast(MentorFields, row), _offers_of(row.offers)) for row in found], cursor
 
 
 async def skills_for(
@@ -112,6 +217,21 @@ async def skills_for(
     return result
 
 
+_OFFERS = (
+    sa_select(
+        col(MentorSkill.mentor_id),
+        col(Skill.id),
+        col(Skill.slug),
+        col(Skill.name),
+        col(Skill.category),
+        col(MentorSkill.level),
+        col(MentorSkill.note),
+    )
+    .join(Skill, col(Skill.id) == col(MentorSkill.skill_id))
+    .where(col(MentorSkill.mentor_id).in_(bindparam("mentor_ids", expanding=True)))
+)
+
+
 async def offers_for(
     db_session: AsyncSession, mentor_ids: Sequence[str]
 ) -> dict[str, list[SkillOffer]]:
@@ -120,24 +240,13 @@ async def offers_for(
     result: dict[str, list[SkillOffer]] = defaultdict(list)
     if not mentor_ids:
         return result
-    query = (
-        sa_select(
-            col(MentorSkill.mentor_id),
-            col(Skill.id),
-            col(Skill.slug),
-            col(Skill.name),
-            col(Skill.category),
-            col(MentorSkill.level),
-            col(MentorSkill.note),
-        )
-        .join(Skill, col(Skill.id) == col(MentorSkill.skill_id))
-        .where(col(MentorSkill.mentor_id).in_(list(mentor_ids)))
-        .order_by(col(MentorSkill.level).desc(), col(Skill.slug))
-    )
     # Core execution on the session's connection (and transaction): rows, not entities.
     connection = await db_session.connection()
-    for mentor_id, skill_id, slug, name, category, level, note in await connection.execute(query):
+    rows = await connection.execute(_OFFERS, {"mentor_ids": list(mentor_ids)})
+    for mentor_id, skill_id, slug, name, category, level, note in rows:
         result[mentor_id].append(SkillOffer(skill_id, slug, name, category, level, note))
+    for offers in result.values():
+        offers[:] = sort_offers(offers)
     return result
 
 

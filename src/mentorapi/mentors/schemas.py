@@ -1,7 +1,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -14,8 +14,8 @@ from pydantic import (
 
 from mentorapi.kit.fields import ExternalId, Languages, PersonName, Timezone
 from mentorapi.kit.languages import normalize_language
-from mentorapi.mentors.models import Format, Mentor, SkillOffer
-from mentorapi.skills.schemas import SkillChoice, SkillLevelRead, SkillRef
+from mentorapi.mentors.models import Format, MentorFields, SkillOffer
+from mentorapi.skills.schemas import SkillChoice, SkillLevelRead
 
 MIN_SESSION_MINUTES = 5
 MAX_SESSION_MINUTES = 60
@@ -112,39 +112,56 @@ class MentorRead(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, mentor: Mentor, skills: Sequence[SkillOffer]) -> "MentorRead":
-        return cls(
-            id=mentor.id,
-            external_id=mentor.external_id,
-            name=mentor.name,
-            headline=mentor.headline,
-            bio=mentor.bio,
-            timezone=mentor.timezone,
-            languages=mentor.languages,
-            # Stored as strings; the model turns them into Format members (in pydantic-core).
-            formats=mentor.formats,
-            session_lengths=mentor.session_lengths,
-            skills=[
-                SkillLevelRead(
-                    skill=SkillRef(id=o.skill_id, slug=o.slug, name=o.name, category=o.category),
-                    level=o.level,
-                    note=o.note,
-                )
-                for o in skills
-            ],
-            stats=stats_of(mentor),
-            version=mentor.version,
-            created_at=mentor.created_at,
-            updated_at=mentor.updated_at,
-        )
+    def from_model(cls, mentor: MentorFields, skills: Sequence[SkillOffer]) -> "MentorRead":
+        # One validation of plain data (nested models built in pydantic-core), not a model per
+        # field: a page of 100 mentors renders several times faster.
+        return cls.model_validate(read_data(mentor, skills))
 
 
-def stats_of(mentor: Mentor) -> MentorStats:
-    average = round(mentor.rating_sum / mentor.ratings_count, 2) if mentor.ratings_count else None
+def average_rating(mentor: MentorFields) -> float | None:
+    return round(mentor.rating_sum / mentor.ratings_count, 2) if mentor.ratings_count else None
+
+
+def read_data(mentor: MentorFields, skills: Sequence[SkillOffer]) -> dict[str, Any]:
+    """The fields of MentorRead as plain data, from a model or a row of the mentors table."""
+    return {
+        "id": mentor.id,
+        "external_id": mentor.external_id,
+        "name": mentor.name,
+        "headline": mentor.headline,
+        "bio": mentor.bio,
+        "timezone": mentor.timezone,
+        "languages": mentor.languages,
+        # Stored as strings; validation turns them into Format members.
+        "formats": mentor.formats,
+        "session_lengths": mentor.session_lengths,
+        "skills": [
+            {
+                "skill": {"id": o.skill_id, "slug": o.slug, "name": o.name, "category": o.category},
+                "level": o.level,
+                "note": o.note,
+            }
+            for o in skills
+        ],
+        "stats": {
+            "sessions_completed": mentor.sessions_completed,
+            "minutes_mentored": mentor.minutes_mentored,
+            "average_rating": average_rating(mentor),
+            "ratings_count": mentor.ratings_count,
+            "mentees_helped": mentor.mentees_helped,
+            "impact_stories": mentor.impact_stories,
+        },
+        "version": mentor.version,
+        "created_at": mentor.created_at,
+        "updated_at": mentor.updated_at,
+    }
+
+
+def stats_of(mentor: MentorFields) -> MentorStats:
     return MentorStats(
         sessions_completed=mentor.sessions_completed,
         minutes_mentored=mentor.minutes_mentored,
-        average_rating=average,
+        average_rating=average_rating(mentor),
         ratings_count=mentor.ratings_count,
         mentees_helped=mentor.mentees_helped,
         impact_stories=mentor.impact_stories,

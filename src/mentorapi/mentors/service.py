@@ -12,7 +12,7 @@ from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
 from mentorapi.kit.versioning import check_version
 from mentorapi.mentors import repository
-from mentorapi.mentors.models import Mentor, MentorSkill, SkillOffer
+from mentorapi.mentors.models import Mentor, MentorFields, MentorSkill, SkillOffer
 from mentorapi.mentors.schemas import MentorCreate, MentorSort, MentorUpdate
 from mentorapi.sessions import repository as sessions_repository
 from mentorapi.skills import service as skills_service
@@ -22,11 +22,11 @@ from mentorapi.skills.schemas import SkillChoice
 
 @dataclass
 class MentorView:
-    mentor: Mentor
+    mentor: MentorFields  # a Mentor, or a row of the table where the view is read-only (lists)
     skills: list[SkillOffer]  # highest level first, then by slug
 
 
-def cursor_values(mentor: Mentor, sort: MentorSort) -> list[object]:
+def cursor_values(mentor: MentorFields, sort: MentorSort) -> list[object]:
     """The sort-key values of a cursor placed after `mentor` (GraphQL edge cursors)."""
     return repository.cursor_values(mentor, sort)
 
@@ -56,7 +56,7 @@ async def list_mentors(
     session_length: int | None = None,
     sort: MentorSort = MentorSort.created,
 ) -> tuple[list[MentorView], str | None]:
-    mentors, cursor = await repository.list_page(
+    found, cursor = await repository.list_page(
         db_session,
         app_id,
         page,
@@ -67,8 +67,7 @@ async def list_mentors(
         session_length=session_length,
         sort=sort,
     )
-    offers = await repository.offers_for(db_session, [m.id for m in mentors])
-    return [MentorView(m, offers.get(m.id, [])) for m in mentors], cursor
+    return [MentorView(mentor, offers) for mentor, offers in found], cursor
 
 
 async def _ensure_external_id_free(db_session: AsyncSession, app_id: str, external_id: str) -> None:
@@ -101,8 +100,7 @@ async def _links(
 
 
 def _ordered(links: list[tuple[MentorSkill, Skill]]) -> list[SkillOffer]:
-    offers = [SkillOffer.of(link, skill) for link, skill in links]
-    return sorted(offers, key=lambda offer: (-offer.level, offer.slug))
+    return repository.sort_offers([SkillOffer.of(link, skill) for link, skill in links])
 
 
 async def create(

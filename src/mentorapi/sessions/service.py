@@ -31,6 +31,7 @@ from mentorapi.apps.caller import (
 from mentorapi.availability import service as availability_service
 from mentorapi.availability.slots import Rules, why_not
 from mentorapi.db.integrity import flush_or_conflict
+from mentorapi.db.uow import writable
 from mentorapi.kit import timezones
 from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
 from mentorapi.kit.pagination import PageRequest
@@ -633,9 +634,10 @@ async def expire_due(
         and not await repository.has_due_requests(db_session, app_id, current)
     ):
         return 0
-    due = await repository.due_requests(db_session, current, app_id)
-    for session in due:
-        await _expire(db_session, session)
+    async with writable(db_session) as writer:
+        due = await repository.due_requests(writer, current, app_id)
+        for session in due:
+            await _expire(writer, session)
     return len(due)
 
 

@@ -1,0 +1,46 @@
+"""GET requests run in a read-only unit of work (on PostgreSQL without BEGIN/COMMIT): a write
+there is refused before it runs, since under autocommit nothing would roll it back."""
+
+import pytest
+from sqlalchemy import text
+
+from mentorapi.db.engine import Database, ReadOnlyViolation
+from tests.conftest import Tenant, count_statements
+from tests.factories import create_skill
+
+
+async def test_a_write_in_a_read_session_is_refused_and_changes_nothing(
+    db: Database, tenant: Tenant
+) -> None:
+    skill = await create_skill(tenant.client, name="Before")
+    async with db.read_sessionmaker() as session:
+        connection = await session.connection()
+        with pytest.raises(ReadOnlyViolation):
+            await connection.execute(
+                text("UPDATE skills SET name = 'After' WHERE id = :id"), {"id": skill["id"]}
+            )
+    response = await tenant.client.get(f"/v1/skills/{skill['id']}")
+    assert response.json()["name"] == "Before"
+
+
+async def test_reads_still_see_committed_writes_at_once(tenant: Tenant) -> None:
+    created = await create_skill(tenant.client, name="Fresh")
+    with count_statements() as statements:
+        response = await tenant.client.get(f"/v1/skills/{created['id']}")
+    assert response.status_code == 200
+    assert response.json()["name"] == "Fresh"
+    # Transaction control is not counted, only queries: auth and the skill.
+    assert len(statements) == 2, statements
+
+
+async def test_postgres_reads_run_without_a_transaction(db: Database, dialect: str) -> None:
+    async with db.read_sessionmaker() as session:
+        connection = await session.connection()
+        assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+        driver = (await connection.get_raw_connection()).driver_connection
+        if dialect == "postgresql":
+            assert not driver.is_in_transaction()  # asyncpg: no BEGIN was sent
+        else:
+            # SQLite keeps a (deferred, lock-free until it reads) transaction: reads see one
+            # snapshot and never wait for writers in WAL mode.
+            assert driver._conn.in_transaction
