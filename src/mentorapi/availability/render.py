@@ -4,7 +4,7 @@ A slots response is hundreds of objects of three timestamps each; building a pyd
 slot and letting FastAPI validate and serialize them again cost more than finding the slots.
 `FreeSlots.page_json` writes the JSON body of `Page[Slot]` directly, byte for byte what pydantic
 wrote (`starts_at`/`ends_at` as `YYYY-MM-DDTHH:MM:SSZ`, `local_start` as `datetime.isoformat()`
-in the display zone); tests/test_slot_render.py holds it to that.
+in the display zone); tests/test_slot_equivalence.py holds it to that.
 
 Every instant here is a whole second: a window edge is a wall-clock minute minus a zone offset
 (whole seconds in tzdata) and candidates step in whole minutes.

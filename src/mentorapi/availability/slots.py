@@ -45,6 +45,7 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # for every zone). Sampling at this step and bisecting where two samples differ finds every
 # change to the second.
 _SAMPLE_SECONDS = 2 * 86_400
+_LONGEST_STEP = timedelta(minutes=15)
 
 
 def to_us(instant: datetime) -> int:
@@ -276,7 +277,7 @@ def calendar_from(
     """A calendar from held times: (holds the mentor's time, start, end or None), in any order.
     Every one counts for its week (unless `weeks` is False: no capacity to check); the ones that
     hold time and have an end are busy. `clock` (the mentor's zone) must cover every start."""
-    held = list(held)
+    held = held if isinstance(held, list) else list(held)
     spans = sorted([(start, end) for active, start, end in held if active and end is not None])
     counts: dict[int, int] = {}
     if weeks:
@@ -319,7 +320,7 @@ def why_not(
 
 def step_for(duration: timedelta) -> timedelta:
     """Candidates every 15 minutes (or every session length, for shorter sessions)."""
-    return min(duration, timedelta(minutes=15))
+    return min(duration, _LONGEST_STEP)
 
 
 def _blocked(spans: Sequence[USpan], buffer: int, duration: int) -> tuple[list[int], list[int]]:
@@ -350,7 +351,7 @@ def free_starts(
 ) -> list[int]:
     """Free start times (microseconds) in [range_start, range_end) for sessions of `duration`,
     in time order. `clock` (the mentor's zone) must cover the range and three days around it."""
-    step = min(duration, 15 * MINUTE)
+    step = step_for(timedelta(microseconds=duration)) // _ONE_US
     earliest = max(range_start, now + rules.notice // _ONE_US)
     lows, highs = _blocked(calendar.spans, rules.buffer // _ONE_US, duration)
     blocked = len(lows)
@@ -359,8 +360,8 @@ def free_starts(
     first_day = clock.local_day(range_start) - 1
     last_day = clock.local_day(range_end) + 1
     for a, b in open_spans(rules, clock, first_day, last_day):
-        # Candidates a + k * step for k in [k, last]: they end by b, start in [earliest,
-        # range_end). Busy intervals cut them into runs, each one range() of starts.
+        # The candidates a + k * step from this k to `last` end by b and start in
+        # [earliest, range_end); busy intervals cut them into runs, each a range() of starts.
         k = max(0, -((a - earliest) // step))
         last = (min(b - duration, range_end - 1) - a) // step
         if k > last:

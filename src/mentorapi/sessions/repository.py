@@ -148,7 +148,9 @@ def decode_held(dialect: str, value: Any) -> list[Held]:
     if value is None:
         return []
     if dialect == "postgresql":
-        return [(bool(active), start, end) for active, start, end in value]
+        # asyncpg's [active, start, end] lists, as they are: they unpack like Held tuples (and
+        # 0/1 test like False/True), and hundreds of them are read on every slots request.
+        return cast(list[Held], value)
     held: list[Held] = []
     for active, start, end in json.loads(value):
         starts = _stored_us(start)
