@@ -206,7 +206,7 @@ async def _calendars(
                 mentee_id=mentee_id,
                 topic=ASKS[index % len(ASKS)],
                 questions=["What should I try first?"],
-                skill_id=view.skills[0].skill_id,
+                skill_id=view.skills[0]["skill"]["id"],
                 format=Format.video,
                 duration_minutes=length,
                 starts_at=free[min(index * 3, len(free) - 1)].starts_at,

@@ -4,6 +4,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -79,8 +80,19 @@ def _count_statement(
         counted.append(statement)
 
 
+def _json_serializer(value: Any) -> str:
+    # Text, as SQLAlchemy's JSON types expect from a serializer (orjson writes bytes).
+    return orjson.dumps(value).decode()
+
+
 def create_database(settings: Settings) -> Database:
-    kwargs: dict[str, Any] = {"echo": settings.db_echo}
+    kwargs: dict[str, Any] = {
+        "echo": settings.db_echo,
+        # JSON columns (languages, formats, lengths, a page's skills...) are small documents
+        # read many per request: orjson is one C call each where json.loads is several frames.
+        "json_deserializer": orjson.loads,
+        "json_serializer": _json_serializer,
+    }
     if settings.is_sqlite:
         kwargs["connect_args"] = {"timeout": 30}
     else:

@@ -1,7 +1,6 @@
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from sqlalchemy import Column, ForeignKey, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -117,18 +116,28 @@ class MentorSkill(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=500)
 
 
-@dataclass(frozen=True, slots=True)
-class SkillOffer:
-    """A skill as one mentor offers it, read for display: plain values rather than two ORM
-    objects, so a page of mentors loads all of its skills in one cheap query."""
-
-    skill_id: str
+class SkillRefData(TypedDict):
+    id: str
     slug: str
     name: str
     category: str | None
+
+
+class SkillOffer(TypedDict):
+    """A skill as one mentor offers it, read for display, in the shape of SkillLevelRead:
+    plain data rather than two ORM objects, so a page of mentors gets all of its skills in the
+    page's own statement, built by the database as JSON (mentors/repository.py)."""
+
+    skill: SkillRefData
     level: int
     note: str | None
 
-    @classmethod
-    def of(cls, link: MentorSkill, skill: Skill) -> "SkillOffer":
-        return cls(skill.id, skill.slug, skill.name, skill.category, link.level, link.note)
+
+def offer_of(link: MentorSkill, skill: Skill) -> SkillOffer:
+    ref: SkillRefData = {
+        "id": skill.id,
+        "slug": skill.slug,
+        "name": skill.name,
+        "category": skill.category,
+    }
+    return {"skill": ref, "level": link.level, "note": link.note}

@@ -18,7 +18,7 @@ from mentorapi.db.search import (
     text_match_param,
 )
 from mentorapi.kit.pagination import PageRequest
-from mentorapi.mentors.models import Mentor, MentorFields, MentorSkill, SkillOffer
+from mentorapi.mentors.models import Mentor, MentorFields, MentorSkill, SkillOffer, SkillRefData
 from mentorapi.mentors.schemas import MentorSort
 from mentorapi.skills.models import Skill
 
@@ -81,22 +81,31 @@ _SKILLS = Skill.__table__  # type: ignore[attr-defined]
 
 
 def _offers_column(dialect: str) -> Any:
-    """Each mentor's skills as one JSON array of [id, slug, name, category, level, note]: the
-    page and its skills in one statement (a correlated subquery per row of the page)."""
-    fields = [
-        _SKILLS.c.id,
-        _SKILLS.c.slug,
-        _SKILLS.c.name,
-        _SKILLS.c.category,
-        _LINKS.c.level,
-        _LINKS.c.note,
-    ]
+    """Each mentor's skills as one JSON array, each item already in the shape it is shown in
+    (SkillOffer): the page and its skills in one statement (a correlated subquery per row)."""
     if dialect == "postgresql":
-        aggregate = func.json_agg(func.json_build_array(*fields), type_=JSON)
+        obj, aggregate = func.json_build_object, func.json_agg
     else:
-        aggregate = func.json_group_array(func.json_array(*fields), type_=JSON)
+        obj, aggregate = func.json_object, func.json_group_array
+    item = obj(
+        "skill",
+        obj(
+            "id",
+            _SKILLS.c.id,
+            "slug",
+            _SKILLS.c.slug,
+            "name",
+            _SKILLS.c.name,
+            "category",
+            _SKILLS.c.category,
+        ),
+        "level",
+        _LINKS.c.level,
+        "note",
+        _LINKS.c.note,
+    )
     return (
-        sa_select(aggregate)
+        sa_select(aggregate(item, type_=JSON))
         .select_from(_LINKS.join(_SKILLS, _SKILLS.c.id == _LINKS.c.skill_id))
         .where(_LINKS.c.mentor_id == _MENTORS.c.id)
         .scalar_subquery()
@@ -104,14 +113,10 @@ def _offers_column(dialect: str) -> Any:
     )
 
 
-def _offers_of(raw: list[list[Any]] | None) -> list[SkillOffer]:
-    # Sorted here rather than in SQL: the same order as offers_for, whatever the collation.
-    return sort_offers([SkillOffer(*item) for item in raw or ()])
-
-
 def sort_offers(offers: list[SkillOffer]) -> list[SkillOffer]:
-    """A mentor's skills as they are shown: highest level first, then by slug."""
-    return sorted(offers, key=lambda offer: (-offer.level, offer.slug))
+    """A mentor's skills as they are shown: highest level first, then by slug. Sorted here
+    rather than in SQL, so the order is the same whatever the database's collation."""
+    return sorted(offers, key=lambda offer: (-offer["level"], offer["skill"]["slug"]))
 
 
 @lru_cache(maxsize=512)
@@ -196,7 +201,8 @@ async def list_page(
     connection = await db_session.connection()
     rows = (await connection.execute(_search_statement(shape), params)).all()
     found, cursor = keyset_page(rows, page, sort.value, keys)
-    return [(cast(MentorFields, row), _offers_of(row.offers)) for row in found], cursor
+    # PostgreSQL's json_agg over no rows is NULL; SQLite's json_group_array is [].
+    return [(cast(MentorFields, row), sort_offers(row.offers or [])) for row in found], cursor
 
 
 async def skills_for(
@@ -244,7 +250,8 @@ async def offers_for(
     connection = await db_session.connection()
     rows = await connection.execute(_OFFERS, {"mentor_ids": list(mentor_ids)})
     for mentor_id, skill_id, slug, name, category, level, note in rows:
-        result[mentor_id].append(SkillOffer(skill_id, slug, name, category, level, note))
+        ref: SkillRefData = {"id": skill_id, "slug": slug, "name": name, "category": category}
+        result[mentor_id].append({"skill": ref, "level": level, "note": note})
     for offers in result.values():
         offers[:] = sort_offers(offers)
     return result

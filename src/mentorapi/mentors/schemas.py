@@ -135,14 +135,7 @@ def read_data(mentor: MentorFields, skills: Sequence[SkillOffer]) -> dict[str, A
         # Stored as strings; validation turns them into Format members.
         "formats": mentor.formats,
         "session_lengths": mentor.session_lengths,
-        "skills": [
-            {
-                "skill": {"id": o.skill_id, "slug": o.slug, "name": o.name, "category": o.category},
-                "level": o.level,
-                "note": o.note,
-            }
-            for o in skills
-        ],
+        "skills": skills,
         "stats": {
             "sessions_completed": mentor.sessions_completed,
             "minutes_mentored": mentor.minutes_mentored,

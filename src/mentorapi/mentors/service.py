@@ -12,7 +12,7 @@ from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
 from mentorapi.kit.versioning import check_version
 from mentorapi.mentors import repository
-from mentorapi.mentors.models import Mentor, MentorFields, MentorSkill, SkillOffer
+from mentorapi.mentors.models import Mentor, MentorFields, MentorSkill, SkillOffer, offer_of
 from mentorapi.mentors.schemas import MentorCreate, MentorSort, MentorUpdate
 from mentorapi.sessions import repository as sessions_repository
 from mentorapi.skills import service as skills_service
@@ -100,7 +100,7 @@ async def _links(
 
 
 def _ordered(links: list[tuple[MentorSkill, Skill]]) -> list[SkillOffer]:
-    return repository.sort_offers([SkillOffer.of(link, skill) for link, skill in links])
+    return repository.sort_offers([offer_of(link, skill) for link, skill in links])
 
 
 async def create(
