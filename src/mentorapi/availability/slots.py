@@ -356,13 +356,16 @@ def free_starts(
     lows, highs = _blocked(calendar.spans, rules.buffer // _ONE_US, duration)
     blocked = len(lows)
     found: list[int] = []
+    append, extend = found.append, found.extend  # runs are often one start long
     j = 0
     first_day = clock.local_day(range_start) - 1
     last_day = clock.local_day(range_end) + 1
     for a, b in open_spans(rules, clock, first_day, last_day):
         # The candidates a + k * step from this k to `last` end by b and start in
         # [earliest, range_end); busy intervals cut them into runs, each a range() of starts.
-        k = max(0, -((a - earliest) // step))
+        k = -((a - earliest) // step)
+        if k < 0:
+            k = 0
         last = (min(b - duration, range_end - 1) - a) // step
         if k > last:
             continue
@@ -371,16 +374,25 @@ def free_starts(
         while j < blocked and highs[j] <= first:
             j += 1
         i = j  # the next window may still need intervals this one looks at
-        while i < blocked and lows[i] < final:
-            stop = (lows[i] - a) // step  # starts up to the interval's low end are free
-            if stop >= k:
-                found.extend(range(a + k * step, a + stop * step + 1, step))
-            k = max(k, -((a - highs[i]) // step))  # the first start at or after its high end
-            if k > last:
+        while i < blocked:
+            low = lows[i]
+            if low >= final:
                 break
+            stop = (low - a) // step  # starts up to the interval's low end are free
+            if stop > k:
+                extend(range(a + k * step, a + stop * step + 1, step))
+            elif stop == k:
+                append(a + k * step)
+            resume = -((a - highs[i]) // step)  # the first start at or after its high end
+            if resume > k:
+                k = resume
+                if k > last:
+                    break
             i += 1
-        if k <= last:
-            found.extend(range(a + k * step, final + 1, step))
+        if k < last:
+            extend(range(a + k * step, final + 1, step))
+        elif k == last:
+            append(final)
     if rules.capacity is not None:
         full = {week for week, n in calendar.weeks.items() if n >= rules.capacity}
         if full:
