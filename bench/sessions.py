@@ -7,14 +7,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 
-from bench.kit.db import fresh_database
+from bench.kit.db import asyncpg_dsn, fresh_database
 from bench.kit.options import options
 from bench.kit.report import table
 from bench.kit.seed import create_bench_app
-from bench.kit.server import Server, cpu_seconds
-from bench.kit.wrk import ensure_wrk, run_wrk
+from bench.kit.server import Server, cpu_seconds, machine_busy_seconds
+from bench.kit.wrk import WrkResult, ensure_wrk, run_wrk
+from mentorapi.db.debug import HEADER
 
 DATABASE = "mentorapi_bench_sessions"
 CLIENTS = 100
@@ -31,6 +33,32 @@ ALL_DAY = [
 OFFICE_HOURS = [
     {"day": d, "start": "09:00", "end": "17:00"} for d in ("mon", "tue", "wed", "thu", "fri")
 ]
+
+
+async def _backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends connected to the bench database (the server's pools)."""
+    connection = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await connection.close()
+    return [row["pid"] for row in rows]
+
+
+async def _statements_per_request(url: str, headers: dict[str, str], path: str) -> int:
+    """SQL statements of one slots request, from X-SQL-Statements of a one-worker server."""
+    env = {"MENTORAPI_DEBUG_SQL_COUNT": "true"}
+    async with (
+        Server(url, workers=1, env=env, name="sessions-sql-count") as server,
+        httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=30) as client,
+    ):
+        response = await client.get(path)
+    if response.status_code != 200:
+        raise RuntimeError(f"slots: {response.status_code} {response.text[:300]}")
+    return int(response.headers[HEADER])
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -160,15 +188,28 @@ async def run() -> dict[str, Any]:
             probe = await probe_client.get(path)
         if probe.status_code != 200 or not probe.json()["data"]:
             raise RuntimeError(f"slots probe: {probe.status_code} {probe.text[:300]}")
-        slots = await asyncio.to_thread(
-            run_wrk,
-            server.base_url,
-            [path],
-            headers=headers,
-            duration=opts.duration,
-            connections=SLOTS_CONNECTIONS,
-            threads=opts.threads,
-        )
+
+        def drive(seconds: float) -> WrkResult:
+            return run_wrk(
+                server.base_url,
+                [path],
+                headers=headers,
+                duration=seconds,
+                connections=SLOTS_CONNECTIONS,
+                threads=opts.threads,
+            )
+
+        if opts.warmup:  # pools filled, statements prepared: then measure
+            await asyncio.to_thread(drive, opts.warmup)
+        pids, database_pids = server.pids(), await _backend_pids(url)
+        load_before = os.getloadavg()[0]
+        cpu_before, database_before = cpu_seconds(pids), cpu_seconds(database_pids)
+        busy_before = machine_busy_seconds()
+        slots = await asyncio.to_thread(drive, opts.duration)
+        slots_cpu = cpu_seconds(pids) - cpu_before
+        database_cpu = cpu_seconds(database_pids) - database_before
+        machine_busy = machine_busy_seconds() - busy_before
+    statements = await _statements_per_request(url, headers, path)
     booking = {
         "bookings": BOOKINGS,
         "clients": CLIENTS,
@@ -181,10 +222,19 @@ async def run() -> dict[str, Any]:
         "server_cpu_ms_per_booking": round(1000 * booking_cpu / BOOKINGS, 2),
         "load_average": round(os.getloadavg()[0], 2),
     }
+    per_request = 1000 / slots.requests if slots.requests else 0.0
     slot_run = {
         **slots.as_dict(),
         "connections": SLOTS_CONNECTIONS,
+        "workers": workers,
         "slots_returned": len(probe.json()["data"]),
+        "statements_per_request": statements,
+        # CPU per request: the server's processes, and the PostgreSQL backends serving them.
+        "server_cpu_ms_per_request": round(slots_cpu * per_request, 3),
+        "database_cpu_ms_per_request": round(database_cpu * per_request, 3),
+        # All cores' busy time over the run: server + wrk + PostgreSQL + anything else running.
+        "machine_busy_cores": round(machine_busy / slots.seconds, 2) if slots.seconds else None,
+        "load_average_before": round(load_before, 2),
     }
     return {
         "booking": booking,
@@ -210,14 +260,32 @@ async def run() -> dict[str, Any]:
             table(
                 f"GET slots, 4 weeks, mentor with {BUSY_SESSIONS} sessions, "
                 f"{SLOTS_CONNECTIONS} connections",
-                ["req/s", "p50 ms", "p99 ms", "slots", "non-2xx"],
+                [
+                    "workers",
+                    "req/s",
+                    "p50 ms",
+                    "p99 ms",
+                    "slots",
+                    "non-2xx",
+                    "statements",
+                    "cpu ms/req",
+                    "db cpu ms/req",
+                    "machine cores",
+                    "load before",
+                ],
                 [
                     [
+                        workers,
                         slot_run["rps"],
                         slot_run["p50_ms"],
                         slot_run["p99_ms"],
                         slot_run["slots_returned"],
                         slot_run["non_2xx"],
+                        slot_run["statements_per_request"],
+                        slot_run["server_cpu_ms_per_request"],
+                        slot_run["database_cpu_ms_per_request"],
+                        slot_run["machine_busy_cores"],
+                        slot_run["load_average_before"],
                     ]
                 ],
             ),

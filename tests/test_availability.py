@@ -293,3 +293,100 @@ async def test_unanswered_past_requests_free_the_capacity(
     later = datetime(2027, 1, 11, 9, tzinfo=UTC)
     monkeypatch.setattr(availability_service, "utcnow", lambda: later)
     assert len(await _slots(tenant, base["mentor_id"], **tuesday)) > 0
+
+
+async def test_slots_body_is_the_old_engines_byte_for_byte(tenant: Tenant) -> None:
+    """Through the database (held times decoded from PostgreSQL's arrays or SQLite's JSON): the
+    REST body is exactly what the old engine and pydantic's Page[Slot] wrote, for a week with a
+    DST switch, sessions held and cancelled, buffer, capacity and another display zone; and
+    GraphQL's slots are the same."""
+    from datetime import UTC, datetime, timedelta
+
+    from mentorapi.availability.models import Availability
+    from mentorapi.kit.timezones import zone
+    from tests import slot_reference as ref
+
+    mornings = [{"day": d, "start": "08:00", "end": "12:00"} for d in ("mon", "fri", "sat", "sun")]
+    midnight = [{"day": "tue", "start": "22:00", "end": "24:00"},
+                {"day": "wed", "start": "00:00", "end": "01:30"}]  # fmt: skip
+    availability = {
+        "weekly": [*mornings, *midnight],
+        "overrides": [{"date": "2027-03-29", "windows": [{"start": "13:00", "end": "15:00"}]}],
+        "buffer_minutes": 10,
+        "min_notice_minutes": 60,
+        "weekly_capacity": 9,
+    }  # fmt: skip
+    base = await bookable(tenant.client, **availability, auto_accept=False)
+    held = [
+        await book_session(tenant.client, base, at)
+        for at in ("2027-03-26T07:30:00Z", "2027-03-28T07:00:00Z", "2027-03-30T21:30:00Z",
+                   "2027-03-29T11:15:00Z", "2027-04-02T08:45:00Z")
+    ]  # fmt: skip
+    cancel = await tenant.client.post(
+        f"/v1/sessions/{held[1]['id']}/cancel", json={"by": "mentee", "reason": "cannot make it"}
+    )
+    assert cancel.status_code == 200, cancel.text
+    params = {"start": "2027-03-25T00:00:00Z", "end": "2027-04-05T00:00:00Z", "duration": 30}
+    response = await tenant.client.get(
+        f"/v1/mentors/{base['mentor_id']}/slots", params={**params, "timezone": "America/New_York"}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+
+    rules = ref.rules_of(
+        Availability(app_id="app_x", mentor_id=base["mentor_id"], **availability), "Europe/Berlin"
+    )
+    times = [
+        (datetime.fromisoformat(s["starts_at"]), datetime.fromisoformat(s["ends_at"]))
+        for i, s in enumerate(held)
+        if i != 1
+    ]
+    spans = ref.free_slots(
+        rules,
+        ref.calendar_of(rules, times, [a for a, _ in times]),
+        range_start=datetime(2027, 3, 25, tzinfo=UTC),
+        range_end=datetime(2027, 4, 5, tzinfo=UTC),
+        duration=timedelta(minutes=30),
+        now=datetime.now(UTC),
+    )
+    assert len(spans) > 40
+    assert response.content == ref.page_json(spans, zone("America/New_York"))
+
+    query = """query($m: ID!, $start: DateTime!, $end: DateTime!, $d: Int!, $tz: String) {
+      mentorSlots(mentorId: $m, start: $start, end: $end, duration: $d, timezone: $tz) {
+        startsAt endsAt localStart } }"""
+    variables = {"m": base["mentor_id"], "start": params["start"], "end": params["end"], "d": 30}
+    graphql = await tenant.client.post(
+        "/graphql", json={"query": query, "variables": {**variables, "tz": "America/New_York"}}
+    )
+    found = graphql.json()["data"]["mentorSlots"]
+    assert [
+        (
+            datetime.fromisoformat(s["startsAt"]),
+            datetime.fromisoformat(s["endsAt"]),
+            s["localStart"],
+        )
+        for s in found
+    ] == [(a, b, a.astimezone(zone("America/New_York")).isoformat()) for a, b in spans]
+
+
+async def test_slots_run_one_statement_after_authentication(tenant: Tenant) -> None:
+    from tests.conftest import count_statements
+
+    base = await bookable(tenant.client, weekly_capacity=5)
+    await book_session(tenant.client, base, "2027-01-11T08:00:00Z")
+    await book_session(tenant.client, base, "2027-01-12T09:00:00Z")
+    params = {"start": "2027-01-11T00:00:00Z", "end": "2027-02-10T00:00:00Z", "duration": 30}
+    with count_statements() as statements:
+        response = await tenant.client.get(f"/v1/mentors/{base['mentor_id']}/slots", params=params)
+    assert response.status_code == 200
+    assert len(response.json()["data"]) > 100
+    assert len(statements) <= 2, statements  # the API key, then mentor + availability + sessions
+
+
+async def test_an_unknown_mentor_is_404_before_the_range_is_checked(tenant: Tenant) -> None:
+    response = await tenant.client.get(
+        "/v1/mentors/mtr_01JD0000000000000000000000/slots",
+        params={"start": "2027-01-12T00:00:00Z", "end": "2027-01-11T00:00:00Z", "duration": 45},
+    )
+    assert response.status_code == 404, response.text

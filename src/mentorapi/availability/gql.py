@@ -180,9 +180,7 @@ class Query:
                 duration_minutes=args.duration,
                 display_timezone=args.timezone,
             )
-        return [
-            Slot(starts_at=s.starts_at, ends_at=s.ends_at, local_start=s.local_start) for s in found
-        ]
+        return [Slot(starts_at=a, ends_at=b, local_start=local) for a, b, local in found.rows()]
 
 
 @strawberry.type

@@ -1,9 +1,16 @@
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
 
+from sqlalchemy import Select, Table, and_, bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.availability.models import Availability
+from mentorapi.mentors.models import Mentor
+from mentorapi.sessions import repository as sessions_repository
 
 
 async def get(db_session: AsyncSession, app_id: str, mentor_id: str) -> Availability | None:
@@ -28,3 +35,97 @@ async def get_many(
         col(Availability.app_id) == app_id, col(Availability.mentor_id).in_(list(mentor_ids))
     )
     return list((await db_session.exec(query)).all())
+
+
+MENTORS = cast(Table, Mentor.__table__)  # type: ignore[attr-defined]
+AVAILABILITIES = cast(Table, Availability.__table__)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class SlotSource:
+    """What a slots request reads: the mentor's zone and session lengths, their availability's
+    values (`weekly` None: never set), and the times held around the range."""
+
+    timezone: str
+    session_lengths: list[int]
+    weekly: list[dict[str, Any]] | None
+    overrides: list[dict[str, Any]]
+    buffer_minutes: int
+    min_notice_minutes: int
+    weekly_capacity: int | None
+    held: list[sessions_repository.Held]
+
+
+_slot_statements: dict[str, Select[Any]] = {}
+
+
+def _slot_statement(dialect: str) -> Select[Any]:
+    # Built once per dialect with bind parameters: SQLAlchemy then finds its compiled form by
+    # the statement's cache key, which a reused statement object keeps.
+    statement = _slot_statements.get(dialect)
+    if statement is None:
+        m, a = MENTORS.c, AVAILABILITIES.c
+        held = sessions_repository.held_times(
+            dialect,
+            app_id=bindparam("app_id"),
+            mentor_id=bindparam("mentor_id"),
+            start=bindparam("held_from"),
+            end=bindparam("held_to"),
+            now=bindparam("now"),
+        )
+        built: Select[Any] = (
+            sa_select(
+                m.timezone,
+                m.session_lengths,
+                a.weekly,
+                a.overrides,
+                a.buffer_minutes,
+                a.min_notice_minutes,
+                a.weekly_capacity,
+                held.label("held"),
+            )
+            .select_from(
+                MENTORS.outerjoin(AVAILABILITIES, and_(a.app_id == m.app_id, a.mentor_id == m.id))
+            )
+            .where(m.app_id == bindparam("app_id"), m.id == bindparam("mentor_id"))
+        )
+        statement = _slot_statements[dialect] = built
+    return statement
+
+
+async def slot_source(
+    db_session: AsyncSession,
+    app_id: str,
+    mentor_id: str,
+    held_from: datetime,
+    held_to: datetime,
+    now: datetime,
+) -> SlotSource | None:
+    """The mentor, their availability and the sessions starting in [held_from, held_to)
+    (`sessions.repository.held_times`) in one statement; None if the app has no such mentor."""
+    dialect = db_session.get_bind().dialect.name
+    connection = await db_session.connection()
+    result = await connection.execute(
+        _slot_statement(dialect),
+        {
+            "app_id": app_id,
+            "mentor_id": mentor_id,
+            "held_from": held_from,
+            "held_to": held_to,
+            "now": now,
+        },
+    )
+    row = result.first()
+    if row is None:
+        return None
+    timezone, lengths, weekly, overrides, buffer, notice, capacity, held = row
+    return SlotSource(
+        timezone=timezone,
+        session_lengths=lengths,
+        weekly=weekly,
+        overrides=overrides or [],
+        buffer_minutes=buffer or 0,
+        min_notice_minutes=notice or 0,
+        weekly_capacity=capacity,
+        held=sessions_repository.decode_held(dialect, held),
+    )

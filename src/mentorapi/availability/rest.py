@@ -64,6 +64,9 @@ async def put_availability(
 
 @router.get(
     "/{mentor_id}/slots",
+    # The body is written by FreeSlots.page_json (hundreds of slots: no model per slot for
+    # FastAPI to validate and serialize again); the model documents it.
+    response_model=Page[Slot],
     summary="Free start times for a session",
     description="Slots starting in [start, end) (at most 31 days) for a session of `duration` "
     "minutes, after windows, overrides, buffer, notice, capacity and existing sessions.",
@@ -80,7 +83,7 @@ async def list_slots(
         str | None,
         Query(max_length=64, description="Zone for `local_start` (default: the mentor's)."),
     ] = None,
-) -> Page[Slot]:
+) -> Response:
     if timezone is not None:
         try:
             validate_timezone(timezone)
@@ -95,4 +98,4 @@ async def list_slots(
         duration_minutes=duration,
         display_timezone=timezone,
     )
-    return Page(data=found, next_cursor=None)
+    return Response(found.page_json(), media_type="application/json")

@@ -4,6 +4,7 @@ Anyone in the app (API key or member) may read a mentor's availability and slots
 mentors are public; only the mentor themself or the API key may change it (403 otherwise).
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -11,20 +12,34 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mentorapi.apps.caller import Caller, require_mentor
 from mentorapi.availability import repository
 from mentorapi.availability.models import Availability
-from mentorapi.availability.schemas import AvailabilityPut, Slot, dump_weekly
-from mentorapi.availability.slots import Calendar, Rules, free_slots, rules_of
-from mentorapi.kit.errors import InvalidInput
+from mentorapi.availability.render import FreeSlots
+from mentorapi.availability.schemas import AvailabilityPut, dump_weekly
+from mentorapi.availability.slots import (
+    DAY,
+    MINUTE,
+    Calendar,
+    Clock,
+    Rules,
+    calendar_from,
+    clock_around,
+    free_starts,
+    rules_from,
+    rules_of,
+    to_us,
+)
+from mentorapi.kit.errors import InvalidInput, NotFound
 from mentorapi.kit.timezones import utcnow, zone
 from mentorapi.kit.versioning import check_version
 from mentorapi.mentors import service as mentors_service
 from mentorapi.mentors.models import Mentor
 from mentorapi.sessions import repository as sessions_repository
-from mentorapi.sessions.models import ACTIVE, SessionStatus
+from mentorapi.sessions.repository import Held
 
 MAX_RANGE = timedelta(days=31)
 # Sessions starting this far around a range can still touch it: a day covers any session plus
 # buffer; a week covers the capacity count of the range's first week.
 _AROUND = timedelta(days=8)
+_AROUND_US = _AROUND // timedelta(microseconds=1)
 
 
 async def get(
@@ -85,28 +100,23 @@ async def calendar_for(
     rules: Rules,
     exclude_id: str | None = None,
 ) -> Calendar:
-    from mentorapi.availability.slots import calendar_of
-
-    rows = await sessions_repository.counted_between(
-        db_session, mentor.app_id, mentor.id, start - _AROUND, end + _AROUND, exclude_id
-    )
     # A request nobody answered in time is expired, whether or not a worker has said so yet.
-    current = utcnow()
-    rows = [
-        s
-        for s in rows
-        if not (
-            s.status == SessionStatus.requested
-            and s.expires_at is not None
-            and s.expires_at <= current
-        )
-    ]
-    active = [
-        (s.starts_at, s.ends_at)
-        for s in rows
-        if s.status in ACTIVE and s.starts_at is not None and s.ends_at is not None
-    ]
-    return calendar_of(rules, active, [s.starts_at for s in rows if s.starts_at is not None])
+    held = await sessions_repository.counted_between(
+        db_session,
+        mentor.app_id,
+        mentor.id,
+        start - _AROUND,
+        end + _AROUND,
+        now=utcnow(),
+        exclude_id=exclude_id,
+    )
+    return calendar_from(_mentor_clock(rules, start, end), held, weeks=rules.capacity is not None)
+
+
+def _mentor_clock(rules: Rules, start: datetime, end: datetime) -> Clock:
+    """The mentor's zone over everything a range looks at: the sessions around it (for their
+    weeks) and the windows of the days next to it."""
+    return clock_around(rules.zone, to_us(start), to_us(end), _AROUND_US + DAY)
 
 
 async def slots(
@@ -118,28 +128,67 @@ async def slots(
     end: datetime,
     duration_minutes: int,
     display_timezone: str | None = None,
-) -> list[Slot]:
-    mentor = await mentors_service.get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
+) -> FreeSlots:
+    current = utcnow()
+    # One statement reads the mentor, the availability and the held times, before the checks
+    # below (which need the mentor); a range they refuse reads at most 31 days of sessions.
+    source = await repository.slot_source(
+        db_session,
+        app_id,
+        mentor_id,
+        start - _AROUND,
+        min(end, start + MAX_RANGE) + _AROUND,
+        current,
+    )
+    if source is None:
+        raise NotFound(f"no mentor {mentor_id}")
     if end <= start:
         raise InvalidInput("end must be after start", loc=["query", "end"])
     if end - start > MAX_RANGE:
         raise InvalidInput("a slot range is at most 31 days", loc=["query", "end"])
-    if duration_minutes not in mentor.session_lengths:
+    if duration_minutes not in source.session_lengths:
         raise InvalidInput(
-            f"the mentor offers sessions of {mentor.session_lengths} minutes",
+            f"the mentor offers sessions of {source.session_lengths} minutes",
             loc=["query", "duration"],
         )
-    rules, _ = await rules_for(db_session, mentor)
-    calendar = await calendar_for(db_session, mentor, start, end, rules=rules)
-    shown = zone(display_timezone or mentor.timezone)
-    spans = free_slots(
-        rules,
-        calendar,
-        range_start=start,
-        range_end=end,
-        duration=timedelta(minutes=duration_minutes),
-        now=utcnow(),
+    rules = rules_from(
+        source.timezone,
+        source.weekly or (),
+        source.overrides,
+        buffer_minutes=source.buffer_minutes,
+        min_notice_minutes=source.min_notice_minutes,
+        weekly_capacity=source.weekly_capacity,
     )
-    return [
-        Slot(starts_at=a, ends_at=b, local_start=a.astimezone(shown).isoformat()) for a, b in spans
-    ]
+    return find_slots(
+        rules,
+        source.held,
+        start=start,
+        end=end,
+        duration_minutes=duration_minutes,
+        display_timezone=display_timezone or source.timezone,
+        now=current,
+    )
+
+
+def find_slots(
+    rules: Rules,
+    held: Iterable[Held],
+    *,
+    start: datetime,
+    end: datetime,
+    duration_minutes: int,
+    display_timezone: str,
+    now: datetime,
+) -> FreeSlots:
+    """The free slots in [start, end) given the sessions held from 8 days before to 8 days
+    after it (what `slots` reads), shown in `display_timezone`."""
+    clock = _mentor_clock(rules, start, end)
+    calendar = calendar_from(clock, held, weeks=rules.capacity is not None)
+    a, b = to_us(start), to_us(end)
+    tz = zone(display_timezone)
+    display = clock if tz is rules.zone else clock_around(tz, a, b, DAY)
+    duration = duration_minutes * MINUTE
+    starts = free_starts(
+        rules, calendar, clock, range_start=a, range_end=b, duration=duration, now=to_us(now)
+    )
+    return FreeSlots(starts=starts, duration=duration, display=display)

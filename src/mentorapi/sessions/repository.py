@@ -1,8 +1,25 @@
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import false, or_, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    ScalarSelect,
+    String,
+    Table,
+    case,
+    extract,
+    false,
+    literal_column,
+    or_,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import NullType
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -55,15 +72,91 @@ async def offers_skill(db_session: AsyncSession, mentor_id: str, skill_id: str) 
     return (await db_session.exec(query)).first() is not None
 
 
-@dataclass(frozen=True, slots=True)
-class TimeHeld:
-    """What the slot engine needs of a session: plain values, not an ORM object (a month of a
-    busy mentor is hundreds of rows on every slots request)."""
+# (holds the mentor's time, start, end or None): a session as the slot engine needs it, with its
+# instants as microseconds since 1970-01-01 UTC (a month of a busy mentor is hundreds of them on
+# every slots request: no ORM objects, no datetimes).
+Held = tuple[bool, int, int | None]
 
-    status: str
-    starts_at: datetime | None
-    ends_at: datetime | None
-    expires_at: datetime | None
+SESSIONS = cast(Table, Session.__table__)  # type: ignore[attr-defined]
+# Inline constants, not parameters: an IN list of parameters is rendered anew on every execution.
+_ACTIVE: list[ColumnElement[str]] = [literal_column(f"'{s.value}'") for s in ACTIVE]
+_COUNTED: list[ColumnElement[str]] = [literal_column(f"'{s.value}'") for s in COUNTED]
+_REQUESTED: ColumnElement[str] = literal_column(f"'{SessionStatus.requested.value}'")
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_ONE_US = timedelta(microseconds=1)
+
+
+def _epoch_us(column: ColumnElement[datetime]) -> ColumnElement[int]:
+    return sql_cast(extract("epoch", column) * literal_column("1000000"), BigInteger)
+
+
+def held_times(
+    dialect: str,
+    *,
+    app_id: Any,
+    mentor_id: Any,
+    start: Any,
+    end: Any,
+    now: Any,
+    exclude_id: Any = None,
+) -> ScalarSelect[Any]:
+    """One value holding the sessions of the mentor starting in [start, end) that hold time or
+    count for capacity, leaving out requests nobody answered before they expired (at `now`),
+    whether or not a worker has said so yet. Arguments are values or bind parameters. Decode it
+    with `decode_held`. PostgreSQL: a bigint[][] of [active, start, end] in microseconds;
+    SQLite: the same as JSON text, with the stored timestamps."""
+    s = SESSIONS.c
+    where = [
+        s.app_id == app_id,
+        s.mentor_id == mentor_id,
+        s.status.in_(_COUNTED),
+        s.starts_at >= start,
+        s.starts_at < end,
+        or_(
+            s.status != _REQUESTED,
+            s.expires_at.is_(None),
+            s.expires_at > now,
+        ),
+    ]
+    if exclude_id is not None:
+        where.append(s.id != exclude_id)
+    active = case((s.status.in_(_ACTIVE), literal_column("1")), else_=literal_column("0"))
+    if dialect == "postgresql":
+        row = postgresql.array([active, _epoch_us(s.starts_at), _epoch_us(s.ends_at)])
+        # NullType: asyncpg's nested lists of ints as they come (an ARRAY type would copy them
+        # item by item through its result processor).
+        arrays = func.array_agg(row, type_=NullType())
+        return sa_select(arrays).where(*where).scalar_subquery()
+    rows = sa_select(
+        active.label("active"), s.starts_at.label("starts_at"), s.ends_at.label("ends_at")
+    ).where(*where)
+    inner = rows.subquery()
+    text = func.json_group_array(
+        func.json_array(inner.c.active, inner.c.starts_at, inner.c.ends_at), type_=String
+    )
+    return sa_select(text).scalar_subquery()
+
+
+def _stored_us(value: str | None) -> int | None:
+    # SQLite keeps naive UTC text ("2027-01-11 08:00:00.000000").
+    if value is None:
+        return None
+    return (datetime.fromisoformat(value) - _NAIVE_EPOCH) // _ONE_US
+
+
+def decode_held(dialect: str, value: Any) -> list[Held]:
+    if value is None:
+        return []
+    if dialect == "postgresql":
+        # asyncpg's [active, start, end] lists, as they are: they unpack like Held tuples (and
+        # 0/1 test like False/True), and hundreds of them are read on every slots request.
+        return cast(list[Held], value)
+    held: list[Held] = []
+    for active, start, end in json.loads(value):
+        starts = _stored_us(start)
+        assert starts is not None  # the query asks for a start in range
+        held.append((bool(active), starts, _stored_us(end)))
+    return held
 
 
 async def counted_between(
@@ -72,21 +165,26 @@ async def counted_between(
     mentor_id: str,
     start: datetime,
     end: datetime,
+    *,
+    now: datetime,
     exclude_id: str | None = None,
-) -> list[TimeHeld]:
-    """Sessions of the mentor starting in [start, end) that hold time or count for capacity."""
-    query = select(
-        col(Session.status), col(Session.starts_at), col(Session.ends_at), col(Session.expires_at)
-    ).where(
-        col(Session.app_id) == app_id,
-        col(Session.mentor_id) == mentor_id,
-        col(Session.status).in_([s.value for s in COUNTED]),
-        col(Session.starts_at) >= start,
-        col(Session.starts_at) < end,
+) -> list[Held]:
+    """Sessions of the mentor starting in [start, end) that hold time or count for capacity
+    (`held_times`), in no particular order."""
+    dialect = db_session.get_bind().dialect.name
+    query = sa_select(
+        held_times(
+            dialect,
+            app_id=app_id,
+            mentor_id=mentor_id,
+            start=start,
+            end=end,
+            now=now,
+            exclude_id=exclude_id,
+        )
     )
-    if exclude_id is not None:
-        query = query.where(col(Session.id) != exclude_id)
-    return [TimeHeld(*row) for row in (await db_session.exec(query)).all()]
+    connection = await db_session.connection()
+    return decode_held(dialect, (await connection.execute(query)).scalar())
 
 
 async def get(
