@@ -21,8 +21,13 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     writes = request.method not in READ_METHODS
     write_intent.set(writes)
     database = get_database(request)
-    maker = database.sessionmaker if writes else database.read_sessionmaker
-    async with maker() as session:
+    if not writes:
+        # Nothing to commit: closing hands the connection back (and, on SQLite, ends the read
+        # transaction); a commit would only walk SQLAlchemy's transaction state for nothing.
+        async with database.read_sessionmaker() as session:
+            yield session
+        return
+    async with database.sessionmaker() as session:
         try:
             yield session
             await session.commit()

@@ -11,7 +11,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db import fast
-from mentorapi.db.paging import SortKey, keyset_page, keyset_params, keyset_statement
+from mentorapi.db.paging import (
+    SortKey,
+    fetch_limit,
+    keyset_page,
+    keyset_params,
+    keyset_statement,
+)
 from mentorapi.db.search import (
     json_array_contains_param,
     json_array_value,
@@ -74,6 +80,7 @@ class _Shape:
     format: bool
     session_length: bool
     after: bool
+    limit: int  # rows to fetch (written into the SQL: see db/paging.py)
 
 
 _MENTORS = Mentor.__table__  # type: ignore[attr-defined]
@@ -159,7 +166,7 @@ def _search_statement(shape: _Shape) -> Select[Any]:
     ):
         if wanted:
             query = query.where(json_array_contains_param(_MENTORS.c[name], name, shape.dialect))
-    return keyset_statement(query, _row_sort_keys(shape.sort), after=shape.after)
+    return keyset_statement(query, _row_sort_keys(shape.sort), after=shape.after, limit=shape.limit)
 
 
 def _row_sort_keys(sort: MentorSort) -> list[SortKey]:
@@ -205,6 +212,7 @@ async def list_page(
         format=format is not None,
         session_length=session_length is not None,
         after="after_0" in params,
+        limit=fetch_limit(page),
     )
     rows = await fast.fetch(db_session, _search_statement(shape), params)
     found, cursor = keyset_page([_ListedRow(*row) for row in rows], page, sort.value, keys)
