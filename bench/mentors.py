@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 
 from bench.kit.db import fresh_database
 from bench.kit.options import options
@@ -15,6 +14,7 @@ from bench.kit.seed import Seeded, seed_mentors
 from bench.kit.server import Server, cpu_seconds, machine_busy_seconds
 from bench.kit.wrk import WrkResult, ensure_wrk, run_wrk
 from mentorapi.config import Settings
+from mentorapi.db import fast
 from mentorapi.db.debug import HEADER
 from mentorapi.db.engine import create_database
 from mentorapi.kit.pagination import PageRequest
@@ -33,16 +33,19 @@ def _auth(seeded: Seeded) -> dict[str, str]:
 
 async def explain(seeded: Seeded, slug: str, limit: int = 20) -> list[dict[str, Any]]:
     """EXPLAIN ANALYZE of the exact statements the list endpoint runs for `slug`: captured from
-    the service with their parameters, then replayed (warm) under EXPLAIN."""
+    the service with their parameters (they go through db.fast, straight to asyncpg), then
+    replayed (warm) under EXPLAIN on the same driver connection."""
     db = create_database(Settings(database_url=seeded.database_url))
-    captured: list[tuple[str, Any]] = []
+    captured: list[tuple[Any, dict[str, Any]]] = []
+    original = fast.fetch
 
-    def capture(_c: Any, _cur: Any, statement: str, parameters: Any, *_a: Any) -> None:
-        captured.append((statement, parameters))
+    async def spy(db_session: Any, statement: Any, params: Any) -> Any:
+        captured.append((statement, dict(params)))
+        return await original(db_session, statement, params)
 
     try:
-        async with db.sessionmaker() as session:
-            event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
+        async with db.read_sessionmaker() as session:
+            fast.fetch = spy  # type: ignore[assignment]
             try:
                 await mentors_service.list_mentors(
                     db_session=session,
@@ -51,24 +54,27 @@ async def explain(seeded: Seeded, slug: str, limit: int = 20) -> list[dict[str, 
                     skills=[slug],
                 )
             finally:
-                event.remove(db.engine.sync_engine, "before_cursor_execute", capture)
+                fast.fetch = original  # type: ignore[assignment]
             conn = await session.connection()
+            driver: Any = (await conn.get_raw_connection()).driver_connection
             plans = []
-            for statement, parameters in captured:
-                sql = "EXPLAIN (ANALYZE, BUFFERS) " + statement
+            for statement, params in captured:
+                prepared = fast._prepare(statement, conn.dialect)
+                values = prepared.compiled.construct_params(params) or {}
+                args = [values[name] for name in prepared.names]
+                sql = "EXPLAIN (ANALYZE, BUFFERS) " + prepared.sql
                 for _ in range(3):  # the last of three runs: caches warm, as under load
-                    rows = (await conn.exec_driver_sql(sql, parameters)).all()
+                    rows = await driver.fetch(sql, *args)
                 lines = [row[0] for row in rows]
                 timing = next((ln for ln in lines if ln.startswith("Execution Time")), "")
-                table_name = re.search(r"\bFROM\s+(\w+)", statement)
+                reads = re.search(r"\bon (\w+)", "\n".join(lines))
                 plans.append(
                     {
-                        "statement": table_name.group(1) if table_name else statement[:40],
+                        "statement": reads.group(1) if reads else prepared.sql[:40],
                         "execution_ms": float(timing.split(":")[1].split()[0]) if timing else None,
                         "plan": lines,
                     }
                 )
-            await session.rollback()
             return plans
     finally:
         await db.dispose()
