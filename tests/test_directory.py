@@ -316,3 +316,46 @@ async def test_sort_by_rating_and_sessions_pages_through_ties(tenant: Tenant, db
     ids = [m["id"] for m in mentors]
     assert await walk("rating") == [ids[1], ids[0], ids[2], ids[4], ids[3]]
     assert await walk("sessions") == [ids[4], ids[0], ids[2], ids[1], ids[3]]
+
+
+@pytest.mark.parametrize("sort", ["created", "-created", "name"])
+@pytest.mark.parametrize("wanted", [["rare"], ["rare", "common"]])
+async def test_skill_filtered_pages_walk_in_order(
+    tenant: Tenant, other_tenant: Tenant, sort: str, wanted: list[str]
+) -> None:
+    """Skill-only searches in creation order read the page from the skill's links (a plan of
+    their own); every page, cursor and direction must match the plain order of the matches."""
+    for client in (tenant.client, other_tenant.client):
+        await create_skill(client, slug="rare")
+        await create_skill(client, slug="common")
+    made = []
+    for i in range(9):
+        slugs = (["common"] if i % 4 else []) + (["rare"] if i % 3 != 1 else [])
+        made.append(
+            await create_mentor(
+                tenant.client, name=f"M{8 - i}", skills=[{"slug": s} for s in slugs]
+            )
+        )
+        # Another app's mentor with the same slugs, created in between: never listed.
+        await create_mentor(other_tenant.client, skills=[{"slug": "rare"}, {"slug": "common"}])
+    matching = [m for m in made if set(wanted) <= {s["skill"]["slug"] for s in m["skills"]}]
+    if sort == "name":
+        matching.sort(key=lambda m: (m["name"], m["id"]))
+    elif sort == "-created":
+        matching.reverse()
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        params: dict[str, Any] = {"limit": 2, "sort": sort, "skill": wanted}
+        if cursor:
+            params["cursor"] = cursor
+        response = await tenant.client.get("/v1/mentors", params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert all(m["skills"] for m in page["data"])
+        seen += [m["id"] for m in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [m["id"] for m in matching]
+    assert len(seen) == (6 if wanted == ["rare"] else 4)
