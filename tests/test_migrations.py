@@ -1,14 +1,16 @@
 """Migrating an empty database gives exactly the models; downgrading removes everything."""
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -62,3 +64,65 @@ async def test_upgrade_gives_exactly_the_models_and_downgrade_removes_them(
     await asyncio.to_thread(upgrade, empty_database)  # and back up again, cleanly
     diff, _ = await _inspect(empty_database)
     assert diff == []
+
+
+async def test_mentor_offers_are_filled_from_the_links(empty_database: str) -> None:
+    """The offers migration copies each mentor's existing skills, in display order."""
+    await asyncio.to_thread(upgrade, empty_database, "5139b158761e")
+    engine = create_async_engine(empty_database)
+    now = datetime(2026, 12, 1, 10, tzinfo=UTC)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO apps (id, name, token_secret, cors_origins, created_at, "
+                    "updated_at) VALUES ('app_1', 'a', 's', '[]', :now, :now)"
+                ),
+                {"now": now},
+            )
+            for skill_id, slug in (("skl_1", "b-skill"), ("skl_2", "a-skill"), ("skl_3", "z")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO skills (id, app_id, slug, name, category, description, "
+                        "version, created_at, updated_at) VALUES (:id, 'app_1', :slug, "
+                        ":slug, NULL, '', 1, :now, :now)"
+                    ),
+                    {"id": skill_id, "slug": slug, "now": now},
+                )
+            for mentor_id in ("mtr_1", "mtr_2"):
+                await conn.execute(
+                    text(
+                        "INSERT INTO mentors (id, app_id, external_id, name, headline, bio, "
+                        "timezone, languages, formats, session_lengths, sessions_completed, "
+                        "minutes_mentored, ratings_count, rating_sum, rating_avg, "
+                        "mentees_helped, impact_stories, version, created_at, updated_at) "
+                        "VALUES (:id, 'app_1', :id, 'M', '', '', 'UTC', '[]', '[]', '[15]', "
+                        "0, 0, 0, 0, 0, 0, 0, 1, :now, :now)"
+                    ),
+                    {"id": mentor_id, "now": now},
+                )
+            for skill_id, level, note in (
+                ("skl_1", 3, None),
+                ("skl_2", 3, "x"),
+                ("skl_3", 5, None),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO mentor_skills (mentor_id, skill_id, app_id, level, note) "
+                        "VALUES ('mtr_1', :skill, 'app_1', :level, :note)"
+                    ),
+                    {"skill": skill_id, "level": level, "note": note},
+                )
+        await asyncio.to_thread(upgrade, empty_database)
+        async with engine.connect() as conn:
+            rows = dict((await conn.execute(text("SELECT id, offers FROM mentors"))).all())
+    finally:
+        await engine.dispose()
+    shown = {k: json.loads(v) if isinstance(v, str) else v for k, v in rows.items()}
+    assert shown["mtr_2"] == []
+    assert [(o["skill"]["slug"], o["level"], o["note"]) for o in shown["mtr_1"]] == [
+        ("z", 5, None),
+        ("a-skill", 3, "x"),
+        ("b-skill", 3, None),
+    ]
+    assert shown["mtr_1"][0]["skill"] == {"id": "skl_3", "slug": "z", "name": "z", "category": None}

@@ -155,3 +155,46 @@ async def test_list_body_is_exactly_what_the_model_writes(tenant: Tenant) -> Non
     for mentor in response.json()["data"] + rest.json()["data"]:
         alone = await tenant.client.get(f"/v1/mentors/{mentor['id']}")
         assert alone.json() == mentor
+
+
+async def test_listed_skills_follow_renames_and_replacements(tenant: Tenant) -> None:
+    """The list shows each mentor's skills from a copy kept on the mentor (Mentor.offers): a
+    skill's new slug, name or category and a mentor's new set of skills show at once, exactly
+    as reading the mentor alone (from the links) does."""
+    skill = await create_skill(tenant.client, slug="old-slug", name="Old", category="a")
+    other = await create_skill(tenant.client, slug="other")
+    mentors = [
+        await create_mentor(tenant.client, skills=[{"skill_id": skill["id"], "level": 2}])
+        for _ in range(3)
+    ]
+    renamed = await tenant.client.patch(
+        f"/v1/skills/{skill['id']}", json={"slug": "new-slug", "name": "New", "category": None}
+    )
+    assert renamed.status_code == 200, renamed.text
+    replaced = await tenant.client.put(
+        f"/v1/mentors/{mentors[0]['id']}/skills",
+        json={"skills": [{"skill_id": other["id"], "level": 5}, {"slug": "new-slug", "level": 1}]},
+    )
+    assert replaced.status_code == 200, replaced.text
+    listed = (await tenant.client.get("/v1/mentors", params={"limit": 10})).json()["data"]
+    assert [[s["skill"]["slug"] for s in m["skills"]] for m in listed] == [
+        ["other", "new-slug"],
+        ["new-slug"],
+        ["new-slug"],
+    ]
+    assert listed[1]["skills"][0]["skill"] == {
+        "id": skill["id"],
+        "slug": "new-slug",
+        "name": "New",
+        "category": None,
+    }
+    for mentor in listed:
+        alone = await tenant.client.get(f"/v1/mentors/{mentor['id']}")
+        assert alone.json()["skills"] == mentor["skills"]
+    # A change that leaves the shown fields alone rewrites nothing, and still agrees.
+    described = await tenant.client.patch(
+        f"/v1/skills/{skill['id']}", json={"description": "Now with examples."}
+    )
+    assert described.status_code == 200, described.text
+    again = (await tenant.client.get("/v1/mentors", params={"limit": 10})).json()["data"]
+    assert [m["skills"] for m in again] == [m["skills"] for m in listed]

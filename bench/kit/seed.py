@@ -14,6 +14,8 @@ from mentorapi.apps import service as apps_service
 from mentorapi.config import Settings
 from mentorapi.db.engine import create_database
 from mentorapi.kit.ids import new_id
+from mentorapi.mentors.models import SkillOffer, SkillRefData
+from mentorapi.mentors.repository import sort_offers
 
 # (slug, name, category): a micro-mentoring taxonomy; cycled with a suffix past 50.
 SKILLS = [
@@ -220,7 +222,7 @@ LENGTHS = [10, 15, 30, 45, 60]
 MENTOR_COLUMNS = [
     "created_at", "updated_at", "app_id", "id", "external_id", "name", "headline", "bio",
     "timezone", "languages", "formats", "session_lengths", "sessions_completed",
-    "minutes_mentored", "ratings_count", "rating_sum", "version",
+    "minutes_mentored", "ratings_count", "rating_sum", "version", "offers",
 ]  # fmt: skip
 SKILL_COLUMNS = [
     "created_at", "updated_at", "app_id", "id", "slug", "name", "category", "description",
@@ -305,20 +307,28 @@ async def seed_mentors(database_url: str, *, mentors: int, skills: int, seed: in
         for slug, name, category in _skills(skills)
     ]
     skill_ids = [row[3] for row in skill_rows]
+    ref_of: dict[str, SkillRefData] = {
+        row[3]: {"id": row[3], "slug": row[4], "name": row[5], "category": row[6]}
+        for row in skill_rows
+    }
     weights = [1 / (rank + 1) ** 0.8 for rank in range(skills)]
     mentor_rows, link_rows = [], []
     offered = dict.fromkeys(skill_ids, 0)
     for n in range(mentors):
         row = _mentor(rng, app_id, n, now - timedelta(seconds=mentors - n))
-        mentor_rows.append(row)
         chosen: set[str] = set()
         wanted = min(rng.randint(1, 5), skills)
         while len(chosen) < wanted:  # bounded: wanted <= skills, each draw can add one
             chosen.add(rng.choices(skill_ids, weights)[0])
-        for skill_id in chosen:
+        offers: list[SkillOffer] = []
+        for skill_id in sorted(chosen):
             offered[skill_id] += 1
             note = rng.choice([None, None, "Bring a real example.", "Beginners welcome."])
-            link_rows.append((row[3], skill_id, app_id, rng.randint(1, 5), note))
+            level = rng.randint(1, 5)
+            link_rows.append((row[3], skill_id, app_id, level, note))
+            offers.append({"skill": ref_of[skill_id], "level": level, "note": note})
+        # The copy the service keeps on the mentor (Mentor.offers), in its display order.
+        mentor_rows.append((*row, json.dumps(sort_offers(offers))))
     conn = await asyncpg.connect(asyncpg_dsn(database_url), timeout=10)
     try:
         async with conn.transaction():

@@ -4,9 +4,10 @@ from dataclasses import dataclass, make_dataclass
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import JSON, Select, and_, bindparam, func
+from sqlalchemy import Select, and_, bindparam, func
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -88,43 +89,10 @@ _LINKS = MentorSkill.__table__  # type: ignore[attr-defined]
 _SKILLS = Skill.__table__  # type: ignore[attr-defined]
 
 
-def _offers_column(dialect: str) -> Any:
-    """Each mentor's skills as one JSON array, each item already in the shape it is shown in
-    (SkillOffer): the page and its skills in one statement (a correlated subquery per row)."""
-    if dialect == "postgresql":
-        obj, aggregate = func.json_build_object, func.json_agg
-    else:
-        obj, aggregate = func.json_object, func.json_group_array
-    item = obj(
-        "skill",
-        obj(
-            "id",
-            _SKILLS.c.id,
-            "slug",
-            _SKILLS.c.slug,
-            "name",
-            _SKILLS.c.name,
-            "category",
-            _SKILLS.c.category,
-        ),
-        "level",
-        _LINKS.c.level,
-        "note",
-        _LINKS.c.note,
-    )
-    return (
-        sa_select(aggregate(item, type_=JSON))
-        .select_from(_LINKS.join(_SKILLS, _SKILLS.c.id == _LINKS.c.skill_id))
-        .where(_LINKS.c.mentor_id == _MENTORS.c.id)
-        .scalar_subquery()
-        .label("offers")
-    )
-
-
-# A listed row as plain attributes (the select's columns, in order): read ~20 times each while
+# A listed row as plain attributes (the table's columns, in order): read ~20 times each while
 # rendering, and a slotted attribute is the cheapest read there is.
 _ListedRow: Any = make_dataclass(
-    "_ListedRow", [*(c.name for c in _MENTORS.columns), "offers"], frozen=True, slots=True
+    "_ListedRow", [c.name for c in _MENTORS.columns], frozen=True, slots=True
 )
 
 
@@ -168,7 +136,7 @@ def _by_skill_statement(shape: _Shape) -> Select[Any]:
     page = keyset_statement(ids, [key], after=shape.after, limit=shape.limit).subquery("page")
     order = _MENTORS.c.id.desc() if key.descending else _MENTORS.c.id.asc()
     return (
-        sa_select(_MENTORS, _offers_column(shape.dialect))
+        sa_select(_MENTORS)
         .select_from(page.join(_MENTORS, _MENTORS.c.id == page.c.mentor_id))
         # The skills are the app's, and so are their links: this is the tenancy check anyway.
         .where(_MENTORS.c.app_id == bindparam("app_id"))
@@ -182,9 +150,7 @@ def _search_statement(shape: _Shape) -> Select[Any]:
     if shape.skills and only_skills and shape.sort in (MentorSort.created, MentorSort.newest):
         return _by_skill_statement(shape)
     # Rows of the table, not entities: a page is read-only and entities cost several times more.
-    query = sa_select(_MENTORS, _offers_column(shape.dialect)).where(
-        _MENTORS.c.app_id == bindparam("app_id")
-    )
+    query = sa_select(_MENTORS).where(_MENTORS.c.app_id == bindparam("app_id"))
     if shape.skills:
         # Every listed skill must be offered: joins on the links' (skill_id, mentor_id) index.
         joined, links = _wanted_links(shape.skills)
@@ -223,7 +189,7 @@ async def list_page(
     sort: MentorSort = MentorSort.created,
 ) -> tuple[list[tuple[MentorFields, list[SkillOffer]]], str | None]:
     """A page of the app's mentors matching every given filter (rows of the table) with the
-    skills each offers, in one statement."""
+    skills each offers (the stored Mentor.offers), in one statement."""
     dialect = _dialect(db_session)
     slugs = list(dict.fromkeys(skills))
     keys = _sort_keys(sort)
@@ -252,9 +218,8 @@ async def list_page(
     )
     rows = await fast.fetch(db_session, _search_statement(shape), params)
     found, cursor = keyset_page([_ListedRow(*row) for row in rows], page, sort.value, keys)
-    # PostgreSQL's json_agg over no rows is NULL; SQLite's json_group_array is [].
-    listed = [(cast(MentorFields, row), sort_offers(row.offers or [])) for row in found]
-    return listed, cursor
+    # The shown offers are stored in display order (Mentor.offers).
+    return [(cast(MentorFields, row), row.offers) for row in found], cursor
 
 
 async def skills_for(
@@ -335,3 +300,29 @@ async def get_many(db_session: AsyncSession, app_id: str, ids: Sequence[str]) ->
         return []
     query = select(Mentor).where(col(Mentor.app_id) == app_id, col(Mentor.id).in_(list(ids)))
     return list((await db_session.exec(query)).all())
+
+
+_SET_OFFERS = (
+    sa_update(_MENTORS)
+    .where(_MENTORS.c.id == bindparam("mentor_id"))
+    .values(offers=bindparam("shown"))
+)
+
+
+async def refresh_offers(db_session: AsyncSession, app_id: str, skill_id: str) -> int:
+    """Rewrite the shown offers (Mentor.offers) of every mentor offering `skill_id`, from the
+    links and skills as they now are (after the skill's slug, name or category changed, in the
+    same transaction). Returns how many mentors were rewritten."""
+    await db_session.flush()
+    query = select(MentorSkill.mentor_id).where(
+        col(MentorSkill.app_id) == app_id, col(MentorSkill.skill_id) == skill_id
+    )
+    mentor_ids = list((await db_session.exec(query)).all())
+    connection = await db_session.connection()
+    for start in range(0, len(mentor_ids), 500):  # bounded IN lists and parameter counts
+        chunk = mentor_ids[start : start + 500]
+        offers = await offers_for(db_session, chunk)
+        await connection.execute(
+            _SET_OFFERS, [{"mentor_id": m, "shown": offers.get(m, [])} for m in chunk]
+        )
+    return len(mentor_ids)

@@ -77,6 +77,9 @@ async def update(
         skill.updated_at = utcnow()
         db_session.add(skill)
         await flush_or_conflict(db_session, "a skill with that slug already exists")
+        if changes.keys() & {"slug", "name", "category"}:
+            # Mentors show the skill as a copy of it (Mentor.offers): rewrite it with the skill.
+            await mentors_repository.refresh_offers(db_session, app_id, skill.id)
     return skill
 
 
