@@ -1,6 +1,7 @@
 """The mentor list runs a fixed number of SQL statements whatever the page size: the API-key
 lookup, and the page with every mentor's skills in one query (no query per mentor)."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -198,3 +199,36 @@ async def test_listed_skills_follow_renames_and_replacements(tenant: Tenant) -> 
     assert described.status_code == 200, described.text
     again = (await tenant.client.get("/v1/mentors", params={"limit": 10})).json()["data"]
     assert [m["skills"] for m in again] == [m["skills"] for m in listed]
+
+
+async def test_shown_skills_agree_with_the_links_under_concurrent_writers(tenant: Tenant) -> None:
+    """Renames of a skill racing PUTs of mentors' skills (real concurrent transactions on
+    PostgreSQL): afterwards every mentor's listed skills are exactly what its links say."""
+    skill = await create_skill(tenant.client, slug="raced", name="Raced 0")
+    other = await create_skill(tenant.client, slug="steady")
+    mentors = [
+        await create_mentor(tenant.client, skills=[{"skill_id": skill["id"], "level": 3}])
+        for _ in range(4)
+    ]
+    writes = []
+    for i in range(1, 7):
+        writes.append(tenant.client.patch(f"/v1/skills/{skill['id']}", json={"name": f"Raced {i}"}))
+        for j, mentor in enumerate(mentors):
+            chosen = [{"skill_id": other["id"], "level": 1}]
+            if (i + j) % 2:
+                chosen.append({"skill_id": skill["id"], "level": 1 + i % 5})
+            writes.append(
+                tenant.client.put(f"/v1/mentors/{mentor['id']}/skills", json={"skills": chosen})
+            )
+    responses = await asyncio.gather(*writes)
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.is_error]
+    # The renames finish in any order: the last to commit is the skill's name now.
+    name = (await tenant.client.get(f"/v1/skills/{skill['id']}")).json()["name"]
+    listed = (await tenant.client.get("/v1/mentors", params={"limit": 10})).json()["data"]
+    assert len(listed) == 4
+    for mentor in listed:
+        alone = await tenant.client.get(f"/v1/mentors/{mentor['id']}")
+        assert alone.json()["skills"] == mentor["skills"]
+        for offer in mentor["skills"]:
+            if offer["skill"]["id"] == skill["id"]:
+                assert offer["skill"]["name"] == name

@@ -35,8 +35,12 @@ def _dialect(db_session: AsyncSession) -> str:
     return db_session.get_bind().dialect.name
 
 
-async def get(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor | None:
+async def get(
+    db_session: AsyncSession, app_id: str, mentor_id: str, *, for_update: bool = False
+) -> Mentor | None:
     query = select(Mentor).where(col(Mentor.app_id) == app_id, col(Mentor.id) == mentor_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
     return (await db_session.exec(query)).first()
 
 
@@ -314,10 +318,19 @@ async def refresh_offers(db_session: AsyncSession, app_id: str, skill_id: str) -
     links and skills as they now are (after the skill's slug, name or category changed, in the
     same transaction). Returns how many mentors were rewritten."""
     await db_session.flush()
-    query = select(MentorSkill.mentor_id).where(
+    offering = select(MentorSkill.mentor_id).where(
         col(MentorSkill.app_id) == app_id, col(MentorSkill.skill_id) == skill_id
     )
-    mentor_ids = list((await db_session.exec(query)).all())
+    # The mentors are locked before their links are read (in id order: two renames cannot
+    # deadlock), so a PUT of skills that commits meanwhile is seen, not overwritten with stale
+    # data; new links to this skill wait for its row, which the caller's UPDATE holds.
+    lock = (
+        select(Mentor.id)
+        .where(col(Mentor.app_id) == app_id, col(Mentor.id).in_(offering))
+        .order_by(col(Mentor.id))
+        .with_for_update()
+    )
+    mentor_ids = list((await db_session.exec(lock)).all())
     connection = await db_session.connection()
     for start in range(0, len(mentor_ids), 500):  # bounded IN lists and parameter counts
         chunk = mentor_ids[start : start + 500]

@@ -31,8 +31,10 @@ def cursor_values(mentor: MentorFields, sort: MentorSort) -> list[object]:
     return repository.cursor_values(mentor, sort)
 
 
-async def get(*, db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor:
-    mentor = await repository.get(db_session, app_id, mentor_id)
+async def get(
+    *, db_session: AsyncSession, app_id: str, mentor_id: str, for_update: bool = False
+) -> Mentor:
+    mentor = await repository.get(db_session, app_id, mentor_id, for_update=for_update)
     if mentor is None:
         raise NotFound(f"no mentor {mentor_id}")
     return mentor
@@ -82,7 +84,7 @@ async def _links(
     db_session: AsyncSession, mentor: Mentor, choices: list[SkillChoice]
 ) -> list[tuple[MentorSkill, Skill]]:
     resolved = await skills_service.resolve_choices(
-        db_session=db_session, app_id=mentor.app_id, choices=choices, field="skills"
+        db_session=db_session, app_id=mentor.app_id, choices=choices, field="skills", hold=True
     )
     return [
         (
@@ -157,8 +159,13 @@ async def put_skills(
 ) -> MentorView:
     mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
     require_mentor(actor, mentor.id, "changing the skills offered")
-    check_version(mentor.version, expected_version, "the mentor")
+    # Locks, in the order a skill's rename takes them (no deadlock between the two): the
+    # skills (held, since the mentor keeps a copy of them), then the mentor. Without the
+    # mentor's lock two PUTs for one mentor would each delete the links and insert theirs, and
+    # the second insert would collide with the first's (a 500); in turn, the last one wins.
     links = await _links(db_session, mentor, choices)
+    mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id, for_update=True)
+    check_version(mentor.version, expected_version, "the mentor")
     await repository.replace_skills(db_session, mentor, [link for link, _ in links])
     mentor.offers = _ordered(links)
     _touch(mentor)

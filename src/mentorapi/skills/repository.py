@@ -20,15 +20,23 @@ async def get_by_slug(db_session: AsyncSession, app_id: str, slug: str) -> Skill
 
 
 async def find(
-    db_session: AsyncSession, app_id: str, *, ids: Iterable[str] = (), slugs: Iterable[str] = ()
+    db_session: AsyncSession,
+    app_id: str,
+    *,
+    ids: Iterable[str] = (),
+    slugs: Iterable[str] = (),
+    for_share: bool = False,
 ) -> list[Skill]:
-    """The app's skills with any of these ids or slugs, in one query."""
+    """The app's skills with any of these ids or slugs, in one query; `for_share` holds them
+    (FOR SHARE on PostgreSQL) until the transaction ends, so they cannot change meanwhile."""
     ids, slugs = list(ids), list(slugs)
     if not ids and not slugs:
         return []
     query = select(Skill).where(
         col(Skill.app_id) == app_id, or_(col(Skill.id).in_(ids), col(Skill.slug).in_(slugs))
     )
+    if for_share:
+        query = query.with_for_update(read=True).execution_options(populate_existing=True)
     return list((await db_session.exec(query)).all())
 
 

@@ -114,14 +114,22 @@ async def delete(
 
 
 async def resolve_choices(
-    *, db_session: AsyncSession, app_id: str, choices: list[SkillChoice], field: str
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    choices: list[SkillChoice],
+    field: str,
+    hold: bool = False,
 ) -> list[tuple[Skill, SkillChoice]]:
-    """Match each choice to one of the app's skills (one query); unknown or repeated is a 422."""
+    """Match each choice to one of the app's skills (one query); unknown or repeated is a 422.
+    `hold`: for a caller that copies the skills (Mentor.offers), keep them from changing until
+    its transaction ends (a concurrent rename waits, then rewrites the copies itself)."""
     found = await repository.find(
         db_session,
         app_id,
         ids=[c.skill_id for c in choices if c.skill_id],
         slugs=[c.slug for c in choices if c.slug],
+        for_share=hold,
     )
     by_id = {s.id: s for s in found}
     by_slug = {s.slug: s for s in found}
