@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.availability.models import Availability
+from mentorapi.db import fast
 from mentorapi.mentors.models import Mentor
 from mentorapi.sessions import repository as sessions_repository
 
@@ -104,8 +105,9 @@ async def slot_source(
     """The mentor, their availability and the sessions starting in [held_from, held_to)
     (`sessions.repository.held_times`) in one statement; None if the app has no such mentor."""
     dialect = db_session.get_bind().dialect.name
-    connection = await db_session.connection()
-    result = await connection.execute(
+    # On the driver itself (db/fast.py): every slots request runs it.
+    rows = await fast.fetch(
+        db_session,
         _slot_statement(dialect),
         {
             "app_id": app_id,
@@ -115,9 +117,9 @@ async def slot_source(
             "now": now,
         },
     )
-    row = result.first()
-    if row is None:
+    if not rows:
         return None
+    row = rows[0]
     timezone, lengths, weekly, overrides, buffer, notice, capacity, held = row
     return SlotSource(
         timezone=timezone,
