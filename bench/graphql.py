@@ -112,7 +112,11 @@ async def _load(
 
 
 async def run(
-    *, requests: int = 2000, connections: int = 32, mentors: int = 50, database_url: str | None
+    *,
+    requests: int = 2000,
+    connections: int = 32,
+    mentors: int = 50,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
