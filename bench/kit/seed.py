@@ -14,7 +14,7 @@ from mentorapi.apps import service as apps_service
 from mentorapi.config import Settings
 from mentorapi.db.engine import create_database
 from mentorapi.kit.ids import new_id
-from mentorapi.mentors.models import SkillOffer, SkillRefData
+from mentorapi.mentors.models import SkillOffer, make_offer
 from mentorapi.mentors.repository import sort_offers
 
 # (slug, name, category): a micro-mentoring taxonomy; cycled with a suffix past 50.
@@ -307,10 +307,8 @@ async def seed_mentors(database_url: str, *, mentors: int, skills: int, seed: in
         for slug, name, category in _skills(skills)
     ]
     skill_ids = [row[3] for row in skill_rows]
-    ref_of: dict[str, SkillRefData] = {
-        row[3]: {"id": row[3], "slug": row[4], "name": row[5], "category": row[6]}
-        for row in skill_rows
-    }
+    # id -> (id, slug, name, category), as make_offer takes them
+    skill_of = {row[3]: row[3:7] for row in skill_rows}
     weights = [1 / (rank + 1) ** 0.8 for rank in range(skills)]
     mentor_rows, link_rows = [], []
     offered = dict.fromkeys(skill_ids, 0)
@@ -326,7 +324,7 @@ async def seed_mentors(database_url: str, *, mentors: int, skills: int, seed: in
             note = rng.choice([None, None, "Bring a real example.", "Beginners welcome."])
             level = rng.randint(1, 5)
             link_rows.append((row[3], skill_id, app_id, level, note))
-            offers.append({"skill": ref_of[skill_id], "level": level, "note": note})
+            offers.append(make_offer(*skill_of[skill_id], level, note))
         # The copy the service keeps on the mentor (Mentor.offers), in its display order.
         mentor_rows.append((*row, json.dumps(sort_offers(offers))))
     conn = await asyncpg.connect(asyncpg_dsn(database_url), timeout=10)

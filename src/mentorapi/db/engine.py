@@ -67,7 +67,7 @@ class ReadOnlyViolation(RuntimeError):
     something a client can cause. Raised before the statement runs, so nothing is written."""
 
 
-def _count_statement(
+def _guard_and_count(
     _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
 ) -> None:
     # Under autocommit a write would stick at once, with no rollback to undo it.
@@ -105,7 +105,7 @@ def create_database(settings: Settings) -> Database:
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
-    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    event.listen(engine.sync_engine, "before_cursor_execute", _guard_and_count)
     sessionmaker = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
     read_options: dict[str, Any] = {READ_ONLY: True}
     if engine.dialect.name == "postgresql":

@@ -2,28 +2,14 @@
 
 A route that returns a model lets FastAPI validate it again against the response model, turn it
 into Python data and then into JSON: three passes over every object of a page. A hot route
-returns `json_response(model)` instead (one pass, straight to bytes) and declares
+returns `data_response(...)` instead (one pass, straight to bytes) and declares
 `response_model=` in its decorator, so the OpenAPI document is the same.
 """
 
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Response
-from pydantic import BaseModel
 from pydantic_core import to_json
-
-
-def json_response(
-    model: BaseModel, *, status_code: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
-    # by_alias, as FastAPI does; compact and UTF-8, as its JSONResponse renders.
-    return Response(
-        model.model_dump_json(by_alias=True),
-        status_code=status_code,
-        headers=headers,
-        media_type="application/json",
-    )
 
 
 def data_response(data: Any, *, status_code: int = 200) -> Response:

@@ -29,8 +29,8 @@ class SkillRefData(TypedDict):
 
 class SkillOffer(TypedDict):
     """A skill as one mentor offers it, read for display, in the shape of SkillLevelRead:
-    plain data rather than two ORM objects, so a page of mentors gets all of its skills in the
-    page's own statement, built by the database as JSON (mentors/repository.py)."""
+    plain data rather than two ORM objects, so a page of mentors reads its skills from one
+    column of its own rows (Mentor.offers)."""
 
     skill: SkillRefData
     level: int
@@ -72,7 +72,7 @@ class Mentor(TenantOwned, table=True):
     # The skills offered as they are shown (SkillOffer items, in display order): a copy of what
     # the links and the skills say, written in the same transaction as they are (create, PUT
     # skills, a skill's slug, name or category changing), so that a page of mentors reads one
-    # column instead of a subquery per mentor (a third of the list's database time). Plain
+    # column instead of a subquery per mentor (most of the list's database time). Plain
     # JSON, not JSONB, on PostgreSQL: JSONB reorders object keys. The links stay the truth:
     # reading one mentor, GraphQL and search use them.
     offers: list[SkillOffer] = Field(default_factory=list, sa_type=JSON, nullable=False)
@@ -141,11 +141,12 @@ class MentorSkill(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=500)
 
 
+def make_offer(
+    skill_id: str, slug: str, name: str, category: str | None, level: int, note: str | None
+) -> SkillOffer:
+    ref: SkillRefData = {"id": skill_id, "slug": slug, "name": name, "category": category}
+    return {"skill": ref, "level": level, "note": note}
+
+
 def offer_of(link: MentorSkill, skill: Skill) -> SkillOffer:
-    ref: SkillRefData = {
-        "id": skill.id,
-        "slug": skill.slug,
-        "name": skill.name,
-        "category": skill.category,
-    }
-    return {"skill": ref, "level": link.level, "note": link.note}
+    return make_offer(skill.id, skill.slug, skill.name, skill.category, link.level, link.note)

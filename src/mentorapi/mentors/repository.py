@@ -26,7 +26,7 @@ from mentorapi.db.search import (
     text_match_param,
 )
 from mentorapi.kit.pagination import PageRequest
-from mentorapi.mentors.models import Mentor, MentorFields, MentorSkill, SkillOffer, SkillRefData
+from mentorapi.mentors.models import Mentor, MentorFields, MentorSkill, SkillOffer, make_offer
 from mentorapi.mentors.schemas import MentorSort
 from mentorapi.skills.models import Skill
 
@@ -271,8 +271,7 @@ async def offers_for(
     connection = await db_session.connection()
     rows = await connection.execute(_OFFERS, {"mentor_ids": list(mentor_ids)})
     for mentor_id, skill_id, slug, name, category, level, note in rows:
-        ref: SkillRefData = {"id": skill_id, "slug": slug, "name": name, "category": category}
-        result[mentor_id].append({"skill": ref, "level": level, "note": note})
+        result[mentor_id].append(make_offer(skill_id, slug, name, category, level, note))
     for offers in result.values():
         offers[:] = sort_offers(offers)
     return result

@@ -69,7 +69,8 @@ async def list_mentors(
         session_length=search.session_length,
         sort=sort,
     )
-    # The hot path: plain data straight to JSON (tests/test_directory.py holds it to MentorRead).
+    # The hot path: plain data straight to JSON (tests/test_query_counts.py holds it to
+    # MentorRead byte for byte).
     data = [read_data(v.mentor, v.skills) for v in views]
     return data_response({"data": data, "next_cursor": cursor})
 
