@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     graphql_introspection: bool = True
 
+    # The hottest GETs (free slots) served by lean routes beside their FastAPI routes, same
+    # answers for less CPU (src/mentorapi/kit/lean.py); false leaves every request to FastAPI.
+    lean_routes: bool = True
+
     # Adds an `X-SQL-Statements` header (SQL statements run for the request) to every response:
     # for the query-count check of `make bench`, never for production (it costs a list per request).
     debug_sql_count: bool = False

@@ -10,6 +10,7 @@ from fastapi_offline import FastAPIOffline
 from mentorapi import __version__, housekeeping
 from mentorapi.apps.cors import CorsMiddleware
 from mentorapi.apps.rest import router as app_router
+from mentorapi.availability.rest import lean_routes as availability_lean_routes
 from mentorapi.availability.rest import router as availability_router
 from mentorapi.config import Settings, get_settings
 from mentorapi.db.debug import SqlStatementCount
@@ -18,6 +19,7 @@ from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.graphql.router import install_graphql
 from mentorapi.health import router as health_router
+from mentorapi.kit import lean
 from mentorapi.kit.idempotency import IdempotencyMiddleware
 from mentorapi.kit.problems import install_problem_handlers
 from mentorapi.kit.ratelimit import RateLimitHeaders, create_rate_limiter
@@ -104,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_graphql(app, settings)
     app.include_router(webhooks_router)
     app.webhooks.include_router(webhook_docs)
+    if settings.lean_routes:
+        lean.install(app.router.routes, availability_lean_routes)
 
     metrics = Metrics()
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)

@@ -1,12 +1,16 @@
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.apps.auth import CurrentCaller
+from mentorapi.apps.auth import CurrentCaller, authenticate_request
+from mentorapi.apps.caller import Caller
 from mentorapi.availability import service
 from mentorapi.availability.models import Availability
 from mentorapi.availability.schemas import AvailabilityPut, AvailabilityRead, Slot
-from mentorapi.db.uow import DbSession
+from mentorapi.db.uow import DbSession, unit_of_work
+from mentorapi.kit import lean
 from mentorapi.kit.errors import InvalidInput
 from mentorapi.kit.ids import MentorId
 from mentorapi.kit.pagination import Page
@@ -62,28 +66,24 @@ async def put_availability(
     return _read(mentor, availability, response)
 
 
-@router.get(
-    "/{mentor_id}/slots",
-    # The body is written by FreeSlots.page_json (hundreds of slots: no model per slot for
-    # FastAPI to validate and serialize again); the model documents it.
-    response_model=Page[Slot],
-    summary="Free start times for a session",
-    description="Slots starting in [start, end) (at most 31 days) for a session of `duration` "
-    "minutes, after windows, overrides, buffer, notice, capacity and existing sessions.",
-    responses=problems(404, 422),
-)
-async def list_slots(
-    caller: CurrentCaller,
-    db_session: DbSession,
-    mentor_id: MentorId,
-    start: Annotated[Instant, Query(description="RFC 3339 with an offset.")],
-    end: Annotated[Instant, Query(description="RFC 3339 with an offset.")],
-    duration: Annotated[int, Query(ge=5, le=60, description="Minutes; one the mentor offers.")],
-    timezone: Annotated[
-        str | None,
-        Query(max_length=64, description="Zone for `local_start` (default: the mentor's)."),
-    ] = None,
+SlotStart = Annotated[Instant, Query(description="RFC 3339 with an offset.")]
+SlotEnd = Annotated[Instant, Query(description="RFC 3339 with an offset.")]
+SlotDuration = Annotated[int, Query(ge=5, le=60, description="Minutes; one the mentor offers.")]
+SlotZone = Annotated[
+    str | None, Query(max_length=64, description="Zone for `local_start` (default: the mentor's).")
+]
+
+
+async def _slots_response(
+    caller: Caller,
+    db_session: AsyncSession,
+    mentor_id: str,
+    start: datetime,
+    end: datetime,
+    duration: int,
+    timezone: str | None,
 ) -> Response:
+    """The slots page: one body for both faces of the route (below and `lean_routes`)."""
     if timezone is not None:
         try:
             validate_timezone(timezone)
@@ -99,3 +99,48 @@ async def list_slots(
         display_timezone=timezone,
     )
     return Response(found.page_json(), media_type="application/json")
+
+
+@router.get(
+    "/{mentor_id}/slots",
+    # The body is written by FreeSlots.page_json (hundreds of slots: no model per slot for
+    # FastAPI to validate and serialize again); the model documents it.
+    response_model=Page[Slot],
+    summary="Free start times for a session",
+    description="Slots starting in [start, end) (at most 31 days) for a session of `duration` "
+    "minutes, after windows, overrides, buffer, notice, capacity and existing sessions.",
+    responses=problems(404, 422),
+)
+async def list_slots(
+    caller: CurrentCaller,
+    db_session: DbSession,
+    mentor_id: MentorId,
+    start: SlotStart,
+    end: SlotEnd,
+    duration: SlotDuration,
+    timezone: SlotZone = None,
+) -> Response:
+    return await _slots_response(caller, db_session, mentor_id, start, end, duration, timezone)
+
+
+async def _lean_slots(request: Request, values: dict[str, Any]) -> Response:
+    async with unit_of_work(request) as db_session:
+        found = await authenticate_request(request, db_session)
+        return await _slots_response(found.caller, db_session, **values)
+
+
+# The same route for every request whose parameters validate, without FastAPI's machinery
+# (kit/lean.py); tests/test_lean_routes.py holds the two to the same answers.
+lean_routes = [
+    lean.LeanRoute(
+        "/v1/mentors/{mentor_id}/slots",
+        _lean_slots,
+        path_params={"mentor_id": lean.param(MentorId)},
+        query={
+            "start": lean.param(SlotStart),
+            "end": lean.param(SlotEnd),
+            "duration": lean.param(SlotDuration),
+            "timezone": lean.param(SlotZone, None),
+        },
+    )
+]

@@ -36,6 +36,9 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
+# The same unit of work for code that runs outside FastAPI's dependencies (kit/lean.py).
+unit_of_work = asynccontextmanager(_session)
+
 # scope="function": the commit runs before the response is sent, so a failed commit is an error
 # response, never a 2xx for a change that did not happen.
 DbSession = Annotated[AsyncSession, Depends(_session, scope="function")]

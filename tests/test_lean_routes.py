@@ -1,0 +1,218 @@
+"""Lean routes (kit/lean.py) answer exactly as the FastAPI routes they stand beside.
+
+Every request goes to two applications on the same database: the usual one, and one built with
+`lean_routes=False`. Status, headers and body must be the same bytes, and the route that
+answered is checked too: the lean one for every request whose parameters validate (errors the
+service raises included), the documented one for the rest.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.types import Receive, Scope, Send
+
+from mentorapi.kit.lean import LeanRoute
+from mentorapi.main import create_app
+from tests import conftest
+from tests.conftest import Tenant, count_statements
+from tests.factories import as_member, book_session, bookable, mint_token
+
+WEEK = {"start": "2027-03-22T00:00:00Z", "end": "2027-04-05T00:00:00Z"}  # Berlin's DST switch
+
+
+class _Recorder:
+    """An ASGI app around another that remembers which route served the last request."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.route: object = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            self.route = scope.get("route")
+
+
+@dataclass
+class Faces:
+    lean: _Recorder
+    plain: _Recorder
+    key: str
+
+    async def both(
+        self, method: str, path: str, headers: dict[str, str] | None = None
+    ) -> tuple[httpx.Response, httpx.Response]:
+        sent = {"Authorization": f"Bearer {self.key}", **(headers or {})}
+        answers = []
+        for recorder in (self.lean, self.plain):
+            transport = httpx.ASGITransport(app=recorder)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                answers.append(await client.request(method, path, headers=sent))
+        return answers[0], answers[1]
+
+
+@pytest.fixture(scope="module")
+async def plain_app(database_url: str) -> AsyncIterator[FastAPI]:
+    application = create_app(conftest.test_settings(database_url, lean_routes=False))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def faces(app: FastAPI, plain_app: FastAPI, tenant: Tenant) -> Faces:
+    return Faces(_Recorder(app), _Recorder(plain_app), tenant.key)
+
+
+def _same(lean: httpx.Response, plain: httpx.Response) -> None:
+    assert lean.status_code == plain.status_code, (lean.text, plain.text)
+    assert lean.headers.multi_items() == plain.headers.multi_items()
+    assert lean.content == plain.content
+
+
+async def _mentor(tenant: Tenant) -> dict[str, Any]:
+    base = await bookable(tenant.client, weekly_capacity=3, buffer_minutes=10)
+    await book_session(tenant.client, base, "2027-03-23T08:00:00Z")
+    await book_session(tenant.client, base, "2027-03-29T09:30:00Z")
+    return base
+
+
+def _query(**params: str) -> str:
+    return "&".join(f"{k}={v}" for k, v in params.items())
+
+
+async def test_valid_requests_are_answered_by_the_lean_route_with_the_same_bytes(
+    faces: Faces, tenant: Tenant
+) -> None:
+    base = await _mentor(tenant)
+    slots = f"/v1/mentors/{base['mentor_id']}/slots"
+    queries = [
+        _query(**WEEK, duration="30"),
+        _query(**WEEK, duration="15", timezone="America/New_York"),
+        _query(**WEEK, duration="30", timezone="Asia/Kolkata"),
+        # Offsets, percent-encoded as they must be ('+' alone is a space in a query string).
+        _query(start="2027-03-22T01:00:00%2B01:00", end="2027-03-29T00:00:00-04:00", duration="30"),
+        # Repeated (the last one counts) and unknown parameters (ignored).
+        _query(**WEEK, duration="15") + "&duration=30&page=2",
+        _query(start=WEEK["start"], end="2027-03-22T00:00:00Z", duration="30"),  # end = start
+        _query(start=WEEK["start"], end="2027-05-01T00:00:00Z", duration="30"),  # > 31 days
+        _query(**WEEK, duration="45"),  # valid, but not a length the mentor offers
+        _query(**WEEK, duration="30", timezone="Mars/Olympus_Mons"),  # not a zone
+    ]
+    for query in queries:
+        lean, plain = await faces.both("GET", f"{slots}?{query}")
+        _same(lean, plain)
+        assert isinstance(faces.lean.route, LeanRoute), query
+        assert isinstance(faces.plain.route, APIRoute), query
+    lean, plain = await faces.both("GET", f"{slots}?{queries[0]}")
+    assert lean.status_code == 200
+    assert len(lean.json()["data"]) > 50
+
+
+async def test_invalid_parameters_fall_through_to_the_documented_route(
+    faces: Faces, tenant: Tenant
+) -> None:
+    base = await _mentor(tenant)
+    mentor = base["mentor_id"]
+    queries = [
+        _query(end=WEEK["end"], duration="30"),  # no start
+        _query(start="yesterday", end=WEEK["end"], duration="30"),
+        _query(start="2027-03-22T00:00:00", end=WEEK["end"], duration="30"),  # naive
+        _query(start="2027-03-22T00:00:00+01:00", end=WEEK["end"], duration="30"),  # '+' = ' '
+        _query(**WEEK, duration="4"),
+        _query(**WEEK, duration="thirty"),
+        _query(**WEEK),
+        _query(**WEEK, duration="30", timezone="x" * 65),
+        _query(start="9999-01-01T00:00:00Z", end="9999-01-02T00:00:00Z", duration="30"),
+    ]
+    for path in [f"/v1/mentors/{mentor}/slots?{q}" for q in queries] + [
+        f"/v1/mentors/{base['skill_id']}/slots?{_query(**WEEK, duration='30')}",  # a skill id
+        f"/v1/mentors/not-an-id/slots?{_query(**WEEK, duration='30')}",
+        f"/v1/mentors/{'m' * 5000}/slots?{_query(**WEEK, duration='30')}",
+    ]:
+        lean, plain = await faces.both("GET", path)
+        _same(lean, plain)
+        assert lean.status_code == 422, (path, lean.text)
+        assert not isinstance(faces.lean.route, LeanRoute), path
+
+
+async def test_errors_the_service_raises_are_the_same_problems(
+    faces: Faces, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    theirs = await _mentor(other_tenant)
+    query = _query(**WEEK, duration="30")
+    for path in (
+        f"/v1/mentors/mtr_01JD0000000000000000000000/slots?{query}",  # unknown
+        f"/v1/mentors/{theirs['mentor_id']}/slots?{query}",  # another app's
+    ):
+        lean, plain = await faces.both("GET", path)
+        _same(lean, plain)
+        assert lean.status_code == 404
+        assert lean.headers["content-type"] == "application/problem+json"
+        assert isinstance(faces.lean.route, LeanRoute)
+
+
+async def test_credentials_methods_and_cors_are_handled_alike(faces: Faces, tenant: Tenant) -> None:
+    base = await _mentor(tenant)
+    path = f"/v1/mentors/{base['mentor_id']}/slots?{_query(**WEEK, duration='30')}"
+    for headers, status in (
+        ({"Authorization": ""}, 401),
+        ({"Authorization": "Bearer mk_not-a-key"}, 401),
+        ({"Authorization": "Basic abc"}, 401),
+    ):
+        lean, plain = await faces.both("GET", path, headers)
+        _same(lean, plain)
+        assert lean.status_code == status, lean.text
+
+    for method in ("HEAD", "POST", "DELETE"):
+        lean, plain = await faces.both(method, path)
+        _same(lean, plain)
+        assert lean.status_code == 405
+
+    origin = "https://mentoring.example"
+    response = await tenant.client.patch("/v1/app", json={"cors_origins": [origin]})
+    assert response.status_code == 200, response.text
+    for sent in (origin, "https://elsewhere.example"):
+        lean, plain = await faces.both("GET", path, {"Origin": sent})
+        _same(lean, plain)
+        assert isinstance(faces.lean.route, LeanRoute)
+    assert lean.status_code == 200
+
+    mentee = (await tenant.client.get(f"/v1/mentees/{base['mentee_id']}")).json()
+    token = await mint_token(tenant.client, mentee["external_id"], "mentee")
+    member = {"Authorization": f"Bearer {token}"}
+    lean, plain = await faces.both("GET", path, member)
+    _same(lean, plain)
+    assert lean.status_code == 200, lean.text
+    async with as_member(tenant.client, token) as client:
+        assert (await client.get(path)).content == lean.content
+
+
+async def test_the_lean_route_runs_the_same_statements(faces: Faces, tenant: Tenant) -> None:
+    base = await _mentor(tenant)
+    path = f"/v1/mentors/{base['mentor_id']}/slots?{_query(**WEEK, duration='30')}"
+    counted = []
+    for recorder in (faces.lean, faces.plain):
+        transport = httpx.ASGITransport(app=recorder)
+        headers = {"Authorization": f"Bearer {faces.key}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            with count_statements() as statements:
+                assert (await client.get(path, headers=headers)).status_code == 200
+        counted.append(statements)
+    assert counted[0] == counted[1]
+    assert len(counted[0]) == 2  # the API key, then mentor + availability + sessions
+
+
+async def test_metrics_label_lean_requests_with_the_route_template(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    base = await _mentor(tenant)
+    path = f"/v1/mentors/{base['mentor_id']}/slots?{_query(**WEEK, duration='30')}"
+    assert (await tenant.client.get(path)).status_code == 200
+    metrics = (await tenant.client.get("/metrics")).text
+    assert 'route="/v1/mentors/{mentor_id}/slots",status="200"' in metrics
+    assert base["mentor_id"] not in metrics
