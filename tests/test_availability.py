@@ -1,9 +1,11 @@
 """Availability rules and the free slots they leave, DST included."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from mentorapi.db.engine import Database
 from tests.conftest import Tenant
 from tests.factories import book_session, bookable, create_mentor, set_availability
 
@@ -390,3 +392,53 @@ async def test_an_unknown_mentor_is_404_before_the_range_is_checked(tenant: Tena
         params={"start": "2027-01-12T00:00:00Z", "end": "2027-01-11T00:00:00Z", "duration": 45},
     )
     assert response.status_code == 404, response.text
+
+
+async def test_held_times_come_back_exact_to_the_microsecond(tenant: Tenant, db: Database) -> None:
+    """The engine reads held times as integers (PostgreSQL: its binary timestamptz form;
+    SQLite: the stored text): odd microseconds, the far end of the allowed years, a session
+    with no end, and the statuses that hold time or only count for capacity."""
+    from sqlalchemy import update
+
+    from mentorapi.availability.slots import to_us
+    from mentorapi.sessions import repository
+    from mentorapi.sessions.models import Session
+
+    base = await bookable(tenant.client)
+    ids = [
+        (await book_session(tenant.client, base, f"2027-01-1{day}T08:00:00Z"))["id"]
+        for day in (1, 2, 3)
+    ]
+    times = [
+        (datetime(2027, 1, 11, 8, 0, 0, 999_999, tzinfo=UTC), None, "no_show"),
+        (
+            datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+            datetime(1970, 1, 1, 0, 30, tzinfo=UTC),
+            "completed",
+        ),
+        (
+            datetime(2999, 12, 31, 23, 0, 0, 123_456, tzinfo=UTC),
+            datetime(2999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+            "requested",
+        ),
+    ]
+    async with db.sessionmaker() as s, s.begin():
+        for session_id, (starts, ends, status) in zip(ids, times, strict=True):
+            await s.execute(
+                update(Session)
+                .where(Session.id == session_id)  # type: ignore[arg-type]
+                .values(starts_at=starts, ends_at=ends, status=status, expires_at=None)
+            )
+    async with db.read_sessionmaker() as s:
+        held = await repository.counted_between(
+            s,
+            tenant.id,
+            base["mentor_id"],
+            datetime(1970, 1, 1, tzinfo=UTC),
+            datetime(3000, 1, 1, tzinfo=UTC),
+            now=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+    assert sorted((bool(a), b, c) for a, b, c in held) == sorted(
+        (status == "requested", to_us(starts), None if ends is None else to_us(ends))
+        for starts, ends, status in times
+    )
