@@ -6,10 +6,11 @@ the outbox, concurrent writers on real connections) is what the tests see.
 Set MENTORAPI_TEST_DATABASES=sqlite (or postgresql) to run one of them only.
 """
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,10 +91,26 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+async def until_listening(application: FastAPI) -> None:
+    """On PostgreSQL, wait for the app's key cache to listen (it starts in the background), so
+    that whether a key lookup runs does not depend on how fast the test started."""
+    keys = application.state.key_cache
+    if keys is not None:
+        async with asyncio.timeout(10):
+            await keys.until_listening()
+
+
+@asynccontextmanager
+async def running(application: FastAPI) -> AsyncIterator[FastAPI]:
+    """An app through its lifespan, started (key cache listening)."""
+    async with application.router.lifespan_context(application):
+        await until_listening(application)
+        yield application
+
+
 @pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
-    application = create_app(test_settings(database_url))
-    async with application.router.lifespan_context(application):
+    async with running(create_app(test_settings(database_url))) as application:
         yield application
 
 
@@ -146,6 +163,17 @@ async def tenant(app: FastAPI) -> AsyncIterator[Tenant]:
 async def other_tenant(app: FastAPI) -> AsyncIterator[Tenant]:
     async for t in make_tenant(app, "tenant B"):
         yield t
+
+
+def is_key_lookup(statement: str) -> bool:
+    """The API-key lookup of authentication (skipped on PostgreSQL for a key the process has
+    seen: apps/keycache.py)."""
+    return "api_keys.key_hash" in statement
+
+
+def own(statements: list[str]) -> list[str]:
+    """The statements of a request but the API-key lookup."""
+    return [s for s in statements if not is_key_lookup(s)]
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from mentorapi.kit.lean import LeanRoute
 from mentorapi.main import create_app
 from tests import conftest
-from tests.conftest import Tenant, count_statements
+from tests.conftest import Tenant, count_statements, own
 from tests.factories import as_member, book_session, bookable, mint_token
 
 WEEK = {"start": "2027-03-22T00:00:00Z", "end": "2027-04-05T00:00:00Z"}  # Berlin's DST switch
@@ -58,8 +58,8 @@ class Faces:
 
 @pytest.fixture(scope="module")
 async def plain_app(database_url: str) -> AsyncIterator[FastAPI]:
-    application = create_app(conftest.test_settings(database_url, lean_routes=False))
-    async with application.router.lifespan_context(application):
+    settings = conftest.test_settings(database_url, lean_routes=False)
+    async with conftest.running(create_app(settings)) as application:
         yield application
 
 
@@ -203,8 +203,8 @@ async def test_the_lean_route_runs_the_same_statements(faces: Faces, tenant: Ten
             with count_statements() as statements:
                 assert (await client.get(path, headers=headers)).status_code == 200
         counted.append(statements)
-    assert counted[0] == counted[1]
-    assert len(counted[0]) == 2  # the API key, then mentor + availability + sessions
+    assert own(counted[0]) == own(counted[1])
+    assert len(own(counted[0])) == 1  # mentor + availability + sessions (and the key, maybe)
 
 
 async def test_metrics_label_lean_requests_with_the_route_template(

@@ -9,6 +9,7 @@ from fastapi_offline import FastAPIOffline
 
 from mentorapi import __version__, housekeeping
 from mentorapi.apps.cors import CorsMiddleware
+from mentorapi.apps.keycache import create_key_cache
 from mentorapi.apps.rest import router as app_router
 from mentorapi.availability.rest import lean_routes as availability_lean_routes
 from mentorapi.availability.rest import router as availability_router
@@ -51,6 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = create_database(settings)
+        app.state.key_cache = create_key_cache(settings.database_url)
+        if app.state.key_cache is not None:
+            app.state.key_cache.watch(app.state.db.engine)
+            await app.state.key_cache.start()
         app.state.rate_limiter = create_rate_limiter(settings, app.state.db)
         app.state.housekeeping = (
             housekeeping.start(app.state.db, settings.housekeeping_interval_seconds)
@@ -76,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await worker.stop()
             if app.state.housekeeping is not None:
                 await housekeeping.stop(app.state.housekeeping)
+            if app.state.key_cache is not None:
+                await app.state.key_cache.stop()
             await app.state.db.dispose()
 
     # Swagger UI and ReDoc with their assets served by us: the docs work offline.

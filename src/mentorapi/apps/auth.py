@@ -29,7 +29,9 @@ async def authenticate_request(request: Request, db_session: DbSession) -> Authe
     """Also callable directly (e.g. by the GraphQL context, lazily, so GraphiQL's page loads
     without credentials): the caller, with the rate limit taken and the CORS state set."""
     found = await service.authenticate_caller(
-        db_session=db_session, credential=bearer_token(request)
+        db_session=db_session,
+        credential=bearer_token(request),
+        keys=getattr(request.app.state, "key_cache", None),
     )
     request.state.app_id = found.app.id
     setattr(request.state, cors.STATE_KEY, list(found.app.cors_origins))

@@ -21,10 +21,10 @@ async def list_apps(db_session: AsyncSession) -> list[App]:
     return list((await db_session.exec(select(App).order_by(col(App.id)))).all())
 
 
-# Built once: this runs on every authenticated request, and building the expression costs more
-# than running it.
+# Built once: this runs on every authenticated request (but for keys a process remembers, see
+# apps/keycache.py), and building the expression costs more than running it.
 _APP_FOR_KEY_HASH = (
-    sa_select(*(getattr(App, name) for name in AppRecord.__slots__))
+    sa_select(*(getattr(App, name) for name in AppRecord.__slots__), col(ApiKey.expires_at))
     .join(ApiKey, col(ApiKey.app_id) == col(App.id))
     .where(
         col(ApiKey.key_hash) == bindparam("key_hash"),
@@ -34,13 +34,20 @@ _APP_FOR_KEY_HASH = (
 )
 
 
-async def app_for_key_hash(
-    db_session: AsyncSession, key_hash: str, now: datetime
-) -> AppRecord | None:
-    """The app owning a live key: one indexed query, run on every authenticated request (a
-    plain record on the driver's fast path; see db/fast.py)."""
+@dataclass(frozen=True, slots=True)
+class LiveKey:
+    app: AppRecord
+    expires_at: datetime | None  # the key's
+
+
+async def live_key(db_session: AsyncSession, key_hash: str, now: datetime) -> LiveKey | None:
+    """A live key's app and expiry: one indexed query (a plain record on the driver's fast
+    path; see db/fast.py)."""
     rows = await fast.fetch(db_session, _APP_FOR_KEY_HASH, {"key_hash": key_hash, "now": now})
-    return AppRecord(*rows[0]) if rows else None
+    if not rows:
+        return None
+    *app, expires_at = rows[0]
+    return LiveKey(AppRecord(*app), expires_at)
 
 
 async def list_keys(db_session: AsyncSession, app_id: str) -> list[ApiKey]:

@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.apps import repository, tokens
 from mentorapi.apps.caller import Caller, Member, Role, require_api_key
+from mentorapi.apps.keycache import KeyCache
 from mentorapi.apps.models import ApiKey, App, AppFields, new_token_secret
 from mentorapi.apps.schemas import AppUpdate
 from mentorapi.kit.errors import InvalidInput, NotFound, Unauthenticated
@@ -64,10 +65,26 @@ async def revoke_key(*, db_session: AsyncSession, key_id: str) -> ApiKey:
     return key
 
 
-async def authenticate(*, db_session: AsyncSession, api_key: str) -> AppFields | None:
+async def authenticate(
+    *, db_session: AsyncSession, api_key: str, keys: KeyCache | None = None
+) -> AppFields | None:
+    """The app of a live key; from `keys` when this process has seen the key (and nothing
+    about apps or keys changed since), else from the database."""
     if not api_key.startswith(KEY_PREFIX) or len(api_key) > 128:
         return None
-    return await repository.app_for_key_hash(db_session, hash_key(api_key), utcnow())
+    key_hash, now = hash_key(api_key), utcnow()
+    if keys is None:
+        found = await repository.live_key(db_session, key_hash, now)
+        return None if found is None else found.app
+    remembered = keys.get(key_hash, now)
+    if remembered is not None:
+        return remembered
+    generation = keys.generation()
+    found = await repository.live_key(db_session, key_hash, now)
+    if found is None:
+        return None
+    keys.keep(key_hash, found.app, found.expires_at, generation)
+    return found.app
 
 
 # --- the caller of a request -------------------------------------------------------------------
@@ -94,10 +111,13 @@ def parse_bearer(header: str | None) -> str:
     return token.strip()
 
 
-async def authenticate_caller(*, db_session: AsyncSession, credential: str) -> Authenticated:
-    """An API key or a member token -> the caller; one query either way."""
+async def authenticate_caller(
+    *, db_session: AsyncSession, credential: str, keys: KeyCache | None = None
+) -> Authenticated:
+    """An API key or a member token -> the caller; one query either way (none for an API key
+    found in `keys`)."""
     if not tokens.looks_like_jwt(credential):
-        app = await authenticate(db_session=db_session, api_key=credential)
+        app = await authenticate(db_session=db_session, api_key=credential, keys=keys)
         if app is None:
             raise Unauthenticated("the API key is unknown, revoked or expired")
         return Authenticated(Caller.api_key(app.id), app, "k:" + hash_key(credential)[:40])

@@ -23,6 +23,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from mentorapi.apps import service as apps_service
 from mentorapi.apps.caller import Caller
+from mentorapi.apps.keycache import KeyCache
 from mentorapi.apps.models import AppFields
 from mentorapi.apps.service import Authenticated
 from mentorapi.db.engine import Database
@@ -34,10 +35,15 @@ log = logging.getLogger("mentorapi.graphql")
 
 class Context(BaseContext):
     def __init__(
-        self, database: Database, authorization: str | None, pubsub: PubSub | None = None
+        self,
+        database: Database,
+        authorization: str | None,
+        pubsub: PubSub | None = None,
+        keys: KeyCache | None = None,
     ) -> None:
         super().__init__()
         self.pubsub = pubsub or PubSub()
+        self._keys = keys
         self._db_session: AsyncSession = database.sessionmaker()
         self._lock = asyncio.Lock()
         self._authorization = authorization
@@ -64,7 +70,7 @@ class Context(BaseContext):
             credential = apps_service.parse_bearer(header)
             async with self.session() as db_session:
                 self._found = await apps_service.authenticate_caller(
-                    db_session=db_session, credential=credential
+                    db_session=db_session, credential=credential, keys=self._keys
                 )
         return self._found
 
@@ -98,7 +104,10 @@ async def get_context(connection: HTTPConnection) -> AsyncIterator[Context]:
     """The GraphQLRouter's context_getter (a FastAPI dependency), for HTTP and WebSocket."""
     state = connection.app.state
     context = Context(
-        state.db, connection.headers.get("authorization"), getattr(state, "pubsub", None)
+        state.db,
+        connection.headers.get("authorization"),
+        getattr(state, "pubsub", None),
+        getattr(state, "key_cache", None),
     )
     try:
         yield context

@@ -1,0 +1,190 @@
+"""The apps of API keys, remembered by each process on PostgreSQL and forgotten the moment an app
+or a key changes.
+
+Every authenticated request looks its key up: on a slots request that statement was a fifth of
+the CPU, on the server and in PostgreSQL. Each process keeps the apps of the keys it has seen,
+and forgets all of them when PostgreSQL says an app or a key changed: triggers on `apps` and
+`api_keys` (migration b7d41e6a0c53) NOTIFY `mentorapi_auth` at the commit of any statement that
+writes them, whoever wrote it, and each process LISTENs on a connection of its own.
+
+- Only while listening. Starting up, or with the connection lost, nothing is kept and every
+  request reads the database, as without a cache; losing the connection forgets everything.
+- A lookup that began before a change and ended after its notice is not kept (a generation
+  count), so a revoked key is never remembered as live.
+- A process forgets at once when it commits a write to `apps` or `api_keys` itself (`watch`),
+  so a client reads its own change back (PATCH /v1/app, then GET). Other processes learn of it
+  from the notice: in the moment between a commit and its notice (about a millisecond on one
+  host) they may still accept a key just revoked, as they would a request that had arrived a
+  moment earlier.
+- A key's expiry needs no notice: each entry holds it and is checked on every use.
+- A silent network failure cannot leave entries standing: the listener checks its connection
+  every few seconds, and no entry is used after `MAX_AGE`.
+- Unknown keys are never kept (a client cannot fill the memory), and at `CAPACITY` keys the
+  cache starts over.
+"""
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mentorapi.apps.models import AppRecord
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "mentorapi_auth"
+APPLICATION_NAME = "mentorapi key cache"  # how the listener shows in pg_stat_activity
+CAPACITY = 10_000
+MAX_AGE = 60.0  # seconds an entry may be used, notices or not
+PING_EVERY = 5.0  # seconds between checks that the listening connection still answers
+PING_TIMEOUT = 5.0
+# A statement that writes apps or keys, as SQLAlchemy (or a person) writes one.
+_AUTH_WRITE = re.compile(
+    r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"?(?:apps|api_keys)\b',
+    re.IGNORECASE,
+)
+_TOUCHED = "mentorapi_auth_written"  # in a connection's info, until its commit or rollback
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    app: AppRecord
+    expires_at: datetime | None  # the key's
+    kept_at: float  # on the cache's clock (time.monotonic)
+
+
+class KeyCache:
+    def __init__(self, database_url: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        url = make_url(database_url).set(drivername="postgresql")
+        self._dsn = url.render_as_string(hide_password=False)
+        self._entries: dict[str, _Entry] = {}
+        self._generation = 0
+        self._listening = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def listening(self) -> bool:
+        return self._listening.is_set()
+
+    async def until_listening(self) -> None:
+        await self._listening.wait()
+
+    # --- use -------------------------------------------------------------------------------------
+
+    def get(self, key_hash: str, now: datetime) -> AppRecord | None:
+        """The app of a live key seen before, or None (then look it up, and `keep` it)."""
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        if (entry.expires_at is not None and entry.expires_at <= now) or (
+            self._clock() - entry.kept_at > MAX_AGE
+        ):
+            self._entries.pop(key_hash, None)
+            return None
+        return entry.app
+
+    def generation(self) -> int:
+        """Take before a lookup, give back to `keep` after it."""
+        return self._generation
+
+    def keep(
+        self, key_hash: str, app: AppRecord, expires_at: datetime | None, generation: int
+    ) -> None:
+        if not self.listening or generation != self._generation:
+            return  # not listening, or something changed while the lookup ran
+        if len(self._entries) >= CAPACITY:
+            self._entries.clear()
+        self._entries[key_hash] = _Entry(app, expires_at, self._clock())
+
+    def forget_all(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # --- this process's own writes -------------------------------------------------------------
+
+    def watch(self, engine: AsyncEngine) -> None:
+        """Forget at the commit of any write to apps or keys on this engine."""
+        sync = engine.sync_engine
+        event.listen(sync, "before_cursor_execute", self._statement)
+        event.listen(sync, "commit", self._commit)
+        event.listen(sync, "rollback", self._rollback)
+
+    def _statement(
+        self, conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        if _AUTH_WRITE.match(statement):
+            conn.info[_TOUCHED] = True
+
+    def _commit(self, conn: Any) -> None:
+        if conn.info.pop(_TOUCHED, False):
+            self.forget_all()
+
+    def _rollback(self, conn: Any) -> None:
+        conn.info.pop(_TOUCHED, None)
+
+    # --- listening -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_loop(), name="key cache LISTEN")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _stop_listening(self) -> None:
+        self._listening.clear()
+        self.forget_all()
+
+    async def _listen_loop(self) -> None:
+        """LISTEN on a dedicated connection (a pooled one would be handed to others)."""
+        while True:
+            closed = asyncio.Event()
+            connection: asyncpg.Connection | None = None
+            try:
+                connection = await asyncpg.connect(
+                    self._dsn, timeout=10, server_settings={"application_name": APPLICATION_NAME}
+                )
+                connection.add_termination_listener(lambda _c, ev=closed: ev.set())
+                await connection.add_listener(CHANNEL, lambda *_args: self.forget_all())
+                self.forget_all()  # whatever was read before we listened
+                self._listening.set()
+                while not closed.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(closed.wait(), PING_EVERY)
+                    if not closed.is_set():
+                        await connection.fetchval("SELECT 1", timeout=PING_TIMEOUT)
+                log.warning("key cache LISTEN connection closed; reconnecting")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("key cache LISTEN failed; reading keys from the database meanwhile")
+            finally:
+                self._stop_listening()
+                if connection is not None and not connection.is_closed():
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(connection.close(timeout=2))
+            await asyncio.sleep(1.0)
+
+
+def create_key_cache(database_url: str) -> KeyCache | None:
+    """A cache on PostgreSQL; None on SQLite (no NOTIFY between processes)."""
+    if not database_url.startswith("postgresql"):
+        return None
+    return KeyCache(database_url)
