@@ -10,6 +10,7 @@ Every instant here is a whole second: a window edge is a wall-clock minute minus
 (whole seconds in tzdata) and candidates step in whole minutes.
 """
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,9 @@ class FreeSlots:
     starts: list[int]
     duration: int
     display: Clock
+    # The JSON object of each slot, once rendered (`rendered`): a page kept for reuse
+    # (availability/memo.py) is written once, and each use joins what it shows.
+    shown: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -79,8 +83,27 @@ class FreeSlots:
         if begin < len(starts):
             yield starts[begin:], offsets[i]
 
+    def rendered(self) -> "FreeSlots":
+        """The same slots with their JSON objects written."""
+        if self.shown is not None:
+            return self
+        return FreeSlots(self.starts, self.duration, self.display, self._objects())
+
+    def starting_from(self, instant: int) -> "FreeSlots":
+        """The slots that start at or after `instant` (microseconds since 1970)."""
+        first = bisect.bisect_left(self.starts, instant)
+        if first == 0:
+            return self
+        shown = None if self.shown is None else self.shown[first:]
+        return FreeSlots(self.starts[first:], self.duration, self.display, shown)
+
     def page_json(self) -> bytes:
         """The body of `Page[Slot]` with these slots and no next cursor."""
+        parts = self.shown if self.shown is not None else self._objects()
+        return ('{"data":[' + ",".join(parts) + '],"next_cursor":null}').encode()
+
+    def _objects(self) -> list[str]:
+        """Each slot as its JSON object, in order."""
         length = self.duration // US
         whole, day_seconds = _WHOLE_MINUTES, _DAY_SECONDS
         parts: list[str] = []
@@ -110,7 +133,7 @@ class FreeSlots:
                         f'{{"starts_at":"{_text(second)}Z","ends_at":"{_text(second + length)}Z",'
                         f'"local_start":"{_text(second + shift)}{zone}"}}'
                     )
-        return ('{"data":[' + ",".join(parts) + '],"next_cursor":null}').encode()
+        return parts
 
     def rows(self) -> list[tuple[datetime, datetime, str]]:
         """(starts_at, ends_at, local_start) of each slot, for faces that want objects."""

@@ -45,7 +45,8 @@ AVAILABILITIES = cast(Table, Availability.__table__)  # type: ignore[attr-define
 @dataclass(frozen=True, slots=True)
 class SlotSource:
     """What a slots request reads: the mentor's zone and session lengths, their availability's
-    values (`weekly` None: never set), and the times held around the range."""
+    values (`weekly` None: never set), and the times held around the range, as the database
+    sent them (`held_raw`, hashable: bytes on PostgreSQL, text on SQLite; `held()` decodes)."""
 
     timezone: str
     session_lengths: list[int]
@@ -54,7 +55,11 @@ class SlotSource:
     buffer_minutes: int
     min_notice_minutes: int
     weekly_capacity: int | None
-    held: list[sessions_repository.Held]
+    dialect: str
+    held_raw: bytes | str | None
+
+    def held(self) -> list[sessions_repository.Held]:
+        return sessions_repository.decode_held(self.dialect, self.held_raw)
 
 
 _slot_statements: dict[str, Select[Any]] = {}
@@ -129,5 +134,6 @@ async def slot_source(
         buffer_minutes=buffer or 0,
         min_notice_minutes=notice or 0,
         weekly_capacity=capacity,
-        held=sessions_repository.decode_held(dialect, held),
+        dialect=dialect,
+        held_raw=held,
     )

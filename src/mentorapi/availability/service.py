@@ -4,13 +4,14 @@ Anyone in the app (API key or member) may read a mentor's availability and slots
 mentors are public; only the mentor themself or the API key may change it (403 otherwise).
 """
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from datetime import datetime, timedelta
 
+import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.apps.caller import Caller, require_mentor
-from mentorapi.availability import repository
+from mentorapi.availability import memo, repository
 from mentorapi.availability.models import Availability
 from mentorapi.availability.render import FreeSlots
 from mentorapi.availability.schemas import AvailabilityPut, dump_weekly
@@ -151,22 +152,59 @@ async def slots(
             f"the mentor offers sessions of {source.session_lengths} minutes",
             loc=["query", "duration"],
         )
-    rules = rules_from(
+    display = display_timezone or source.timezone
+    key = _page_key(app_id, mentor_id, source, start, end, duration_minutes, display)
+    page = memo.pages.get(key)
+    notice = timedelta(minutes=source.min_notice_minutes)
+    if page is None:
+        rules = rules_from(
+            source.timezone,
+            source.weekly or (),
+            source.overrides,
+            buffer_minutes=source.buffer_minutes,
+            min_notice_minutes=source.min_notice_minutes,
+            weekly_capacity=source.weekly_capacity,
+        )
+        # Without the notice (as if asked that long before `start`): the notice cuts at use.
+        page = find_slots(
+            rules,
+            source.held(),
+            start=start,
+            end=end,
+            duration_minutes=duration_minutes,
+            display_timezone=display,
+            now=start - notice,
+        ).rendered()
+        memo.pages.put(key, page)
+    return page.starting_from(to_us(current + notice))
+
+
+def _page_key(
+    app_id: str,
+    mentor_id: str,
+    source: repository.SlotSource,
+    start: datetime,
+    end: datetime,
+    duration_minutes: int,
+    display_timezone: str,
+) -> Hashable:
+    """Everything a slots page is computed from but the time of asking (availability/memo.py)."""
+    return (
+        app_id,
+        mentor_id,
         source.timezone,
-        source.weekly or (),
-        source.overrides,
-        buffer_minutes=source.buffer_minutes,
-        min_notice_minutes=source.min_notice_minutes,
-        weekly_capacity=source.weekly_capacity,
-    )
-    return find_slots(
-        rules,
-        source.held,
-        start=start,
-        end=end,
-        duration_minutes=duration_minutes,
-        display_timezone=display_timezone or source.timezone,
-        now=current,
+        tuple(source.session_lengths),
+        orjson.dumps(source.weekly),
+        orjson.dumps(source.overrides),
+        source.buffer_minutes,
+        source.min_notice_minutes,
+        source.weekly_capacity,
+        source.dialect,
+        source.held_raw,
+        to_us(start),
+        to_us(end),
+        duration_minutes,
+        display_timezone,
     )
 
 

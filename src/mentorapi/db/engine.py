@@ -100,6 +100,7 @@ def create_database(settings: Settings) -> Database:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_pre_ping=False,
+            pool_use_lifo=True,
         )
     engine = create_async_engine(settings.database_url, **kwargs)
     if engine.dialect.name == "sqlite":

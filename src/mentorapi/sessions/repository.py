@@ -162,10 +162,11 @@ def decode_held(dialect: str, value: Any) -> list[Held]:
     if dialect == "postgresql":
         # Hundreds of them on every slots request: one C-level unpack; 0/1 test like False/True.
         shift, no_end = _PG_EPOCH_US, _PG_NO_END
-        return [
-            (cast(bool, active), start + shift, None if end == no_end else end + shift)
+        records = [
+            (active, start + shift, None if end == no_end else end + shift)
             for active, start, end in _HELD_RECORD.iter_unpack(value)
         ]
+        return cast(list[Held], records)
     held: list[Held] = []
     for active, start, end in json.loads(value):
         starts = _stored_us(start)
