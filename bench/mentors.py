@@ -83,8 +83,8 @@ async def explain(seeded: Seeded, slug: str, limit: int = 20) -> list[dict[str, 
 async def sql_counts(seeded: Seeded) -> list[dict[str, Any]]:
     """Statements per list request, read from X-SQL-Statements of a one-worker server."""
     rows = []
-    # The key memo off: every request pays for its key lookup, the worst case the target means.
-    env = {"MENTORAPI_DEBUG_SQL_COUNT": "true", "MENTORAPI_API_KEY_CACHE_SECONDS": "0"}
+    # The key cache off: every request pays for its key lookup, the worst case the target means.
+    env = {"MENTORAPI_DEBUG_SQL_COUNT": "true", "MENTORAPI_KEY_CACHE": "false"}
     async with (
         Server(seeded.database_url, workers=1, env=env, name="sql-count") as server,
         httpx.AsyncClient(base_url=server.base_url, headers=_auth(seeded), timeout=30) as client,

@@ -214,3 +214,14 @@ def test_writes_to_apps_and_keys_are_recognised() -> None:
         "UPDATE api_keys_old SET x = 1",
     ):
         assert not keycache._AUTH_WRITE.match(statement), statement
+
+
+async def test_the_cache_can_be_turned_off(database_url: str) -> None:
+    from mentorapi.main import create_app
+    from tests.conftest import make_tenant, running, test_settings
+
+    settings = test_settings(database_url, key_cache=False)
+    async with running(create_app(settings)) as application:
+        assert application.state.key_cache is None
+        async for tenant in make_tenant(application):
+            assert [await _lookups(tenant.client) for _ in range(2)] == [1, 1]

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     graphql_introspection: bool = True
 
+    # PostgreSQL: each process remembers the apps of the API keys it has seen, and forgets them
+    # when PostgreSQL notifies a change (src/mentorapi/apps/keycache.py); false reads every key.
+    key_cache: bool = True
+
     # The hottest GETs (free slots) served by lean routes beside their FastAPI routes, same
     # answers for less CPU (src/mentorapi/kit/lean.py); false leaves every request to FastAPI.
     lean_routes: bool = True
