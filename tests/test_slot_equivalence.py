@@ -14,7 +14,7 @@ import pytest
 
 from mentorapi.availability import service, slots
 from mentorapi.availability.models import Availability
-from mentorapi.availability.render import offset_text
+from mentorapi.availability.render import FreeSlots, offset_text
 from mentorapi.kit.timezones import zone
 from tests import slot_reference as ref
 
@@ -147,6 +147,19 @@ def _held(case: dict[str, Any]) -> list[tuple[bool, int, int | None]]:
     return [(active, slots.to_us(a), slots.to_us(b)) for active, a, b in case["held"]]
 
 
+def find(case: dict[str, Any], now: datetime) -> FreeSlots:
+    """The new engine's slots for a case, asked at `now`."""
+    return service.find_slots(
+        _rules(case),
+        _held(case),
+        start=case["start"],
+        end=case["end"],
+        duration_minutes=case["duration"],
+        display_timezone=case["display"],
+        now=now,
+    )
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_free_slots_and_the_rest_body_match_the_old_engine(seed: int) -> None:
     rng = random.Random(seed)
@@ -161,15 +174,7 @@ def test_free_slots_and_the_rest_body_match_the_old_engine(seed: int) -> None:
             duration=timedelta(minutes=case["duration"]),
             now=case["now"],
         )
-        found = service.find_slots(
-            _rules(case),
-            _held(case),
-            start=case["start"],
-            end=case["end"],
-            duration_minutes=case["duration"],
-            display_timezone=case["display"],
-            now=case["now"],
-        )
+        found = find(case, case["now"])
         display = zone(case["display"])
         assert found.page_json() == ref.page_json(spans, display), case
         assert found.rows() == [(a, b, a.astimezone(display).isoformat()) for a, b in spans], case

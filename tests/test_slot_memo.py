@@ -18,19 +18,7 @@ from mentorapi.availability.memo import SlotPages
 from mentorapi.availability.render import FreeSlots
 from tests.conftest import Tenant
 from tests.factories import book_session, bookable, set_availability
-from tests.test_slot_equivalence import _case, _held, _rules
-
-
-def _find(case: dict[str, Any], now: datetime) -> FreeSlots:
-    return service.find_slots(
-        _rules(case),
-        _held(case),
-        start=case["start"],
-        end=case["end"],
-        duration_minutes=case["duration"],
-        display_timezone=case["display"],
-        now=now,
-    )
+from tests.test_slot_equivalence import _case, find
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -39,7 +27,7 @@ def test_a_kept_page_cut_at_the_notice_is_the_page_found_with_it(seed: int) -> N
     for _ in range(100):
         case = _case(rng)
         notice = timedelta(minutes=case["notice"])
-        kept = _find(case, case["start"] - notice).rendered()
+        kept = find(case, case["start"] - notice).rendered()
         span = case["end"] - case["start"]
         moments = [case["start"] - timedelta(days=4), case["end"] + timedelta(hours=1)] + [
             case["start"]
@@ -54,7 +42,7 @@ def test_a_kept_page_cut_at_the_notice_is_the_page_found_with_it(seed: int) -> N
             moments.append(slots.from_us(moment) - notice)
         for now in moments:
             cut = kept.starting_from(slots.to_us(now + notice))
-            fresh = _find(case, now)
+            fresh = find(case, now)
             assert cut.starts == fresh.starts, (case, now)
             assert cut.page_json() == fresh.page_json(), (case, now)
             assert cut.rows() == fresh.rows(), (case, now)
