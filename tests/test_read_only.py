@@ -45,3 +45,29 @@ async def test_postgres_reads_run_without_a_transaction(db: Database, dialect: s
             # SQLite keeps a (deferred, lock-free until it reads) transaction: reads see one
             # snapshot and never wait for writers in WAL mode.
             assert driver._conn.in_transaction
+
+
+async def test_fast_reads_of_a_read_only_session_borrow_a_pooled_connection(
+    db: Database, tenant: Tenant, dialect: str
+) -> None:
+    """On PostgreSQL a read-only session that holds no connection runs db.fast's statements on
+    one borrowed from the pool (the same read under autocommit) and never opens its own; a
+    write session, and SQLite, use the session's connection."""
+    from sqlalchemy import bindparam, select
+
+    from mentorapi.db import fast
+    from mentorapi.skills.models import Skill
+
+    skill = await create_skill(tenant.client, name="Fresh")
+    statement = select(Skill.name).where(Skill.id == bindparam("id"))  # type: ignore[arg-type]
+    makers = [(db.read_sessionmaker, dialect == "postgresql"), (db.sessionmaker, False)]
+    for maker, borrows in makers:
+        async with maker() as session:
+            with count_statements() as statements:
+                rows = await fast.fetch(session, statement, {"id": skill["id"]})
+            assert [tuple(r) for r in rows] == [("Fresh",)]
+            assert len(statements) == 1
+            assert session.in_transaction() is not borrows
+            if dialect == "postgresql":
+                # The borrowed connection is back in the pool; the session's own is out.
+                assert db.engine.pool.checkedout() == (0 if borrows else 1)  # type: ignore[attr-defined]
