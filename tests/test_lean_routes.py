@@ -20,7 +20,14 @@ from mentorapi.kit.lean import LeanRoute
 from mentorapi.main import create_app
 from tests import conftest
 from tests.conftest import Tenant, count_statements, own
-from tests.factories import as_member, book_session, bookable, mint_token
+from tests.factories import (
+    as_member,
+    book_session,
+    bookable,
+    create_mentor,
+    create_skill,
+    mint_token,
+)
 
 WEEK = {"start": "2027-03-22T00:00:00Z", "end": "2027-04-05T00:00:00Z"}  # Berlin's DST switch
 
@@ -216,3 +223,85 @@ async def test_metrics_label_lean_requests_with_the_route_template(
     metrics = (await tenant.client.get("/metrics")).text
     assert 'route="/v1/mentors/{mentor_id}/slots",status="200"' in metrics
     assert base["mentor_id"] not in metrics
+
+
+# --- the mentor list ------------------------------------------------------------------------------
+
+
+async def _directory(tenant: Tenant) -> dict[str, str]:
+    first = await create_skill(tenant.client)
+    second = await create_skill(tenant.client)
+    for n in range(5):
+        skills = [{"skill_id": first["id"], "level": 1 + n % 5}]
+        if n % 2:
+            skills.append({"skill_id": second["id"], "level": 3})
+        await create_mentor(
+            tenant.client,
+            name=f"Mentor {n}",
+            skills=skills,
+            languages=["en", "de"] if n % 2 else ["en"],
+            formats=["video"] if n % 3 else ["chat"],
+        )
+    return {"first": first["slug"], "second": second["slug"]}
+
+
+async def test_the_mentor_list_answers_alike_on_both_faces(faces: Faces, tenant: Tenant) -> None:
+    slugs = await _directory(tenant)
+    a, b = slugs["first"], slugs["second"]
+    page = (await tenant.client.get("/v1/mentors", params={"limit": 2})).json()
+    cursor = page["next_cursor"]
+    assert cursor
+    queries = [
+        "",
+        f"skill={a}",
+        f"skill={a}&skill={b}",
+        f"skill={a},{b}",
+        f"skill={a}&limit=1",
+        f"limit=2&cursor={cursor}",
+        "q=Mentor",
+        "language=de",
+        "format=chat",
+        "session_length=30",
+        "sort=name",
+        f"sort=name&skill={b}&limit=3",
+        "limit=100&page=7",  # an unknown parameter is ignored
+        "limit=5&limit=1",  # the last one counts
+        # Valid parameters the service refuses: the same problems.
+        "cursor=not-a-cursor",
+        f"cursor={cursor}&sort=name",  # a cursor of another sort order
+        "skill=" + ",".join(f"s{n}" for n in range(11)),  # more than 10 skills
+        "session_length=90",
+        "language=not a tag",
+    ]
+    for query in queries:
+        lean, plain = await faces.both("GET", f"/v1/mentors?{query}")
+        _same(lean, plain)
+        assert isinstance(faces.lean.route, LeanRoute), query
+    lean, _ = await faces.both("GET", f"/v1/mentors?skill={a}")
+    assert lean.status_code == 200
+    assert len(lean.json()["data"]) == 5
+
+
+async def test_the_mentor_list_falls_through_on_invalid_parameters(
+    faces: Faces, tenant: Tenant
+) -> None:
+    await _directory(tenant)
+    for query in (
+        "limit=0",
+        "limit=101",
+        "limit=many",
+        "sort=rating-ish",
+        "format=carrier-pigeon",
+        "session_length=half",
+        "cursor=" + "x" * 513,
+    ):
+        lean, plain = await faces.both("GET", f"/v1/mentors?{query}")
+        _same(lean, plain)
+        assert lean.status_code == 422, (query, lean.text)
+        assert not isinstance(faces.lean.route, LeanRoute), query
+    for method in ("HEAD", "PUT"):
+        lean, plain = await faces.both(method, "/v1/mentors")
+        _same(lean, plain)
+    lean, plain = await faces.both("GET", "/v1/mentors/")  # a trailing slash: FastAPI's answer
+    _same(lean, plain)
+    assert not isinstance(faces.lean.route, LeanRoute)

@@ -67,8 +67,9 @@ class Settings(BaseSettings):
     # when PostgreSQL notifies a change (src/mentorapi/apps/keycache.py); false reads every key.
     key_cache: bool = True
 
-    # The hottest GETs (free slots) served by lean routes beside their FastAPI routes, same
-    # answers for less CPU (src/mentorapi/kit/lean.py); false leaves every request to FastAPI.
+    # The hottest GETs (free slots, the mentor list) served by lean routes beside their FastAPI
+    # routes: the same answers for less CPU (src/mentorapi/kit/lean.py); false leaves every
+    # request to FastAPI.
     lean_routes: bool = True
 
     # Adds an `X-SQL-Statements` header (SQL statements run for the request) to every response:

@@ -26,6 +26,7 @@ from mentorapi.kit.problems import install_problem_handlers
 from mentorapi.kit.ratelimit import RateLimitHeaders, create_rate_limiter
 from mentorapi.limits import BodySizeLimit
 from mentorapi.mentees.rest import router as mentees_router
+from mentorapi.mentors.rest import lean_routes as mentors_lean_routes
 from mentorapi.mentors.rest import router as mentors_router
 from mentorapi.metrics import Metrics, MetricsMiddleware
 from mentorapi.sessions.rest import router as sessions_router
@@ -116,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_router)
     app.webhooks.include_router(webhook_docs)
     if settings.lean_routes:
-        lean.install(app.router.routes, availability_lean_routes)
+        lean.install(app.router.routes, [*availability_lean_routes, *mentors_lean_routes])
 
     metrics = Metrics()
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)

@@ -40,16 +40,18 @@ Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
 
 @dataclass(frozen=True)
 class Param:
-    """One query parameter: its validator, and its default (PydanticUndefined: required)."""
+    """One query parameter: its validator, its default (PydanticUndefined: required), and
+    whether it may repeat (a list of every value, as FastAPI reads a `list[...]` parameter)."""
 
     adapter: TypeAdapter[Any]
     default: Any = PydanticUndefined
+    many: bool = False
 
 
-def param(annotation: Any, default: Any = PydanticUndefined) -> Param:
+def param(annotation: Any, default: Any = PydanticUndefined, *, many: bool = False) -> Param:
     """A parameter validated as `annotation` (e.g. `Annotated[int, Query(ge=5)]`, the alias
     the documented endpoint uses too)."""
-    return Param(TypeAdapter(annotation), default)
+    return Param(TypeAdapter(annotation), default, many)
 
 
 def _route_path(scope: Scope) -> str:
@@ -87,11 +89,12 @@ class LeanRoute(BaseRoute):
                 values[name] = spec.adapter.validate_python(found[name])
             query = QueryParams(scope["query_string"])
             for name, spec in self.query.items():
-                raw = query.get(name)  # the last one, as FastAPI reads a repeated parameter
+                # A repeated scalar: the last one, as FastAPI reads it; none of a list: missing.
+                raw: Any = (query.getlist(name) or None) if spec.many else query.get(name)
                 if raw is None:
                     if spec.default is PydanticUndefined:
                         return None
-                    values[name] = spec.default
+                    values[name] = list(spec.default) if spec.many else spec.default
                 else:
                     values[name] = spec.adapter.validate_python(raw)
         except ValidationError:

@@ -31,15 +31,14 @@ class PageRequest:
     cursor: str | None = None
 
 
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1-100.")]
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+]
+
+
 # async, though it awaits nothing: FastAPI runs a plain `def` dependency in a worker thread.
-async def page_request(
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1-100.")
-    ] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
-    ] = None,
-) -> PageRequest:
+async def page_request(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageRequest:
     return PageRequest(limit=limit, cursor=cursor)
 
 

@@ -1,11 +1,21 @@
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.apps.auth import CurrentCaller
-from mentorapi.db.uow import DbSession
+from mentorapi.apps.auth import CurrentCaller, authenticate_request
+from mentorapi.apps.caller import Caller
+from mentorapi.db.uow import DbSession, unit_of_work
+from mentorapi.kit import lean
 from mentorapi.kit.ids import MentorId
-from mentorapi.kit.pagination import Page, PageRequest, page_request
+from mentorapi.kit.pagination import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    Page,
+    PageRequest,
+    page_request,
+)
 from mentorapi.kit.problems import problems
 from mentorapi.kit.query import query_model
 from mentorapi.kit.responses import data_response
@@ -32,21 +42,28 @@ def _read(view: MentorView, response: Response | None = None) -> MentorRead:
     return MentorRead.from_model(view.mentor, view.skills)
 
 
-@router.get("", summary="Search mentors", response_model=Page[MentorRead], responses=problems(422))
-async def list_mentors(
-    caller: CurrentCaller,
-    db_session: DbSession,
-    page: Annotated[PageRequest, Depends(page_request)],
-    skill: Annotated[
-        list[str],
-        Query(description="Skill slugs (up to 10); repeat or comma-separate. All must match."),
-    ] = [],  # noqa: B006 - FastAPI copies query defaults
-    q: Annotated[str | None, Query(description="Search name, headline and bio.")] = None,
-    language: Annotated[str | None, Query(description="A BCP 47 tag.")] = None,
-    format: Annotated[Format | None, Query()] = None,
-    session_length: Annotated[int | None, Query(description="Minutes (5-60).")] = None,
-    sort: MentorSort = MentorSort.created,
+Skills = Annotated[
+    list[str],
+    Query(description="Skill slugs (up to 10); repeat or comma-separate. All must match."),
+]
+Text = Annotated[str | None, Query(description="Search name, headline and bio.")]
+Language = Annotated[str | None, Query(description="A BCP 47 tag.")]
+FormatParam = Annotated[Format | None, Query()]
+SessionLength = Annotated[int | None, Query(description="Minutes (5-60).")]
+
+
+async def _list_response(
+    caller: Caller,
+    db_session: AsyncSession,
+    page: PageRequest,
+    skill: list[str],
+    q: str | None,
+    language: str | None,
+    format: Format | None,
+    session_length: int | None,
+    sort: MentorSort,
 ) -> Response:
+    """The list page: one body for both faces of the route (below and `lean_routes`)."""
     search = query_model(
         MentorSearch,
         {
@@ -73,6 +90,51 @@ async def list_mentors(
     # MentorRead byte for byte).
     data = [read_data(v.mentor, v.skills) for v in views]
     return data_response({"data": data, "next_cursor": cursor})
+
+
+@router.get("", summary="Search mentors", response_model=Page[MentorRead], responses=problems(422))
+async def list_mentors(
+    caller: CurrentCaller,
+    db_session: DbSession,
+    page: Annotated[PageRequest, Depends(page_request)],
+    skill: Skills = [],  # noqa: B006 - FastAPI copies query defaults
+    q: Text = None,
+    language: Language = None,
+    format: FormatParam = None,
+    session_length: SessionLength = None,
+    sort: MentorSort = MentorSort.created,
+) -> Response:
+    return await _list_response(
+        caller, db_session, page, skill, q, language, format, session_length, sort
+    )
+
+
+async def _lean_list(request: Request, values: dict[str, Any]) -> Response:
+    page = PageRequest(limit=values.pop("limit"), cursor=values.pop("cursor"))
+    async with unit_of_work(request) as db_session:
+        found = await authenticate_request(request, db_session)
+        return await _list_response(found.caller, db_session, page, **values)
+
+
+# The same route for every request whose parameters validate, without FastAPI's machinery
+# (kit/lean.py); tests/test_lean_routes.py holds the two to the same answers.
+lean_routes = [
+    lean.LeanRoute(
+        "/v1/mentors",
+        _lean_list,
+        path_params={},
+        query={
+            "limit": lean.param(Limit, DEFAULT_LIMIT),
+            "cursor": lean.param(Cursor, None),
+            "skill": lean.param(Skills, [], many=True),
+            "q": lean.param(Text, None),
+            "language": lean.param(Language, None),
+            "format": lean.param(FormatParam, None),
+            "session_length": lean.param(SessionLength, None),
+            "sort": lean.param(MentorSort, MentorSort.created),
+        },
+    )
+]
 
 
 @router.post(
