@@ -12,12 +12,12 @@ writes them, whoever wrote it, and each process LISTENs on a connection of its o
 - A lookup that began before a change and ended after its notice is not kept (a generation
   count), so a revoked key is never remembered as live.
 - A process forgets at once when it commits a write to `apps` or `api_keys` itself (`watch`),
-  so a client reads its own change back (PATCH /v1/app, then GET). (SQLAlchemy's commit event
+  so a client reads its own change back (PATCH /v1/app, then GET). SQLAlchemy's commit event
   comes just before the commit: a lookup by another request in that instant can keep the old
-  row until the notice, which follows the commit by about a millisecond.) Other processes learn of it
-  from the notice: in the moment between a commit and its notice (about a millisecond on one
-  host) they may still accept a key just revoked, as they would a request that had arrived a
-  moment earlier.
+  row until the notice, which follows the commit by about a millisecond.
+- Other processes learn of a change from the notice: in the moment between a commit and its
+  notice (about a millisecond on one host) they may still accept a key just revoked, as they
+  would a request that had arrived a moment earlier.
 - A key's expiry needs no notice: each entry holds it and is checked on every use.
 - A silent network failure cannot leave entries standing: the listener checks its connection
   every few seconds, and no entry is used after `MAX_AGE`.
