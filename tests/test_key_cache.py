@@ -15,7 +15,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from mentorapi.apps import keycache
 from mentorapi.apps import repository as apps_repository
@@ -23,6 +22,7 @@ from mentorapi.apps import service as apps_service
 from mentorapi.apps.keycache import KeyCache
 from mentorapi.apps.models import AppRecord
 from mentorapi.db.engine import Database
+from mentorapi.db.listen import asyncpg_dsn
 from tests.conftest import Tenant, count_statements, is_key_lookup
 
 
@@ -109,8 +109,7 @@ async def test_a_lost_listening_connection_forgets_everything_and_comes_back(
     await _lookups(tenant.client)
     assert await _lookups(tenant.client) == 0
     assert len(keys) > 0
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
-    connection = await asyncpg.connect(dsn)
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         ended = await connection.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"

@@ -7,19 +7,16 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from bench.kit.options import options
+from mentorapi.db.listen import asyncpg_dsn
 from mentorapi.db.migrate import upgrade
+
+__all__ = ["asyncpg_dsn", "fresh_database", "sqlalchemy_url"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 def sqlalchemy_url(name: str) -> str:
     url = make_url(options().postgres_url).set(drivername="postgresql+asyncpg", database=name)
-    return url.render_as_string(hide_password=False)
-
-
-def asyncpg_dsn(database_url: str) -> str:
-    """A plain postgresql:// DSN for asyncpg from a SQLAlchemy URL."""
-    url = make_url(database_url).set(drivername="postgresql")
     return url.render_as_string(hide_password=False)
 
 

@@ -8,16 +8,17 @@ and mentee ids), take a token from the caller's rate-limit bucket, and tell the 
 which origins the app allows.
 """
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from mentorapi.apps import cors, service
 from mentorapi.apps.caller import Caller, require_api_key
 from mentorapi.apps.models import AppFields
 from mentorapi.apps.service import Authenticated
 from mentorapi.config import Settings
-from mentorapi.db.uow import DbSession
+from mentorapi.db.uow import DbSession, unit_of_work
 from mentorapi.kit import ratelimit
 
 
@@ -64,4 +65,20 @@ async def current_app(
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+def lean_endpoint(
+    body: Callable[..., Awaitable[Response]],
+) -> Callable[[Request, dict[str, Any]], Awaitable[Response]]:
+    """A lean route's handler (kit/lean.py): the unit of work and the caller that `DbSession`
+    and `CurrentCaller` give the documented route, then `body(caller, db_session, **values)`."""
+
+    async def handle(request: Request, values: dict[str, Any]) -> Response:
+        async with unit_of_work(request) as db_session:
+            found = await authenticate_request(request, db_session)
+            return await body(found.caller, db_session, **values)
+
+    return handle
+
+
 CurrentApp = Annotated[AppFields, Depends(current_app)]

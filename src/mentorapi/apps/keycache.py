@@ -27,7 +27,6 @@ writes them, whoever wrote it, and each process LISTENs on a connection of its o
 
 import asyncio
 import contextlib
-import logging
 import re
 import time
 from collections.abc import Callable
@@ -35,21 +34,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mentorapi.apps.models import AppRecord
-
-log = logging.getLogger(__name__)
+from mentorapi.db.listen import listen
 
 CHANNEL = "mentorapi_auth"
 APPLICATION_NAME = "mentorapi key cache"  # how the listener shows in pg_stat_activity
 CAPACITY = 10_000
 MAX_AGE = 60.0  # seconds an entry may be used, notices or not
 PING_EVERY = 5.0  # seconds between checks that the listening connection still answers
-PING_TIMEOUT = 5.0
 # A statement that writes apps or keys, as SQLAlchemy (or a person) writes one.
 _AUTH_WRITE = re.compile(
     r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"?(?:apps|api_keys)\b',
@@ -68,8 +63,7 @@ class _Entry:
 class KeyCache:
     def __init__(self, database_url: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        url = make_url(database_url).set(drivername="postgresql")
-        self._dsn = url.render_as_string(hide_password=False)
+        self._database_url = database_url
         self._entries: dict[str, _Entry] = {}
         self._generation = 0
         self._listening = asyncio.Event()
@@ -141,7 +135,16 @@ class KeyCache:
     # --- listening -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_loop(), name="key cache LISTEN")
+        listening = listen(
+            self._database_url,
+            CHANNEL,
+            self.forget_all,
+            name=APPLICATION_NAME,
+            on_up=self._start_listening,
+            on_down=self._stop_listening,
+            ping_every=PING_EVERY,
+        )
+        self._task = asyncio.create_task(listening, name="key cache LISTEN")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -154,35 +157,9 @@ class KeyCache:
         self._listening.clear()
         self.forget_all()
 
-    async def _listen_loop(self) -> None:
-        """LISTEN on a dedicated connection (a pooled one would be handed to others)."""
-        while True:
-            closed = asyncio.Event()
-            connection: asyncpg.Connection | None = None
-            try:
-                connection = await asyncpg.connect(
-                    self._dsn, timeout=10, server_settings={"application_name": APPLICATION_NAME}
-                )
-                connection.add_termination_listener(lambda _c, ev=closed: ev.set())
-                await connection.add_listener(CHANNEL, lambda *_args: self.forget_all())
-                self.forget_all()  # whatever was read before we listened
-                self._listening.set()
-                while not closed.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(closed.wait(), PING_EVERY)
-                    if not closed.is_set():
-                        await connection.fetchval("SELECT 1", timeout=PING_TIMEOUT)
-                log.warning("key cache LISTEN connection closed; reconnecting")
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("key cache LISTEN failed; reading keys from the database meanwhile")
-            finally:
-                self._stop_listening()
-                if connection is not None and not connection.is_closed():
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(connection.close(timeout=2))
-            await asyncio.sleep(1.0)
+    def _start_listening(self) -> None:
+        self.forget_all()  # whatever was read before we listened
+        self._listening.set()
 
 
 def create_key_cache(database_url: str) -> KeyCache | None:

@@ -1,15 +1,15 @@
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.apps.auth import CurrentCaller, authenticate_request
+from mentorapi.apps.auth import CurrentCaller, lean_endpoint
 from mentorapi.apps.caller import Caller
 from mentorapi.availability import service
 from mentorapi.availability.models import Availability
 from mentorapi.availability.schemas import AvailabilityPut, AvailabilityRead, Slot
-from mentorapi.db.uow import DbSession, unit_of_work
+from mentorapi.db.uow import DbSession
 from mentorapi.kit import lean
 from mentorapi.kit.errors import InvalidInput
 from mentorapi.kit.ids import MentorId
@@ -123,18 +123,12 @@ async def list_slots(
     return await _slots_response(caller, db_session, mentor_id, start, end, duration, timezone)
 
 
-async def _lean_slots(request: Request, values: dict[str, Any]) -> Response:
-    async with unit_of_work(request) as db_session:
-        found = await authenticate_request(request, db_session)
-        return await _slots_response(found.caller, db_session, **values)
-
-
 # The same route for every request whose parameters validate, without FastAPI's machinery
 # (kit/lean.py); tests/test_lean_routes.py holds the two to the same answers.
 lean_routes = [
     lean.LeanRoute(
         "/v1/mentors/{mentor_id}/slots",
-        _lean_slots,
+        lean_endpoint(_slots_response),
         path_params={"mentor_id": lean.param(MentorId)},
         query={
             "start": lean.param(SlotStart),

@@ -1,11 +1,11 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.apps.auth import CurrentCaller, authenticate_request
+from mentorapi.apps.auth import CurrentCaller, lean_endpoint
 from mentorapi.apps.caller import Caller
-from mentorapi.db.uow import DbSession, unit_of_work
+from mentorapi.db.uow import DbSession
 from mentorapi.kit import lean
 from mentorapi.kit.ids import MentorId
 from mentorapi.kit.pagination import (
@@ -109,11 +109,11 @@ async def list_mentors(
     )
 
 
-async def _lean_list(request: Request, values: dict[str, Any]) -> Response:
-    page = PageRequest(limit=values.pop("limit"), cursor=values.pop("cursor"))
-    async with unit_of_work(request) as db_session:
-        found = await authenticate_request(request, db_session)
-        return await _list_response(found.caller, db_session, page, **values)
+async def _lean_list(
+    caller: Caller, db_session: AsyncSession, limit: int, cursor: str | None, **filters: Any
+) -> Response:
+    page = PageRequest(limit=limit, cursor=cursor)
+    return await _list_response(caller, db_session, page, **filters)
 
 
 # The same route for every request whose parameters validate, without FastAPI's machinery
@@ -121,7 +121,7 @@ async def _lean_list(request: Request, values: dict[str, Any]) -> Response:
 lean_routes = [
     lean.LeanRoute(
         "/v1/mentors",
-        _lean_list,
+        lean_endpoint(_lean_list),
         path_params={},
         query={
             "limit": lean.param(Limit, DEFAULT_LIMIT),

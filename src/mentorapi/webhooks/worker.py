@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import httpx
-from sqlalchemy.engine import make_url
 
 from mentorapi import __version__
 from mentorapi.config import Settings
 from mentorapi.db.engine import Database
+from mentorapi.db.listen import listen
 from mentorapi.kit.ids import new_id
 from mentorapi.kit.timezones import utcnow
 from mentorapi.webhooks import repository
@@ -443,30 +442,17 @@ class Worker:
     # --- waking (PostgreSQL) --------------------------------------------------------------------
 
     async def _listen_loop(self) -> None:
-        """LISTEN on a dedicated asyncpg connection (a pooled one would be handed to others)."""
-        url = make_url(self.settings.database_url).set(drivername="postgresql")
-        dsn = url.render_as_string(hide_password=False)
-        while not self._stopping:
-            closed = asyncio.Event()
-            connection: asyncpg.Connection | None = None
-            try:
-                connection = await asyncpg.connect(dsn)
-                connection.add_termination_listener(lambda _c, ev=closed: ev.set())
-                await connection.add_listener(
-                    repository.NOTIFY_CHANNEL, lambda *_args: self._wake.set()
-                )
-                self._wake.set()  # anything committed while we were not listening
-                await closed.wait()
-                log.warning("webhook LISTEN connection closed; reconnecting")
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("webhook LISTEN failed; polling until it is back")
-                await asyncio.sleep(2.0)
-            finally:
-                if connection is not None and not connection.is_closed():
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(connection.close(timeout=2))
+        def wake() -> None:
+            self._wake.set()
+
+        # On (re)connecting too: anything committed while we were not listening.
+        await listen(
+            self.settings.database_url,
+            repository.NOTIFY_CHANNEL,
+            wake,
+            name="mentorapi webhooks",
+            on_up=wake,
+        )
 
 
 async def _read_excerpt(response: httpx.Response) -> str:
