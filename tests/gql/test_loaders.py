@@ -2,19 +2,29 @@
 
 import asyncio
 
+from fastapi import FastAPI
+from starlette.requests import Request
+
 from mentorapi.db.engine import Database
 from mentorapi.graphql.context import Context
 from tests.conftest import Tenant, count_statements
 from tests.factories import create_mentor, create_skill
 
 
+def graphql_request(app: FastAPI, authorization: str) -> Request:
+    """A POST /graphql as the router hands it to the context."""
+    headers = [(b"authorization", authorization.encode())]
+    scope = {"type": "http", "app": app, "method": "POST", "path": "/graphql", "headers": headers}
+    return Request(scope)
+
+
 async def test_loaders_batch_and_stay_in_the_app(
-    db: Database, tenant: Tenant, other_tenant: Tenant
+    app: FastAPI, db: Database, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     skills = [await create_skill(tenant.client) for _ in range(3)]
     theirs = await create_skill(other_tenant.client)
     mentor = await create_mentor(tenant.client, skills=[{"skill_id": skills[0]["id"]}])
-    context = Context(db, f"Bearer {tenant.key}")
+    context = Context(db, graphql_request(app, f"Bearer {tenant.key}"))
     try:
         await context.app()
         with count_statements() as statements:

@@ -45,16 +45,18 @@ APPLICATION_NAME = "mentorapi key cache"  # how the listener shows in pg_stat_ac
 CAPACITY = 10_000
 MAX_AGE = 60.0  # seconds an entry may be used, notices or not
 PING_EVERY = 5.0  # seconds between checks that the listening connection still answers
-# A statement that writes apps or keys, as SQLAlchemy (or a person) writes one.
+# A statement that writes apps or keys, or deletes a member (whose tokens then lapse), as
+# SQLAlchemy (or a person) writes one.
 _AUTH_WRITE = re.compile(
-    r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"?(?:apps|api_keys)\b',
+    r'\s*(?:(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"?(?:apps|api_keys)\b'
+    r'|DELETE\s+FROM\s+"?(?:mentors|mentees)\b)',
     re.IGNORECASE,
 )
 _TOUCHED = "mentorapi_auth_written"  # in a connection's info, until its commit or rollback
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
+class Entry:
     app: AppRecord
     expires_at: datetime | None  # the key's
     kept_at: float  # on the cache's clock (time.monotonic)
@@ -64,7 +66,7 @@ class KeyCache:
     def __init__(self, database_url: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._database_url = database_url
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, Entry] = {}
         self._generation = 0
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -80,6 +82,11 @@ class KeyCache:
 
     def get(self, key_hash: str, now: datetime) -> AppRecord | None:
         """The app of a live key seen before, or None (then look it up, and `keep` it)."""
+        entry = self.entry(key_hash, now)
+        return entry.app if entry is not None else None
+
+    def entry(self, key_hash: str, now: datetime) -> Entry | None:
+        """`get`, with the key's expiry."""
         entry = self._entries.get(key_hash)
         if entry is None:
             return None
@@ -88,7 +95,7 @@ class KeyCache:
         ):
             self._entries.pop(key_hash, None)
             return None
-        return entry.app
+        return entry
 
     def generation(self) -> int:
         """Take before a lookup, give back to `keep` after it."""
@@ -101,7 +108,7 @@ class KeyCache:
             return  # not listening, or something changed while the lookup ran
         if len(self._entries) >= CAPACITY:
             self._entries.clear()
-        self._entries[key_hash] = _Entry(app, expires_at, self._clock())
+        self._entries[key_hash] = Entry(app, expires_at, self._clock())
 
     def forget_all(self) -> None:
         self._generation += 1

@@ -3,7 +3,7 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,20 +70,28 @@ async def authenticate(
 ) -> AppFields | None:
     """The app of a live key; from `keys` when this process has seen the key (and nothing
     about apps or keys changed since), else from the database."""
+    found = await _live_key(db_session=db_session, api_key=api_key, keys=keys)
+    return found[0] if found is not None else None
+
+
+async def _live_key(
+    *, db_session: AsyncSession, api_key: str, keys: KeyCache | None
+) -> tuple[AppFields, datetime | None] | None:
+    """The app of a live key and the key's expiry."""
     if not api_key.startswith(KEY_PREFIX) or len(api_key) > 128:
         return None
     key_hash, now = hash_key(api_key), utcnow()
     if keys is not None:
-        remembered = keys.get(key_hash, now)
+        remembered = keys.entry(key_hash, now)
         if remembered is not None:
-            return remembered
+            return remembered.app, remembered.expires_at
         generation = keys.generation()
     found = await repository.live_key(db_session, key_hash, now)
     if found is None:
         return None
     if keys is not None:
         keys.keep(key_hash, found.app, found.expires_at, generation)
-    return found.app
+    return found.app, found.expires_at
 
 
 # --- the caller of a request -------------------------------------------------------------------
@@ -95,6 +103,9 @@ class Authenticated:
     app: AppFields
     # Whose bucket a request draws on: one per API key, one per member.
     rate_key: str
+    # When the credential lapses by itself (a key's end of grace, a token's `exp`): a
+    # long-lived connection (a subscription) checks it on every message.
+    expires_at: datetime | None = None
 
 
 def parse_bearer(header: str | None) -> str:
@@ -116,10 +127,13 @@ async def authenticate_caller(
     """An API key or a member token -> the caller; one query either way (none for an API key
     found in `keys`)."""
     if not tokens.looks_like_jwt(credential):
-        app = await authenticate(db_session=db_session, api_key=credential, keys=keys)
-        if app is None:
+        found = await _live_key(db_session=db_session, api_key=credential, keys=keys)
+        if found is None:
             raise Unauthenticated("the API key is unknown, revoked or expired")
-        return Authenticated(Caller.api_key(app.id), app, "k:" + hash_key(credential)[:40])
+        app, expires_at = found
+        return Authenticated(
+            Caller.api_key(app.id), app, "k:" + hash_key(credential)[:40], expires_at
+        )
     return await authenticate_member(db_session=db_session, token=credential)
 
 
@@ -157,6 +171,7 @@ async def authenticate_member(*, db_session: AsyncSession, token: str) -> Authen
         Caller(app_id=found.app.id, member=member),
         found.app,
         f"m:{found.app.id}:{claimed.external_id}",
+        datetime.fromtimestamp(claims["exp"], UTC),
     )
 
 

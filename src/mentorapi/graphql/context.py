@@ -11,17 +11,20 @@ Never await a DataLoader inside `session()`: the loader needs the lock too.
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from fastapi.requests import HTTPConnection
 from graphql import GraphQLError
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
-from mentorapi.apps import service as apps_service
+from mentorapi.apps import admission
 from mentorapi.apps.caller import Caller
 from mentorapi.apps.keycache import KeyCache
 from mentorapi.apps.models import AppFields
@@ -29,25 +32,64 @@ from mentorapi.apps.service import Authenticated
 from mentorapi.db.engine import Database
 from mentorapi.graphql.loaders import Loaders
 from mentorapi.graphql.pubsub import PubSub
+from mentorapi.kit import idempotency
+from mentorapi.kit.errors import TooManyRequests, Unauthenticated
+from mentorapi.kit.timezones import utcnow
 
 log = logging.getLogger("mentorapi.graphql")
+
+# graphql-transport-ws: the credential no longer holds (expired, revoked, member deleted).
+CLOSE_UNAUTHORIZED = 4401
+
+
+@dataclass
+class _Operation:
+    """One operation's admission: a rate-limit token is spent once per operation, however many
+    of its fields (resolved concurrently, in tasks of their own) ask who the caller is."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    spent: bool = False
+    refused: TooManyRequests | None = None
+
+
+# Set by `Admission` as each operation starts, in the task that runs it: over a WebSocket many
+# operations share one Context, each in its own task; field tasks copy their parent's value.
+_OPERATION: ContextVar[_Operation | None] = ContextVar("mentorapi_graphql_operation", default=None)
+
+
+class Admission(SchemaExtension):
+    """Marks the start of an operation, for `Context` to admit it once (see `_Operation`)."""
+
+    def on_operation(self) -> Iterator[None]:
+        _OPERATION.set(_Operation())
+        yield
+
+
+class SocketClosed(Exception):
+    """The WebSocket was closed because its credential no longer holds."""
+
+    # How long an operation waits, after the close, to be cancelled by the socket's handler.
+    WAIT_SECONDS = 30.0
 
 
 class Context(BaseContext):
     def __init__(
         self,
         database: Database,
-        authorization: str | None,
+        connection: HTTPConnection,
         pubsub: PubSub | None = None,
         keys: KeyCache | None = None,
     ) -> None:
         super().__init__()
         self.pubsub = pubsub or PubSub()
+        self._connection = connection
         self._keys = keys
         self._db_session: AsyncSession = database.sessionmaker()
         self._lock = asyncio.Lock()
-        self._authorization = authorization
+        self._identifying = asyncio.Lock()
         self._found: Authenticated | None = None
+        self._generation = -1  # the key cache's, when the caller was last identified
+        self._connect_spent = False
         self.loaders = Loaders(self)
 
     @asynccontextmanager
@@ -56,23 +98,89 @@ class Context(BaseContext):
         async with self._lock:
             yield self._db_session
 
+    def _authorization(self) -> str | None:
+        # Browsers cannot set headers on a WebSocket: there the credential comes in the
+        # graphql-transport-ws connection_init payload, {"Authorization": "Bearer ..."}.
+        header = self._connection.headers.get("authorization")
+        params = self.connection_params if isinstance(self.connection_params, dict) else {}
+        found = header or params.get("Authorization") or params.get("authorization")
+        return found if isinstance(found, str) else None
+
+    async def _identified(self) -> Authenticated:
+        """The caller: identified once per connection, and again whenever it may have changed
+        (see `still_admitted`)."""
+        async with self._identifying:
+            if self._found is None:
+                generation = self._keys.generation() if self._keys is not None else -1
+                async with self.session() as db_session:
+                    self._found = await admission.identify(
+                        self._connection, db_session, self._authorization()
+                    )
+                self._generation = generation
+            return self._found
+
     async def _authenticated(self) -> Authenticated:
-        """The caller, from `Authorization: Bearer <api key or member token>`, the same check as
-        REST (`apps.service.authenticate_caller`), done once per request and only when a field
-        needs it, so GraphiQL's page and introspection load without credentials."""
-        if self._found is None:
-            # Browsers cannot set headers on a WebSocket: there the credential comes in the
-            # graphql-transport-ws connection_init payload, {"Authorization": "Bearer ..."}.
-            params = self.connection_params if isinstance(self.connection_params, dict) else {}
-            header = (
-                self._authorization or params.get("Authorization") or params.get("authorization")
-            )
-            credential = apps_service.parse_bearer(header)
-            async with self.session() as db_session:
-                self._found = await apps_service.authenticate_caller(
-                    db_session=db_session, credential=credential, keys=self._keys
-                )
-        return self._found
+        """The caller, admitted as REST admits a request (`apps/admission.py`): only when a
+        field needs it, so GraphiQL's page and introspection load without credentials; once
+        per operation (one rate-limit token each), and re-checked for every operation of a
+        long-lived WebSocket."""
+        operation = _OPERATION.get()
+        if operation is None:  # connection_init: the socket's own admission
+            found = await self._identified()
+            if not self._connect_spent:
+                self._connect_spent = True
+                await admission.spend(self._connection, found)
+            return found
+        async with operation.lock:
+            if operation.refused is not None:
+                raise operation.refused
+            if operation.spent:
+                assert self._found is not None
+                return self._found
+            if isinstance(self._connection, WebSocket):
+                await self.still_admitted()
+            found = await self._identified()
+            try:
+                await admission.spend(self._connection, found)
+            except TooManyRequests as refused:
+                operation.refused = refused
+                if self.response is not None:  # over HTTP the whole request is refused
+                    self.response.status_code = refused.status
+                raise
+            operation.spent = True
+            return found
+
+    async def still_admitted(self) -> None:
+        """Raise `Unauthenticated` when the connection's credential no longer holds: expired,
+        or no longer found after something about apps, keys or members changed. Cheap when
+        nothing changed: the expiry, and the key cache's generation, which every process bumps
+        on PostgreSQL's notice of such a change. Without that notice (SQLite, or PostgreSQL
+        while the key cache is not listening) the caller is identified again."""
+        found = self._found
+        if found is None:
+            return
+        if found.expires_at is not None and found.expires_at <= utcnow():
+            raise Unauthenticated("the credential has expired: connect again with a fresh one")
+        keys = self._keys
+        if keys is not None and keys.listening and keys.generation() == self._generation:
+            return
+        async with self._identifying:
+            self._found = None
+        await self._identified()
+
+    async def close_unless_admitted(self) -> None:
+        """Before a subscription sends a message: when the credential no longer holds, close
+        the WebSocket (4401) and raise `SocketClosed`; over HTTP, end the stream with the
+        `Unauthenticated` error."""
+        try:
+            await self.still_admitted()
+        except Unauthenticated as exc:
+            if not isinstance(self._connection, WebSocket):
+                raise
+            # A close reason is at most 123 bytes.
+            reason = exc.detail.encode()[:120].decode(errors="ignore")
+            await self._connection.close(code=CLOSE_UNAUTHORIZED, reason=reason)
+            raise SocketClosed from exc
 
     async def app(self) -> AppFields:
         return (await self._authenticated()).app
@@ -93,6 +201,11 @@ class Context(BaseContext):
             else:
                 await self._db_session.rollback()
 
+    def not_completed(self) -> None:
+        """The operation changed nothing: its response is not an outcome an `Idempotency-Key`
+        may replay (the client fixes the request and retries with the same key)."""
+        setattr(self._connection.state, idempotency.NOT_COMPLETED, True)
+
     async def close(self) -> None:
         await self._db_session.close()  # rolls back whatever was not committed
 
@@ -105,7 +218,7 @@ async def get_context(connection: HTTPConnection) -> AsyncIterator[Context]:
     state = connection.app.state
     context = Context(
         state.db,
-        connection.headers.get("authorization"),
+        connection,
         getattr(state, "pubsub", None),
         getattr(state, "key_cache", None),
     )
@@ -126,6 +239,7 @@ class UnitOfWork(SchemaExtension):
         result = self.execution_context.result
         if result is None or getattr(result, "errors", None):
             await context.finish(commit=False)
+            context.not_completed()
             return
         try:
             await context.finish(commit=True)
@@ -133,5 +247,6 @@ class UnitOfWork(SchemaExtension):
             # A failed commit is an error response, never data for a change that did not happen.
             log.exception("commit failed", exc_info=exc)
             await context.finish(commit=False)
+            context.not_completed()
             result.data = None
             result.errors = [GraphQLError("the change could not be saved", original_error=exc)]

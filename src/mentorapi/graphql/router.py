@@ -18,9 +18,10 @@ from mentorapi.graphql.context import Context, get_context
 from mentorapi.graphql.feed import install_feed
 from mentorapi.graphql.pubsub import PubSub
 from mentorapi.graphql.schema import build_schema
-from mentorapi.kit.errors import Unauthenticated
+from mentorapi.kit.errors import TooManyRequests, Unauthenticated
 
 PATH = "/graphql"
+MAX_OPERATIONS_PER_SOCKET = 20
 ASSETS_PATH = "/graphql/assets"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "graphiql"
 PAGE = STATIC_DIR.parent / "graphiql.html"  # a template, so not among the served files
@@ -47,10 +48,11 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
         )
 
     async def on_ws_connect(self, context: Context) -> None:
-        # Authenticate once per WebSocket, at connection_init: a bad key closes it with 4403.
+        # Admit the socket at connection_init, as a request: a bad credential, or an empty
+        # bucket, closes it with 4403. Each operation is admitted again (graphql/context.py).
         try:
             await context.app()
-        except Unauthenticated as exc:
+        except (Unauthenticated, TooManyRequests) as exc:
             raise ConnectionRejectionError({"message": exc.detail}) from exc
 
 
@@ -79,6 +81,8 @@ def install_graphql(app: FastAPI, settings: Settings) -> None:
         context_getter=cast(Callable[..., Context], get_context),
         include_in_schema=False,  # documented by openapi/schema.graphql, not the REST spec
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # the maintained protocol
+        # What one socket may hold open at once: each is a task and a queue in this process.
+        max_subscriptions_per_connection=MAX_OPERATIONS_PER_SOCKET,
     )
     app.include_router(router)
     app.mount(ASSETS_PATH, StaticFiles(directory=STATIC_DIR), name="graphiql-assets")

@@ -39,7 +39,7 @@ from mentorapi.availability import gql as availability_gql
 from mentorapi.config import Settings
 from mentorapi.feedback import gql as feedback_gql
 from mentorapi.goals import gql as goals_gql
-from mentorapi.graphql.context import UnitOfWork
+from mentorapi.graphql.context import Admission, UnitOfWork
 from mentorapi.graphql.errors import ErrorCodes, is_expected
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter, SafeParserCache
 from mentorapi.mentees import gql as mentees_gql
@@ -110,6 +110,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions: list[Callable[[], SchemaExtension]] = [
         ErrorCodes,  # first in, last out: sees the final errors, after the unit of work
         UnitOfWork,
+        Admission,  # each operation is admitted once, as a REST request is
         partial(AddValidationRules, rules),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(QueryCostLimiter, max_cost=MAX_COST),

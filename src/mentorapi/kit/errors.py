@@ -53,4 +53,4 @@ class Forbidden(DomainError):
 
 
 class TooManyRequests(DomainError):
-    status, code, title, slug = 429, "TOO_MANY_REQUESTS", "Too many requests", "rate-limited"
+    status, code, title, slug = 429, "RATE_LIMITED", "Too many requests", "rate-limited"

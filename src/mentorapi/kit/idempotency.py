@@ -38,6 +38,9 @@ KEEP_FOR = timedelta(hours=24)
 ABANDONED_AFTER = timedelta(minutes=2)
 MAX_KEY_LENGTH = 255
 NOT_KEPT = {401, 403, 413, 415, 422, 429}
+# Set in the request's state by a route whose response is not a completed outcome although its
+# status says nothing of it (a GraphQL error answers 200): such a response is not kept either.
+NOT_COMPLETED = "idempotency_not_completed"
 REPLAYED_HEADERS = {"content-type", "location", "etag"}
 
 
@@ -235,6 +238,7 @@ class IdempotencyMiddleware:
         key: str,
     ) -> None:
         status = 500
+        state = scope.setdefault("state", {})
         kept_headers: list[list[str]] = []
         chunks: list[bytes] = []
         start: Message | None = None
@@ -252,7 +256,7 @@ class IdempotencyMiddleware:
                     row = await s.get(IdempotencyKey, (app_id, key))
                     if row is None:
                         return
-                    if status >= 500 or status in NOT_KEPT:
+                    if status >= 500 or status in NOT_KEPT or state.get(NOT_COMPLETED):
                         await s.delete(row)
                     else:
                         row.status_code = status

@@ -1,6 +1,7 @@
 """GraphQL face of sessions: sessions, series, notes and action items over sessions.service,
 and subscriptions fed by the committed `session.*` events (graphql/feed.py). No rules here."""
 
+import asyncio
 from collections.abc import AsyncGenerator
 from datetime import date, datetime
 from enum import Enum
@@ -11,7 +12,7 @@ from pydantic import BaseModel, Field
 from strawberry.scalars import JSON
 
 from mentorapi.apps.caller import acts_as_mentee
-from mentorapi.graphql.context import Info
+from mentorapi.graphql.context import Info, SocketClosed
 from mentorapi.graphql.feed import SessionEvent, mentee_topic, mentor_topic, session_topic
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
 from mentorapi.graphql.loaders import Loaders
@@ -673,6 +674,14 @@ async def _changes(info: Info, topic: str) -> AsyncGenerator[SessionChange, None
     await info.context.finish(commit=False)
     async with info.context.pubsub.subscribe(topic) as messages:
         async for found in messages:
+            try:
+                # The credential may have lapsed or been revoked since the last message.
+                await info.context.close_unless_admitted()
+            except SocketClosed:
+                # Closed with 4401: the socket's handler cancels every operation on it as soon
+                # as the close completes (the server bounds that wait); nothing more to send.
+                await asyncio.sleep(SocketClosed.WAIT_SECONDS)
+                return
             # Fresh loaders per message: nested fields show the data as it is now, not as the
             # connection first saw it.
             info.context.loaders = Loaders(info.context)
