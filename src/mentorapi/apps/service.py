@@ -171,7 +171,8 @@ async def authenticate_member(*, db_session: AsyncSession, token: str) -> Authen
         Caller(app_id=found.app.id, member=member),
         found.app,
         f"m:{found.app.id}:{claimed.external_id}",
-        datetime.fromtimestamp(claims["exp"], UTC),
+        # As long as `verify` accepts it: `exp` and the clock skew it tolerates.
+        datetime.fromtimestamp(claims["exp"] + tokens.LEEWAY_SECONDS, UTC),
     )
 
 
