@@ -33,6 +33,23 @@ async def _lookups(client: httpx.AsyncClient) -> int:
     return sum(1 for s in statements if is_key_lookup(s))
 
 
+async def _notices_settled(keys: KeyCache, database_url: str) -> None:
+    """Every notice already sent (the fixture's new app, an earlier test's writes) has arrived:
+    PostgreSQL delivers notices in commit order, so once one sent now is heard, they all are.
+    Without this, a notice landing between two lookups makes a test count one more."""
+    seen = keys.generation()
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await connection.execute(f"NOTIFY {keycache.CHANNEL}")
+    finally:
+        await connection.close()
+    async with asyncio.timeout(5):
+        while True:  # the cache has no event for a notice: poll its generation
+            if keys.generation() != seen:
+                break
+            await asyncio.sleep(0.005)
+
+
 async def _until_refused(client: httpx.AsyncClient) -> httpx.Response:
     """The first 401 (a notice takes a moment to arrive; a cached key must not outlive it)."""
     async with asyncio.timeout(5):
@@ -51,11 +68,11 @@ async def _plain_sql(db: Database, statement: str, **params: object) -> None:
 
 
 async def test_postgresql_looks_a_key_up_once_sqlite_every_time(
-    app: FastAPI, tenant: Tenant, dialect: str
+    app: FastAPI, database_url: str, tenant: Tenant, dialect: str
 ) -> None:
     keys = app.state.key_cache
     if dialect == "postgresql":
-        keys.forget_all()
+        await _notices_settled(keys, database_url)
         assert [await _lookups(tenant.client) for _ in range(3)] == [1, 0, 0]
     else:
         assert keys is None
@@ -106,6 +123,7 @@ async def test_a_lost_listening_connection_forgets_everything_and_comes_back(
     if dialect != "postgresql":
         pytest.skip("PostgreSQL only: the LISTEN connection (SQLite keeps no cache, above)")
     keys: KeyCache = app.state.key_cache
+    await _notices_settled(keys, database_url)
     await _lookups(tenant.client)
     assert await _lookups(tenant.client) == 0
     assert len(keys) > 0
