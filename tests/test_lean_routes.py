@@ -8,14 +8,16 @@ service raises included), the documented one for the rest.
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.routing import APIRoute
+from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
+from mentorapi.kit import lean
 from mentorapi.kit.lean import LeanRoute
 from mentorapi.main import create_app
 from tests import conftest
@@ -305,3 +307,58 @@ async def test_the_mentor_list_falls_through_on_invalid_parameters(
     lean, plain = await faces.both("GET", "/v1/mentors/")  # a trailing slash: FastAPI's answer
     _same(lean, plain)
     assert not isinstance(faces.lean.route, LeanRoute)
+
+
+# --- a lean route takes exactly the documented endpoint's parameters ---------------------------
+
+
+def test_a_lean_route_reads_its_parameters_off_the_documented_endpoint() -> None:
+    """A filter added to the documented endpoint (or to a dependency of it) is validated by
+    the lean route too: nothing is listed twice, so nothing can be skipped silently."""
+
+    def paging(limit: Annotated[int, Query(ge=1, le=100)] = 20, cursor: str | None = None) -> int:
+        return limit
+
+    async def documented(
+        thing_id: Annotated[str, Path(max_length=5)],
+        page: Annotated[int, Depends(paging)],
+        tag: Annotated[list[str], Query()] = [],  # noqa: B006
+        new_filter: Annotated[int | None, Query(ge=3)] = None,
+    ) -> None:
+        return None
+
+    async def handler(_request: Request, _values: dict[str, Any]) -> Response:
+        return Response()
+
+    route = lean.LeanRoute("/things/{thing_id}", handler, documented=documented)
+    assert set(route.path_params) == {"thing_id"}
+    assert set(route.query) == {"limit", "cursor", "tag", "new_filter"}
+    assert route.query["tag"].many
+    assert route.query["tag"].default == []
+
+    def match(query: str, thing: str = "abc") -> Match:
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": f"/things/{thing}",
+            "root_path": "",
+            "query_string": query.encode(),
+        }
+        return route.matches(scope)[0]
+
+    assert match("limit=5&tag=a&tag=b&new_filter=4") is Match.FULL
+    # Each constraint the documented route declares makes the lean route fall through.
+    assert match("new_filter=2") is Match.NONE
+    assert match("limit=0") is Match.NONE
+    assert match("", thing="toolong") is Match.NONE
+
+
+def test_a_lean_route_refuses_an_endpoint_that_reads_headers() -> None:
+    async def documented(if_none_match: Annotated[str | None, Header()] = None) -> None:
+        return None
+
+    async def handler(_request: Request, _values: dict[str, Any]) -> Response:
+        return Response()
+
+    with pytest.raises(ValueError, match="Header"):
+        lean.LeanRoute("/things", handler, documented=documented)

@@ -129,12 +129,6 @@ lean_routes = [
     lean.LeanRoute(
         "/v1/mentors/{mentor_id}/slots",
         lean_endpoint(_slots_response),
-        path_params={"mentor_id": lean.param(MentorId)},
-        query={
-            "start": lean.param(SlotStart),
-            "end": lean.param(SlotEnd),
-            "duration": lean.param(SlotDuration),
-            "timezone": lean.param(SlotZone, None),
-        },
+        documented=list_slots,
     )
 ]

@@ -6,9 +6,11 @@ pass per parameter and its response plumbing. A `LeanRoute` answers one document
 the same service code, and leaves FastAPI the rest:
 
 - It sits first in the application's routes and matches only its own path and method, and
-  only when every parameter validates (with the very annotations the documented route
-  declares). Anything else (a bad parameter, another method) falls through to the documented
-  route, which answers with its usual 422 or 405: errors are never written twice.
+  only when every parameter validates. Its parameters are read off the documented endpoint
+  itself (its signature and dependencies, as FastAPI reads them: `documented_params`), so a
+  filter added there is validated here too and cannot be skipped silently. Anything else (a bad
+  parameter, another method) falls through to the documented route, which answers with its
+  usual 422 or 405: errors are never written twice.
 - Its handler gets a real `Request` and the validated values and calls the same functions the
   documented endpoint calls (the unit of work, authentication, the service), so what a caller
   sees is the same bytes; tests/test_lean_routes.py holds both faces of each route to that.
@@ -22,8 +24,11 @@ The OpenAPI document ignores it (it is not an `APIRoute`): the documented route 
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import params
+from fastapi._compat import ModelField, field_annotation_is_sequence
+from fastapi.dependencies.utils import get_dependant, get_flat_params
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 from starlette.datastructures import QueryParams
@@ -48,10 +53,33 @@ class Param:
     many: bool = False
 
 
-def param(annotation: Any, default: Any = PydanticUndefined, *, many: bool = False) -> Param:
-    """A parameter validated as `annotation` (e.g. `Annotated[int, Query(ge=5)]`, the alias
-    the documented endpoint uses too)."""
-    return Param(TypeAdapter(annotation), default, many)
+def _param(field: ModelField) -> Param:
+    info = field.field_info
+    # The annotation with the constraints FastAPI validates it with (Query(ge=...), ...).
+    annotation: Any = info.annotation
+    for constraint in info.metadata:
+        annotation = Annotated[annotation, constraint]
+    adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+    required = info.is_required()
+    default = PydanticUndefined if required else info.get_default(call_default_factory=True)
+    return Param(adapter, default, field_annotation_is_sequence(info.annotation))
+
+
+def documented_params(
+    path: str, endpoint: Callable[..., Any]
+) -> tuple[dict[str, Param], dict[str, Param]]:
+    """The path and query parameters of a documented endpoint, its dependencies' included,
+    each validated with the annotation and constraints FastAPI validates it with."""
+    path_params: dict[str, Param] = {}
+    query: dict[str, Param] = {}
+    for field in get_flat_params(get_dependant(path=path, call=endpoint)):
+        if isinstance(field.field_info, params.Path):
+            path_params[field.alias] = _param(field)
+        elif isinstance(field.field_info, params.Query):
+            query[field.alias] = _param(field)
+        else:  # a header or a cookie: the lean route would not see it
+            raise ValueError(f"{path}: a lean route reads no {type(field.field_info).__name__}")
+    return path_params, query
 
 
 def _route_path(scope: Scope) -> str:
@@ -65,19 +93,13 @@ def _route_path(scope: Scope) -> str:
 
 
 class LeanRoute(BaseRoute):
-    def __init__(
-        self,
-        path: str,
-        handler: Handler,
-        *,
-        path_params: Mapping[str, Param],
-        query: Mapping[str, Param],
-    ) -> None:
+    def __init__(self, path: str, handler: Handler, *, documented: Callable[..., Any]) -> None:
+        """`handler` answers GET `path` for the documented endpoint `documented`, whose
+        parameters it takes."""
         self.path = path  # the template, as the metrics label requests
         self.handler = handler
         self.path_regex, self.path_format, _ = compile_path(path)
-        self.path_params = dict(path_params)
-        self.query = dict(query)
+        self.path_params, self.query = documented_params(path, documented)
         if set(self.path_params) != set(self.path_regex.groupindex):
             raise ValueError(f"{path}: path parameters {sorted(self.path_regex.groupindex)}")
 

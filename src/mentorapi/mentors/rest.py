@@ -9,9 +9,6 @@ from mentorapi.db.uow import DbSession
 from mentorapi.kit import lean
 from mentorapi.kit.ids import MentorId
 from mentorapi.kit.pagination import (
-    DEFAULT_LIMIT,
-    Cursor,
-    Limit,
     Page,
     PageRequest,
     page_request,
@@ -122,17 +119,7 @@ lean_routes = [
     lean.LeanRoute(
         "/v1/mentors",
         lean_endpoint(_lean_list),
-        path_params={},
-        query={
-            "limit": lean.param(Limit, DEFAULT_LIMIT),
-            "cursor": lean.param(Cursor, None),
-            "skill": lean.param(Skills, [], many=True),
-            "q": lean.param(Text, None),
-            "language": lean.param(Language, None),
-            "format": lean.param(FormatParam, None),
-            "session_length": lean.param(SessionLength, None),
-            "sort": lean.param(MentorSort, MentorSort.created),
-        },
+        documented=list_mentors,
     )
 ]
 
