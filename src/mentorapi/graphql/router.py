@@ -6,12 +6,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-from fastapi import FastAPI, Request
+import orjson
+from cross_web import HTTPException as StrawberryHTTPException
+from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
 from mentorapi.config import Settings
 from mentorapi.graphql.context import Context, get_context
@@ -19,6 +22,7 @@ from mentorapi.graphql.feed import install_feed
 from mentorapi.graphql.pubsub import PubSub
 from mentorapi.graphql.schema import build_schema
 from mentorapi.kit.errors import TooManyRequests, Unauthenticated
+from mentorapi.kit.problems import problem_response
 
 PATH = "/graphql"
 MAX_OPERATIONS_PER_SOCKET = 20
@@ -40,6 +44,37 @@ def graphiql_html(assets: str) -> str:
 
 
 class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        # A request GraphQL cannot even read (bad JSON, a wrong content type, a query that is
+        # not a string) is answered as REST answers one: problem+json, not plain text.
+        try:
+            return await super().run(request, context, root_value)
+        except StrawberryHTTPException as exc:
+            return problem_response(
+                exc.status_code,
+                "Bad request" if exc.status_code == 400 else "Error",
+                exc.reason,
+                "bad-request" if exc.status_code == 400 else "error",
+            )
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson: faster, and a document nested deeper than 1,024 levels is a JSONDecodeError
+        # (the standard library's parser raises RecursionError, a 500).
+        return orjson.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        found = super().parse_json(data)
+        # The body (an operation, or a list of them), `variables` and `extensions` are all
+        # objects; `null` or a number would otherwise reach code that expects one.
+        if not isinstance(found, dict | list):
+            raise StrawberryHTTPException(400, "expected a JSON object")
+        return found
+
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         assets = request.scope.get("root_path", "").rstrip("/") + ASSETS_PATH
         return HTMLResponse(
