@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.lean_routes:
         lean.install(app.router.routes, [*availability_lean_routes, *mentors_lean_routes])
 
-    metrics = Metrics()
+    metrics = app.state.metrics = Metrics()
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     # Inside the metrics: a replayed response is still a request served.
     app.add_middleware(IdempotencyMiddleware, database=lambda: app.state.db)
