@@ -24,12 +24,16 @@ from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.util import await_
 
+from mentorapi.db.engine import create_database
 from mentorapi.db.listen import asyncpg_dsn
 from mentorapi.main import create_app
+from mentorapi.webhooks.worker import Worker
 from tests import conftest
 from tests.conftest import Tenant, make_tenant, running
 from tests.factories import bookable, unique
 from tests.gql.helpers import error_codes
+from tests.webhooks.conftest import attempts, create_endpoint, eventually, send_test
+from tests.webhooks.receiver import Receiver
 
 TAG = "mentorapi dropped-connection test"
 SLOTS_QUERY = "start=2027-03-22T00:00:00Z&end=2027-03-29T00:00:00Z&duration=30"
@@ -343,3 +347,47 @@ async def test_backends_terminated_while_requests_run_cost_no_5xx_but_503(
     for name, request in _reads(f).items():
         response = await request()
         assert response.status_code == 200, (name, response.text)
+
+
+async def test_the_webhook_worker_survives_its_backends_being_terminated(
+    tenant: Tenant, database_url: str
+) -> None:
+    _postgres(database_url)
+    settings = conftest.test_settings(database_url, webhook_retry_schedule="0.3,0.6,0.9")
+    database = create_database(settings)
+    event.listen(
+        database.engine.sync_engine,
+        "do_connect",
+        lambda _d, _r, _a, cparams: cparams.setdefault("server_settings", {}).update(
+            application_name=TAG
+        ),
+    )
+    worker = Worker(database, settings, poll_seconds=0.5)
+    await worker.start()
+    try:
+        async with Receiver() as receiver:
+            endpoint = await create_endpoint(tenant, receiver.url())
+            await send_test(tenant, endpoint["id"])
+            await receiver.wait_count(1)
+            # Its pool and its LISTEN connection (named as every worker's: no other runs now).
+            assert await _terminate(database_url) >= 1
+            listening = await asyncpg.connect(asyncpg_dsn(database_url))
+            try:
+                assert await listening.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name = $1",
+                    "mentorapi webhooks",
+                )
+            finally:
+                await listening.close()
+            await send_test(tenant, endpoint["id"])
+            await send_test(tenant, endpoint["id"])
+            await receiver.wait_count(3, within=20)
+            await eventually(lambda: _saved(tenant, endpoint["id"], 3), within=20)
+    finally:
+        await worker.stop()
+        await database.dispose()
+
+
+async def _saved(tenant: Tenant, endpoint_id: str, count: int) -> bool:
+    return len(await attempts(tenant, endpoint_id)) >= count
