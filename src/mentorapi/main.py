@@ -15,6 +15,7 @@ from mentorapi.availability.rest import lean_routes as availability_lean_routes
 from mentorapi.availability.rest import router as availability_router
 from mentorapi.config import Settings, get_settings
 from mentorapi.db.debug import SqlStatementCount
+from mentorapi.db.dropped import RetryDroppedReads
 from mentorapi.db.engine import create_database
 from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
@@ -121,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     metrics = app.state.metrics = Metrics()
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
+    # Innermost: a read retried after a dropped connection is one request to all the others.
+    app.add_middleware(RetryDroppedReads)
     # Inside the metrics: a replayed response is still a request served.
     app.add_middleware(IdempotencyMiddleware, database=lambda: app.state.db)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -4,6 +4,7 @@ real browser (headless Chromium) against a real server on a loopback port."""
 import asyncio
 import contextlib
 import json
+import os
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -75,11 +76,19 @@ CHROMIUM_FLAGS = [
 ]
 
 
+# Set by .ci/run, which installs Chromium: there a missing browser fails, never skips.
+REQUIRE_BROWSER = "MENTORAPI_REQUIRE_BROWSER"
+
+
 def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        # Fail, never skip: CI installs chromium (.ci/run); a silent skip would hide a broken IDE.
-        pytest.fail("chromium is not installed: `apt-get install -y chromium` (CI installs it)")
+        why = "chromium is not installed: `apt-get install -y chromium` (CI installs it)"
+        if os.environ.get(REQUIRE_BROWSER) == "1":
+            pytest.fail(f"{why}, and {REQUIRE_BROWSER}=1 requires it")
+        # `make test` on a fresh machine: the one test that needs a browser says why it did not
+        # run (pytest -ra lists it); CI runs it.
+        pytest.skip(f"{why}; set {REQUIRE_BROWSER}=1 to make its absence a failure")
     return path
 
 

@@ -137,7 +137,10 @@ class KeyCache:
             self.forget_all()
 
     def _rollback(self, conn: Any) -> None:
-        conn.info.pop(_TOUCHED, None)
+        # A dropped connection's rollback: it has no info to read (asking raises), and nothing
+        # it wrote can have been committed.
+        if not conn.invalidated:
+            conn.info.pop(_TOUCHED, None)
 
     # --- listening -------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.config import Settings
+from mentorapi.db.dropped import watch_pool
 
 # Statements run on behalf of the current request, when something is counting (tests, benchmarks).
 statement_counter: ContextVar[list[str] | None] = ContextVar("statement_counter", default=None)
@@ -99,6 +100,8 @@ def create_database(settings: Settings) -> Database:
         kwargs.update(
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            # No SELECT 1 per checkout: db/dropped.py asks the driver whether the connection
+            # is closed (free), and a read whose connection drops anyway is run again.
             pool_pre_ping=False,
             pool_use_lifo=True,
         )
@@ -107,6 +110,7 @@ def create_database(settings: Settings) -> Database:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     event.listen(engine.sync_engine, "before_cursor_execute", _guard_and_count)
+    watch_pool(engine)
     sessionmaker = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
     read_options: dict[str, Any] = {READ_ONLY: True}
     if engine.dialect.name == "postgresql":

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Compiled
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.db.dropped import DatabaseUnavailable, is_dropped
 from mentorapi.db.engine import WRITER, statement_counter
 
 
@@ -78,11 +79,19 @@ async def fetch(
         # costs a tenth of what opening the session's connection (and closing it) does.
         args, sql = _arguments(statement, engine.dialect, params)
         borrowed = await engine.raw_connection()
+        driver: Any = borrowed.driver_connection
         try:
-            driver: Any = borrowed.driver_connection
             rows: list[Sequence[Any]] = await driver.fetch(sql, *args)
+        except Exception as exc:
+            if _dropped(driver, exc):
+                # SQLAlchemy never saw this statement: tell the pool ourselves, as it would
+                # (invalidated, the connection is closed and checked in, never handed out).
+                borrowed.invalidate(exc)
+                raise DatabaseUnavailable("the database connection was lost") from exc
+            raise
         finally:
-            borrowed.close()  # back to the pool (no transaction was begun: nothing to reset)
+            if borrowed.is_valid:
+                borrowed.close()  # back to the pool (no transaction was begun: nothing to reset)
         return rows
     connection = await db_session.connection()
     dialect = connection.dialect
@@ -90,8 +99,19 @@ async def fetch(
         return list((await connection.execute(statement, params)).all())
     args, sql = _arguments(statement, dialect, params)
     driver = (await connection.get_raw_connection()).driver_connection
-    rows = await driver.fetch(sql, *args)
+    try:
+        rows = await driver.fetch(sql, *args)
+    except Exception as exc:
+        if _dropped(driver, exc):
+            await connection.invalidate(exc)
+            raise DatabaseUnavailable("the database connection was lost") from exc
+        raise
     return rows
+
+
+def _dropped(driver: Any, exc: Exception) -> bool:
+    # What SQLAlchemy's asyncpg dialect asks (is_disconnect), and the driver's own errors.
+    return bool(driver is not None and driver.is_closed()) or is_dropped(exc)
 
 
 def _arguments(

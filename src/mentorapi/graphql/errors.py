@@ -3,6 +3,8 @@
 DomainError -> its code (NOT_FOUND, CONFLICT, BAD_USER_INPUT, UNAUTHENTICATED, FORBIDDEN, ...);
 pydantic ValidationError -> BAD_USER_INPUT with the same `errors` list REST gives in a 422;
 a query the schema rejects (syntax, unknown field, a limit) -> GRAPHQL_VALIDATION_FAILED;
+a dropped database connection -> SERVICE_UNAVAILABLE, and the result carries no data at all
+(part of an answer, or of a change whose commit may not have happened, is worse than none);
 anything else -> INTERNAL with a fixed message: the exception is logged, never sent.
 """
 
@@ -15,11 +17,14 @@ from graphql import GraphQLError
 from pydantic import ValidationError
 from strawberry.extensions import SchemaExtension
 
+from mentorapi.db.dropped import RETRY_AFTER_SECONDS, is_dropped
 from mentorapi.kit.errors import DomainError
 
 log = logging.getLogger("mentorapi.graphql")
 
 INTERNAL_MESSAGE = "an unexpected error occurred"
+UNAVAILABLE = "SERVICE_UNAVAILABLE"
+UNAVAILABLE_MESSAGE = "the connection to the database was lost; nothing was changed, retry"
 
 
 def _camel(name: str | int) -> str | int:
@@ -50,8 +55,10 @@ class InputInvalid(Exception):
 def is_expected(error: GraphQLError) -> bool:
     """True for errors a client caused (logged by nobody); False for bugs (logged)."""
     original = error.original_error
-    return original is None or isinstance(
-        original, DomainError | ValidationError | InputInvalid | GraphQLError
+    return (
+        original is None
+        or isinstance(original, DomainError | ValidationError | InputInvalid | GraphQLError)
+        or is_dropped(original)  # the database's outage, not our bug (db/dropped.py)
     )
 
 
@@ -89,6 +96,9 @@ def to_graphql_error(error: GraphQLError) -> GraphQLError:
     if isinstance(original, ValidationError):
         issues = validation_issues(original, ())
         return _with(error, _issues_detail(issues), {"code": "BAD_USER_INPUT", "errors": issues})
+    if original is not None and is_dropped(original):
+        extensions = {"code": UNAVAILABLE, "retryAfter": RETRY_AFTER_SECONDS}
+        return _with(error, UNAVAILABLE_MESSAGE, extensions)
     if original is None or isinstance(original, GraphQLError):
         if error.extensions and "code" in error.extensions:
             return error
@@ -106,12 +116,28 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            result.errors = [to_graphql_error(e) for e in errors]
+            result.errors = _mapped(errors)
+            if _unavailable(result.errors):
+                result.data = None
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         # Subscriptions (and operations over WebSocket) send each result through here, not
         # through on_operation's end: give their errors the same codes. Mapping is idempotent.
         errors = getattr(result, "errors", None)
         if errors:
-            result.errors = [to_graphql_error(e) for e in errors]
+            result.errors = _mapped(errors)
+            if _unavailable(result.errors):
+                result.data = None
         yield
+
+
+def _mapped(errors: list[GraphQLError]) -> list[GraphQLError]:
+    mapped = [to_graphql_error(e) for e in errors]
+    if not _unavailable(mapped):
+        return mapped
+    # Sibling fields that failed for the same lost connection say nothing more: one error.
+    return [e for e in mapped if (e.extensions or {}).get("code") == UNAVAILABLE][:1]
+
+
+def _unavailable(errors: list[GraphQLError]) -> bool:
+    return any((e.extensions or {}).get("code") == UNAVAILABLE for e in errors)

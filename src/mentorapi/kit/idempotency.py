@@ -24,9 +24,10 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mentorapi.db.dropped import is_dropped
 from mentorapi.db.engine import Database
 from mentorapi.db.types import JSONList, UTCDateTime
-from mentorapi.kit.problems import problem_response
+from mentorapi.kit.problems import problem_response, unavailable_response
 from mentorapi.kit.timezones import utcnow
 from mentorapi.limits import MAX_BODY_BYTES
 
@@ -153,14 +154,21 @@ class IdempotencyMiddleware:
         ).hexdigest()
         database = self.database()
         authorization = headers.get(b"authorization", b"").decode("latin-1")
-        async with database.sessionmaker() as s, s.begin():
-            owner = await self.resolve_scope(s, authorization)
-            # Not authenticated: nothing to scope by; the route itself answers 401.
-            if owner is None:
-                early = None
-            else:
-                key = owner.stored_key(key)
-                early = await self._reserve(s, owner.app_id, key, fingerprint)
+        try:
+            async with database.sessionmaker() as s, s.begin():
+                owner = await self.resolve_scope(s, authorization)
+                # Not authenticated: nothing to scope by; the route itself answers 401.
+                if owner is None:
+                    early = None
+                else:
+                    key = owner.stored_key(key)
+                    early = await self._reserve(s, owner.app_id, key, fingerprint)
+        except Exception as exc:
+            if not is_dropped(exc):
+                raise
+            # Outside the routes' exception handlers: answer as they would (nothing reserved).
+            await unavailable_response()(scope, receive, send)
+            return
         if owner is None:
             await self.app(scope, _replay_body(body, receive), send)
             return

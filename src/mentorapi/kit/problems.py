@@ -8,9 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mentorapi.db.dropped import DROPPED, RETRY_AFTER_SECONDS, DatabaseUnavailable, is_dropped
 from mentorapi.kit.errors import DomainError
 
 log = logging.getLogger("mentorapi")
@@ -100,10 +101,27 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _is_sqlite_busy(exc: Exception) -> bool:
-    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+    return isinstance(exc, DBAPIError) and "database is locked" in str(exc.orig)
+
+
+def unavailable_response() -> JSONResponse:
+    """The answer to a request whose database connection dropped (db/dropped.py)."""
+    return problem_response(
+        503,
+        "Database unavailable",
+        "the connection to the database was lost; nothing was changed, retry in a moment",
+        "database-unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+    if is_dropped(exc):
+        # A read is run once more by RetryDroppedReads, which this mark tells to.
+        request.scope.setdefault("state", {})[DROPPED] = True
+        return unavailable_response()
+    if not isinstance(exc, OperationalError):
+        raise exc  # as before: the last-resort handler answers 500 and logs it
     if not _is_sqlite_busy(exc):
         return await _unexpected(request, exc)
     # SQLite has one writer; under a burst a request can wait past busy_timeout. Tell the client
@@ -126,7 +144,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(OperationalError, _database_busy)
+    # The database's errors: SQLite's busy lock, and a dropped connection however it shows
+    # (SQLAlchemy's DBAPIError, asyncpg's own on the fast path, a socket's, a session's
+    # "invalid transaction" after it); any other of these still goes on to a 500.
+    for kind in (DBAPIError, DatabaseUnavailable, PendingRollbackError, ConnectionError):
+        app.add_exception_handler(kind, _database_busy)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -151,6 +151,48 @@ class PostgresRateLimiter:
         return Decision(True, limit, max(0, remaining), new_tat - now, 0.0)
 
 
+# A full bucket (tat in the past) is the same as no row: the next hit inserts it afresh at
+# `now + interval`, exactly what the update would have computed. Deleted in small batches, each
+# its own short transaction. `tat < :now` stands in the outer WHERE too: on PostgreSQL a row a
+# concurrent hit just refilled is checked again after its lock and kept (READ COMMITTED
+# re-evaluates the outer condition only).
+_PURGE_BATCH = text(
+    """
+    DELETE FROM rate_limit_buckets
+    WHERE tat < :now AND key IN (
+        SELECT key FROM rate_limit_buckets WHERE tat < :now LIMIT :batch
+    )
+    """
+)
+PURGE_BATCH_SIZE = 1000
+PURGE_MAX_BATCHES = 20  # per housekeeping round: the next round goes on where this one stopped
+# Full for this long already: a housekeeper whose clock runs ahead of the API processes' never
+# takes a bucket that still holds a little state for them.
+PURGE_MARGIN_SECONDS = 60.0
+
+
+async def purge_full_buckets(
+    engine: AsyncEngine,
+    now: float | None = None,
+    *,
+    batch_size: int = PURGE_BATCH_SIZE,
+    max_batches: int = PURGE_MAX_BATCHES,
+) -> int:
+    """Delete the rows of buckets full since a minute before `now` (the table has a row per key
+    or member ever seen, and would otherwise grow for ever); at most `batch_size * max_batches`
+    rows per call."""
+    at = (time.time() if now is None else now) - PURGE_MARGIN_SECONDS
+    purged = 0
+    for _ in range(max_batches):
+        async with engine.begin() as conn:
+            result = await conn.execute(_PURGE_BATCH, {"now": at, "batch": batch_size})
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        purged += deleted
+        if deleted < batch_size:
+            break
+    return purged
+
+
 def create_rate_limiter(settings: Settings, db: Database) -> RateLimiter:
     if settings.rate_limit_backend == "postgres":
         return PostgresRateLimiter(db.engine)
