@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mentorapi.apps import repository
+from mentorapi.db import dropped
 from mentorapi.db.engine import Database
 from mentorapi.kit.problems import problem_response
 
@@ -90,8 +91,15 @@ class CorsMiddleware:
         if origin in self.global_origins:
             return True
         db: Database = scope["app"].state.db
-        async with db.sessionmaker() as db_session:
-            return await repository.any_app_allows_origin(db_session, origin)
+        try:
+            async with db.sessionmaker() as db_session:
+                return await repository.any_app_allows_origin(db_session, origin)
+        except Exception as exc:
+            # Outside every route's error handling: a connection dropped here answers as a
+            # refusal (the browser retries the preflight), never a 500.
+            if dropped.is_dropped(exc):
+                return False
+            raise
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_origin = _header(scope, b"origin") if scope["type"] == "http" else None
