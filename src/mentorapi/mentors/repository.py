@@ -1,7 +1,6 @@
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, make_dataclass
-from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Select, and_, bindparam, func
@@ -26,6 +25,7 @@ from mentorapi.db.search import (
     like_pattern,
     text_match_param,
 )
+from mentorapi.kit.bounded import BoundedLRU
 from mentorapi.kit.pagination import FLOAT_KEY, INT_KEY, PageRequest, id_key
 from mentorapi.mentors.models import Mentor, MentorFields, MentorSkill, SkillOffer, make_offer
 from mentorapi.mentors.schemas import MentorSort
@@ -158,8 +158,25 @@ def _by_skill_statement(shape: _Shape) -> Select[Any]:
     )
 
 
-@lru_cache(maxsize=512)
+# One statement per shape, built on first use. A caller chooses the shape (sorts x filters x
+# page sizes: many thousands), and a statement with ten skills holds ~0.25 MB: bounded by
+# entries and by bytes (kit/bounded.py), least recently used out first.
+_statements: BoundedLRU[_Shape, Select[Any]] = BoundedLRU(
+    max_entries=512,
+    max_weight=32 * 2**20,
+    weigh=lambda shape, statement: fast.statement_weight(str(statement)),
+)
+
+
 def _search_statement(shape: _Shape) -> Select[Any]:
+    found = _statements.get(shape)
+    if found is None:
+        found = _build_search_statement(shape)
+        _statements.put(shape, found)
+    return found
+
+
+def _build_search_statement(shape: _Shape) -> Select[Any]:
     only_skills = not (shape.q or shape.language or shape.format or shape.session_length)
     if shape.skills and only_skills and shape.sort in (MentorSort.created, MentorSort.newest):
         return _by_skill_statement(shape)
