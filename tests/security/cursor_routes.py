@@ -117,18 +117,18 @@ def forge(*values: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def rest_url(listing: Listing, world: World, sort: str) -> str:
+def rest_request(listing: Listing, world: World, sort: str) -> tuple[str, dict[str, str]]:
+    """The path of a listing and the query parameters that ask for `sort` (given to httpx as
+    `params`: a query string written into the URL would be replaced by them)."""
     path = world.fill(listing.path)
-    if listing.rest_sort:
-        return f"{path}?sort={listing.rest_sort[sort]}"
-    return path
+    return path, {"sort": listing.rest_sort[sort]} if listing.rest_sort else {}
 
 
-def gql_query(listing: Listing, world: World, sort: str) -> str:
+def gql_query(listing: Listing, world: World, sort: str, first: int = 3) -> str:
     args = [world.fill(listing.gql_args)] if listing.gql_args else []
     if listing.gql_sort:
         args.append(f"sort: {listing.gql_sort[sort]}")
-    args.append("first: 3")
+    args.append(f"first: {first}")
     args.append("after: $after")
     return (
         f"query($after: String) {{ {listing.gql_field}({', '.join(args)}) "

@@ -8,6 +8,7 @@ of another kind used to reach the drivers and fail there (sqlite3 "type list is 
 asyncpg DataError), a 500.
 """
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from mentorapi.main import create_app
 from tests import conftest
 from tests.conftest import Tenant
-from tests.factories import create_mentor
+from tests.factories import create_mentee, create_mentor, create_skill, unique
 from tests.gql.helpers import gql
 from tests.security.cursor_routes import (
     LISTINGS,
@@ -30,7 +31,7 @@ from tests.security.cursor_routes import (
     forge,
     gql_query,
     make_world,
-    rest_url,
+    rest_request,
 )
 
 # A value of each kind a cursor may carry (so a bad value can sit beside good ones).
@@ -111,9 +112,8 @@ async def test_a_forged_cursor_is_a_422_on_every_rest_list(
     for face in (app, plain_app):  # the lean routes, then the documented ones
         async with _client(face, tenant.key) as client:
             for sort, cursor in bad_cursors(listing):
-                url = rest_url(listing, world, sort or next(iter(listing.sorts)))
-                joiner = "&" if "?" in url else "?"
-                response = await client.get(f"{url}{joiner}cursor={cursor}")
+                path, params = rest_request(listing, world, sort or next(iter(listing.sorts)))
+                response = await client.get(path, params={**params, "cursor": cursor})
                 if not _is_cursor_problem(response):
                     wrong.append((sort, cursor, response.status_code, response.text[:200]))
     assert not wrong, wrong
@@ -200,7 +200,7 @@ CURSOR_TEXT = st.one_of(
 )
 
 PROPERTY = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
@@ -212,7 +212,8 @@ async def test_any_text_as_a_cursor_is_200_or_422(
 ) -> None:
     sort = data.draw(st.sampled_from(sorted(listing.sorts)), label="sort")
     async with _client(app, tenant.key) as client:
-        response = await client.get(rest_url(listing, world, sort), params={"cursor": cursor})
+        path, params = rest_request(listing, world, sort)
+        response = await client.get(path, params={**params, "cursor": cursor})
         assert response.status_code in (200, 422), (cursor, response.text)
         if response.status_code == 422:
             assert response.headers["content-type"].startswith("application/problem+json")
@@ -222,3 +223,102 @@ async def test_any_text_as_a_cursor_is_200_or_422(
         assert codes == ["BAD_USER_INPUT"], (cursor, body)
     else:
         assert body["data"][listing.gql_field] is not None
+
+
+# --- walking every page ---------------------------------------------------------------------
+
+NAMES = ["Ann", "Bob", "ann", "Émile", "Zoë", "Bob", "O'Neil", "Ann"]  # ties on purpose
+
+
+async def _add_row(client: httpx.AsyncClient, listing: Listing, world: World, n: int) -> None:
+    """One more row of the listing, as a client would add it."""
+    if listing.name == "mentors":
+        await create_mentor(client, name=NAMES[n % len(NAMES)])
+    elif listing.name == "mentees":
+        await create_mentee(client, name=NAMES[n % len(NAMES)])
+    elif listing.name == "skills":
+        await create_skill(client, slug=f"s{n % 7}-{unique('walk')}")
+    elif listing.name == "webhook endpoints":
+        response = await client.post(
+            "/v1/webhook-endpoints", json={"url": f"https://example.com/{n}", "events": []}
+        )
+        assert response.status_code == 201, response.text
+    else:
+        assert listing.name == "events"
+        response = await client.post(f"/v1/webhook-endpoints/{world.endpoint_id}/test")
+        assert response.status_code in (200, 201, 202), response.text
+
+
+WALKED = [x for x in LISTINGS if x.name in ("mentors", "mentees", "skills", "events")] + [
+    x for x in LISTINGS if x.name == "webhook endpoints"
+]
+
+
+async def _page(
+    client: httpx.AsyncClient,
+    listing: Listing,
+    world: World,
+    sort: str,
+    size: int,
+    cursor: str | None,
+    graphql: bool,
+) -> tuple[list[str], str | None]:
+    if graphql:
+        body = await gql(client, gql_query(listing, world, sort, size), {"after": cursor})
+        assert not body.get("errors"), body
+        found = body["data"][listing.gql_field]
+        info = found["pageInfo"]
+        ids = [edge["node"]["id"] for edge in found["edges"]]
+        return ids, info["endCursor"] if info["hasNextPage"] else None
+    path, params = rest_request(listing, world, sort)
+    params["limit"] = str(size)
+    if cursor is not None:
+        params["cursor"] = cursor
+    response = await client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return [row["id"] for row in response.json()["data"]], response.json()["next_cursor"]
+
+
+@pytest.mark.parametrize("listing", WALKED, ids=lambda listing: listing.name)
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+async def test_walking_the_pages_visits_every_row_once_while_rows_are_added(
+    tenant: Tenant, world: World, listing: Listing, data: st.DataObject
+) -> None:
+    client = tenant.client
+    # Enough rows for several pages (added once: the tenant lives for every example).
+    before, more = await _page(client, listing, world, next(iter(listing.sorts)), 100, None, False)
+    assert more is None
+    for n in range(len(before), 14):
+        await _add_row(client, listing, world, n)
+    sort = data.draw(st.sampled_from(sorted(listing.sorts)), label="sort")
+    graphql = data.draw(st.booleans(), label="graphql")
+    before, more = await _page(client, listing, world, sort, 100, None, False)
+    assert more is None  # one page of 100 holds every row: the reference order
+    assert len(before) >= 14
+    room = 80 - len(before)  # rows this walk may add, so that the next one's reference fits
+    seen: list[str] = []
+    cursor: str | None = None
+    step = 0
+    while True:
+        size = data.draw(st.integers(1, 6), label="page size")
+        fetch = _page(client, listing, world, sort, size, cursor, graphql)
+        if step < room and data.draw(st.booleans(), label="insert during this page"):
+            # Another client adds a row while the page is read.
+            (ids, cursor), _ = await asyncio.gather(
+                fetch, _add_row(client, listing, world, 100 + step)
+            )
+        else:
+            ids, cursor = await fetch
+        assert 0 < len(ids) <= size
+        seen += ids
+        step += 1
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)), "a row came twice"
+    missing = set(before) - set(seen)
+    assert not missing, f"rows present before the walk were skipped: {missing}"
+    # And in the order of the sort: the rows present before come as a full listing shows them.
+    assert [row for row in seen if row in set(before)] == before
