@@ -48,23 +48,29 @@ def test_a_kept_page_cut_at_the_notice_is_the_page_found_with_it(seed: int) -> N
             assert cut.rows() == fresh.rows(), (case, now)
 
 
-def test_pages_are_bounded_by_the_slots_they_keep() -> None:
-    kept = SlotPages(budget=10)
+def test_pages_are_bounded_by_entries_and_bytes() -> None:
     clock = slots.clock_around(slots.zone("UTC"), 0, slots.DAY, 0)
 
     def page(n: int) -> FreeSlots:
         return FreeSlots([i * slots.MINUTE for i in range(n)], slots.MINUTE, clock).rendered()
 
+    one = memo.page_weight("a", page(4))
+    kept = SlotPages(max_entries=10, max_bytes=int(2.5 * one))
     kept.put("a", page(4))
     kept.put("b", page(4))
     assert kept.get("a") is not None  # a is now the most recent
-    kept.put("c", page(4))  # 12 > 10: the oldest (b) goes
+    kept.put("c", page(4))  # three pages weigh more than the bound: the oldest (b) goes
     assert kept.get("b") is None
     assert kept.get("a") is not None
     assert kept.get("c") is not None
-    kept.put("huge", page(11))  # larger than the whole budget: never kept
+    kept.put("huge", page(400))  # more than the whole bound: never kept
     assert kept.get("huge") is None
     assert len(kept) == 2
+    # Empty pages weigh something too: the entry bound and the byte bound both hold.
+    few = SlotPages(max_entries=3, max_bytes=10**9)
+    for i in range(10):
+        few.put(i, page(0))
+    assert len(few) == 3
 
 
 async def _slots(tenant: Tenant, mentor_id: str, **params: Any) -> list[dict[str, Any]]:

@@ -12,44 +12,43 @@ applied (as if asked at `start - notice`), and each use shows the slots from `no
 candidates lie on the same grid either way, so that suffix is exactly what the engine finds
 with the notice (tests/test_slot_memo.py holds the two to the same bytes).
 
-Bounded by slots kept (a 31-day page of 5-minute slots is ~9,000), oldest out first.
+The range comes from the caller, so the pages are bounded by entries and by bytes
+(kit/bounded.py), oldest out first: an empty page still costs its entry and its key (the
+availability and the held times are in it), and a caller asking for the same weeks with a
+different microsecond each time fills the memo with no more than `MAX_BYTES`. (The service asks
+with whole seconds anyway: every candidate is a whole second, so the microseconds change
+nothing but the key.)
 """
 
-from collections import OrderedDict
 from collections.abc import Hashable
 
 from mentorapi.availability.render import FreeSlots
+from mentorapi.kit.bounded import BoundedLRU, text_weight
 
-BUDGET = 200_000  # slots kept per process: ~25 MB of rendered JSON at most
+MAX_PAGES = 4_096
+MAX_BYTES = 32 * 2**20  # ~a thousand four-week pages of 15-minute slots, rendered
+
+# CPython sizes, near enough: an int in a list (the object and its slot), a str's header.
+_INT = 36
+_STR = 57
 
 
-class SlotPages:
-    def __init__(self, budget: int = BUDGET) -> None:
-        self.budget = budget
-        self._pages: OrderedDict[Hashable, FreeSlots] = OrderedDict()
-        self._slots = 0
+def page_weight(key: Hashable, page: FreeSlots) -> int:
+    """About the bytes an entry holds: its key, the starts, their rendered JSON, the zone's
+    offsets and the objects around them."""
+    shown = page.shown or ()
+    return (
+        text_weight(key)
+        + 200  # the FreeSlots, its lists and the Clock
+        + _INT * len(page.starts)
+        + sum(_STR + 8 + len(text) for text in shown)
+        + _INT * (len(page.display.changes) + len(page.display.offsets))
+    )
 
-    def get(self, key: Hashable) -> FreeSlots | None:
-        page = self._pages.get(key)
-        if page is not None:
-            self._pages.move_to_end(key)
-        return page
 
-    def put(self, key: Hashable, page: FreeSlots) -> None:
-        if len(page) > self.budget or key in self._pages:
-            return
-        self._pages[key] = page
-        self._slots += len(page)
-        while self._slots > self.budget:
-            _, oldest = self._pages.popitem(last=False)
-            self._slots -= len(oldest)
-
-    def clear(self) -> None:
-        self._pages.clear()
-        self._slots = 0
-
-    def __len__(self) -> int:
-        return len(self._pages)
+class SlotPages(BoundedLRU[Hashable, FreeSlots]):
+    def __init__(self, max_entries: int = MAX_PAGES, max_bytes: int = MAX_BYTES) -> None:
+        super().__init__(max_entries=max_entries, max_weight=max_bytes, weigh=page_weight)
 
 
 pages = SlotPages()

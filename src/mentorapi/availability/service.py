@@ -152,6 +152,10 @@ async def slots(
             f"the mentor offers sessions of {source.session_lengths} minutes",
             loc=["query", "duration"],
         )
+    # Every candidate start is a whole second (availability/render.py): the microseconds of
+    # the range change which slots are found only through this, so a page is found, and kept
+    # (availability/memo.py), for whole seconds, not once per microsecond a caller tries.
+    start, end = _whole_second(start), _whole_second(end)
     display = display_timezone or source.timezone
     key = _page_key(app_id, mentor_id, source, start, end, duration_minutes, display)
     page = memo.pages.get(key)
@@ -177,6 +181,13 @@ async def slots(
         ).rendered()
         memo.pages.put(key, page)
     return page.starting_from(to_us(current + notice))
+
+
+def _whole_second(instant: datetime) -> datetime:
+    """The first whole second at or after `instant`."""
+    if not instant.microsecond:
+        return instant
+    return instant.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def _page_key(

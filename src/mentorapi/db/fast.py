@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.dropped import DatabaseUnavailable, is_dropped
 from mentorapi.db.engine import WRITER, statement_counter
+from mentorapi.kit.bounded import BoundedLRU
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,28 @@ class _Prepared:
     processors: Mapping[str, Callable[[Any], Any]]  # bind processors (JSON, UTC timestamps)
 
 
-# Statements are module-level or built once per shape (lru_cache): a bounded set, kept for the
-# life of the process, keyed by identity.
-_prepared: dict[tuple[int, str], _Prepared] = {}
+# About the bytes a statement and its compiled form hold, per character of its SQL (measured
+# with tracemalloc on the mentor search: 25 to 110; tests/security/test_memory_bounds.py).
+BYTES_PER_SQL_CHAR = 128
+
+
+def statement_weight(sql: str) -> int:
+    return BYTES_PER_SQL_CHAR * len(sql)
+
+
+# Statements are module-level or built once per shape (mentors/repository.py): a set bounded by
+# the shapes a caller can ask for, which is large (sorts x filters x page sizes). Each compiled
+# form holds its statement, so this cache, not the statement builder's, decides how many
+# statements live: bounded by entries and by bytes, least recently used out first. Keyed by
+# identity: a statement dropped here and freed may see its id reused by another one, which
+# the `is` check below tells apart.
+MAX_STATEMENTS = 1_024
+MAX_BYTES = 32 * 2**20
+_prepared: BoundedLRU[tuple[int, str], _Prepared] = BoundedLRU(
+    max_entries=MAX_STATEMENTS,
+    max_weight=MAX_BYTES,
+    weigh=lambda key, prepared: statement_weight(prepared.sql),
+)
 
 
 def _prepare(statement: Select[Any], dialect: Dialect) -> _Prepared:
@@ -54,7 +74,7 @@ def _prepare(statement: Select[Any], dialect: Dialect) -> _Prepared:
             n: p for n, p in compiled._bind_processors.items() if n in names and callable(p)
         }
         found = _Prepared(compiled, compiled.string, names, processors)
-        _prepared[key] = found
+        _prepared.put(key, found)
     return found
 
 

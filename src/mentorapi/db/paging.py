@@ -1,14 +1,20 @@
 """Keyset pagination for any query: order by a few columns (the id last), fetch limit+1 rows."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, literal_column, or_
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from mentorapi.kit.pagination import PageRequest, decode_cursor, encode_cursor
+from mentorapi.kit.pagination import (
+    KeyType,
+    PageRequest,
+    decode_cursor,
+    encode_cursor,
+    text_key,
+)
 
 T = TypeVar("T")
 
@@ -18,6 +24,23 @@ class SortKey:
     column: Any  # an InstrumentedAttribute or a SQL expression
     attr: str  # where to read the value back from a row
     descending: bool = False
+    # What a cursor may hold for this key (checked before it becomes a parameter): required, so
+    # that no list can forget to say.
+    kind: KeyType = field(kw_only=True)
+
+
+def cursor_values(page: PageRequest, sort: str, keys: Sequence[SortKey]) -> list[Any] | None:
+    """The checked key values of the page's cursor (None without one); a 422 for a cursor of
+    another list or sort, or holding anything its keys cannot (kit/pagination.py)."""
+    if not page.cursor:
+        return None
+    return decode_cursor(page.cursor, sort, [key.kind for key in keys], page.cursor_loc)
+
+
+def text_kind(column: Any) -> KeyType:
+    """The key type of a text column: as many characters as it holds (a cursor never carries
+    more than 512 anyway)."""
+    return text_key(getattr(column.type, "length", None) or 512)
 
 
 def _after(keys: Sequence[SortKey], values: list[Any]) -> ColumnElement[bool]:
@@ -38,8 +61,9 @@ async def paginate(
     keys: Sequence[SortKey],
     page: PageRequest,
 ) -> tuple[list[T], str | None]:
-    if page.cursor:
-        query = query.where(_after(keys, decode_cursor(page.cursor, sort, len(keys))))
+    after = cursor_values(page, sort, keys)
+    if after is not None:
+        query = query.where(_after(keys, after))
     order = [k.column.desc() if k.descending else k.column.asc() for k in keys]
     rows = list((await db_session.exec(query.order_by(*order).limit(page.limit + 1))).all())
     if len(rows) <= page.limit:
@@ -69,13 +93,11 @@ def keyset_statement(
     return query.order_by(*order).limit(literal_column(str(int(limit)), Integer))
 
 
-def keyset_params(page: PageRequest, sort: str, arity: int) -> dict[str, Any]:
-    """The parameters of a keyset_statement for this page (a 422 for a foreign cursor)."""
-    params: dict[str, Any] = {}
-    if page.cursor:
-        for i, value in enumerate(decode_cursor(page.cursor, sort, arity)):
-            params[f"after_{i}"] = value
-    return params
+def keyset_params(page: PageRequest, sort: str, keys: Sequence[SortKey]) -> dict[str, Any]:
+    """The parameters of a keyset_statement for this page (a 422 for a foreign or forged
+    cursor)."""
+    after = cursor_values(page, sort, keys) or []
+    return {f"after_{i}": value for i, value in enumerate(after)}
 
 
 def fetch_limit(page: PageRequest) -> int:

@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mentorapi.db.paging import SortKey, paginate
 from mentorapi.db.ranked import first_per_group
 from mentorapi.feedback.models import Author, Feedback, ImpactUpdate, Visibility
-from mentorapi.kit.pagination import PageRequest
+from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.mentors.models import Mentor
 
 
@@ -47,7 +47,7 @@ async def public_for_mentor(
         col(Feedback.author) == Author.mentee.value,
         col(Feedback.visibility) == Visibility.public.value,
     )
-    keys = [SortKey(col(Feedback.id), "id", descending=True)]  # newest first
+    keys = [SortKey(col(Feedback.id), "id", descending=True, kind=id_key("fbk"))]  # newest first
     return await paginate(db_session, query, sort="-created", keys=keys, page=page)
 
 

@@ -63,7 +63,8 @@ def page_args(first: int, after: str | None) -> PageRequest:
         raise InvalidInput(f"first must be between 1 and {MAX_LIMIT}", loc=["first"])
     if after is not None and len(after) > MAX_CURSOR_LENGTH:
         raise InvalidInput("after is not a valid cursor", loc=["after"])
-    return PageRequest(limit=first, cursor=after or None)
+    # A cursor that is not one is reported at the `after` argument (kit/pagination.py).
+    return PageRequest(limit=first, cursor=after or None, cursor_loc=("after",))
 
 
 FIRST_DESCRIPTION = f"Page size, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})."

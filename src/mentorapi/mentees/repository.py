@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.paging import SortKey, paginate
 from mentorapi.db.search import text_match
-from mentorapi.kit.pagination import PageRequest
+from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.skills.models import Skill
 
@@ -53,7 +53,7 @@ async def list_page(
         )
     if q:
         query = query.where(text_match([col(Mentee.name)], q))
-    keys = [SortKey(col(Mentee.id), "id")]
+    keys = [SortKey(col(Mentee.id), "id", kind=id_key("mte"))]
     return await paginate(db_session, query, sort="created", keys=keys, page=page)
 
 

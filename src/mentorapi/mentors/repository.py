@@ -1,7 +1,6 @@
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, make_dataclass
-from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Select, and_, bindparam, func
@@ -18,6 +17,7 @@ from mentorapi.db.paging import (
     keyset_page,
     keyset_params,
     keyset_statement,
+    text_kind,
 )
 from mentorapi.db.search import (
     json_array_contains_param,
@@ -25,7 +25,8 @@ from mentorapi.db.search import (
     like_pattern,
     text_match_param,
 )
-from mentorapi.kit.pagination import PageRequest
+from mentorapi.kit.bounded import BoundedLRU
+from mentorapi.kit.pagination import FLOAT_KEY, INT_KEY, PageRequest, id_key
 from mentorapi.mentors.models import Mentor, MentorFields, MentorSkill, SkillOffer, make_offer
 from mentorapi.mentors.schemas import MentorSort
 from mentorapi.skills.models import Skill
@@ -53,19 +54,28 @@ async def get_by_external_id(
     return (await db_session.exec(query)).first()
 
 
+_ID = id_key("mtr")
+
+
 def _sort_keys(sort: MentorSort) -> list[SortKey]:
     if sort in (MentorSort.name, MentorSort.name_desc):
         desc = sort is MentorSort.name_desc
-        return [SortKey(col(Mentor.name), "name", desc), SortKey(col(Mentor.id), "id", desc)]
+        return [
+            SortKey(col(Mentor.name), "name", desc, kind=text_kind(col(Mentor.name))),
+            SortKey(col(Mentor.id), "id", desc, kind=_ID),
+        ]
     if sort is MentorSort.rating:
-        return [SortKey(col(Mentor.rating_avg), "rating_avg", True), SortKey(col(Mentor.id), "id")]
+        return [
+            SortKey(col(Mentor.rating_avg), "rating_avg", True, kind=FLOAT_KEY),
+            SortKey(col(Mentor.id), "id", kind=_ID),
+        ]
     if sort is MentorSort.sessions:
         return [
-            SortKey(col(Mentor.sessions_completed), "sessions_completed", True),
-            SortKey(col(Mentor.id), "id"),
+            SortKey(col(Mentor.sessions_completed), "sessions_completed", True, kind=INT_KEY),
+            SortKey(col(Mentor.id), "id", kind=_ID),
         ]
     # Ids are time-ordered, so the id is the creation order.
-    return [SortKey(col(Mentor.id), "id", sort is MentorSort.newest)]
+    return [SortKey(col(Mentor.id), "id", sort is MentorSort.newest, kind=_ID)]
 
 
 def cursor_values(mentor: MentorFields, sort: MentorSort) -> list[object]:
@@ -135,7 +145,7 @@ def _by_skill_statement(shape: _Shape) -> Select[Any]:
     offer, a scan of most of the table for a rare one (measured: 0.1 vs 0.9 ms)."""
     joined, links = _wanted_links(shape.skills)
     driver = links[0]
-    key = SortKey(driver.c.mentor_id, "id", shape.sort is MentorSort.newest)
+    key = SortKey(driver.c.mentor_id, "id", shape.sort is MentorSort.newest, kind=_ID)
     ids = sa_select(driver.c.mentor_id).select_from(joined).where(driver.c.skill_id == _skill_id(0))
     page = keyset_statement(ids, [key], after=shape.after, limit=shape.limit).subquery("page")
     order = _MENTORS.c.id.desc() if key.descending else _MENTORS.c.id.asc()
@@ -148,8 +158,25 @@ def _by_skill_statement(shape: _Shape) -> Select[Any]:
     )
 
 
-@lru_cache(maxsize=512)
+# One statement per shape, built on first use. A caller chooses the shape (sorts x filters x
+# page sizes: many thousands), and a statement with ten skills holds ~0.25 MB: bounded by
+# entries and by bytes (kit/bounded.py), least recently used out first.
+_statements: BoundedLRU[_Shape, Select[Any]] = BoundedLRU(
+    max_entries=512,
+    max_weight=32 * 2**20,
+    weigh=lambda shape, statement: fast.statement_weight(str(statement)),
+)
+
+
 def _search_statement(shape: _Shape) -> Select[Any]:
+    found = _statements.get(shape)
+    if found is None:
+        found = _build_search_statement(shape)
+        _statements.put(shape, found)
+    return found
+
+
+def _build_search_statement(shape: _Shape) -> Select[Any]:
     only_skills = not (shape.q or shape.language or shape.format or shape.session_length)
     if shape.skills and only_skills and shape.sort in (MentorSort.created, MentorSort.newest):
         return _by_skill_statement(shape)
@@ -177,7 +204,10 @@ def _search_statement(shape: _Shape) -> Select[Any]:
 
 def _row_sort_keys(sort: MentorSort) -> list[SortKey]:
     # The same order as _sort_keys, on the table's columns (the statement reads rows).
-    return [SortKey(_MENTORS.c[key.attr], key.attr, key.descending) for key in _sort_keys(sort)]
+    return [
+        SortKey(_MENTORS.c[key.attr], key.attr, key.descending, kind=key.kind)
+        for key in _sort_keys(sort)
+    ]
 
 
 async def list_page(
@@ -197,7 +227,7 @@ async def list_page(
     dialect = _dialect(db_session)
     slugs = list(dict.fromkeys(skills))
     keys = _sort_keys(sort)
-    params = keyset_params(page, sort.value, len(keys))
+    params = keyset_params(page, sort.value, keys)
     params["app_id"] = app_id
     params.update({f"skill_{i}": slug for i, slug in enumerate(slugs)})
     if q:

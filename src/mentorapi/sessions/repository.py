@@ -23,7 +23,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from mentorapi.db.paging import SortKey, paginate
 from mentorapi.db.ranked import first_per_group
-from mentorapi.kit.pagination import PageRequest
+from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.mentees.models import Mentee
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.sessions.models import (
@@ -258,7 +258,11 @@ async def list_page(
     if series_id:
         query = query.where(col(Session.series_id) == series_id)
     return await paginate(
-        db_session, query, sort="created", keys=[SortKey(col(Session.id), "id")], page=page
+        db_session,
+        query,
+        sort="created",
+        keys=[SortKey(col(Session.id), "id", kind=id_key("ses"))],
+        page=page,
     )
 
 

@@ -3,9 +3,9 @@ from collections.abc import Iterable
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.db.paging import SortKey, paginate
+from mentorapi.db.paging import SortKey, paginate, text_kind
 from mentorapi.db.search import text_match
-from mentorapi.kit.pagination import PageRequest
+from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.skills.models import Skill
 
 
@@ -53,7 +53,10 @@ async def list_page(
         query = query.where(col(Skill.category) == category)
     if q:
         query = query.where(text_match([col(Skill.slug), col(Skill.name)], q))
-    keys = [SortKey(col(Skill.slug), "slug"), SortKey(col(Skill.id), "id")]
+    keys = [
+        SortKey(col(Skill.slug), "slug", kind=text_kind(col(Skill.slug))),
+        SortKey(col(Skill.id), "id", kind=id_key("skl")),
+    ]
     return await paginate(db_session, query, sort="slug", keys=keys, page=page)
 
 

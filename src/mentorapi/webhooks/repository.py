@@ -11,7 +11,7 @@ from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.paging import SortKey, paginate
-from mentorapi.kit.pagination import PageRequest
+from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.webhooks.models import (
     Delivery,
     DeliveryAttempt,
@@ -81,7 +81,7 @@ async def list_endpoints(
     db_session: AsyncSession, app_id: str, page: PageRequest
 ) -> tuple[list[WebhookEndpoint], str | None]:
     query = sm_select(WebhookEndpoint).where(col(WebhookEndpoint.app_id) == app_id)
-    keys = [SortKey(col(WebhookEndpoint.id), "id")]
+    keys = [SortKey(col(WebhookEndpoint.id), "id", kind=id_key("whe"))]
     return await paginate(db_session, query, sort="id", keys=keys, page=page)
 
 
@@ -178,7 +178,7 @@ async def list_attempts(
     )
     if event_id is not None:
         query = query.where(col(DeliveryAttempt.event_id) == event_id)
-    keys = [SortKey(col(DeliveryAttempt.id), "id", descending=True)]
+    keys = [SortKey(col(DeliveryAttempt.id), "id", descending=True, kind=id_key("dla"))]
     return await paginate(db_session, query, sort="-id", keys=keys, page=page)
 
 
@@ -203,7 +203,7 @@ async def list_events(
         query = query.where(col(Event.type) == type)
     if object_id is not None:
         query = query.where(col(Event.object_id) == object_id)
-    keys = [SortKey(col(Event.id), "id", descending=True)]
+    keys = [SortKey(col(Event.id), "id", descending=True, kind=id_key("evt"))]
     return await paginate(db_session, query, sort="-id", keys=keys, page=page)
 
 
