@@ -17,7 +17,8 @@ What counts as scoped, for each reference to a tenant table in a SELECT, UPDATE 
    `t.app_id = u.app_id`, or a foreign key between them from the metadata: `t.fk = u.referenced`
    or `u.fk = t.referenced` (links joined on mentor_id to mentors filtered by app_id). The second
    rests on foreign keys never crossing apps, which the services keep: a child row is always
-   created with its parent's app_id, found under that same app.
+   created with its parent's app_id, found under that same app. The apps table is such a `u`
+   when `apps.id = <value>`: `t.app_id = apps.id` scopes t (apps itself is never reported).
 3. The ORM's unit of work: an UPDATE or DELETE emitted by Session.flush whose WHERE holds the
    whole primary key as equalities. The ORM writes back a row it holds, which was either loaded
    by a SELECT this check passed or inserted with its app_id.
@@ -257,11 +258,6 @@ def check(sql: str, dialect: str, options: Mapping[str, Any], *, flushing: bool 
     if found:
         message = "; ".join(found) + f":\n{sql}"
         violations.append(message)
-        import os  # TEMP
-
-        if os.environ.get("TENANCY_DUMP"):
-            with open(os.environ["TENANCY_DUMP"], "a") as f:
-                f.write(message.replace("\n", " || ") + "\n")
         raise TenancyViolation(message)
 
 
