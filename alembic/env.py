@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from mentorapi.config import get_settings
 from mentorapi.db.models import metadata
+from mentorapi.db.tenancy import CrossTenant, across_tenants
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -23,6 +24,8 @@ def _url() -> str:
 
 
 def _run(connection: Connection) -> None:
+    # Data migrations rewrite every app's rows (modifies the connection in place).
+    across_tenants(connection, CrossTenant.migration)
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -26,6 +26,10 @@ from mentorapi.config import Settings
 from mentorapi.db.engine import Database, statement_counter
 from mentorapi.db.migrate import upgrade_async
 from mentorapi.main import create_app
+from tests import tenancy_hook
+
+# Every statement the suite runs, on every engine, must say which app it is for.
+tenancy_hook.install()
 
 DATABASES = [
     d.strip()
@@ -54,6 +58,25 @@ async def _drop_pg_database(name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@pytest.fixture(autouse=True)
+def _every_statement_scoped() -> Iterator[None]:
+    """Fail the test on any unscoped statement run since the last test ended (by the test, its
+    fixtures, or code that swallowed the error: a worker's loop). A test that provokes one on
+    purpose takes it off the list itself."""
+    yield
+    found = list(tenancy_hook.violations)
+    tenancy_hook.violations.clear()
+    if found:
+        pytest.fail("unscoped statements:\n" + "\n".join(found), pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # What session-scoped fixtures ran while tearing down, after the last test.
+    if tenancy_hook.violations:
+        print("\nunscoped statements:\n" + "\n".join(tenancy_hook.violations))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session", params=DATABASES)

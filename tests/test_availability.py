@@ -426,7 +426,7 @@ async def test_held_times_come_back_exact_to_the_microsecond(tenant: Tenant, db:
         for session_id, (starts, ends, status) in zip(ids, times, strict=True):
             await s.exec(
                 update(Session)
-                .where(Session.id == session_id)  # type: ignore[arg-type]
+                .where(Session.app_id == tenant.id, Session.id == session_id)  # type: ignore[arg-type]
                 .values(starts_at=starts, ends_at=ends, status=status, expires_at=None)
             )
     async with db.read_sessionmaker() as s:

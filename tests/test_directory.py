@@ -296,7 +296,7 @@ async def test_sort_by_rating_and_sessions_pages_through_ties(tenant: Tenant, db
         for mentor, rating, done in zip(mentors, ratings, sessions, strict=True):
             await s.exec(
                 update(Mentor)
-                .where(col(Mentor.id) == mentor["id"])
+                .where(col(Mentor.app_id) == tenant.id, col(Mentor.id) == mentor["id"])
                 .values(rating_avg=rating, sessions_completed=done)
             )
 

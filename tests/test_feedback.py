@@ -132,7 +132,7 @@ async def test_edit_window_and_versions(tenant: Tenant, db: Database) -> None:
     async with db.sessionmaker() as s, s.begin():
         await s.exec(
             update(Feedback)
-            .where(col(Feedback.id) == fid)
+            .where(col(Feedback.app_id) == tenant.id, col(Feedback.id) == fid)
             .values(created_at=utcnow() - timedelta(days=7, minutes=1))
         )
     late = await tenant.client.patch(f"/v1/feedback/{fid}", json={"rating": 1})
@@ -160,7 +160,9 @@ async def test_impact_updates_reach_the_mentor_and_the_app(tenant: Tenant, db: D
         event = (
             await s.exec(
                 select(Event).where(
-                    col(Event.type) == "feedback.impact_added", col(Event.object_id) == fid
+                    col(Event.app_id) == tenant.id,
+                    col(Event.type) == "feedback.impact_added",
+                    col(Event.object_id) == fid,
                 )
             )
         ).one()

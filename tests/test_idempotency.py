@@ -28,7 +28,7 @@ async def test_mobile_retry_of_a_booking_books_once(tenant: Tenant, db: Database
     assert retry.headers["etag"] == first.headers["etag"]
     listed = await tenant.client.get("/v1/sessions")
     assert len(listed.json()["data"]) == 1
-    assert await event_types(db, first.json()["id"]) == ["session.booked"]
+    assert await event_types(db, tenant.id, first.json()["id"]) == ["session.booked"]
     # Without the key, the same body is a new request: the slot is taken now.
     assert (await tenant.client.post("/v1/sessions", json=body)).status_code == 409
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from mentorapi.db.migrate import downgrade, upgrade
 from mentorapi.db.models import metadata
+from mentorapi.db.tenancy import CrossTenant, across_tenants
 from tests.conftest import DATABASES, _create_pg_database, _drop_pg_database
 
 
@@ -115,7 +116,11 @@ async def test_mentor_offers_are_filled_from_the_links(empty_database: str) -> N
                 )
         await asyncio.to_thread(upgrade, empty_database)
         async with engine.connect() as conn:
-            rows = dict((await conn.execute(text("SELECT id, offers FROM mentors"))).all())
+            # What the migration wrote, for every app.
+            every_app = across_tenants(
+                text("SELECT id, offers FROM mentors"), CrossTenant.migration
+            )
+            rows = dict((await conn.execute(every_app)).all())
     finally:
         await engine.dispose()
     shown = {k: json.loads(v) if isinstance(v, str) else v for k, v in rows.items()}

@@ -17,7 +17,8 @@ async def test_a_write_in_a_read_session_is_refused_and_changes_nothing(
         connection = await session.connection()
         with pytest.raises(ReadOnlyViolation):
             await connection.execute(
-                text("UPDATE skills SET name = 'After' WHERE id = :id"), {"id": skill["id"]}
+                text("UPDATE skills SET name = 'After' WHERE app_id = :app_id AND id = :id"),
+                {"app_id": tenant.id, "id": skill["id"]},
             )
     response = await tenant.client.get(f"/v1/skills/{skill['id']}")
     assert response.json()["name"] == "Before"
@@ -59,12 +60,17 @@ async def test_fast_reads_of_a_read_only_session_borrow_a_pooled_connection(
     from mentorapi.skills.models import Skill
 
     skill = await create_skill(tenant.client, name="Fresh")
-    statement = select(Skill.name).where(Skill.id == bindparam("id"))  # type: ignore[arg-type]
+    statement = select(Skill.name).where(
+        Skill.app_id == bindparam("app_id"),  # type: ignore[arg-type]
+        Skill.id == bindparam("id"),  # type: ignore[arg-type]
+    )
     makers = [(db.read_sessionmaker, dialect == "postgresql"), (db.sessionmaker, False)]
     for maker, borrows in makers:
         async with maker() as session:
             with count_statements() as statements:
-                rows = await fast.fetch(session, statement, {"id": skill["id"]})
+                rows = await fast.fetch(
+                    session, statement, {"app_id": tenant.id, "id": skill["id"]}
+                )
             assert [tuple(r) for r in rows] == [("Fresh",)]
             assert len(statements) == 1
             assert session.in_transaction() is not borrows

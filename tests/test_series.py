@@ -31,7 +31,7 @@ async def test_series_keeps_local_time_across_dst(tenant: Tenant, db: Database) 
     assert all(s["series_id"] == series["id"] for s in series["sessions"])
     assert all(s["status"] == "booked" for s in series["sessions"])
     for session in series["sessions"]:
-        assert await event_types(db, session["id"]) == ["session.booked"]
+        assert await event_types(db, tenant.id, session["id"]) == ["session.booked"]
     got = await tenant.client.get(f"/v1/series/{series['id']}")
     assert got.json() == series
 
@@ -100,7 +100,7 @@ async def test_cancel_rest_of_series_and_single_occurrence(
     ]  # fmt: skip
     assert result["sessions"][3]["cancel_reason"] == "new job"
     assert result["sessions"][2]["cancel_reason"] == "travel"
-    assert (await event_types(db, ids[3])) == ["session.booked", "session.cancelled"]
+    assert (await event_types(db, tenant.id, ids[3])) == ["session.booked", "session.cancelled"]
     again = await tenant.client.post(f"/v1/series/{series['id']}/cancel", json={"by": "mentee"})
     assert again.status_code == 409
 

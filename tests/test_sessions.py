@@ -15,14 +15,18 @@ from tests.factories import book_session, bookable, create_mentee
 MONDAY_9 = "2027-01-11T08:00:00Z"  # 09:00 in Berlin
 
 
-async def event_log(db: Database, object_id: str) -> list[Event]:
+async def event_log(db: Database, app_id: str, object_id: str) -> list[Event]:
     async with db.sessionmaker() as s:
-        query = select(Event).where(col(Event.object_id) == object_id).order_by(col(Event.sequence))
+        query = (
+            select(Event)
+            .where(col(Event.app_id) == app_id, col(Event.object_id) == object_id)
+            .order_by(col(Event.sequence))
+        )
         return list((await s.exec(query)).all())
 
 
-async def event_types(db: Database, object_id: str) -> list[str]:
-    return [e.type for e in await event_log(db, object_id)]
+async def event_types(db: Database, app_id: str, object_id: str) -> list[str]:
+    return [e.type for e in await event_log(db, app_id, object_id)]
 
 
 def travel(monkeypatch: pytest.MonkeyPatch, to: str) -> None:
@@ -45,7 +49,7 @@ async def test_book_auto_accept_is_booked(tenant: Tenant, db: Database) -> None:
     assert session["series_id"] is None
     assert session["rescheduled_from"] is None
     assert response.headers["etag"] == '"1"'
-    events = await event_log(db, session["id"])
+    events = await event_log(db, tenant.id, session["id"])
     assert [e.type for e in events] == ["session.booked"]
     assert events[0].data["id"] == session["id"]
     assert events[0].data["status"] == "booked"
@@ -130,7 +134,7 @@ async def test_requested_to_booked_to_completed(
     mentor = (await tenant.client.get(f"/v1/mentors/{base['mentor_id']}")).json()
     assert mentor["stats"]["sessions_completed"] == 1
     assert mentor["stats"]["minutes_mentored"] == 30
-    events = await event_log(db, sid)
+    events = await event_log(db, tenant.id, sid)
     assert [e.type for e in events] == ["session.requested", "session.booked", "session.completed"]
     assert events[1].data["previous"] == {"status": "requested", "expires_at": MONDAY_9}
     assert events[2].data["previous"] == {"status": "booked", "completion_note": None}
@@ -143,7 +147,7 @@ async def test_requested_to_booked_to_completed(
         response = await _walk(tenant, sid, move, body)
         assert response.status_code == 409, (move, response.text)
         assert response.json()["session_status"] == "completed"
-    assert len(await event_log(db, sid)) == 3
+    assert len(await event_log(db, tenant.id, sid)) == 3
 
 
 @pytest.mark.parametrize(
@@ -174,7 +178,7 @@ async def test_legal_moves(
     assert response.status_code == 200, response.text
     assert response.json()["status"] == expected
     assert response.json()["version"] == 2
-    assert (await event_types(db, session["id"]))[-1] == event
+    assert (await event_types(db, tenant.id, session["id"]))[-1] == event
 
 
 @pytest.mark.parametrize(
@@ -191,10 +195,10 @@ async def test_illegal_moves_are_409(
 ) -> None:
     base = await bookable(tenant.client, auto_accept=auto_accept)
     session = await book_session(tenant.client, base, MONDAY_9)
-    before = await event_types(db, session["id"])
+    before = await event_types(db, tenant.id, session["id"])
     response = await _walk(tenant, session["id"], move, body)
     assert response.status_code == 409, response.text
-    assert await event_types(db, session["id"]) == before
+    assert await event_types(db, tenant.id, session["id"]) == before
     assert (await tenant.client.get(f"/v1/sessions/{session['id']}")).json()["version"] == 1
 
 
@@ -223,13 +227,13 @@ async def test_no_show_and_terminal_states(
         )
     terminal = ((a, "no_show"), (b, "declined"), (c, "cancelled"), (d, "expired"))
     for session, status in terminal:
-        before = await event_types(db, session["id"])
+        before = await event_types(db, tenant.id, session["id"])
         for move, body in ALL_MOVES:
             response = await _walk(tenant, session["id"], move, body)
             assert response.status_code == 409, (status, move, response.text)
             assert response.json()["session_status"] == status
-        assert await event_types(db, session["id"]) == before
-    assert (await event_types(db, a["id"]))[-1] == "session.no_show"
+        assert await event_types(db, tenant.id, session["id"]) == before
+    assert (await event_types(db, tenant.id, a["id"]))[-1] == "session.no_show"
     # The freed slots of declined and cancelled sessions can be booked again.
     await book_session(tenant.client, base, "2027-01-12T08:00:00Z")
     await book_session(tenant.client, base, "2027-01-13T08:00:00Z")
@@ -249,7 +253,7 @@ async def test_reschedule_keeps_history(tenant: Tenant, db: Database) -> None:
     again = await _walk(tenant, session["id"], "reschedule", {"starts_at": "2027-01-13T10:00:00Z"})
     assert again.json()["rescheduled_from"] == "2027-01-12T10:00:00Z"
     assert [h["starts_at"] for h in again.json()["history"]] == [MONDAY_9, "2027-01-12T10:00:00Z"]
-    events = await event_log(db, session["id"])
+    events = await event_log(db, tenant.id, session["id"])
     assert events[-1].type == "session.rescheduled"
     assert events[-1].data["previous"] == {
         "starts_at": "2027-01-12T10:00:00Z",
@@ -284,7 +288,10 @@ async def test_if_match_stale_is_412(tenant: Tenant, db: Database) -> None:
     assert ok.status_code == 200
     again = await tenant.client.post(f"{path}/cancel", json=CANCEL, headers={"If-Match": '"1"'})
     assert again.status_code == 412
-    assert await event_types(db, session["id"]) == ["session.requested", "session.booked"]
+    assert await event_types(db, tenant.id, session["id"]) == [
+        "session.requested",
+        "session.booked",
+    ]
 
 
 async def test_requests_expire_lazily_and_by_the_worker(
@@ -302,7 +309,7 @@ async def test_requests_expire_lazily_and_by_the_worker(
     assert late.json()["session_status"] == "expired"
     got = await tenant.client.get(f"/v1/sessions/{lazy['id']}")
     assert got.json()["status"] == "expired"
-    assert (await event_types(db, lazy["id"]))[-1] == "session.expired"
+    assert (await event_types(db, tenant.id, lazy["id"]))[-1] == "session.expired"
     async with db.sessionmaker() as s, s.begin():
         expired = await sessions_service.expire_due(
             db_session=s, at=datetime(2027, 1, 14, tzinfo=UTC)
@@ -519,7 +526,7 @@ async def test_notes_and_action_items(tenant: Tenant, db: Database) -> None:
         f"{path}/action-items/act_01JD0000000000000000000000", json={"done": True}
     )).status_code == 404  # fmt: skip
     # Private notes never reach webhook payloads.
-    for event in await event_log(db, session["id"]):
+    for event in await event_log(db, tenant.id, session["id"]):
         assert "Use a slicer." not in str(event.data)
 
 
@@ -579,10 +586,13 @@ async def test_housekeeping_expires_requests(tenant: Tenant, db: Database) -> No
     async with db.sessionmaker() as s:
         from mentorapi.sessions.models import Session
 
-        row = await s.get(Session, session["id"])
-        assert row is not None
+        row = (
+            await s.exec(
+                select(Session).where(Session.app_id == tenant.id, Session.id == session["id"])
+            )
+        ).one()
         assert row.status == "expired"
-    assert (await event_types(db, session["id"]))[-1] == "session.expired"
+    assert (await event_types(db, tenant.id, session["id"]))[-1] == "session.expired"
 
 
 async def test_calendar_file_escapes_text(tenant: Tenant) -> None:
@@ -615,7 +625,7 @@ async def test_event_data_matches_the_documented_shape(tenant: Tenant, db: Datab
     base = await bookable(tenant.client, auto_accept=False)
     session = await book_session(tenant.client, base, MONDAY_9)
     await _walk(tenant, session["id"], "accept")
-    for event in await event_log(db, session["id"]):
+    for event in await event_log(db, tenant.id, session["id"]):
         SessionEventData.model_validate(event.data)
 
 

@@ -81,7 +81,7 @@ async def test_book_and_the_whole_lifecycle(
     )
     assert done["completeSession"] == {"status": "COMPLETED", "completionNote": "good"}
     # The same events as REST would have written, in order.
-    assert await event_types(db, sid) == [
+    assert await event_types(db, tenant.id, sid) == [
         "session.requested",
         "session.booked",
         "session.rescheduled",

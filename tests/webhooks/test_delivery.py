@@ -149,7 +149,10 @@ async def test_five_days_without_success_disables(
         async with db.sessionmaker() as s, s.begin():
             await s.exec(
                 update(WebhookEndpoint)
-                .where(WebhookEndpoint.id == endpoint["id"])  # type: ignore[arg-type]
+                .where(
+                    WebhookEndpoint.app_id == tenant.id,  # type: ignore[arg-type]
+                    WebhookEndpoint.id == endpoint["id"],  # type: ignore[arg-type]
+                )
                 .values(failing_since=utcnow() - timedelta(days=5, minutes=1))
             )
         await start_worker()

@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mentorapi.apps.models import ApiKey, App, AppRecord
 from mentorapi.db import fast
 from mentorapi.db.search import json_array_contains
+from mentorapi.db.tenancy import CrossTenant, across_tenants, cross_tenant_options
 from mentorapi.mentees.models import Mentee
 from mentorapi.mentors.models import Mentor
 
@@ -23,14 +24,15 @@ async def list_apps(db_session: AsyncSession) -> list[App]:
 
 # Built once: this runs on every authenticated request (but for keys a process remembers, see
 # apps/keycache.py), and building the expression costs more than running it.
-_APP_FOR_KEY_HASH = (
+_APP_FOR_KEY_HASH = across_tenants(
     sa_select(*(getattr(App, name) for name in AppRecord.__slots__), col(ApiKey.expires_at))
     .join(ApiKey, col(ApiKey.app_id) == col(App.id))
     .where(
         col(ApiKey.key_hash) == bindparam("key_hash"),
         col(ApiKey.revoked_at).is_(None),
         or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > bindparam("now")),
-    )
+    ),
+    CrossTenant.key_lookup,
 )
 
 
@@ -56,7 +58,9 @@ async def list_keys(db_session: AsyncSession, app_id: str) -> list[ApiKey]:
 
 
 async def get_key(db_session: AsyncSession, key_id: str) -> ApiKey | None:
-    return await db_session.get(ApiKey, key_id)
+    """A key of any app, by id (for the operator's command line)."""
+    options = cross_tenant_options(CrossTenant.operator)
+    return await db_session.get(ApiKey, key_id, execution_options=options)
 
 
 async def expire_live_keys(

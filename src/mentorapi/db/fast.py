@@ -13,7 +13,8 @@ read-only session that holds no connection yet (a GET that has run nothing throu
 borrows one from the pool for the statement instead of opening its own. Rows
 are sequences of the selected columns, in order, on both paths (callers unpack them into
 dataclasses). Statements are still counted (`X-SQL-Statements`, the tests' statement counts)
-like any other.
+like any other, and shown to `observers` (the tests' tenancy check): the engine's
+`before_cursor_execute` listeners never see a statement sent straight to the driver.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +38,10 @@ class _Prepared:
     names: tuple[str, ...]  # parameter names in $1, $2, ... order
     processors: Mapping[str, Callable[[Any], Any]]  # bind processors (JSON, UTC timestamps)
 
+
+# Called with each statement's SQL and execution options before it is sent to the driver (the
+# engine's cursor events never see it). Empty in production; the tests add their tenancy check.
+observers: list[Callable[[str, Mapping[str, Any]], None]] = []
 
 # About the bytes a statement and its compiled form hold, per character of its SQL (measured
 # with tracemalloc on the mentor search: 25 to 110; tests/security/test_memory_bounds.py).
@@ -145,6 +150,8 @@ def _arguments(
         value = values[name]
         processor = prepared.processors.get(name)
         args.append(processor(value) if processor is not None and value is not None else value)
+    for observe in observers:
+        observe(prepared.sql, statement.get_execution_options())
     counted = statement_counter.get()
     if counted is not None:
         counted.append(prepared.sql)

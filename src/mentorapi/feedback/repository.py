@@ -52,14 +52,18 @@ async def public_for_mentor(
 
 
 async def updates_for(
-    db_session: AsyncSession, feedback_ids: Sequence[str]
+    db_session: AsyncSession, app_id: str, feedback_ids: Sequence[str]
 ) -> dict[str, list[ImpactUpdate]]:
+    """The impact updates of several feedback, in one query; another app's ids find nothing."""
     result: dict[str, list[ImpactUpdate]] = defaultdict(list)
     if not feedback_ids:
         return result
     query = (
         select(ImpactUpdate)
-        .where(col(ImpactUpdate.feedback_id).in_(list(feedback_ids)))
+        .where(
+            col(ImpactUpdate.app_id) == app_id,
+            col(ImpactUpdate.feedback_id).in_(list(feedback_ids)),
+        )
         .order_by(col(ImpactUpdate.id))
     )
     for row in (await db_session.exec(query)).all():
@@ -69,6 +73,7 @@ async def updates_for(
 
 async def add_to_mentor_stats(
     db_session: AsyncSession,
+    app_id: str,
     mentor_id: str,
     *,
     ratings: int = 0,
@@ -81,7 +86,7 @@ async def add_to_mentor_stats(
     total = col(Mentor.rating_sum) + rating_points
     await db_session.exec(
         update(Mentor)
-        .where(col(Mentor.id) == mentor_id)
+        .where(col(Mentor.app_id) == app_id, col(Mentor.id) == mentor_id)
         .values(
             ratings_count=count,
             rating_sum=total,

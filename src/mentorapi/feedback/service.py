@@ -44,8 +44,8 @@ def _json(view: FeedbackView) -> dict[str, object]:
     return FeedbackRead.from_model(view.feedback, view.updates).model_dump(mode="json")
 
 
-async def _views(db_session: AsyncSession, rows: list[Feedback]) -> list[FeedbackView]:
-    updates = await repository.updates_for(db_session, [f.id for f in rows])
+async def _views(db_session: AsyncSession, app_id: str, rows: list[Feedback]) -> list[FeedbackView]:
+    updates = await repository.updates_for(db_session, app_id, [f.id for f in rows])
     return [FeedbackView(f, updates.get(f.id, [])) for f in rows]
 
 
@@ -83,7 +83,9 @@ def _require_author(actor: Caller, feedback: Feedback, action: str) -> None:
 async def get(
     *, db_session: AsyncSession, app_id: str, actor: Caller, feedback_id: str
 ) -> FeedbackView:
-    return (await _views(db_session, [await _get(db_session, app_id, actor, feedback_id)]))[0]
+    return (await _views(db_session, app_id, [await _get(db_session, app_id, actor, feedback_id)]))[
+        0
+    ]
 
 
 async def for_session(
@@ -98,7 +100,9 @@ async def for_session(
         mentee_id=session.mentee_id,
         not_found=f"no session {session_id}",
     )
-    return await _views(db_session, await repository.for_session(db_session, app_id, session_id))
+    return await _views(
+        db_session, app_id, await repository.for_session(db_session, app_id, session_id)
+    )
 
 
 async def public_for_mentor(
@@ -108,7 +112,7 @@ async def public_for_mentor(
     del actor
     await mentors_service.get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
     rows, cursor = await repository.public_for_mentor(db_session, app_id, mentor_id, page)
-    return await _views(db_session, rows), cursor
+    return await _views(db_session, app_id, rows), cursor
 
 
 async def submit(
@@ -144,6 +148,7 @@ async def submit(
     if data.author is Author.mentee:
         await repository.add_to_mentor_stats(
             db_session,
+            app_id,
             session.mentor_id,
             ratings=1,
             rating_points=data.rating or 0,
@@ -193,6 +198,7 @@ async def update(
         if rating_delta or had_impact != has_impact:
             await repository.add_to_mentor_stats(
                 db_session,
+                app_id,
                 feedback.mentor_id,
                 rating_points=rating_delta,
                 impact_stories=int(has_impact) - int(had_impact),
@@ -227,7 +233,7 @@ async def add_impact_update(
     )
     db_session.add(update_row)
     await db_session.flush()
-    await repository.add_to_mentor_stats(db_session, feedback.mentor_id, impact_stories=1)
+    await repository.add_to_mentor_stats(db_session, app_id, feedback.mentor_id, impact_stories=1)
     view = await get(db_session=db_session, app_id=app_id, actor=actor, feedback_id=feedback_id)
     await outbox.record(
         db_session,

@@ -23,14 +23,15 @@ async def for_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> l
 
 
 async def milestones_for(
-    db_session: AsyncSession, goal_ids: Sequence[str]
+    db_session: AsyncSession, app_id: str, goal_ids: Sequence[str]
 ) -> dict[str, list[Milestone]]:
+    """The milestones of several goals, in one query; another app's goal ids find nothing."""
     result: dict[str, list[Milestone]] = defaultdict(list)
     if not goal_ids:
         return result
     query = (
         select(Milestone)
-        .where(col(Milestone.goal_id).in_(list(goal_ids)))
+        .where(col(Milestone.app_id) == app_id, col(Milestone.goal_id).in_(list(goal_ids)))
         .order_by(col(Milestone.position), col(Milestone.id))
     )
     for milestone in (await db_session.exec(query)).all():
@@ -49,15 +50,17 @@ async def get_milestone(
     return (await db_session.exec(query)).first()
 
 
-async def next_position(db_session: AsyncSession, goal_id: str) -> int:
+async def next_position(db_session: AsyncSession, app_id: str, goal_id: str) -> int:
     query = select(func.coalesce(func.max(Milestone.position), -1)).where(
-        col(Milestone.goal_id) == goal_id
+        col(Milestone.app_id) == app_id, col(Milestone.goal_id) == goal_id
     )
     return int((await db_session.exec(query)).one()) + 1
 
 
-async def count_milestones(db_session: AsyncSession, goal_id: str) -> int:
-    query = select(func.count()).where(col(Milestone.goal_id) == goal_id)
+async def count_milestones(db_session: AsyncSession, app_id: str, goal_id: str) -> int:
+    query = select(func.count()).where(
+        col(Milestone.app_id) == app_id, col(Milestone.goal_id) == goal_id
+    )
     return (await db_session.exec(query)).one()
 
 

@@ -39,7 +39,7 @@ async def _get(db_session: AsyncSession, app_id: str, actor: Caller, goal_id: st
 
 
 async def _views(db_session: AsyncSession, app_id: str, goals: list[Goal]) -> list[GoalView]:
-    milestones = await repository.milestones_for(db_session, [g.id for g in goals])
+    milestones = await repository.milestones_for(db_session, app_id, [g.id for g in goals])
     skill_ids = {g.skill_id for g in goals if g.skill_id}
     skills = {s.id: s for s in await skills_repository.find(db_session, app_id, ids=skill_ids)}
     return [GoalView(g, milestones.get(g.id, []), skills.get(g.skill_id or "")) for g in goals]
@@ -149,14 +149,14 @@ async def add_milestone(
     *, db_session: AsyncSession, app_id: str, actor: Caller, goal_id: str, data: MilestoneCreate
 ) -> GoalView:
     goal = await _get(db_session, app_id, actor, goal_id)
-    if await repository.count_milestones(db_session, goal.id) >= MAX_MILESTONES:
+    if await repository.count_milestones(db_session, app_id, goal.id) >= MAX_MILESTONES:
         raise Conflict(f"a goal has at most {MAX_MILESTONES} milestones")
     milestone = Milestone(
         app_id=app_id,
         goal_id=goal.id,
         title=data.title,
         target_date=data.target_date,
-        position=await repository.next_position(db_session, goal.id),
+        position=await repository.next_position(db_session, app_id, goal.id),
     )
     db_session.add(milestone)
     _touch(goal)

@@ -51,18 +51,19 @@ Only = tuple[str | None, str | None] | None
 class Loaders:
     def __init__(self, context: "Context") -> None:
         self._context = context
-        # Both link loaders take ids of rows the app already reached through scoped queries.
+        # Rows under a parent, scoped to the calling app like every loader: a parent id from
+        # another app (a forged global id, a stale key) loads nothing.
         self.mentor_skills: DataLoader[str, MentorSkills] = DataLoader(
-            self._grouped(mentors_repository.skills_for)
+            self._scoped_groups(mentors_repository.skills_for)
         )
         self.mentee_seeking: DataLoader[str, MenteeSeeking] = DataLoader(
-            self._grouped(mentees_repository.seeking_for)
+            self._scoped_groups(mentees_repository.seeking_for)
         )
         self.milestones: DataLoader[str, list[Milestone]] = DataLoader(
-            self._grouped(goals_repository.milestones_for)
+            self._scoped_groups(goals_repository.milestones_for)
         )
         self.impact_updates: DataLoader[str, list[ImpactUpdate]] = DataLoader(
-            self._grouped(feedback_repository.updates_for)
+            self._scoped_groups(feedback_repository.updates_for)
         )
         # Rows by id, scoped to the calling app (another app's id loads as None).
         self.skill: DataLoader[str, Skill | None] = DataLoader(
@@ -106,16 +107,6 @@ class Loaders:
                 )
             )
         )
-
-    def _grouped(
-        self, fetch: Callable[[AsyncSession, Sequence[str]], Awaitable[dict[str, list[V]]]]
-    ) -> Callable[[list[str]], Awaitable[list[list[V]]]]:
-        async def load(keys: list[str]) -> list[list[V]]:
-            async with self._context.session() as db_session:
-                found = await fetch(db_session, keys)
-            return [found.get(key, []) for key in keys]
-
-        return load
 
     def _scoped_groups(
         self, fetch: Callable[[AsyncSession, str, Sequence[str]], Awaitable[dict[str, list[V]]]]

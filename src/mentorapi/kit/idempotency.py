@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mentorapi.db.dropped import is_dropped
 from mentorapi.db.engine import Database
+from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.db.types import JSONList, UTCDateTime
 from mentorapi.kit.problems import problem_response, unavailable_response
 from mentorapi.kit.timezones import utcnow
@@ -99,7 +100,10 @@ async def resolve_caller(db_session: AsyncSession, authorization: str) -> KeySco
 async def purge_expired(db_session: AsyncSession, now: datetime | None = None) -> int:
     """Delete keys past their 24 hours (the worker calls this now and then)."""
     result = await db_session.exec(
-        delete(IdempotencyKey).where(col(IdempotencyKey.expires_at) <= (now or utcnow()))
+        across_tenants(
+            delete(IdempotencyKey).where(col(IdempotencyKey.expires_at) <= (now or utcnow())),
+            CrossTenant.housekeeping,
+        )
     )
     return int(result.rowcount or 0)
 

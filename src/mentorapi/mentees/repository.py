@@ -58,15 +58,20 @@ async def list_page(
 
 
 async def seeking_for(
-    db_session: AsyncSession, mentee_ids: Sequence[str]
+    db_session: AsyncSession, app_id: str, mentee_ids: Sequence[str]
 ) -> dict[str, list[tuple[MenteeSkill, Skill]]]:
+    """The skills several mentees seek, in one query; another app's mentee ids find nothing."""
     result: dict[str, list[tuple[MenteeSkill, Skill]]] = defaultdict(list)
     if not mentee_ids:
         return result
     query = (
         select(MenteeSkill, Skill)
         .join(Skill, col(Skill.id) == col(MenteeSkill.skill_id))
-        .where(col(MenteeSkill.mentee_id).in_(list(mentee_ids)))
+        .where(
+            col(MenteeSkill.app_id) == app_id,
+            col(Skill.app_id) == app_id,
+            col(MenteeSkill.mentee_id).in_(list(mentee_ids)),
+        )
         .order_by(col(Skill.slug))
     )
     for link, skill in (await db_session.exec(query)).all():
@@ -77,7 +82,11 @@ async def seeking_for(
 async def replace_seeking(
     db_session: AsyncSession, mentee: Mentee, links: Sequence[MenteeSkill]
 ) -> None:
-    await db_session.exec(sa_delete(MenteeSkill).where(col(MenteeSkill.mentee_id) == mentee.id))
+    await db_session.exec(
+        sa_delete(MenteeSkill).where(
+            col(MenteeSkill.app_id) == mentee.app_id, col(MenteeSkill.mentee_id) == mentee.id
+        )
+    )
     db_session.add_all(links)
     await db_session.flush()
 

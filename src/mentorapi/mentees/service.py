@@ -38,7 +38,7 @@ async def get_view(
     # Mentee profiles are private: a member sees their own only; any other is "not found".
     require_mentee(actor, mentee_id)
     mentee = await get(db_session=db_session, app_id=app_id, mentee_id=mentee_id)
-    seeking = await repository.seeking_for(db_session, [mentee.id])
+    seeking = await repository.seeking_for(db_session, app_id, [mentee.id])
     return MenteeView(mentee, seeking.get(mentee.id, []))
 
 
@@ -56,7 +56,7 @@ async def list_mentees(
     mentees, cursor = await repository.list_page(
         db_session, app_id, page, skill=skill, q=q, only_id=actor.mentee_id
     )
-    seeking = await repository.seeking_for(db_session, [m.id for m in mentees])
+    seeking = await repository.seeking_for(db_session, app_id, [m.id for m in mentees])
     return [MenteeView(m, seeking.get(m.id, [])) for m in mentees], cursor
 
 

@@ -132,7 +132,12 @@ def _wanted_links(skills: int) -> tuple[Any, list[Any]]:
     joined = links[0]
     for i, link in enumerate(links[1:], start=1):
         joined = joined.join(
-            link, and_(link.c.mentor_id == links[0].c.mentor_id, link.c.skill_id == _skill_id(i))
+            link,
+            and_(
+                link.c.app_id == bindparam("app_id"),
+                link.c.mentor_id == links[0].c.mentor_id,
+                link.c.skill_id == _skill_id(i),
+            ),
         )
     return joined, links
 
@@ -146,13 +151,17 @@ def _by_skill_statement(shape: _Shape) -> Select[Any]:
     joined, links = _wanted_links(shape.skills)
     driver = links[0]
     key = SortKey(driver.c.mentor_id, "id", shape.sort is MentorSort.newest, kind=_ID)
-    ids = sa_select(driver.c.mentor_id).select_from(joined).where(driver.c.skill_id == _skill_id(0))
+    ids = (
+        sa_select(driver.c.mentor_id)
+        .select_from(joined)
+        .where(driver.c.app_id == bindparam("app_id"), driver.c.skill_id == _skill_id(0))
+    )
     page = keyset_statement(ids, [key], after=shape.after, limit=shape.limit).subquery("page")
     order = _MENTORS.c.id.desc() if key.descending else _MENTORS.c.id.asc()
     return (
         sa_select(_MENTORS)
         .select_from(page.join(_MENTORS, _MENTORS.c.id == page.c.mentor_id))
-        # The skills are the app's, and so are their links: this is the tenancy check anyway.
+        # The page's links and skills were the app's already; the mentors are checked as well.
         .where(_MENTORS.c.app_id == bindparam("app_id"))
         .order_by(order)
     )
@@ -187,7 +196,11 @@ def _build_search_statement(shape: _Shape) -> Select[Any]:
         joined, links = _wanted_links(shape.skills)
         query = query.join(
             joined,
-            and_(links[0].c.mentor_id == _MENTORS.c.id, links[0].c.skill_id == _skill_id(0)),
+            and_(
+                links[0].c.app_id == bindparam("app_id"),
+                links[0].c.mentor_id == _MENTORS.c.id,
+                links[0].c.skill_id == _skill_id(0),
+            ),
         )
     if shape.q:
         columns = [_MENTORS.c.name, _MENTORS.c.headline, _MENTORS.c.bio]
@@ -257,16 +270,21 @@ async def list_page(
 
 
 async def skills_for(
-    db_session: AsyncSession, mentor_ids: Sequence[str]
+    db_session: AsyncSession, app_id: str, mentor_ids: Sequence[str]
 ) -> dict[str, list[tuple[MentorSkill, Skill]]]:
-    """The skills of many mentors in one query (the list endpoint and the GraphQL loader)."""
+    """The skills of many mentors in one query (the list endpoint and the GraphQL loader);
+    another app's mentor ids find nothing."""
     result: dict[str, list[tuple[MentorSkill, Skill]]] = defaultdict(list)
     if not mentor_ids:
         return result
     query = (
         select(MentorSkill, Skill)
         .join(Skill, col(Skill.id) == col(MentorSkill.skill_id))
-        .where(col(MentorSkill.mentor_id).in_(list(mentor_ids)))
+        .where(
+            col(MentorSkill.app_id) == app_id,
+            col(Skill.app_id) == app_id,
+            col(MentorSkill.mentor_id).in_(list(mentor_ids)),
+        )
         .order_by(col(MentorSkill.level).desc(), col(Skill.slug))
     )
     for link, skill in (await db_session.exec(query)).all():
@@ -285,12 +303,16 @@ _OFFERS = (
         col(MentorSkill.note),
     )
     .join(Skill, col(Skill.id) == col(MentorSkill.skill_id))
-    .where(col(MentorSkill.mentor_id).in_(bindparam("mentor_ids", expanding=True)))
+    .where(
+        col(MentorSkill.app_id) == bindparam("app_id"),
+        col(Skill.app_id) == bindparam("app_id"),
+        col(MentorSkill.mentor_id).in_(bindparam("mentor_ids", expanding=True)),
+    )
 )
 
 
 async def offers_for(
-    db_session: AsyncSession, mentor_ids: Sequence[str]
+    db_session: AsyncSession, app_id: str, mentor_ids: Sequence[str]
 ) -> dict[str, list[SkillOffer]]:
     """The skills of many mentors in one query, as plain values: the hot path of the mentor
     list (no ORM identity map or instances for a read-only page)."""
@@ -299,7 +321,7 @@ async def offers_for(
         return result
     # Core execution on the session's connection (and transaction): rows, not entities.
     connection = await db_session.connection()
-    rows = await connection.execute(_OFFERS, {"mentor_ids": list(mentor_ids)})
+    rows = await connection.execute(_OFFERS, {"app_id": app_id, "mentor_ids": list(mentor_ids)})
     for mentor_id, skill_id, slug, name, category, level, note in rows:
         result[mentor_id].append(make_offer(skill_id, slug, name, category, level, note))
     for offers in result.values():
@@ -310,7 +332,11 @@ async def offers_for(
 async def replace_skills(
     db_session: AsyncSession, mentor: Mentor, links: Sequence[MentorSkill]
 ) -> None:
-    await db_session.exec(sa_delete(MentorSkill).where(col(MentorSkill.mentor_id) == mentor.id))
+    await db_session.exec(
+        sa_delete(MentorSkill).where(
+            col(MentorSkill.app_id) == mentor.app_id, col(MentorSkill.mentor_id) == mentor.id
+        )
+    )
     db_session.add_all(links)
     await db_session.flush()
 
@@ -337,7 +363,7 @@ async def get_many(db_session: AsyncSession, app_id: str, ids: Sequence[str]) ->
 
 _SET_OFFERS = (
     sa_update(_MENTORS)
-    .where(_MENTORS.c.id == bindparam("mentor_id"))
+    .where(_MENTORS.c.app_id == bindparam("b_app_id"), _MENTORS.c.id == bindparam("mentor_id"))
     .values(offers=bindparam("shown"))
 )
 
@@ -363,8 +389,9 @@ async def refresh_offers(db_session: AsyncSession, app_id: str, skill_id: str) -
     connection = await db_session.connection()
     for start in range(0, len(mentor_ids), 500):  # bounded IN lists and parameter counts
         chunk = mentor_ids[start : start + 500]
-        offers = await offers_for(db_session, chunk)
+        offers = await offers_for(db_session, app_id, chunk)
         await connection.execute(
-            _SET_OFFERS, [{"mentor_id": m, "shown": offers.get(m, [])} for m in chunk]
+            _SET_OFFERS,
+            [{"b_app_id": app_id, "mentor_id": m, "shown": offers.get(m, [])} for m in chunk],
         )
     return len(mentor_ids)

@@ -42,7 +42,7 @@ async def get(
 
 async def get_view(*, db_session: AsyncSession, app_id: str, mentor_id: str) -> MentorView:
     mentor = await get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
-    offers = await repository.offers_for(db_session, [mentor.id])
+    offers = await repository.offers_for(db_session, app_id, [mentor.id])
     return MentorView(mentor, offers.get(mentor.id, []))
 
 

@@ -23,6 +23,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from mentorapi.db.paging import SortKey, paginate
 from mentorapi.db.ranked import first_per_group
+from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.mentees.models import Mentee
 from mentorapi.mentors.models import Mentor, MentorSkill
@@ -62,9 +63,13 @@ async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> 
     return (await db_session.exec(query)).first()
 
 
-async def offers_skill(db_session: AsyncSession, mentor_id: str, skill_id: str) -> bool:
+async def offers_skill(
+    db_session: AsyncSession, app_id: str, mentor_id: str, skill_id: str
+) -> bool:
     query = select(MentorSkill.skill_id).where(
-        col(MentorSkill.mentor_id) == mentor_id, col(MentorSkill.skill_id) == skill_id
+        col(MentorSkill.app_id) == app_id,
+        col(MentorSkill.mentor_id) == mentor_id,
+        col(MentorSkill.skill_id) == skill_id,
     )
     return (await db_session.exec(query)).first() is not None
 
@@ -276,6 +281,8 @@ async def due_requests(
     )
     if app_id is not None:
         query = query.where(col(Session.app_id) == app_id)
+    else:
+        query = across_tenants(query, CrossTenant.housekeeping)
     query = query.order_by(col(Session.expires_at)).limit(limit)
     query = query.with_for_update(skip_locked=True).execution_options(populate_existing=True)
     return list((await db_session.exec(query)).all())
@@ -328,7 +335,7 @@ async def add_completed(db_session: AsyncSession, session: Session) -> None:
     # SET x = x + n: exact under concurrent completions, no read-modify-write.
     await db_session.exec(
         update(Mentor)
-        .where(col(Mentor.id) == session.mentor_id)
+        .where(col(Mentor.app_id) == session.app_id, col(Mentor.id) == session.mentor_id)
         .values(
             sessions_completed=col(Mentor.sessions_completed) + 1,
             minutes_mentored=col(Mentor.minutes_mentored) + session.duration_minutes,

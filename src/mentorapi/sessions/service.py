@@ -179,7 +179,7 @@ async def _check_ask(
             f"the mentor offers sessions of {mentor.session_lengths} minutes",
             loc=["body", "duration_minutes"],
         )
-    if not await repository.offers_skill(db_session, mentor.id, data.skill_id):
+    if not await repository.offers_skill(db_session, mentor.app_id, mentor.id, data.skill_id):
         raise InvalidInput("the mentor does not offer this skill", loc=["body", "skill_id"])
     if data.format is Format.async_:
         if data.starts_at is not None:

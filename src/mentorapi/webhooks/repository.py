@@ -11,6 +11,7 @@ from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.paging import SortKey, paginate
+from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.webhooks.models import (
     Delivery,
@@ -89,20 +90,28 @@ async def delete_endpoint(db_session: AsyncSession, endpoint: WebhookEndpoint) -
     # Explicit deletes, child rows first: SQLite enforces ON DELETE CASCADE too, but this way
     # the cost and the order are visible.
     await db_session.exec(
-        delete(DeliveryAttempt).where(col(DeliveryAttempt.endpoint_id) == endpoint.id)
+        delete(DeliveryAttempt).where(
+            col(DeliveryAttempt.app_id) == endpoint.app_id,
+            col(DeliveryAttempt.endpoint_id) == endpoint.id,
+        )
     )
-    await db_session.exec(delete(Delivery).where(col(Delivery.endpoint_id) == endpoint.id))
+    await db_session.exec(
+        delete(Delivery).where(
+            col(Delivery.app_id) == endpoint.app_id, col(Delivery.endpoint_id) == endpoint.id
+        )
+    )
     await db_session.delete(endpoint)
     await db_session.flush()
 
 
 async def fail_pending(
-    db_session: AsyncSession, endpoint_id: str, reason: str, now: datetime
+    db_session: AsyncSession, app_id: str, endpoint_id: str, reason: str, now: datetime
 ) -> int:
     """Give up every pending delivery of an endpoint (it was disabled)."""
     result = await db_session.exec(
         update(Delivery)
         .where(
+            col(Delivery.app_id) == app_id,
             col(Delivery.endpoint_id) == endpoint_id,
             col(Delivery.status) == DeliveryStatus.pending.value,
         )
@@ -260,16 +269,17 @@ async def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    claimed = (
+    claimed = across_tenants(
         update(DELIVERIES)
         .where(DELIVERIES.c.id.in_(due.scalar_subquery()))
         .values(next_attempt_at=lease)
-        .returning(DELIVERIES.c.id)
+        .returning(DELIVERIES.c.id),
+        CrossTenant.webhook_worker,
     )
     ids = list((await db_session.exec(claimed)).scalars())
     if not ids:
         return []
-    query = (
+    query = across_tenants(
         select(
             DELIVERIES.c.id,
             DELIVERIES.c.app_id,
@@ -287,7 +297,8 @@ async def claim_due(
         )
         .join(EVENTS, EVENTS.c.id == DELIVERIES.c.event_id)
         .join(ENDPOINTS, ENDPOINTS.c.id == DELIVERIES.c.endpoint_id)
-        .where(DELIVERIES.c.id.in_(ids))
+        .where(DELIVERIES.c.id.in_(ids)),
+        CrossTenant.webhook_worker,
     )
     connection = await db_session.connection()
     return [
@@ -306,6 +317,7 @@ async def save_delivery_results(
     statement = (
         update(DELIVERIES)
         .where(
+            DELIVERIES.c.app_id == bindparam("b_app"),
             DELIVERIES.c.id == bindparam("b_id"),
             DELIVERIES.c.next_attempt_at == bindparam("b_lease"),
             DELIVERIES.c.status == DeliveryStatus.pending.value,
@@ -332,7 +344,12 @@ async def insert_attempts(db_session: AsyncSession, rows: Sequence[dict[str, Any
     ids = {row["delivery_id"] for row in rows}
     existing = set(
         (
-            await connection.execute(select(DELIVERIES.c.id).where(DELIVERIES.c.id.in_(ids)))
+            await connection.execute(
+                across_tenants(
+                    select(DELIVERIES.c.id).where(DELIVERIES.c.id.in_(ids)),
+                    CrossTenant.webhook_worker,
+                )
+            )
         ).scalars()
     )
     kept = [row for row in rows if row["delivery_id"] in existing]
@@ -343,9 +360,12 @@ async def insert_attempts(db_session: AsyncSession, rows: Sequence[dict[str, Any
 async def mark_endpoints_healthy(db_session: AsyncSession, endpoint_ids: set[str]) -> None:
     if endpoint_ids:
         await db_session.exec(
-            update(ENDPOINTS)
-            .where(ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.failing_since.is_not(None))
-            .values(failing_since=None)
+            across_tenants(
+                update(ENDPOINTS)
+                .where(ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.failing_since.is_not(None))
+                .values(failing_since=None),
+                CrossTenant.webhook_worker,
+            )
         )
 
 
@@ -356,26 +376,36 @@ async def mark_endpoints_failing(
     if not endpoint_ids:
         return {}
     await db_session.exec(
-        update(ENDPOINTS)
-        .where(ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.failing_since.is_(None))
-        .values(failing_since=now)
+        across_tenants(
+            update(ENDPOINTS)
+            .where(ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.failing_since.is_(None))
+            .values(failing_since=now),
+            CrossTenant.webhook_worker,
+        )
     )
     connection = await db_session.connection()
     rows = await connection.execute(
-        select(ENDPOINTS.c.id, ENDPOINTS.c.failing_since).where(
-            ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.enabled.is_(True)
+        across_tenants(
+            select(ENDPOINTS.c.id, ENDPOINTS.c.failing_since).where(
+                ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.enabled.is_(True)
+            ),
+            CrossTenant.webhook_worker,
         )
     )
     return {r[0]: r[1] for r in rows.all() if r[1] is not None}
 
 
 async def disable_endpoint(
-    db_session: AsyncSession, endpoint_id: str, reason: str, now: datetime
+    db_session: AsyncSession, app_id: str, endpoint_id: str, reason: str, now: datetime
 ) -> bool:
     """Disable an enabled endpoint; False when it was already disabled (nothing to log)."""
     result = await db_session.exec(
         update(ENDPOINTS)
-        .where(ENDPOINTS.c.id == endpoint_id, ENDPOINTS.c.enabled.is_(True))
+        .where(
+            ENDPOINTS.c.app_id == app_id,
+            ENDPOINTS.c.id == endpoint_id,
+            ENDPOINTS.c.enabled.is_(True),
+        )
         .values(
             enabled=False,
             disabled_reason=reason,
@@ -385,5 +415,5 @@ async def disable_endpoint(
     )
     if not result.rowcount:
         return False
-    await fail_pending(db_session, endpoint_id, f"endpoint disabled: {reason}", now)
+    await fail_pending(db_session, app_id, endpoint_id, f"endpoint disabled: {reason}", now)
     return True

@@ -73,7 +73,7 @@ async def update_endpoint(
         return endpoint
     now = utcnow()
     if changes.get("enabled") is False and endpoint.enabled:
-        await repository.fail_pending(db_session, endpoint.id, "endpoint disabled", now)
+        await repository.fail_pending(db_session, app_id, endpoint.id, "endpoint disabled", now)
     if changes.get("enabled") is True and not endpoint.enabled:
         # A fresh start: the five-day failure clock and our reason for disabling are reset.
         endpoint.disabled_reason = None

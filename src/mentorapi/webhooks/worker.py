@@ -376,6 +376,7 @@ class Worker:
                     next_at = o.finished_at + timedelta(seconds=delay)
             updates.append(
                 {
+                    "b_app": job.app_id,
                     "b_id": job.delivery_id,
                     "b_lease": job.lease,
                     "b_status": status.value,
@@ -410,7 +411,7 @@ class Worker:
                     if o.status_code == 410
                     else f"no successful delivery for {DISABLE_AFTER.days} days"
                 )
-                if await repository.disable_endpoint(s, endpoint_id, reason, now):
+                if await repository.disable_endpoint(s, o.job.app_id, endpoint_id, reason, now):
                     log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
                     attempts.append(
                         self._log_row(o.job, now, AttemptKind.endpoint_disabled, 0, reason)
