@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from starlette.requests import Request
 
 
 async def gql(
@@ -27,6 +28,14 @@ async def gql_data(
     assert not body.get("errors"), body["errors"]
     data: dict[str, Any] = body["data"]
     return data
+
+
+def graphql_request(app: FastAPI, authorization: str) -> Request:
+    """A POST /graphql as the router hands it to the GraphQL context (for tests that build a
+    `Context` themselves)."""
+    headers = [(b"authorization", authorization.encode())]
+    scope = {"type": "http", "app": app, "method": "POST", "path": "/graphql", "headers": headers}
+    return Request(scope)
 
 
 def error_codes(body: dict[str, Any]) -> list[str]:

@@ -3,19 +3,12 @@
 import asyncio
 
 from fastapi import FastAPI
-from starlette.requests import Request
 
 from mentorapi.db.engine import Database
 from mentorapi.graphql.context import Context
 from tests.conftest import Tenant, count_statements
 from tests.factories import create_mentor, create_skill
-
-
-def graphql_request(app: FastAPI, authorization: str) -> Request:
-    """A POST /graphql as the router hands it to the context."""
-    headers = [(b"authorization", authorization.encode())]
-    scope = {"type": "http", "app": app, "method": "POST", "path": "/graphql", "headers": headers}
-    return Request(scope)
+from tests.gql.helpers import graphql_request
 
 
 async def test_loaders_batch_and_stay_in_the_app(

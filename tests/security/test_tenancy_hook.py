@@ -13,6 +13,7 @@ import contextlib
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import bindparam, delete, func, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
@@ -27,6 +28,7 @@ from mentorapi.skills.models import Skill
 from tests import tenancy_hook
 from tests.conftest import Tenant
 from tests.factories import bookable, create_mentee, create_mentor, create_skill
+from tests.gql.helpers import graphql_request
 from tests.tenancy_hook import TenancyViolation, problems
 from tests.test_feedback import MENTEE_FEEDBACK, completed_session
 
@@ -239,11 +241,11 @@ async def _other_apps_rows(theirs: Tenant) -> dict[str, Any]:
 
 
 async def test_loaders_find_nothing_of_another_app(
-    db: Database, tenant: Tenant, other_tenant: Tenant
+    app: FastAPI, db: Database, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     theirs = await _other_apps_rows(other_tenant)
     # The other app sees its own rows through the same loaders (the ids are real).
-    own = Context(db, f"Bearer {other_tenant.key}")
+    own = Context(db, graphql_request(app, f"Bearer {other_tenant.key}"))
     try:
         found = await asyncio.gather(
             own.loaders.mentor_skills.load(theirs["mentor"]),
@@ -256,7 +258,7 @@ async def test_loaders_find_nothing_of_another_app(
         await own.finish(commit=False)
         await own.close()
 
-    context = Context(db, f"Bearer {tenant.key}")
+    context = Context(db, graphql_request(app, f"Bearer {tenant.key}"))
     try:
         found = await asyncio.gather(
             context.loaders.mentor_skills.load(theirs["mentor"]),  # mentors.skills_for
