@@ -32,6 +32,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
 from starlette.types import Receive, Scope, Send
 
+from mentorapi.kit import text
+
 # Where `matches` leaves the validated values for `handle` (a key of the request's scope).
 VALUES = "mentorapi.lean.values"
 
@@ -84,10 +86,15 @@ class LeanRoute(BaseRoute):
     def _values(self, scope: Scope, found: Mapping[str, str]) -> dict[str, Any] | None:
         """Every parameter validated, or None if any is missing or invalid."""
         values: dict[str, Any] = {}
+        query = QueryParams(scope["query_string"])
+        # Text the database cannot store: the documented route answers its 422 (kit/text.py).
+        if not all(map(text.storable, found.values())) or any(
+            not (text.storable(k) and text.storable(v)) for k, v in query.multi_items()
+        ):
+            return None
         try:
             for name, spec in self.path_params.items():
                 values[name] = spec.adapter.validate_python(found[name])
-            query = QueryParams(scope["query_string"])
             for name, spec in self.query.items():
                 # A repeated scalar: the last one, as FastAPI reads it; none of a list: missing.
                 raw: Any = (query.getlist(name) or None) if spec.many else query.get(name)
