@@ -209,6 +209,11 @@ class Query:
         return EventType_.from_model(event)
 
 
+def _allow_private(info: Info) -> bool:
+    request = info.context.request  # set by strawberry's router, over HTTP and WebSocket alike
+    return request is not None and bool(request.app.state.settings.webhook_allow_private_urls)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Register an endpoint; the answer shows its secret once.")
@@ -219,7 +224,7 @@ class Mutation:
         app_id = await _app_id(info, "managing webhooks")
         async with info.context.session() as db_session:
             endpoint = await service.create_endpoint(
-                db_session=db_session, app_id=app_id, data=data
+                db_session=db_session, app_id=app_id, data=data, allow_private=_allow_private(info)
             )
         return WebhookEndpointWithSecret.with_secret(endpoint)
 
@@ -242,6 +247,7 @@ class Mutation:
                 app_id=app_id,
                 endpoint_id=endpoint_id,
                 data=data,
+                allow_private=_allow_private(info),
                 expected_version=expected_version,
             )
         return WebhookEndpointType.from_model(endpoint)
