@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from pydantic import BaseModel
 from strawberry.scalars import JSON
 
 from mentorapi.apps.caller import require_api_key
@@ -14,9 +13,10 @@ from mentorapi.graphql.inputs import typed_id, validate
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.webhooks import service
-from mentorapi.webhooks.models import DeliveryAttempt, Event, EventType, WebhookEndpoint
+from mentorapi.webhooks.models import DeliveryAttempt, Event, WebhookEndpoint
 from mentorapi.webhooks.schemas import (
     DeliveryAttemptRead,
+    EventListArgs,
     EventRead,
     RecoverRequest,
     WebhookEndpointCreate,
@@ -117,11 +117,6 @@ class UpdateWebhookEndpointInput:
 @strawberry.input
 class EventFilter:
     type: str | None = None
-    object_id: str | None = None
-
-
-class EventListArgs(BaseModel):
-    type: EventType | None = None
     object_id: str | None = None
 
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from mentorapi.apps.auth import CurrentApp
 from mentorapi.db.uow import DbSession
-from mentorapi.kit.ids import EndpointId, EventId
+from mentorapi.kit.ids import AnyId, EndpointId, EventId
 from mentorapi.kit.pagination import Page, PageRequest, page_request
 from mentorapi.kit.problems import problems
 from mentorapi.kit.versioning import parse_if_match, set_etag
@@ -190,9 +190,7 @@ async def list_events(
     db_session: DbSession,
     page: Annotated[PageRequest, Depends(page_request)],
     type: Annotated[EventType | None, Query(description="Only events of this type.")] = None,
-    object_id: Annotated[
-        str | None, Query(max_length=40, description="Only events about this object.")
-    ] = None,
+    object_id: Annotated[AnyId | None, Query(description="Only events about this object.")] = None,
 ) -> Page[EventRead]:
     rows, cursor = await service.list_events(
         db_session=db_session, app_id=app.id, page=page, type=type, object_id=object_id

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import httpx
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from mentorapi.kit.ids import EndpointId
+from mentorapi.kit.ids import AnyId, EndpointId
 from mentorapi.kit.timezones import as_utc
 from mentorapi.webhooks.models import EventType
 from mentorapi.webhooks.transport import literal_address
@@ -195,3 +195,10 @@ class DeliveryAttemptRead(BaseModel):
     error: str | None
     next_attempt_at: datetime | None
     created_at: datetime
+
+
+class EventListArgs(BaseModel):
+    """The filters of the event log: REST's query parameters and GraphQL's `EventFilter`."""
+
+    type: EventType | None = None
+    object_id: AnyId | None = None
