@@ -4,8 +4,9 @@ PostgreSQL refuses NUL (U+0000) in `text` and `jsonb`, and cannot encode a lone 
 surrogate (U+D800-U+DFFF: JSON lets `"\\ud800"` through, Python keeps it, UTF-8 cannot write
 it). SQLite stores both. So that the two databases agree, and a client gets a 422 rather than
 a 500, every string a client sends is checked here before anything reaches a query:
-REST path, query and JSON body (kit/admission.py, kit/lean.py), GraphQL arguments and variables
-(graphql/text.py), a member token's claims (apps/service.py).
+REST path, query and JSON body (`refuse_unstorable_text` below, a dependency of every router
+in main.py; kit/lean.py), GraphQL arguments and variables (graphql/text.py), a member token's
+claims (apps/tokens.py).
 """
 
 import re
