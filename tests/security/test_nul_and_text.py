@@ -413,3 +413,34 @@ async def test_valid_graphql_writes_but_for_one_string_are_refused(
     )
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
     assert await row_counts(db) == before
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # Raw UTF-8 bytes of a surrogate: Python's JSON reader decodes them (surrogatepass).
+        b'{"slug": "fine-slug", "name": "x\xed\xa0\x80y"}',
+        # UTF-16, which the JSON reader accepts too: its escapes are not `\u` as bytes.
+        '{"slug": "fine-slug", "name": "x\\u0000y"}'.encode("utf-16"),
+        '{"slug": "fine-slug", "name": "x\\ud800y"}'.encode("utf-32"),
+    ],
+    ids=["utf8-surrogate-bytes", "utf16-escape", "utf32-escape"],
+)
+async def test_bodies_in_any_encoding_json_reads_are_checked(
+    db: Database, tenant: Tenant, raw: bytes
+) -> None:
+    before = await row_counts(db)
+    response = await tenant.client.post(
+        "/v1/skills", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["type"] == ERROR_TYPE, response.text
+    body = await tenant.client.post(
+        "/graphql",
+        content=b'{"query": "mutation($i: CreateSkillInput!) { createSkill(input: $i) { id } }", '
+        b'"variables": {"i": {"slug": "fine-slug", "name": "x\xed\xa0\x80y"}}}',
+        headers={"Content-Type": "application/json"},
+    )
+    errors = body.json().get("errors") or []
+    assert [e["extensions"]["code"] for e in errors] == ["BAD_USER_INPUT"], body.text
+    assert await row_counts(db) == before

@@ -66,11 +66,20 @@ async def refuse_unstorable_text(request: Request) -> None:
     """A dependency of every REST router (main.py): a 422 for an unstorable string anywhere in
     the path, the query or the JSON body, before authentication or any other query runs.
 
-    The body is the one FastAPI has already parsed for the endpoint (Starlette keeps it on the
-    request), so checking it costs a walk, not a second parse."""
-    found = issues(dict(request.path_params), ("path",))
-    found += issues(dict(_grouped(request.query_params.multi_items())), ("query",))
-    if request.method in _WITH_BODY and await request.body():
+    Cheap for nearly every request: in a URL, NUL can only come as `%00` (a query) or a decoded
+    NUL (a path), and no URL decodes to a lone surrogate (a server reads invalid UTF-8 as
+    U+FFFD). A JSON body is walked unless it is plain ASCII without a `\\u` escape and without
+    a zero byte: a raw control character is invalid JSON, but Python's JSON reader decodes
+    UTF-8 with `surrogatepass` (raw surrogate bytes become one) and reads UTF-16 and UTF-32
+    (zero bytes everywhere, escapes that are not `\\u` in bytes). The body walked is the one
+    FastAPI has already parsed for the endpoint (Starlette keeps it on the request)."""
+    scope = request.scope
+    found: list[dict[str, Any]] = []
+    if "\x00" in scope["path"]:
+        found += issues(dict(request.path_params), ("path",))
+    if b"%00" in scope["query_string"]:
+        found += issues(dict(_grouped(request.query_params.multi_items())), ("query",))
+    if request.method in _WITH_BODY and _may_hold_unstorable(await request.body()):
         try:
             body = await request.json()
         except ValueError:  # not JSON: the endpoint reads no JSON from it either
@@ -81,6 +90,10 @@ async def refuse_unstorable_text(request: Request) -> None:
 
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _may_hold_unstorable(body: bytes) -> bool:
+    return bool(body) and (not body.isascii() or b"\\u" in body or b"\x00" in body)
 
 
 def _grouped(items: list[tuple[str, str]]) -> Iterator[tuple[str, str | list[str]]]:
