@@ -86,12 +86,10 @@ class LeanRoute(BaseRoute):
     def _values(self, scope: Scope, found: Mapping[str, str]) -> dict[str, Any] | None:
         """Every parameter validated, or None if any is missing or invalid."""
         values: dict[str, Any] = {}
-        query = QueryParams(scope["query_string"])
-        # Text the database cannot store: the documented route answers its 422 (kit/text.py).
-        if not all(map(text.storable, found.values())) or any(
-            not (text.storable(k) and text.storable(v)) for k, v in query.multi_items()
-        ):
+        # NUL (a URL's only unstorable text, kit/text.py): the documented route answers its 422.
+        if text.url_may_hold_nul(scope):
             return None
+        query = QueryParams(scope["query_string"])
         try:
             for name, spec in self.path_params.items():
                 values[name] = spec.adapter.validate_python(found[name])

@@ -73,11 +73,9 @@ async def refuse_unstorable_text(request: Request) -> None:
     UTF-8 with `surrogatepass` (raw surrogate bytes become one) and reads UTF-16 and UTF-32
     (zero bytes everywhere, escapes that are not `\\u` in bytes). The body walked is the one
     FastAPI has already parsed for the endpoint (Starlette keeps it on the request)."""
-    scope = request.scope
     found: list[dict[str, Any]] = []
-    if "\x00" in scope["path"]:
+    if url_may_hold_nul(request.scope):
         found += issues(dict(request.path_params), ("path",))
-    if b"%00" in scope["query_string"]:
         found += issues(dict(_grouped(request.query_params.multi_items())), ("query",))
     if request.method in _WITH_BODY and _may_hold_unstorable(await request.body()):
         try:
@@ -87,6 +85,10 @@ async def refuse_unstorable_text(request: Request) -> None:
         found += issues(body, ("body",))
     if found:
         raise RequestValidationError(found)
+
+
+def url_may_hold_nul(scope: Mapping[str, Any]) -> bool:
+    return "\x00" in scope["path"] or b"%00" in scope["query_string"]
 
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
