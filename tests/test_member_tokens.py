@@ -97,15 +97,18 @@ async def test_self_minted_token_works(setup: Setup) -> None:
     assert response.status_code == 200, response.text
 
 
-async def test_member_auth_is_one_query(setup: Setup) -> None:
+async def test_member_auth_is_two_queries(setup: Setup) -> None:
     token = sign(setup)
     async with as_member(setup.tenant.client, token) as member:
         with count_statements() as statements:
             response = await member.get(f"/v1/skills/{'skl_' + '0' * 26}")
         assert response.status_code == 404
-    # The authentication query (app + mentor id + mentee id), then the skill lookup.
+    # Authentication: the app (for its token secrets), then, once the signature verifies, the
+    # member's mentor and mentee ids; then the skill lookup. Authentication was one query that
+    # looked the member up with the unverified sub: signature before lookup costs a second one
+    # (issue #12; tests/security/test_member_token_order.py).
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 2, statements
+    assert len(selects) == 3, statements
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from mentorapi import __version__, housekeeping
@@ -25,6 +25,7 @@ from mentorapi.kit import lean
 from mentorapi.kit.idempotency import IdempotencyMiddleware
 from mentorapi.kit.problems import install_problem_handlers
 from mentorapi.kit.ratelimit import RateLimitHeaders, create_rate_limiter
+from mentorapi.kit.text import refuse_unstorable_text
 from mentorapi.limits import BodySizeLimit
 from mentorapi.mentees.rest import router as mentees_router
 from mentorapi.mentors.rest import lean_routes as mentors_lean_routes
@@ -101,6 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    # Every REST route refuses text the database cannot store (kit/text.py); GraphQL checks
+    # its arguments and variables itself (graphql/text.py), to answer in its own error shape.
+    admitted = [Depends(refuse_unstorable_text)]
     for router in (
         health_router,
         app_router,
@@ -113,9 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         goals_router,
         feedback_router,
     ):
-        app.include_router(router)
+        app.include_router(router, dependencies=admitted)
     install_graphql(app, settings)
-    app.include_router(webhooks_router)
+    app.include_router(webhooks_router, dependencies=admitted)
     app.webhooks.include_router(webhook_docs)
     if settings.lean_routes:
         lean.install(app.router.routes, [*availability_lean_routes, *mentors_lean_routes])

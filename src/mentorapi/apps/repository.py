@@ -107,6 +107,36 @@ async def member_lookup(
     return MemberLookup(app=app, mentor_id=mentor_id, mentee_id=mentee_id)
 
 
+# A member token's two statements (apps/service.py authenticate_member): the app, for the
+# secrets that verify the token; then, with the token verified, the member's profiles. Built once
+# and run on the driver's fast path, as the API-key lookup is.
+_APP_BY_ID = sa_select(*(getattr(App, name) for name in AppRecord.__slots__)).where(
+    col(App.id) == bindparam("app_id")
+)
+_MEMBER_PROFILES = sa_select(
+    sa_select(col(Mentor.id))
+    .where(col(Mentor.app_id) == bindparam("app_id"), col(Mentor.external_id) == bindparam("ext"))
+    .scalar_subquery(),
+    sa_select(col(Mentee.id))
+    .where(col(Mentee.app_id) == bindparam("app_id"), col(Mentee.external_id) == bindparam("ext"))
+    .scalar_subquery(),
+)
+
+
+async def app_record(db_session: AsyncSession, app_id: str) -> AppRecord | None:
+    rows = await fast.fetch(db_session, _APP_BY_ID, {"app_id": app_id})
+    return AppRecord(*rows[0]) if rows else None
+
+
+async def member_profiles(
+    db_session: AsyncSession, app_id: str, external_id: str
+) -> tuple[str | None, str | None]:
+    """The member's mentor id and mentee id (either None where there is no such profile)."""
+    rows = await fast.fetch(db_session, _MEMBER_PROFILES, {"app_id": app_id, "ext": external_id})
+    mentor_id, mentee_id = rows[0]
+    return mentor_id, mentee_id
+
+
 async def any_app_allows_origin(db_session: AsyncSession, origin: str) -> bool:
     dialect = db_session.get_bind().dialect.name
     query = select(App.id).where(json_array_contains(col(App.cors_origins), origin, dialect))

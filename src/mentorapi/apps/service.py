@@ -146,15 +146,19 @@ def _token_secrets(app: AppFields) -> list[str]:
 
 
 async def authenticate_member(*, db_session: AsyncSession, token: str) -> Authenticated:
+    """Signature before any lookup that uses what the token says: the app (by a well-formed id,
+    for its secrets), the token verified with its secrets, and only then the member. Two
+    statements; nothing a forger writes in `sub` ever reaches a query."""
     claimed = tokens.peek(token)
-    found = await repository.member_lookup(db_session, claimed.app_id, claimed.external_id)
-    if found is None:
+    app = await repository.app_record(db_session, claimed.app_id)
+    if app is None:
         # The same words as a bad signature: an unknown app id and a wrong one look alike.
         raise tokens.bad_signature(claimed.app_id)
-    claims = tokens.verify(token, app_id=found.app.id, secrets=_token_secrets(found.app))
+    claims = tokens.verify(token, app_id=app.id, secrets=_token_secrets(app))
     role = tokens.role_of(claims)
-    mentor_id = found.mentor_id if Role.mentor in role.grants else None
-    mentee_id = found.mentee_id if Role.mentee in role.grants else None
+    mentor_id, mentee_id = await repository.member_profiles(db_session, app.id, claimed.external_id)
+    mentor_id = mentor_id if Role.mentor in role.grants else None
+    mentee_id = mentee_id if Role.mentee in role.grants else None
     for granted, profile in ((Role.mentor, mentor_id), (Role.mentee, mentee_id)):
         if granted in role.grants and profile is None:
             raise Unauthenticated(
@@ -168,9 +172,9 @@ async def authenticate_member(*, db_session: AsyncSession, token: str) -> Authen
         mentee_id=mentee_id,
     )
     return Authenticated(
-        Caller(app_id=found.app.id, member=member),
-        found.app,
-        f"m:{found.app.id}:{claimed.external_id}",
+        Caller(app_id=app.id, member=member),
+        app,
+        f"m:{app.id}:{claimed.external_id}",
         # As long as `verify` accepts it: `exp` and the clock skew it tolerates.
         datetime.fromtimestamp(claims["exp"] + tokens.LEEWAY_SECONDS, UTC),
     )

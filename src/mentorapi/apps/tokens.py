@@ -13,7 +13,9 @@ from typing import Any
 import jwt
 
 from mentorapi.apps.caller import Role
+from mentorapi.kit import text
 from mentorapi.kit.errors import Unauthenticated
+from mentorapi.kit.ids import id_kind
 
 ALGORITHM = "HS256"
 MAX_TOKEN_BYTES = 4096
@@ -66,9 +68,12 @@ def peek(token: str) -> Unverified:
     if alg != ALGORITHM:
         raise Unauthenticated(f"the token must be signed with {ALGORITHM}, not {alg!r}")
     aud, sub = claims.get("aud"), claims.get("sub")
-    if not isinstance(aud, str) or not aud:
+    # Only a well-formed app id is ever looked up (the lookup that finds the secrets).
+    if not isinstance(aud, str) or id_kind(aud) != "app":
         raise Unauthenticated("the token's aud claim must be your app id (one string)")
-    if not isinstance(sub, str) or not sub or len(sub) > 128:
+    # sub is used only once the signature verifies; its shape is checked here all the same,
+    # since even an app's own server may sign text the database cannot store (kit/text.py).
+    if not isinstance(sub, str) or not sub or len(sub) > 128 or not text.storable(sub):
         raise Unauthenticated("the token's sub claim must be the member's external_id")
     return Unverified(app_id=aud, external_id=sub)
 

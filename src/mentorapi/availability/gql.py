@@ -6,15 +6,12 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
-from pydantic import AfterValidator, BaseModel, Field
 
 from mentorapi.availability import service
 from mentorapi.availability.models import Availability
-from mentorapi.availability.schemas import AvailabilityPut, AvailabilityRead, Day
+from mentorapi.availability.schemas import AvailabilityPut, AvailabilityRead, Day, SlotArgs
 from mentorapi.graphql.context import Info
 from mentorapi.graphql.inputs import typed_id, validate
-from mentorapi.kit.timezones import validate_timezone
-from mentorapi.sessions.schemas import Instant
 
 
 @strawberry.enum(name="Weekday")
@@ -121,19 +118,6 @@ class AvailabilityInput:
     min_notice_minutes: int | None = strawberry.UNSET
     weekly_capacity: int | None = strawberry.UNSET
     auto_accept: bool | None = strawberry.UNSET
-
-
-def _timezone(value: str | None) -> str | None:
-    return validate_timezone(value) if value is not None else None
-
-
-class SlotArgs(BaseModel):
-    """The bounds REST puts on GET /v1/mentors/{id}/slots's query parameters."""
-
-    start: Instant
-    end: Instant
-    duration: int = Field(ge=5, le=60)
-    timezone: Annotated[str | None, Field(max_length=64), AfterValidator(_timezone)] = None
 
 
 @strawberry.type

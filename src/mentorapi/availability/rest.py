@@ -8,7 +8,7 @@ from mentorapi.apps.auth import CurrentCaller, lean_endpoint
 from mentorapi.apps.caller import Caller
 from mentorapi.availability import service
 from mentorapi.availability.models import Availability
-from mentorapi.availability.schemas import AvailabilityPut, AvailabilityRead, Slot
+from mentorapi.availability.schemas import AvailabilityPut, AvailabilityRead, Slot, ZoneName
 from mentorapi.db.uow import DbSession
 from mentorapi.kit import lean
 from mentorapi.kit.errors import InvalidInput
@@ -18,6 +18,7 @@ from mentorapi.kit.problems import problems
 from mentorapi.kit.timezones import validate_timezone
 from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.mentors.models import Mentor
+from mentorapi.mentors.schemas import SessionLength
 from mentorapi.sessions.schemas import Instant
 
 router = APIRouter(prefix="/v1/mentors", tags=["availability"])
@@ -68,9 +69,9 @@ async def put_availability(
 
 SlotStart = Annotated[Instant, Query(description="RFC 3339 with an offset.")]
 SlotEnd = Annotated[Instant, Query(description="RFC 3339 with an offset.")]
-SlotDuration = Annotated[int, Query(ge=5, le=60, description="Minutes; one the mentor offers.")]
+SlotDuration = Annotated[SessionLength, Query(description="Minutes; one the mentor offers.")]
 SlotZone = Annotated[
-    str | None, Query(max_length=64, description="Zone for `local_start` (default: the mentor's).")
+    ZoneName | None, Query(description="Zone for `local_start` (default: the mentor's).")
 ]
 
 

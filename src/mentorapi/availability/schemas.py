@@ -4,9 +4,19 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from mentorapi.availability.models import Availability
+from mentorapi.kit.timezones import validate_timezone
+from mentorapi.mentors.schemas import SessionLength
+from mentorapi.sessions.schemas import Instant
 
 MAX_WEEKLY_WINDOWS = 70
 MAX_OVERRIDES = 366
@@ -149,3 +159,21 @@ class Slot(BaseModel):
     starts_at: datetime
     ends_at: datetime
     local_start: str = Field(description="The start in the requested zone, with its offset.")
+
+
+# The zone a slots page is shown in (checked against the IANA database where it is used).
+ZoneName = Annotated[str, StringConstraints(max_length=64)]
+
+
+def _timezone(value: str | None) -> str | None:
+    return validate_timezone(value) if value is not None else None
+
+
+class SlotArgs(BaseModel):
+    """The arguments of a slots page: REST's query parameters (availability/rest.py, and its
+    lean route, use these very types) and GraphQL's `slots` field."""
+
+    start: Instant
+    end: Instant
+    duration: SessionLength
+    timezone: Annotated[ZoneName | None, AfterValidator(_timezone)] = None

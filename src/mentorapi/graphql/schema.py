@@ -42,6 +42,7 @@ from mentorapi.goals import gql as goals_gql
 from mentorapi.graphql.context import Admission, UnitOfWork
 from mentorapi.graphql.errors import ErrorCodes, is_expected
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter, SafeParserCache
+from mentorapi.graphql.text import RefuseUnstorableText
 from mentorapi.mentees import gql as mentees_gql
 from mentorapi.mentors import gql as mentors_gql
 from mentorapi.sessions import gql as sessions_gql
@@ -117,6 +118,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         # Clients send the same few documents again and again: parse and validate each once.
         partial(SafeParserCache, maxsize=DOCUMENT_CACHE_SIZE),
         partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
+        # After ValidationCache, whose validation errors it adds to (graphql/text.py).
+        RefuseUnstorableText,
     ]
     return MentorapiSchema(
         query=_merged("Query"),

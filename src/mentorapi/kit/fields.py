@@ -12,6 +12,9 @@ def _unique_languages(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(normalize_language(t) for t in tags))
 
 
+# A search box's text (skills, mentors, mentees), in REST's `q` and GraphQL's `filter.q`.
+SearchText = Annotated[str, StringConstraints(max_length=100)]
+
 ExternalId = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=128),

@@ -37,6 +37,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
 from starlette.types import Receive, Scope, Send
 
+from mentorapi.kit import text
+
 # Where `matches` leaves the validated values for `handle` (a key of the request's scope).
 VALUES = "mentorapi.lean.values"
 
@@ -106,10 +108,13 @@ class LeanRoute(BaseRoute):
     def _values(self, scope: Scope, found: Mapping[str, str]) -> dict[str, Any] | None:
         """Every parameter validated, or None if any is missing or invalid."""
         values: dict[str, Any] = {}
+        # NUL (a URL's only unstorable text, kit/text.py): the documented route answers its 422.
+        if text.url_may_hold_nul(scope):
+            return None
+        query = QueryParams(scope["query_string"])
         try:
             for name, spec in self.path_params.items():
                 values[name] = spec.adapter.validate_python(found[name])
-            query = QueryParams(scope["query_string"])
             for name, spec in self.query.items():
                 # A repeated scalar: the last one, as FastAPI reads it; none of a list: missing.
                 raw: Any = (query.getlist(name) or None) if spec.many else query.get(name)

@@ -4,7 +4,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from pydantic import BaseModel, Field
 
 from mentorapi.goals.gql import GoalType
 from mentorapi.graphql.context import Info
@@ -13,7 +12,7 @@ from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connec
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.mentees import service
 from mentorapi.mentees.models import Mentee
-from mentorapi.mentees.schemas import MenteeCreate, MenteeUpdate
+from mentorapi.mentees.schemas import MenteeCreate, MenteeListArgs, MenteeUpdate
 from mentorapi.mentees.service import MenteeView
 from mentorapi.skills.gql import SkillChoiceInput, SkillLevel, SkillType
 
@@ -84,13 +83,6 @@ def _node(info: Info, view: MenteeView) -> MenteeType:
 class MenteeFilter:
     skill: str | None = strawberry.field(default=None, description="A skill slug sought.")
     q: str | None = strawberry.field(default=None, description="Search the name.")
-
-
-class MenteeListArgs(BaseModel):
-    """The bounds REST puts on GET /v1/mentees's query parameters."""
-
-    skill: Annotated[str | None, Field(max_length=64)] = None
-    q: Annotated[str | None, Field(max_length=100)] = None
 
 
 @strawberry.input

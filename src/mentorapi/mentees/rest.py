@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from mentorapi.apps.auth import CurrentCaller
 from mentorapi.db.uow import DbSession
+from mentorapi.kit.fields import SearchText
 from mentorapi.kit.ids import MenteeId
 from mentorapi.kit.pagination import Page, PageRequest, page_request
 from mentorapi.kit.problems import problems
@@ -11,6 +12,7 @@ from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.mentees import service
 from mentorapi.mentees.schemas import MenteeCreate, MenteeRead, MenteeUpdate
 from mentorapi.mentees.service import MenteeView
+from mentorapi.skills.schemas import SlugFilter
 
 router = APIRouter(prefix="/v1/mentees", tags=["mentees"])
 
@@ -26,8 +28,8 @@ async def list_mentees(
     caller: CurrentCaller,
     db_session: DbSession,
     page: Annotated[PageRequest, Depends(page_request)],
-    skill: Annotated[str | None, Query(max_length=64, description="A skill slug sought.")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="Search the name.")] = None,
+    skill: Annotated[SlugFilter | None, Query(description="A skill slug sought.")] = None,
+    q: Annotated[SearchText | None, Query(description="Search the name.")] = None,
 ) -> Page[MenteeRead]:
     views, cursor = await service.list_mentees(
         db_session=db_session, app_id=caller.app_id, actor=caller, page=page, skill=skill, q=q

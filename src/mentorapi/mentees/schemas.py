@@ -3,10 +3,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mentorapi.kit.fields import ExternalId, Languages, PersonName, Timezone
+from mentorapi.kit.fields import ExternalId, Languages, PersonName, SearchText, Timezone
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.skills.models import Skill
-from mentorapi.skills.schemas import SkillChoice, SkillLevelRead, SkillRef
+from mentorapi.skills.schemas import SkillChoice, SkillLevelRead, SkillRef, SlugFilter
 
 Seeking = Annotated[
     list[SkillChoice],
@@ -65,3 +65,10 @@ class MenteeRead(BaseModel):
             created_at=mentee.created_at,
             updated_at=mentee.updated_at,
         )
+
+
+class MenteeListArgs(BaseModel):
+    """The filters of the mentee list: REST's query parameters and GraphQL's `MenteeFilter`."""
+
+    skill: SlugFilter | None = None
+    q: SearchText | None = None

@@ -12,10 +12,10 @@ from pydantic import (
     StringConstraints,
 )
 
-from mentorapi.kit.fields import ExternalId, Languages, PersonName, Timezone
+from mentorapi.kit.fields import ExternalId, Languages, PersonName, SearchText, Timezone
 from mentorapi.kit.languages import normalize_language
 from mentorapi.mentors.models import Format, MentorFields, SkillOffer
-from mentorapi.skills.schemas import SkillChoice, SkillLevelRead
+from mentorapi.skills.schemas import SkillChoice, SkillLevelRead, SlugFilter
 
 MIN_SESSION_MINUTES = 5
 MAX_SESSION_MINUTES = 60
@@ -185,11 +185,11 @@ class MentorSearch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     skills: Annotated[
-        list[Annotated[str, StringConstraints(max_length=64)]],
+        list[SlugFilter],
         BeforeValidator(_split_slugs),
         Field(max_length=10, description="Every listed skill must be offered."),
     ] = Field(default_factory=list)
-    q: Annotated[str | None, StringConstraints(max_length=100)] = None
+    q: SearchText | None = None
     language: Annotated[
         str | None,
         StringConstraints(max_length=35),

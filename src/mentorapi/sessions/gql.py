@@ -8,7 +8,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from pydantic import BaseModel, Field
 from strawberry.scalars import JSON
 
 from mentorapi.apps.caller import acts_as_mentee
@@ -17,7 +16,6 @@ from mentorapi.graphql.feed import SessionEvent, mentee_topic, mentor_topic, ses
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
 from mentorapi.graphql.loaders import Loaders
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
-from mentorapi.kit.ids import MenteeId, MentorId
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.mentees.gql import MenteeType
 from mentorapi.mentors.gql import FormatEnum, MentorType
@@ -38,12 +36,12 @@ from mentorapi.sessions.schemas import (
     Cancel,
     Complete,
     Decline,
-    Instant,
     NotesPut,
     Reschedule,
     SeriesCancel,
     SeriesCreate,
     SessionCreate,
+    SessionListArgs,
     SessionRead,
 )
 from mentorapi.skills.gql import SkillType
@@ -306,16 +304,6 @@ class SessionFilter:
         default=None, name="from", description="Sessions starting at or after."
     )
     to: datetime | None = strawberry.field(default=None, description="Sessions starting before.")
-
-
-class SessionListArgs(BaseModel):
-    """The bounds REST puts on GET /v1/sessions's query parameters."""
-
-    mentor_id: MentorId | None = None
-    mentee_id: MenteeId | None = None
-    status: Annotated[list[SessionStatus] | None, Field(max_length=7)] = None
-    from_: Instant | None = None
-    to: Instant | None = None
 
 
 @strawberry.input

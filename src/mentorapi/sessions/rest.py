@@ -9,7 +9,7 @@ from mentorapi.kit.pagination import Page, PageRequest, page_request
 from mentorapi.kit.problems import problems
 from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.sessions import ics, service
-from mentorapi.sessions.models import Series, Session, SessionStatus
+from mentorapi.sessions.models import Series, Session
 from mentorapi.sessions.schemas import (
     ActionItemCreate,
     ActionItemRead,
@@ -26,6 +26,7 @@ from mentorapi.sessions.schemas import (
     SeriesRead,
     SessionCreate,
     SessionRead,
+    StatusFilter,
 )
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
@@ -73,9 +74,7 @@ async def list_sessions(
     page: Annotated[PageRequest, Depends(page_request)],
     mentor_id: Annotated[MentorId | None, Query()] = None,
     mentee_id: Annotated[MenteeId | None, Query()] = None,
-    status: Annotated[
-        list[SessionStatus] | None, Query(max_length=7, description="Repeat for several.")
-    ] = None,
+    status: Annotated[StatusFilter | None, Query(description="Repeat for several.")] = None,
     from_: Annotated[
         Instant | None, Query(alias="from", description="Sessions starting at or after.")
     ] = None,

@@ -6,7 +6,14 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from mentorapi.kit.ids import MenteeId, MentorId, SkillId
 from mentorapi.mentors.models import Format
 from mentorapi.mentors.schemas import SessionLength
-from mentorapi.sessions.models import ActionItem, CancelledBy, Series, Session, SessionNote
+from mentorapi.sessions.models import (
+    ActionItem,
+    CancelledBy,
+    Series,
+    Session,
+    SessionNote,
+    SessionStatus,
+)
 
 
 def _sane_instant(value: datetime) -> datetime:
@@ -257,3 +264,17 @@ class ActionItemRead(BaseModel):
             created_at=item.created_at,
             updated_at=item.updated_at,
         )
+
+
+# Each status at most once.
+StatusFilter = Annotated[list[SessionStatus], Field(max_length=len(SessionStatus))]
+
+
+class SessionListArgs(BaseModel):
+    """The filters of the session list: REST's query parameters and GraphQL's `SessionFilter`."""
+
+    mentor_id: MentorId | None = None
+    mentee_id: MenteeId | None = None
+    status: StatusFilter | None = None
+    from_: Instant | None = None
+    to: Instant | None = None

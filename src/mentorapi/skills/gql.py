@@ -4,7 +4,6 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from pydantic import BaseModel, Field
 
 from mentorapi.graphql.context import Info
 from mentorapi.graphql.inputs import typed_id, validate
@@ -17,7 +16,7 @@ from mentorapi.graphql.relay import (
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.skills import service
 from mentorapi.skills.models import Skill
-from mentorapi.skills.schemas import SkillCreate, SkillUpdate
+from mentorapi.skills.schemas import SkillCreate, SkillListArgs, SkillUpdate
 
 
 @strawberry.type(name="Skill", description="A skill of the app's taxonomy.")
@@ -64,13 +63,6 @@ class SkillChoiceInput:
 class SkillFilter:
     category: str | None = None
     q: str | None = strawberry.field(default=None, description="Search slug and name.")
-
-
-class SkillListArgs(BaseModel):
-    """The bounds REST puts on the list's query parameters."""
-
-    category: Annotated[str | None, Field(max_length=64)] = None
-    q: Annotated[str | None, Field(max_length=100)] = None
 
 
 @strawberry.input

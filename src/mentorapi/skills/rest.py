@@ -4,12 +4,13 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from mentorapi.apps.auth import CurrentCaller
 from mentorapi.db.uow import DbSession
+from mentorapi.kit.fields import SearchText
 from mentorapi.kit.ids import SkillId
 from mentorapi.kit.pagination import Page, PageRequest, page_request
 from mentorapi.kit.problems import problems
 from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.skills import service
-from mentorapi.skills.schemas import SkillCreate, SkillRead, SkillUpdate
+from mentorapi.skills.schemas import CategoryFilter, SkillCreate, SkillRead, SkillUpdate
 
 router = APIRouter(prefix="/v1/skills", tags=["skills"])
 
@@ -19,8 +20,8 @@ async def list_skills(
     caller: CurrentCaller,
     db_session: DbSession,
     page: Annotated[PageRequest, Depends(page_request)],
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=100, description="Search slug and name.")] = None,
+    category: Annotated[CategoryFilter | None, Query()] = None,
+    q: Annotated[SearchText | None, Query(description="Search slug and name.")] = None,
 ) -> Page[SkillRead]:
     rows, cursor = await service.list_skills(
         db_session=db_session, app_id=caller.app_id, page=page, category=category, q=q

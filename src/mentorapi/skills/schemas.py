@@ -10,6 +10,10 @@ from pydantic import (
     model_validator,
 )
 
+from mentorapi.kit.fields import SearchText
+
+SLUG_MAX_LENGTH = 64
+
 
 def _normalize_slug(value: object) -> object:
     return value.strip().lower() if isinstance(value, str) else value
@@ -18,14 +22,31 @@ def _normalize_slug(value: object) -> object:
 Slug = Annotated[
     str,
     BeforeValidator(_normalize_slug),
-    StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"),
+    StringConstraints(
+        min_length=1, max_length=SLUG_MAX_LENGTH, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+    ),
     Field(
         description="Lowercase words joined by hyphens, unique in the app.",
         examples=["pivot-tables"],
     ),
 ]
+CATEGORY_MAX_LENGTH = 64
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Category = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=CATEGORY_MAX_LENGTH)
+]
+# What list filters accept: the longest a slug or a category can be (a filter need not match).
+SlugFilter = Annotated[str, StringConstraints(max_length=SLUG_MAX_LENGTH)]
+CategoryFilter = Annotated[str, StringConstraints(max_length=CATEGORY_MAX_LENGTH)]
+
+
+class SkillListArgs(BaseModel):
+    """The filters of the skill list: REST's query parameters and GraphQL's `SkillFilter`."""
+
+    category: CategoryFilter | None = None
+    q: SearchText | None = None
+
+
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
 

@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from pydantic import BaseModel
 from strawberry.scalars import JSON
 
 from mentorapi.apps.caller import require_api_key
@@ -14,9 +13,10 @@ from mentorapi.graphql.inputs import typed_id, validate
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.webhooks import service
-from mentorapi.webhooks.models import DeliveryAttempt, Event, EventType, WebhookEndpoint
+from mentorapi.webhooks.models import DeliveryAttempt, Event, WebhookEndpoint
 from mentorapi.webhooks.schemas import (
     DeliveryAttemptRead,
+    EventListArgs,
     EventRead,
     RecoverRequest,
     WebhookEndpointCreate,
@@ -120,11 +120,6 @@ class EventFilter:
     object_id: str | None = None
 
 
-class EventListArgs(BaseModel):
-    type: EventType | None = None
-    object_id: str | None = None
-
-
 def _endpoints(rows: list[WebhookEndpoint], cursor: str | None) -> Connection[WebhookEndpointType]:
     return Connection[WebhookEndpointType].build(
         rows, cursor, node=WebhookEndpointType.from_model, sort="id", key=lambda e: [e.id]
@@ -209,6 +204,11 @@ class Query:
         return EventType_.from_model(event)
 
 
+def _allow_private(info: Info) -> bool:
+    request = info.context.request  # set by strawberry's router, over HTTP and WebSocket alike
+    return request is not None and bool(request.app.state.settings.webhook_allow_private_urls)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Register an endpoint; the answer shows its secret once.")
@@ -219,7 +219,7 @@ class Mutation:
         app_id = await _app_id(info, "managing webhooks")
         async with info.context.session() as db_session:
             endpoint = await service.create_endpoint(
-                db_session=db_session, app_id=app_id, data=data
+                db_session=db_session, app_id=app_id, data=data, allow_private=_allow_private(info)
             )
         return WebhookEndpointWithSecret.with_secret(endpoint)
 
@@ -242,6 +242,7 @@ class Mutation:
                 app_id=app_id,
                 endpoint_id=endpoint_id,
                 data=data,
+                allow_private=_allow_private(info),
                 expected_version=expected_version,
             )
         return WebhookEndpointType.from_model(endpoint)

@@ -1,10 +1,10 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from mentorapi.apps.auth import CurrentApp
 from mentorapi.db.uow import DbSession
-from mentorapi.kit.ids import EndpointId, EventId
+from mentorapi.kit.ids import AnyId, EndpointId, EventId
 from mentorapi.kit.pagination import Page, PageRequest, page_request
 from mentorapi.kit.problems import problems
 from mentorapi.kit.versioning import parse_if_match, set_etag
@@ -38,6 +38,10 @@ def _with_secret(endpoint: WebhookEndpoint, response: Response) -> WebhookEndpoi
     return WebhookEndpointWithSecret.model_validate(endpoint)
 
 
+def _allow_private(request: Request) -> bool:
+    return bool(request.app.state.settings.webhook_allow_private_urls)
+
+
 @endpoints.get("", summary="List webhook endpoints", responses=problems(422))
 async def list_endpoints(
     app: CurrentApp,
@@ -55,9 +59,15 @@ async def list_endpoints(
     responses=problems(422),
 )
 async def create_endpoint(
-    app: CurrentApp, db_session: DbSession, body: WebhookEndpointCreate, response: Response
+    app: CurrentApp,
+    db_session: DbSession,
+    body: WebhookEndpointCreate,
+    request: Request,
+    response: Response,
 ) -> WebhookEndpointWithSecret:
-    endpoint = await service.create_endpoint(db_session=db_session, app_id=app.id, data=body)
+    endpoint = await service.create_endpoint(
+        db_session=db_session, app_id=app.id, data=body, allow_private=_allow_private(request)
+    )
     return _with_secret(endpoint, response)
 
 
@@ -81,6 +91,7 @@ async def update_endpoint(
     db_session: DbSession,
     endpoint_id: EndpointId,
     body: WebhookEndpointUpdate,
+    request: Request,
     response: Response,
     expected_version: Annotated[int | None, Depends(parse_if_match)],
 ) -> WebhookEndpointRead:
@@ -89,6 +100,7 @@ async def update_endpoint(
         app_id=app.id,
         endpoint_id=endpoint_id,
         data=body,
+        allow_private=_allow_private(request),
         expected_version=expected_version,
     )
     return _read(endpoint, response)
@@ -178,9 +190,7 @@ async def list_events(
     db_session: DbSession,
     page: Annotated[PageRequest, Depends(page_request)],
     type: Annotated[EventType | None, Query(description="Only events of this type.")] = None,
-    object_id: Annotated[
-        str | None, Query(max_length=40, description="Only events about this object.")
-    ] = None,
+    object_id: Annotated[AnyId | None, Query(description="Only events about this object.")] = None,
 ) -> Page[EventRead]:
     rows, cursor = await service.list_events(
         db_session=db_session, app_id=app.id, page=page, type=type, object_id=object_id

@@ -3,11 +3,13 @@
 from datetime import datetime
 from typing import Annotated, Any
 
+import httpx
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from mentorapi.kit.ids import EndpointId
+from mentorapi.kit.ids import AnyId, EndpointId
 from mentorapi.kit.timezones import as_utc
 from mentorapi.webhooks.models import EventType
+from mentorapi.webhooks.transport import literal_address
 
 MAX_URL_LENGTH = 2048
 
@@ -27,7 +29,26 @@ def _check_url(value: str) -> str:
         raise ValueError("the URL needs a host")
     if url.username or url.password:
         raise ValueError("credentials in the URL are not allowed; verify the signature instead")
+    _check_host(value, url.host)
     return value
+
+
+def _check_host(value: str, canonical: str) -> None:
+    """The host must read the same to every URL parser: the one that validates here (WHATWG,
+    which reads `0177.0.0.1`, `0x7f.1`, `2130706433`, `127.1` and fullwidth digits as 127.0.0.1)
+    and the one that delivers (httpx, which reads them otherwise or not at all). An endpoint
+    whose host is not written canonically is refused now rather than failing at delivery,
+    and no check of its address can be fooled by a form only one parser understands."""
+    try:
+        delivered = httpx.URL(value).raw_host.decode("ascii").lower()
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        delivered, why = "", str(exc)
+    else:
+        why = f"as written, some clients read it as {delivered[:100]!r}"
+    as_written, as_read = literal_address(delivered), literal_address(canonical)
+    same = as_written == as_read if as_read is not None else delivered == canonical
+    if not same:
+        raise ValueError(f"write the URL's host canonically, as {canonical!r} ({why})")
 
 
 Url = Annotated[
@@ -174,3 +195,10 @@ class DeliveryAttemptRead(BaseModel):
     error: str | None
     next_attempt_at: datetime | None
     created_at: datetime
+
+
+class EventListArgs(BaseModel):
+    """The filters of the event log: REST's query parameters and GraphQL's `EventFilter`."""
+
+    type: EventType | None = None
+    object_id: AnyId | None = None

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.integrity import flush_or_conflict
@@ -20,6 +21,7 @@ from mentorapi.webhooks.models import (
 )
 from mentorapi.webhooks.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
 from mentorapi.webhooks.signing import new_secret
+from mentorapi.webhooks.transport import blocked_reason, literal_address
 
 # After a rotation the old secret keeps signing for this long, so receivers can switch over.
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -40,9 +42,24 @@ async def list_endpoints(
     return await repository.list_endpoints(db_session, app_id, page)
 
 
+def check_destination(url: str, *, allow_private: bool) -> None:
+    """A URL whose host is an internal IP address, written as one, is refused when it is
+    created (a 422), as the delivery would be (transport.py checks every resolved address, so a
+    name that resolves inward is refused then: its answer may change)."""
+    if allow_private:
+        return
+    address = literal_address(httpx.URL(url).host)
+    reason = blocked_reason(address) if address is not None else None
+    if reason is not None:
+        raise InvalidInput(
+            f"webhooks are not delivered to internal addresses: {reason}", loc=["body", "url"]
+        )
+
+
 async def create_endpoint(
-    *, db_session: AsyncSession, app_id: str, data: WebhookEndpointCreate
+    *, db_session: AsyncSession, app_id: str, data: WebhookEndpointCreate, allow_private: bool
 ) -> WebhookEndpoint:
+    check_destination(data.url, allow_private=allow_private)
     endpoint = WebhookEndpoint(
         app_id=app_id,
         url=data.url,
@@ -62,8 +79,11 @@ async def update_endpoint(
     app_id: str,
     endpoint_id: str,
     data: WebhookEndpointUpdate,
+    allow_private: bool,
     expected_version: int | None = None,
 ) -> WebhookEndpoint:
+    if data.url is not None:
+        check_destination(data.url, allow_private=allow_private)
     endpoint = await get_endpoint(db_session=db_session, app_id=app_id, endpoint_id=endpoint_id)
     check_version(endpoint.version, expected_version, "the webhook endpoint")
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}

@@ -26,10 +26,41 @@ class BlockedAddress(httpcore.ConnectError):
     """The destination resolves only to addresses we refuse to connect to."""
 
 
+# IPv6 prefixes that carry an IPv4 address a gateway or tunnel will deliver to: a private
+# IPv4 inside one is as internal as the IPv4 itself. 6to4 (sixtofour), Teredo (teredo) and
+# IPv4-mapped (ipv4_mapped) are decoded by `ipaddress`; these two are not.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 is the last 32 bits
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated (RFC 4291), the same layout
+# RFC 8215: for NAT64 inside one network, where the IPv4 sits depends on the operator's prefix
+# length; never a public destination, so refused whatever it embeds.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for (none for a plain IPv6 address)."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)  # the relay server and the (de-obfuscated) client
+    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF))
+    return found
+
+
 def blocked_reason(address: IPAddress) -> str | None:
     """Why a connection to this address is refused, or None when it is a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _LOCAL_NAT64:
+            return f"{address} is a local-use NAT64 address"
+        for inner in embedded_ipv4(address):
+            reason = blocked_reason(inner)
+            if reason is not None:
+                return f"{address} embeds {inner}: {reason}"
+        if address.ipv4_mapped is not None:
+            return None  # the IPv4 it maps to is public (checked just above)
     for attribute in (
         "is_loopback",
         "is_private",
@@ -43,6 +74,14 @@ def blocked_reason(address: IPAddress) -> str | None:
     if not address.is_global:
         return f"{address} is not a public address"
     return None
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The IP address a URL's host names literally (IPv6 in brackets or not), else None."""
+    try:
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return None
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:
