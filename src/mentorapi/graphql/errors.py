@@ -13,6 +13,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from pydantic import ValidationError
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 
 from mentorapi.kit.errors import DomainError
@@ -39,6 +40,10 @@ def validation_issues(exc: ValidationError, prefix: tuple[str, ...]) -> list[dic
     return issues
 
 
+class InvalidScalar(ValueError):
+    """A custom scalar's input (a literal or a variable) that does not parse."""
+
+
 class InputInvalid(Exception):
     """A pydantic ValidationError for a named GraphQL argument (so `loc` starts with it)."""
 
@@ -51,7 +56,8 @@ def is_expected(error: GraphQLError) -> bool:
     """True for errors a client caused (logged by nobody); False for bugs (logged)."""
     original = error.original_error
     return original is None or isinstance(
-        original, DomainError | ValidationError | InputInvalid | GraphQLError
+        original,
+        DomainError | ValidationError | InputInvalid | InvalidScalar | GraphQLError,
     )
 
 
@@ -75,8 +81,13 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
 
 
 # graphql-core reports a variable that fails its type (an Int that is a string, a missing
-# required argument) as a plain GraphQLError during coercion; those are the client's input too.
-_INPUT_ERROR = re.compile(r"^(Variable '\$|Argument '|Field '.*' argument ')")
+# required argument) as a plain GraphQLError during coercion; those are the client's input too,
+# and so is a literal that fails its type (`first: "x"`, a built-in scalar's own message).
+_INPUT_ERROR = re.compile(
+    r"^(Variable '\$|Argument '|Field '.*' argument '"
+    r"|(Int|Float|String|Boolean|ID) cannot represent|Expected value of type '"
+    r"|Value cannot represent a )"
+)
 
 
 def to_graphql_error(error: GraphQLError) -> GraphQLError:
@@ -86,6 +97,12 @@ def to_graphql_error(error: GraphQLError) -> GraphQLError:
     if isinstance(original, InputInvalid):
         issues = original.issues
         return _with(error, _issues_detail(issues), {"code": "BAD_USER_INPUT", "errors": issues})
+    if isinstance(original, InvalidScalar | StrawberryInputCoercionError) or isinstance(
+        error, StrawberryInputCoercionError
+    ):
+        # A scalar's literal comes here with graphql-core's message, which names the type and
+        # the value; a variable comes as "Variable '$x' has invalid value ...".
+        return _with(error, error.message, {**(error.extensions or {}), "code": "BAD_USER_INPUT"})
     if isinstance(original, ValidationError):
         issues = validation_issues(original, ())
         return _with(error, _issues_detail(issues), {"code": "BAD_USER_INPUT", "errors": issues})
