@@ -49,7 +49,7 @@ def _int_argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> i
     return None
 
 
-class _Coster:
+class Coster:
     """Costs selection sets; a fragment is costed once and its cost reused at every spread
     (its cost does not depend on where it is spread: its type condition decides its fields),
     so the work is linear in the document however often a fragment is spread."""
@@ -126,7 +126,7 @@ def query_cost(
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
-    return _Coster(schema, fragments, variables).cost(operation.selection_set, root)
+    return Coster(schema, fragments, variables).cost(operation.selection_set, root)
 
 
 class QueryCostLimiter(SchemaExtension):

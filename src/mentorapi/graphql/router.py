@@ -1,5 +1,6 @@
 """Mount GraphQL at /graphql, with an offline GraphiQL: every asset is served from here."""
 
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cache
@@ -45,6 +46,14 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
             graphiql_html(assets),
             headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"},
         )
+
+    def decode_json(self, data: str | bytes) -> object:
+        # JSON nested deeper than the interpreter's stack (`[[[[...]]]]` in the variables) is
+        # not JSON we can read: strawberry's 400 (over WebSocket, 4400), not a RecursionError.
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
     async def on_ws_connect(self, context: Context) -> None:
         # Authenticate once per WebSocket, at connection_init: a bad key closes it with 4403.
