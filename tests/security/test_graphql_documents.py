@@ -154,12 +154,15 @@ async def test_fragment_bomb_is_refused_quickly_without_credentials(
     anon: httpx.AsyncClient, levels: int
 ) -> None:
     query = fragment_bomb(levels)
+    # One timer per request: strawberry turns the timer's exception into an error response,
+    # so a second request under the same (spent) timer could run for hours on the old code.
     with within(WALL_SECONDS):
         status, body = await _post(anon, {"query": query})
-        get = await anon.get("/graphql", params={"query": query})
     assert status == 200, body
-    assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"], body
     assert body["data"] is None
+    with within(WALL_SECONDS):
+        get = await anon.get("/graphql", params={"query": query})
     assert get.status_code == 200, get.text
     assert error_codes(get.json()) == ["GRAPHQL_VALIDATION_FAILED"]
 
@@ -172,9 +175,9 @@ async def test_healthz_does_not_wait_behind_a_hostile_document(anon: httpx.Async
         return time.perf_counter() - started
 
     with within(WALL_SECONDS):
-        bombs = [_post(anon, {"query": fragment_bomb(24 + i)}) for i in range(4)]
-        *_, waited = await asyncio.gather(*bombs, healthz())
-    assert waited < WALL_SECONDS
+        body, waited = await asyncio.gather(_post(anon, {"query": fragment_bomb(30)}), healthz())
+    assert error_codes(body[1]) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert waited < WALL_SECONDS / 3
 
 
 @pytest.mark.parametrize("hostile", DOCUMENTS, ids=[d.name for d in DOCUMENTS])
@@ -312,7 +315,8 @@ async def test_every_custom_scalar_refuses_bad_input_as_bad_user_input(tenant: T
 async def _ws_answer(app: FastAPI, tenant: Tenant, payload: dict[str, Any]) -> dict[str, Any]:
     async with serve(app) as url, websocket(url, tenant.key) as ws:
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-        return await receive(ws, wait=WALL_SECONDS)
+        with within(WALL_SECONDS):  # the server validates on this loop: a timer can stop it
+            return await receive(ws, wait=WALL_SECONDS)
 
 
 def _ws_codes(message: dict[str, Any]) -> list[str]:
@@ -328,11 +332,9 @@ def _ws_codes(message: dict[str, Any]) -> list[str]:
 
 
 async def test_the_websocket_refuses_the_same_documents(app: FastAPI, tenant: Tenant) -> None:
-    started = time.perf_counter()
     bomb = await _ws_answer(app, tenant, {"query": fragment_bomb(30)})
     assert _ws_codes(bomb) == ["GRAPHQL_VALIDATION_FAILED"]
     assert "once its fragments are expanded" in bomb["payload"][0]["message"]
-    assert time.perf_counter() - started < 10 * WALL_SECONDS  # includes starting a server
 
     two = await _ws_answer(app, tenant, {"query": TWO})
     assert _ws_codes(two) == ["GRAPHQL_VALIDATION_FAILED"]

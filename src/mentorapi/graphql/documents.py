@@ -1,7 +1,7 @@
 """Document checks: refuse, in time linear in the document, what would make validation slow.
 
 Validation runs on the event loop before authentication, so a document that is slow to validate
-stalls every tenant's requests, and anyone can send one. Two things make validation super-linear:
+stalls every tenant's requests, and anyone can send one. What makes validation super-linear:
 
 - Fragments spread more than once. `fragment F0 on Query { ...F1 ...F1 }`, 24 levels deep, is a
   1 KB document that stands for 2**24 fields; a rule that expands spreads as it walks (a depth
@@ -13,10 +13,13 @@ stalls every tenant's requests, and anyone can send one. Two things make validat
   sub-selections: `{ app { id } app { id } ... }` 490 times (2000 tokens) is over a second.
   Once the size check has bounded the merged document, `overlapping_pairs` counts those pairs
   (fields merged the way execution merges them, fragments included) and refuses past a budget.
+- Smaller multipliers: a directive repeated hundreds of times (an error each), a list literal
+  nested 190 deep (its error message prints it, indented: quadratic).
 
-The checks run first, on the document as parsed, before graphql-core's rules (`validate`), and
-their result is cached with the rules' result. They never reject a document the rules would
-accept for a reason other than these limits.
+`DocumentValidation` runs these checks first, then graphql-core's rules only on a document that
+passed, and caches both per document. It also refuses a request whose operation is ambiguous or
+unknown, before anything runs (`OperationContext`), and reports a document refused before
+parsing (`refuse`: too long). Every refusal is a GraphQL error with a code, on every transport.
 """
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
