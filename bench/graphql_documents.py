@@ -6,7 +6,9 @@ Each document fits the token limit (MAX_TOKENS) and is the kind of thing an atta
 without credentials: validation runs before authentication, on the event loop, so its CPU time
 is time every other request waits. The scenario parses and validates each document exactly as a
 request does (the schema's extensions: token limit, document checks, graphql-core's rules, cost),
-without a database, and prints the process CPU time per document. `DOCUMENTS` is also what
+without a database (a caller without credentials: a document that passes is then refused by
+its first resolver), and prints the process CPU time to accept or refuse each document (median
+of 5, each with a new text so no cache helps) and for the whole request. `DOCUMENTS` is also what
 tests/security/test_graphql_documents.py sends over HTTP and the WebSocket.
 """
 
@@ -16,6 +18,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,35 +151,107 @@ def _documents() -> list[Hostile]:
 
 DOCUMENTS = _documents()
 
+_MENTOR = (
+    "id externalId name headline bio timezone languages formats sessionLengths version "
+    "createdAt updatedAt skills { level note skill { id slug name category description } } "
+    "stats { sessionsCompleted minutesMentored averageRating ratingsCount } "
+    "upcomingSessions(first: 2) { id mentorId menteeId status topic questions skillId format "
+    "durationMinutes startsAt endsAt seriesId cancelReason version createdAt updatedAt }"
+)
+
+
+def _benign() -> list[Hostile]:
+    from graphql import get_introspection_query
+
+    introspection = get_introspection_query(
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+    )
+    pages = " ".join(
+        f"p{i}: mentors(first: 2) {{ edges {{ cursor node {{ {_MENTOR} }} }} }}" for i in range(15)
+    )
+    return [
+        Hostile("GraphiQL's introspection query", introspection),
+        # Near the token limit, valid: the most a legitimate document costs to validate.
+        Hostile("15 mentor pages, 2000 tokens", "{ " + pages + " }"),
+    ]
+
+
+# Documents a client may send: measured next to the hostile ones, not refused.
+BENIGN = _benign()
+
 
 REPEATS = 5
+
+
+class _Anonymous:
+    """The context of a caller without credentials, as an attacker is: a document that passes
+    validation is then refused by its first resolver (UNAUTHENTICATED), without a database."""
+
+    async def _refuse(self) -> Any:
+        from mentorapi.kit.errors import Unauthenticated
+
+        raise Unauthenticated("no credentials (benchmark)")
+
+    app = caller = app_id = _refuse
+
+
+class _Decided:
+    """When execution starts: the document has been accepted by then (parse, validation and
+    cost are behind it), so the CPU until here is what accepting it cost."""
+
+    at: float | None = None
+
+
+def _stopwatch() -> Any:
+    from strawberry.extensions import SchemaExtension
+
+    class Stopwatch(SchemaExtension):
+        def on_execute(self) -> Iterator[None]:
+            if _Decided.at is None:
+                _Decided.at = time.process_time()
+            yield
+
+    return Stopwatch()
 
 
 async def _measure(doc: Hostile) -> dict[str, Any]:
     from mentorapi.graphql.schema import build_schema
 
     schema = build_schema()
+    schema.extensions = (*schema.extensions, _stopwatch)  # last: after the cost limiter
     times = []
+    decided = []
     codes: list[str] = []
     for i in range(REPEATS):
         # A new text each time (a trailing comment), so the parse and validation caches miss,
         # as they do for an attacker who varies the document.
         query = f"{doc.query}\n# {i}"
         gc.collect()
+        _Decided.at = None
         started = time.process_time()
         result = await schema.execute(
-            query, variable_values=doc.variables, operation_name=doc.operation_name
+            query,
+            variable_values=doc.variables,
+            operation_name=doc.operation_name,
+            context_value=_Anonymous(),
         )
-        times.append((time.process_time() - started) * 1000)
+        ended = time.process_time()
+        times.append((ended - started) * 1000)
+        decided.append(((_Decided.at or ended) - started) * 1000)
         codes = sorted({(e.extensions or {}).get("code", "?") for e in result.errors or []})
-    cpu_ms = statistics.median(times)
+    decide_ms = statistics.median(decided)
     return {
         "document": doc.name,
         "bytes": len(doc.query),
-        "cpu_ms": round(cpu_ms, 2),
-        "max_ms": round(max(times), 2),
+        "decide_ms": round(decide_ms, 2),  # CPU to accept or refuse it: the 20 ms target
+        "decide_max_ms": round(max(decided), 2),
+        "request_ms": round(statistics.median(times), 2),  # with execution, if accepted
         "answer": ",".join(codes) or "accepted",
-        "under_target": cpu_ms < TARGET_MS,
+        "under_target": decide_ms < TARGET_MS,
     }
 
 
@@ -184,8 +259,16 @@ async def run() -> dict[str, Any]:
     """Hostile GraphQL documents: CPU ms to accept or refuse each (target < 20 ms)."""
     from bench.kit.report import table
 
-    rows = [await _measure(doc) for doc in DOCUMENTS]
-    columns = ["document", "bytes", "cpu_ms", "max_ms", "answer", "under_target"]
+    rows = [await _measure(doc) for doc in [*BENIGN, *DOCUMENTS]]
+    columns = [
+        "document",
+        "bytes",
+        "decide_ms",
+        "decide_max_ms",
+        "request_ms",
+        "answer",
+        "under_target",
+    ]
     return {
         "target_ms": TARGET_MS,
         "documents": rows,
