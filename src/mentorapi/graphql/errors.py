@@ -15,6 +15,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from pydantic import ValidationError
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 
 from mentorapi.db.dropped import RETRY_AFTER_SECONDS, is_dropped
@@ -44,6 +45,10 @@ def validation_issues(exc: ValidationError, prefix: tuple[str, ...]) -> list[dic
     return issues
 
 
+class InvalidScalar(ValueError):
+    """A custom scalar's input (a literal or a variable) that does not parse."""
+
+
 class InputInvalid(Exception):
     """A pydantic ValidationError for a named GraphQL argument (so `loc` starts with it)."""
 
@@ -57,7 +62,10 @@ def is_expected(error: GraphQLError) -> bool:
     original = error.original_error
     return (
         original is None
-        or isinstance(original, DomainError | ValidationError | InputInvalid | GraphQLError)
+        or isinstance(
+            original,
+            DomainError | ValidationError | InputInvalid | InvalidScalar | GraphQLError,
+        )
         or is_dropped(original)  # the database's outage, not our bug (db/dropped.py)
     )
 
@@ -82,8 +90,13 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
 
 
 # graphql-core reports a variable that fails its type (an Int that is a string, a missing
-# required argument) as a plain GraphQLError during coercion; those are the client's input too.
-_INPUT_ERROR = re.compile(r"^(Variable '\$|Argument '|Field '.*' argument ')")
+# required argument) as a plain GraphQLError during coercion; those are the client's input too,
+# and so is a literal that fails its type (`first: "x"`, a built-in scalar's own message).
+_INPUT_ERROR = re.compile(
+    r"^(Variable '\$|Argument '|Field '.*' argument '"
+    r"|(Int|Float|String|Boolean|ID) cannot represent|Expected value of type '"
+    r"|Value cannot represent a )"
+)
 
 
 def to_graphql_error(error: GraphQLError) -> GraphQLError:
@@ -93,6 +106,12 @@ def to_graphql_error(error: GraphQLError) -> GraphQLError:
     if isinstance(original, InputInvalid):
         issues = original.issues
         return _with(error, _issues_detail(issues), {"code": "BAD_USER_INPUT", "errors": issues})
+    if isinstance(original, InvalidScalar | StrawberryInputCoercionError) or isinstance(
+        error, StrawberryInputCoercionError
+    ):
+        # A scalar's literal comes here with graphql-core's message, which names the type and
+        # the value; a variable comes as "Variable '$x' has invalid value ...".
+        return _with(error, error.message, {**(error.extensions or {}), "code": "BAD_USER_INPUT"})
     if isinstance(original, ValidationError):
         issues = validation_issues(original, ())
         return _with(error, _issues_detail(issues), {"code": "BAD_USER_INPUT", "errors": issues})

@@ -30,6 +30,8 @@ from graphql import (
 )
 from strawberry.extensions import ParserCache, SchemaExtension
 
+from mentorapi.graphql.documents import chosen_operation, refuse
+
 LIST_ESTIMATE = 10
 MAX_COST = 20_000
 
@@ -47,7 +49,11 @@ def _int_argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> i
     return None
 
 
-class _Coster:
+class Coster:
+    """Costs selection sets; a fragment is costed once and its cost reused at every spread
+    (its cost does not depend on where it is spread: its type condition decides its fields),
+    so the work is linear in the document however often a fragment is spread."""
+
     def __init__(
         self,
         schema: GraphQLSchema,
@@ -57,47 +63,58 @@ class _Coster:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
+        self.memo: dict[str, int] = {}
+        self.visited = 0  # selections looked at: tests assert it is linear
 
-    def selections(
-        self, selection_set: SelectionSetNode, parent: GraphQLNamedType, seen: frozenset[str]
-    ) -> Iterator[tuple[FieldNode, GraphQLNamedType]]:
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                yield selection, parent
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                inner = self.schema.get_type(condition.name.value) if condition else parent
-                yield from self.selections(selection.selection_set, inner or parent, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is not None and name not in seen:
-                    inner = self.schema.get_type(fragment.type_condition.name.value)
-                    yield from self.selections(
-                        fragment.selection_set, inner or parent, seen | {name}
-                    )
+    def fragment_cost(self, name: str, parent: GraphQLNamedType) -> int:
+        if name not in self.memo:
+            fragment = self.fragments.get(name)
+            # 0 while it is being costed: a cycle (refused by validation before this runs)
+            # cannot recurse forever.
+            self.memo[name] = 0
+            if fragment is not None:
+                inner = self.schema.get_type(fragment.type_condition.name.value)
+                self.memo[name] = self.cost(fragment.selection_set, inner or parent)
+        return self.memo[name]
+
+    def field_cost(self, node: FieldNode, owner: GraphQLNamedType) -> int:
+        name = node.name.value
+        if name.startswith("__") or not isinstance(owner, GraphQLObjectType):
+            return 0
+        field = owner.fields.get(name)
+        if field is None:
+            return 0
+        multiplier = 1
+        if "first" in field.args:
+            given = _int_argument(node, "first", self.variables)
+            default = field.args["first"].default_value
+            multiplier = given if given is not None else int(default or 1)
+        elif isinstance(get_nullable_type(field.type), GraphQLList) and name != "edges":
+            multiplier = LIST_ESTIMATE
+        inner = 0
+        if node.selection_set is not None:
+            inner = self.cost(node.selection_set, get_named_type(field.type))
+        return 1 + max(multiplier, 1) * inner
 
     def cost(self, selection_set: SelectionSetNode, parent: GraphQLNamedType) -> int:
         total = 0
-        for node, owner in self.selections(selection_set, parent, frozenset()):
-            name = node.name.value
-            if name.startswith("__") or not isinstance(owner, GraphQLObjectType):
-                continue
-            field = owner.fields.get(name)
-            if field is None:
-                continue
-            multiplier = 1
-            if "first" in field.args:
-                given = _int_argument(node, "first", self.variables)
-                default = field.args["first"].default_value
-                multiplier = given if given is not None else int(default or 1)
-            elif isinstance(get_nullable_type(field.type), GraphQLList) and name != "edges":
-                multiplier = LIST_ESTIMATE
-            inner = 0
-            if node.selection_set is not None:
-                inner = self.cost(node.selection_set, get_named_type(field.type))
-            total += 1 + max(multiplier, 1) * inner
+        for selection in selection_set.selections:
+            self.visited += 1
+            if isinstance(selection, FieldNode):
+                total += self.field_cost(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.cost(selection.selection_set, inner or parent)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment_cost(selection.name.value, parent)
+            # Capped: past the limit the exact figure does not matter, and a document that
+            # multiplies a cost 2**30 times keeps to small ints.
+            total = min(total, _COST_CAP)
         return total
+
+
+_COST_CAP = 1 << 40
 
 
 def query_cost(
@@ -109,11 +126,12 @@ def query_cost(
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
-    return _Coster(schema, fragments, variables).cost(operation.selection_set, root)
+    return Coster(schema, fragments, variables).cost(operation.selection_set, root)
 
 
 class QueryCostLimiter(SchemaExtension):
-    """Refuses, before execution, an operation whose cost exceeds `max_cost`."""
+    """Refuses, before execution, an operation whose cost exceeds `max_cost`: the operation
+    that runs (the named one, or the only one), with the request's variables."""
 
     def __init__(self, max_cost: int = MAX_COST) -> None:
         self.max_cost = max_cost
@@ -127,15 +145,11 @@ class QueryCostLimiter(SchemaExtension):
                 for d in document.definitions
                 if isinstance(d, FragmentDefinitionNode)
             }
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            chosen = [
-                o
-                for o in operations
-                if ctx.operation_name is None or (o.name and o.name.value == ctx.operation_name)
-            ]
-            if chosen:
+            requested = getattr(ctx, "requested_operation_name", ctx.operation_name)
+            chosen = chosen_operation(document, requested)
+            if chosen is not None:
                 schema = ctx.schema._schema
-                cost = query_cost(schema, chosen[0], fragments, ctx.variables or {})
+                cost = query_cost(schema, chosen, fragments, ctx.variables or {})
                 if cost > self.max_cost:
                     error = GraphQLError(
                         f"the query costs {cost}, more than the maximum of {self.max_cost}: "
@@ -150,12 +164,34 @@ class QueryCostLimiter(SchemaExtension):
         yield
 
 
+MAX_DOCUMENT_LENGTH = 50_000
+
+
 class SafeParserCache(ParserCache):
     """strawberry's ParserCache, except that a document that does not parse (a syntax error,
     too many tokens) is left to strawberry's own parse step, which turns the error into a normal
-    GraphQL error response; raised from the cache it would skip the error-code extension."""
+    GraphQL error response; raised from the cache it would skip the error-code extension.
+
+    A document longer than `max_length` characters is not parsed at all: the token limit counts
+    a 1 MB string as one token, and lexing it is 150 ms of CPU. It is refused at validation
+    (`documents.refuse`), the one place whose errors every transport reports the same way.
+    """
+
+    def __init__(self, maxsize: int, max_length: int = MAX_DOCUMENT_LENGTH) -> None:
+        super().__init__(maxsize=maxsize)
+        self.max_length = max_length
 
     def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None and len(context.query) > self.max_length:
+            refuse(
+                context,
+                f"the document is {len(context.query)} characters long, more than the maximum "
+                f"of {self.max_length}: pass long values as variables",
+                maxLength=self.max_length,
+            )
+            yield
+            return
         try:
             yield from super().on_parse()
         except GraphQLError:

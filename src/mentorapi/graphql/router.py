@@ -1,12 +1,12 @@
 """Mount GraphQL at /graphql, with an offline GraphiQL: every asset is served from here."""
 
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-import orjson
 from cross_web import HTTPException as StrawberryHTTPException
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import HTMLResponse
@@ -62,11 +62,6 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
                 "bad-request" if exc.status_code == 400 else "error",
             )
 
-    def decode_json(self, data: str | bytes) -> object:
-        # orjson: faster, and a document nested deeper than 1,024 levels is a JSONDecodeError
-        # (the standard library's parser raises RecursionError, a 500).
-        return orjson.loads(data)
-
     def parse_json(self, data: str | bytes) -> Any:
         found = super().parse_json(data)
         # The body (an operation, or a list of them), `variables` and `extensions` are all
@@ -81,6 +76,14 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
             graphiql_html(assets),
             headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"},
         )
+
+    def decode_json(self, data: str | bytes) -> object:
+        # JSON nested deeper than the interpreter's stack (`[[[[...]]]]` in the variables) is
+        # not JSON we can read: strawberry's 400 (over WebSocket, 4400), not a RecursionError.
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
     async def on_ws_connect(self, context: Context) -> None:
         # Admit the socket at connection_init, as a request: a bad credential, or an empty

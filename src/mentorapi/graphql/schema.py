@@ -13,26 +13,20 @@ Adding a domain (sessions, feedback, webhooks):
 """
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
 from functools import partial
 from types import ModuleType
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from mentorapi.apps import gql as apps_gql
 from mentorapi.availability import gql as availability_gql
@@ -40,7 +34,8 @@ from mentorapi.config import Settings
 from mentorapi.feedback import gql as feedback_gql
 from mentorapi.goals import gql as goals_gql
 from mentorapi.graphql.context import Admission, UnitOfWork
-from mentorapi.graphql.errors import ErrorCodes, is_expected
+from mentorapi.graphql.documents import DocumentValidation, Limits, OperationContext
+from mentorapi.graphql.errors import ErrorCodes, InvalidScalar, is_expected
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter, SafeParserCache
 from mentorapi.graphql.text import RefuseUnstorableText
 from mentorapi.mentees import gql as mentees_gql
@@ -64,6 +59,15 @@ DOMAINS: list[ModuleType] = [
 MAX_DEPTH = 10
 MAX_ALIASES = 15
 MAX_TOKENS = 2_000
+MAX_DOCUMENT_LENGTH = 50_000  # characters: the token limit counts a long string as one token
+# With fragments expanded; GraphiQL's full introspection query is 239. Bounds the work of
+# every validation rule, and of execution's field collection, to what a real client asks.
+MAX_SELECTIONS = 1_000
+# Same-named fields (and fragments) in one selection set, in pairs: what graphql-core's
+# OverlappingFieldsCanBeMerged compares one against another. Real documents have a few dozen.
+MAX_OVERLAPPING_PAIRS = 500
+MAX_DIRECTIVES = 50  # @include/@skip where a client needs them; each one unknown is an error
+MAX_VALUE_DEPTH = 10  # input objects in lists in input objects...: our inputs nest 3 deep
 DOCUMENT_CACHE_SIZE = 256
 
 log = logging.getLogger("mentorapi.graphql")
@@ -74,15 +78,66 @@ def _serialize_datetime(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _parse_datetime(value: object) -> datetime:
+    # A malformed timestamp is the client's input, not our bug: raise InvalidScalar (a
+    # ValueError that errors.py maps to BAD_USER_INPUT), never a bare ValueError or TypeError,
+    # which graphql-core passes on as an unexpected error when the value is a literal.
+    if not isinstance(value, str):
+        raise InvalidScalar(f"a DateTime is an RFC 3339 string, got {type(value).__name__}")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidScalar(f"not an RFC 3339 timestamp: {value[:40]!r}") from None
+
+
+def _parse_date(value: object) -> date:
+    if not isinstance(value, str):
+        raise InvalidScalar(f"a Date is a YYYY-MM-DD string, got {type(value).__name__}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidScalar(f"not a YYYY-MM-DD date: {value[:40]!r}") from None
+
+
 DATETIME = strawberry.scalar(
     name="DateTime",
     description="An RFC 3339 timestamp; output in UTC with Z, input with any offset.",
     serialize=_serialize_datetime,
-    parse_value=datetime.fromisoformat,
+    parse_value=_parse_datetime,
+)
+# strawberry's own Date, with the same name and description (the SDL does not change), but
+# errors located at the value, as DateTime's, rather than a bare error without a location.
+DATE = strawberry.scalar(
+    name="Date",
+    description="Date (isoformat)",
+    serialize=date.isoformat,
+    parse_value=_parse_date,
 )
 
 
 class MentorapiSchema(strawberry.Schema):
+    def _create_execution_context(
+        self,
+        query: str | None,
+        allowed_operation_types: Iterable[OperationType],
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionContext:
+        # The operation that runs is the named one or the only one (documents.OperationContext).
+        return OperationContext(
+            query=query,
+            schema=self,
+            allowed_operations=allowed_operation_types,
+            context=context_value,
+            root_value=root_value,
+            variables=variable_values,
+            provided_operation_name=operation_name,
+            operation_extensions=operation_extensions,
+        )
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -99,12 +154,18 @@ def _merged(kind: str) -> Any:
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     introspection = settings.graphql_introspection if settings is not None else True
-    # The limits' validation rules are built once, so a document validates to the same cached
-    # result on every request (ValidationCache keys on the rule classes).
-    rules = [
-        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
-    ]
+    # Depth and aliases are checked by documents.check_document, in time linear in the
+    # document (strawberry's QueryDepthLimiter and MaxAliasesLimiter expand every fragment
+    # spread again, exponential in a document of spreads that spread twice).
+    limits = Limits(
+        max_depth=MAX_DEPTH,
+        max_aliases=MAX_ALIASES,
+        max_selections=MAX_SELECTIONS,
+        max_overlapping_pairs=MAX_OVERLAPPING_PAIRS,
+        max_directives=MAX_DIRECTIVES,
+        max_value_depth=MAX_VALUE_DEPTH,
+    )
+    rules: list[type[ASTValidationRule]] = []
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     # Factories, not instances: strawberry then makes fresh extensions for every request.
@@ -116,9 +177,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(QueryCostLimiter, max_cost=MAX_COST),
         # Clients send the same few documents again and again: parse and validate each once.
-        partial(SafeParserCache, maxsize=DOCUMENT_CACHE_SIZE),
-        partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
-        # After ValidationCache, whose validation errors it adds to (graphql/text.py).
+        partial(SafeParserCache, maxsize=DOCUMENT_CACHE_SIZE, max_length=MAX_DOCUMENT_LENGTH),
+        partial(DocumentValidation, limits, DOCUMENT_CACHE_SIZE),
+        # After DocumentValidation, whose validation errors it adds to (graphql/text.py).
         RefuseUnstorableText,
     ]
     return MentorapiSchema(
@@ -126,5 +187,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=_merged("Mutation"),
         subscription=_merged("Subscription"),
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME}),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME, date: DATE}),
     )

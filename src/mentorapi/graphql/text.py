@@ -57,12 +57,16 @@ def unstorable_input(
 
 
 class RefuseUnstorableText(SchemaExtension):
-    """Runs in the validation step, after ValidationCache (it must come after it in the list of
-    extensions: that one sets the validation errors, this one adds to them), so an operation
-    with unstorable text is refused like an invalid one: nothing executes."""
+    """Runs in the validation step, after DocumentValidation (it must come after it in the list
+    of extensions: that one sets the validation errors, this one adds to them), so an operation
+    with unstorable text is refused like an invalid one: nothing executes. A document already
+    refused is not walked (it may be one built to be expensive to walk)."""
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
+        if context.pre_execution_errors:
+            yield
+            return
         error = unstorable_input(context.variables, context.graphql_document, context.query)
         if error is not None:
             # A new list: the one there may be ValidationCache's cached result.

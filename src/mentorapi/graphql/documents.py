@@ -1,0 +1,468 @@
+"""Document checks: refuse, in time linear in the document, what would make validation slow.
+
+Validation runs on the event loop before authentication, so a document that is slow to validate
+stalls every tenant's requests, and anyone can send one. What makes validation super-linear:
+
+- Fragments spread more than once. `fragment F0 on Query { ...F1 ...F1 }`, 24 levels deep, is a
+  1 KB document that stands for 2**24 fields; a rule that expands spreads as it walks (a depth
+  or alias counter written the obvious way) never finishes. Here every definition is walked
+  once, on its own, and a fragment is summarised once (its depth, aliases and size with its own
+  spreads expanded, as numbers), so a spread costs one addition however often it is repeated.
+- Fields with one response name in one selection set. graphql-core's
+  OverlappingFieldsCanBeMerged compares every pair of them, then every pair of their
+  sub-selections: `{ app { id } app { id } ... }` 490 times (2000 tokens) is over a second.
+  Once the size check has bounded the merged document, `overlapping_pairs` counts those pairs
+  (fields merged the way execution merges them, fragments included) and refuses past a budget.
+- Smaller multipliers: a directive repeated hundreds of times (an error each), a list literal
+  nested 190 deep (its error message prints it, indented: quadratic).
+
+`DocumentValidation` runs these checks first, then graphql-core's rules only on a document that
+passed, and caches both per document. It also refuses a request whose operation is ambiguous or
+unknown, before anything runs (`OperationContext`), and reports a document refused before
+parsing (`refuse`: too long). Every refusal is a GraphQL error with a code, on every transport.
+"""
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    parse,
+)
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
+
+# Sums are capped here: a summary needs to know "over the limit", not by how much, and capped
+# numbers keep the arithmetic on small ints whatever the document multiplies.
+_CAP = 1 << 40
+
+CODE = "GRAPHQL_VALIDATION_FAILED"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int
+    max_aliases: int
+    # Fields, fragment spreads and inline fragments once fragments are expanded (per document,
+    # summed over its operations); also bounds the written document, used fragments or not.
+    max_selections: int
+    # Pairs of same-named fields OverlappingFieldsCanBeMerged would compare, plus pairs of
+    # fragments spread into one selection set.
+    max_overlapping_pairs: int
+    # Directives written in the document: each unknown or repeated one is an error to build.
+    max_directives: int
+    # Lists and input objects nested in one argument value: an error prints the value, and
+    # graphql-core's printer indents it, quadratic in the nesting.
+    max_value_depth: int
+
+
+@dataclass
+class _Summary:
+    """A definition with its fragment spreads expanded, as numbers."""
+
+    depth: int = 0  # levels of fields below the definition's own selection set
+    aliases: int = 0
+    selections: int = 0
+
+
+@dataclass
+class _Local:
+    """A definition on its own: what it selects directly, and where it spreads fragments."""
+
+    depth: int = 0
+    aliases: int = 0
+    selections: int = 0
+    directives: int = 0
+    value_depth: int = 0
+    # (fragment name, the level the spread sits at, or None inside an introspection field,
+    # which the depth limit leaves to graphql-core's MaxIntrospectionDepthRule)
+    spreads: list[tuple[str, int | None]] = field(default_factory=list)
+
+
+@dataclass
+class Work:
+    """How many selections the checks looked at: tests assert it grows with the document's
+    size, not with what its fragments stand for."""
+
+    visited: int = 0
+
+
+def _local(selection_set: SelectionSetNode, work: Work) -> _Local:
+    # An explicit stack: the parser allows 200 levels of nesting per definition, too many for
+    # Python's recursion once a web server's frames are below.
+    local = _Local()
+    stack: list[tuple[SelectionSetNode, int | None]] = [(selection_set, 0)]
+    while stack:
+        current, level = stack.pop()
+        for selection in current.selections:
+            work.visited += 1
+            local.selections += 1
+            local.directives += len(selection.directives or ())
+            for directive in selection.directives or ():
+                for argument in directive.arguments or ():
+                    local.value_depth = max(local.value_depth, _value_depth(argument.value))
+            if isinstance(selection, FieldNode):
+                if selection.alias is not None:
+                    local.aliases += 1
+                for argument in selection.arguments or ():
+                    local.value_depth = max(local.value_depth, _value_depth(argument.value))
+                if level is not None:
+                    local.depth = max(local.depth, level)
+                if selection.selection_set is not None:
+                    # Introspection fields add no depth (graphql-core bounds them on its own),
+                    # the same as strawberry's QueryDepthLimiter, which this replaces.
+                    inner = None
+                    if level is not None and not selection.name.value.startswith("__"):
+                        inner = level + 1
+                    stack.append((selection.selection_set, inner))
+            elif isinstance(selection, InlineFragmentNode):
+                stack.append((selection.selection_set, level))
+            elif isinstance(selection, FragmentSpreadNode):
+                local.spreads.append((selection.name.value, level))
+    return local
+
+
+def _value_depth(value: ValueNode) -> int:
+    """How deep lists and input objects nest in a literal (without recursion)."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, ListValueNode):
+            stack.extend((v, depth + 1) for v in node.values)
+        elif isinstance(node, ObjectValueNode):
+            stack.extend((f.value, depth + 1) for f in node.fields)
+    return deepest
+
+
+def _expand(local: _Local, summaries: dict[str, _Summary]) -> _Summary:
+    summary = _Summary(local.depth, local.aliases, local.selections)
+    for name, level in local.spreads:
+        inner = summaries.get(name)
+        if inner is None:  # unknown, or closes a cycle: graphql-core's rules report both
+            continue
+        if level is not None:
+            summary.depth = max(summary.depth, level + inner.depth)
+        summary.aliases = min(_CAP, summary.aliases + inner.aliases)
+        summary.selections = min(_CAP, summary.selections + inner.selections)
+    return summary
+
+
+def _fragment_summaries(
+    fragments: dict[str, FragmentDefinitionNode], locals_: dict[str, _Local]
+) -> dict[str, _Summary]:
+    """Each fragment summarised once, those it spreads first (a depth-first walk without
+    recursion: fragment chains can be as long as the token limit allows)."""
+    summaries: dict[str, _Summary] = {}
+    for root in fragments:
+        if root in summaries:
+            continue
+        path = [(root, iter(locals_[root].spreads))]
+        on_path = {root}
+        while path:
+            name, spreads = path[-1]
+            for spread, _level in spreads:
+                if spread in fragments and spread not in summaries and spread not in on_path:
+                    path.append((spread, iter(locals_[spread].spreads)))
+                    on_path.add(spread)
+                    break
+            else:
+                path.pop()
+                on_path.discard(name)
+                summaries[name] = _expand(locals_[name], summaries)
+    return summaries
+
+
+def _error(message: str, node: Any = None, **extensions: Any) -> GraphQLError:
+    return GraphQLError(message, nodes=node, extensions={"code": CODE, **extensions})
+
+
+def overlapping_pairs(
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    work: Work,
+    budget: int,
+) -> int:
+    """Pairs of fields with one response name in one merged selection set, and pairs of
+    fragments spread into one, over the operation merged the way execution merges it.
+
+    That is the work of OverlappingFieldsCanBeMerged, which compares each such pair (and then
+    their sub-selections, counted here at the next level). Stops counting past `budget`.
+    Call it only on a document whose expanded size is bounded: it walks the merged document.
+    """
+    pairs = 0
+    stack: list[list[SelectionSetNode]] = [[operation.selection_set]]
+    while stack and pairs <= budget:
+        merged = stack.pop()
+        by_key: dict[str, list[FieldNode]] = {}
+        spread: set[str] = set()
+        sets = list(merged)
+        while sets:
+            for selection in sets.pop().selections:
+                work.visited += 1
+                if isinstance(selection, FieldNode):
+                    key = selection.alias.value if selection.alias else selection.name.value
+                    by_key.setdefault(key, []).append(selection)
+                elif isinstance(selection, InlineFragmentNode):
+                    sets.append(selection.selection_set)
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = fragments.get(name)
+                    if fragment is not None and name not in spread:
+                        spread.add(name)  # a fragment spread twice is collected once
+                        sets.append(fragment.selection_set)
+        pairs += len(spread) * (len(spread) - 1) // 2
+        for same in by_key.values():
+            pairs += len(same) * (len(same) - 1) // 2
+            children = [f.selection_set for f in same if f.selection_set is not None]
+            if children:
+                stack.append(children)
+    return pairs
+
+
+def check_document(
+    document: DocumentNode, limits: Limits, work: Work | None = None
+) -> list[GraphQLError]:
+    """The document's errors against `limits` (at most one), found in linear time."""
+    work = work if work is not None else Work()
+    fragments: dict[str, FragmentDefinitionNode] = {}
+    locals_: dict[str, _Local] = {}
+    operations: list[OperationDefinitionNode] = []
+    operation_locals: list[_Local] = []
+    written = directives = value_depth = 0
+    for definition in document.definitions:
+        if isinstance(definition, FragmentDefinitionNode | OperationDefinitionNode):
+            local = _local(definition.selection_set, work)
+            written += local.selections
+            directives += local.directives + len(definition.directives or ())
+            value_depth = max(value_depth, local.value_depth)
+            for variable in getattr(definition, "variable_definitions", None) or ():
+                directives += len(variable.directives or ())
+                if variable.default_value is not None:
+                    value_depth = max(value_depth, _value_depth(variable.default_value))
+        if isinstance(definition, FragmentDefinitionNode):
+            # A name defined twice is graphql-core's to report; the first one stands for it.
+            if definition.name.value not in fragments:
+                fragments[definition.name.value] = definition
+                locals_[definition.name.value] = local
+        elif isinstance(definition, OperationDefinitionNode):
+            operations.append(definition)
+            operation_locals.append(local)
+    if written > limits.max_selections:
+        return [_selections_error(written, limits)]
+    if directives > limits.max_directives:
+        return [
+            _error(
+                f"the document has {directives} directives, more than the maximum of "
+                f"{limits.max_directives}",
+                maxDirectives=limits.max_directives,
+            )
+        ]
+    if value_depth > limits.max_value_depth:
+        return [
+            _error(
+                f"an argument nests lists or input objects {value_depth} deep, more than the "
+                f"maximum of {limits.max_value_depth}: pass deep values as variables",
+                maxValueDepth=limits.max_value_depth,
+            )
+        ]
+
+    summaries = _fragment_summaries(fragments, locals_)
+    aliases = selections = 0
+    for operation, local in zip(operations, operation_locals, strict=True):
+        summary = _expand(local, summaries)
+        if summary.depth > limits.max_depth:
+            name = operation.name.value if operation.name else "anonymous"
+            return [
+                _error(
+                    f"'{name}' exceeds maximum operation depth of {limits.max_depth}",
+                    operation,
+                    maxDepth=limits.max_depth,
+                )
+            ]
+        aliases = min(_CAP, aliases + summary.aliases)
+        selections = min(_CAP, selections + summary.selections)
+    if aliases > limits.max_aliases:
+        return [
+            _error(
+                f"{aliases} aliases found. Allowed: {limits.max_aliases}",
+                maxAliases=limits.max_aliases,
+            )
+        ]
+    if selections > limits.max_selections:
+        return [_selections_error(selections, limits)]
+
+    pairs = 0
+    for operation in operations:
+        pairs += overlapping_pairs(operation, fragments, work, limits.max_overlapping_pairs)
+        if pairs > limits.max_overlapping_pairs:
+            return [
+                _error(
+                    "the document selects the same fields too many times over "
+                    f"(more than {limits.max_overlapping_pairs} overlapping pairs): "
+                    "select each field once in a selection set",
+                    maxOverlappingPairs=limits.max_overlapping_pairs,
+                )
+            ]
+    return []
+
+
+def _selections_error(count: int, limits: Limits) -> GraphQLError:
+    shown = f"{count}" if count < _CAP else f"more than {_CAP}"
+    return _error(
+        f"the document selects {shown} fields once its fragments are expanded, more than "
+        f"the maximum of {limits.max_selections}: spread each fragment once, or ask for less",
+        maxSelections=limits.max_selections,
+    )
+
+
+Validator = Callable[
+    [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
+]
+
+
+def cached_validation(
+    limits: Limits, validate: Validator, maxsize: int
+) -> Callable[
+    [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
+]:
+    """`check_document`, then (only if it passes) graphql-core's rules, cached together per
+    document (ParserCache hands out one DocumentNode per query text, so a repeat is a hit)."""
+
+    @lru_cache(maxsize=maxsize)
+    def checked(
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> list[GraphQLError]:
+        return check_document(document, limits) or validate(schema, document, rules)
+
+    return checked
+
+
+def operations_of(document: DocumentNode) -> Sequence[OperationDefinitionNode]:
+    return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+
+
+def chosen_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """The operation that runs, as the spec picks it: the named one, or the only one."""
+    operations = operations_of(document)
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    for operation in operations:
+        if operation.name is not None and operation.name.value == operation_name:
+            return operation
+    return None
+
+
+def operation_choice_errors(
+    document: DocumentNode, operation_name: str | None
+) -> list[GraphQLError]:
+    if chosen_operation(document, operation_name) is not None:
+        return []
+    operations = operations_of(document)
+    if operation_name is not None:
+        names: Iterable[str] = (o.name.value for o in operations if o.name is not None)
+        known = ", ".join(sorted(set(names))) or "none"
+        message = f"Unknown operation named '{operation_name}' (the document has: {known})."
+    elif operations:
+        message = "Must provide operation name if query contains multiple operations."
+    else:
+        message = "The document contains no operation to run."
+    return [_error(message)]
+
+
+# Stands in for a document refused before parsing, so that strawberry goes on to validation,
+# where the refusal is reported (raised from the parse step, an error escapes the WebSocket
+# transport's handling).
+_REFUSED = parse("{ __typename }")
+
+
+def refuse(context: ExecutionContext, message: str, **extensions: Any) -> None:
+    """Refuse the request before its document is parsed; `DocumentValidation` reports it."""
+    context.graphql_document = _REFUSED
+    setattr(context, "refusal", _error(message, **extensions))  # noqa: B010 (any context)
+
+
+class OperationContext(ExecutionContext):
+    """strawberry's ExecutionContext, except for which operation runs.
+
+    strawberry runs the first operation of a document when no `operationName` is given, and
+    answers an unknown name with a bare HTTP 400 (over WebSocket, a closed socket). The spec
+    runs the named operation or the only one; otherwise nothing runs, and `DocumentValidation`
+    says why, as a GraphQL error like every other refusal. Until then the operation's type
+    reads as a query: the type only decides which transports may run it, and it will not run.
+    """
+
+    @property
+    def requested_operation_name(self) -> str | None:
+        name: str | None = self._provided_operation_name
+        return name
+
+    @property
+    def operation_name(self) -> str | None:
+        document = self.graphql_document
+        if document is None:
+            return self.requested_operation_name
+        operation = chosen_operation(document, self._provided_operation_name)
+        if operation is None:
+            return self.requested_operation_name
+        return operation.name.value if operation.name else None
+
+    @property
+    def operation_type(self) -> OperationType:
+        document = self.graphql_document
+        if document is None:
+            raise RuntimeError("No GraphQL document available")
+        operation = chosen_operation(document, self._provided_operation_name)
+        if operation is None:
+            return OperationType.QUERY
+        return OperationType(operation.operation.value)
+
+
+class DocumentValidation(SchemaExtension):
+    """Replaces strawberry's ValidationCache: the operation must be known, then the document
+    passes `check_document` and graphql-core's rules (those two cached per document)."""
+
+    def __init__(self, limits: Limits, maxsize: int) -> None:
+        super().__init__()
+        self.validate = _shared_validation(limits, maxsize)
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        refusal: GraphQLError | None = getattr(context, "refusal", None)
+        if refusal is not None:
+            context.pre_execution_errors = [refusal]
+        elif document is not None:
+            requested = getattr(context, "requested_operation_name", context.operation_name)
+            context.pre_execution_errors = operation_choice_errors(
+                document, requested
+            ) or self.validate(context.schema._schema, document, context.validation_rules)
+        yield
+
+
+@lru_cache(maxsize=8)
+def _shared_validation(limits: Limits, maxsize: int) -> Validator:
+    # One cache per set of limits, shared by every request (extensions are made per request).
+    from strawberry.schema.schema import validate_document
+
+    return cached_validation(limits, validate_document, maxsize)
