@@ -43,12 +43,17 @@ SURROGATE = "x\ud800y"
 SKIPPED_PATHS = {"/healthz", "/readyz"}  # take nothing from a client
 
 
-async def row_counts(db: Database) -> dict[str, int]:
+async def row_counts(db: Database, app_id: str) -> dict[str, int]:
+    """The rows of every table: the app's own where a table has an `app_id` (every statement
+    is scoped by app, tests/tenancy_hook.py), all of them elsewhere."""
     async with db.sessionmaker() as s:
-        return {
-            t.name: (await s.exec(select(func.count()).select_from(t))).one()
-            for t in metadata.sorted_tables
-        }
+        counts = {}
+        for t in metadata.sorted_tables:
+            query = select(func.count()).select_from(t)
+            if "app_id" in t.c:
+                query = query.where(t.c.app_id == app_id)
+            counts[t.name] = (await s.exec(query)).one()
+        return counts
 
 
 # --- sample requests from the OpenAPI document -------------------------------------------------
@@ -207,7 +212,7 @@ async def test_every_rest_route_refuses_unstorable_text(
     app: FastAPI, db: Database, tenant: Tenant, bad: str
 ) -> None:
     spec = app.openapi()
-    before = await row_counts(db)
+    before = await row_counts(db, tenant.id)
     failures = []
     count = 0
     for case in cases(spec, bad):
@@ -226,7 +231,7 @@ async def test_every_rest_route_refuses_unstorable_text(
             failures.append(f"{case}: {response.status_code} {response.text[:200]}")
     assert count > (150 if in_url(bad) else 100), count
     assert failures == [], "\n".join(failures)
-    assert await row_counts(db) == before
+    assert await row_counts(db, tenant.id) == before
 
 
 # --- realistic requests: valid but for one string ----------------------------------------------
@@ -278,7 +283,7 @@ def realistic(world: dict[str, Any], bad: str) -> list[tuple[str, str, dict[str,
 async def test_valid_requests_but_for_one_string_are_refused(
     db: Database, tenant: Tenant, world: dict[str, Any], bad: str
 ) -> None:
-    before = await row_counts(db)
+    before = await row_counts(db, tenant.id)
     for method, path, query, body in realistic(world, bad):
         if query and not in_url(bad):
             continue
@@ -292,7 +297,7 @@ async def test_valid_requests_but_for_one_string_are_refused(
         assert response.status_code == 422, (method, path, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["errors"][0]["type"] == ERROR_TYPE, response.text
-    assert await row_counts(db) == before
+    assert await row_counts(db, tenant.id) == before
 
 
 async def test_a_lean_route_refuses_like_the_documented_one(tenant: Tenant) -> None:
@@ -370,7 +375,7 @@ def gql_cases(bad: str) -> Iterator[GqlCase]:
 async def test_every_graphql_argument_refuses_unstorable_text(
     db: Database, tenant: Tenant, bad: str
 ) -> None:
-    before = await row_counts(db)
+    before = await row_counts(db, tenant.id)
     failures, count = [], 0
     for case in gql_cases(bad):
         count += 1
@@ -383,11 +388,11 @@ async def test_every_graphql_argument_refuses_unstorable_text(
             failures.append(f"{case.document} {case.loc}: {json.dumps(body)[:300]}")
     assert count > 100, count
     assert failures == [], "\n".join(failures)
-    assert await row_counts(db) == before
+    assert await row_counts(db, tenant.id) == before
 
 
 async def test_graphql_literals_are_checked_too(db: Database, tenant: Tenant) -> None:
-    before = await row_counts(db)
+    before = await row_counts(db, tenant.id)
     for document, loc in [
         (
             'mutation { createSkill(input: {slug: "a-slug", name: "a\\u0000b"}) { id } }',
@@ -399,20 +404,20 @@ async def test_graphql_literals_are_checked_too(db: Database, tenant: Tenant) ->
         errors = body.get("errors") or []
         assert [e["extensions"]["code"] for e in errors] == ["BAD_USER_INPUT"], body
         assert errors[0]["extensions"]["errors"][0]["loc"] == loc, body
-    assert await row_counts(db) == before
+    assert await row_counts(db, tenant.id) == before
 
 
 async def test_valid_graphql_writes_but_for_one_string_are_refused(
     db: Database, tenant: Tenant
 ) -> None:
-    before = await row_counts(db)
+    before = await row_counts(db, tenant.id)
     body = await gql(
         tenant.client,
         "mutation($input: CreateSkillInput!) { createSkill(input: $input) { id } }",
         {"input": {"slug": "fine-slug", "name": NUL}},
     )
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
-    assert await row_counts(db) == before
+    assert await row_counts(db, tenant.id) == before
 
 
 @pytest.mark.parametrize(
@@ -429,7 +434,7 @@ async def test_valid_graphql_writes_but_for_one_string_are_refused(
 async def test_bodies_in_any_encoding_json_reads_are_checked(
     db: Database, tenant: Tenant, raw: bytes
 ) -> None:
-    before = await row_counts(db)
+    before = await row_counts(db, tenant.id)
     response = await tenant.client.post(
         "/v1/skills", content=raw, headers={"Content-Type": "application/json"}
     )
@@ -443,4 +448,4 @@ async def test_bodies_in_any_encoding_json_reads_are_checked(
     )
     errors = body.json().get("errors") or []
     assert [e["extensions"]["code"] for e in errors] == ["BAD_USER_INPUT"], body.text
-    assert await row_counts(db) == before
+    assert await row_counts(db, tenant.id) == before
