@@ -28,29 +28,16 @@ from graphql import (
 )
 from graphql.language import Visitor, visit
 
-from mentorapi.graphql.documents import Limits, Work, check_document
+from mentorapi.graphql.documents import Work, check_document
 from mentorapi.graphql.limits import Coster
 from mentorapi.graphql.schema import (
-    MAX_ALIASES,
-    MAX_DEPTH,
-    MAX_DIRECTIVES,
-    MAX_OVERLAPPING_PAIRS,
-    MAX_SELECTIONS,
-    MAX_VALUE_DEPTH,
+    LIMITS,
     build_schema,
 )
 from tests.conftest import Tenant
 from tests.gql.helpers import error_codes, gql, gql_data, serve
 from tests.gql.test_subscriptions import receive, websocket
 
-LIMITS = Limits(
-    max_depth=MAX_DEPTH,
-    max_aliases=MAX_ALIASES,
-    max_selections=MAX_SELECTIONS,
-    max_overlapping_pairs=MAX_OVERLAPPING_PAIRS,
-    max_directives=MAX_DIRECTIVES,
-    max_value_depth=MAX_VALUE_DEPTH,
-)
 # Generous: the fixed code answers each of these in a few ms; the old one took 30 s to hours.
 WALL_SECONDS = 3.0
 

@@ -152,19 +152,21 @@ def _merged(kind: str) -> Any:
     return merge_types(kind, parts) if parts else None
 
 
+LIMITS = Limits(
+    max_depth=MAX_DEPTH,
+    max_aliases=MAX_ALIASES,
+    max_selections=MAX_SELECTIONS,
+    max_overlapping_pairs=MAX_OVERLAPPING_PAIRS,
+    max_directives=MAX_DIRECTIVES,
+    max_value_depth=MAX_VALUE_DEPTH,
+)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     introspection = settings.graphql_introspection if settings is not None else True
     # Depth and aliases are checked by documents.check_document, in time linear in the
     # document (strawberry's QueryDepthLimiter and MaxAliasesLimiter expand every fragment
     # spread again, exponential in a document of spreads that spread twice).
-    limits = Limits(
-        max_depth=MAX_DEPTH,
-        max_aliases=MAX_ALIASES,
-        max_selections=MAX_SELECTIONS,
-        max_overlapping_pairs=MAX_OVERLAPPING_PAIRS,
-        max_directives=MAX_DIRECTIVES,
-        max_value_depth=MAX_VALUE_DEPTH,
-    )
     rules: list[type[ASTValidationRule]] = []
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
@@ -178,7 +180,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         partial(QueryCostLimiter, max_cost=MAX_COST),
         # Clients send the same few documents again and again: parse and validate each once.
         partial(SafeParserCache, maxsize=DOCUMENT_CACHE_SIZE, max_length=MAX_DOCUMENT_LENGTH),
-        partial(DocumentValidation, limits, DOCUMENT_CACHE_SIZE),
+        partial(DocumentValidation, LIMITS, DOCUMENT_CACHE_SIZE),
         # After DocumentValidation, whose validation errors it adds to (graphql/text.py).
         RefuseUnstorableText,
     ]
