@@ -129,6 +129,12 @@ BEARER: dict[str, Any] = {
     "`POST /v1/member-tokens`).",
 }
 
+# What a POST's Idempotency-Key adds to the meaning of a status (kit/idempotency.py).
+_IDEMPOTENCY_ERRORS = {
+    "409": "; or a request with this Idempotency-Key is still in flight",
+    "422": "; or this Idempotency-Key was used with another body",
+}
+
 # Statuses a POST may replay from a stored first response (kit/idempotency.NOT_KEPT aside).
 _REPLAYABLE = {400, 404, 409, 412}
 
@@ -191,6 +197,8 @@ def _complete_operation(operation: dict[str, Any], route: Any, method: str) -> N
         if not headers:
             del response["headers"]
     if method == "POST":
+        for code, also in _IDEMPOTENCY_ERRORS.items():
+            responses[code]["description"] += also
         parameters = operation.setdefault("parameters", [])
         if not any(p.get("name") == IDEMPOTENCY_KEY["name"] for p in parameters):
             parameters.append(dict(IDEMPOTENCY_KEY))

@@ -234,8 +234,7 @@ DESCRIPTIONS = {
     401: "Missing or invalid credentials",
     403: "Not allowed to this caller",
     404: "Unknown id, or an id of another app",
-    409: "Conflict (duplicate, slot taken, illegal transition, a request with this "
-    "Idempotency-Key still in flight)",
+    409: "Conflict (duplicate, slot taken, illegal transition)",
     412: "Stale If-Match version",
     413: "Request body over the size limit",
     422: "Invalid input",
