@@ -1,20 +1,38 @@
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from mentorapi.db.engine import Database
-from mentorapi.kit.problems import problem_response
+from mentorapi.kit.problems import problem_doc, problem_response
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+class Liveness(BaseModel):
+    status: Literal["ok"]
 
 
-@router.get("/readyz", summary="Readiness: the database answers", response_model=None)
-async def readyz(request: Request) -> JSONResponse | dict[str, str]:
+class Readiness(BaseModel):
+    status: Literal["ok"]
+    database: str = Field(description="The database's dialect.", examples=["postgresql"])
+
+
+@router.get("/healthz", operation_id="checkLiveness", summary="Liveness: the process answers")
+async def healthz() -> Liveness:
+    return Liveness(status="ok")
+
+
+@router.get(
+    "/readyz",
+    operation_id="checkReadiness",
+    summary="Readiness: the database answers",
+    response_model=Readiness,
+    responses={503: problem_doc(503, "Not ready: the database does not answer")},
+)
+async def readyz(request: Request) -> JSONResponse | Readiness:
     db: Database = request.app.state.db
     try:
         async with db.engine.connect() as conn:
@@ -23,4 +41,4 @@ async def readyz(request: Request) -> JSONResponse | dict[str, str]:
         return problem_response(
             503, "Not ready", f"database unreachable: {type(exc).__name__}", "not-ready"
         )
-    return {"status": "ok", "database": db.dialect}
+    return Readiness(status="ok", database=db.dialect)

@@ -21,7 +21,7 @@ from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.graphql.router import install_graphql
 from mentorapi.health import router as health_router
-from mentorapi.kit import lean
+from mentorapi.kit import lean, openapi
 from mentorapi.kit.idempotency import IdempotencyMiddleware
 from mentorapi.kit.problems import install_problem_handlers
 from mentorapi.kit.ratelimit import RateLimitHeaders, create_rate_limiter
@@ -44,7 +44,9 @@ want to learn, short focused sessions, feedback on what the advice changed, and 
 
 Authenticate with `Authorization: Bearer <api key>` (the app's servers) or
 `Authorization: Bearer <member token>` (one member, from a phone or a browser).
-Errors are `application/problem+json`.
+Errors are `application/problem+json` (RFC 9457); each status documents its members.
+Every POST takes an `Idempotency-Key`; objects that change carry a `version`, sent as `ETag` and
+checked against `If-Match`.
 Lists take `limit` (1-100) and `cursor` and answer `{"data": [...], "next_cursor": ...}`.
 """
 
@@ -99,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         favicon_url="data:,",
         # Swagger UI would otherwise load a validator badge from an outside host.
         swagger_ui_parameters={"validatorUrl": None},
+        # `listMentors`, not `list_mentors_v1_mentors_get`: the names generated clients show.
+        generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
     install_problem_handlers(app)
@@ -121,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_graphql(app, settings)
     app.include_router(webhooks_router, dependencies=admitted)
     app.webhooks.include_router(webhook_docs)
+    openapi.install(app)
     if settings.lean_routes:
         lean.install(app.router.routes, [*availability_lean_routes, *mentors_lean_routes])
 

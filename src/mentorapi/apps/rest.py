@@ -63,6 +63,7 @@ async def rotate_token_secret(
 @router.post(
     "/member-tokens",
     status_code=status.HTTP_201_CREATED,
+    operation_id="createMemberToken",
     summary="Mint a member token",
     description="A short-lived token (HS256 JWT) that acts as one member, for calls from a "
     "phone or a browser. The member must exist (a mentor and/or mentee profile with that "

@@ -2,6 +2,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.apps.auth import CurrentCaller, lean_endpoint
@@ -13,7 +14,6 @@ from mentorapi.db.uow import DbSession
 from mentorapi.kit import lean
 from mentorapi.kit.errors import InvalidInput
 from mentorapi.kit.ids import MentorId
-from mentorapi.kit.pagination import Page
 from mentorapi.kit.problems import problems
 from mentorapi.kit.timezones import validate_timezone
 from mentorapi.kit.versioning import parse_if_match, set_etag
@@ -24,13 +24,26 @@ from mentorapi.sessions.schemas import Instant
 router = APIRouter(prefix="/v1/mentors", tags=["availability"])
 
 
+class SlotPage(BaseModel):
+    """The body `FreeSlots.page_json` writes: every slot in the range, in one page."""
+
+    data: list[Slot]
+    next_cursor: None = Field(
+        description="Always null: the range (at most 31 days) comes whole, there is no next "
+        "page. Kept so that a slots page reads like every other list.",
+    )
+
+
 def _read(mentor: Mentor, availability: Availability, response: Response) -> AvailabilityRead:
     set_etag(response, availability.version)
     return AvailabilityRead.from_model(availability, mentor.timezone)
 
 
 @router.get(
-    "/{mentor_id}/availability", summary="Get a mentor's availability", responses=problems(404)
+    "/{mentor_id}/availability",
+    operation_id="getMentorAvailability",
+    summary="Get a mentor's availability",
+    responses=problems(404, etag=200),
 )
 async def get_availability(
     caller: CurrentCaller, db_session: DbSession, mentor_id: MentorId, response: Response
@@ -43,10 +56,11 @@ async def get_availability(
 
 @router.put(
     "/{mentor_id}/availability",
+    operation_id="setAvailability",
     summary="Replace a mentor's availability",
     description="Weekly windows and date overrides are local times in the mentor's zone. "
     "With a member token: the mentor themself only (anyone else gets 403).",
-    responses=problems(403, 404, 412, 422),
+    responses=problems(403, 404, 412, 422, etag=200),
 )
 async def put_availability(
     caller: CurrentCaller,
@@ -106,7 +120,8 @@ async def _slots_response(
     "/{mentor_id}/slots",
     # The body is written by FreeSlots.page_json (hundreds of slots: no model per slot for
     # FastAPI to validate and serialize again); the model documents it.
-    response_model=Page[Slot],
+    response_model=SlotPage,
+    operation_id="listMentorSlots",
     summary="Free start times for a session",
     description="Slots starting in [start, end) (at most 31 days) for a session of `duration` "
     "minutes, after windows, overrides, buffer, notice, capacity and existing sessions.",

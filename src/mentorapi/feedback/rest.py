@@ -30,7 +30,7 @@ def _read(view: FeedbackView, response: Response | None = None) -> FeedbackRead:
     "/sessions/{session_id}/feedback",
     status_code=status.HTTP_201_CREATED,
     summary="Give feedback on a completed session (one per author)",
-    responses=problems(404, 409, 422),
+    responses=problems(404, 409, 422, etag=201),
 )
 async def submit_feedback(
     caller: CurrentCaller,
@@ -47,6 +47,7 @@ async def submit_feedback(
 
 @router.get(
     "/sessions/{session_id}/feedback",
+    operation_id="listSessionFeedback",
     summary="The feedback on a session, from both sides",
     responses=problems(404, 422),
 )
@@ -61,6 +62,7 @@ async def session_feedback(
 
 @router.get(
     "/mentors/{mentor_id}/feedback",
+    operation_id="listMentorFeedback",
     summary="A mentor's public feedback (what mentees chose to show on the profile), newest first",
     responses=problems(404, 422),
 )
@@ -76,7 +78,9 @@ async def mentor_feedback(
     return Page(data=[_read(v) for v in views], next_cursor=cursor)
 
 
-@router.get("/feedback/{feedback_id}", summary="Get feedback", responses=problems(404, 422))
+@router.get(
+    "/feedback/{feedback_id}", summary="Get feedback", responses=problems(404, 422, etag=200)
+)
 async def get_feedback(
     caller: CurrentCaller, db_session: DbSession, feedback_id: FeedbackId, response: Response
 ) -> FeedbackRead:
@@ -89,7 +93,7 @@ async def get_feedback(
 @router.patch(
     "/feedback/{feedback_id}",
     summary="Edit feedback (within 7 days of giving it)",
-    responses=problems(404, 409, 412, 422),
+    responses=problems(404, 409, 412, 422, etag=200),
 )
 async def update_feedback(
     caller: CurrentCaller,

@@ -41,7 +41,7 @@ async def list_goals(
     "/mentees/{mentee_id}/goals",
     status_code=status.HTTP_201_CREATED,
     summary="Set a goal, with milestones",
-    responses=problems(404, 422),
+    responses=problems(404, 422, etag=201),
 )
 async def create_goal(
     caller: CurrentCaller,
@@ -56,7 +56,7 @@ async def create_goal(
     return _read(view, response)
 
 
-@router.get("/goals/{goal_id}", summary="Get a goal", responses=problems(404, 422))
+@router.get("/goals/{goal_id}", summary="Get a goal", responses=problems(404, 422, etag=200))
 async def get_goal(
     caller: CurrentCaller, db_session: DbSession, goal_id: GoalId, response: Response
 ) -> GoalRead:
@@ -68,7 +68,9 @@ async def get_goal(
     )
 
 
-@router.patch("/goals/{goal_id}", summary="Update a goal", responses=problems(404, 412, 422))
+@router.patch(
+    "/goals/{goal_id}", summary="Update a goal", responses=problems(404, 412, 422, etag=200)
+)
 async def update_goal(
     caller: CurrentCaller,
     db_session: DbSession,

@@ -2,12 +2,14 @@
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -21,17 +23,91 @@ MEDIA_TYPE = "application/problem+json"
 
 
 class ValidationIssue(BaseModel):
-    loc: list[str | int]
+    loc: list[str | int] = Field(
+        description="Where: `body`, `query`, `path` or `header`, then names."
+    )
     msg: str
-    type: str
+    type: str = Field(description="The kind of error (`missing`, `value_error`, ...).")
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def absent(description: str) -> Any:
+    """An optional extension member: present, or absent (never null, no default)."""
+    return Field(default=None, description=description, json_schema_extra=_no_default)
+
+
+# The models below document the bodies `problem_response` writes (kit/openapi.py puts them in
+# the OpenAPI document); the handlers write plain dicts. An extension member a problem may
+# carry is optional and never null: it is there, or it is absent.
 class Problem(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[ValidationIssue] | None = None
+    """An RFC 9457 problem: every error the REST API answers, as application/problem+json."""
+
+    type: str = Field(
+        description="A URI naming the kind of problem; stable, safe to branch on.",
+        examples=[PROBLEM_TYPE_BASE + "not-found"],
+    )
+    title: str = Field(description="A short summary of the kind of problem.")
+    status: int = Field(description="The HTTP status code.", ge=400, le=599)
+    detail: str = Field(description="What went wrong with this request, for a human.")
+
+
+class ValidationProblem(Problem):
+    """422: what was invalid, one entry per error."""
+
+    errors: list[ValidationIssue]
+
+
+class StaleVersionProblem(Problem):
+    """412: the `If-Match` version is not the object's current one."""
+
+    current_version: int = Field(description="The object's version now: read it again.")
+
+
+class SeriesConflict(BaseModel):
+    index: int = Field(description="The occurrence (0 is the first).")
+    starts_at: datetime
+    reason: str
+
+
+class ConflictProblem(Problem):
+    """409: the request conflicts with the current state. Which members are present depends on
+    the conflict; a client may branch on `type` and read them."""
+
+    session_status: str | SkipJsonSchema[None] = absent(
+        "An illegal move: the session's status now."
+    )
+    starts_at: datetime | SkipJsonSchema[None] = absent("A slot not free: the start asked for.")
+    reason: str | SkipJsonSchema[None] = absent(
+        "A slot not free: why (overlap, capacity, notice, ...)."
+    )
+    conflicts: list[SeriesConflict] | SkipJsonSchema[None] = absent(
+        "A series: every occurrence that is not free."
+    )
+    external_id: str | SkipJsonSchema[None] = absent(
+        "A duplicate member: the `external_id` already taken."
+    )
+    slug: str | SkipJsonSchema[None] = absent("A duplicate skill: the `slug` already taken.")
+    active_sessions: int | SkipJsonSchema[None] = absent(
+        "A member with requested or booked sessions cannot go."
+    )
+    sessions: int | SkipJsonSchema[None] = absent("A skill that sessions are about cannot go.")
+    mentors: int | SkipJsonSchema[None] = absent("A skill in use: mentors offering it.")
+    mentees: int | SkipJsonSchema[None] = absent("A skill in use: mentees seeking it.")
+    goals: int | SkipJsonSchema[None] = absent("A skill in use: goals about it.")
+    editable_until: datetime | SkipJsonSchema[None] = absent(
+        "Feedback past its editing window: when the window closed."
+    )
+
+
+# The body of each error status (the schema in the OpenAPI document).
+PROBLEM_MODELS: dict[int, type[Problem]] = {
+    409: ConflictProblem,
+    412: StaleVersionProblem,
+    422: ValidationProblem,
+}
 
 
 def problem_response(
@@ -152,22 +228,39 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries documenting the problem+json a route may return."""
-    descriptions = {
-        401: "Missing or invalid credentials",
-        403: "Not allowed to this caller (a member token acting outside its own side)",
-        404: "Unknown id, or an id of another app",
-        409: "Conflict (duplicate, slot taken, illegal transition)",
-        412: "Stale If-Match version",
-        422: "Invalid input",
-        429: "Too many requests",
-    }
+# What each status means when a route declares it without saying more.
+DESCRIPTIONS = {
+    400: "The body could not be read (not UTF-8, not parseable)",
+    401: "Missing or invalid credentials",
+    403: "Not allowed to this caller",
+    404: "Unknown id, or an id of another app",
+    409: "Conflict (duplicate, slot taken, illegal transition)",
+    412: "Stale If-Match version",
+    413: "Request body over the size limit",
+    422: "Invalid input",
+    429: "Too many requests: wait `Retry-After` seconds",
+    503: "The database is unavailable or busy: retry after `Retry-After` seconds",
+}
+
+
+def problem_schema_ref(status: int) -> dict[str, str]:
+    return {"$ref": "#/components/schemas/" + PROBLEM_MODELS.get(status, Problem).__name__}
+
+
+def problem_doc(status: int, description: str | None = None) -> dict[str, Any]:
+    """The OpenAPI response for an error status: problem+json with its schema."""
     return {
-        s: {
-            "model": Problem,
-            "description": descriptions.get(s, "Error"),
-            "content": {MEDIA_TYPE: {}},
-        }
-        for s in (401, 429, *statuses)
+        "description": description or DESCRIPTIONS.get(status, "Error"),
+        "content": {MEDIA_TYPE: {"schema": problem_schema_ref(status)}},
     }
+
+
+def problems(*statuses: int, etag: int | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the problems a route's own rules may return (403, 404,
+    409, ...). What every route may answer (401, 413, 429, 503, 422 for its parameters, 412
+    for If-Match, ...) kit/openapi.py adds from the route's dependencies. `etag`: the success
+    status whose response carries the object's `ETag` (kit/versioning.set_etag)."""
+    responses: dict[int | str, dict[str, Any]] = {s: problem_doc(s) for s in statuses}
+    if etag is not None:
+        responses[etag] = {"headers": {"ETag": {"$ref": "#/components/headers/ETag"}}}
+    return responses

@@ -38,7 +38,10 @@ async def list_mentees(
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, summary="Create a mentee", responses=problems(409, 422)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a mentee",
+    responses=problems(409, 422, etag=201),
 )
 async def create_mentee(
     caller: CurrentCaller, db_session: DbSession, body: MenteeCreate, response: Response
@@ -49,7 +52,7 @@ async def create_mentee(
     )
 
 
-@router.get("/{mentee_id}", summary="Get a mentee", responses=problems(404, 422))
+@router.get("/{mentee_id}", summary="Get a mentee", responses=problems(404, 422, etag=200))
 async def get_mentee(
     caller: CurrentCaller, db_session: DbSession, mentee_id: MenteeId, response: Response
 ) -> MenteeRead:
@@ -59,7 +62,9 @@ async def get_mentee(
     return _read(view, response)
 
 
-@router.patch("/{mentee_id}", summary="Update a mentee", responses=problems(404, 409, 412, 422))
+@router.patch(
+    "/{mentee_id}", summary="Update a mentee", responses=problems(404, 409, 412, 422, etag=200)
+)
 async def update_mentee(
     caller: CurrentCaller,
     db_session: DbSession,

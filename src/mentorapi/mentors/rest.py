@@ -125,7 +125,10 @@ lean_routes = [
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, summary="Create a mentor", responses=problems(409, 422)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a mentor",
+    responses=problems(409, 422, etag=201),
 )
 async def create_mentor(
     caller: CurrentCaller, db_session: DbSession, body: MentorCreate, response: Response
@@ -136,7 +139,7 @@ async def create_mentor(
     return _read(view, response)
 
 
-@router.get("/{mentor_id}", summary="Get a mentor", responses=problems(404, 422))
+@router.get("/{mentor_id}", summary="Get a mentor", responses=problems(404, 422, etag=200))
 async def get_mentor(
     caller: CurrentCaller, db_session: DbSession, mentor_id: MentorId, response: Response
 ) -> MentorRead:
@@ -144,7 +147,9 @@ async def get_mentor(
     return _read(view, response)
 
 
-@router.patch("/{mentor_id}", summary="Update a mentor", responses=problems(404, 409, 412, 422))
+@router.patch(
+    "/{mentor_id}", summary="Update a mentor", responses=problems(404, 409, 412, 422, etag=200)
+)
 async def update_mentor(
     caller: CurrentCaller,
     db_session: DbSession,
@@ -166,8 +171,9 @@ async def update_mentor(
 
 @router.put(
     "/{mentor_id}/skills",
+    operation_id="setMentorSkills",
     summary="Replace the skills a mentor offers",
-    responses=problems(404, 412, 422),
+    responses=problems(404, 412, 422, etag=200),
 )
 async def put_mentor_skills(
     caller: CurrentCaller,

@@ -34,7 +34,7 @@ series_router = APIRouter(prefix="/v1/series", tags=["series"])
 
 IfMatch = Annotated[int | None, Depends(parse_if_match)]
 # A lifecycle move: a member who is the other side of the session gets 403, a stranger 404.
-CHANGE = problems(403, 404, 409, 412, 422)
+CHANGE = problems(403, 404, 409, 412, 422, etag=200)
 MENTOR_MOVE = "With a member token: the session's mentor only (its mentee gets 403)."
 
 
@@ -50,7 +50,7 @@ def _read(session: Session, response: Response) -> SessionRead:
     description="`booked` when the mentor auto-accepts, else `requested`. 409 when the slot is "
     "not free. With a member token: a mentee books for themself only (another `mentee_id` is a "
     "404).",
-    responses=problems(404, 409, 422),
+    responses=problems(404, 409, 422, etag=201),
 )
 async def book_session(
     caller: CurrentCaller, db_session: DbSession, body: SessionCreate, response: Response
@@ -97,10 +97,24 @@ async def list_sessions(
 # Before /{session_id}: that pattern would take "ses_….ics" too.
 @router.get(
     "/{session_id}.ics",
+    operation_id="getSessionCalendar",
     summary="The session as an iCalendar event",
     description="With a member token: the session's mentor and mentee only (anyone else: 404).",
     response_class=Response,
-    responses={200: {"content": {"text/calendar": {}}}, **problems(404, 409, 422)},
+    responses={
+        200: {
+            "description": "An iCalendar (RFC 5545) file with one event.",
+            "content": {"text/calendar": {"schema": {"type": "string"}}},
+            "headers": {
+                "Content-Disposition": {
+                    "description": '`attachment; filename="<session id>.ics"`',
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **problems(404, 409, 422),
+    },
 )
 async def session_ics(
     caller: CurrentCaller, db_session: DbSession, session_id: SessionId
@@ -119,7 +133,7 @@ async def session_ics(
     "/{session_id}",
     summary="Get a session",
     description="With a member token: the session's mentor and mentee only (anyone else: 404).",
-    responses=problems(404, 422),
+    responses=problems(404, 422, etag=200),
 )
 async def get_session(
     caller: CurrentCaller, db_session: DbSession, session_id: SessionId, response: Response
@@ -258,6 +272,7 @@ async def complete_session(
 
 @router.post(
     "/{session_id}/no-show",
+    operation_id="markNoShow",
     summary="Mark a session as a no-show",
     description=MENTOR_MOVE,
     responses=CHANGE,
@@ -281,10 +296,11 @@ async def no_show_session(
 
 @router.get(
     "/{session_id}/notes",
+    operation_id="getSessionNotes",
     summary="The mentee's private notes",
     description="With a member token: the session's mentee only; to its mentor (and anyone "
     "else) they do not exist (404).",
-    responses=problems(404, 422),
+    responses=problems(404, 422, etag=200),
 )
 async def get_notes(
     caller: CurrentCaller, db_session: DbSession, session_id: SessionId, response: Response
@@ -298,10 +314,11 @@ async def get_notes(
 
 @router.put(
     "/{session_id}/notes",
+    operation_id="putSessionNotes",
     summary="Replace the mentee's private notes and takeaways",
     description="Private to the mentee: never part of webhook payloads. With a member token: "
     "the session's mentee only (anyone else, the mentor included: 404).",
-    responses=problems(404, 412, 422),
+    responses=problems(404, 412, 422, etag=200),
 )
 async def put_notes(
     caller: CurrentCaller,
@@ -393,7 +410,7 @@ def _series(series: Series, sessions: list[Session], response: Response) -> Seri
     summary="Book a weekly series",
     description="All or nothing: 409 lists every conflicting occurrence under `conflicts`. "
     "With a member token: a mentee books for themself only (another `mentee_id` is a 404).",
-    responses=problems(404, 409, 422),
+    responses=problems(404, 409, 422, etag=201),
 )
 async def create_series(
     caller: CurrentCaller, db_session: DbSession, body: SeriesCreate, response: Response
@@ -408,7 +425,7 @@ async def create_series(
     "/{series_id}",
     summary="Get a series",
     description="With a member token: the series' mentor and mentee only (anyone else: 404).",
-    responses=problems(404, 422),
+    responses=problems(404, 422, etag=200),
 )
 async def get_series(
     caller: CurrentCaller, db_session: DbSession, series_id: SeriesId, response: Response

@@ -30,7 +30,10 @@ async def list_skills(
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, summary="Create a skill", responses=problems(409, 422)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a skill",
+    responses=problems(409, 422, etag=201),
 )
 async def create_skill(
     caller: CurrentCaller, db_session: DbSession, body: SkillCreate, response: Response
@@ -42,7 +45,7 @@ async def create_skill(
     return SkillRead.model_validate(skill)
 
 
-@router.get("/{skill_id}", summary="Get a skill", responses=problems(404, 422))
+@router.get("/{skill_id}", summary="Get a skill", responses=problems(404, 422, etag=200))
 async def get_skill(
     caller: CurrentCaller, db_session: DbSession, skill_id: SkillId, response: Response
 ) -> SkillRead:
@@ -51,7 +54,9 @@ async def get_skill(
     return SkillRead.model_validate(skill)
 
 
-@router.patch("/{skill_id}", summary="Update a skill", responses=problems(404, 409, 412, 422))
+@router.patch(
+    "/{skill_id}", summary="Update a skill", responses=problems(404, 409, 412, 422, etag=200)
+)
 async def update_skill(
     caller: CurrentCaller,
     db_session: DbSession,

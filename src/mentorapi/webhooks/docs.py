@@ -8,7 +8,7 @@ returns it, plus `previous` (the fields that changed) where something changed.
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
 
 from mentorapi.feedback.schemas import FeedbackRead, ImpactUpdateRead
@@ -90,8 +90,16 @@ def _document(event_type: EventType, body: type[BaseModel]) -> None:
         summary=_DESCRIPTIONS[event_type],
         description=_DESCRIPTIONS[event_type] + "\n" + HEADERS,
         status_code=200,
-        operation_id=f"webhook_{receive.__name__}",
-        responses={200: {"description": "Any 2xx acknowledges the delivery."}},
+        # `onSessionBooked`: camelCase, as the operations of the API itself.
+        operation_id="on" + "".join(p.capitalize() for p in receive.__name__.split("_")),
+        # Your endpoint's answer has no body we read.
+        response_class=Response,
+        responses={
+            200: {"description": "Any 2xx acknowledges the delivery."},
+            "default": {
+                "description": "Anything else is retried later; 410 Gone disables the endpoint."
+            },
+        },
     )(receive)
 
 

@@ -42,7 +42,12 @@ def _allow_private(request: Request) -> bool:
     return bool(request.app.state.settings.webhook_allow_private_urls)
 
 
-@endpoints.get("", summary="List webhook endpoints", responses=problems(422))
+@endpoints.get(
+    "",
+    operation_id="listWebhookEndpoints",
+    summary="List webhook endpoints",
+    responses=problems(422),
+)
 async def list_endpoints(
     app: CurrentApp,
     db_session: DbSession,
@@ -55,8 +60,9 @@ async def list_endpoints(
 @endpoints.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    operation_id="createWebhookEndpoint",
     summary="Create a webhook endpoint (the response shows its secret)",
-    responses=problems(422),
+    responses=problems(422, etag=201),
 )
 async def create_endpoint(
     app: CurrentApp,
@@ -71,7 +77,12 @@ async def create_endpoint(
     return _with_secret(endpoint, response)
 
 
-@endpoints.get("/{endpoint_id}", summary="Get a webhook endpoint", responses=problems(404, 422))
+@endpoints.get(
+    "/{endpoint_id}",
+    operation_id="getWebhookEndpoint",
+    summary="Get a webhook endpoint",
+    responses=problems(404, 422, etag=200),
+)
 async def get_endpoint(
     app: CurrentApp, db_session: DbSession, endpoint_id: EndpointId, response: Response
 ) -> WebhookEndpointRead:
@@ -83,8 +94,9 @@ async def get_endpoint(
 
 @endpoints.patch(
     "/{endpoint_id}",
+    operation_id="updateWebhookEndpoint",
     summary="Update a webhook endpoint (enable, disable, change URL or events)",
-    responses=problems(404, 412, 422),
+    responses=problems(404, 412, 422, etag=200),
 )
 async def update_endpoint(
     app: CurrentApp,
@@ -109,6 +121,7 @@ async def update_endpoint(
 @endpoints.delete(
     "/{endpoint_id}",
     status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="deleteWebhookEndpoint",
     summary="Delete a webhook endpoint and its delivery log",
     responses=problems(404, 412, 422),
 )
@@ -128,8 +141,9 @@ async def delete_endpoint(
 
 @endpoints.post(
     "/{endpoint_id}/rotate-secret",
+    operation_id="rotateWebhookEndpointSecret",
     summary="Rotate the signing secret; the old one also signs for 24 hours",
-    responses=problems(404, 422),
+    responses=problems(404, 422, etag=200),
 )
 async def rotate_secret(
     app: CurrentApp, db_session: DbSession, endpoint_id: EndpointId, response: Response
@@ -143,6 +157,7 @@ async def rotate_secret(
 @endpoints.post(
     "/{endpoint_id}/test",
     status_code=status.HTTP_202_ACCEPTED,
+    operation_id="testWebhookEndpoint",
     summary="Send a webhook.test event to this endpoint only",
     responses=problems(404, 409, 422),
 )
@@ -154,6 +169,7 @@ async def send_test(app: CurrentApp, db_session: DbSession, endpoint_id: Endpoin
 @endpoints.post(
     "/{endpoint_id}/recover",
     status_code=status.HTTP_202_ACCEPTED,
+    operation_id="recoverWebhookEndpoint",
     summary="Send again every delivery that failed, for events since a time",
     responses=problems(404, 409, 422),
 )
@@ -168,6 +184,7 @@ async def recover(
 
 @endpoints.get(
     "/{endpoint_id}/deliveries",
+    operation_id="listWebhookDeliveries",
     summary="The endpoint's delivery log: every attempt, newest first",
     responses=problems(404, 422),
 )
@@ -215,6 +232,7 @@ async def get_event(
 @events.post(
     "/{event_id}/redeliver",
     status_code=status.HTTP_202_ACCEPTED,
+    operation_id="redeliverEvent",
     summary="Send an event again to the enabled endpoints it went to",
     responses=problems(404, 409, 422),
 )
