@@ -22,6 +22,7 @@ from mentorapi.goals.rest import router as goals_router
 from mentorapi.graphql.router import install_graphql
 from mentorapi.health import router as health_router
 from mentorapi.kit import lean
+from mentorapi.kit.bodies import install_examples
 from mentorapi.kit.idempotency import IdempotencyMiddleware
 from mentorapi.kit.problems import install_problem_handlers
 from mentorapi.kit.ratelimit import RateLimitHeaders, create_rate_limiter
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
+    # The bodies' examples with their nulls (FastAPI's document drops every null).
+    install_examples(app)
     install_problem_handlers(app)
     # Every REST route refuses text the database cannot store (kit/text.py); GraphQL checks
     # its arguments and variables itself (graphql/text.py), to answer in its own error shape.
