@@ -486,3 +486,17 @@ async def test_request_examples_are_accepted_by_the_server(tenant: Tenant) -> No
     assert sent >= len(_requests())
     assert set(CREATES.values()) <= set(real), "\n".join(statuses)
     assert not refused, "\n".join(refused)
+
+
+def test_a_window_built_from_its_fields_examples_is_valid() -> None:
+    """Tools that build an example from the properties' own examples (Swagger UI, schemathesis)
+    sent `09:00`-`09:00`, which the server refuses: each end has its own example now."""
+    from mentorapi.availability.schemas import TimeWindow, WeeklyWindow
+
+    for model in (TimeWindow, WeeklyWindow):
+        props = schemas()[model.__name__]["properties"]
+        built = {
+            name: (prop.get("examples") or schemas()[_only_ref(prop) or ""]["enum"])[0]
+            for name, prop in props.items()
+        }
+        model.model_validate(built)
