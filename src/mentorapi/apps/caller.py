@@ -20,12 +20,12 @@ How a service adopts it (faces pass `actor=caller` from the `CurrentCaller` depe
 """
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from mentorapi.kit.enums import NamedStrEnum
 from mentorapi.kit.errors import Forbidden, NotFound
 
 
-class Role(StrEnum):
+class Role(NamedStrEnum):
     mentee = "mentee"
     mentor = "mentor"
     # One person who both mentors and is mentored in the same app.

@@ -1,7 +1,6 @@
 import itertools
 import re
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -12,9 +11,15 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic.config import JsonDict
 
 from mentorapi.availability.models import Availability
-from mentorapi.kit.timezones import validate_timezone
+from mentorapi.kit import examples as ex
+from mentorapi.kit.bodies import RequestBody, ResponseBody
+from mentorapi.kit.enums import NamedStrEnum
+from mentorapi.kit.fields import shown
+from mentorapi.kit.ids import MentorIdOut
+from mentorapi.kit.timezones import TIMEZONE_PATTERN, validate_timezone
 from mentorapi.mentors.schemas import SessionLength
 from mentorapi.sessions.schemas import Instant
 
@@ -22,10 +27,13 @@ MAX_WEEKLY_WINDOWS = 70
 MAX_OVERRIDES = 366
 MAX_WINDOWS_PER_DAY = 12
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+# A wall-clock time, 00:00 to 24:00 (24:00 only ends a window): the check below and the
+# `pattern` of the schema.
+HHMM_PATTERN = r"^(?:(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+_HHMM = re.compile(HHMM_PATTERN)
 
 
-class Day(StrEnum):
+class Day(NamedStrEnum):
     mon = "mon"
     tue = "tue"
     wed = "wed"
@@ -49,14 +57,22 @@ def _hhmm(value: str) -> str:
     return value
 
 
-LocalTime = Annotated[str, Field(max_length=5, examples=["09:00"]), AfterValidator(_hhmm)]
+LocalTime = Annotated[
+    str,
+    Field(max_length=5, description="HH:MM, 00:00-24:00."),
+    AfterValidator(_hhmm),
+    shown(pattern=HHMM_PATTERN),
+]
 
 
-class TimeWindow(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TimeWindow(RequestBody):
+    """From `start` to `end` (later the same day; `end` may be 24:00)."""
 
-    start: LocalTime
-    end: LocalTime
+    model_config = ConfigDict(json_schema_extra={"examples": [{"start": "09:00", "end": "11:30"}]})
+
+    # An example each, so that a window built from the fields' examples is a valid one.
+    start: Annotated[LocalTime, Field(examples=["09:00"])]
+    end: Annotated[LocalTime, Field(examples=["11:30"])]
 
     @model_validator(mode="after")
     def _ordered(self) -> "TimeWindow":
@@ -68,6 +84,10 @@ class TimeWindow(BaseModel):
 
 
 class WeeklyWindow(TimeWindow):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"day": "tue", "start": "15:00", "end": "17:00"}]}
+    )
+
     day: Day
 
 
@@ -78,8 +98,15 @@ def _no_overlap(windows: list[TimeWindow], where: str) -> None:
             raise ValueError(f"windows {a.start}-{a.end} and {b.start}-{b.end} overlap on {where}")
 
 
-class DateOverride(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DateOverride(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"date": "2027-03-16", "windows": [{"start": "08:00", "end": "09:00"}]},
+                {"date": "2027-04-05", "windows": []},
+            ]
+        }
+    )
 
     date: date
     windows: list[TimeWindow] = Field(
@@ -92,10 +119,23 @@ class DateOverride(BaseModel):
         return self
 
 
-class AvailabilityPut(BaseModel):
+AVAILABILITY_EXAMPLE: JsonDict = {
+    "weekly": [
+        {"day": "tue", "start": "15:00", "end": "17:00"},
+        {"day": "thu", "start": "09:00", "end": "09:45"},
+    ],
+    "overrides": [{"date": "2027-04-05", "windows": []}],
+    "buffer_minutes": 5,
+    "min_notice_minutes": 720,
+    "weekly_capacity": 4,
+    "auto_accept": False,
+}
+
+
+class AvailabilityPut(RequestBody):
     """Local wall-clock times in the mentor's own zone; the whole availability is replaced."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(json_schema_extra={"examples": [AVAILABILITY_EXAMPLE]})
 
     weekly: list[WeeklyWindow] = Field(default_factory=list, max_length=MAX_WEEKLY_WINDOWS)
     overrides: list[DateOverride] = Field(default_factory=list, max_length=MAX_OVERRIDES)
@@ -121,8 +161,22 @@ class AvailabilityPut(BaseModel):
         return self
 
 
-class AvailabilityRead(BaseModel):
-    mentor_id: str
+class AvailabilityRead(ResponseBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "mentor_id": ex.MENTOR_ID,
+                    "timezone": "Europe/Berlin",
+                    **AVAILABILITY_EXAMPLE,
+                    "version": 2,
+                    "updated_at": ex.UPDATED_AT,
+                }
+            ]
+        }
+    )
+
+    mentor_id: MentorIdOut
     timezone: str
     weekly: list[WeeklyWindow]
     overrides: list[DateOverride]
@@ -155,14 +209,26 @@ def dump_weekly(windows: list[WeeklyWindow]) -> list[dict[str, Any]]:
     return [w.model_dump(mode="json") for w in ordered]
 
 
-class Slot(BaseModel):
+class Slot(ResponseBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "starts_at": ex.STARTS_AT,
+                    "ends_at": ex.ENDS_AT,
+                    "local_start": "2027-03-02T15:00:00+01:00",
+                }
+            ]
+        }
+    )
+
     starts_at: datetime
     ends_at: datetime
     local_start: str = Field(description="The start in the requested zone, with its offset.")
 
 
 # The zone a slots page is shown in (checked against the IANA database where it is used).
-ZoneName = Annotated[str, StringConstraints(max_length=64)]
+ZoneName = Annotated[str, StringConstraints(max_length=64), shown(pattern=TIMEZONE_PATTERN)]
 
 
 def _timezone(value: str | None) -> str | None:

@@ -1,23 +1,23 @@
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import Column, ForeignKey, String, UniqueConstraint
 from sqlmodel import Field
 
 from mentorapi.db.base import TenantOwned
 from mentorapi.db.types import JSONList
+from mentorapi.kit.enums import NamedStrEnum
 from mentorapi.kit.ids import new_id
 
 # Feedback can be edited for this long after it was given; later words are impact updates.
 EDIT_WINDOW = timedelta(days=7)
 
 
-class Author(StrEnum):
+class Author(NamedStrEnum):
     mentee = "mentee"
     mentor = "mentor"
 
 
-class Visibility(StrEnum):
+class Visibility(NamedStrEnum):
     mentor = "mentor"  # the mentor (and the client app) only
     public = "public"  # also on the mentor's public profile
 

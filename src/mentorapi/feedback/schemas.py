@@ -1,9 +1,19 @@
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic.config import JsonDict
 
 from mentorapi.feedback.models import Author, Feedback, ImpactUpdate, Visibility, editable_until
+from mentorapi.kit import examples as ex
+from mentorapi.kit.bodies import RequestBody, ResponseBody
+from mentorapi.kit.ids import (
+    FeedbackIdOut,
+    ImpactUpdateIdOut,
+    MenteeIdOut,
+    MentorIdOut,
+    SessionIdOut,
+)
 
 Rating = Annotated[int, Field(ge=1, le=5)]
 Impact = Annotated[
@@ -27,8 +37,25 @@ MENTEE_ONLY = ("rating", "impact", "takeaways", "thanks")
 MENTOR_ONLY = ("note",)
 
 
-class FeedbackCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FeedbackCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "author": "mentee",
+                    "rating": 5,
+                    "impact": "Built the Q1 pivot in 10 minutes instead of an afternoon.",
+                    "takeaways": ["Regions as rows", "Show values as % growth"],
+                    "thanks": "Thank you, Ana!",
+                    "visibility": "mentor",
+                },
+                {
+                    "author": "mentor",
+                    "note": "Next: try slicers so your manager can filter by region.",
+                },
+            ]
+        }
+    )
 
     author: Author
     rating: Rating | None = Field(default=None, description="1-5; required from the mentee.")
@@ -49,8 +76,8 @@ class FeedbackCreate(BaseModel):
         return self
 
 
-class FeedbackUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FeedbackUpdate(RequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"visibility": "public"}]})
 
     rating: Rating | None = None
     impact: Impact | None = None
@@ -60,27 +87,71 @@ class FeedbackUpdate(BaseModel):
     visibility: Visibility | None = None
 
 
-class ImpactUpdateCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ImpactUpdateCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "My pivot-based sales review is now the team's monthly template.",
+                    "occurred_on": "2027-05-14",
+                }
+            ]
+        }
+    )
 
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     occurred_on: date | None = Field(default=None, description="When it happened (default: today).")
 
 
-class ImpactUpdateRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+IMPACT_UPDATE_EXAMPLE: JsonDict = {
+    "id": ex.IMPACT_ID,
+    "text": "My pivot-based sales review is now the team's monthly template.",
+    "occurred_on": "2027-05-14",
+    "created_at": "2027-05-15T08:30:00Z",
+}
 
-    id: str
+
+class ImpactUpdateRead(ResponseBody):
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [IMPACT_UPDATE_EXAMPLE]}
+    )
+
+    id: ImpactUpdateIdOut
     text: str
     occurred_on: date | None
     created_at: datetime
 
 
-class FeedbackRead(BaseModel):
-    id: str
-    session_id: str
-    mentor_id: str
-    mentee_id: str
+class FeedbackRead(ResponseBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": ex.FEEDBACK_ID,
+                    "session_id": ex.SESSION_ID,
+                    "mentor_id": ex.MENTOR_ID,
+                    "mentee_id": ex.MENTEE_ID,
+                    "author": "mentee",
+                    "rating": 5,
+                    "impact": "Built the Q1 pivot in 10 minutes instead of an afternoon.",
+                    "takeaways": ["Regions as rows", "Show values as % growth"],
+                    "thanks": "Thank you, Ana!",
+                    "note": "",
+                    "visibility": "mentor",
+                    "impact_updates": [IMPACT_UPDATE_EXAMPLE],
+                    "editable_until": "2027-03-09T14:30:00Z",
+                    "version": 2,
+                    "created_at": "2027-03-02T14:30:00Z",
+                    "updated_at": "2027-05-15T08:30:00Z",
+                }
+            ]
+        }
+    )
+
+    id: FeedbackIdOut
+    session_id: SessionIdOut
+    mentor_id: MentorIdOut
+    mentee_id: MenteeIdOut
     author: Author
     rating: int | None
     impact: str

@@ -1,38 +1,60 @@
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import ConfigDict, Field, StringConstraints, computed_field
+from pydantic.config import JsonDict
 
 from mentorapi.goals.models import Goal, Milestone
+from mentorapi.kit import examples as ex
+from mentorapi.kit.bodies import RequestBody, ResponseBody
+from mentorapi.kit.ids import GoalIdOut, MenteeIdOut, MilestoneIdOut, SkillRefId
 from mentorapi.skills.models import Skill
-from mentorapi.skills.schemas import SkillRef, Slug
+from mentorapi.skills.schemas import SKILL_REF_EXAMPLE, SkillRef, Slug
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 MAX_MILESTONES = 20
 
 
-class MilestoneCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MilestoneCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"title": "Present the Q1 pivot to my team", "target_date": "2027-04-01"}]
+        }
+    )
 
     title: Title
     target_date: date | None = None
 
 
-class MilestoneUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MilestoneUpdate(RequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"done": True}]})
 
     title: Title | None = None
     target_date: date | None = None
     done: bool | None = None
 
 
-class GoalCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class GoalCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Own the monthly sales report",
+                    "description": "Build it myself, from raw export to the slides.",
+                    "slug": "pivot-tables",
+                    "target_date": "2027-06-30",
+                    "milestones": [
+                        {"title": "Present the Q1 pivot to my team", "target_date": "2027-04-01"}
+                    ],
+                }
+            ]
+        }
+    )
 
     title: Title
     description: Description = ""
-    skill_id: Annotated[str | None, Field(max_length=40)] = None
+    skill_id: SkillRefId | None = None
     slug: Slug | None = None
     target_date: date | None = None
     milestones: Annotated[list[MilestoneCreate], Field(max_length=MAX_MILESTONES)] = Field(
@@ -40,16 +62,27 @@ class GoalCreate(BaseModel):
     )
 
 
-class GoalUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class GoalUpdate(RequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"target_date": "2027-07-31"}]})
 
     title: Title | None = None
     description: Description | None = None
     target_date: date | None = None
 
 
-class MilestoneRead(BaseModel):
-    id: str
+MILESTONE_EXAMPLE: JsonDict = {
+    "id": ex.MILESTONE_ID,
+    "title": "Present the Q1 pivot to my team",
+    "target_date": "2027-04-01",
+    "done": True,
+    "done_at": "2027-03-30T10:00:00Z",
+}
+
+
+class MilestoneRead(ResponseBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [MILESTONE_EXAMPLE]})
+
+    id: MilestoneIdOut
     title: str
     target_date: date | None
     done: bool
@@ -66,7 +99,13 @@ class MilestoneRead(BaseModel):
         )
 
 
-class GoalProgress(BaseModel):
+class GoalProgress(ResponseBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"milestones_done": 1, "milestones_total": 2, "percent": 50}]
+        }
+    )
+
     milestones_done: int
     milestones_total: int
 
@@ -79,9 +118,39 @@ class GoalProgress(BaseModel):
         return round(100 * self.milestones_done / self.milestones_total)
 
 
-class GoalRead(BaseModel):
-    id: str
-    mentee_id: str
+class GoalRead(ResponseBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": ex.GOAL_ID,
+                    "mentee_id": ex.MENTEE_ID,
+                    "skill": SKILL_REF_EXAMPLE,
+                    "title": "Own the monthly sales report",
+                    "description": "Build it myself, from raw export to the slides.",
+                    "target_date": "2027-06-30",
+                    "milestones": [
+                        MILESTONE_EXAMPLE,
+                        {
+                            **MILESTONE_EXAMPLE,
+                            "id": "mls_01JD8XB3D4E5F6G7H8J9K0M1N3",
+                            "title": "Automate the refresh",
+                            "target_date": "2027-05-15",
+                            "done": False,
+                            "done_at": None,
+                        },
+                    ],
+                    "progress": {"milestones_done": 1, "milestones_total": 2, "percent": 50},
+                    "version": 4,
+                    "created_at": ex.CREATED_AT,
+                    "updated_at": "2027-03-30T10:00:00Z",
+                }
+            ]
+        }
+    )
+
+    id: GoalIdOut
+    mentee_id: MenteeIdOut
     skill: SkillRef | None
     title: str
     description: str

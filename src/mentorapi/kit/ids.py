@@ -34,7 +34,10 @@ PREFIXES = {
     "dla": "delivery attempt",
 }
 
-ID_PATTERN = re.compile(r"^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})$")
+# Crockford base32: no I, L, O or U. One definition for the check below and the documented
+# pattern of every id field, request and response (`id_schema`).
+BODY_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
+ID_PATTERN = re.compile(rf"^([a-z]{{3}})_({BODY_PATTERN})$")
 # Longer than any id (30 characters), so a bound on a field that names an object of any kind
 # refuses nothing real; the typed ids below are bound by their pattern.
 MAX_ID_LENGTH = 40
@@ -68,17 +71,47 @@ def _validator(prefix: str) -> Callable[[str], str]:
     return lambda value: check_id(value, prefix)
 
 
+def id_schema(prefix: str | None = None) -> dict[str, Any]:
+    """The JSON Schema of an id of one kind (or of any kind): what `check_id` accepts."""
+    kind = prefix or "[a-z]{3}"
+    example = f"{prefix or 'mtr'}_01JD8X4K8Y3N6Q2W5E7R9T1V3V"
+    what = f"A {PREFIXES[prefix]} id." if prefix else "An id of any kind."
+    return {
+        "type": "string",
+        "pattern": f"^{kind}_{BODY_PATTERN}$",
+        "minLength": len(example),
+        "maxLength": len(example),
+        "description": what,
+        "examples": [example],
+    }
+
+
 def typed_id(prefix: str) -> Any:
     """A str annotated to accept only ids of one kind: the wrong kind is a 422, not a 404."""
     return Annotated[
         str,
         StringConstraints(max_length=MAX_ID_LENGTH),
         AfterValidator(_validator(prefix)),
-        WithJsonSchema({"type": "string", "pattern": f"^{prefix}_[0-9A-Z]{{26}}$"}),
+        WithJsonSchema(id_schema(prefix)),
     ]
 
 
-# An id of any kind (a filter on "the object an event is about").
+def read_id(prefix: str | None = None) -> Any:
+    """An id as a response shows it: documented like `typed_id`, not validated again (the
+    server wrote it)."""
+    return Annotated[str, WithJsonSchema(id_schema(prefix))]
+
+
+def documented_id(prefix: str) -> Any:
+    """An id in a request that the service looks up itself (an unknown or foreign one is
+    already a 422 there): only its documented pattern is added, so a client can check it."""
+    return Annotated[
+        str, StringConstraints(max_length=MAX_ID_LENGTH), WithJsonSchema(id_schema(prefix))
+    ]
+
+
+# An id of any kind (a filter on "the object an event is about"). Not checked: an id that is
+# not one simply matches nothing.
 AnyId = Annotated[str, StringConstraints(max_length=MAX_ID_LENGTH)]
 
 SkillId = typed_id("skl")
@@ -94,3 +127,24 @@ GoalId = typed_id("gol")
 MilestoneId = typed_id("mls")
 ImpactUpdateId = typed_id("imp")
 ActionItemId = typed_id("act")
+
+# A skill named in a request by id, looked up by the service (skills.service.resolve_choices).
+SkillRefId = documented_id("skl")
+
+# The same ids in responses (documented, not re-validated).
+AppIdOut = read_id("app")
+SkillIdOut = read_id("skl")
+MentorIdOut = read_id("mtr")
+MenteeIdOut = read_id("mte")
+SessionIdOut = read_id("ses")
+SeriesIdOut = read_id("ser")
+FeedbackIdOut = read_id("fbk")
+EndpointIdOut = read_id("whe")
+EventIdOut = read_id("evt")
+DeliveryIdOut = read_id("dlv")
+GoalIdOut = read_id("gol")
+MilestoneIdOut = read_id("mls")
+ImpactUpdateIdOut = read_id("imp")
+ActionItemIdOut = read_id("act")
+AttemptIdOut = read_id("dla")
+AnyIdOut = read_id()

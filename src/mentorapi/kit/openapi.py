@@ -34,6 +34,7 @@ from starlette.routing import BaseRoute
 
 from mentorapi.apps.auth import authenticate_request, current_app
 from mentorapi.db.uow import _session as unit_of_work_session
+from mentorapi.kit.bodies import restore_examples
 from mentorapi.kit.idempotency import MAX_KEY_LENGTH
 from mentorapi.kit.problems import (
     MEDIA_TYPE,
@@ -335,6 +336,8 @@ def complete(schema: dict[str, Any], routes: Iterable[BaseRoute]) -> None:
             _complete_operation(operation, route, method)
     _add_links(schema)
     _drop_unused_schemas(schema, ["HTTPValidationError", "ValidationError"])
+    # The bodies' examples with their nulls (FastAPI's document drops every null).
+    restore_examples(schema)
 
 
 def install(app: FastAPI) -> None:

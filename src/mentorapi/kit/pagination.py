@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import Field
 
+from mentorapi.kit.bodies import ResponseBody
 from mentorapi.kit.errors import InvalidInput
 from mentorapi.kit.ids import id_kind
 
@@ -30,9 +31,11 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 
-class Page(BaseModel, Generic[T]):
+class Page(ResponseBody, Generic[T]):
     data: list[T]
-    next_cursor: str | None = None
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 # Where a request's cursor came from, for the 422's `errors[].loc` (GraphQL: the `after` argument).

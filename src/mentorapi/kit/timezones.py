@@ -4,6 +4,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+# The shape of every IANA zone name (`Area/Location[/Sub]`, `UTC`, `Etc/GMT+5`): documented in
+# the schema (a list of ~600 names would be too much); the tz database decides which exist, and
+# a test holds every one of them to this pattern.
+TIMEZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*$"
+
 
 @lru_cache(maxsize=1)
 def _known() -> frozenset[str]:

@@ -3,10 +3,19 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mentorapi.kit import examples as ex
+from mentorapi.kit.bodies import RequestBody, ResponseBody
 from mentorapi.kit.fields import ExternalId, Languages, PersonName, SearchText, Timezone
+from mentorapi.kit.ids import MenteeIdOut
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.skills.models import Skill
-from mentorapi.skills.schemas import SkillChoice, SkillLevelRead, SkillRef, SlugFilter
+from mentorapi.skills.schemas import (
+    SKILL_REF_EXAMPLE,
+    SkillChoice,
+    SkillLevelRead,
+    SkillRef,
+    SlugFilter,
+)
 
 Seeking = Annotated[
     list[SkillChoice],
@@ -14,8 +23,22 @@ Seeking = Annotated[
 ]
 
 
-class MenteeCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MenteeCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "user-4821",
+                    "name": "Ben Okafor",
+                    "timezone": "Africa/Lagos",
+                    "languages": ["en"],
+                    "seeking": [
+                        {"slug": "pivot-tables", "level": 1, "note": "Quarterly sales report"}
+                    ],
+                }
+            ]
+        }
+    )
 
     external_id: ExternalId
     name: PersonName
@@ -24,8 +47,10 @@ class MenteeCreate(BaseModel):
     seeking: Seeking = Field(default_factory=list)
 
 
-class MenteeUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MenteeUpdate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"timezone": "Europe/London", "languages": ["en", "yo"]}]}
+    )
 
     external_id: ExternalId | None = None
     name: PersonName | None = None
@@ -34,8 +59,28 @@ class MenteeUpdate(BaseModel):
     seeking: Seeking | None = None
 
 
-class MenteeRead(BaseModel):
-    id: str
+class MenteeRead(ResponseBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": ex.MENTEE_ID,
+                    "external_id": "user-4821",
+                    "name": "Ben Okafor",
+                    "timezone": "Africa/Lagos",
+                    "languages": ["en"],
+                    "seeking": [
+                        {"skill": SKILL_REF_EXAMPLE, "level": 1, "note": "Quarterly sales report"}
+                    ],
+                    "version": 1,
+                    "created_at": ex.CREATED_AT,
+                    "updated_at": ex.CREATED_AT,
+                }
+            ]
+        }
+    )
+
+    id: MenteeIdOut
     external_id: str
     name: str
     timezone: str

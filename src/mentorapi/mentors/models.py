@@ -1,5 +1,4 @@
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy import JSON, Column, ForeignKey, Index, String, UniqueConstraint
@@ -8,11 +7,12 @@ from typing_extensions import TypedDict  # pydantic needs it for TypedDict field
 
 from mentorapi.db.base import TenantOwned
 from mentorapi.db.types import JSONList
+from mentorapi.kit.enums import NamedStrEnum
 from mentorapi.kit.ids import new_id
 from mentorapi.skills.models import Skill
 
 
-class Format(StrEnum):
+class Format(NamedStrEnum):
     video = "video"
     phone = "phone"
     chat = "chat"

@@ -1,6 +1,5 @@
 from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -11,11 +10,23 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+from pydantic.config import JsonDict
 
-from mentorapi.kit.fields import ExternalId, Languages, PersonName, SearchText, Timezone
+from mentorapi.kit import examples as ex
+from mentorapi.kit.bodies import RequestBody, ResponseBody
+from mentorapi.kit.enums import NamedStrEnum
+from mentorapi.kit.fields import (
+    ExternalId,
+    Languages,
+    LanguageTag,
+    PersonName,
+    SearchText,
+    Timezone,
+)
+from mentorapi.kit.ids import MentorIdOut
 from mentorapi.kit.languages import normalize_language
 from mentorapi.mentors.models import Format, MentorFields, SkillOffer
-from mentorapi.skills.schemas import SkillChoice, SkillLevelRead, SlugFilter
+from mentorapi.skills.schemas import SKILL_REF_EXAMPLE, SkillChoice, SkillLevelRead, SlugFilter
 
 MIN_SESSION_MINUTES = 5
 MAX_SESSION_MINUTES = 60
@@ -44,8 +55,24 @@ SessionLengths = Annotated[
 SkillChoices = Annotated[list[SkillChoice], Field(max_length=50)]
 
 
-class MentorCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MentorCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "user-1207",
+                    "name": "Ana Sousa",
+                    "headline": "Finance lead; spreadsheets that explain themselves",
+                    "bio": "Ten years of month-end reporting. Bring your messiest sheet.",
+                    "timezone": "Europe/Berlin",
+                    "languages": ["en", "pt-BR"],
+                    "formats": ["video", "chat", "async"],
+                    "session_lengths": [15, 30],
+                    "skills": [{"slug": "pivot-tables", "level": 5}],
+                }
+            ]
+        }
+    )
 
     external_id: ExternalId
     name: PersonName
@@ -58,8 +85,10 @@ class MentorCreate(BaseModel):
     skills: SkillChoices = Field(default_factory=list)
 
 
-class MentorUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MentorUpdate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"headline": "Finance lead", "session_lengths": [15]}]}
+    )
 
     external_id: ExternalId | None = None
     name: PersonName | None = None
@@ -71,13 +100,36 @@ class MentorUpdate(BaseModel):
     session_lengths: SessionLengths | None = None
 
 
-class MentorSkillsPut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MentorSkillsPut(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "skills": [
+                        {"slug": "pivot-tables", "level": 5, "note": "Month-end reporting"},
+                        {"skill_id": ex.SKILL_2_ID, "level": 3},
+                    ]
+                }
+            ]
+        }
+    )
 
     skills: SkillChoices
 
 
-class MentorStats(BaseModel):
+MENTOR_STATS_EXAMPLE: JsonDict = {
+    "sessions_completed": 42,
+    "minutes_mentored": 735,
+    "average_rating": 4.8,
+    "ratings_count": 37,
+    "mentees_helped": 29,
+    "impact_stories": 12,
+}
+
+
+class MentorStats(ResponseBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [MENTOR_STATS_EXAMPLE]})
+
     sessions_completed: int
     minutes_mentored: int
     average_rating: float | None
@@ -86,7 +138,9 @@ class MentorStats(BaseModel):
     impact_stories: int = Field(description="Feedback and impact updates that told an impact.")
 
 
-class MentorSort(StrEnum):
+class MentorSort(NamedStrEnum):
+    """The order of a mentor search; a leading `-` reverses it (named `newest`, `name_desc`)."""
+
     created = "created"
     newest = "-created"
     name = "name"
@@ -95,8 +149,31 @@ class MentorSort(StrEnum):
     sessions = "sessions"  # most sessions completed first
 
 
-class MentorRead(BaseModel):
-    id: str
+class MentorRead(ResponseBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": ex.MENTOR_ID,
+                    "external_id": "user-1207",
+                    "name": "Ana Sousa",
+                    "headline": "Finance lead; spreadsheets that explain themselves",
+                    "bio": "Ten years of month-end reporting. Bring your messiest sheet.",
+                    "timezone": "Europe/Berlin",
+                    "languages": ["en", "pt-BR"],
+                    "formats": ["video", "chat", "async"],
+                    "session_lengths": [15, 30],
+                    "skills": [{"skill": SKILL_REF_EXAMPLE, "level": 5, "note": None}],
+                    "stats": MENTOR_STATS_EXAMPLE,
+                    "version": 3,
+                    "created_at": ex.CREATED_AT,
+                    "updated_at": ex.UPDATED_AT,
+                }
+            ]
+        }
+    )
+
+    id: MentorIdOut
     external_id: str
     name: str
     headline: str
@@ -191,8 +268,7 @@ class MentorSearch(BaseModel):
     ] = Field(default_factory=list)
     q: SearchText | None = None
     language: Annotated[
-        str | None,
-        StringConstraints(max_length=35),
+        LanguageTag | None,
         AfterValidator(lambda v: normalize_language(v) if v is not None else None),
     ] = None
     format: Format | None = None

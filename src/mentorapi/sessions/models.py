@@ -1,5 +1,4 @@
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, ForeignKey, Index, String, Text, func, literal_column
@@ -8,10 +7,11 @@ from sqlmodel import Field
 
 from mentorapi.db.base import TenantOwned
 from mentorapi.db.types import JSONList, UTCDateTime
+from mentorapi.kit.enums import NamedStrEnum
 from mentorapi.kit.ids import new_id
 
 
-class SessionStatus(StrEnum):
+class SessionStatus(NamedStrEnum):
     requested = "requested"
     booked = "booked"
     declined = "declined"
@@ -27,12 +27,12 @@ ACTIVE = (SessionStatus.requested, SessionStatus.booked)
 COUNTED = (*ACTIVE, SessionStatus.completed, SessionStatus.no_show)
 
 
-class CancelledBy(StrEnum):
+class CancelledBy(NamedStrEnum):
     mentee = "mentee"
     mentor = "mentor"
 
 
-class SeriesStatus(StrEnum):
+class SeriesStatus(NamedStrEnum):
     active = "active"
     cancelled = "cancelled"
 

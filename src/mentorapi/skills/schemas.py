@@ -9,8 +9,12 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic.config import JsonDict
 
+from mentorapi.kit import examples as ex
+from mentorapi.kit.bodies import RequestBody, ResponseBody
 from mentorapi.kit.fields import SearchText
+from mentorapi.kit.ids import SkillIdOut, SkillRefId
 
 SLUG_MAX_LENGTH = 64
 
@@ -19,12 +23,13 @@ def _normalize_slug(value: object) -> object:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+# The constraints before the normaliser: after it, pydantic would check them as plain
+# functions and drop the pattern from the JSON Schema (the normaliser still runs first).
 Slug = Annotated[
     str,
+    StringConstraints(min_length=1, max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN),
     BeforeValidator(_normalize_slug),
-    StringConstraints(
-        min_length=1, max_length=SLUG_MAX_LENGTH, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-    ),
     Field(
         description="Lowercase words joined by hyphens, unique in the app.",
         examples=["pivot-tables"],
@@ -50,8 +55,19 @@ class SkillListArgs(BaseModel):
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
 
-class SkillCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SkillCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "pivot-tables",
+                    "name": "Pivot tables",
+                    "category": "Spreadsheets",
+                    "description": "Summarise a sales sheet in minutes, not hours.",
+                }
+            ]
+        }
+    )
 
     slug: Slug
     name: Name
@@ -59,8 +75,8 @@ class SkillCreate(BaseModel):
     description: Description | None = None
 
 
-class SkillUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SkillUpdate(RequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Pivot tables in Excel"}]})
 
     slug: Slug | None = None
     name: Name | None = None
@@ -68,10 +84,31 @@ class SkillUpdate(BaseModel):
     description: Description | None = None
 
 
-class SkillRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+SKILL_REF_EXAMPLE: JsonDict = {
+    "id": ex.SKILL_ID,
+    "slug": "pivot-tables",
+    "name": "Pivot tables",
+    "category": "Spreadsheets",
+}
 
-    id: str
+
+class SkillRead(ResponseBody):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    **SKILL_REF_EXAMPLE,
+                    "description": "Summarise a sales sheet in minutes, not hours.",
+                    "version": 1,
+                    "created_at": ex.CREATED_AT,
+                    "updated_at": ex.CREATED_AT,
+                }
+            ]
+        },
+    )
+
+    id: SkillIdOut
     slug: str
     name: str
     category: str | None
@@ -81,25 +118,32 @@ class SkillRead(BaseModel):
     updated_at: datetime
 
 
-class SkillRef(BaseModel):
+class SkillRef(ResponseBody):
     """A skill as it appears inside a mentor or mentee."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [SKILL_REF_EXAMPLE]}
+    )
 
-    id: str
+    id: SkillIdOut
     slug: str
     name: str
     category: str | None
 
 
-class SkillChoice(BaseModel):
+class SkillChoice(RequestBody):
     """A skill picked by id or by slug, with a level (1-5) and a short note."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"slug": "pivot-tables", "level": 4, "note": "Ten years of finance reporting"},
+                {"skill_id": ex.SKILL_ID},
+            ]
+        }
+    )
 
-    skill_id: Annotated[
-        str | None, Field(max_length=40, examples=["skl_01JD8X4K8Y3N6Q2W5E7R9T1V3V"])
-    ] = None
+    skill_id: SkillRefId | None = None
     slug: Slug | None = None
     level: Annotated[int, Field(ge=1, le=5)] = 3
     note: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=500)] = None
@@ -111,7 +155,13 @@ class SkillChoice(BaseModel):
         return self
 
 
-class SkillLevelRead(BaseModel):
+class SkillLevelRead(ResponseBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"skill": SKILL_REF_EXAMPLE, "level": 4, "note": "Finance reporting"}]
+        }
+    )
+
     skill: SkillRef
     level: int
     note: str | None

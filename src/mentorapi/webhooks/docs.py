@@ -10,8 +10,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
+from pydantic.config import JsonValue
 
 from mentorapi.feedback.schemas import FeedbackRead, ImpactUpdateRead
+from mentorapi.kit.bodies import sometimes
+from mentorapi.kit.ids import EndpointIdOut
 from mentorapi.sessions.schemas import SessionEventData
 from mentorapi.webhooks.models import EventType
 
@@ -30,24 +33,30 @@ is honoured, 410 Gone disables the endpoint. Delivery is at least once: de-dupli
 class FeedbackEventData(FeedbackRead):
     """`data` of `feedback.*` events: the feedback as `GET /v1/feedback/{id}` returns it."""
 
-    impact_update: ImpactUpdateRead | None = Field(
-        default=None, description="On `feedback.impact_added`: the update just added."
+    impact_update: ImpactUpdateRead | None = sometimes(
+        "On `feedback.impact_added`: the update just added (left out of other events)."
     )
 
 
 class WebhookTestData(BaseModel):
-    endpoint_id: str
+    endpoint_id: EndpointIdOut
     message: str
 
 
+def _types(family: str) -> list[JsonValue]:
+    return [t.value for t in EventType if t.value.startswith(family)]
+
+
 class SessionEvent(BaseModel):
-    type: str = Field(examples=["session.booked"])
+    type: str = Field(examples=["session.booked"], json_schema_extra={"enum": _types("session.")})
     timestamp: datetime = Field(description="When the event happened (not this attempt).")
     data: SessionEventData
 
 
 class FeedbackEvent(BaseModel):
-    type: str = Field(examples=["feedback.submitted"])
+    type: str = Field(
+        examples=["feedback.submitted"], json_schema_extra={"enum": _types("feedback.")}
+    )
     timestamp: datetime
     data: FeedbackEventData
 

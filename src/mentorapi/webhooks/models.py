@@ -1,5 +1,4 @@
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Index, UniqueConstraint
@@ -7,10 +6,11 @@ from sqlmodel import Field
 
 from mentorapi.db.base import TenantOwned
 from mentorapi.db.types import JSONList, UTCDateTime
+from mentorapi.kit.enums import NamedStrEnum
 from mentorapi.kit.ids import new_id
 
 
-class EventType(StrEnum):
+class EventType(NamedStrEnum):
     session_requested = "session.requested"
     session_booked = "session.booked"
     session_declined = "session.declined"
@@ -58,7 +58,7 @@ class Event(TenantOwned, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONList, nullable=False)
 
 
-class DeliveryStatus(StrEnum):
+class DeliveryStatus(NamedStrEnum):
     pending = "pending"
     succeeded = "succeeded"
     failed = "failed"  # gave up (schedule exhausted, endpoint disabled)
@@ -82,7 +82,7 @@ class Delivery(TenantOwned, table=True):
     last_error: str | None = Field(default=None, max_length=1000)
 
 
-class AttemptKind(StrEnum):
+class AttemptKind(NamedStrEnum):
     attempt = "attempt"  # one HTTP request
     endpoint_disabled = "endpoint.disabled"  # a log entry: the endpoint was disabled by us
 

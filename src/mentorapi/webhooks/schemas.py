@@ -5,13 +5,27 @@ from typing import Annotated, Any
 
 import httpx
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.config import JsonDict
 
-from mentorapi.kit.ids import AnyId, EndpointId
+from mentorapi.kit import examples as ex
+from mentorapi.kit.bodies import RequestBody, ResponseBody
+from mentorapi.kit.fields import shown
+from mentorapi.kit.ids import (
+    AnyId,
+    AnyIdOut,
+    AttemptIdOut,
+    DeliveryIdOut,
+    EndpointId,
+    EndpointIdOut,
+    EventIdOut,
+)
 from mentorapi.kit.timezones import as_utc
-from mentorapi.webhooks.models import EventType
+from mentorapi.webhooks.models import AttemptKind, DeliveryStatus, EventType
 from mentorapi.webhooks.transport import literal_address
 
 MAX_URL_LENGTH = 2048
+# The scheme `_check_url` requires (any case).
+URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://"
 
 
 def _check_url(value: str) -> str:
@@ -54,7 +68,11 @@ def _check_host(value: str, canonical: str) -> None:
 Url = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1),
-    Field(examples=["https://example.com/webhooks/mentorapi"]),
+    Field(
+        description=f"An http(s) URL of at most {MAX_URL_LENGTH} characters, without credentials.",
+        examples=["https://example.com/webhooks/mentorapi"],
+    ),
+    shown(format="uri", maxLength=MAX_URL_LENGTH, pattern=URL_PATTERN),
 ]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 EventTypes = Annotated[
@@ -71,11 +89,22 @@ def _unique(types: list[EventType]) -> list[EventType]:
     return list(dict.fromkeys(types))
 
 
-class WebhookEndpointCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class WebhookEndpointCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://hooks.acme-learning.example/mentorapi",
+                    "events": ["session.booked", "session.cancelled", "feedback.submitted"],
+                    "description": "Calendar sync",
+                    "enabled": True,
+                }
+            ]
+        }
+    )
 
     url: Url
-    events: EventTypes = []
+    events: EventTypes = Field(default_factory=list)
     description: Description = ""
     enabled: bool = True
 
@@ -83,8 +112,8 @@ class WebhookEndpointCreate(BaseModel):
     _events = field_validator("events")(_unique)
 
 
-class WebhookEndpointUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class WebhookEndpointUpdate(RequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"enabled": False}]})
 
     url: Url | None = None
     events: EventTypes | None = None
@@ -102,12 +131,29 @@ class WebhookEndpointUpdate(BaseModel):
         return None if value is None else _unique(value)
 
 
-class WebhookEndpointRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+ENDPOINT_EXAMPLE: JsonDict = {
+    "id": ex.ENDPOINT_ID,
+    "url": "https://hooks.acme-learning.example/mentorapi",
+    "events": ["session.booked", "session.cancelled", "feedback.submitted"],
+    "description": "Calendar sync",
+    "enabled": True,
+    "disabled_reason": None,
+    "failing_since": None,
+    "previous_secret_expires_at": None,
+    "version": 1,
+    "created_at": ex.CREATED_AT,
+    "updated_at": ex.CREATED_AT,
+}
 
-    id: str
+
+class WebhookEndpointRead(ResponseBody):
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [ENDPOINT_EXAMPLE]}
+    )
+
+    id: EndpointIdOut
     url: str
-    events: list[str]
+    events: list[EventType]
     description: str
     enabled: bool
     disabled_reason: str | None = Field(
@@ -127,49 +173,78 @@ class WebhookEndpointRead(BaseModel):
 class WebhookEndpointWithSecret(WebhookEndpointRead):
     """Shown at creation and at rotation only."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**ENDPOINT_EXAMPLE, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]
+        }
+    )
+
     secret: str = Field(
         description="`whsec_<base64>`: verify each delivery's signature with it.",
         examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
     )
 
 
-class RecoverRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RecoverRequest(RequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"since": "2026-11-23T00:00:00Z"}]})
 
     since: datetime = Field(description="Re-send deliveries that failed for events since then.")
 
     _since = field_validator("since")(as_utc)
 
 
-class RedeliverRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RedeliverRequest(RequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"endpoint_id": ex.ENDPOINT_ID}]})
 
     endpoint_id: Annotated[
         EndpointId | None, Field(description="Only to this endpoint; default: all.")
     ] = None
 
 
-class Queued(BaseModel):
+class Queued(ResponseBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"queued": 3}]})
+
     queued: int = Field(description="How many deliveries were queued.")
 
 
-class EventRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+EVENT_EXAMPLE: JsonDict = {
+    "id": ex.EVENT_ID,
+    "type": "session.booked",
+    "object_id": ex.SESSION_ID,
+    "sequence": 2,
+    "data": {"id": ex.SESSION_ID, "status": "booked", "previous": {"status": "requested"}},
+    "created_at": "2026-11-24T16:03:10Z",
+}
+DELIVERY_EXAMPLE: JsonDict = {
+    "id": ex.DELIVERY_ID,
+    "endpoint_id": ex.ENDPOINT_ID,
+    "status": "succeeded",
+    "attempts": 1,
+    "next_attempt_at": None,
+    "last_status_code": 204,
+    "last_error": None,
+}
 
-    id: str
-    type: str
-    object_id: str | None
+
+class EventRead(ResponseBody):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [EVENT_EXAMPLE]})
+
+    id: EventIdOut
+    type: EventType
+    object_id: AnyIdOut | None
     sequence: int = Field(description="1, 2, … per object: order events of one object by it.")
     data: dict[str, Any]
     created_at: datetime
 
 
-class DeliveryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class DeliveryRead(ResponseBody):
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [DELIVERY_EXAMPLE]}
+    )
 
-    id: str
-    endpoint_id: str
-    status: str
+    id: DeliveryIdOut
+    endpoint_id: EndpointIdOut
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime | None
     last_status_code: int | None
@@ -177,17 +252,41 @@ class DeliveryRead(BaseModel):
 
 
 class EventWithDeliveries(EventRead):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**EVENT_EXAMPLE, "deliveries": [DELIVERY_EXAMPLE]}]}
+    )
+
     deliveries: list[DeliveryRead]
 
 
-class DeliveryAttemptRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class DeliveryAttemptRead(ResponseBody):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": ex.ATTEMPT_ID,
+                    "kind": "attempt",
+                    "delivery_id": ex.DELIVERY_ID,
+                    "event_id": ex.EVENT_ID,
+                    "event_type": "session.booked",
+                    "attempt": 1,
+                    "status_code": 204,
+                    "duration_ms": 87,
+                    "response_excerpt": "",
+                    "error": None,
+                    "next_attempt_at": None,
+                    "created_at": "2026-11-24T16:03:11Z",
+                }
+            ]
+        },
+    )
 
-    id: str
-    kind: str = Field(description="`attempt` (one HTTP request) or `endpoint.disabled`.")
-    delivery_id: str
-    event_id: str
-    event_type: str
+    id: AttemptIdOut
+    kind: AttemptKind = Field(description="`attempt` (one HTTP request) or `endpoint.disabled`.")
+    delivery_id: DeliveryIdOut
+    event_id: EventIdOut
+    event_type: EventType
     attempt: int
     status_code: int | None
     duration_ms: int | None
