@@ -12,7 +12,8 @@ import pytest
 
 from mentorapi.main import create_app
 from mentorapi.webhooks.transport import BlockedAddress, GuardedBackend, blocked_reason
-from tests.conftest import Tenant, make_tenant, running, test_settings
+from tests import conftest
+from tests.conftest import Tenant, make_tenant, running
 from tests.gql.helpers import gql
 from tests.webhooks.test_ssrf import RecordingBackend
 
@@ -135,7 +136,7 @@ async def test_delivery_refuses_a_resolved_embedding_address(
 @pytest.fixture
 async def strict(database_url: str) -> AsyncIterator[Tenant]:
     """A tenant of an app that does not deliver to private addresses (production's default)."""
-    settings = test_settings(database_url, webhook_allow_private_urls=False)
+    settings = conftest.test_settings(database_url, webhook_allow_private_urls=False)
     async with running(create_app(settings)) as application:
         async for tenant in make_tenant(application, "strict"):
             yield tenant

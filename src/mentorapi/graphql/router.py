@@ -111,8 +111,9 @@ def install_graphql(app: FastAPI, settings: Settings) -> None:
     # Subscriptions read from here; graphql/feed.py publishes committed session events to it.
     app.state.pubsub = PubSub()
     _with_feed(app)
+    app.state.graphql_schema = build_schema(settings)
     router = MentorapiGraphQLRouter(
-        build_schema(settings),
+        app.state.graphql_schema,
         path=PATH,
         # A yield dependency (FastAPI closes the session after the response); strawberry's
         # annotation only knows plain and awaitable getters.

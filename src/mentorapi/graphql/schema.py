@@ -36,6 +36,7 @@ from mentorapi.goals import gql as goals_gql
 from mentorapi.graphql.context import Admission, UnitOfWork
 from mentorapi.graphql.documents import DocumentValidation, Limits, OperationContext
 from mentorapi.graphql.errors import ErrorCodes, InvalidScalar, is_expected
+from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answers
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter, SafeParserCache
 from mentorapi.graphql.text import RefuseUnstorableText
 from mentorapi.mentees import gql as mentees_gql
@@ -116,6 +117,8 @@ DATE = strawberry.scalar(
 
 
 class MentorapiSchema(strawberry.Schema):
+    introspection_answers: Answers | None = None  # graphql/introspection.py
+
     def _create_execution_context(
         self,
         query: str | None,
@@ -162,12 +165,13 @@ LIMITS = Limits(
 )
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> MentorapiSchema:
     introspection = settings.graphql_introspection if settings is not None else True
     # Depth and aliases are checked by documents.check_document, in time linear in the
     # document (strawberry's QueryDepthLimiter and MaxAliasesLimiter expand every fragment
     # spread again, exponential in a document of spreads that spread twice).
     rules: list[type[ASTValidationRule]] = []
+    answers = new_answers()  # one memo per schema, shared by its requests
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     # Factories, not instances: strawberry then makes fresh extensions for every request.
@@ -178,16 +182,19 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         partial(AddValidationRules, rules),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(QueryCostLimiter, max_cost=MAX_COST),
+        partial(IntrospectionMemo, answers),  # after the cost: it may answer, then nothing runs
         # Clients send the same few documents again and again: parse and validate each once.
         partial(SafeParserCache, maxsize=DOCUMENT_CACHE_SIZE, max_length=MAX_DOCUMENT_LENGTH),
         partial(DocumentValidation, LIMITS, DOCUMENT_CACHE_SIZE),
         # After DocumentValidation, whose validation errors it adds to (graphql/text.py).
         RefuseUnstorableText,
     ]
-    return MentorapiSchema(
+    schema = MentorapiSchema(
         query=_merged("Query"),
         mutation=_merged("Mutation"),
         subscription=_merged("Subscription"),
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME, date: DATE}),
     )
+    schema.introspection_answers = answers
+    return schema
