@@ -68,7 +68,8 @@ for proof in "${proofs[@]}"; do
       ;;
     python)
       timed "python: openapi-python-client" clients/python/generate.sh
-      MENTORAPI_KEY=$(new_key python) timed "python: REST booking flow" clients/python/.venv/bin/python clients/python/flow.py
+      MENTORAPI_KEY=$(new_key python) PYTHONPATH=clients/python/generated \
+        timed "python: REST booking flow" clients/python/.venv/bin/python clients/python/flow.py
       ;;
     *) echo "unknown proof: $proof" >&2; exit 2 ;;
   esac
