@@ -165,7 +165,9 @@ def main() -> None:
             put_mentor_skills.sync_detailed(
                 mentor.id,
                 client=client,
-                body=MentorSkillsPut(skills=[SkillChoice(skill_id=skill.id, level=5, note="joins")]),
+                body=MentorSkillsPut(
+                    skills=[SkillChoice(skill_id=skill.id, level=5, note="joins")]
+                ),
             ),
             MentorRead,
         )
