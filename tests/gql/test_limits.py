@@ -1,5 +1,7 @@
 """Safety limits: depth, aliases, tokens, cost, page size, introspection switch."""
 
+from dataclasses import replace
+
 import httpx
 import pytest
 
@@ -21,7 +23,7 @@ async def test_depth_limit(
     assert (await gql(tenant.client, DEEPEST)).get("errors") is None
     # Nothing in today's schema nests deeper than 5 (the root field is 0),
     # so prove the wiring with a lower limit.
-    monkeypatch.setattr(schema_module, "MAX_DEPTH", 4)
+    monkeypatch.setattr(schema_module, "LIMITS", replace(schema_module.LIMITS, max_depth=4))
     application = create_app(conftest.test_settings(database_url))
     async with application.router.lifespan_context(application):
         async for shallow in make_tenant(application):
