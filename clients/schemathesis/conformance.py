@@ -56,9 +56,9 @@ def main() -> int:
         if isinstance(event, events.ScenarioFinished):
             recorder = event.recorder
             phases[str(event.phase)] += len(recorder.interactions)
-            for interaction in recorder.interactions.values():
-                if interaction.response is not None:
-                    statuses[interaction.response.status_code] += 1
+            for answered in recorder.interactions.values():
+                if answered.response is not None:
+                    statuses[answered.response.status_code] += 1
             for case_id, checks in recorder.checks.items():
                 for check in checks:
                     if check.failure_info is None:
@@ -71,17 +71,18 @@ def main() -> int:
                         else None
                     )
                     key = (check.name, check.failure_info.failure.title)
-                    where = (f"{case.method} {case.path}", status)
-                    entry = groups[key].setdefault(where, [0, check.failure_info.code_sample])
+                    place = (f"{case.method} {case.path}", status)
+                    entry = groups[key].setdefault(place, [0, check.failure_info.code_sample])
                     entry[0] += 1
         elif isinstance(event, events.NonFatalError | events.FatalError):
             errors.append(str(getattr(event, "info", event)))
 
     print(f"seed {SEED}; phases {dict(phases)}; statuses {dict(sorted(statuses.items()))}")
-    for (check, title), where in sorted(groups.items()):
+    for check_name, title in sorted(groups):
+        where = groups[(check_name, title)]
         total = sum(count for count, _ in where.values())
-        print(f"\n{check}: {title} ({total} failures, {len(where)} operation/status pairs)")
-        for (operation, status), (count, reproduce) in sorted(where.items(), key=str):
+        print(f"\n{check_name}: {title} ({total} failures, {len(where)} operation/status pairs)")
+        for (operation, status), (count, _) in sorted(where.items(), key=str):
             print(f"  {operation} -> {status} x{count}")
         first = next(iter(where.values()))[1]
         print("  e.g. " + first.replace("\n", "\n       "))
