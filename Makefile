@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run serve migrate demo test test-sqlite test-postgres lint fmt bench schemas check-schemas clean
+.PHONY: install run serve migrate demo test test-sqlite test-postgres lint fmt bench schemas check-schemas clients clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,8 +49,12 @@ schemas: install
 check-schemas: install
 	$(BIN)/mentorapi export-schemas --check
 
+## clients: prove openapi/ with generated clients (TypeScript, Python, GraphQL) against a live server
+clients: install
+	MENTORAPI=$(CURDIR)/$(BIN)/mentorapi PYTHON=$(CURDIR)/$(BIN)/python clients/run-proofs.sh
+
 bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) mentorapi.db mentorapi.db-* .mentorapi-demo-key .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) clients/typescript/node_modules clients/typescript/dist clients/typescript/src/generated clients/python/.venv clients/python/generated mentorapi.db mentorapi.db-* .mentorapi-demo-key .pytest_cache .mypy_cache .ruff_cache
