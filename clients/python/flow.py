@@ -11,39 +11,25 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from http import HTTPStatus
+from typing import Protocol, TypeVar
 
 import httpx
 from mentorapi_client import AuthenticatedClient
-from mentorapi_client.api.availability import (
-    list_slots_v1_mentors_mentor_id_slots_get as list_slots,
-)
-from mentorapi_client.api.availability import (
-    put_availability_v1_mentors_mentor_id_availability_put as put_availability,
-)
-from mentorapi_client.api.feedback import (
-    submit_feedback_v1_sessions_session_id_feedback_post as submit_feedback,
-)
-from mentorapi_client.api.mentees import create_mentee_v1_mentees_post as create_mentee
-from mentorapi_client.api.mentors import create_mentor_v1_mentors_post as create_mentor
-from mentorapi_client.api.mentors import get_mentor_v1_mentors_mentor_id_get as get_mentor
-from mentorapi_client.api.mentors import list_mentors_v1_mentors_get as list_mentors
-from mentorapi_client.api.mentors import (
-    put_mentor_skills_v1_mentors_mentor_id_skills_put as put_mentor_skills,
-)
-from mentorapi_client.api.sessions import (
-    accept_session_v1_sessions_session_id_accept_post as accept_session,
-)
-from mentorapi_client.api.sessions import book_session_v1_sessions_post as book_session
-from mentorapi_client.api.sessions import (
-    complete_session_v1_sessions_session_id_complete_post as complete_session,
-)
-from mentorapi_client.api.skills import create_skill_v1_skills_post as create_skill
+from mentorapi_client.api.availability import list_mentor_slots as list_slots
+from mentorapi_client.api.availability import set_availability as put_availability
+from mentorapi_client.api.feedback import submit_feedback
+from mentorapi_client.api.mentees import create_mentee
+from mentorapi_client.api.mentors import create_mentor, get_mentor, list_mentors
+from mentorapi_client.api.mentors import set_mentor_skills as put_mentor_skills
+from mentorapi_client.api.sessions import accept_session, book_session, complete_session
+from mentorapi_client.api.skills import create_skill
 from mentorapi_client.models import (
     Author,
     AvailabilityPut,
     AvailabilityRead,
     Complete,
+    ConflictProblem,
     Day,
     FeedbackCreate,
     FeedbackRead,
@@ -55,7 +41,6 @@ from mentorapi_client.models import (
     MentorSkillsPut,
     MentorSort,
     PageMentorRead,
-    PageSlot,
     Problem,
     SessionCreate,
     SessionRead,
@@ -63,10 +48,13 @@ from mentorapi_client.models import (
     SkillChoice,
     SkillCreate,
     SkillRead,
+    SlotPage,
+    StaleVersionProblem,
+    ValidationProblem,
     Visibility,
     WeeklyWindow,
 )
-from mentorapi_client.types import UNSET, Response, Unset
+from mentorapi_client.types import UNSET, Unset
 
 T = TypeVar("T")
 RUN = f"{int(time.time()):x}{random.randrange(1 << 20):x}"
@@ -76,7 +64,7 @@ RETRIES = 0
 class ProblemError(Exception):
     """A problem+json answer, parsed into the document's Problem model."""
 
-    def __init__(self, status: int, problem: Problem | None, body: bytes) -> None:
+    def __init__(self, status: int, problem: "AnyProblem | None", body: bytes) -> None:
         super().__init__(f"{status}: {problem.title if problem else body[:300]!r}")
         self.status = status
         self.problem = problem
@@ -108,12 +96,27 @@ class ProofTransport(httpx.BaseTransport):
         self.inner.close()
 
 
-def ok(response: Response[T | Problem] | Response[T], kind: type[T]) -> T:
+class Answer(Protocol):
+    """What every generated call answers (`Response[...]`, whatever its union of bodies)."""
+
+    @property
+    def status_code(self) -> HTTPStatus: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def parsed(self) -> object: ...
+
+
+# The document's problem types: every error an operation declares parses into one of these.
+AnyProblem = Problem | ConflictProblem | StaleVersionProblem | ValidationProblem
+
+
+def ok(response: Answer, kind: type[T]) -> T:
     """The parsed success of type `kind`, or a ProblemError."""
     parsed = response.parsed
     if isinstance(parsed, kind):
         return parsed
-    problem = parsed if isinstance(parsed, Problem) else None
+    problem = parsed if isinstance(parsed, AnyProblem) else None
     raise ProblemError(response.status_code, problem, response.content)
 
 
@@ -196,7 +199,7 @@ def main() -> None:
             list_slots.sync_detailed(
                 mentor.id, client=client, start=now, end=now + timedelta(days=7), duration=30
             ),
-            PageSlot,
+            SlotPage,
         )
         assert slots.data, "a mentor free every day has a slot this week"
         slot = slots.data[0]
@@ -230,8 +233,8 @@ def main() -> None:
         assert booked.status == SessionStatus.REQUESTED, booked.status
         again = book_session.sync_detailed(client=client, body=ask)
         assert again.status_code == 409, again.status_code
-        # The typed-errors proof: the 409's body parses into the document's Problem model.
-        assert isinstance(again.parsed, Problem), f"409 parsed as {again.parsed!r}"
+        # The typed-errors proof: the 409's body parses into the document's ConflictProblem.
+        assert isinstance(again.parsed, ConflictProblem), f"409 parsed as {again.parsed!r}"
         assert again.parsed.status == 409
         step(f"booked {booked.id}; the same slot again is a typed 409: {again.parsed.title}")
 
