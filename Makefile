@@ -35,8 +35,8 @@ test-postgres: install
 	MENTORAPI_TEST_DATABASES=postgresql $(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench clients
+	$(BIN)/ruff format --check src tests bench clients
 	$(BIN)/mypy
 
 fmt: install
