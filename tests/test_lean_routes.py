@@ -272,7 +272,6 @@ async def test_the_mentor_list_answers_alike_on_both_faces(faces: Faces, tenant:
         "cursor=not-a-cursor",
         f"cursor={cursor}&sort=name",  # a cursor of another sort order
         "skill=" + ",".join(f"s{n}" for n in range(11)),  # more than 10 skills
-        "session_length=90",
         "language=not a tag",
     ]
     for query in queries:
@@ -295,6 +294,8 @@ async def test_the_mentor_list_falls_through_on_invalid_parameters(
         "sort=rating-ish",
         "format=carrier-pigeon",
         "session_length=half",
+        "session_length=90",  # out of 5-60, as the documented parameter declares
+        "q=" + "x" * 101,
         "cursor=" + "x" * 513,
     ):
         lean, plain = await faces.both("GET", f"/v1/mentors?{query}")

@@ -7,6 +7,7 @@ from mentorapi.apps.auth import CurrentCaller, lean_endpoint
 from mentorapi.apps.caller import Caller
 from mentorapi.db.uow import DbSession
 from mentorapi.kit import lean
+from mentorapi.kit.fields import LanguageTag, SearchText
 from mentorapi.kit.ids import MentorId
 from mentorapi.kit.pagination import (
     Page,
@@ -26,6 +27,7 @@ from mentorapi.mentors.schemas import (
     MentorSkillsPut,
     MentorSort,
     MentorUpdate,
+    SessionLength,
     read_data,
 )
 from mentorapi.mentors.service import MentorView
@@ -43,10 +45,11 @@ Skills = Annotated[
     list[str],
     Query(description="Skill slugs (up to 10); repeat or comma-separate. All must match."),
 ]
-Text = Annotated[str | None, Query(description="Search name, headline and bio.")]
-Language = Annotated[str | None, Query(description="A BCP 47 tag.")]
+# The same bounds as MentorSearch's (which validates the values): shown here for the document.
+Text = Annotated[SearchText | None, Query(description="Search name, headline and bio.")]
+Language = Annotated[LanguageTag | None, Query(description="A BCP 47 tag.")]
 FormatParam = Annotated[Format | None, Query()]
-SessionLength = Annotated[int | None, Query(description="Minutes (5-60).")]
+SessionLengthParam = Annotated[SessionLength | None, Query(description="Minutes (5-60).")]
 
 
 async def _list_response(
@@ -98,7 +101,7 @@ async def list_mentors(
     q: Text = None,
     language: Language = None,
     format: FormatParam = None,
-    session_length: SessionLength = None,
+    session_length: SessionLengthParam = None,
     sort: MentorSort = MentorSort.created,
 ) -> Response:
     return await _list_response(
