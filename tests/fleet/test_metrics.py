@@ -21,7 +21,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 import mentorapi
 from mentorapi.config import Settings
-from mentorapi.startup import fleet_warnings, log_fleet_warnings
+from mentorapi.startup import fleet_metrics_directory, fleet_warnings, log_fleet_warnings
 from tests.conftest import Tenant
 
 ROUTE_COUNT = re.compile(
@@ -146,6 +146,23 @@ def test_one_scrape_of_any_worker_shows_the_fleet(tmp_path: Path) -> None:
         served = _served_by_each_worker(directories[0])
         assert len(served) == 2, served
         assert sum(served.values()) == sent, served
+
+        # A worker killed outright never runs its shutdown; uvicorn starts another. The dead
+        # one's gauges leave the scrape, its counts stay in the sum (a counter never goes back).
+        killed = sorted(pids)[0]
+        os.kill(int(killed), signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while True:
+            scrape = _get(f"{base}/metrics")
+            workers = set(WORKER_INFO.findall(scrape.text))
+            if killed not in workers and len(workers) == 2:
+                break
+            assert time.monotonic() < deadline, scrape.text
+            time.sleep(0.2)
+        assert f'pid="{killed}"' not in scrape.text
+        counted = ROUTE_COUNT.search(scrape.text)
+        assert counted is not None
+        assert float(counted.group(1)) == sent
     assert not directories[0].exists(), "the metrics directory outlives the run"
     assert "MENTORAPI_RATE_LIMIT_BACKEND" in stderr.read_text()
 
@@ -192,3 +209,34 @@ def test_auto_backend_shares_buckets_on_postgresql_only() -> None:
     assert _settings(POSTGRES).rate_limit_store == "postgres"
     assert _settings(SQLITE).rate_limit_store == "memory"
     assert _settings(POSTGRES, rate_limit_backend="memory").rate_limit_store == "memory"
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_given_directory_is_kept_and_only_dead_processes_files_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given = tmp_path / "metrics"
+    given.mkdir()
+    dead, alive = _dead_pid(), os.getppid()
+    for name in (f"counter_{dead}.db", f"gauge_liveall_{dead}.db"):
+        (given / name).write_bytes(b"")
+    for name in (f"counter_{alive}.db", f"gauge_liveall_{alive}.db", "notes.txt"):
+        (given / name).write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(given))
+    with fleet_metrics_directory(2) as directory:
+        assert directory == str(given)
+        left = sorted(f.name for f in given.iterdir())
+        assert left == sorted([f"counter_{alive}.db", f"gauge_liveall_{alive}.db", "notes.txt"])
+    assert given.exists()
+
+
+def test_one_worker_needs_no_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    with fleet_metrics_directory(1) as directory:
+        assert directory is None
+        assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
