@@ -31,18 +31,29 @@ def _migrate(_args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    import logging
+
     import uvicorn
 
+    from mentorapi.startup import fleet_metrics_directory, log_fleet_warnings, logger
+
     settings = get_settings()
-    uvicorn.run(
-        "mentorapi.main:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers,
-        log_level="info",
-        access_log=False,
-    )
+    # Before uvicorn's own lines, in their shape; the workers' logging is uvicorn's as before.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)-9s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    log_fleet_warnings(settings, args.workers)
+    with fleet_metrics_directory(args.workers):
+        uvicorn.run(
+            "mentorapi.main:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=args.workers,
+            log_level="info",
+            access_log=False,
+        )
 
 
 def _worker(_args: argparse.Namespace) -> None:

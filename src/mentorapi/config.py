@@ -49,8 +49,12 @@ class Settings(BaseSettings):
     # member token. Off in the test suite's default settings and for benchmarks.
     rate_limits_enabled: bool = True
     # memory: one bucket per process (right for a single process, and for SQLite);
-    # postgres: buckets in a table, shared by every process and host on the same database.
-    rate_limit_backend: Literal["memory", "postgres"] = "memory"
+    # postgres: buckets in a table, shared by every process and host on the same database;
+    # auto: postgres on PostgreSQL, memory on SQLite. A PostgreSQL deployment is the one that
+    # runs several processes or hosts, where buckets per process would each grant the whole
+    # budget: a limit N times the documented one, by default and silently. Its cost is one
+    # short statement per request; one process on PostgreSQL may save it with `memory`.
+    rate_limit_backend: Literal["auto", "memory", "postgres"] = "auto"
     # The refill window: a bucket holds the budget below and refills it fully over this window.
     rate_limit_window_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Requests per window for each API key (server to server, so generous).
@@ -79,6 +83,13 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip().rstrip("/").lower() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def rate_limit_store(self) -> Literal["memory", "postgres"]:
+        """The backend `auto` stands for here."""
+        if self.rate_limit_backend == "auto":
+            return "memory" if self.is_sqlite else "postgres"
+        return self.rate_limit_backend
 
     @property
     def is_sqlite(self) -> bool:

@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if app.state.key_cache is not None:
                 await app.state.key_cache.stop()
             await app.state.db.dispose()
+            app.state.metrics.close()
 
     # Swagger UI and ReDoc with their assets served by us: the docs work offline.
     app = FastAPIOffline(

@@ -194,7 +194,7 @@ async def purge_full_buckets(
 
 
 def create_rate_limiter(settings: Settings, db: Database) -> RateLimiter:
-    if settings.rate_limit_backend == "postgres":
+    if settings.rate_limit_store == "postgres":
         return PostgresRateLimiter(db.engine)
     return MemoryRateLimiter()
 
