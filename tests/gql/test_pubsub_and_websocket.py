@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from mentorapi.graphql.pubsub import PubSub, topic_for
+from mentorapi.graphql.pubsub import Gap, GapReason, PubSub, topic_for
 from tests.conftest import Tenant
 from tests.gql.helpers import serve
 
@@ -32,12 +32,13 @@ async def test_publish_reaches_each_subscriber_of_the_topic_only() -> None:
     assert pubsub.publish(mine, {"n": 2}) == 0
 
 
-async def test_a_slow_subscriber_loses_the_oldest_not_the_publisher() -> None:
+async def test_a_slow_subscriber_loses_the_oldest_not_the_publisher_and_is_told() -> None:
     pubsub = PubSub(queue_size=3)
     async with pubsub.subscribe("t") as messages:
         for n in range(5):
             pubsub.publish("t", n)  # never blocks
-        assert [await anext(messages) for _ in range(3)] == [2, 3, 4]
+        lost = Gap(GapReason.slow_subscriber, 2)
+        assert [await anext(messages) for _ in range(4)] == [lost, 2, 3, 4]
 
 
 async def _init(ws: ClientConnection, payload: dict[str, Any]) -> dict[str, Any]:

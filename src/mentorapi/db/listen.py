@@ -4,7 +4,8 @@ A pooled connection would be handed to others, so each listener opens its own wi
 named (`application_name`) so that it shows in `pg_stat_activity`. When it is lost (or a ping
 goes unanswered) it says so and connects again; what a listener does meanwhile (poll, keep
 nothing) is its own business: `on_up` runs once LISTEN is in place, `on_down` when it is not.
-Used by the webhook worker (wake up) and the key cache (forget).
+Used by the webhook worker (wake up), the key cache (forget) and the subscription fan-out (read
+the events named in the payloads: `on_payload`).
 """
 
 import asyncio
@@ -35,8 +36,10 @@ async def listen(
     on_up: Callable[[], None] = lambda: None,
     on_down: Callable[[], None] = lambda: None,
     ping_every: float | None = None,
+    on_payload: Callable[[str], None] | None = None,
 ) -> None:
-    """Call `on_notice` for every NOTIFY on `channel`, for as long as this runs."""
+    """Call `on_notice` (or `on_payload` with its payload) for every NOTIFY on `channel`, for as
+    long as this runs."""
     dsn = asyncpg_dsn(database_url)
     while True:
         closed = asyncio.Event()
@@ -46,7 +49,10 @@ async def listen(
                 dsn, timeout=10, server_settings={"application_name": name}
             )
             connection.add_termination_listener(lambda _c, ev=closed: ev.set())
-            await connection.add_listener(channel, lambda *_args: on_notice())
+            if on_payload is not None:
+                await connection.add_listener(channel, lambda *args: on_payload(args[-1]))
+            else:
+                await connection.add_listener(channel, lambda *_args: on_notice())
             on_up()
             while not closed.is_set():
                 with contextlib.suppress(TimeoutError):

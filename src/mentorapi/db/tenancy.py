@@ -19,6 +19,7 @@ class CrossTenant(StrEnum):
     key_lookup = "key_lookup"
     operator = "operator"
     migration = "migration"
+    subscription_fanout = "subscription_fanout"
 
 
 REASONS: dict[CrossTenant, str] = {
@@ -37,6 +38,11 @@ REASONS: dict[CrossTenant, str] = {
     CrossTenant.operator: (
         "the operator's command line (`mentorapi apps revoke-key`) names a key by its id alone: "
         "the operator administers every app"
+    ),
+    CrossTenant.subscription_fanout: (
+        "each API process reads the committed session events PostgreSQL announced (NOTIFY), "
+        "a burst of every app's at once, by the (app_id, id) pairs of the notices, to hand each "
+        "to the subscriptions of its own app (graphql/fanout.py)"
     ),
     CrossTenant.migration: (
         "a migration changes the schema and backfills the rows of every app (alembic/env.py "

@@ -6,6 +6,10 @@ app's sessionmaker watch those rows: `after_flush` keeps the new session events 
 them. So a subscriber hears of a change exactly when it became true, and never of one that
 rolled back. Nothing here touches the outbox itself.
 
+That is the SQLite path: one process, so this process's commits are all there is. On
+PostgreSQL every process hears every commit (any process's, the worker's) from a NOTIFY
+instead (graphql/fanout.py), and this is not installed: one path only, so nothing is heard twice.
+
 Topics are scoped by app id (`pubsub.topic_for`), one per session and one per mentor and mentee
 taking part, so a subscriber hears only what it asked for, within its own app.
 """
@@ -62,34 +66,42 @@ def topics_of(found: SessionEvent) -> list[str]:
 _SESSION_KEYS = ("id", "mentor_id", "mentee_id")
 
 
-def _is_session_event(row: object) -> bool:
-    # Only events that carry a session (as sessions.service writes them) feed subscriptions.
-    return (
+def session_event(row: object) -> SessionEvent | None:
+    """The subscription message of an event row, or None: only events that carry a session (as
+    sessions.service writes them) feed subscriptions."""
+    if (
         isinstance(row, Event)
         and row.type.startswith(SESSION_EVENT_PREFIX)
         and isinstance(row.data, dict)
         and all(isinstance(row.data.get(k), str) for k in _SESSION_KEYS)
-    )
+    ):
+        return SessionEvent(row.id, row.app_id, row.type, dict(row.data))
+    return None
+
+
+def publish(pubsub: PubSub, found: SessionEvent) -> None:
+    """To every topic the event belongs to."""
+    try:
+        for topic in topics_of(found):
+            pubsub.publish(topic, found)
+    except Exception:
+        # The change is committed whatever happens here: never fail the request for it.
+        log.exception("could not publish event %s to subscriptions", found.id)
 
 
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     # Still the pre-flush view here: `session.new` holds the rows this flush inserted.
     for row in session.new:
-        if _is_session_event(row):
-            assert isinstance(row, Event)
+        found = session_event(row)
+        if found is not None:
             pending: list[SessionEvent] = session.info.setdefault(PENDING, [])
-            pending.append(SessionEvent(row.id, row.app_id, row.type, dict(row.data)))
+            pending.append(found)
 
 
 def _publisher(pubsub: PubSub) -> Any:
     def after_commit(session: Session) -> None:
         for found in session.info.pop(PENDING, []):
-            try:
-                for topic in topics_of(found):
-                    pubsub.publish(topic, found)
-            except Exception:
-                # The change is committed whatever happens here: never fail the request for it.
-                log.exception("could not publish event %s to subscriptions", found.id)
+            publish(pubsub, found)
 
     return after_commit
 

@@ -18,6 +18,7 @@ from strawberry.types.unset import UNSET
 
 from mentorapi.config import Settings
 from mentorapi.graphql.context import Context, get_context
+from mentorapi.graphql.fanout import Fanout
 from mentorapi.graphql.feed import install_feed
 from mentorapi.graphql.pubsub import PubSub
 from mentorapi.graphql.schema import build_schema
@@ -94,15 +95,25 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
             raise ConnectionRejectionError({"message": exc.detail}) from exc
 
 
-def _with_feed(app: FastAPI) -> None:
-    """Once the lifespan has made the database, feed committed session events to the pub/sub."""
+def _with_feed(app: FastAPI, settings: Settings) -> None:
+    """Once the lifespan has made the database, feed committed session events to the pub/sub:
+    on PostgreSQL every process's (graphql/fanout.py), on SQLite this one's (graphql/feed.py)."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         async with inner(app) as state:
-            install_feed(app.state.db, app.state.pubsub)
-            yield state
+            if app.state.db.dialect == "postgresql":
+                app.state.fanout = Fanout(app.state.db, app.state.pubsub, settings.database_url)
+                await app.state.fanout.start()
+                try:
+                    yield state
+                finally:
+                    await app.state.fanout.stop()
+            else:
+                app.state.fanout = None
+                install_feed(app.state.db, app.state.pubsub)
+                yield state
 
     app.router.lifespan_context = lifespan
 
@@ -110,7 +121,7 @@ def _with_feed(app: FastAPI) -> None:
 def install_graphql(app: FastAPI, settings: Settings) -> None:
     # Subscriptions read from here; graphql/feed.py publishes committed session events to it.
     app.state.pubsub = PubSub()
-    _with_feed(app)
+    _with_feed(app, settings)
     app.state.graphql_schema = build_schema(settings)
     router = MentorapiGraphQLRouter(
         app.state.graphql_schema,

@@ -15,6 +15,7 @@ from mentorapi.graphql.context import Info, SocketClosed
 from mentorapi.graphql.feed import SessionEvent, mentee_topic, mentor_topic, session_topic
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
 from mentorapi.graphql.loaders import Loaders
+from mentorapi.graphql.pubsub import Gap, GapReason
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.mentees.gql import MenteeType
@@ -253,13 +254,51 @@ class ActionItemType:
         )
 
 
-@strawberry.type(description="One committed change of a session (the same as its webhook).")
+GAP_TYPE = "subscription.gap"
+
+
+@strawberry.enum(
+    name="SubscriptionGapReason",
+    description="Why messages were lost: SLOW_SUBSCRIBER, this subscription read too slowly and "
+    "its oldest messages were dropped; FEED_INTERRUPTED, the server lost its feed of changes "
+    "for a while (its database connection) and cannot say what it missed.",
+)
+class GapReasonEnum(Enum):
+    SLOW_SUBSCRIBER = GapReason.slow_subscriber.value
+    FEED_INTERRUPTED = GapReason.feed_interrupted.value
+
+
+@strawberry.type(
+    name="SubscriptionGap",
+    description="What a gap marker stands for: messages this subscription lost just before it.",
+)
+class SubscriptionGapType:
+    reason: GapReasonEnum
+    missed: int | None = strawberry.field(
+        description="How many messages were lost; null when the server cannot count them."
+    )
+
+
+@strawberry.type(
+    description="One committed change of a session (the same as its webhook), or a gap marker. "
+    "A gap marker has `gap` set, `type` `subscription.gap`, and `eventId`, `session` and "
+    "`previous` null: changes were lost between the message before it and the one after (the "
+    "subscriber fell behind, or the server lost its feed for a while). Nothing is lost without "
+    "one; on a marker, read the sessions you follow again (query `session` or `sessions`), then "
+    "keep reading: the messages after it are live. Every other message has `gap` null and "
+    "`eventId` and `session` set; a subscription hears each change once, in commit order."
+)
 class SessionChange:
-    event_id: strawberry.ID
-    type: str = strawberry.field(description="The event type, e.g. session.booked.")
-    session: SessionType
+    event_id: strawberry.ID | None = strawberry.field(description="Null on a gap marker only.")
+    type: str = strawberry.field(
+        description="The event type, e.g. session.booked; subscription.gap on a gap marker."
+    )
+    session: SessionType | None = strawberry.field(description="Null on a gap marker only.")
     previous: JSON | None = strawberry.field(
         description="The fields this change altered, with their values before it."
+    )
+    gap: SubscriptionGapType | None = strawberry.field(
+        default=None, description="Set on a gap marker only: what was lost, and why."
     )
 
     @classmethod
@@ -269,6 +308,16 @@ class SessionChange:
             type=found.type,
             session=SessionType.from_read(SessionRead.model_validate(found.data)),
             previous=found.data.get("previous"),
+        )
+
+    @classmethod
+    def from_gap(cls, gap: Gap) -> "SessionChange":
+        return cls(
+            event_id=None,
+            type=GAP_TYPE,
+            session=None,
+            previous=None,
+            gap=SubscriptionGapType(reason=GapReasonEnum(gap.reason.value), missed=gap.missed),
         )
 
 
@@ -673,6 +722,9 @@ async def _changes(info: Info, topic: str) -> AsyncGenerator[SessionChange, None
             # Fresh loaders per message: nested fields show the data as it is now, not as the
             # connection first saw it.
             info.context.loaders = Loaders(info.context)
+            if isinstance(found, Gap):
+                yield SessionChange.from_gap(found)
+                continue
             yield SessionChange.from_event(found)
             await info.context.finish(commit=False)  # the nested fields' reads, likewise
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_, update
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -64,6 +64,14 @@ async def notify_workers(db_session: AsyncSession) -> None:
         return
     await db_session.exec(sm_select(func.pg_notify(NOTIFY_CHANNEL, "")))
     db_session.info[_NOTIFIED] = transaction
+
+
+async def events_by_keys(db_session: AsyncSession, keys: Sequence[tuple[str, str]]) -> list[Event]:
+    """The events named by `(app_id, id)`, of any apps: one statement for a burst of notices
+    (graphql/fanout.py). The app is in the key, so each row is found under its own app."""
+    query = sm_select(Event).where(tuple_(col(Event.app_id), col(Event.id)).in_(list(keys)))
+    query = across_tenants(query, CrossTenant.subscription_fanout)
+    return list((await db_session.exec(query)).all())
 
 
 # --- endpoints ----------------------------------------------------------------------------------
