@@ -2,7 +2,7 @@
 
 Revision ID: d5e8f1a2b3c4
 Revises: c3f9a1d2e4b5
-Create Date: 2026-12-08 10:00:00
+Create Date: 2026-12-04 22:30:00
 
 GraphQL subscriptions are served by whichever process holds the client's socket; the change may
 be committed by any other (another API process, `mentorapi worker`, the CLI). A trigger on
