@@ -1,5 +1,6 @@
 """One async engine and session factory per process, for PostgreSQL (asyncpg) or SQLite."""
 
+import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +87,25 @@ def _json_serializer(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _unique_statement_name() -> str:
+    # Behind PgBouncer many clients share a server connection: asyncpg's own names
+    # (__asyncpg_stmt_1__, ...) are counted per client and would collide there.
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+def _no_statement_cache() -> dict[str, Any]:
+    """asyncpg connect arguments for MENTORAPI_DATABASE_STATEMENT_CACHE=false (PgBouncer < 1.21
+    in transaction mode): nothing prepared is kept to be used again on a connection whose
+    server side may by then be another. SQLAlchemy still prepares each statement (named, used
+    once, inside its transaction); asyncpg's own calls (db/fast.py, type introspection) use
+    the unnamed statement, which lives only as long as its round trip."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _unique_statement_name,
+    }
+
+
 def create_database(settings: Settings) -> Database:
     kwargs: dict[str, Any] = {
         "echo": settings.db_echo,
@@ -105,6 +125,10 @@ def create_database(settings: Settings) -> Database:
             pool_pre_ping=False,
             pool_use_lifo=True,
         )
+        if not settings.database_statement_cache and settings.database_url.startswith(
+            "postgresql+asyncpg"
+        ):
+            kwargs["connect_args"] = _no_statement_cache()
     engine = create_async_engine(settings.database_url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -113,7 +137,10 @@ def create_database(settings: Settings) -> Database:
     watch_pool(engine)
     sessionmaker = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
     read_options: dict[str, Any] = {READ_ONLY: True}
-    if engine.dialect.name == "postgresql":
+    if engine.dialect.name == "postgresql" and settings.database_statement_cache:
+        # Without the statement cache (PgBouncer < 1.21 in transaction mode) reads keep their
+        # transaction: SQLAlchemy prepares a statement and runs it in two round trips, and
+        # only a transaction keeps PgBouncer from handing the second to another server.
         read_options["isolation_level"] = "AUTOCOMMIT"
     read_sessionmaker = async_sessionmaker(
         engine.execution_options(**read_options),
