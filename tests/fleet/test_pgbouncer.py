@@ -11,16 +11,18 @@ __asyncpg_stmt_1__ already exists" / "does not exist"): that is what the setting
 
 import asyncio
 import os
+import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import asyncpg
 import pytest
 from fastapi import FastAPI
 
-from mentorapi.apps import repository as apps_repository
-from mentorapi.apps import service as apps_service
-from mentorapi.db.engine import Database
+from mentorapi.db.listen import asyncpg_dsn
 from mentorapi.main import create_app
+from mentorapi.webhooks import worker
 from tests.conftest import make_tenant, running
 from tests.conftest import test_settings as settings_for
 from tests.factories import bookable, create_mentee, unique
@@ -68,8 +70,11 @@ def bouncer_url(database_url: str, bouncer_binary: str, statement_cache: bool) -
 
 @pytest.fixture
 async def pooled_app(
-    database_url: str, bouncer_url: str, statement_cache: bool
+    database_url: str, bouncer_url: str, statement_cache: bool, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[FastAPI]:
+    # The worker's fallback poll out of the way: a delivery within the test's wait proves
+    # that the NOTIFY reached its LISTEN.
+    monkeypatch.setattr(worker, "POSTGRES_POLL_SECONDS", 60.0)
     settings = settings_for(
         bouncer_url,
         direct_database_url=database_url,
@@ -82,7 +87,7 @@ async def pooled_app(
 
 
 async def test_the_whole_flow_through_pgbouncer_in_transaction_mode(
-    pooled_app: FastAPI,
+    pooled_app: FastAPI, database_url: str
 ) -> None:
     async for tenant in make_tenant(pooled_app, "pgbouncer"):
         client = tenant.client
@@ -160,12 +165,16 @@ async def test_the_whole_flow_through_pgbouncer_in_transaction_mode(
         assert b'"type":"webhook.test"' in delivered[0].body
         assert endpoint["id"].encode() in delivered[0].body
 
-        # The key cache (LISTEN on the direct connection) forgets a revoked key.
+        # The key cache (LISTEN on the direct connection) forgets a key revoked by another
+        # process (here a connection of its own: this process's own writes it sees anyway).
         assert (await client.get("/v1/app")).status_code == 200  # remembered
-        database: Database = pooled_app.state.db
-        async with database.sessionmaker() as s, s.begin():
-            for key in await apps_repository.list_keys(s, tenant.id):
-                await apps_service.revoke_key(db_session=s, key_id=key.id)
+        elsewhere = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            await elsewhere.execute(
+                "UPDATE api_keys SET revoked_at = now() WHERE app_id = $1", tenant.id
+            )
+        finally:
+            await elsewhere.close()
         await _until_refused(client)
 
 
@@ -174,3 +183,28 @@ async def _until_refused(client: Any) -> None:
         while (response := await client.get("/v1/app")).status_code != 401:
             assert response.status_code == 200, response.text
             await asyncio.sleep(0.01)
+
+
+async def test_migrate_runs_on_the_direct_url(database_url: str) -> None:
+    """`mentorapi migrate` connects to MENTORAPI_DIRECT_DATABASE_URL: the main URL here leads
+    nowhere (a closed port), as a pooler that cannot hold a session is no place for DDL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # free, and nothing listens there once the socket closes
+    env = {
+        **os.environ,
+        "MENTORAPI_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{closed}/nowhere",
+        "MENTORAPI_DIRECT_DATABASE_URL": database_url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mentorapi.cli",
+        "migrate",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, out.decode()
+    assert b"database is at the latest migration" in out
