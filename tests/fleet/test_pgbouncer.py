@@ -87,7 +87,7 @@ async def pooled_app(
 
 
 async def test_the_whole_flow_through_pgbouncer_in_transaction_mode(
-    pooled_app: FastAPI, database_url: str
+    pooled_app: FastAPI, database_url: str, bouncer_url: str, statement_cache: bool
 ) -> None:
     async for tenant in make_tenant(pooled_app, "pgbouncer"):
         client = tenant.client
@@ -176,6 +176,23 @@ async def test_the_whole_flow_through_pgbouncer_in_transaction_mode(
         finally:
             await elsewhere.close()
         await _until_refused(client)
+
+    if not statement_cache:
+        # Nothing prepared is left on PgBouncer's server connections (asyncpg's unnamed
+        # statement only): a named one would stay there, unclosed, for the life of the server.
+        assert await _prepared_on_servers(bouncer_url) == {0}
+
+
+async def _prepared_on_servers(bouncer_url: str) -> set[int]:
+    """pg_prepared_statements of the server connections, as PgBouncer hands them out."""
+    connection = await asyncpg.connect(asyncpg_dsn(bouncer_url), statement_cache_size=0)
+    try:
+        return {
+            await connection.fetchval("SELECT count(*) FROM pg_prepared_statements")
+            for _ in range(20)
+        }
+    finally:
+        await connection.close()
 
 
 async def _until_refused(client: Any) -> None:

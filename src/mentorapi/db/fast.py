@@ -17,8 +17,8 @@ like any other, and shown to `observers` (the tests' tenancy check): the engine'
 `before_cursor_execute` listeners never see a statement sent straight to the driver.
 
 Behind PgBouncer in transaction mode with the statement cache off (db/engine.py), asyncpg runs
-these on its unnamed statement, prepared and executed without a Sync between them, so
-PgBouncer keeps both on one server connection even outside a transaction (tests/fleet).
+these as its unnamed statement, parsed again in the round trip that runs it: one server
+connection sees the whole statement, even outside a transaction (tests/fleet).
 """
 
 from collections.abc import Callable, Mapping, Sequence

@@ -4,7 +4,9 @@ A pooled connection would be handed to others, so each listener opens its own wi
 named (`application_name`) so that it shows in `pg_stat_activity`. When it is lost (or a ping
 goes unanswered) it says so and connects again; what a listener does meanwhile (poll, keep
 nothing) is its own business: `on_up` runs once LISTEN is in place, `on_down` when it is not.
-Used by the webhook worker (wake up) and the key cache (forget).
+Used by the webhook worker (wake up) and the key cache (forget), with
+`Settings.session_database_url`: behind PgBouncer in transaction mode a LISTEN would be left on
+a server connection that PgBouncer hands to others, and no notice would reach us.
 """
 
 import asyncio
