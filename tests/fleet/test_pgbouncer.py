@@ -5,8 +5,8 @@ than clients, so server connections really are shared between clients; LISTEN (t
 the webhook worker) goes straight to PostgreSQL (MENTORAPI_DIRECT_DATABASE_URL). The flow runs
 with asyncpg's statement cache on (only where PgBouncer >= 1.21 keeps prepared statements per
 client: `max_prepared_statements`) and off (any PgBouncer). With the cache on behind a
-PgBouncer without `max_prepared_statements`, the same flow fails ("prepared statement
-__asyncpg_stmt_1__ already exists" / "does not exist"): that is what the setting is for.
+PgBouncer without `max_prepared_statements`, the same flow fails (the concurrent reads:
+'prepared statement "__asyncpg_stmt_82__" does not exist'): that is what the setting is for.
 """
 
 import asyncio
