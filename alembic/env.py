@@ -20,7 +20,8 @@ target_metadata = metadata
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or get_settings().database_url
+    # The direct URL: migrations need a session of their own, not a PgBouncer transaction pool.
+    return config.attributes.get("database_url") or get_settings().session_database_url
 
 
 def _run(connection: Connection) -> None:

@@ -26,7 +26,8 @@ async def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
 def _migrate(_args: argparse.Namespace) -> None:
     from mentorapi.db.migrate import upgrade
 
-    upgrade(get_settings().database_url)
+    # DDL and its locks on a session of their own: straight to PostgreSQL, not via PgBouncer.
+    upgrade(get_settings().session_database_url)
     print("database is at the latest migration", file=sys.stderr)
 
 

@@ -11,6 +11,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MENTORAPI_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./mentorapi.db"
+    # PostgreSQL behind PgBouncer in transaction mode (README "PgBouncer"): what needs a session
+    # of its own (LISTEN for the key cache and the webhook workers, migrations) connects here,
+    # straight to PostgreSQL, since a pooled server connection is another client's after each
+    # transaction. Empty: the main URL (right without PgBouncer, or with it in session mode).
+    direct_database_url: str = ""
+    # asyncpg's prepared statements, cached per connection: on without PgBouncer, and behind
+    # PgBouncer >= 1.21 with `max_prepared_statements` set. Behind an older PgBouncer in
+    # transaction mode turn it off: a statement prepared on one server connection is unknown
+    # to the next ("prepared statement ... does not exist").
+    database_statement_cache: bool = True
     # Connection pool per process; PostgreSQL only (SQLite uses one file, no pool to size).
     # Steady, with no overflow by default: SQLAlchemy closes an overflow connection as soon as
     # it is handed back while the pool is full, so under load that hovers above the pool size
@@ -90,6 +100,11 @@ class Settings(BaseSettings):
         if self.rate_limit_backend == "auto":
             return "memory" if self.is_sqlite else "postgres"
         return self.rate_limit_backend
+
+    @property
+    def session_database_url(self) -> str:
+        """Where LISTEN and migrations connect: the direct URL, else the main one."""
+        return self.direct_database_url or self.database_url
 
     @property
     def is_sqlite(self) -> bool:

@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = create_database(settings)
         app.state.key_cache = (
-            create_key_cache(settings.database_url) if settings.key_cache else None
+            create_key_cache(settings.session_database_url) if settings.key_cache else None
         )
         if app.state.key_cache is not None:
             app.state.key_cache.watch(app.state.db.engine)

@@ -15,6 +15,10 @@ are sequences of the selected columns, in order, on both paths (callers unpack t
 dataclasses). Statements are still counted (`X-SQL-Statements`, the tests' statement counts)
 like any other, and shown to `observers` (the tests' tenancy check): the engine's
 `before_cursor_execute` listeners never see a statement sent straight to the driver.
+
+Behind PgBouncer in transaction mode with the statement cache off (db/engine.py), asyncpg runs
+these as its unnamed statement, parsed again in the round trip that runs it: one server
+connection sees the whole statement, even outside a transaction (tests/fleet).
 """
 
 from collections.abc import Callable, Mapping, Sequence

@@ -5,7 +5,9 @@ named (`application_name`) so that it shows in `pg_stat_activity`. When it is lo
 goes unanswered) it says so and connects again; what a listener does meanwhile (poll, keep
 nothing) is its own business: `on_up` runs once LISTEN is in place, `on_down` when it is not.
 Used by the webhook worker (wake up), the key cache (forget) and the subscription fan-out (read
-the events named in the payloads: `on_payload`).
+the events named in the payloads: `on_payload`), with `Settings.session_database_url`: behind
+PgBouncer in transaction mode a LISTEN would be left on a server connection that PgBouncer
+hands to others, and no notice would reach us.
 """
 
 import asyncio
@@ -27,6 +29,22 @@ def asyncpg_dsn(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def _connect(dsn: str, name: str) -> asyncpg.Connection:
+    attempt = asyncio.ensure_future(
+        asyncpg.connect(dsn, timeout=10, server_settings={"application_name": name})
+    )
+    try:
+        return await asyncio.shield(attempt)
+    except asyncio.CancelledError:
+        # Cancelled in the middle of its TLS negotiation, asyncpg leaves a future whose error
+        # nobody reads, logged as "Future exception was never retrieved" whenever it is
+        # collected (in a later test, say). Let the attempt end instead, and close what it made.
+        with contextlib.suppress(Exception):
+            connection = await asyncio.wait_for(attempt, PING_TIMEOUT)
+            await connection.close(timeout=2)
+        raise
+
+
 async def listen(
     database_url: str,
     channel: str,
@@ -45,9 +63,7 @@ async def listen(
         closed = asyncio.Event()
         connection: asyncpg.Connection | None = None
         try:
-            connection = await asyncpg.connect(
-                dsn, timeout=10, server_settings={"application_name": name}
-            )
+            connection = await _connect(dsn, name)
             connection.add_termination_listener(lambda _c, ev=closed: ev.set())
             if on_payload is not None:
                 await connection.add_listener(channel, lambda *args: on_payload(args[-1]))

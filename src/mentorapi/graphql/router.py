@@ -104,7 +104,9 @@ def _with_feed(app: FastAPI, settings: Settings) -> None:
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         async with inner(app) as state:
             if app.state.db.dialect == "postgresql":
-                app.state.fanout = Fanout(app.state.db, app.state.pubsub, settings.database_url)
+                app.state.fanout = Fanout(
+                    app.state.db, app.state.pubsub, settings.session_database_url
+                )
                 await app.state.fanout.start()
                 try:
                     yield state

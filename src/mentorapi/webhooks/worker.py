@@ -448,7 +448,7 @@ class Worker:
 
         # On (re)connecting too: anything committed while we were not listening.
         await listen(
-            self.settings.database_url,
+            self.settings.session_database_url,  # LISTEN: never through PgBouncer
             repository.NOTIFY_CHANNEL,
             wake,
             name="mentorapi webhooks",
