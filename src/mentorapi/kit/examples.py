@@ -1,6 +1,8 @@
 """Example values shared by the schemas' examples (one story: Ana mentors Ben on pivot tables),
 so the examples of the OpenAPI document refer to each other consistently."""
 
+from pydantic.config import JsonDict
+
 APP_ID = "app_01JD8WZ3Q4N5M6K7H8G9F0E1D2"
 SKILL_ID = "skl_01JD8X4K8Y3N6Q2W5E7R9T1V3V"
 SKILL_2_ID = "skl_01JD8X4Q1M2N3P4R5S6T7V8W9X"
@@ -24,3 +26,15 @@ UPDATED_AT = "2026-11-24T16:03:10Z"
 STARTS_AT = "2027-03-02T14:00:00Z"
 ENDS_AT = "2027-03-02T14:15:00Z"
 EXPIRES_AT = "2027-03-01T14:00:00Z"
+
+# Ana's profile as a client writes it, shared by the create and read examples of a mentor.
+MENTOR_PROFILE: JsonDict = {
+    "external_id": "user-1207",
+    "name": "Ana Sousa",
+    "headline": "Finance lead; spreadsheets that explain themselves",
+    "bio": "Ten years of month-end reporting. Bring your messiest sheet.",
+    "timezone": "Europe/Berlin",
+    "languages": ["en", "pt-BR"],
+    "formats": ["video", "chat", "async"],
+    "session_lengths": [15, 30],
+}

@@ -60,14 +60,7 @@ class MentorCreate(RequestBody):
         json_schema_extra={
             "examples": [
                 {
-                    "external_id": "user-1207",
-                    "name": "Ana Sousa",
-                    "headline": "Finance lead; spreadsheets that explain themselves",
-                    "bio": "Ten years of month-end reporting. Bring your messiest sheet.",
-                    "timezone": "Europe/Berlin",
-                    "languages": ["en", "pt-BR"],
-                    "formats": ["video", "chat", "async"],
-                    "session_lengths": [15, 30],
+                    **ex.MENTOR_PROFILE,
                     "skills": [{"slug": "pivot-tables", "level": 5}],
                 }
             ]
@@ -155,14 +148,7 @@ class MentorRead(ResponseBody):
             "examples": [
                 {
                     "id": ex.MENTOR_ID,
-                    "external_id": "user-1207",
-                    "name": "Ana Sousa",
-                    "headline": "Finance lead; spreadsheets that explain themselves",
-                    "bio": "Ten years of month-end reporting. Bring your messiest sheet.",
-                    "timezone": "Europe/Berlin",
-                    "languages": ["en", "pt-BR"],
-                    "formats": ["video", "chat", "async"],
-                    "session_lengths": [15, 30],
+                    **ex.MENTOR_PROFILE,
                     "skills": [{"skill": SKILL_REF_EXAMPLE, "level": 5, "note": None}],
                     "stats": MENTOR_STATS_EXAMPLE,
                     "version": 3,
