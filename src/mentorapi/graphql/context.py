@@ -7,6 +7,12 @@ error at all; any error (a failed mutation, a bad argument, a limit) rolls every
 graphql-core resolves sibling fields concurrently, and one AsyncSession must never run two
 statements at once, so every use of the session goes through `session()`, which holds a lock.
 Never await a DataLoader inside `session()`: the loader needs the lock too.
+
+The caller is admitted as REST admits a request (`apps/admission.py`), lazily (GraphiQL's page
+and introspection need no credentials): identified once per connection, one rate-limit token per
+operation (HTTP request, or WebSocket `subscribe`), and over a WebSocket checked again before
+every operation and every subscription message (`still_admitted`), the socket closed with 4401
+when the credential no longer holds.
 """
 
 import asyncio
