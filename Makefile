@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run serve migrate demo test test-sqlite test-postgres lint fmt bench schemas check-schemas clients clean
+.PHONY: install run serve migrate demo test test-sqlite test-postgres lint fmt bench schemas check-schemas clients fleet fleet-test clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,15 @@ check-schemas: install
 ## clients: prove openapi/ with generated clients (TypeScript, Python, GraphQL) against a live server
 clients: install
 	MENTORAPI=$(CURDIR)/$(BIN)/mentorapi PYTHON=$(CURDIR)/$(BIN)/python clients/run-proofs.sh
+
+## fleet: PgBouncer, HAProxy, two API processes and two workers on a fresh PostgreSQL database,
+## from deploy/'s configs; prints the balancer's URL and an API key; Ctrl-C stops everything
+fleet: install
+	MENTORAPI=$(CURDIR)/$(BIN)/mentorapi PYTHON=$(CURDIR)/$(BIN)/python scripts/fleet.sh
+
+## fleet-test: the same fleet, the black-box suite (tests/fleet/blackbox) against its balancer
+fleet-test: install
+	MENTORAPI=$(CURDIR)/$(BIN)/mentorapi PYTHON=$(CURDIR)/$(BIN)/python scripts/fleet.sh test
 
 bench: install
 	$(BIN)/python -m bench
