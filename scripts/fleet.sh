@@ -87,7 +87,7 @@ chmod 644 "$WORK"/userlist.txt "$WORK"/pgbouncer.ini
 pgbouncer_command=("$PGBOUNCER" "$WORK/pgbouncer.ini")
 [ "$(id -u)" -eq 0 ] && pgbouncer_command=("$PGBOUNCER" -u postgres "$WORK/pgbouncer.ini")  # it refuses root
 start pgbouncer "${pgbouncer_command[@]}"
-for _ in $(seq 1 100); do pg_isready -h 127.0.0.1 -p "$PGB_PORT" -q && break; sleep 0.1; done
+for _ in $(seq 1 100); do pg_isready -h 127.0.0.1 -p "$PGB_PORT" -U postgres -q && break; sleep 0.1; done
 
 export MENTORAPI_DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:$PGB_PORT/$DB"
 export MENTORAPI_DIRECT_DATABASE_URL="$DIRECT_URL"
@@ -138,7 +138,7 @@ else
   Ctrl-C stops everything.
 
 MSG
+  # Until Ctrl-C (which reaches every child too) or until any child exits on its own.
   wait -n "${PIDS[@]}" || true
-  echo "fleet: a process exited; stopping the rest" >&2
-  exit 1
+  echo "fleet: stopping (logs were in $WORK)" >&2
 fi
