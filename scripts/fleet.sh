@@ -140,5 +140,5 @@ else
 MSG
   # Until Ctrl-C (which reaches every child too) or until any child exits on its own.
   wait -n "${PIDS[@]}" || true
-  echo "fleet: stopping (logs were in $WORK)" >&2
+  echo "fleet: stopping" >&2
 fi
