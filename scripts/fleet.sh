@@ -99,14 +99,20 @@ if [ "$MODE" = test ]; then
   export MENTORAPI_RATE_LIMIT_MEMBER_PER_WINDOW=20
   export MENTORAPI_WEBHOOK_ALLOW_PRIVATE_URLS=true
   export MENTORAPI_WEBHOOK_RETRY_SCHEDULE=1,1,1
+  # A killed worker's deliveries are sent again within seconds (the lease stays above the timeout).
+  export MENTORAPI_WEBHOOK_TIMEOUT_SECONDS=${MENTORAPI_WEBHOOK_TIMEOUT_SECONDS:-2}
+  export MENTORAPI_WEBHOOK_LEASE_SECONDS=${MENTORAPI_WEBHOOK_LEASE_SECONDS:-4}
 fi
 
 "$MENTORAPI" migrate 2>"$WORK/migrate.log" || { cat "$WORK/migrate.log" >&2; exit 1; }
 KEY=$("$MENTORAPI" apps create fleet | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["api_key"])')
 
 API1=$(free_port); API2=$(free_port); LB=$(free_port)
+# Webhooks are the dedicated workers' job: the API processes only answer requests.
+export MENTORAPI_WEBHOOK_WORKER_ENABLED=false
 start api1 "$MENTORAPI" serve --host 127.0.0.1 --port "$API1" --workers 1
 start api2 "$MENTORAPI" serve --host 127.0.0.1 --port "$API2" --workers 1
+unset MENTORAPI_WEBHOOK_WORKER_ENABLED
 start worker1 "$MENTORAPI" worker
 start worker2 "$MENTORAPI" worker
 until_ready "http://127.0.0.1:$API1/readyz" api1 "${PIDS[1]}"
@@ -126,6 +132,7 @@ URL="http://127.0.0.1:$LB"
 if [ "$MODE" = test ]; then
   MENTORAPI_FLEET_URL="$URL" MENTORAPI_FLEET_KEY="$KEY" MENTORAPI_FLEET_DIRECT_DATABASE_URL="$DIRECT_URL" \
     MENTORAPI_FLEET_MEMBER_LIMIT="$MENTORAPI_RATE_LIMIT_MEMBER_PER_WINDOW" \
+    MENTORAPI_FLEET_WORKER_PIDS="${PIDS[3]} ${PIDS[4]}" \
     "$PYTHON" -m pytest -c tests/fleet/blackbox/pytest.ini tests/fleet/blackbox -p no:cacheprovider "${@:2}"
 else
   cat <<MSG

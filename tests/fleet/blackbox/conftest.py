@@ -14,6 +14,7 @@ class Fleet:
     key: str  # an API key of an app created for the run
     direct_database_url: str  # PostgreSQL itself, not through PgBouncer
     member_limit: int  # MENTORAPI_RATE_LIMIT_MEMBER_PER_WINDOW of every API process
+    worker_pids: list[int]  # the `mentorapi worker` processes
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +25,7 @@ def fleet() -> Fleet:
             key=os.environ["MENTORAPI_FLEET_KEY"],
             direct_database_url=os.environ["MENTORAPI_FLEET_DIRECT_DATABASE_URL"],
             member_limit=int(os.environ["MENTORAPI_FLEET_MEMBER_LIMIT"]),
+            worker_pids=[int(p) for p in os.environ["MENTORAPI_FLEET_WORKER_PIDS"].split()],
         )
     except KeyError as missing:
         raise RuntimeError(f"{missing} unset: run these tests with `make fleet-test`") from None
