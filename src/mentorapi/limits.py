@@ -91,7 +91,11 @@ class BodySizeLimit:
         async def counted() -> Message:
             message = await receive()
             if message["type"] == "websocket.receive":
-                size = len(message.get("bytes") or b"") + len(message.get("text") or "")
+                text = message.get("text") or ""
+                # Bytes, as on the wire: a character of text may be up to four of them.
+                size = len(message.get("bytes") or b"") + (
+                    len(text) if text.isascii() else len(text.encode(errors="surrogatepass"))
+                )
                 if size > self.max_bytes:
                     await send(
                         {

@@ -182,11 +182,18 @@ async def test_a_chunked_body_within_the_limit_still_works(tenant: Tenant) -> No
     assert response.status_code == 201, response.text
 
 
+@pytest.mark.parametrize(
+    "filler",
+    # Over 1 MB either way: in characters, or only in bytes (400,000 three-byte characters).
+    [" " * 1_100_000, "€" * 400_000],
+    ids=["ascii", "multibyte"],
+)
 async def test_a_websocket_message_past_the_limit_closes_the_socket(
-    app: FastAPI, tenant: Tenant
+    app: FastAPI, tenant: Tenant, filler: str
 ) -> None:
     async with serve(app) as url, graphql_socket(url, tenant.key) as ws:
-        huge = json.dumps({"id": "1", "type": "subscribe", "payload": {"query": " " * 1_100_000}})
+        payload = {"query": f"# {filler}\n{{ app {{ id }} }}"}
+        huge = json.dumps({"id": "1", "type": "subscribe", "payload": payload}, ensure_ascii=False)
         await ws.send(huge)
         with pytest.raises(ConnectionClosed) as closed:
             await receive(ws)
