@@ -36,6 +36,7 @@ from mentorapi.goals import gql as goals_gql
 from mentorapi.graphql.context import Admission, UnitOfWork
 from mentorapi.graphql.documents import DocumentValidation, Limits, OperationContext
 from mentorapi.graphql.errors import ErrorCodes, InvalidScalar, is_expected
+from mentorapi.graphql.execution import PlainFieldsExecutor
 from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answers
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter, SafeParserCache
 from mentorapi.graphql.text import RefuseUnstorableText
@@ -194,6 +195,7 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
         mutation=_merged("Mutation"),
         subscription=_merged("Subscription"),
         extensions=extensions,
+        execution_context_class=PlainFieldsExecutor,
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME, date: DATE}),
     )
     schema.introspection_answers = answers
