@@ -29,13 +29,14 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
+from strawberry.types.graphql import OperationType
 
 from mentorapi.apps import admission
 from mentorapi.apps.caller import Caller
 from mentorapi.apps.keycache import KeyCache
 from mentorapi.apps.models import AppFields
 from mentorapi.apps.service import Authenticated
-from mentorapi.db.engine import Database
+from mentorapi.db.engine import Database, write_intent
 from mentorapi.graphql.loaders import Loaders
 from mentorapi.graphql.pubsub import PubSub
 from mentorapi.kit import idempotency
@@ -90,7 +91,10 @@ class Context(BaseContext):
         self.pubsub = pubsub or PubSub()
         self._connection = connection
         self._keys = keys
-        self._db_session: AsyncSession = database.sessionmaker()
+        self._database = database
+        # Opened at first use, read-only for a query over HTTP (see `reads_only`).
+        self._db_session: AsyncSession | None = None
+        self._read_only = False
         self._lock = asyncio.Lock()
         self._identifying = asyncio.Lock()
         self._found: Authenticated | None = None
@@ -102,7 +106,24 @@ class Context(BaseContext):
     async def session(self) -> AsyncIterator[AsyncSession]:
         """The request's session, for one service call at a time."""
         async with self._lock:
-            yield self._db_session
+            yield self._opened()
+
+    def _opened(self) -> AsyncSession:
+        if self._db_session is None:
+            database = self._database
+            maker = database.read_sessionmaker if self._read_only else database.sessionmaker
+            self._db_session = maker()
+        return self._db_session
+
+    def reads_only(self) -> None:
+        """The operation is a query over HTTP: its unit of work is read-only, as a REST GET's
+        (db/uow.py): on PostgreSQL no BEGIN and COMMIT, and reads may borrow a pooled
+        connection (db/fast.py); on SQLite a deferred BEGIN that never waits behind writers.
+        A read that must repair state still writes, through `db.uow.writable()`. Over a
+        WebSocket every operation shares the socket's session, which stays writable."""
+        if self._db_session is None and not isinstance(self._connection, WebSocket):
+            self._read_only = True
+            write_intent.set(False)
 
     def _authorization(self) -> str | None:
         # Browsers cannot set headers on a WebSocket: there the credential comes in the
@@ -202,9 +223,11 @@ class Context(BaseContext):
 
     async def finish(self, *, commit: bool) -> None:
         async with self._lock:
-            if commit:
+            if self._db_session is None:
+                return
+            if commit and not self._read_only:
                 await self._db_session.commit()
-            else:
+            else:  # a read-only session has nothing to commit: this ends its read
                 await self._db_session.rollback()
 
     def not_completed(self) -> None:
@@ -213,7 +236,8 @@ class Context(BaseContext):
         setattr(self._connection.state, idempotency.NOT_COMPLETED, True)
 
     async def close(self) -> None:
-        await self._db_session.close()  # rolls back whatever was not committed
+        if self._db_session is not None:
+            await self._db_session.close()  # rolls back whatever was not committed
 
 
 Info = StrawberryInfo[Context, None]
@@ -235,7 +259,17 @@ async def get_context(connection: HTTPConnection) -> AsyncIterator[Context]:
 
 
 class UnitOfWork(SchemaExtension):
-    """Commit at the end of an operation without errors; roll back otherwise."""
+    """Commit at the end of an operation without errors; roll back otherwise. A query over
+    HTTP reads in a read-only unit of work (`Context.reads_only`)."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if (
+            isinstance(context, Context)
+            and self.execution_context.operation_type is OperationType.QUERY
+        ):
+            context.reads_only()
+        yield
 
     async def on_operation(self) -> AsyncIterator[None]:
         yield
