@@ -29,7 +29,7 @@ async def test_loaders_batch_and_stay_in_the_app(
             )
         assert [s.id for s in found[:3]] == [s["id"] for s in skills]  # type: ignore[union-attr]
         assert found[3] is None  # another app's skill is not found
-        assert [skill.id for _, skill in found[4]] == [skills[0]["id"]]  # type: ignore[union-attr]
+        assert [link.skill.id for link in found[4]] == [skills[0]["id"]]  # type: ignore[union-attr]
         assert found[5] == []
         assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2
     finally:

@@ -23,7 +23,7 @@ from mentorapi.goals.models import Goal, Milestone
 from mentorapi.mentees import repository as mentees_repository
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors import repository as mentors_repository
-from mentorapi.mentors.models import Mentor, MentorSkill
+from mentorapi.mentors.models import Mentor
 from mentorapi.sessions import repository as sessions_repository
 from mentorapi.sessions import service as sessions_service
 from mentorapi.sessions.models import Series, Session
@@ -41,7 +41,7 @@ class HasId(Protocol):
 V = TypeVar("V")
 Row = TypeVar("Row", bound=HasId)
 
-MentorSkills = list[tuple[MentorSkill, Skill]]
+MentorSkills = list[mentors_repository.SkillLink]
 MenteeSeeking = list[tuple[MenteeSkill, Skill]]
 # (parent id, how many): nested lists with a `first` argument.
 FirstOf = tuple[str, int]

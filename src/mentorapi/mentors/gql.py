@@ -1,5 +1,6 @@
 """GraphQL face of mentors: types, queries and mutations over mentors.service (no rules here)."""
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
@@ -11,6 +12,7 @@ from mentorapi.availability.models import Availability
 from mentorapi.feedback.gql import FeedbackType
 from mentorapi.graphql.context import Info
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
+from mentorapi.graphql.lookahead import selects
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.mentors import service
@@ -21,10 +23,11 @@ from mentorapi.mentors.schemas import (
     MentorSkillsPut,
     MentorSort,
     MentorUpdate,
-    stats_of,
+    average_rating,
 )
 from mentorapi.mentors.service import MentorView
 from mentorapi.skills.gql import SkillChoiceInput, SkillLevel, SkillType
+from mentorapi.skills.models import SkillFields
 
 if TYPE_CHECKING:
     from mentorapi.sessions.gql import SessionType
@@ -79,14 +82,11 @@ class MentorType:
     version: int
     created_at: datetime
     updated_at: datetime
-
-    @strawberry.field(description="The skills offered, highest level first.")
-    async def skills(self, info: Info) -> list[SkillLevel]:
-        links = await info.context.loaders.mentor_skills.load(self.id)
-        return [
-            SkillLevel(skill=SkillType.from_model(skill), level=link.level, note=link.note)
-            for link, skill in links
-        ]
+    # Loaded for many mentors at once by whoever builds them (`mentor_objects`), rather than
+    # by a resolver per mentor: on a page of 50 that resolver was most of the request's CPU.
+    skills: list[SkillLevel] = strawberry.field(
+        description="The skills offered, highest level first."
+    )
 
     @strawberry.field(description="Weekly windows and overrides (empty, version 0, if never set).")
     async def availability(self, info: Info) -> AvailabilityType:
@@ -125,8 +125,7 @@ class MentorType:
         return [FeedbackType.from_model(f) for f in rows]
 
     @classmethod
-    def from_model(cls, mentor: MentorFields) -> "MentorType":
-        stats = stats_of(mentor)
+    def from_model(cls, mentor: MentorFields, skills: list[SkillLevel]) -> "MentorType":
         return cls(
             id=strawberry.ID(mentor.id),
             external_id=mentor.external_id,
@@ -137,17 +136,59 @@ class MentorType:
             languages=list(mentor.languages),
             formats=[FormatEnum(f) for f in mentor.formats],
             session_lengths=list(mentor.session_lengths),
-            stats=MentorStats(**stats.model_dump()),
+            stats=MentorStats(
+                sessions_completed=mentor.sessions_completed,
+                minutes_mentored=mentor.minutes_mentored,
+                average_rating=average_rating(mentor),
+                ratings_count=mentor.ratings_count,
+                mentees_helped=mentor.mentees_helped,
+                impact_stories=mentor.impact_stories,
+            ),
             version=mentor.version,
             created_at=mentor.created_at,
             updated_at=mentor.updated_at,
+            skills=skills,
         )
 
 
-def _node(view: MentorView) -> MentorType:
-    # The skills come from the loader (full Skill rows for the nested `skill` field); the
-    # service's display-only offers do not fit that shape.
-    return MentorType.from_model(view.mentor)
+class SkillsNotLoaded(list[SkillLevel]):
+    """The skills of a mentor object built for a selection that does not ask for them. Never
+    read; if a selection were missed, reading them is an error (INTERNAL, logged), never an
+    empty list of skills."""
+
+    def __iter__(self) -> Iterator[SkillLevel]:
+        raise RuntimeError("a mentor's skills were read but not loaded (graphql/lookahead.py)")
+
+
+async def mentor_objects(info: Info, mentors: Sequence[MentorFields], *at: str) -> list[MentorType]:
+    """`mentors` as GraphQL objects, with their skills when the selection asks for them (`at`:
+    the fields between the current one and the mentors): one loader call for all of them, so
+    one statement per request however many mentors and resolvers ask. The skills come from the
+    links (full Skill rows for the nested `skill` field); the service's display-only offers
+    do not fit that shape."""
+    if not selects(info, *at, "skills"):
+        return [MentorType.from_model(m, SkillsNotLoaded()) for m in mentors]
+    links = await info.context.loaders.mentor_skills.load_many([m.id for m in mentors])
+    skills: dict[str, SkillType] = {}  # a page's mentors share a few skills: one object each
+
+    def skill(row: SkillFields) -> SkillType:
+        found = skills.get(row.id)
+        if found is None:
+            found = skills[row.id] = SkillType.from_model(row)
+        return found
+
+    return [
+        MentorType.from_model(
+            mentor,
+            [SkillLevel(skill=skill(ln.skill), level=ln.level, note=ln.note) for ln in found],
+        )
+        for mentor, found in zip(mentors, links, strict=True)
+    ]
+
+
+async def _node(info: Info, view: MentorView) -> MentorType:
+    (node,) = await mentor_objects(info, [view.mentor])
+    return node
 
 
 @strawberry.input
@@ -218,12 +259,13 @@ class Query:
                 session_length=args.session_length,
                 sort=order,
             )
+        nodes = await mentor_objects(info, [v.mentor for v in views], "edges", "node")
         return Connection[MentorType].build(
-            views,
+            list(zip(views, nodes, strict=True)),
             cursor,
-            node=_node,
+            node=lambda pair: pair[1],
             sort=order.value,
-            key=lambda v: service.cursor_values(v.mentor, order),
+            key=lambda pair: service.cursor_values(pair[0].mentor, order),
         )
 
     @strawberry.field
@@ -232,7 +274,7 @@ class Query:
         app_id = await info.context.app_id()
         async with info.context.session() as db_session:
             view = await service.get_view(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
-        return _node(view)
+        return await _node(info, view)
 
 
 @strawberry.type
@@ -246,7 +288,7 @@ class Mutation:
             view = await service.create(
                 db_session=db_session, app_id=app_id, actor=actor, data=data
             )
-        return _node(view)
+        return await _node(info, view)
 
     @strawberry.mutation
     async def update_mentor(
@@ -271,7 +313,7 @@ class Mutation:
                 data=data,
                 expected_version=expected_version,
             )
-        return _node(view)
+        return await _node(info, view)
 
     @strawberry.mutation(description="Replace the skills a mentor offers.")
     async def set_mentor_skills(
@@ -294,7 +336,7 @@ class Mutation:
                 choices=body.skills,
                 expected_version=expected_version,
             )
-        return _node(view)
+        return await _node(info, view)
 
     @strawberry.mutation(description="Delete a mentor; returns its id.")
     async def delete_mentor(

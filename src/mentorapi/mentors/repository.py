@@ -29,7 +29,7 @@ from mentorapi.kit.bounded import BoundedLRU
 from mentorapi.kit.pagination import FLOAT_KEY, INT_KEY, PageRequest, id_key
 from mentorapi.mentors.models import Mentor, MentorFields, MentorSkill, SkillOffer, make_offer
 from mentorapi.mentors.schemas import MentorSort
-from mentorapi.skills.models import Skill
+from mentorapi.skills.models import Skill, SkillFields
 
 
 def _dialect(db_session: AsyncSession) -> str:
@@ -269,26 +269,46 @@ async def list_page(
     return [(cast(MentorFields, row), row.offers) for row in found], cursor
 
 
+@dataclass(frozen=True, slots=True)
+class SkillLink:
+    """A skill as one mentor offers it, with the whole skill row (plain values)."""
+
+    skill: SkillFields
+    level: int
+    note: str | None
+
+
+_SkillRow: Any = make_dataclass(
+    "_SkillRow", [c.name for c in _SKILLS.columns], frozen=True, slots=True
+)
+
+_SKILL_LINKS = (
+    sa_select(_LINKS.c.mentor_id, _LINKS.c.level, _LINKS.c.note, *_SKILLS.columns)
+    .join(_SKILLS, _SKILLS.c.id == _LINKS.c.skill_id)
+    .where(
+        _LINKS.c.app_id == bindparam("app_id"),
+        _SKILLS.c.app_id == bindparam("app_id"),
+        _LINKS.c.mentor_id.in_(bindparam("mentor_ids", expanding=True)),
+    )
+    .order_by(_LINKS.c.level.desc(), _SKILLS.c.slug)
+)
+
+
 async def skills_for(
     db_session: AsyncSession, app_id: str, mentor_ids: Sequence[str]
-) -> dict[str, list[tuple[MentorSkill, Skill]]]:
-    """The skills of many mentors in one query (the list endpoint and the GraphQL loader);
-    another app's mentor ids find nothing."""
-    result: dict[str, list[tuple[MentorSkill, Skill]]] = defaultdict(list)
+) -> dict[str, list[SkillLink]]:
+    """The skills of many mentors in one query (the GraphQL loader), highest level first, as
+    plain values (no ORM identity map or instances: read-only, and many per page); another
+    app's mentor ids find nothing."""
+    result: dict[str, list[SkillLink]] = defaultdict(list)
     if not mentor_ids:
         return result
-    query = (
-        select(MentorSkill, Skill)
-        .join(Skill, col(Skill.id) == col(MentorSkill.skill_id))
-        .where(
-            col(MentorSkill.app_id) == app_id,
-            col(Skill.app_id) == app_id,
-            col(MentorSkill.mentor_id).in_(list(mentor_ids)),
-        )
-        .order_by(col(MentorSkill.level).desc(), col(Skill.slug))
+    connection = await db_session.connection()
+    rows = await connection.execute(
+        _SKILL_LINKS, {"app_id": app_id, "mentor_ids": list(mentor_ids)}
     )
-    for link, skill in (await db_session.exec(query)).all():
-        result[link.mentor_id].append((link, skill))
+    for mentor_id, level, note, *skill in rows:
+        result[mentor_id].append(SkillLink(_SkillRow(*skill), level, note))
     return result
 
 

@@ -19,7 +19,7 @@ from mentorapi.graphql.pubsub import Gap, GapReason
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.mentees.gql import MenteeType
-from mentorapi.mentors.gql import FormatEnum, MentorType
+from mentorapi.mentors.gql import FormatEnum, MentorType, mentor_objects
 from mentorapi.sessions import follow, service
 from mentorapi.sessions.models import (
     ActionItem,
@@ -109,7 +109,10 @@ class SessionType:
     @strawberry.field
     async def mentor(self, info: Info) -> MentorType | None:
         mentor = await info.context.loaders.mentor.load(self.mentor_id)
-        return MentorType.from_model(mentor) if mentor else None
+        if mentor is None:
+            return None
+        (node,) = await mentor_objects(info, [mentor])
+        return node
 
     @strawberry.field(
         description="Null for a member who is not this mentee (profiles are private)."

@@ -15,7 +15,7 @@ from mentorapi.graphql.relay import (
 )
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.skills import service
-from mentorapi.skills.models import Skill
+from mentorapi.skills.models import Skill, SkillFields
 from mentorapi.skills.schemas import SkillCreate, SkillListArgs, SkillUpdate
 
 
@@ -31,7 +31,7 @@ class SkillType:
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, skill: Skill) -> "SkillType":
+    def from_model(cls, skill: SkillFields) -> "SkillType":
         return cls(
             id=strawberry.ID(skill.id),
             slug=skill.slug,
