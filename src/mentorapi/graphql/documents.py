@@ -17,14 +17,15 @@ stalls every tenant's requests, and anyone can send one. What makes validation s
   nested 190 deep (its error message prints it, indented: quadratic).
 
 `DocumentValidation` runs these checks first, then graphql-core's rules only on a document that
-passed, and caches both per document. It also refuses a request whose operation is ambiguous or
-unknown, before anything runs (`OperationContext`), and reports a document refused before
-parsing (`refuse`: too long). Every refusal is a GraphQL error with a code, on every transport.
+passed, and caches the document with that verdict by its text. It also refuses a request whose
+operation is ambiguous or unknown, before anything runs (`OperationContext`), and reports a
+document refused before parsing (`refuse`: too long). Every refusal is a GraphQL error with a
+code, on every transport.
 """
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -33,7 +34,6 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
-    GraphQLSchema,
     InlineFragmentNode,
     ListValueNode,
     ObjectValueNode,
@@ -42,10 +42,11 @@ from graphql import (
     ValueNode,
     parse,
 )
-from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
+
+from mentorapi.kit.bounded import BoundedLRU
 
 # Sums are capped here: a summary needs to know "over the limit", not by how much, and capped
 # numbers keep the arithmetic on small ints whatever the document multiplies.
@@ -332,30 +333,6 @@ def _selections_error(count: int, limits: Limits) -> GraphQLError:
     )
 
 
-Validator = Callable[
-    [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
-]
-
-
-def cached_validation(
-    limits: Limits, validate: Validator, maxsize: int
-) -> Callable[
-    [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
-]:
-    """`check_document`, then (only if it passes) graphql-core's rules, cached together per
-    document (ParserCache hands out one DocumentNode per query text, so a repeat is a hit)."""
-
-    @lru_cache(maxsize=maxsize)
-    def checked(
-        schema: GraphQLSchema,
-        document: DocumentNode,
-        rules: tuple[type[ASTValidationRule], ...],
-    ) -> list[GraphQLError]:
-        return check_document(document, limits) or validate(schema, document, rules)
-
-    return checked
-
-
 def operations_of(document: DocumentNode) -> Sequence[OperationDefinitionNode]:
     return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
 
@@ -438,13 +415,77 @@ class OperationContext(ExecutionContext):
         return OperationType(operation.operation.value)
 
 
-class DocumentValidation(SchemaExtension):
-    """Replaces strawberry's ValidationCache: the operation must be known, then the document
-    passes `check_document` and graphql-core's rules (those two cached per document)."""
+# About the bytes a parsed document and its verdict hold, per character of its text (measured
+# with tracemalloc): 56 to 163 for bench/graphql_documents.py's documents, and up to about 300
+# for one-letter names between spaces or braces, a node and a token per character or two
+# (tests/gql/test_document_cache.py measures them against this figure).
+BYTES_PER_DOCUMENT_CHAR = 400
+MAX_DOCUMENTS = 256
+MAX_DOCUMENT_BYTES = 32 * 2**20
 
-    def __init__(self, limits: Limits, maxsize: int) -> None:
+
+@dataclass(frozen=True)
+class Verdict:
+    """A document as parsed, and what its checks and graphql-core's rules found (nothing: it
+    is valid). Cached together, so a document read from the cache is never spared a check."""
+
+    document: DocumentNode
+    errors: tuple[GraphQLError, ...]
+
+
+Documents = BoundedLRU[str, Verdict]
+
+
+def new_documents(
+    max_entries: int = MAX_DOCUMENTS, max_bytes: int = MAX_DOCUMENT_BYTES
+) -> Documents:
+    """The verdicts of one schema (its rules decide them), by the exact text of the document."""
+    return BoundedLRU(
+        max_entries=max_entries,
+        max_weight=max_bytes,
+        weigh=lambda query, _verdict: BYTES_PER_DOCUMENT_CHAR * len(query),
+    )
+
+
+class DocumentValidation(SchemaExtension):
+    """Parses and validates each document text once: replaces strawberry's ParserCache and
+    ValidationCache. A text seen before gets its document and its verdict from `documents`
+    (bounded in entries and bytes); a new one is parsed with the request's parse options (the
+    token limit), checked (`check_document`), then given graphql-core's rules only if it
+    passed, and its verdict kept. The operation must be known (`operation_choice_errors`, per
+    request: it depends on the operation name).
+
+    A text longer than `max_length` characters is not parsed at all: the token limit counts a
+    1 MB string as one token, and lexing it is 150 ms of CPU. It is refused at validation
+    (`refuse`), the one place whose errors every transport reports the same way. A text that
+    does not parse (a syntax error, too many tokens) is left to strawberry's own parse step,
+    which reports the error as a normal GraphQL error response."""
+
+    def __init__(self, limits: Limits, documents: Documents, max_length: int) -> None:
         super().__init__()
-        self.validate = _shared_validation(limits, maxsize)
+        self.limits = limits
+        self.documents = documents
+        self.max_length = max_length
+        self.verdict: Verdict | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query
+        if query is not None and len(query) > self.max_length:
+            refuse(
+                context,
+                f"the document is {len(query)} characters long, more than the maximum "
+                f"of {self.max_length}: pass long values as variables",
+                maxLength=self.max_length,
+            )
+        elif query is not None:
+            self.verdict = self.documents.get(query)
+            if self.verdict is not None:
+                context.graphql_document = self.verdict.document
+            else:
+                with suppress(GraphQLError):  # strawberry parses it again, and reports it
+                    context.graphql_document = parse(query, **context.parse_options)
+        yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -454,15 +495,21 @@ class DocumentValidation(SchemaExtension):
             context.pre_execution_errors = [refusal]
         elif document is not None:
             requested = getattr(context, "requested_operation_name", context.operation_name)
-            context.pre_execution_errors = operation_choice_errors(
-                document, requested
-            ) or self.validate(context.schema._schema, document, context.validation_rules)
+            errors = operation_choice_errors(document, requested)
+            if not errors:
+                verdict = self.verdict or self._judge(context, document)
+                errors = list(verdict.errors)  # a list of this request's own
+            context.pre_execution_errors = errors
         yield
 
+    def _judge(self, context: ExecutionContext, document: DocumentNode) -> Verdict:
+        from strawberry.schema.schema import validate_document
 
-@lru_cache(maxsize=8)
-def _shared_validation(limits: Limits, maxsize: int) -> Validator:
-    # One cache per set of limits, shared by every request (extensions are made per request).
-    from strawberry.schema.schema import validate_document
-
-    return cached_validation(limits, validate_document, maxsize)
+        schema = context.schema._schema
+        errors = check_document(document, self.limits) or validate_document(
+            schema, document, context.validation_rules
+        )
+        verdict = Verdict(document, tuple(errors))
+        if context.query is not None:
+            self.documents.put(context.query, verdict)
+        return verdict

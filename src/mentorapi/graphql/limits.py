@@ -28,9 +28,9 @@ from graphql import (
     get_named_type,
     get_nullable_type,
 )
-from strawberry.extensions import ParserCache, SchemaExtension
+from strawberry.extensions import SchemaExtension
 
-from mentorapi.graphql.documents import chosen_operation, refuse
+from mentorapi.graphql.documents import chosen_operation
 
 LIST_ESTIMATE = 10
 MAX_COST = 20_000
@@ -162,37 +162,3 @@ class QueryCostLimiter(SchemaExtension):
                     )
                     ctx.result = GraphQLExecutionResult(data=None, errors=[error])
         yield
-
-
-MAX_DOCUMENT_LENGTH = 50_000
-
-
-class SafeParserCache(ParserCache):
-    """strawberry's ParserCache, except that a document that does not parse (a syntax error,
-    too many tokens) is left to strawberry's own parse step, which turns the error into a normal
-    GraphQL error response; raised from the cache it would skip the error-code extension.
-
-    A document longer than `max_length` characters is not parsed at all: the token limit counts
-    a 1 MB string as one token, and lexing it is 150 ms of CPU. It is refused at validation
-    (`documents.refuse`), the one place whose errors every transport reports the same way.
-    """
-
-    def __init__(self, maxsize: int, max_length: int = MAX_DOCUMENT_LENGTH) -> None:
-        super().__init__(maxsize=maxsize)
-        self.max_length = max_length
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.query is not None and len(context.query) > self.max_length:
-            refuse(
-                context,
-                f"the document is {len(context.query)} characters long, more than the maximum "
-                f"of {self.max_length}: pass long values as variables",
-                maxLength=self.max_length,
-            )
-            yield
-            return
-        try:
-            yield from super().on_parse()
-        except GraphQLError:
-            yield

@@ -34,11 +34,17 @@ from mentorapi.config import Settings
 from mentorapi.feedback import gql as feedback_gql
 from mentorapi.goals import gql as goals_gql
 from mentorapi.graphql.context import Admission, UnitOfWork
-from mentorapi.graphql.documents import DocumentValidation, Limits, OperationContext
+from mentorapi.graphql.documents import (
+    Documents,
+    DocumentValidation,
+    Limits,
+    OperationContext,
+    new_documents,
+)
 from mentorapi.graphql.errors import ErrorCodes, InvalidScalar, is_expected
 from mentorapi.graphql.execution import PlainFieldsExecutor
 from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answers
-from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter, SafeParserCache
+from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
 from mentorapi.graphql.text import RefuseUnstorableText
 from mentorapi.mentees import gql as mentees_gql
 from mentorapi.mentors import gql as mentors_gql
@@ -70,7 +76,6 @@ MAX_SELECTIONS = 1_000
 MAX_OVERLAPPING_PAIRS = 500
 MAX_DIRECTIVES = 50  # @include/@skip where a client needs them; each one unknown is an error
 MAX_VALUE_DEPTH = 10  # input objects in lists in input objects...: our inputs nest 3 deep
-DOCUMENT_CACHE_SIZE = 256
 
 log = logging.getLogger("mentorapi.graphql")
 
@@ -119,6 +124,7 @@ DATE = strawberry.scalar(
 
 class MentorapiSchema(strawberry.Schema):
     introspection_answers: Answers | None = None  # graphql/introspection.py
+    documents: Documents | None = None  # graphql/documents.py: parsed, with their verdicts
 
     def _create_execution_context(
         self,
@@ -173,6 +179,7 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
     # spread again, exponential in a document of spreads that spread twice).
     rules: list[type[ASTValidationRule]] = []
     answers = new_answers()  # one memo per schema, shared by its requests
+    documents = new_documents()  # verdicts depend on the schema's rules: one cache per schema
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     # Factories, not instances: strawberry then makes fresh extensions for every request.
@@ -185,8 +192,7 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
         partial(QueryCostLimiter, max_cost=MAX_COST),
         partial(IntrospectionMemo, answers),  # after the cost: it may answer, then nothing runs
         # Clients send the same few documents again and again: parse and validate each once.
-        partial(SafeParserCache, maxsize=DOCUMENT_CACHE_SIZE, max_length=MAX_DOCUMENT_LENGTH),
-        partial(DocumentValidation, LIMITS, DOCUMENT_CACHE_SIZE),
+        partial(DocumentValidation, LIMITS, documents, MAX_DOCUMENT_LENGTH),
         # After DocumentValidation, whose validation errors it adds to (graphql/text.py).
         RefuseUnstorableText,
     ]
@@ -199,4 +205,5 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME, date: DATE}),
     )
     schema.introspection_answers = answers
+    schema.documents = documents
     return schema
