@@ -1,0 +1,312 @@
+"""graphql/execution.py reads plain fields directly: the answers (data and errors) must be the
+ones graphql-core gives, for any document, and for data that breaks the types.
+
+The schema here has every kind of field the executor tells apart: scalars and enums (nullable
+or not, values that do not fit), lists (of lists, of nulls, tuples, sets, generators), plain
+objects, objects behind a resolver, an interface, a field with a permission class, an
+awaitable where a value should be. Every document runs through strawberry's own executor and
+through ours; the two answers must be equal.
+"""
+
+import asyncio
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+import pytest
+import strawberry
+from fastapi import FastAPI
+from graphql import GraphQLResolveInfo
+from hypothesis import HealthCheck, given, settings
+from hypothesis_graphql import queries
+from strawberry.extensions import SchemaExtension
+from strawberry.permission import BasePermission
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from mentorapi.graphql.execution import PlainFieldsExecutor
+from tests.conftest import Tenant
+from tests.factories import create_mentor, create_skill
+from tests.gql.helpers import gql_data
+
+
+@strawberry.enum
+class Color(Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+class Deny(BasePermission):
+    message = "not for you"
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return False
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Pet(Named):
+    kind: str
+
+
+@strawberry.type
+class Leaf:
+    name: str
+    maybe: str | None
+    count: int
+    ratio: float | None
+    flag: bool
+    color: Color
+    maybe_color: Color | None
+    ident: strawberry.ID
+    when: datetime
+    tags: list[str]
+    maybe_tags: list[str | None] | None
+
+
+@strawberry.type
+class Node:
+    leaf: Leaf
+    maybe_leaf: Leaf | None
+    leaves: list[Leaf]
+    maybe_leaves: list[Leaf | None] | None
+    grid: list[list[int]]
+    pets: list[Named]
+    guarded: str = strawberry.field(permission_classes=[Deny])
+
+    @strawberry.field
+    def times(self, n: int = 2) -> int:
+        return len(self.leaf.name) * n if isinstance(self.leaf.name, str) else n
+
+    @strawberry.field
+    async def later(self) -> Leaf:
+        await asyncio.sleep(0)
+        return self.leaf
+
+    @strawberry.field
+    def first_leaves(self, first: int = 1) -> list[Leaf]:
+        return list(self.leaves)[:first]
+
+
+def _leaf(i: int, **changes: Any) -> Leaf:
+    values: dict[str, Any] = {
+        "name": f"leaf {i}",
+        "maybe": None if i % 2 else "yes",
+        "count": i,
+        "ratio": i / 3 if i % 3 else None,
+        "flag": bool(i % 2),
+        "color": Color.RED if i % 2 else Color.GREEN,
+        "maybe_color": None,
+        "ident": strawberry.ID(f"id-{i}"),
+        "when": datetime(2026, 1, 1 + i % 28, 12, tzinfo=UTC),
+        "tags": [f"t{j}" for j in range(i % 3)],
+        "maybe_tags": None if i % 2 else ["a", None],
+    }
+    values.update(changes)
+    return Leaf(**values)
+
+
+def _soon(value: Any) -> "asyncio.Future[Any]":
+    """An awaitable that needs no awaiting (a coroutine left unawaited warns)."""
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future
+
+
+def _generated(n: int) -> Iterator[int]:
+    yield from range(n)
+
+
+def _nodes() -> list[Node]:
+    """A fresh batch (awaitables and generators are used once)."""
+    bad_leaves = [
+        _leaf(10, name=None),  # null for a non-null String
+        _leaf(11, count="eleven"),  # not an Int
+        _leaf(12, count=2**40),  # an Int out of range
+        _leaf(13, ratio=math.nan),  # not a finite Float
+        _leaf(14, color="blue"),  # not a Color
+        _leaf(15, tags=None),  # null for a non-null list
+        _leaf(16, tags=("a", "b")),  # a tuple is a list
+        _leaf(17, tags={"only"}),  # any iterable is a list, for graphql-core
+        _leaf(18, tags=[None]),  # null inside a list of non-null
+        _leaf(19, maybe=_soon("awaited")),  # an awaitable where a value should be
+        _leaf(20, when="2026-01-01"),  # not a datetime
+        _leaf(21, maybe_tags=["x", None, 3]),
+        _leaf(22, tags="abc"),  # a string is not a list
+        _leaf(23, maybe_tags={"k": "v"}),  # nor is a mapping
+    ]
+    nodes = [
+        Node(
+            leaf=_leaf(i),
+            maybe_leaf=_leaf(i + 100) if i % 2 else None,
+            leaves=[_leaf(i * 10 + j) for j in range(3)],
+            maybe_leaves=[_leaf(i), None] if i % 2 else None,
+            grid=[[i, i + 1], [i + 2]],
+            pets=[Pet(name=f"pet {i}", kind="cat")],
+            guarded="secret",
+        )
+        for i in range(3)
+    ]
+    nodes.append(
+        Node(
+            leaf=bad_leaves[0],
+            maybe_leaf=bad_leaves[1],
+            leaves=bad_leaves,
+            maybe_leaves=[*bad_leaves, None],
+            grid=[[1], _generated(3), [None]],  # type: ignore[list-item]
+            pets=[Pet(name="pet", kind="dog")],
+            guarded="secret",
+        )
+    )
+    nodes.append(
+        Node(
+            leaf=_leaf(5),
+            maybe_leaf=None,
+            leaves=None,
+            maybe_leaves=None,
+            grid=[],
+            pets=[],
+            guarded="x",
+        )
+    )  # type: ignore[arg-type]
+    return nodes
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def nodes(self) -> list[Node]:
+        return _nodes()
+
+    @strawberry.field
+    def maybe_nodes(self) -> list[Node | None] | None:
+        return [*_nodes(), None]
+
+    @strawberry.field
+    def node(self) -> Node:
+        return _nodes()[0]
+
+    @strawberry.field
+    def broken_node(self) -> Node:
+        return _nodes()[3]
+
+    leaf_field: Leaf = strawberry.field(default_factory=lambda: _leaf(1))
+
+
+CORE = strawberry.Schema(query=Query, types=[Pet])
+PLAIN = strawberry.Schema(query=Query, types=[Pet], execution_context_class=PlainFieldsExecutor)
+
+LEAF = "name maybe count ratio flag color maybeColor ident when tags maybeTags __typename"
+DOCUMENTS = [
+    f"{{ nodes {{ leaf {{ {LEAF} }} }} }}",
+    f"{{ maybeNodes {{ maybeLeaf {{ {LEAF} }} leaves {{ {LEAF} }} }} }}",
+    f"{{ brokenNode {{ leaf {{ name }} maybeLeaf {{ {LEAF} }} }} }}",
+    f"{{ brokenNode {{ leaves {{ {LEAF} }} }} }}",
+    f"{{ brokenNode {{ maybeLeaves {{ {LEAF} }} grid }} }}",
+    f"{{ nodes {{ maybeLeaves {{ {LEAF} }} grid pets {{ name __typename }} }} }}",
+    "{ nodes { guarded leaf { name } } }",
+    "{ nodes { times t3: times(n: 3) later { name count } firstLeaves(first: 2) { name } } }",
+    "{ a: nodes { leaf { n: name name } } b: nodes { leaf { count } leaf { name } } }",
+    "{ nodes { ...F leaf { ... on Leaf { tags } } } } fragment F on Node { leaf { name } }",
+    "query($y: Boolean!) { nodes { leaf { name @include(if: $y) count @skip(if: $y) } } }",
+    f"{{ leafField {{ {LEAF} }} __typename node {{ __typename leaf {{ __typename }} }} }}",
+    "{ node { pets { ... on Pet { kind } name } } }",
+]
+
+
+def _answer(result: Any) -> dict[str, Any]:
+    errors = sorted((str(e.path), e.message, str(e.locations)) for e in (result.errors or []))
+    return {"data": result.data, "errors": errors}
+
+
+async def _both(document: str, variables: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    core = await CORE.execute(document, variable_values=variables, root_value=Query())
+    plain = await PLAIN.execute(document, variable_values=variables, root_value=Query())
+    return _answer(core), _answer(plain)
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+@pytest.mark.parametrize("flag", [True, False])
+async def test_plain_reads_answer_as_graphql_core_does(document: str, flag: bool) -> None:
+    core, plain = await _both(document, {"y": flag} if "$y" in document else None)
+    assert plain == core
+
+
+async def test_the_documents_meet_every_kind_of_error() -> None:
+    """The comparison above is only worth something if the data breaks the types."""
+    found = set()
+    for document in DOCUMENTS:
+        core, _ = await _both(document, {"y": True} if "$y" in document else None)
+        found.update(message.split(" ")[0] for _, message, _ in core["errors"])
+    assert {"Cannot", "Int", "Float", "Enum", "not"} <= found, found
+
+
+SDL = CORE.as_str()
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(document=queries(SDL))
+def test_any_document_answers_as_graphql_core_does(document: str) -> None:
+    async def both() -> tuple[Any, Any]:
+        return await _both(document)
+
+    core, plain = asyncio.run(both())
+    assert plain == core
+
+
+class Counting(SchemaExtension):
+    """A middleware: every field's resolver passes through it."""
+
+    seen: ClassVar[list[str]] = []
+
+    def resolve(
+        self, _next: Any, root: Any, info: GraphQLResolveInfo, *args: Any, **kwargs: Any
+    ) -> Any:
+        Counting.seen.append(info.field_name)
+        return _next(root, info, *args, **kwargs)
+
+
+async def test_with_a_middleware_every_field_goes_through_it() -> None:
+    schema = strawberry.Schema(
+        query=Query, types=[Pet], extensions=[Counting], execution_context_class=PlainFieldsExecutor
+    )
+    Counting.seen = []
+    result = await schema.execute("{ node { leaf { name count } } }")
+    assert result.data == {"node": {"leaf": {"name": "leaf 0", "count": 0}}}
+    assert sorted(Counting.seen) == ["count", "leaf", "name", "node"]
+
+
+async def test_the_mentors_page_builds_resolve_info_for_its_root_field_only(
+    app: FastAPI, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nested mentors page: graphql-core's per-field path (a resolve info each) runs for
+    `mentors` alone; its 1,000 values are plain reads. Before: one per value."""
+    skill = await create_skill(tenant.client)
+    for _ in range(3):
+        await create_mentor(tenant.client, skills=[{"skill_id": skill["id"], "level": 4}])
+    built: list[str] = []
+    original = StrawberryGraphQLCoreExecutionContext.build_resolve_info
+
+    def counting(self: Any, field_def: Any, field_nodes: Any, *args: Any) -> Any:
+        built.append(field_nodes[0].name.value)
+        return original(self, field_def, field_nodes, *args)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "build_resolve_info", counting)
+    data = await gql_data(
+        tenant.client,
+        """{ mentors(first: 10) { edges { cursor node { id name languages formats
+             skills { skill { id slug name } level note }
+             stats { sessionsCompleted averageRating } } } pageInfo { hasNextPage } } }""",
+    )
+    assert len(data["mentors"]["edges"]) == 3
+    assert data["mentors"]["edges"][0]["node"]["skills"][0]["skill"]["id"] == skill["id"]
+    assert built == ["mentors"]
