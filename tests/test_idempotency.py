@@ -4,10 +4,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+from sqlalchemy import event
 from sqlmodel import col, select
 
 from mentorapi.db.engine import Database
-from mentorapi.kit.idempotency import IdempotencyKey, purge_expired
+from mentorapi.kit.idempotency import IdempotencyKey, IdempotencyMiddleware, purge_expired
 from mentorapi.kit.timezones import utcnow
 from tests.conftest import Tenant
 from tests.factories import bookable, unique
@@ -175,21 +176,88 @@ async def test_huge_chunked_body_is_413(tenant: Tenant) -> None:
     assert response.status_code == 413
 
 
-async def test_reservation_race_is_a_clean_409(tenant: Tenant, db: Database) -> None:
-    """Two reservations of one key on two connections: the second is refused with a 409
-    (PostgreSQL: at the primary key, inside a savepoint; SQLite: after waiting for the writer
-    lock, it sees the first) and its transaction still commits cleanly."""
-    from mentorapi.kit.idempotency import IdempotencyMiddleware
-
+async def test_a_claimed_key_is_refused_until_its_request_ends(
+    tenant: Tenant, db: Database, dialect: str
+) -> None:
+    """Two claims of one key on two connections. PostgreSQL: the second is refused with a 409
+    while the first's transaction holds the key, and its own transaction still commits. SQLite:
+    writers take turns; the second waits for the first, then finds its answer and replays it."""
     middleware = IdempotencyMiddleware(app=lambda *a: None, database=lambda: db)  # type: ignore[arg-type,return-value]
 
     async def second() -> object:
         async with db.sessionmaker() as s, s.begin():
-            return await middleware._reserve(s, tenant.id, "race", "f" * 64)
+            return await middleware._claim(s, tenant.id, "race", "f" * 64)
 
     async with db.sessionmaker() as s, s.begin():
-        assert await middleware._reserve(s, tenant.id, "race", "f" * 64) is None
+        assert await middleware._claim(s, tenant.id, "race", "f" * 64) is None
         racing = asyncio.create_task(second())
-        await asyncio.sleep(0.2)  # let the second reach its insert (PG) or its BEGIN (SQLite)
-    refused = await racing
-    assert getattr(refused, "status_code", None) == 409
+        await asyncio.sleep(0.2)  # let the second reach its claim (PG) or its BEGIN (SQLite)
+        s.add(_kept(tenant.id, "race", "f" * 64))
+    answer = await racing
+    if dialect == "postgresql":
+        assert getattr(answer, "status_code", None) == 409
+    else:
+        assert getattr(answer, "status", None) == 201  # a replay of what the first kept
+
+
+def _kept(app_id: str, key: str, fingerprint: str) -> IdempotencyKey:
+    now = utcnow()
+    return IdempotencyKey(
+        app_id=app_id,
+        key=key,
+        fingerprint=fingerprint,
+        expires_at=now + timedelta(hours=24),
+        status_code=201,
+        headers=[["content-type", "application/json"]],
+        body="{}",
+    )
+
+
+async def test_a_booking_and_its_key_commit_in_one_transaction(
+    tenant: Tenant, db: Database
+) -> None:
+    """The change, its webhook event and the record that replays it: one transaction (before,
+    three: the key reserved, the booking, the response stored)."""
+    base = await bookable(tenant.client)
+    began: list[object] = []
+    sync_engine = db.engine.sync_engine
+    listener = lambda *args: began.append(args)  # noqa: E731
+    event.listen(sync_engine, "begin", listener)
+    try:
+        response = await tenant.client.post(
+            "/v1/sessions", json={**base, "starts_at": MONDAY_9}, headers={"Idempotency-Key": "one"}
+        )
+    finally:
+        event.remove(sync_engine, "begin", listener)
+    assert response.status_code == 201, response.text
+    assert len(began) == 1, began
+
+
+async def test_a_change_whose_key_cannot_be_kept_does_not_happen(
+    tenant: Tenant, db: Database
+) -> None:
+    """Storing the response fails (the database refuses it): the booking is rolled back with
+    it and the client is told, never a 201 for a booking that a retry would not replay. The
+    retry with the same key then books, once. Before, the booking committed, the 201 went out
+    and the key stayed reserved: the retry was a 409 for two minutes, then ran again."""
+    base = await bookable(tenant.client)
+    body = {**base, "starts_at": MONDAY_9}
+    headers = {"Idempotency-Key": "unsaved"}
+
+    def refuse(_mapper: object, _connection: object, target: IdempotencyKey) -> None:
+        if target.status_code is not None:
+            raise RuntimeError("the database refuses the response (test)")
+
+    for name in ("before_insert", "before_update"):
+        event.listen(IdempotencyKey, name, refuse)
+    try:
+        failed = await tenant.client.post("/v1/sessions", json=body, headers=headers)
+    finally:
+        for name in ("before_insert", "before_update"):
+            event.remove(IdempotencyKey, name, refuse)
+    assert failed.status_code >= 500, failed.text
+    assert (await tenant.client.get("/v1/sessions")).json()["data"] == []
+    retry = await tenant.client.post("/v1/sessions", json=body, headers=headers)
+    assert retry.status_code == 201, retry.text
+    assert "idempotent-replayed" not in retry.headers
+    assert len((await tenant.client.get("/v1/sessions")).json()["data"]) == 1

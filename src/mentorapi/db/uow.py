@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.engine import WRITER, Database, write_intent
+from mentorapi.kit import idempotency
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -20,6 +21,16 @@ def get_database(request: Request) -> Database:
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     writes = request.method not in READ_METHODS
     write_intent.set(writes)
+    owned = idempotency.unit_of_work(request)
+    if owned is not None:
+        # A POST with an Idempotency-Key: the middleware opened this unit of work and commits
+        # it together with the key (kit/idempotency.py); an error still rolls it back here.
+        try:
+            yield owned
+        except BaseException:
+            await owned.rollback()
+            raise
+        return
     database = get_database(request)
     if not writes:
         # Nothing to commit: closing hands the connection back (and, on SQLite, ends the read

@@ -95,6 +95,7 @@ class Context(BaseContext):
         # Opened at first use, read-only for a query over HTTP (see `reads_only`).
         self._db_session: AsyncSession | None = None
         self._read_only = False
+        self._owned = False  # the session is the Idempotency-Key middleware's
         self._lock = asyncio.Lock()
         self._identifying = asyncio.Lock()
         self._found: Authenticated | None = None
@@ -110,6 +111,11 @@ class Context(BaseContext):
 
     def _opened(self) -> AsyncSession:
         if self._db_session is None:
+            owned = idempotency.unit_of_work(self._connection)
+            if owned is not None:  # a POST with an Idempotency-Key: the middleware commits
+                self._owned = True
+                self._db_session = owned
+                return owned
             database = self._database
             maker = database.read_sessionmaker if self._read_only else database.sessionmaker
             self._db_session = maker()
@@ -121,7 +127,11 @@ class Context(BaseContext):
         connection (db/fast.py); on SQLite a deferred BEGIN that never waits behind writers.
         A read that must repair state still writes, through `db.uow.writable()`. Over a
         WebSocket every operation shares the socket's session, which stays writable."""
-        if self._db_session is None and not isinstance(self._connection, WebSocket):
+        if (
+            self._db_session is None
+            and not isinstance(self._connection, WebSocket)
+            and idempotency.unit_of_work(self._connection) is None
+        ):
             self._read_only = True
             write_intent.set(False)
 
@@ -225,7 +235,9 @@ class Context(BaseContext):
         async with self._lock:
             if self._db_session is None:
                 return
-            if commit and not self._read_only:
+            if commit and self._owned:
+                await self._db_session.flush()  # committed with its Idempotency-Key
+            elif commit and not self._read_only:
                 await self._db_session.commit()
             else:  # a read-only session has nothing to commit: this ends its read
                 await self._db_session.rollback()
@@ -236,7 +248,7 @@ class Context(BaseContext):
         setattr(self._connection.state, idempotency.NOT_COMPLETED, True)
 
     async def close(self) -> None:
-        if self._db_session is not None:
+        if self._db_session is not None and not self._owned:
             await self._db_session.close()  # rolls back whatever was not committed
 
 

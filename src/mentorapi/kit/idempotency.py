@@ -3,12 +3,20 @@
 An ASGI middleware, so every POST route of the service gets it without opting in. Keys are
 scoped by client app and by who holds the credential: the app's API keys share one scope (its
 servers, across key rotations), each member (a member token's `sub`) has their own, so two
-members of one app never replay each other's responses. Keys are kept 24 hours. The key is
-reserved in its own committed transaction *before* the request runs, so a duplicate arriving
-while the first is still in flight sees the reservation (409) rather than racing it; the
-finished response is then stored and replayed byte for byte with `Idempotent-Replayed: true`. A
-repeat with another body or path is a 422. Responses that did not act (401, 422, 429, 5xx) are
-not kept, so the client can fix the request and retry with the same key.
+members of one app never replay each other's responses. Keys are kept 24 hours.
+
+A request with a key runs in one transaction with its key: the middleware opens the request's
+unit of work (the routes' `DbSession` and GraphQL's context use it, db/uow.py), claims the key
+in it, lets the route act, then writes the key with the finished response and commits, all
+before the response is sent. So the change, its webhook events and the record that replays it
+commit together or not at all: a process that dies mid-way leaves nothing to take over, and a
+retry never runs a request that acted. While one request holds a key, a duplicate gets a 409
+(PostgreSQL: a transaction-scoped advisory lock on the key; on SQLite writers take turns, so
+the duplicate waits for the first and replays it). The stored response is replayed byte for
+byte with `Idempotent-Replayed: true`. A repeat with another body or path is a 422. Responses
+that did not act (401, 422, 429, 5xx, a GraphQL error) are not kept, so the client can fix the
+request and retry with the same key. A refusal that did act in its way (a 404, a 409 conflict)
+rolls back whatever the route wrote and is kept, in a transaction of its own.
 """
 
 import hashlib
@@ -18,10 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, String, Text, delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, ForeignKey, String, Text, delete, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mentorapi.db.dropped import is_dropped
@@ -36,7 +45,8 @@ log = logging.getLogger("mentorapi")
 
 HEADER = b"idempotency-key"
 KEEP_FOR = timedelta(hours=24)
-# A reservation older than this belongs to a request that died mid-way: it may be taken over.
+# A key stored without a response (a reservation, as an earlier version wrote them before the
+# request ran) older than this belonged to a request that died mid-way: it may be taken over.
 ABANDONED_AFTER = timedelta(minutes=2)
 MAX_KEY_LENGTH = 255
 NOT_KEPT = {401, 403, 413, 415, 422, 429}
@@ -44,6 +54,8 @@ NOT_KEPT = {401, 403, 413, 415, 422, 429}
 # status says nothing of it (a GraphQL error answers 200): such a response is not kept either.
 NOT_COMPLETED = "idempotency_not_completed"
 REPLAYED_HEADERS = {"content-type", "location", "etag"}
+# In the request's state: the session of a POST with a key, which the middleware commits.
+UNIT_OF_WORK = "idempotency_unit_of_work"
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -79,22 +91,34 @@ class KeyScope:
 
 
 # Who is calling: the scope for the request's credentials, or None (the route will 401).
-ScopeResolver = Callable[[AsyncSession, str], Awaitable[KeyScope | None]]
+ScopeResolver = Callable[[HTTPConnection, AsyncSession, str], Awaitable[KeyScope | None]]
 
 
-async def resolve_caller(db_session: AsyncSession, authorization: str) -> KeyScope | None:
-    """API key or member token, verified exactly as the routes verify them."""
+async def resolve_caller(
+    connection: HTTPConnection, db_session: AsyncSession, authorization: str
+) -> KeyScope | None:
+    """API key or member token, verified exactly as the routes verify them (the API key from
+    the process's key cache when it has it, apps/keycache.py)."""
     from mentorapi.apps import service as apps_service
     from mentorapi.kit.errors import Unauthenticated
 
     try:
         found = await apps_service.authenticate_caller(
-            db_session=db_session, credential=apps_service.parse_bearer(authorization)
+            db_session=db_session,
+            credential=apps_service.parse_bearer(authorization),
+            keys=getattr(connection.app.state, "key_cache", None),
         )
     except Unauthenticated:
         return None
     member = found.caller.member
     return KeyScope(found.app.id, member.external_id if member is not None else None)
+
+
+def unit_of_work(connection: HTTPConnection) -> AsyncSession | None:
+    """The request's session when the middleware owns it (a POST with a key): the route uses
+    it and neither commits nor closes it; on an error it rolls it back."""
+    found: AsyncSession | None = connection.scope.get("state", {}).get(UNIT_OF_WORK)
+    return found
 
 
 async def purge_expired(db_session: AsyncSession, now: datetime | None = None) -> int:
@@ -158,34 +182,39 @@ class IdempotencyMiddleware:
         ).hexdigest()
         database = self.database()
         authorization = headers.get(b"authorization", b"").decode("latin-1")
-        try:
-            async with database.sessionmaker() as s, s.begin():
-                owner = await self.resolve_scope(s, authorization)
+        async with database.sessionmaker() as s:
+            try:
+                owner = await self.resolve_scope(HTTPConnection(scope), s, authorization)
                 # Not authenticated: nothing to scope by; the route itself answers 401.
-                if owner is None:
-                    early = None
-                else:
+                early = None
+                if owner is not None:
                     key = owner.stored_key(key)
-                    early = await self._reserve(s, owner.app_id, key, fingerprint)
-        except Exception as exc:
-            if not is_dropped(exc):
-                raise
-            # Outside the routes' exception handlers: answer as they would (nothing reserved).
-            await unavailable_response()(scope, receive, send)
-            return
-        if owner is None:
-            await self.app(scope, _replay_body(body, receive), send)
-            return
-        if early is not None:
-            await early(scope, receive, send)
-            return
-        await self._run(scope, _replay_body(body, receive), send, database, owner.app_id, key)
+                    early = await self._claim(s, owner.app_id, key, fingerprint)
+            except Exception as exc:
+                if not is_dropped(exc):
+                    raise
+                # Outside the routes' exception handlers: answer as they would (nothing kept).
+                await unavailable_response()(scope, receive, send)
+                return
+            if owner is None or early is not None:
+                await s.rollback()
+            if owner is None:
+                await self.app(scope, _replay_body(body, receive), send)
+            elif early is not None:
+                await early(scope, receive, send)
+            else:
+                await self._run(
+                    scope, _replay_body(body, receive), send, s, owner.app_id, key, fingerprint
+                )
 
-    async def _reserve(
-        self, s: AsyncSession, app_id: str, key: str, fingerprint: str
-    ) -> Any | None:
-        """Reserve the key (None), or the response to give instead of running the request.
-        Runs in the caller's short transaction, committed before the request itself starts."""
+    async def _claim(self, s: AsyncSession, app_id: str, key: str, fingerprint: str) -> Any | None:
+        """Take the key for this request (None), or the response to give instead of running
+        it. In the request's transaction: what it claims is released if it rolls back."""
+        if s.bind is not None and s.bind.dialect.name == "postgresql":
+            # Held until the transaction ends: a duplicate running meanwhile is refused here.
+            lock = func.pg_try_advisory_xact_lock(func.hashtextextended(f"{app_id} {key}", 0))
+            if not await s.scalar(sa_select(lock)):
+                return _in_flight()
         now = utcnow()
         row = (
             await s.exec(
@@ -194,89 +223,79 @@ class IdempotencyMiddleware:
                 )
             )
         ).first()
-        if row is not None:
-            stale = row.status_code is None and row.created_at < now - ABANDONED_AFTER
-            if row.expires_at <= now or stale:
-                await s.delete(row)
-                await s.flush()
-            elif row.fingerprint != fingerprint:
-                return _problem(
-                    422,
-                    "Invalid input",
-                    "this Idempotency-Key was used with another request body or path; "
-                    "use a new key for a new request",
-                    "idempotency-key-reused",
-                    errors=[
-                        {"loc": ["header", "Idempotency-Key"], "msg": "reused", "type": "value"}
-                    ],
-                )
-            elif row.status_code is None:
-                return _problem(
-                    409,
-                    "Conflict",
-                    "a request with this Idempotency-Key is still in flight; retry later",
-                    "idempotency-in-flight",
-                )
-            else:
-                return _Replay(row.status_code, row.headers, row.body or "")
-        reservation = IdempotencyKey(
-            app_id=app_id,
-            key=key,
-            fingerprint=fingerprint,
-            created_at=now,
-            expires_at=now + KEEP_FOR,
-        )
-        try:
-            # A savepoint: losing the race below must not poison the outer transaction.
-            async with s.begin_nested():
-                s.add(reservation)
-        except IntegrityError:
-            # Another request reserved the same key between our read and our insert.
+        if row is None:
+            return None
+        stale = row.status_code is None and row.created_at < now - ABANDONED_AFTER
+        if row.expires_at <= now or stale:
+            await s.delete(row)
+            await s.flush()
+            return None
+        if row.fingerprint != fingerprint:
             return _problem(
-                409,
-                "Conflict",
-                "a request with this Idempotency-Key is still in flight; retry later",
-                "idempotency-in-flight",
+                422,
+                "Invalid input",
+                "this Idempotency-Key was used with another request body or path; "
+                "use a new key for a new request",
+                "idempotency-key-reused",
+                errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused", "type": "value"}],
             )
-        return None
+        if row.status_code is None:
+            return _in_flight()
+        return _Replay(row.status_code, row.headers, row.body or "")
 
     async def _run(
         self,
         scope: Scope,
         receive: Receive,
         send: Send,
-        database: Database,
+        s: AsyncSession,
         app_id: str,
         key: str,
+        fingerprint: str,
     ) -> None:
         status = 500
         state = scope.setdefault("state", {})
+        state[UNIT_OF_WORK] = s
         kept_headers: list[list[str]] = []
         chunks: list[bytes] = []
         start: Message | None = None
         settled = False
 
-        async def settle() -> None:
-            """Store (or release) the key: before the client sees the response, so a retry that
-            follows it at once finds the stored result rather than an in-flight key."""
+        async def settle() -> Any | None:
+            """Keep the response with the key and commit, before the client sees it (so a
+            retry that follows at once finds it); or the response to send instead when the
+            commit fails: never a 2xx for a change that did not happen."""
             nonlocal settled
             if settled:
-                return
+                return None
             settled = True
+            if status >= 500 or status in NOT_KEPT or state.get(NOT_COMPLETED):
+                await s.rollback()
+                return None
+            now = utcnow()
+            row = IdempotencyKey(
+                app_id=app_id,
+                key=key,
+                fingerprint=fingerprint,
+                created_at=now,
+                expires_at=now + KEEP_FOR,
+                status_code=status,
+                headers=kept_headers,
+                body=b"".join(chunks).decode("utf-8", errors="replace"),
+            )
+            # The route rolled back (it raised: a 404, a 409): its answer is kept on its own.
+            acted = s.in_transaction()
             try:
-                async with database.sessionmaker() as s, s.begin():
-                    row = await s.get(IdempotencyKey, (app_id, key))
-                    if row is None:
-                        return
-                    if status >= 500 or status in NOT_KEPT or state.get(NOT_COMPLETED):
-                        await s.delete(row)
-                    else:
-                        row.status_code = status
-                        row.headers = kept_headers
-                        row.body = b"".join(chunks).decode("utf-8", errors="replace")
-                        s.add(row)
-            except Exception:  # the response itself must still go out; the key then lapses
-                log.exception("could not store the result of Idempotency-Key %r", key)
+                s.add(row)
+                await s.commit()
+            except Exception as exc:
+                await s.rollback()
+                if acted:
+                    log.exception("could not commit the request with Idempotency-Key %r", key)
+                    return unavailable_response() if is_dropped(exc) else _not_saved()
+                # Another request with this key ran after our rollback: its answer stands.
+                log.warning("could not keep the answer of Idempotency-Key %r", key, exc_info=exc)
+            return None
 
         async def capture(message: Message) -> None:
             nonlocal status, start
@@ -291,7 +310,10 @@ class IdempotencyMiddleware:
                 chunks.append(message.get("body", b""))
                 if message.get("more_body", False):
                     return
-                await settle()
+                instead = await settle()
+                if instead is not None:
+                    await instead(scope, receive, send)
+                    return
                 assert start is not None
                 await send(start)
                 await send({"type": "http.response.body", "body": b"".join(chunks)})
@@ -301,7 +323,28 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            await settle()
+            state.pop(UNIT_OF_WORK, None)
+            if not settled:  # no response at all (an error escaped): nothing is kept
+                settled = True
+                await s.rollback()
+
+
+def _in_flight() -> Any:
+    return _problem(
+        409,
+        "Conflict",
+        "a request with this Idempotency-Key is still in flight; retry later",
+        "idempotency-in-flight",
+    )
+
+
+def _not_saved() -> Any:
+    return _problem(
+        500,
+        "Not saved",
+        "the change could not be saved; nothing was changed, retry with the same key",
+        "not-saved",
+    )
 
 
 class _Replay:
