@@ -92,7 +92,12 @@ async def _record(
             k: v for k, v in before.items() if k not in _NOT_PREVIOUS and data.get(k) != v
         }
     await outbox.record(
-        db_session, app_id=session.app_id, type=type, data=data, object_id=session.id
+        db_session,
+        app_id=session.app_id,
+        type=type,
+        data=data,
+        object_id=session.id,
+        created=before is None,  # a booking's first event (every change passes `before`)
     )
 
 

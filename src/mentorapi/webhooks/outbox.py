@@ -20,18 +20,20 @@ async def record(
     type: EventType,
     data: dict[str, Any],
     object_id: str | None = None,
+    created: bool = False,
 ) -> Event:
     """Write the event and one pending delivery per enabled endpoint subscribed to its type.
 
     `data` must be JSON-ready (e.g. `SessionRead.model_dump(mode="json")`); for a change,
-    include `previous` with the fields that changed.
+    include `previous` with the fields that changed. `created`: the object was created in this
+    transaction, so this is its first event (numbered 1 without asking the database).
     """
     endpoints = [
         e
         for e in await repository.enabled_endpoints(db_session, app_id)
         if not e.events or type.value in e.events
     ]
-    return await _write(db_session, app_id, type, data, object_id, endpoints)
+    return await _write(db_session, app_id, type, data, object_id, endpoints, created=created)
 
 
 async def record_for_endpoint(
@@ -52,9 +54,11 @@ async def _write(
     data: dict[str, Any],
     object_id: str | None,
     endpoints: list[WebhookEndpoint],
+    *,
+    created: bool = False,
 ) -> Event:
     sequence = 1
-    if object_id is not None:
+    if object_id is not None and not created:
         sequence = await repository.last_sequence(db_session, app_id, object_id) + 1
     event = Event(app_id=app_id, type=type.value, object_id=object_id, sequence=sequence, data=data)
     db_session.add(event)
