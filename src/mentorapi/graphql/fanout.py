@@ -135,6 +135,12 @@ class Fanout:
                     self._pubsub.interrupt()
 
     async def _publish(self, batch: list[tuple[str, str]]) -> None:
+        # Only what someone here listens to: with no subscriber of an app in this process,
+        # nobody would hear its events (every API process hears every commit's notice).
+        listening = self._pubsub.apps()
+        batch = [key for key in batch if key[0] in listening]
+        if not batch:
+            return
         async with self._database.sessionmaker() as db_session:
             rows = await repository.events_by_keys(db_session, batch)
             # Read before the rollback below expires the rows.

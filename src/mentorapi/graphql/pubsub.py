@@ -69,6 +69,10 @@ class PubSub:
     def subscribers(self, topic: str) -> int:
         return len(self._subscribers.get(topic, ()))
 
+    def apps(self) -> set[str]:
+        """The apps with a subscriber in this process (topics are `topic_for`'s)."""
+        return {topic.partition(":")[0] for topic in self._subscribers}
+
     def publish(self, topic: str, message: Any) -> int:
         """Deliver to every current subscriber of `topic` without waiting; returns how many."""
         subscribers = self._subscribers.get(topic, set())
