@@ -11,9 +11,9 @@ from mentorapi.db.debug import HEADER
 from mentorapi.kit.pagination import Page
 from mentorapi.main import create_app
 from mentorapi.mentors.schemas import MentorRead
-from tests.conftest import Tenant, count_statements, make_tenant, running
+from tests.conftest import Tenant, count_statements, make_tenant, own, running
 from tests.conftest import test_settings as settings_for  # aliased: not collected as a test
-from tests.factories import create_mentor, create_skill
+from tests.factories import bookable, create_mentor, create_skill
 
 MAX_STATEMENTS = 2  # auth + the page with its skills
 MENTORS = 105  # more than the largest page, so limit=100 is a full page with a next cursor
@@ -234,3 +234,25 @@ async def test_shown_skills_agree_with_the_links_under_concurrent_writers(tenant
         for offer in mentor["skills"]:
             if offer["skill"]["id"] == skill["id"]:
                 assert offer["skill"]["name"] == name
+
+
+async def test_a_booking_with_its_key_runs_a_fixed_set_of_statements(
+    tenant: Tenant, dialect: str
+) -> None:
+    """A booking with an Idempotency-Key: the key claimed (PostgreSQL: an advisory lock, then
+    the key's row), the booking's checks (mentor locked, mentee, skill, availability, held
+    times), the session, the webhook endpoints, its event, the key kept. Its first event is
+    numbered 1 without a `max(sequence)`; the caller is not looked up again for the key.
+    Before: 14 statements on PostgreSQL, 13 on SQLite."""
+    base = await bookable(tenant.client)
+    with count_statements() as statements:
+        response = await tenant.client.post(
+            "/v1/sessions",
+            json={**base, "starts_at": "2027-01-11T08:00:00Z"},
+            headers={"Idempotency-Key": "counted"},
+        )
+    assert response.status_code == 201, response.text
+    ran = own(statements)
+    assert not [s for s in ran if "max(events.sequence)" in s], ran
+    assert not [s for s in ran if "FROM apps" in s], ran
+    assert len(ran) == (11 if dialect == "postgresql" else 10), ran

@@ -239,3 +239,51 @@ async def aiter_one(generator: AsyncIterator[Tenant]) -> AsyncIterator[Tenant]:
     finally:
         with contextlib.suppress(StopAsyncIteration):
             await anext(generator)
+
+
+async def test_a_process_reads_only_the_events_its_subscribers_may_hear(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every API process hears every commit's notice; it reads (one SELECT, ORM rows) only the
+    events of apps with a subscriber in it. Before, a booking cost every process a read."""
+    postgresql_only(database_url)
+    read: list[str] = []
+    events_by_keys = fanout.repository.events_by_keys
+
+    async def recording(db_session: Any, keys: Any) -> Any:
+        read.extend(app_id for app_id, _ in keys)
+        return await events_by_keys(db_session, keys)
+
+    monkeypatch.setattr(fanout.repository, "events_by_keys", recording)
+    async with process(database_url) as application, AsyncExitStack() as stack:
+        heard_app = await stack.enter_async_context(aiter_one(make_tenant(application, "heard")))
+        other = await stack.enter_async_context(aiter_one(make_tenant(application, "unheard")))
+        base = await bookable(heard_app.client)
+        other_base = await bookable(other.client)
+        url = await stack.enter_async_context(serve(application))
+        ws = await stack.enter_async_context(websocket(url, heard_app.key))
+        await subscribe(ws, CHANGES, {"m": base["mentor_id"]})
+        await until_subscribed(
+            application.state.pubsub, mentor_topic(heard_app.id, base["mentor_id"])
+        )
+        await book_session(other.client, other_base, SLOTS[0])
+        booked = await book_session(heard_app.client, base, SLOTS[1])
+        (change,) = await heard(ws, 1)
+        assert change["session"]["id"] == booked["id"]
+        assert heard_app.id in read
+        assert other.id not in read
+
+
+def test_the_pubsub_knows_which_apps_are_listened_to() -> None:
+    pubsub = PubSub()
+    assert pubsub.apps() == set()
+
+    async def listen() -> set[str]:
+        async with (
+            pubsub.subscribe(mentor_topic("app_a", "mtr_1")),
+            pubsub.subscribe(mentor_topic("app_b", "mtr_2")),
+        ):
+            return pubsub.apps()
+
+    assert asyncio.run(listen()) == {"app_a", "app_b"}
+    assert pubsub.apps() == set()
