@@ -4,6 +4,7 @@ app, so the figures are the server's own work (the database's is not in them).
 
     python -m bench.graphql_profile [--database sqlite|postgresql] [--requests 200]
                                     [--batches 7] [--profile graphql|rest] [--top 30]
+    python -m bench graphql_profile                    # both databases, no profile
 
 Batches alternate GraphQL and REST in one window, so a slow spell of a shared machine falls on
 both; the medians are printed. With --profile, one extra batch of that face runs under cProfile
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.graphql import GRAPHQL_QUERY
+from bench.kit.registry import Scenario
 
 MENTORS = 50
 SKILLS = 5
@@ -179,6 +181,38 @@ async def run(
         "graphql_over_rest": round(medians["graphql"] / medians["rest"], 2),
         "profile": profiled,
     }
+
+
+async def scenario() -> dict[str, Any]:
+    """The mentors page's CPU in process, GraphQL against REST, on both databases."""
+    from bench.kit.report import table
+
+    runs = [await run(database="postgresql"), await run(database="sqlite")]
+    for found in runs:
+        found.pop("profile")
+    return {
+        "runs": runs,
+        "tables": [
+            table(
+                "Mentors page in process: server CPU ms per request (median of 7 batches)",
+                ["database", "graphql", "rest", "graphql / rest"],
+                [
+                    [
+                        r["database"],
+                        r["cpu_ms_per_request"]["graphql"],
+                        r["cpu_ms_per_request"]["rest"],
+                        r["graphql_over_rest"],
+                    ]
+                    for r in runs
+                ],
+            )
+        ],
+    }
+
+
+SCENARIOS = [
+    Scenario("graphql_cpu", scenario, "the mentors page's CPU in process, GraphQL against REST")
+]
 
 
 def main() -> None:
