@@ -245,7 +245,8 @@ async def run() -> dict[str, Any]:
     # Start on a whole hour a day ahead: every 15-minute start is a free slot.
     base = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     async with Server(url, workers=workers, name="sessions") as server:
-        limits = httpx.Limits(max_connections=CLIENTS)
+        # Idle connections dropped before uvicorn's keep-alive (5 s) closes them under a request.
+        limits = httpx.Limits(max_connections=CLIENTS, keepalive_expiry=2.0)
         async with httpx.AsyncClient(
             base_url=server.base_url, headers=headers, timeout=60, limits=limits
         ) as client:

@@ -69,6 +69,7 @@ async def _write(
             Delivery(app_id=app_id, event_id=event.id, endpoint_id=endpoint.id, next_attempt_at=now)
         )
     if endpoints:
+        # The workers wake at commit: a trigger on deliveries NOTIFYs them (migration
+        # e6a2c4b8d0f1), with no round trip of its own.
         await db_session.flush()
-        await repository.notify_workers(db_session)
     return event

@@ -28,6 +28,7 @@ ATTEMPTS = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
 ENDPOINTS = cast(Table, WebhookEndpoint.__table__)  # type: ignore[attr-defined]
 EVENTS = cast(Table, Event.__table__)  # type: ignore[attr-defined]
 
+# Also in the trigger on deliveries (migration e6a2c4b8d0f1): inserted deliveries wake workers.
 NOTIFY_CHANNEL = "mentorapi_webhooks"
 _NOTIFIED = "mentorapi.webhooks.notified"  # session.info key: the transaction already notified
 
@@ -54,7 +55,8 @@ async def last_sequence(db_session: AsyncSession, app_id: str, object_id: str) -
 
 
 async def notify_workers(db_session: AsyncSession) -> None:
-    """Wake the workers (PostgreSQL): a NOTIFY in a transaction is delivered at its commit and
+    """Wake the workers (PostgreSQL) for deliveries made due again by an UPDATE (inserted ones
+    wake them through the trigger): a NOTIFY in a transaction is delivered at its commit and
     dropped at its rollback, so workers wake exactly for committed deliveries."""
     if _dialect(db_session) != "postgresql":
         return
