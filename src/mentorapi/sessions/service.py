@@ -60,6 +60,7 @@ from mentorapi.sessions.schemas import (
 )
 from mentorapi.webhooks import outbox
 from mentorapi.webhooks.models import EventType
+from mentorapi.webhooks.outbox import NewEvent
 
 ASYNC_ANSWER_WITHIN = timedelta(days=7)
 MAX_ACTION_ITEMS = 50
@@ -78,26 +79,26 @@ def now() -> datetime:
 _NOT_PREVIOUS = {"version", "updated_at", "history"}
 
 
+def _event(session: Session, type: EventType, before: dict[str, Any] | None = None) -> NewEvent:
+    """The event for a change: the whole session, plus `previous` with the fields that changed
+    (their old values) when `before` (the session as JSON before the change) is given; without
+    it, the session was created (a booking's first event)."""
+    data = session_json(session)
+    if before is not None:
+        data["previous"] = {
+            k: v for k, v in before.items() if k not in _NOT_PREVIOUS and data.get(k) != v
+        }
+    return NewEvent(type, data, object_id=session.id, created=before is None)
+
+
 async def _record(
     db_session: AsyncSession,
     session: Session,
     type: EventType,
     before: dict[str, Any] | None = None,
 ) -> None:
-    """The event for a change: the whole session, plus `previous` with the fields that changed
-    (their old values) when `before` (the session as JSON before the change) is given."""
-    data = session_json(session)
-    if before is not None:
-        data["previous"] = {
-            k: v for k, v in before.items() if k not in _NOT_PREVIOUS and data.get(k) != v
-        }
-    await outbox.record(
-        db_session,
-        app_id=session.app_id,
-        type=type,
-        data=data,
-        object_id=session.id,
-        created=before is None,  # a booking's first event (every change passes `before`)
+    await outbox.record_many(
+        db_session, app_id=session.app_id, events=[_event(session, type, before)]
     )
 
 
@@ -325,8 +326,8 @@ async def create_series(
         sessions.append(session)
     db_session.add_all(sessions)
     await flush_or_conflict(db_session, SLOT_TAKEN)
-    for session in sessions:
-        await _record(db_session, session, _created_event(session))
+    created = [_event(session, _created_event(session)) for session in sessions]
+    await outbox.record_many(db_session, app_id=app_id, events=created)
     return series, sessions
 
 
@@ -368,12 +369,14 @@ async def cancel_series(
         raise Conflict("the series is already cancelled")
     sessions = await repository.series_sessions(db_session, app_id, series_id, for_update=True)
     current = now()
+    cancelled = []
     for session in sessions:
         upcoming = session.starts_at is not None and session.starts_at > current
         if session.status in (SessionStatus.requested, SessionStatus.booked) and upcoming:
             before = session_json(session)
             _cancel(session, data)
-            await _record(db_session, session, EventType.session_cancelled, before)
+            cancelled.append(_event(session, EventType.session_cancelled, before))
+    await outbox.record_many(db_session, app_id=app_id, events=cancelled)
     series.status = SeriesStatus.cancelled.value
     series.version += 1
     series.updated_at = timezones.utcnow()

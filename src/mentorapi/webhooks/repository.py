@@ -47,11 +47,17 @@ async def enabled_endpoints(db_session: AsyncSession, app_id: str) -> list[Webho
     return list((await db_session.exec(query)).all())
 
 
-async def last_sequence(db_session: AsyncSession, app_id: str, object_id: str) -> int:
-    query = sm_select(func.max(Event.sequence)).where(
-        col(Event.app_id) == app_id, col(Event.object_id) == object_id
+async def last_sequences(
+    db_session: AsyncSession, app_id: str, object_ids: Sequence[str]
+) -> dict[str, int]:
+    """The last event number of each object (objects without events are left out)."""
+    query = (
+        sm_select(col(Event.object_id), func.max(Event.sequence))
+        .where(col(Event.app_id) == app_id, col(Event.object_id).in_(list(object_ids)))
+        .group_by(col(Event.object_id))
     )
-    return (await db_session.exec(query)).one() or 0
+    rows = (await db_session.exec(query)).all()
+    return {object_id: last for object_id, last in rows if object_id is not None}
 
 
 async def notify_workers(db_session: AsyncSession) -> None:
