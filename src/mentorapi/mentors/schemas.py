@@ -213,17 +213,6 @@ def read_data(mentor: MentorFields, skills: Sequence[SkillOffer]) -> dict[str, A
     }
 
 
-def stats_of(mentor: MentorFields) -> MentorStats:
-    return MentorStats(
-        sessions_completed=mentor.sessions_completed,
-        minutes_mentored=mentor.minutes_mentored,
-        average_rating=average_rating(mentor),
-        ratings_count=mentor.ratings_count,
-        mentees_helped=mentor.mentees_helped,
-        impact_stories=mentor.impact_stories,
-    )
-
-
 def _split_slugs(value: object) -> object:
     """Slugs repeated and/or comma-separated (`skill=a&skill=b,c`), trimmed and lowercased."""
     if value is None:
