@@ -18,8 +18,15 @@ class Availability(TenantOwned, table=True):
     )
     weekly: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONList, nullable=False)
     overrides: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONList, nullable=False)
-    buffer_minutes: int = Field(default=0)
+    # Minutes before and after each session in which no other session may be. One buffer
+    # (`buffer_minutes`) until 2026-12; the migration put its value in both.
+    buffer_before_minutes: int = Field(default=0)
+    buffer_after_minutes: int = Field(default=0)
     min_notice_minutes: int = Field(default=0)
+    booking_horizon_days: int | None = Field(default=None)
     weekly_capacity: int | None = Field(default=None)
+    # Per local day of the mentor; counted like the weekly capacity (sessions.models.COUNTED).
+    daily_limit_sessions: int | None = Field(default=None)
+    daily_limit_minutes: int | None = Field(default=None)
     auto_accept: bool = Field(default=False)
     version: int = Field(default=1)
