@@ -33,6 +33,13 @@ ALL_DAY = [
 OFFICE_HOURS = [
     {"day": d, "start": "09:00", "end": "17:00"} for d in ("mon", "tue", "wed", "thu", "fri")
 ]
+# ...and sets every booking limit, none of them binding here (ten 15-minute sessions a day): the
+# page goes through the daily count and the horizon cut, and returns what it did without them.
+SLOT_LIMITS = {
+    "booking_horizon_days": 365,
+    "daily_limit_sessions": 48,
+    "daily_limit_minutes": 24 * 60,
+}
 
 
 async def _backend_pids(url: str) -> list[int]:
@@ -88,7 +95,11 @@ async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> d
 
 
 async def _mentor(
-    client: httpx.AsyncClient, n: int, skill_id: str, weekly: list[dict[str, str]] = ALL_DAY
+    client: httpx.AsyncClient,
+    n: int,
+    skill_id: str,
+    weekly: list[dict[str, str]] = ALL_DAY,
+    limits: dict[str, int] | None = None,
 ) -> str:
     mentor = await _post(
         client,
@@ -104,7 +115,7 @@ async def _mentor(
     )
     response = await client.put(
         f"/v1/mentors/{mentor['id']}/availability",
-        json={"weekly": weekly, "auto_accept": True, "weekly_capacity": 200},
+        json={"weekly": weekly, "auto_accept": True, "weekly_capacity": 200, **(limits or {})},
     )
     if response.status_code != 200:
         raise RuntimeError(f"availability: {response.status_code} {response.text[:300]}")
@@ -147,7 +158,7 @@ async def run() -> dict[str, Any]:
                 {"external_id": "bench-mentee", "name": "Mentee", "timezone": "UTC"},
             )
             mentors = [await _mentor(client, n, skill["id"]) for n in range(BOOKING_MENTORS)]
-            busy = await _mentor(client, BOOKING_MENTORS, skill["id"], OFFICE_HOURS)
+            busy = await _mentor(client, BOOKING_MENTORS, skill["id"], OFFICE_HOURS, SLOT_LIMITS)
 
             # 200 existing sessions for the slots mentor, spread evenly over its next four weeks.
             free = await client.get(
