@@ -153,6 +153,16 @@ def test_the_global_tables_are_the_only_ones_without_app_id() -> None:
     assert {n for n in GLOBAL_TABLES if APP in metadata.tables[n].c} == {"api_keys"}
 
 
+def test_no_table_takes_its_ids_from_a_sequence() -> None:
+    """Ids are made by the application (kit/ids.py: time-ordered, 80 random bits), so no
+    database node hands them out: nothing to coordinate between the nodes of a cluster."""
+    for table in metadata.sorted_tables:
+        for column in table.primary_key.columns:
+            kind = getattr(column.type, "impl", column.type)  # AutoString is a String
+            assert isinstance(kind, String), (table.name, column.name, column.type)
+        assert all(c.server_default is None for c in table.columns), table.name
+
+
 def _bad_schema() -> MetaData:
     """One table breaking each rule (and apps, to reference)."""
     meta = MetaData()

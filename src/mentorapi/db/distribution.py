@@ -15,6 +15,8 @@ from enum import StrEnum
 from sqlalchemy import MetaData, Table
 
 DISTRIBUTION_COLUMN = "app_id"
+# The table that opens the colocation group every tenant table joins (it references none).
+COLOCATION_ANCHOR = "mentors"
 
 
 class Placement(StrEnum):
@@ -56,26 +58,26 @@ def is_tenant_table(table: Table) -> bool:
 def citus_ddl(metadata: MetaData) -> list[str]:
     """The statements that distribute the schema on Citus, in foreign-key order (a table after
     every table it references): the reference tables, then every tenant table by app_id, all in
-    the colocation group of the first one (so that joins and foreign keys stay on one node)."""
+    the colocation group of `mentors` (so that each app's rows of every table share a node, for
+    joins and foreign keys)."""
     tables = metadata.sorted_tables
     statements = [
         f"SELECT create_reference_table('{t.name}');"
         for t in tables
         if t.name in GLOBAL_TABLES and GLOBAL_TABLES[t.name].placement is Placement.reference
     ]
-    anchor: str | None = None
-    for table in tables:
-        if not is_tenant_table(table):
-            continue
-        if anchor is None:
-            anchor = table.name
-            statements.append(
-                f"SELECT create_distributed_table('{table.name}', '{DISTRIBUTION_COLUMN}', "
-                "colocate_with => 'none');"
-            )
-        else:
-            statements.append(
-                f"SELECT create_distributed_table('{table.name}', '{DISTRIBUTION_COLUMN}', "
-                f"colocate_with => '{anchor}');"
-            )
+    tenant = [t for t in tables if is_tenant_table(t)]
+    # The group's first table must reference no other tenant table, or the order breaks.
+    roots = [
+        t
+        for t in tenant
+        if not any(is_tenant_table(fk.referred_table) for fk in t.foreign_key_constraints)
+    ]
+    anchor = next((t for t in roots if t.name == COLOCATION_ANCHOR), roots[0])
+    for table in [anchor, *(t for t in tenant if t is not anchor)]:
+        colocate = "none" if table is anchor else anchor.name
+        statements.append(
+            f"SELECT create_distributed_table('{table.name}', '{DISTRIBUTION_COLUMN}', "
+            f"colocate_with => '{colocate}');"
+        )
     return statements
