@@ -9,17 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, event, insert, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from mentorapi.db.migrate import downgrade, upgrade
+from mentorapi.db.migrate import alembic_config, downgrade, upgrade
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from tests.conftest import DATABASES, _create_pg_database, _drop_pg_database
 
-BEFORE = "d5e8f1a2b3c4"  # the head before the tenant keys
 TENANT_KEYS = "2d1ddacc8d5b"
+# The revision just before (whatever the migrations are chained to).
+BEFORE = str(
+    ScriptDirectory.from_config(alembic_config("")).get_revision(TENANT_KEYS).down_revision
+)
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
 APPS = ("app_a", "app_b")
 
