@@ -41,11 +41,69 @@ def _tables(connection: Connection) -> set[str]:
     return set(inspect(connection).get_table_names()) - {"alembic_version"}
 
 
+Keys = dict[str, tuple[list[str], set[tuple[Any, ...]]]]
+
+
+def _model_keys() -> Keys:
+    """Each table's primary key (in order) and foreign keys with their ON DELETE, from the
+    models: Alembic's comparison sees neither a primary key's change nor its column order."""
+    return {
+        t.name: (
+            [c.name for c in t.primary_key.columns],
+            {
+                (
+                    tuple(c.name for c in fk.columns),
+                    fk.referred_table.name,
+                    tuple(e.column.name for e in fk.elements),
+                    (fk.ondelete or "NO ACTION").upper(),
+                )
+                for fk in t.foreign_key_constraints
+            },
+        )
+        for t in metadata.sorted_tables
+    }
+
+
+def _database_keys(connection: Connection) -> Keys:
+    found = inspect(connection)
+    return {
+        name: (
+            found.get_pk_constraint(name)["constrained_columns"],
+            {
+                (
+                    tuple(fk["constrained_columns"]),
+                    fk["referred_table"],
+                    tuple(fk["referred_columns"]),
+                    (fk["options"].get("ondelete") or "NO ACTION").upper(),
+                )
+                for fk in found.get_foreign_keys(name)
+            },
+        )
+        for name in _tables(connection)
+    }
+
+
+def _exclusions(connection: Connection) -> list[str]:
+    if connection.dialect.name != "postgresql":
+        return []
+    query = "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'x'"
+    return list(connection.execute(text(query)).scalars())
+
+
 async def _inspect(url: str) -> tuple[list[Any], set[str]]:
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(_diff), await conn.run_sync(_tables)
+    finally:
+        await engine.dispose()
+
+
+async def _keys(url: str) -> tuple[Keys, list[str]]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_database_keys), await conn.run_sync(_exclusions)
     finally:
         await engine.dispose()
 
@@ -57,6 +115,15 @@ async def test_upgrade_gives_exactly_the_models_and_downgrade_removes_them(
     diff, tables = await _inspect(empty_database)
     assert diff == []
     assert tables == set(metadata.tables)
+    keys, exclusions = await _keys(empty_database)
+    assert keys == _model_keys()
+    if "postgresql" in empty_database:
+        assert exclusions == [
+            "EXCLUDE USING gist (app_id WITH =, mentor_id WITH =, "
+            "tstzrange(starts_at, ends_at) WITH &&) "
+            "WHERE ((((status)::text = ANY ((ARRAY['requested'::character varying, "
+            "'booked'::character varying])::text[])) AND (starts_at IS NOT NULL)))"
+        ]
 
     await asyncio.to_thread(downgrade, empty_database, "base")
     _, tables = await _inspect(empty_database)

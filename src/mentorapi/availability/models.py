@@ -1,9 +1,9 @@
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, String
+from sqlalchemy import Column, String
 from sqlmodel import Field
 
-from mentorapi.db.base import TenantOwned
+from mentorapi.db.base import TenantOwned, same_app
 from mentorapi.db.types import JSONList
 
 
@@ -12,10 +12,9 @@ class Availability(TenantOwned, table=True):
     they are always read and written whole, and the slot computation needs all of them."""
 
     __tablename__ = "availabilities"
+    __table_args__ = (same_app("mentor_id", "mentors"),)
 
-    mentor_id: str = Field(
-        sa_column=Column(String(30), ForeignKey("mentors.id", ondelete="CASCADE"), primary_key=True)
-    )
+    mentor_id: str = Field(sa_column=Column(String(30), primary_key=True))
     weekly: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONList, nullable=False)
     overrides: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONList, nullable=False)
     # Minutes before and after each session in which no other session may be. One buffer
