@@ -1,8 +1,8 @@
 """tenant keys: every key of a tenant table includes app_id
 
 Revision ID: 2d1ddacc8d5b
-Revises: d5e8f1a2b3c4
-Create Date: 2026-12-04 23:30:00
+Revises: e4b7c1d9a2f3
+Create Date: 2026-12-05 09:30:00
 
 Every tenant table's primary key becomes (app_id, <its key>), app_id first: every query names
 the app, so the key's index serves each lookup and each app's rows in id order; the separate
@@ -31,7 +31,7 @@ from alembic import op
 from alembic.operations import BatchOperations
 
 revision: str = "2d1ddacc8d5b"
-down_revision: str | None = "d5e8f1a2b3c4"
+down_revision: str | None = "e4b7c1d9a2f3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
