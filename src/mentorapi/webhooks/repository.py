@@ -66,6 +66,56 @@ async def notify_workers(db_session: AsyncSession) -> None:
     db_session.info[_NOTIFIED] = transaction
 
 
+async def existing_event_ids(db_session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[str]:
+    """Which of these (app_id, id) events are already in the log (outbox.record_given)."""
+    if not keys:
+        return set()
+    query = across_tenants(
+        select(EVENTS.c.id).where(tuple_(EVENTS.c.app_id, EVENTS.c.id).in_(sorted(set(keys)))),
+        CrossTenant.scheduler,
+    )
+    connection = await db_session.connection()
+    return set((await connection.execute(query)).scalars())
+
+
+async def last_sequences(
+    db_session: AsyncSession, objects: set[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """The last sequence of each (app_id, object_id) that has events."""
+    if not objects:
+        return {}
+    query = across_tenants(
+        select(EVENTS.c.app_id, EVENTS.c.object_id, func.max(EVENTS.c.sequence))
+        .where(tuple_(EVENTS.c.app_id, EVENTS.c.object_id).in_(sorted(objects)))
+        .group_by(EVENTS.c.app_id, EVENTS.c.object_id),
+        CrossTenant.scheduler,
+    )
+    connection = await db_session.connection()
+    return {(r[0], r[1]): int(r[2]) for r in (await connection.execute(query)).all()}
+
+
+async def enabled_endpoints_of_apps(
+    db_session: AsyncSession, app_ids: set[str]
+) -> dict[str, list[WebhookEndpoint]]:
+    if not app_ids:
+        return {}
+    query = across_tenants(
+        sm_select(WebhookEndpoint).where(
+            col(WebhookEndpoint.app_id).in_(sorted(app_ids)), col(WebhookEndpoint.enabled).is_(True)
+        ),
+        CrossTenant.scheduler,
+    )
+    found: dict[str, list[WebhookEndpoint]] = {}
+    for endpoint in (await db_session.exec(query)).all():
+        found.setdefault(endpoint.app_id, []).append(endpoint)
+    return found
+
+
+async def insert_deliveries(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    connection = await db_session.connection()
+    await connection.execute(insert(DELIVERIES), list(rows))
+
+
 async def events_by_keys(db_session: AsyncSession, keys: Sequence[tuple[str, str]]) -> list[Event]:
     """The events named by `(app_id, id)`, of any apps: one statement for a burst of notices
     (graphql/fanout.py). The app is in the key, so each row is found under its own app."""
