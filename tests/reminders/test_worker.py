@@ -84,7 +84,9 @@ async def test_each_event_goes_at_its_time_with_its_payload(
 
     clock.set("2027-01-11T08:32:00Z")
     await _post(tenant, f"/v1/sessions/{sid}/complete", {})
-    await _post(tenant, f"/v1/sessions/{sid}/feedback", {"author": "mentor", "note": "Came well prepared"})
+    await _post(
+        tenant, f"/v1/sessions/{sid}/feedback", {"author": "mentor", "note": "Came well prepared"}
+    )
     clock.set("2027-01-11T08:40:00Z")
     await scheduler.run_due()
     asked = await sent(db, tenant.id, "feedback.requested")

@@ -20,6 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+# Every table model loaded, as in an API process: the ORM resolves the foreign keys of the rows
+# it writes (events -> apps) when it flushes, in a `mentorapi worker` process too.
+import mentorapi.db.models  # noqa: F401
 from mentorapi.config import Settings
 from mentorapi.db.engine import Database
 from mentorapi.db.listen import listen
