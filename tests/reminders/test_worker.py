@@ -329,3 +329,43 @@ async def test_only_start_and_end_are_announced_to_subscriptions(
     assert sorted(events.values()) == ["session.reminder", "session.started"]
     assert [events.get(i, "booked") for i in ours[1:]] == ["session.started"]
     assert session["id"]
+
+
+async def test_every_payload_has_exactly_the_documented_fields(
+    tenant: Tenant, db: Database, clock: Clock, scheduler: Scheduler
+) -> None:
+    """What the OpenAPI `webhooks` section documents (reminders/schemas.py) is what is sent."""
+    from mentorapi.reminders.schemas import (
+        ActionItemDueData,
+        FeedbackRequestData,
+        SessionReminderData,
+        SessionTimeData,
+    )
+
+    documented = {
+        "session.reminder": SessionReminderData,
+        "session.started": SessionTimeData,
+        "session.ended": SessionTimeData,
+        "feedback.requested": FeedbackRequestData,
+        "action_item.due": ActionItemDueData,
+    }
+    base = await bookable(tenant.client)
+    session = await book_session(tenant.client, base, MONDAY_9)
+    await _post(
+        tenant,
+        f"/v1/sessions/{session['id']}/action-items",
+        {"text": "Try it", "due_on": "2027-01-12"},
+    )
+    for moment in ("2027-01-11T07:00:00Z", "2027-01-11T08:00:00Z", "2027-01-11T08:30:00Z"):
+        clock.set(moment)
+        await scheduler.run_due()
+    await _post(tenant, f"/v1/sessions/{session['id']}/complete", {})
+    for moment in ("2027-01-11T08:40:00Z", "2027-01-12T14:00:00Z"):
+        clock.set(moment)
+        await scheduler.run_due()
+    events = await sent(db, tenant.id)
+    assert {e.type for e in events} == set(documented)
+    for event in events:
+        model = documented[event.type]
+        assert set(event.data) == set(model.model_fields), event.type
+        assert model.model_validate(event.data).model_dump(mode="json") == event.data
