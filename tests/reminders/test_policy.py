@@ -288,3 +288,19 @@ async def test_webhook_endpoints_take_the_new_event_types_on_both_faces(tenant: 
         {"e": types},
     )
     assert data["createWebhookEndpoint"]["events"] == types
+
+
+async def test_first_policies_at_once_are_200_or_409_never_500(tenant: Tenant) -> None:
+    """Five first PUTs on real concurrent connections (PostgreSQL; SQLite runs them one by
+    one): each either sets the policy or is told another request just did."""
+    import asyncio
+
+    responses = await asyncio.gather(
+        *(
+            tenant.client.put("/v1/app/reminders", json={"offsets_minutes": [n + 1]})
+            for n in range(5)
+        )
+    )
+    assert {r.status_code for r in responses} <= {200, 409}, [r.text for r in responses]
+    final = (await tenant.client.get("/v1/app/reminders")).json()
+    assert 1 <= final["version"] <= sum(r.status_code == 200 for r in responses)

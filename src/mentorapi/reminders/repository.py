@@ -97,11 +97,6 @@ async def mentor_offsets(
     return {p.mentor_id: list(p.offsets_minutes) for p in (await db_session.exec(query)).all()}
 
 
-async def save(db_session: AsyncSession, *rows: object) -> None:
-    db_session.add_all(rows)
-    await db_session.flush()
-
-
 async def delete_mentor_policy(db_session: AsyncSession, policy: MentorReminderPolicy) -> None:
     await db_session.delete(policy)
     await db_session.flush()

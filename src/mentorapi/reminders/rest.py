@@ -64,7 +64,7 @@ async def get_policy(
     operation_id="setReminderPolicy",
     summary="Replace the app's reminder policy",
     description=POLICY,
-    responses=problems(403, 412, 422, etag=200),
+    responses=problems(403, 409, 412, 422, etag=200),
 )
 async def put_policy(
     caller: CurrentCaller,
@@ -105,7 +105,7 @@ async def get_mentor_reminders(
     summary="Give one mentor's sessions their own reminder offsets",
     description="In place of the app's offsets, for every booked session of the mentor still "
     "to come and every later one.",
-    responses=problems(403, 404, 412, 422, etag=200),
+    responses=problems(403, 404, 409, 412, 422, etag=200),
 )
 async def put_mentor_reminders(
     caller: CurrentCaller,

@@ -26,6 +26,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.apps.caller import Caller, require_api_key
+from mentorapi.db.integrity import flush_or_conflict
 from mentorapi.feedback.models import Author
 from mentorapi.kit import timezones
 from mentorapi.kit.versioning import check_version
@@ -119,7 +120,9 @@ async def put_policy(
         policy.updated_at = timezones.utcnow()
     policy.offsets_minutes = list(data.offsets_minutes)
     policy.feedback_request_delay_minutes = data.feedback_request_delay_minutes
-    await repository.save(db_session, policy)
+    db_session.add(policy)
+    # Two first policies at once: one wins, the other is told to read it again.
+    await flush_or_conflict(db_session, "the reminder policy was just set by another request")
     await _replan(db_session, app_id, current=now())
     return policy
 
@@ -154,7 +157,10 @@ async def put_mentor_reminders(
         own.version += 1
         own.updated_at = timezones.utcnow()
     own.offsets_minutes = list(data.offsets_minutes)
-    await repository.save(db_session, own)
+    db_session.add(own)
+    await flush_or_conflict(
+        db_session, "the mentor's offsets were just set (or the mentor deleted) by another request"
+    )
     await _replan(db_session, app_id, current=now(), mentor_id=mentor_id)
     return own, await repository.get_policy(db_session, app_id) or defaults(app_id)
 
