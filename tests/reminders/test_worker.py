@@ -369,3 +369,64 @@ async def test_every_payload_has_exactly_the_documented_fields(
         model = documented[event.type]
         assert set(event.data) == set(model.model_fields), event.type
         assert model.model_validate(event.data).model_dump(mode="json") == event.data
+
+
+@pytest.mark.postgres_only
+async def test_a_reschedule_racing_the_worker_waits_and_plans_the_new_time(
+    tenant: Tenant, db: Database, clock: Clock, scheduler: Scheduler
+) -> None:
+    """The worker is sending the 60-minute reminder when the mentee moves the session: the move
+    waits for it, then plans the new time; the log is in order, and the new reminders go."""
+    from mentorapi.reminders import service as reminders_service
+
+    base = await bookable(tenant.client)
+    session = await book_session(tenant.client, base, MONDAY_9)
+    clock.set("2027-01-11T07:00:00Z")
+    async with db.sessionmaker() as working, working.begin():
+        round_ = await reminders_service.send_due(
+            working, now=clock.now, limit=500, grace=scheduler.grace
+        )
+        assert round_.sent >= 1
+        move = asyncio.create_task(
+            tenant.client.post(
+                f"/v1/sessions/{session['id']}/reschedule",
+                json={"starts_at": "2027-01-12T13:00:00Z"},
+            )
+        )
+        await asyncio.sleep(0.3)
+        assert not move.done()  # waiting for the worker's locks
+    response = await move
+    assert response.status_code == 200, response.text
+    assert [r for r in await plan(db, tenant.id) if r[0] == "reminder"] == [
+        ("reminder", "2027-01-11T13:00:00Z", 1440),
+        ("reminder", "2027-01-12T12:00:00Z", 60),
+    ]
+    async with db.sessionmaker() as s:
+        query = (
+            select(Event)
+            .where(col(Event.app_id) == tenant.id, col(Event.object_id) == session["id"])
+            .order_by(col(Event.sequence))
+        )
+        log = [(e.sequence, e.type) for e in (await s.exec(query)).all()]
+    assert log == [(1, "session.booked"), (2, "session.reminder"), (3, "session.rescheduled")]
+
+
+async def test_planning_a_series_costs_the_same_statements_for_2_or_26(
+    tenant: Tenant, clock: Clock
+) -> None:
+    """The rows of every occurrence are planned together: no statement per occurrence."""
+    from tests.conftest import count_statements
+
+    async def planning_statements(count: int) -> list[str]:
+        base = await bookable(tenant.client)
+        with count_statements() as statements:
+            response = await tenant.client.post(
+                "/v1/series",
+                json={**base, "starts_at": MONDAY_9, "count": count, "interval_weeks": 1},
+            )
+        assert response.status_code == 201, response.text
+        tables = ("scheduled_notifications", "reminder_policies")
+        return [s for s in statements if any(t in s for t in tables)]
+
+    two, many = await planning_statements(2), await planning_statements(26)
+    assert 2 <= len(two) == len(many) <= 4, many

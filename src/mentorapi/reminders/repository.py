@@ -5,9 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
-    ColumnElement,
     Table,
-    and_,
     bindparam,
     delete,
     func,
@@ -20,6 +18,7 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.feedback.models import Feedback
 from mentorapi.mentees.models import Mentee
@@ -44,26 +43,6 @@ _SESSION_KIND_VALUES = [k.value for k in SESSION_KINDS]
 
 def _dialect(db_session: AsyncSession) -> str:
     return db_session.sync_session.get_bind().dialect.name
-
-
-def by_pairs(
-    app_column: Any, id_column: Any, pairs: Iterable[tuple[str, str]]
-) -> ColumnElement[bool]:
-    """Rows named by (app_id, key) pairs of a table whose primary key is (app_id, key), as
-    `app_id IN (...) AND key IN (...)`: one scan of the primary key, where PostgreSQL plans a
-    row-value IN list of hundreds of pairs as hundreds of OR-ed probes. Keys embed ids unique
-    across apps, so the two lists name exactly these rows."""
-    found = list(pairs)
-    return and_(
-        app_column.in_(sorted({a for a, _ in found})),
-        id_column.in_(sorted({i for _, i in found})),
-    )
-
-
-def _ids(pairs: Iterable[tuple[str, str]]) -> list[str]:
-    # By id alone, the primary key (or the foreign key's index), whatever the statistics say
-    # of app_id; ids are unique across apps, and each row found is checked against its pair.
-    return sorted({i for _, i in pairs})
 
 
 # --- policies -----------------------------------------------------------------------------------
@@ -309,54 +288,56 @@ async def lock_sessions(
     a session locks it first, so an event written under this lock is in order with theirs,
     and no worker ever waits on a lock here (no deadlock). NO KEY UPDATE: foreign-key checks
     of rows that reference the session (feedback being given) do not wait for it."""
-    pairs = sorted(set(keys))
+    pairs = set(keys)
     if not pairs:
         return {}
     query = across_tenants(
         sm_select(Session)
-        .where(col(Session.id).in_(_ids(pairs)))
-        .with_for_update(skip_locked=True, key_share=True)
+        .where(pairs_in(_dialect(db_session), col(Session.app_id), col(Session.id), pairs))
+        .with_for_update(skip_locked=True, key_share=True, of=Session)
         .execution_options(populate_existing=True),
         CrossTenant.scheduler,
     )
-    found = (await db_session.exec(query)).all()
-    return {(s.app_id, s.id): s for s in found if (s.app_id, s.id) in set(pairs)}
+    return {(s.app_id, s.id): s for s in (await db_session.exec(query)).all()}
 
 
 async def feedback_authors(
     db_session: AsyncSession, keys: set[tuple[str, str]]
 ) -> set[tuple[str, str, str]]:
     """(app_id, session_id, author) of the feedback given on these sessions."""
-    pairs = sorted(set(keys))
-    if not pairs:
+    if not keys:
         return set()
     query = across_tenants(
-        sm_select(Feedback).where(col(Feedback.session_id).in_(_ids(pairs))),
+        sm_select(Feedback).where(
+            pairs_in(_dialect(db_session), col(Feedback.app_id), col(Feedback.session_id), keys)
+        ),
         CrossTenant.scheduler,
     )
-    found = (await db_session.exec(query)).all()
-    return {(f.app_id, f.session_id, f.author) for f in found if (f.app_id, f.session_id) in keys}
+    return {(f.app_id, f.session_id, f.author) for f in (await db_session.exec(query)).all()}
 
 
 async def action_items(
     db_session: AsyncSession, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], ActionItem]:
-    pairs = sorted(set(keys))
+    pairs = set(keys)
     if not pairs:
         return {}
     query = across_tenants(
-        sm_select(ActionItem).where(col(ActionItem.id).in_(_ids(pairs))),
+        sm_select(ActionItem).where(
+            pairs_in(_dialect(db_session), col(ActionItem.app_id), col(ActionItem.id), pairs)
+        ),
         CrossTenant.scheduler,
     )
-    found = (await db_session.exec(query)).all()
-    return {(i.app_id, i.id): i for i in found if (i.app_id, i.id) in set(pairs)}
+    return {(i.app_id, i.id): i for i in (await db_session.exec(query)).all()}
 
 
 async def delete_claimed(db_session: AsyncSession, keys: Sequence[tuple[str, str]]) -> None:
     if keys:
         await db_session.exec(
             across_tenants(
-                delete(SCHEDULED).where(by_pairs(SCHEDULED.c.app_id, SCHEDULED.c.key, keys)),
+                delete(SCHEDULED).where(
+                    pairs_in(_dialect(db_session), SCHEDULED.c.app_id, SCHEDULED.c.key, keys)
+                ),
                 CrossTenant.scheduler,
             )
         )

@@ -240,7 +240,9 @@ def _feedback_from(session: Session) -> datetime | None:
 
 
 def wanted(session: Session, policy: Policy) -> list[Planned]:
-    """Every row the session's current state calls for, whether or not its time has passed."""
+    """Every row the session's current state calls for, whether or not its time has passed.
+    (A feedback request is wanted of both parties: planning again after one gave feedback may
+    queue theirs anew, and the worker, which checks, drops it.)"""
     rows: list[Planned] = []
     status = session.status
     if status not in (SessionStatus.booked, SessionStatus.completed):

@@ -367,17 +367,19 @@ async def cancel_series(
         raise Conflict("the series is already cancelled")
     sessions = await repository.series_sessions(db_session, app_id, series_id, for_update=True)
     current = now()
+    cancelled = []
     for session in sessions:
         upcoming = session.starts_at is not None and session.starts_at > current
         if session.status in (SessionStatus.requested, SessionStatus.booked) and upcoming:
             before = session_json(session)
             _cancel(session, data)
             await _record(db_session, session, EventType.session_cancelled, before)
+            cancelled.append(session)
     series.status = SeriesStatus.cancelled.value
     series.version += 1
     series.updated_at = timezones.utcnow()
     await repository.save(db_session, series, *sessions)
-    await reminders.plan_sessions(db_session, sessions, now=current)
+    await reminders.plan_sessions(db_session, cancelled, now=current)
     return series, sessions
 
 

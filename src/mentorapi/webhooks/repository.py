@@ -12,6 +12,7 @@ from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.paging import SortKey, paginate
+from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.webhooks.models import (
@@ -71,15 +72,14 @@ async def existing_event_ids(db_session: AsyncSession, keys: Sequence[tuple[str,
     """Which of these (app_id, id) events are already in the log (outbox.record_given)."""
     if not keys:
         return set()
-    wanted = set(keys)
-    # By id alone (the primary key): a list of (app_id, id) pairs is planned as hundreds of
-    # OR-ed probes; ids are unique across apps, and each row found is checked against its pair.
     query = across_tenants(
-        select(EVENTS.c.app_id, EVENTS.c.id).where(EVENTS.c.id.in_(sorted({i for _, i in wanted}))),
+        select(EVENTS.c.id).where(
+            pairs_in(_dialect(db_session), EVENTS.c.app_id, EVENTS.c.id, keys)
+        ),
         CrossTenant.scheduler,
     )
     connection = await db_session.connection()
-    return {r[1] for r in (await connection.execute(query)).all() if (r[0], r[1]) in wanted}
+    return set((await connection.execute(query)).scalars())
 
 
 async def last_sequences(
