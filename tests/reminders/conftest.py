@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select, update
 
-from mentorapi.db.engine import Database
+from mentorapi.db.engine import Database, write_intent
 from mentorapi.reminders import service as reminders_service
 from mentorapi.reminders.models import ScheduledNotification
 from mentorapi.reminders.worker import Scheduler
@@ -88,13 +88,19 @@ async def sent(db: Database, app_id: str, *types: str) -> list[Event]:
         "feedback.requested",
         "action_item.due",
     ]
-    async with db.sessionmaker() as s:
-        query = (
-            select(Event)
-            .where(col(Event.app_id) == app_id, col(Event.type).in_(wanted))
-            .order_by(col(Event.id))
-        )
-        return list((await s.exec(query)).all())
+    # A reader's BEGIN (on SQLite not IMMEDIATE): polled while a worker writes, it must not
+    # queue for the write lock behind every one of the worker's transactions.
+    token = write_intent.set(False)
+    try:
+        async with db.read_sessionmaker() as s:
+            query = (
+                select(Event)
+                .where(col(Event.app_id) == app_id, col(Event.type).in_(wanted))
+                .order_by(col(Event.id))
+            )
+            return list((await s.exec(query)).all())
+    finally:
+        write_intent.reset(token)
 
 
 async def deliveries(db: Database, app_id: str, event_id: str) -> list[Delivery]:

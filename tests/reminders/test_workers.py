@@ -112,12 +112,12 @@ async def test_a_worker_killed_mid_batch_loses_nothing(
     tenant: Tenant, db: Database, database_url: str, start_scheduler: SchedulerFactory
 ) -> None:
     """`mentorapi worker` is killed with SIGKILL while it works through the queue (a batch of
-    3 rows a transaction); another worker then sends the rest, and every event exists once."""
-    expected = await _queue(tenant, db, series=2)
+    2 rows a transaction); another worker then sends the rest, and every event exists once."""
+    expected = await _queue(tenant, db, series=3)
     env = dict(
         os.environ,
         MENTORAPI_DATABASE_URL=database_url,
-        MENTORAPI_SCHEDULER_BATCH_SIZE="3",
+        MENTORAPI_SCHEDULER_BATCH_SIZE="2",
         MENTORAPI_WEBHOOK_ALLOW_PRIVATE_URLS="true",
     )
     process = await asyncio.create_subprocess_exec(
