@@ -209,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     sub.add_parser(
-        "worker", help="deliver webhooks (run any number of them on PostgreSQL)"
+        "worker",
+        help="send reminders and deliver webhooks (run any number of them on PostgreSQL)",
     ).set_defaults(func=_worker)
 
     sub.add_parser("migrate", help="migrate the database to the latest schema").set_defaults(

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     # timeout (at least once, never lost).
     webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
 
+    # Reminders and the other time-driven events (src/mentorapi/reminders/): the worker runs
+    # wherever webhooks are delivered. Rows claimed per transaction; a reminder later than the
+    # grace (the worker was down) is dropped, never sent (other kinds are sent late, saying so).
+    scheduler_batch_size: int = Field(default=500, ge=1, le=5000)
+    reminder_grace_seconds: float = Field(default=300.0, ge=0, le=86400)
+
     # Housekeeping in each `serve` process (expire unanswered requests, forget Idempotency-Keys
     # older than 24 h), every interval. Safe in many processes at once: expiry skips rows
     # another process holds. Off in the test suite's default settings.

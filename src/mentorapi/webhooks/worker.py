@@ -470,20 +470,25 @@ async def _read_excerpt(response: httpx.Response) -> str:
 
 
 async def run_worker(settings: Settings) -> None:
-    """`mentorapi worker`: deliver until SIGINT or SIGTERM, then finish what is in flight."""
+    """`mentorapi worker`: send time-driven events and deliver until SIGINT or SIGTERM, then
+    finish what is in flight."""
     import signal
 
     from mentorapi.db.engine import create_database
+    from mentorapi.reminders.worker import Scheduler
 
     db = create_database(settings)
     worker = Worker(db, settings)
+    scheduler = Scheduler(db, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await worker.start()
+    await scheduler.start()
     try:
         await stop.wait()
     finally:
+        await scheduler.stop()
         await worker.stop()
         await db.dispose()
