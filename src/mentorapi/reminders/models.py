@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, String
 from sqlmodel import Field
 
-from mentorapi.db.base import Timestamped
+from mentorapi.db.base import Timestamped, same_app
 from mentorapi.db.types import JSONList, UTCDateTime
 from mentorapi.kit.enums import NamedStrEnum
 
@@ -51,23 +51,18 @@ class ScheduledNotification(Timestamped, table=True):
     __table_args__ = (
         # The worker's claim: the earliest due rows of every app.
         Index("ix_scheduled_notifications_due_at", "due_at"),
+        same_app("session_id", "sessions"),
+        same_app("action_item_id", "action_items"),
     )
 
     app_id: str = Field(sa_column=_app_key())
     key: str = Field(sa_column=Column(String(100), primary_key=True))
     kind: str = Field(max_length=24)
     due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    # Indexed alone (not behind app_id): a deleted session or item cascades here by this column.
-    session_id: str = Field(
-        sa_column=Column(
-            String(30), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
+    # Indexed (the primary key is by key): a deleted session or item cascades here by these.
+    session_id: str = Field(sa_column=Column(String(30), nullable=False, index=True))
     action_item_id: str | None = Field(
-        default=None,
-        sa_column=Column(
-            String(30), ForeignKey("action_items.id", ondelete="CASCADE"), nullable=True, index=True
-        ),
+        default=None, sa_column=Column(String(30), nullable=True, index=True)
     )
     party: str | None = Field(default=None, max_length=8)  # feedback requests: who is asked
     minutes_before: int | None = Field(default=None)  # reminders
@@ -88,12 +83,10 @@ class MentorReminderPolicy(Timestamped, table=True):
     """One mentor's reminder offsets, in place of the app's for that mentor's sessions."""
 
     __tablename__ = "mentor_reminder_policies"
+    __table_args__ = (same_app("mentor_id", "mentors"),)
 
     app_id: str = Field(sa_column=_app_key())
-    mentor_id: str = Field(
-        sa_column=Column(
-            String(30), ForeignKey("mentors.id", ondelete="CASCADE"), primary_key=True, index=True
-        )
-    )
+    # The primary key (app_id, mentor_id) also serves the cascade from mentors.
+    mentor_id: str = Field(sa_column=Column(String(30), primary_key=True))
     offsets_minutes: list[int] = Field(sa_type=JSONList, nullable=False)
     version: int = Field(default=1)

@@ -1,13 +1,12 @@
 """reminders and time-driven events: the reminder policies and the scheduled notifications
 
 Revision ID: e7a2c4b6d8f0
-Revises: d5e8f1a2b3c4
-Create Date: 2026-12-04 23:33:53.351075
+Revises: 2d1ddacc8d5b
+Create Date: 2026-12-05 10:00:00
 
 `scheduled_notifications` is the queue of time-driven events (reminders/models.py): primary key
-(app_id, key), claimed by due_at. Its foreign keys reference `sessions.id` and
-`action_items.id`, the primary keys those tables have at this revision (to become (app_id, id)
-with the composite keys of the tenant tables).
+(app_id, key), claimed by due_at. Its foreign keys are (app_id, session_id) -> sessions and
+(app_id, action_item_id) -> action_items, like every key between tenant tables.
 
 On PostgreSQL the trigger that announces session events to GraphQL subscriptions (migration
 d5e8f1a2b3c4) now leaves `session.reminder` out: reminders go to webhooks only, and a minute
@@ -23,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 import mentorapi.db.types
 
 revision: str = 'e7a2c4b6d8f0'
-down_revision: str | None = 'd5e8f1a2b3c4'
+down_revision: str | None = '2d1ddacc8d5b'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -47,12 +46,9 @@ def upgrade() -> None:
     sa.Column('offsets_minutes', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['app_id'], ['apps.id'], name=op.f('fk_mentor_reminder_policies_app_id_apps'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['mentor_id'], ['mentors.id'], name=op.f('fk_mentor_reminder_policies_mentor_id_mentors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['app_id', 'mentor_id'], ['mentors.app_id', 'mentors.id'], name=op.f('fk_mentor_reminder_policies_app_id_mentors'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('app_id', 'mentor_id', name=op.f('pk_mentor_reminder_policies'))
     )
-    with op.batch_alter_table('mentor_reminder_policies', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_mentor_reminder_policies_mentor_id'), ['mentor_id'], unique=False)
-
     op.create_table('scheduled_notifications',
     sa.Column('created_at', mentorapi.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', mentorapi.db.types.UTCDateTime(timezone=True), nullable=False),
@@ -64,9 +60,9 @@ def upgrade() -> None:
     sa.Column('action_item_id', sa.String(length=30), nullable=True),
     sa.Column('party', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
     sa.Column('minutes_before', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['action_item_id'], ['action_items.id'], name=op.f('fk_scheduled_notifications_action_item_id_action_items'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['app_id', 'action_item_id'], ['action_items.app_id', 'action_items.id'], name=op.f('fk_scheduled_notifications_app_id_action_items'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['app_id'], ['apps.id'], name=op.f('fk_scheduled_notifications_app_id_apps'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['session_id'], ['sessions.id'], name=op.f('fk_scheduled_notifications_session_id_sessions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['app_id', 'session_id'], ['sessions.app_id', 'sessions.id'], name=op.f('fk_scheduled_notifications_app_id_sessions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('app_id', 'key', name=op.f('pk_scheduled_notifications'))
     )
     with op.batch_alter_table('scheduled_notifications', schema=None) as batch_op:
@@ -96,8 +92,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_scheduled_notifications_action_item_id'))
 
     op.drop_table('scheduled_notifications')
-    with op.batch_alter_table('mentor_reminder_policies', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_mentor_reminder_policies_mentor_id'))
-
     op.drop_table('mentor_reminder_policies')
     op.drop_table('reminder_policies')
