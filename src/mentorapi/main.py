@@ -17,6 +17,7 @@ from mentorapi.config import Settings, get_settings
 from mentorapi.db.debug import SqlStatementCount
 from mentorapi.db.dropped import RetryDroppedReads
 from mentorapi.db.engine import create_database
+from mentorapi.drain import Drain
 from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.graphql.router import install_graphql
@@ -81,9 +82,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker = Worker(app.state.db, settings) if settings.webhook_worker_enabled else None
         if worker is not None:
             await worker.start()
+        # Under `mentorapi serve`: SIGTERM drains before uvicorn stops accepting (drain.py).
+        app.state.drain.install(settings.shutdown_drain_seconds)
         try:
             yield
         finally:
+            app.state.drain.uninstall()
             if worker is not None:
                 await worker.stop()
             if app.state.housekeeping is not None:
@@ -106,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
+    app.state.drain = Drain()
     install_problem_handlers(app)
     # Every REST route refuses text the database cannot store (kit/text.py); GraphQL checks
     # its arguments and variables itself (graphql/text.py), to answer in its own error shape.
