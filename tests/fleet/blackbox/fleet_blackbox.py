@@ -223,13 +223,15 @@ async def test_a_worker_killed_mid_run_loses_no_delivery(
             booking = asyncio.create_task(_burst(client, EVENTS))
             await receiver.wait_count(200, within=60)
             os.kill(fleet.pid("worker2"), signal.SIGKILL)
-            # What the kill left: claims of worker2's, due again within its 4-s lease (worker1's
-            # claims are held for 30 s; nothing here is waiting for a retry).
+            # What the kill left: worker2's claims, leased into the future. worker1 leases for
+            # 30 s, and holds a claim for well under 10 s here: its claims end in (now + 20 s,
+            # now + 31 s]; anything else leased is worker2's (no delivery fails, so none waits
+            # for a retry).
             [stranded] = await query(
                 fleet,
                 "SELECT count(*) FROM deliveries WHERE endpoint_id = ANY($1) AND status = "
-                "'pending' AND next_attempt_at > now() AND next_attempt_at <= now() + "
-                "interval '4 seconds'",
+                "'pending' AND next_attempt_at > now() AND next_attempt_at NOT BETWEEN "
+                "now() + interval '20 seconds' AND now() + interval '31 seconds'",
                 list(ids.values()),
             )
             assert stranded[0] > 0, "the kill came when worker2 held no delivery"
