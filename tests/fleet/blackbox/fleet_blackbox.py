@@ -31,6 +31,7 @@ from tests.fleet.blackbox.support import (
     Subscriber,
     Tally,
     app_client,
+    delivery_states,
     endpoints,
     query,
     served_by,
@@ -193,18 +194,39 @@ async def _burst(client: httpx.AsyncClient, events: int) -> set[str]:
     return sessions
 
 
+async def _until_all_succeeded(fleet: Fleet, endpoint_ids: list[str], within: float) -> None:
+    """Until every delivery to these endpoints is recorded as answered with a 2xx (what arrived
+    at the receiver is not enough: a request in flight when its sender died arrived too)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        states = await delivery_states(fleet, endpoint_ids)
+        statuses = {status for status, _ in states}
+        if sum(states.values()) == len(ENDPOINTS) * EVENTS and statuses == {"succeeded"}:
+            return
+        if loop.time() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert sum(states.values()) == len(ENDPOINTS) * EVENTS, states
+    assert {status for status, _ in states} == {"succeeded"}, states
+
+
 async def test_two_workers_deliver_a_thousand_events_to_three_endpoints_once(
-    client: httpx.AsyncClient,
+    fleet: Fleet, client: httpx.AsyncClient
 ) -> None:
-    async with Receiver() as receiver, endpoints(client, receiver, ENDPOINTS):
+    async with Receiver() as receiver, endpoints(client, receiver, ENDPOINTS) as ids:
         sessions = await _burst(client, EVENTS)
         tally = Tally(receiver, sessions)
         await tally.until_all({(name, s) for name in ENDPOINTS for s in sessions}, within=60)
+        await _until_all_succeeded(fleet, list(ids.values()), within=10)
         await asyncio.sleep(1)  # room for a duplicate, if one were coming
         tally.update()
         assert len(tally.pairs) == len(ENDPOINTS) * EVENTS
         assert [pair for pair, n in tally.pairs.items() if n > 1] == []
         assert [i for i, n in tally.ids.items() if n > 1] == []
+        # Sent once each, by the workers' own record too.
+        states = await delivery_states(fleet, list(ids.values()))
+        assert states == {("succeeded", 1): len(ENDPOINTS) * EVENTS}, states
 
 
 async def test_a_worker_killed_mid_run_loses_no_delivery(
@@ -239,6 +261,9 @@ async def test_a_worker_killed_mid_run_loses_no_delivery(
             sessions = await booking
             tally = Tally(receiver, sessions)
             await tally.until_all({(name, s) for name in ENDPOINTS for s in sessions}, within=60)
+            # The ones worker2 held when it died arrived, but nobody saw them answered: they
+            # are answered once their lease has ended and another worker sent them again.
+            await _until_all_succeeded(fleet, list(ids.values()), within=60)
     finally:
         await (restarted or fleet.restart("worker2"))
 

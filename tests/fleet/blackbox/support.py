@@ -229,3 +229,15 @@ async def query(fleet: Fleet, sql: str, *args: Any) -> list[asyncpg.Record]:
         return list(await connection.fetch(sql, *args))
     finally:
         await connection.close()
+
+
+async def delivery_states(fleet: Fleet, endpoint_ids: list[str]) -> Counter[tuple[str, int]]:
+    """The deliveries to these endpoints by (status, attempts on record): what the workers
+    recorded as sent and answered, whatever the receiver saw arrive."""
+    rows = await query(
+        fleet,
+        "SELECT d.status, (SELECT count(*) FROM delivery_attempts a WHERE a.delivery_id = d.id) "
+        "AS logged FROM deliveries d WHERE d.endpoint_id = ANY($1)",
+        endpoint_ids,
+    )
+    return Counter((r["status"], r["logged"]) for r in rows)
