@@ -29,7 +29,8 @@ from typing import Any
 
 import uvicorn
 
-log = logging.getLogger("mentorapi.startup")
+# uvicorn's own logger: configured in every worker process of `serve`, next to its "Shutting down".
+log = logging.getLogger("uvicorn.error")
 
 SignalHandler = Callable[[int, FrameType | None], Any]
 
