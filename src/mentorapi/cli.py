@@ -54,6 +54,8 @@ def _serve(args: argparse.Namespace) -> None:
             workers=args.workers,
             log_level="info",
             access_log=False,
+            # After the drain (drain.py): how long the requests in flight may take to finish.
+            timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         )
 
 

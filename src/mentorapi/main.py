@@ -17,6 +17,7 @@ from mentorapi.config import Settings, get_settings
 from mentorapi.db.debug import SqlStatementCount
 from mentorapi.db.dropped import RetryDroppedReads
 from mentorapi.db.engine import create_database
+from mentorapi.drain import Drain
 from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.graphql.router import install_graphql
@@ -88,9 +89,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await worker.start()
         if scheduler is not None:
             await scheduler.start()
+        # Under `mentorapi serve`: SIGTERM drains before uvicorn stops accepting (drain.py).
+        app.state.drain.install(settings.shutdown_drain_seconds)
         try:
             yield
         finally:
+            app.state.drain.uninstall()
             if scheduler is not None:
                 await scheduler.stop()
             if worker is not None:
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
+    app.state.drain = Drain()
     install_problem_handlers(app)
     # Every REST route refuses text the database cannot store (kit/text.py); GraphQL checks
     # its arguments and variables itself (graphql/text.py), to answer in its own error shape.

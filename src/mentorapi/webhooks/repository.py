@@ -439,6 +439,28 @@ async def save_delivery_results(
     await connection.execute(statement, list(results))
 
 
+async def release_claims(
+    db_session: AsyncSession, claims: Sequence[dict[str, Any]], now: datetime
+) -> None:
+    """Make claimed deliveries due `now` again (`b_app`, `b_id`, `b_lease` each), attempts
+    unchanged: a stopping worker hands back what it will not finish. A row whose lease moved
+    on (claimed again since) is not ours any more, and is left alone."""
+    if not claims:
+        return
+    statement = (
+        update(DELIVERIES)
+        .where(
+            DELIVERIES.c.app_id == bindparam("b_app"),
+            DELIVERIES.c.id == bindparam("b_id"),
+            DELIVERIES.c.next_attempt_at == bindparam("b_lease"),
+            DELIVERIES.c.status == DeliveryStatus.pending.value,
+        )
+        .values(next_attempt_at=now, updated_at=now)
+    )
+    connection = await db_session.connection()
+    await connection.execute(statement, list(claims))
+
+
 async def insert_attempts(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Log attempts, skipping those whose delivery is gone (its endpoint was deleted while the
     request was in flight): one missing row must not fail the whole batch."""
