@@ -62,8 +62,15 @@ fleet: install
 fleet-test: install
 	MENTORAPI=$(CURDIR)/$(BIN)/mentorapi PYTHON=$(CURDIR)/$(BIN)/python scripts/fleet.sh test
 
+## bench: every benchmark, or the scenarios named after it (`make bench reminders`)
+BENCH_SCENARIOS := $(filter-out bench,$(MAKECMDGOALS))
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_SCENARIOS)
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+# The scenario names are goals too: nothing to make for them.
+$(BENCH_SCENARIOS):
+	@:
+endif
 
 clean:
 	rm -rf $(VENV) clients/typescript/node_modules clients/typescript/dist clients/typescript/src/generated clients/python/.venv clients/python/generated mentorapi.db mentorapi.db-* .mentorapi-demo-key .pytest_cache .mypy_cache .ruff_cache

@@ -47,6 +47,13 @@ ALL_DAY = [
 OFFICE_HOURS = [
     {"day": d, "start": "09:00", "end": "17:00"} for d in ("mon", "tue", "wed", "thu", "fri")
 ]
+# ...and sets every booking limit, none of them binding here (ten 15-minute sessions a day): the
+# page goes through the daily count and the horizon cut, and returns what it did without them.
+SLOT_LIMITS = {
+    "booking_horizon_days": 365,
+    "daily_limit_sessions": 48,
+    "daily_limit_minutes": 24 * 60,
+}
 
 
 async def _backend_pids(url: str) -> list[int]:
@@ -197,7 +204,11 @@ async def _post_json(client: httpx.AsyncClient, path: str, body: dict[str, Any])
 
 
 async def _mentor(
-    client: httpx.AsyncClient, n: int, skill_id: str, weekly: list[dict[str, str]] = ALL_DAY
+    client: httpx.AsyncClient,
+    n: int,
+    skill_id: str,
+    weekly: list[dict[str, str]] = ALL_DAY,
+    limits: dict[str, int] | None = None,
 ) -> str:
     mentor = await _post_json(
         client,
@@ -213,7 +224,7 @@ async def _mentor(
     )
     response = await client.put(
         f"/v1/mentors/{mentor['id']}/availability",
-        json={"weekly": weekly, "auto_accept": True, "weekly_capacity": 200},
+        json={"weekly": weekly, "auto_accept": True, "weekly_capacity": 200, **(limits or {})},
     )
     if response.status_code != 200:
         raise RuntimeError(f"availability: {response.status_code} {response.text[:300]}")
@@ -261,7 +272,7 @@ async def run() -> dict[str, Any]:
                 client, "/v1/webhook-endpoints", {"url": "https://example.com/mentorapi-bench"}
             )
             mentors = [await _mentor(client, n, skill["id"]) for n in range(BOOKING_MENTORS)]
-            busy = await _mentor(client, BOOKING_MENTORS, skill["id"], OFFICE_HOURS)
+            busy = await _mentor(client, BOOKING_MENTORS, skill["id"], OFFICE_HOURS, SLOT_LIMITS)
             others = [
                 await _mentor(client, BOOKING_MENTORS + 1 + n, skill["id"])
                 for n in range(AVAILABILITY_CLIENTS)

@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, tuple_, update
+from sqlalchemy.sql import Executable
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.paging import SortKey, paginate
+from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.webhooks.models import (
@@ -47,19 +49,6 @@ async def enabled_endpoints(db_session: AsyncSession, app_id: str) -> list[Webho
     return list((await db_session.exec(query)).all())
 
 
-async def last_sequences(
-    db_session: AsyncSession, app_id: str, object_ids: Sequence[str]
-) -> dict[str, int]:
-    """The last event number of each object (objects without events are left out)."""
-    query = (
-        sm_select(col(Event.object_id), func.max(Event.sequence))
-        .where(col(Event.app_id) == app_id, col(Event.object_id).in_(list(object_ids)))
-        .group_by(col(Event.object_id))
-    )
-    rows = (await db_session.exec(query)).all()
-    return {object_id: last for object_id, last in rows if object_id is not None}
-
-
 async def notify_workers(db_session: AsyncSession) -> None:
     """Wake the workers (PostgreSQL) for deliveries made due again by an UPDATE (inserted ones
     wake them through the trigger): a NOTIFY in a transaction is delivered at its commit and
@@ -72,6 +61,80 @@ async def notify_workers(db_session: AsyncSession) -> None:
         return
     await db_session.exec(sm_select(func.pg_notify(NOTIFY_CHANNEL, "")))
     db_session.info[_NOTIFIED] = transaction
+
+
+async def existing_event_ids(db_session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[str]:
+    """Which of these (app_id, id) events are already in the log (outbox.record_given)."""
+    if not keys:
+        return set()
+    query = across_tenants(
+        select(EVENTS.c.id).where(
+            pairs_in(_dialect(db_session), EVENTS.c.app_id, EVENTS.c.id, keys)
+        ),
+        CrossTenant.scheduler,
+    )
+    connection = await db_session.connection()
+    return set((await connection.execute(query)).scalars())
+
+
+async def last_sequences(
+    db_session: AsyncSession, objects: set[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """The last sequence of each (app_id, object_id) that has events."""
+    if not objects:
+        return {}
+    pairs = sorted(objects)
+    connection = await db_session.connection()
+    statement: Executable
+    if _dialect(db_session) == "postgresql":
+        # One probe of the unique (app_id, object_id, sequence) index per object, backwards
+        # to its last: the cost of a batch does not grow with the log (IN lists of app ids and
+        # object ids let the planner pick the app_id index, and filter every event of an app).
+        statement = across_tenants(
+            text(
+                "SELECT o.app_id, o.object_id, s.last "
+                "FROM unnest(CAST(:apps AS varchar[]), CAST(:objects AS varchar[])) "
+                "AS o(app_id, object_id) "
+                "CROSS JOIN LATERAL (SELECT max(e.sequence) AS last FROM events e "
+                "WHERE e.app_id = o.app_id AND e.object_id = o.object_id) s "
+                "WHERE s.last IS NOT NULL"
+            ).bindparams(apps=[a for a, _ in pairs], objects=[o for _, o in pairs]),
+            CrossTenant.scheduler,
+        )
+    else:
+        statement = across_tenants(
+            select(EVENTS.c.app_id, EVENTS.c.object_id, func.max(EVENTS.c.sequence))
+            .where(
+                EVENTS.c.app_id.in_(sorted({a for a, _ in pairs})),
+                EVENTS.c.object_id.in_(sorted({o for _, o in pairs})),
+            )
+            .group_by(EVENTS.c.app_id, EVENTS.c.object_id),
+            CrossTenant.scheduler,
+        )
+    rows = (await connection.execute(statement)).all()
+    return {(r[0], r[1]): int(r[2]) for r in rows if (r[0], r[1]) in objects}
+
+
+async def enabled_endpoints_of_apps(
+    db_session: AsyncSession, app_ids: set[str]
+) -> dict[str, list[WebhookEndpoint]]:
+    if not app_ids:
+        return {}
+    query = across_tenants(
+        sm_select(WebhookEndpoint).where(
+            col(WebhookEndpoint.app_id).in_(sorted(app_ids)), col(WebhookEndpoint.enabled).is_(True)
+        ),
+        CrossTenant.scheduler,
+    )
+    found: dict[str, list[WebhookEndpoint]] = {}
+    for endpoint in (await db_session.exec(query)).all():
+        found.setdefault(endpoint.app_id, []).append(endpoint)
+    return found
+
+
+async def insert_deliveries(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    connection = await db_session.connection()
+    await connection.execute(insert(DELIVERIES), list(rows))
 
 
 async def events_by_keys(db_session: AsyncSession, keys: Sequence[tuple[str, str]]) -> list[Event]:
@@ -185,7 +248,11 @@ async def endpoints_with_delivery(
     query = (
         sm_select(WebhookEndpoint)
         .join(Delivery, col(Delivery.endpoint_id) == col(WebhookEndpoint.id))
-        .where(col(Delivery.app_id) == app_id, col(Delivery.event_id) == event_id)
+        .where(
+            col(WebhookEndpoint.app_id) == app_id,
+            col(Delivery.app_id) == app_id,
+            col(Delivery.event_id) == event_id,
+        )
     )
     return list((await db_session.exec(query)).all())
 
@@ -265,6 +332,14 @@ class Job:
     previous_secret_expires_at: datetime | None
     endpoint_failing: bool  # a success must stop the endpoint's failure clock
 
+    @property
+    def endpoint(self) -> "EndpointKey":
+        return (self.app_id, self.endpoint_id)
+
+
+# (app_id, id): the worker's batches mix apps, and every row is found by its whole key.
+EndpointKey = tuple[str, str]
+
 
 async def claim_due(
     db_session: AsyncSession, *, limit: int, now: datetime, lease: datetime
@@ -276,7 +351,7 @@ async def claim_due(
     makes the same statement atomic. A worker that dies leaves the rows due again at `lease`.
     """
     due = (
-        select(DELIVERIES.c.id)
+        select(DELIVERIES.c.app_id, DELIVERIES.c.id)
         .where(
             DELIVERIES.c.status == DeliveryStatus.pending.value,
             DELIVERIES.c.next_attempt_at <= now,
@@ -285,15 +360,16 @@ async def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    key = tuple_(DELIVERIES.c.app_id, DELIVERIES.c.id)
     claimed = across_tenants(
         update(DELIVERIES)
-        .where(DELIVERIES.c.id.in_(due.scalar_subquery()))
+        .where(key.in_(due))
         .values(next_attempt_at=lease)
-        .returning(DELIVERIES.c.id),
+        .returning(DELIVERIES.c.app_id, DELIVERIES.c.id),
         CrossTenant.webhook_worker,
     )
-    ids = list((await db_session.exec(claimed)).scalars())
-    if not ids:
+    keys = [(app_id, id_) for app_id, id_ in (await db_session.exec(claimed)).all()]
+    if not keys:
         return []
     query = across_tenants(
         select(
@@ -311,9 +387,16 @@ async def claim_due(
             ENDPOINTS.c.previous_secret_expires_at,
             ENDPOINTS.c.failing_since.is_not(None),
         )
-        .join(EVENTS, EVENTS.c.id == DELIVERIES.c.event_id)
-        .join(ENDPOINTS, ENDPOINTS.c.id == DELIVERIES.c.endpoint_id)
-        .where(DELIVERIES.c.id.in_(ids)),
+        .join(
+            EVENTS,
+            (EVENTS.c.app_id == DELIVERIES.c.app_id) & (EVENTS.c.id == DELIVERIES.c.event_id),
+        )
+        .join(
+            ENDPOINTS,
+            (ENDPOINTS.c.app_id == DELIVERIES.c.app_id)
+            & (ENDPOINTS.c.id == DELIVERIES.c.endpoint_id),
+        )
+        .where(key.in_(keys)),
         CrossTenant.webhook_worker,
     )
     connection = await db_session.connection()
@@ -351,34 +434,57 @@ async def save_delivery_results(
     await connection.execute(statement, list(results))
 
 
+async def release_claims(
+    db_session: AsyncSession, claims: Sequence[dict[str, Any]], now: datetime
+) -> None:
+    """Make claimed deliveries due `now` again (`b_app`, `b_id`, `b_lease` each), attempts
+    unchanged: a stopping worker hands back what it will not finish. A row whose lease moved
+    on (claimed again since) is not ours any more, and is left alone."""
+    if not claims:
+        return
+    statement = (
+        update(DELIVERIES)
+        .where(
+            DELIVERIES.c.app_id == bindparam("b_app"),
+            DELIVERIES.c.id == bindparam("b_id"),
+            DELIVERIES.c.next_attempt_at == bindparam("b_lease"),
+            DELIVERIES.c.status == DeliveryStatus.pending.value,
+        )
+        .values(next_attempt_at=now, updated_at=now)
+    )
+    connection = await db_session.connection()
+    await connection.execute(statement, list(claims))
+
+
 async def insert_attempts(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Log attempts, skipping those whose delivery is gone (its endpoint was deleted while the
     request was in flight): one missing row must not fail the whole batch."""
     if not rows:
         return
     connection = await db_session.connection()
-    ids = {row["delivery_id"] for row in rows}
-    existing = set(
-        (
-            await connection.execute(
-                across_tenants(
-                    select(DELIVERIES.c.id).where(DELIVERIES.c.id.in_(ids)),
-                    CrossTenant.webhook_worker,
-                )
-            )
-        ).scalars()
+    keys = list({(row["app_id"], row["delivery_id"]) for row in rows})
+    key = tuple_(DELIVERIES.c.app_id, DELIVERIES.c.id)
+    found = await connection.execute(
+        across_tenants(
+            select(DELIVERIES.c.app_id, DELIVERIES.c.id).where(key.in_(keys)),
+            CrossTenant.webhook_worker,
+        )
     )
-    kept = [row for row in rows if row["delivery_id"] in existing]
+    existing = {(app_id, id_) for app_id, id_ in found.all()}
+    kept = [row for row in rows if (row["app_id"], row["delivery_id"]) in existing]
     if kept:
         await connection.execute(insert(ATTEMPTS), kept)
 
 
-async def mark_endpoints_healthy(db_session: AsyncSession, endpoint_ids: set[str]) -> None:
-    if endpoint_ids:
+_ENDPOINT_KEY = tuple_(ENDPOINTS.c.app_id, ENDPOINTS.c.id)
+
+
+async def mark_endpoints_healthy(db_session: AsyncSession, endpoints: set[EndpointKey]) -> None:
+    if endpoints:
         await db_session.exec(
             across_tenants(
                 update(ENDPOINTS)
-                .where(ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.failing_since.is_not(None))
+                .where(_ENDPOINT_KEY.in_(sorted(endpoints)), ENDPOINTS.c.failing_since.is_not(None))
                 .values(failing_since=None),
                 CrossTenant.webhook_worker,
             )
@@ -386,15 +492,16 @@ async def mark_endpoints_healthy(db_session: AsyncSession, endpoint_ids: set[str
 
 
 async def mark_endpoints_failing(
-    db_session: AsyncSession, endpoint_ids: set[str], now: datetime
-) -> dict[str, datetime]:
+    db_session: AsyncSession, endpoints: set[EndpointKey], now: datetime
+) -> dict[EndpointKey, datetime]:
     """Start the failure clock where it is not running; the clock of each endpoint (enabled)."""
-    if not endpoint_ids:
+    if not endpoints:
         return {}
+    keys = sorted(endpoints)
     await db_session.exec(
         across_tenants(
             update(ENDPOINTS)
-            .where(ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.failing_since.is_(None))
+            .where(_ENDPOINT_KEY.in_(keys), ENDPOINTS.c.failing_since.is_(None))
             .values(failing_since=now),
             CrossTenant.webhook_worker,
         )
@@ -402,13 +509,13 @@ async def mark_endpoints_failing(
     connection = await db_session.connection()
     rows = await connection.execute(
         across_tenants(
-            select(ENDPOINTS.c.id, ENDPOINTS.c.failing_since).where(
-                ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.enabled.is_(True)
+            select(ENDPOINTS.c.app_id, ENDPOINTS.c.id, ENDPOINTS.c.failing_since).where(
+                _ENDPOINT_KEY.in_(keys), ENDPOINTS.c.enabled.is_(True)
             ),
             CrossTenant.webhook_worker,
         )
     )
-    return {r[0]: r[1] for r in rows.all() if r[1] is not None}
+    return {(r[0], r[1]): r[2] for r in rows.all() if r[2] is not None}
 
 
 async def disable_endpoint(

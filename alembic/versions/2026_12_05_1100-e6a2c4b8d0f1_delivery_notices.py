@@ -1,8 +1,8 @@
 """delivery notices: a trigger wakes the webhook workers when deliveries are inserted
 
 Revision ID: e6a2c4b8d0f1
-Revises: d5e8f1a2b3c4
-Create Date: 2026-12-05 01:00:00
+Revises: e7a2c4b6d8f0
+Create Date: 2026-12-05 11:00:00
 
 The outbox sent `SELECT pg_notify('mentorapi_webhooks', '')` after inserting a change's
 deliveries: one more round trip in every transaction that records an event, while it still
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = 'e6a2c4b8d0f1'
-down_revision: str | None = 'd5e8f1a2b3c4'
+down_revision: str | None = 'e7a2c4b6d8f0'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
