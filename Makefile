@@ -62,8 +62,10 @@ fleet: install
 fleet-test: install
 	MENTORAPI=$(CURDIR)/$(BIN)/mentorapi PYTHON=$(CURDIR)/$(BIN)/python scripts/fleet.sh test
 
+## bench: load and latency benchmarks (bench/README.md); options through ARGS, e.g.
+## make bench ARGS="mentors --repeat 3", make bench ARGS=--fleet (one server vs the fleet)
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) clients/typescript/node_modules clients/typescript/dist clients/typescript/src/generated clients/python/.venv clients/python/generated mentorapi.db mentorapi.db-* .mentorapi-demo-key .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,9 @@
 #   scripts/fleet.sh test   start, run tests/fleet/blackbox against the balancer, stop
 #
 # MENTORAPI and PYTHON name the commands to use (the Makefile passes its virtualenv's).
+# FLEET_DATABASE names an existing database to serve instead (migrated, kept at exit, no API key
+# created: `python -m bench --fleet` serves its seeded one); FLEET_WORKERS how many
+# `mentorapi worker` processes to start (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +28,8 @@ pg_isready -h 127.0.0.1 -p 5432 -q || { echo "fleet: no PostgreSQL on 127.0.0.1:
 
 WORK=$(mktemp -d /tmp/mentorapi-fleet-XXXXXX)
 chmod 755 "$WORK"  # PgBouncer runs as postgres when we are root, and reads its files here
-DB="mentorapi_fleet_$$"
+DB=${FLEET_DATABASE:-"mentorapi_fleet_$$"}
+WORKERS=${FLEET_WORKERS:-2}
 PIDS=()
 
 stop() {
@@ -38,7 +42,7 @@ stop() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  dropdb -h 127.0.0.1 -U postgres --if-exists --force "$DB" 2>/dev/null || true
+  [ -n "${FLEET_DATABASE:-}" ] || dropdb -h 127.0.0.1 -U postgres --if-exists --force "$DB" 2>/dev/null || true
   if [ "$status" -ne 0 ] && [ "$MODE" = test ]; then
     for log in "$WORK"/*.log; do echo "--- $log (last lines)"; tail -n 20 "$log"; done >&2
   fi
@@ -66,7 +70,7 @@ start() {  # name command...: a child process, its output in $WORK/name.log
 }
 
 # The database, migrated straight on PostgreSQL (DDL needs a session of its own).
-createdb -h 127.0.0.1 -U postgres "$DB"
+[ -n "${FLEET_DATABASE:-}" ] || createdb -h 127.0.0.1 -U postgres "$DB"
 DIRECT_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$DB"
 
 # PgBouncer from deploy/pgbouncer.ini: its port, user list and logs moved into $WORK.
@@ -105,7 +109,8 @@ if [ "$MODE" = test ]; then
 fi
 
 "$MENTORAPI" migrate 2>"$WORK/migrate.log" || { cat "$WORK/migrate.log" >&2; exit 1; }
-KEY=$("$MENTORAPI" apps create fleet | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["api_key"])')
+KEY="(the database's own)"
+[ -n "${FLEET_DATABASE:-}" ] || KEY=$("$MENTORAPI" apps create fleet | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["api_key"])')
 
 API1=$(free_port); API2=$(free_port); LB=$(free_port)
 # Webhooks are the dedicated workers' job: the API processes only answer requests.
@@ -113,8 +118,8 @@ export MENTORAPI_WEBHOOK_WORKER_ENABLED=false
 start api1 "$MENTORAPI" serve --host 127.0.0.1 --port "$API1" --workers 1
 start api2 "$MENTORAPI" serve --host 127.0.0.1 --port "$API2" --workers 1
 unset MENTORAPI_WEBHOOK_WORKER_ENABLED
-start worker1 "$MENTORAPI" worker
-start worker2 "$MENTORAPI" worker
+WORKER_PIDS=()
+for n in $(seq 1 "$WORKERS"); do start "worker$n" "$MENTORAPI" worker; WORKER_PIDS+=("${PIDS[-1]}"); done
 until_ready "http://127.0.0.1:$API1/readyz" api1 "${PIDS[1]}"
 until_ready "http://127.0.0.1:$API2/readyz" api2 "${PIDS[2]}"
 
@@ -132,12 +137,12 @@ URL="http://127.0.0.1:$LB"
 if [ "$MODE" = test ]; then
   MENTORAPI_FLEET_URL="$URL" MENTORAPI_FLEET_KEY="$KEY" MENTORAPI_FLEET_DIRECT_DATABASE_URL="$DIRECT_URL" \
     MENTORAPI_FLEET_MEMBER_LIMIT="$MENTORAPI_RATE_LIMIT_MEMBER_PER_WINDOW" \
-    MENTORAPI_FLEET_WORKER_PIDS="${PIDS[3]} ${PIDS[4]}" \
+    MENTORAPI_FLEET_WORKER_PIDS="${WORKER_PIDS[*]}" \
     "$PYTHON" -m pytest -c tests/fleet/blackbox/pytest.ini tests/fleet/blackbox -p no:cacheprovider "${@:2}"
 else
   cat <<MSG
 
-  mentorapi fleet ready (PgBouncer :$PGB_PORT, API :$API1 and :$API2, 2 workers, database $DB)
+  mentorapi fleet ready (PgBouncer :$PGB_PORT, API :$API1 and :$API2, $WORKERS workers, database $DB)
   Balancer: $URL
   API key:  $KEY
   try:      curl -i -H 'Authorization: Bearer $KEY' $URL/v1/mentors
