@@ -25,6 +25,11 @@ ROUNDS = 3  # at least: the machine is shared, so one run per setup says little
 MAX_COST = 0.15  # the fleet may cost at most 15% of the single server's throughput
 DIRECT = "direct"
 FLEET = "fleet"
+# The same fleet with PgBouncer in session mode and the statement cache on: not a deployment
+# (a client holds a server connection), a reference for what re-planning every statement
+# costs behind PgBouncer < 1.21 in transaction mode (what max_prepared_statements saves).
+SESSION = "fleet, session pool"
+SETUPS = [DIRECT, FLEET, SESSION]
 
 
 async def _measure(
@@ -107,15 +112,19 @@ async def run() -> dict[str, Any]:
             "slots": ([slots_path], SLOTS_CONNECTIONS),
         }
         with fleet_lock():
-            async with Fleet(DATABASE) as fleet:
+            async with (
+                Fleet(DATABASE) as fleet,
+                Fleet(DATABASE, env={"FLEET_POOL_MODE": "session"}) as session_fleet,
+            ):
                 setups: dict[str, tuple[str, Callable[[], dict[str, list[int]]]]] = {
                     DIRECT: (direct.base_url, lambda: {"api": direct.pids()}),
                     FLEET: (fleet.base_url, fleet.pids),
+                    SESSION: (session_fleet.base_url, session_fleet.pids),
                 }
                 for round_ in range(rounds):
-                    # Alternate, and swap who goes first each round: a noisy minute of this
-                    # shared machine hits both setups alike.
-                    order = [DIRECT, FLEET] if round_ % 2 == 0 else [FLEET, DIRECT]
+                    # Alternate, and change who goes first each round: a noisy minute of this
+                    # shared machine hits every setup alike.
+                    order = SETUPS[round_ % 3 :] + SETUPS[: round_ % 3]
                     for load, (paths, connections) in loads.items():
                         for setup in order:
                             print(
@@ -128,10 +137,20 @@ async def run() -> dict[str, Any]:
     results: dict[str, Any] = {}
     rows = []
     for load, (_, connections) in loads.items():
-        single, through = _summary(runs[(load, DIRECT)]), _summary(runs[(load, FLEET)])
-        ratio = round(through["rps"] / single["rps"], 3) if single["rps"] else None
-        results[load] = {"direct": single, "fleet": through, "fleet_over_direct_rps": ratio}
-        for setup, s in ((DIRECT, single), (FLEET, through)):
+        summaries = {setup: _summary(runs[(load, setup)]) for setup in SETUPS}
+        single = summaries[DIRECT]
+        ratios = {
+            setup: round(s["rps"] / single["rps"], 3) if single["rps"] else None
+            for setup, s in summaries.items()
+        }
+        results[load] = {
+            "direct": single,
+            "fleet": summaries[FLEET],
+            "fleet_session_pool": summaries[SESSION],
+            "fleet_over_direct_rps": ratios[FLEET],
+            "fleet_session_pool_over_direct_rps": ratios[SESSION],
+        }
+        for setup, s in summaries.items():
             cpu = s["cpu_ms"]
             rows.append(
                 [
@@ -148,7 +167,7 @@ async def run() -> dict[str, Any]:
                     cpu.get("postgres"),
                     s["machine_busy_cores"],
                     " / ".join(f"{x:,.0f}" for x in s["attempts_rps"]),
-                    ratio if setup == FLEET else None,
+                    ratios[setup] if setup != DIRECT else None,
                 ]
             )
     targets = {
@@ -164,8 +183,8 @@ async def run() -> dict[str, Any]:
         "tables": [
             table(
                 f"Direct (serve --workers 2) vs fleet (HAProxy + PgBouncer + 2 x serve --workers "
-                f"1), medians of {rounds} alternating rounds of {opts.duration:.0f} s, "
-                f"{os.cpu_count()} cores (shared: see machine cores)",
+                f"1; the session pool: a reference), medians of {rounds} alternating rounds of "
+                f"{opts.duration:.0f} s, {os.cpu_count()} cores (shared: see machine cores)",
                 [
                     "load",
                     "conns",

@@ -112,7 +112,8 @@ def _booking(mentor: str, mentee: str, skill: str, starts: datetime) -> dict[str
 
 
 async def _skill_and_mentee(client: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
-    skill = await _post(client, "/v1/skills", {"slug": "pricing", "name": "Pricing"})
+    # Not among bench.kit.seed.SKILLS: the fleet bench adds it to the seeded app.
+    skill = await _post(client, "/v1/skills", {"slug": "bench-pricing", "name": "Pricing"})
     mentee = await _post(
         client,
         "/v1/mentees",

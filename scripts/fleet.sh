@@ -12,7 +12,9 @@
 # MENTORAPI and PYTHON name the commands to use (the Makefile passes its virtualenv's).
 # FLEET_DATABASE names an existing database to serve instead (migrated, kept at exit, no API key
 # created: `python -m bench --fleet` serves its seeded one); FLEET_WORKERS how many
-# `mentorapi worker` processes to start (2).
+# `mentorapi worker` processes to start (2); FLEET_POOL_MODE=session runs PgBouncer in session
+# mode with the statement cache on (a reference for the bench: what re-planning every
+# statement costs behind PgBouncer < 1.21 in transaction mode).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +32,7 @@ WORK=$(mktemp -d /tmp/mentorapi-fleet-XXXXXX)
 chmod 755 "$WORK"  # PgBouncer runs as postgres when we are root, and reads its files here
 DB=${FLEET_DATABASE:-"mentorapi_fleet_$$"}
 WORKERS=${FLEET_WORKERS:-2}
+POOL_MODE=${FLEET_POOL_MODE:-transaction}
 PIDS=()
 
 stop() {
@@ -78,12 +81,15 @@ PGB_PORT=$(free_port)
 echo '"postgres" ""' >"$WORK/userlist.txt"
 sed -e "s|^listen_port = .*|listen_port = $PGB_PORT|" \
     -e "s|^auth_file = .*|auth_file = $WORK/userlist.txt|" \
+    -e "s|^pool_mode = .*|pool_mode = $POOL_MODE|" \
     deploy/pgbouncer.ini >"$WORK/pgbouncer.ini"
 version=$("$PGBOUNCER" --version | sed -n 's/.*PgBouncer \([0-9]*\)\.\([0-9]*\).*/\1 \2/p' | head -n 1)
 read -r major minor <<<"$version"
 if [ "$major" -gt 1 ] || [ "$minor" -ge 21 ]; then
   echo "max_prepared_statements = 200" >>"$WORK/pgbouncer.ini"
   STATEMENT_CACHE=true
+elif [ "$POOL_MODE" = session ]; then
+  STATEMENT_CACHE=true  # a client keeps its server connection, and its prepared statements
 else
   STATEMENT_CACHE=false  # Debian 12's 1.18: see deploy/pgbouncer.ini
 fi
@@ -142,7 +148,7 @@ if [ "$MODE" = test ]; then
 else
   cat <<MSG
 
-  mentorapi fleet ready (PgBouncer :$PGB_PORT, API :$API1 and :$API2, $WORKERS workers, database $DB)
+  mentorapi fleet ready (PgBouncer :$PGB_PORT in $POOL_MODE mode, API :$API1 and :$API2, $WORKERS workers, database $DB)
   Balancer: $URL
   API key:  $KEY
   try:      curl -i -H 'Authorization: Bearer $KEY' $URL/v1/mentors

@@ -12,6 +12,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,21 +43,21 @@ def fleet_lock(timeout: float = 1800.0) -> Iterator[None]:
     (bounded) while another fleet runs. Do not wrap the bench in flock(1) as well: the lock
     would be held by the wrapper and this would wait for it to the end."""
     with LOCK.open("a") as handle:
-        deadline = time.monotonic() + timeout
-        said = False
-        while True:  # bounded by the deadline
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"{LOCK} held by another fleet for {timeout:.0f} s"
-                    ) from None
-                if not said:
-                    print(f"waiting for {LOCK} (another fleet is running)", flush=True)
-                    said = True
-                time.sleep(1)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for {LOCK} (another fleet is running)", flush=True)
+            # A blocking wait, in the queue with flock(1)'s waiters (polling would lose to
+            # them every time); in a thread, so that it can be given up.
+            locked = threading.Event()
+
+            def wait() -> None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                locked.set()
+
+            threading.Thread(target=wait, daemon=True, name="fleet-lock").start()
+            if not locked.wait(timeout):
+                raise RuntimeError(f"{LOCK} held by another fleet for {timeout:.0f} s") from None
         try:
             yield
         finally:
