@@ -103,7 +103,10 @@ async def run() -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {seeded.api_key}"}
     rounds = max(ROUNDS, opts.repeat)
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    async with Server(url, workers=2, name="fleet-direct") as direct:
+    # Each serve process's pool as fleet.sh gives the fleet's: the same 20 connections in all
+    # (and fewer at once on a PostgreSQL other benches and tests share: max_connections).
+    pool = {"MENTORAPI_DB_POOL_SIZE": "10"}
+    async with Server(url, workers=2, env=pool, name="fleet-direct") as direct:
         async with httpx.AsyncClient(base_url=direct.base_url, headers=headers, timeout=60) as c:
             slots_path = await slots_mentor(c, slots_base())
         await settle(url)
@@ -111,29 +114,30 @@ async def run() -> dict[str, Any]:
             "search": (search_paths(seeded), opts.connections),
             "slots": ([slots_path], SLOTS_CONNECTIONS),
         }
+
+        async def measure_all(
+            setup: str, base_url: str, roles: Callable[[], dict[str, list[int]]], round_: int
+        ) -> None:
+            for load, (paths, connections) in loads.items():
+                print(f"wrk: {load} via {setup}, round {round_ + 1}/{rounds}", flush=True)
+                runs.setdefault((load, setup), []).append(
+                    await _measure(base_url, paths, headers, connections, roles, url)
+                )
+
         with fleet_lock():
-            async with (
-                Fleet(DATABASE) as fleet,
-                Fleet(DATABASE, env={"FLEET_POOL_MODE": "session"}) as session_fleet,
-            ):
-                setups: dict[str, tuple[str, Callable[[], dict[str, list[int]]]]] = {
-                    DIRECT: (direct.base_url, lambda: {"api": direct.pids()}),
-                    FLEET: (fleet.base_url, fleet.pids),
-                    SESSION: (session_fleet.base_url, session_fleet.pids),
-                }
-                for round_ in range(rounds):
-                    # Alternate, and change who goes first each round: a noisy minute of this
-                    # shared machine hits every setup alike.
-                    order = SETUPS[round_ % 3 :] + SETUPS[: round_ % 3]
-                    for load, (paths, connections) in loads.items():
-                        for setup in order:
-                            print(
-                                f"wrk: {load} via {setup}, round {round_ + 1}/{rounds}", flush=True
-                            )
-                            base_url, roles = setups[setup]
-                            runs.setdefault((load, setup), []).append(
-                                await _measure(base_url, paths, headers, connections, roles, url)
-                            )
+            for round_ in range(rounds):
+                # Alternate, and change who goes first each round: a noisy minute of this
+                # shared machine hits every setup alike. One fleet up at a time (each holds
+                # PostgreSQL connections: PgBouncer's pool, the key cache's LISTEN).
+                for setup in SETUPS[round_ % 3 :] + SETUPS[: round_ % 3]:
+                    if setup == DIRECT:
+                        await measure_all(
+                            setup, direct.base_url, lambda: {"api": direct.pids()}, round_
+                        )
+                        continue
+                    env = {"FLEET_POOL_MODE": "session"} if setup == SESSION else {}
+                    async with Fleet(DATABASE, env=env) as fleet:
+                        await measure_all(setup, fleet.base_url, fleet.pids, round_)
     results: dict[str, Any] = {}
     rows = []
     for load, (_, connections) in loads.items():
