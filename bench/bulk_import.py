@@ -134,7 +134,12 @@ async def run() -> dict[str, Any]:
     bodies = api_bodies(mentors=opts.mentors, skills=opts.skills)
     workers = min(max(opts.workers), os.cpu_count() or 1)
     headers = {"Authorization": f"Bearer {api_key}"}
-    env = {"MENTORAPI_AUTO_ANALYZE": "true" if opts.auto_analyze else "false"}
+    env = {
+        "MENTORAPI_AUTO_ANALYZE": "true" if opts.auto_analyze else "false",
+        # 20 connections in all, as the fleet's: PostgreSQL's max_connections is shared with
+        # whatever else runs here (2 workers x 20 ran it out once).
+        "MENTORAPI_DB_POOL_SIZE": "10",
+    }
     async with Server(url, workers=workers, env=env, name="import") as server:
         limits = httpx.Limits(max_connections=IMPORT_CLIENTS)
         async with httpx.AsyncClient(
