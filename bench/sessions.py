@@ -33,6 +33,13 @@ ALL_DAY = [
 OFFICE_HOURS = [
     {"day": d, "start": "09:00", "end": "17:00"} for d in ("mon", "tue", "wed", "thu", "fri")
 ]
+# ...and sets every booking limit, none of them binding here (ten 15-minute sessions a day): the
+# page goes through the daily count and the horizon cut, and returns what it did without them.
+SLOT_LIMITS = {
+    "booking_horizon_days": 365,
+    "daily_limit_sessions": 48,
+    "daily_limit_minutes": 24 * 60,
+}
 
 
 async def _statements_per_request(url: str, headers: dict[str, str], path: str) -> str:
@@ -75,7 +82,11 @@ async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> d
 
 
 async def _mentor(
-    client: httpx.AsyncClient, n: int, skill_id: str, weekly: list[dict[str, str]] = ALL_DAY
+    client: httpx.AsyncClient,
+    n: int,
+    skill_id: str,
+    weekly: list[dict[str, str]] = ALL_DAY,
+    limits: dict[str, int] | None = None,
 ) -> str:
     mentor = await _post(
         client,
@@ -91,7 +102,7 @@ async def _mentor(
     )
     response = await client.put(
         f"/v1/mentors/{mentor['id']}/availability",
-        json={"weekly": weekly, "auto_accept": True, "weekly_capacity": 200},
+        json={"weekly": weekly, "auto_accept": True, "weekly_capacity": 200, **(limits or {})},
     )
     if response.status_code != 200:
         raise RuntimeError(f"availability: {response.status_code} {response.text[:300]}")
@@ -132,7 +143,7 @@ async def slots_mentor(
     `base`; the path of its slots over those weeks (what the slots load asks for)."""
     if skill is None or mentee is None:
         skill, mentee = await _skill_and_mentee(client)
-    busy = await _mentor(client, BOOKING_MENTORS, skill["id"], OFFICE_HOURS)
+    busy = await _mentor(client, BOOKING_MENTORS, skill["id"], OFFICE_HOURS, SLOT_LIMITS)
     start, end = base, base + timedelta(weeks=4)
     free = await client.get(
         f"/v1/mentors/{busy}/slots",

@@ -1,6 +1,11 @@
-"""The slot engine as it was before the integer rewrite (commit f14340e), kept verbatim as the
-oracle the fast engine (mentorapi.availability.slots) is checked against, plus the service's old
-rendering of a slots response (pydantic's Page[Slot], as FastAPI serialized it).
+"""The slot engine as it was before the integer rewrite (commit f14340e), kept as the oracle the
+fast engine (mentorapi.availability.slots) is checked against, plus the service's old rendering
+of a slots response (pydantic's Page[Slot], as FastAPI serialized it).
+
+Since then it has learnt the booking limits, written the plain way, from their definitions
+(not from the fast engine's shortcuts): a buffer before and one after each session, checked
+between every pair of sessions both ways (`apart`); limits per local day (a `date` in the
+mentor's zone, whatever its length); a horizon after the moment of asking.
 
 Windows are wall-clock times in the mentor's zone, turned into UTC instants day by day with the
 zone's rules of that day, so a 09:00 window stays at 09:00 local on both sides of a DST switch.
@@ -23,6 +28,9 @@ OUTSIDE = "outside the mentor's availability"
 NOTICE = "inside the mentor's minimum notice"
 OVERLAP = "overlaps another session of the mentor (buffer included)"
 CAPACITY = "the mentor's weekly capacity is reached for that week"
+HORIZON = "beyond the mentor's booking horizon"
+DAILY_SESSIONS = "the mentor's daily limit of sessions is reached for that day"
+DAILY_MINUTES = "the mentor's daily limit of minutes would be exceeded that day"
 
 
 @dataclass(frozen=True)
@@ -30,39 +38,72 @@ class Rules:
     zone: ZoneInfo
     weekly: Mapping[int, Sequence[tuple[int, int]]]  # weekday (0 = Monday) -> minute spans
     overrides: Mapping[date, Sequence[tuple[int, int]]]
-    buffer: timedelta = timedelta(0)
+    before: timedelta = timedelta(0)
+    after: timedelta = timedelta(0)
     notice: timedelta = timedelta(0)
     capacity: int | None = None
+    daily_sessions: int | None = None
+    daily_minutes: int | None = None
+    horizon: timedelta | None = None
+
+
+def _meet(p: Span, q: Span) -> bool:
+    """Two half-open spans share an instant (an empty span meets nothing)."""
+    return p[0] < p[1] and q[0] < q[1] and p[0] < q[1] and q[0] < p[1]
+
+
+def apart(x: Span, y: Span, before: timedelta, after: timedelta) -> bool:
+    """Two sessions keep clear of each other and of each other's buffers: neither meets the
+    other, nor the other's before-buffer [start - before, start), nor its after-buffer
+    [end, end + after). (Buffers may meet each other.)"""
+    if _meet(x, y):
+        return False
+    for one, other in ((x, y), (y, x)):
+        zones = [(one[0] - before, one[0]), (one[1], one[1] + after)]
+        if any(_meet(zone, other) for zone in zones):
+            return False
+    return True
 
 
 @dataclass
 class Calendar:
-    """What is already taken: active sessions (busy, sorted by start) and sessions counted per
-    local week (Monday in the mentor's zone)."""
+    """What is already taken: active sessions (busy, sorted by start), and sessions counted per
+    local week (Monday in the mentor's zone) and per local date, with their minutes."""
 
     busy: list[Span] = field(default_factory=list)
     week_counts: dict[date, int] = field(default_factory=dict)
     longest: timedelta = timedelta(0)
+    day_counts: dict[date, int] = field(default_factory=dict)
+    day_minutes: dict[date, timedelta] = field(default_factory=dict)
 
-    def overlaps(self, start: datetime, end: datetime, buffer: timedelta) -> bool:
-        # Only spans starting before end + buffer can touch; walk back from there until spans
-        # start too early to reach `start` even if they were the longest one.
-        i = bisect.bisect_left(self.busy, (end + buffer,))
+    def crowds(self, start: datetime, end: datetime, before: timedelta, after: timedelta) -> bool:
+        """Whether [start, end) and some busy span are not `apart`."""
+        # Spans starting at end + before + after or later are apart; walk back from there until
+        # spans start too early to come that near `start` even if they were the longest one.
+        reach = before + after
+        i = bisect.bisect_left(self.busy, (end + reach,))
         while i > 0:
             i -= 1
             a, b = self.busy[i]
-            if b + buffer > start:
+            if not apart((a, b), (start, end), before, after):
                 return True
-            if a + self.longest + buffer <= start:
+            if a + self.longest + reach <= start:
                 break
         return False
+
+    def count(self, start: datetime, end: datetime, tz: ZoneInfo) -> None:
+        """Count a session for its week and its local date."""
+        week = week_of(start, tz)
+        self.week_counts[week] = self.week_counts.get(week, 0) + 1
+        day = start.astimezone(tz).date()
+        self.day_counts[day] = self.day_counts.get(day, 0) + 1
+        self.day_minutes[day] = self.day_minutes.get(day, timedelta(0)) + (end - start)
 
     def hold(self, start: datetime, end: datetime, tz: ZoneInfo) -> None:
         """Count a span as taken (a series checks its own occurrences one after another)."""
         bisect.insort(self.busy, (start, end))
         self.longest = max(self.longest, end - start)
-        week = week_of(start, tz)
-        self.week_counts[week] = self.week_counts.get(week, 0) + 1
+        self.count(start, end, tz)
 
 
 def rules_of(availability: Availability | None, timezone: str) -> Rules:
@@ -80,13 +121,18 @@ def rules_of(availability: Availability | None, timezone: str) -> Rules:
         ]
         for o in availability.overrides
     }
+    horizon = availability.booking_horizon_days
     return Rules(
         zone=tz,
         weekly=weekly,
         overrides=overrides,
-        buffer=timedelta(minutes=availability.buffer_minutes),
+        before=timedelta(minutes=availability.buffer_before_minutes),
+        after=timedelta(minutes=availability.buffer_after_minutes),
         notice=timedelta(minutes=availability.min_notice_minutes),
         capacity=availability.weekly_capacity,
+        daily_sessions=availability.daily_limit_sessions,
+        daily_minutes=availability.daily_limit_minutes,
+        horizon=None if horizon is None else timedelta(days=horizon),
     )
 
 
@@ -135,14 +181,13 @@ def week_of(instant: datetime, tz: ZoneInfo) -> date:
     return local - timedelta(days=local.weekday())
 
 
-def calendar_of(rules: Rules, active: Iterable[Span], counted: Iterable[datetime]) -> Calendar:
-    counts: dict[date, int] = {}
-    for starts_at in counted:
-        week = week_of(starts_at, rules.zone)
-        counts[week] = counts.get(week, 0) + 1
+def calendar_of(rules: Rules, active: Iterable[Span], counted: Iterable[Span]) -> Calendar:
     busy = sorted(active)
     longest = max((b - a for a, b in busy), default=timedelta(0))
-    return Calendar(busy=busy, week_counts=counts, longest=longest)
+    calendar = Calendar(busy=busy, longest=longest)
+    for start, end in counted:
+        calendar.count(start, end, rules.zone)
+    return calendar
 
 
 def why_not(
@@ -151,6 +196,8 @@ def why_not(
     """None when [start, end) can be booked, else the reason it cannot."""
     if start < now + rules.notice:
         return NOTICE
+    if rules.horizon is not None and start > now + rules.horizon:
+        return HORIZON
     spans = open_spans(rules, local_days(start, end, rules.zone))
     if not any(a <= start and end <= b for a, b in spans):
         return OUTSIDE
@@ -158,11 +205,18 @@ def why_not(
 
 
 def _taken(rules: Rules, calendar: Calendar, start: datetime, end: datetime) -> str | None:
-    if calendar.overlaps(start, end, rules.buffer):
+    if calendar.crowds(start, end, rules.before, rules.after):
         return OVERLAP
     week = week_of(start, rules.zone)
     if rules.capacity is not None and calendar.week_counts.get(week, 0) >= rules.capacity:
         return CAPACITY
+    day = start.astimezone(rules.zone).date()
+    if rules.daily_sessions is not None and calendar.day_counts.get(day, 0) >= rules.daily_sessions:
+        return DAILY_SESSIONS
+    if rules.daily_minutes is not None and calendar.day_minutes.get(day, timedelta(0)) + (
+        end - start
+    ) > timedelta(minutes=rules.daily_minutes):
+        return DAILY_MINUTES
     return None
 
 
@@ -183,14 +237,16 @@ def free_slots(
     """Free [start, end) spans whose start lies in [range_start, range_end), in time order."""
     step = step_for(duration)
     earliest = max(range_start, now + rules.notice)
+    latest = None if rules.horizon is None else now + rules.horizon
     found: list[Span] = []
     for a, b in open_spans(rules, local_days(range_start, range_end, rules.zone)):
-        # Candidates come from inside a window, so only notice, overlap and capacity remain
-        # to check (why_not's window test would only repeat what is known).
+        # Candidates come from inside a window, so only notice, horizon, overlap, capacity and
+        # the daily limits remain to check (why_not's window test would repeat what is known).
         start = a
         while start + duration <= b:
             end = start + duration
-            if earliest <= start < range_end and _taken(rules, calendar, start, end) is None:
+            inside = earliest <= start < range_end and (latest is None or start <= latest)
+            if inside and _taken(rules, calendar, start, end) is None:
                 found.append((start, end))
             start += step
     return found

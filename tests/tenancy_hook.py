@@ -13,15 +13,17 @@ What counts as scoped, for each reference to a tenant table in a SELECT, UPDATE 
    top-level AND counts: a predicate under OR, NOT or a CASE limits nothing for sure, and
    `app_id IN (...)`, `app_id <> x` or `app_id = other_column` (not a tenant table) do not count.
 2. Through another reference that is itself scoped (in this statement or, for a correlated
-   subquery, an enclosing one), by an equality conjunct (same places as in 1) that is either
-   `t.app_id = u.app_id`, or a foreign key between them from the metadata: `t.fk = u.referenced`
-   or `u.fk = t.referenced` (links joined on mentor_id to mentors filtered by app_id). The second
-   rests on foreign keys never crossing apps, which the services keep: a child row is always
-   created with its parent's app_id, found under that same app. The apps table is such a `u`
-   when `apps.id = <value>`: `t.app_id = apps.id` scopes t (apps itself is never reported).
+   subquery, an enclosing one), by an equality conjunct (same places as in 1) of their app ids:
+   `t.app_id = u.app_id`. The apps table is such a `u` when `apps.id = <value>`:
+   `t.app_id = apps.id` scopes t (apps itself is never reported). A join on a foreign key alone
+   (`skills.id = mentor_skills.skill_id`) does not scope the other table, although the
+   composite keys make it the same app: the statement would not use the other table's
+   (app_id, id) key, and a distributed database (Citus, docs/scaling.md) runs a join of two
+   tenant tables on one node only when it names the app on both sides.
 3. The ORM's unit of work: an UPDATE or DELETE emitted by Session.flush whose WHERE holds the
    whole primary key as equalities. The ORM writes back a row it holds, which was either loaded
-   by a SELECT this check passed or inserted with its app_id.
+   by a SELECT this check passed or inserted with its app_id. (Every tenant table's primary key
+   starts with app_id, so this matters only for api_keys, a global table that has one.)
 4. A statement marked with `mentorapi.db.tenancy.across_tenants(statement, why)`, with `why`
    one of the named, reasoned exceptions in mentorapi.db.tenancy (webhook claim, purges, key
    lookups). A mark with an unknown name is itself a violation.
@@ -63,12 +65,12 @@ TENANT_TABLES = _tenant_tables()
 _ROOT = TENANT_TABLES["mentors"].c.app_id.foreign_keys.copy().pop().column.table
 _SCOPABLE = {**TENANT_TABLES, _ROOT.name: _ROOT}
 # (table, column, referenced table, referenced column), in both directions of every foreign key
-# between two tenant tables or from a tenant table to the apps.
+# from a tenant table to the apps.
 _LINKS: frozenset[tuple[str, str, str, str]] = frozenset(
     link
     for table in TENANT_TABLES.values()
     for fk in table.foreign_keys
-    if fk.column.table.name in _SCOPABLE
+    if fk.column.table is _ROOT
     for link in (
         (table.name, fk.parent.name, fk.column.table.name, fk.column.name),
         (fk.column.table.name, fk.column.name, table.name, fk.parent.name),

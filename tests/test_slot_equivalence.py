@@ -1,8 +1,10 @@
 """The integer slot engine against the engine it replaced (tests/slot_reference.py), on seeded
 random cases: zones with DST (Europe/Berlin, America/New_York), half-hour DST
 (Australia/Lord_Howe), negative DST (Europe/Dublin), odd offsets, ranges around their switches,
-windows touching at midnight, overrides, buffer, notice, capacity, held times, a display zone
-other than the mentor's. The REST body must be byte for byte what pydantic wrote before."""
+windows touching at midnight, overrides, buffers before and after (equal or not), notice,
+horizon, weekly capacity, daily limits of sessions and minutes (local days of 23 to 25 hours),
+held times, a display zone other than the mentor's. The REST body must be byte for byte what
+pydantic wrote before."""
 
 import itertools
 import random
@@ -70,6 +72,15 @@ def _windows(rng: random.Random) -> list[dict[str, str]]:
     return [{"start": _hhmm(a), "end": _hhmm(b)} for a, b in pairs if b > a and a < 1440]
 
 
+def _buffers(rng: random.Random) -> dict[str, int]:
+    """Equal (as the single buffer was), one-sided, or different."""
+    choice = rng.random()
+    if choice < 0.4:
+        same = rng.choice([0, 0, 5, 15, 240])
+        return {"before": same, "after": same}
+    return {"before": rng.choice([0, 5, 10, 30, 240]), "after": rng.choice([0, 5, 15, 60])}
+
+
 def _case(rng: random.Random) -> dict[str, Any]:
     tz = rng.choice(ZONES)
     start = rng.choice(AROUND) + timedelta(minutes=rng.randint(-3 * 1440, 3 * 1440))
@@ -103,9 +114,12 @@ def _case(rng: random.Random) -> dict[str, Any]:
         ),
         "weekly": weekly,
         "overrides": overrides,
-        "buffer": rng.choice([0, 0, 5, 15, 240]),
+        **_buffers(rng),
         "notice": rng.choice([0, 0, 60, 60 * 24 * 3]),
         "capacity": rng.choice([None, None, 1, 3, 10]),
+        "daily_sessions": rng.choice([None, None, 1, 2, 5]),
+        "daily_minutes": rng.choice([None, None, 5, 30, 45, 90, 600]),
+        "horizon": rng.choice([None, None, 1, 4, 9, 30]),
         "start": start,
         "end": end,
         "duration": duration,
@@ -121,13 +135,19 @@ def _reference(case: dict[str, Any]) -> tuple[ref.Rules, ref.Calendar]:
         mentor_id="mtr_x",
         weekly=case["weekly"],
         overrides=case["overrides"],
-        buffer_minutes=case["buffer"],
+        buffer_before_minutes=case["before"],
+        buffer_after_minutes=case["after"],
         min_notice_minutes=case["notice"],
+        booking_horizon_days=case["horizon"],
         weekly_capacity=case["capacity"],
+        daily_limit_sessions=case["daily_sessions"],
+        daily_limit_minutes=case["daily_minutes"],
     )
     rules = ref.rules_of(availability, case["tz"])
     calendar = ref.calendar_of(
-        rules, [(a, b) for active, a, b in case["held"] if active], [a for _, a, _ in case["held"]]
+        rules,
+        [(a, b) for active, a, b in case["held"] if active],
+        [(a, b) for _, a, b in case["held"]],
     )
     return rules, calendar
 
@@ -137,9 +157,13 @@ def _rules(case: dict[str, Any]) -> slots.Rules:
         case["tz"],
         case["weekly"],
         case["overrides"],
-        buffer_minutes=case["buffer"],
+        buffer_before_minutes=case["before"],
+        buffer_after_minutes=case["after"],
         min_notice_minutes=case["notice"],
+        booking_horizon_days=case["horizon"],
         weekly_capacity=case["capacity"],
+        daily_limit_sessions=case["daily_sessions"],
+        daily_limit_minutes=case["daily_minutes"],
     )
 
 
@@ -192,7 +216,7 @@ def test_why_not_matches_the_old_engine(seed: int) -> None:
         new_rules = _rules(case)
         a, b = slots.to_us(case["start"]), slots.to_us(case["end"])
         clock = slots.clock_around(new_rules.zone, a, b, 9 * slots.DAY)
-        new_calendar = slots.calendar_from(clock, _held(case))
+        new_calendar = slots.calendar_from(clock, _held(case), days=True)
         for _ in range(20):
             start = case["start"] + timedelta(minutes=rng.randrange(0, 31 * 1440, 5))
             if rng.random() < 0.1:
@@ -212,7 +236,7 @@ def test_holding_a_series_matches_the_old_engine() -> None:
         new_rules = _rules(case)
         a, b = slots.to_us(case["start"]), slots.to_us(case["end"])
         new_calendar = slots.calendar_from(
-            slots.clock_around(new_rules.zone, a, b, 9 * slots.DAY), _held(case)
+            slots.clock_around(new_rules.zone, a, b, 9 * slots.DAY), _held(case), days=True
         )
         start = case["start"].replace(second=0, microsecond=0)
         for week in range(4):
@@ -225,6 +249,10 @@ def test_holding_a_series_matches_the_old_engine() -> None:
             new_calendar.hold(at, end, new_rules.zone)
         assert new_calendar.busy == calendar.busy
         assert new_calendar.week_counts == calendar.week_counts
+        assert {slots.date_of(d): n for d, n in new_calendar.days.items()} == calendar.day_counts
+        assert {
+            slots.date_of(d): timedelta(microseconds=n) for d, n in new_calendar.day_lengths.items()
+        } == calendar.day_minutes
 
 
 def _sample_zones() -> list[str]:

@@ -1,9 +1,10 @@
 """Slot pages reused per process (availability/memo.py) are what computing them gives.
 
-A page is kept without the notice and cut at `now + notice` on each use: on seeded random cases
-(DST zones, notice of an hour or three days, capacity, held times, display zones) and at many
-moments of asking, that cut page must be byte for byte the page the engine finds with the
-notice. Through the API, on both databases: every change to what a page is computed from
+A page is kept without the notice and the horizon, and cut at `now + notice` and at
+`now + horizon` on each use: on seeded random cases (DST zones, notice of an hour or three days,
+horizons of days, capacity, daily limits, held times, display zones) and at many moments of
+asking, that cut page must be byte for byte the page the engine finds with the notice and the
+horizon. Through the API, on both databases: every change to what a page is computed from
 shows at once.
 """
 
@@ -27,7 +28,7 @@ def test_a_kept_page_cut_at_the_notice_is_the_page_found_with_it(seed: int) -> N
     for _ in range(100):
         case = _case(rng)
         notice = timedelta(minutes=case["notice"])
-        kept = find(case, case["start"] - notice).rendered()
+        kept = find({**case, "horizon": None}, case["start"] - notice).rendered()
         span = case["end"] - case["start"]
         moments = [case["start"] - timedelta(days=4), case["end"] + timedelta(hours=1)] + [
             case["start"]
@@ -42,6 +43,8 @@ def test_a_kept_page_cut_at_the_notice_is_the_page_found_with_it(seed: int) -> N
             moments.append(slots.from_us(moment) - notice)
         for now in moments:
             cut = kept.starting_from(slots.to_us(now + notice))
+            if case["horizon"] is not None:
+                cut = cut.up_to(slots.to_us(now + timedelta(days=case["horizon"])))
             fresh = find(case, now)
             assert cut.starts == fresh.starts, (case, now)
             assert cut.page_json() == fresh.page_json(), (case, now)

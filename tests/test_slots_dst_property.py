@@ -6,12 +6,15 @@ which switches at midnight, Australia/Lord_Howe, which moves by 30 minutes, and 
 before 2023), weekly windows, held times and a range around a switch, and every slot must be:
 inside a window of the mentor's local days (as datetime resolves a wall time: fold=0, so a time
 in a spring-forward gap lands after it), on the 15-minute (or session-length) grid from the
-window's start, clear of held times and their buffer, and shown with the right local time.
-Without notice or capacity the oracle finds every candidate too, so the sets must be equal.
-Through the API as well (both databases), with sessions booked into the slots it offered.
+window's start, clear of held times and the buffers before and after each session (a new one's
+and the held ones'), within the daily limits of sessions and minutes of its local date (23 or
+25 hours long on a switch day), not after the booking horizon, and shown with the right local
+time. Without notice or capacity the oracle finds every candidate too, so the sets must be
+equal. Through the API as well (both databases), with sessions booked into the slots it offered.
 """
 
 import random
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -120,14 +123,56 @@ def window_spans(
     return merged
 
 
+Span = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The booking limits a case sets (minutes; None: no limit)."""
+
+    before: int = 0
+    after: int = 0
+    daily_sessions: int | None = None
+    daily_minutes: int | None = None
+    latest: datetime | None = None  # the moment of asking plus the horizon
+
+
+def _meet(p: Span, q: Span) -> bool:
+    return p[0] < p[1] and q[0] < q[1] and p[0] < q[1] and q[0] < p[1]
+
+
+def clear_of(new: Span, held: Span, limits: Limits) -> bool:
+    """Neither session meets the other or the other's buffers [start - before, start) and
+    [end, end + after)."""
+    before, after = timedelta(minutes=limits.before), timedelta(minutes=limits.after)
+    if _meet(new, held):
+        return False
+    return not any(
+        _meet(zone, other)
+        for one, other in ((new, held), (held, new))
+        for zone in ((one[0] - before, one[0]), (one[1], one[1] + after))
+    )
+
+
+def room_on_its_day(new: Span, held: list[Span], tz: ZoneInfo, limits: Limits) -> bool:
+    """The daily limits of the local date `new` starts on, counting the held sessions that
+    start on that date."""
+    day = new[0].astimezone(tz).date()
+    same_day = [(a, b) for a, b in held if a.astimezone(tz).date() == day]
+    if limits.daily_sessions is not None and len(same_day) >= limits.daily_sessions:
+        return False
+    minutes = sum(((b - a) for a, b in [*same_day, new]), timedelta(0))
+    return limits.daily_minutes is None or minutes <= timedelta(minutes=limits.daily_minutes)
+
+
 def oracle(
     weekly: list[dict[str, str]],
     tz: ZoneInfo,
     start: datetime,
     end: datetime,
     duration: timedelta,
-    held: list[tuple[datetime, datetime]],
-    buffer: timedelta,
+    held: list[Span],
+    limits: Limits,
 ) -> list[datetime]:
     """Every free start, from the windows and the grid alone (no notice, no capacity)."""
     step = min(duration, timedelta(minutes=15))
@@ -137,8 +182,10 @@ def oracle(
     for a, b in window_spans(weekly, tz, first, last):
         t = a
         while t + duration <= b:
-            clear = all(not (t < he + buffer and t + duration + buffer > hs) for hs, he in held)
-            if start <= t < end and clear:
+            new = (t, t + duration)
+            clear = all(clear_of(new, h, limits) for h in held)
+            in_range = start <= t < end and (limits.latest is None or t <= limits.latest)
+            if in_range and clear and room_on_its_day(new, held, tz, limits):
                 found.append(t)
             t += step
     return sorted(found)
@@ -172,7 +219,12 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
         "start": start,
         "end": max(end, switch + timedelta(hours=1)),
         "duration": draw(st.sampled_from([10, 15, 30, 45, 60])),
-        "buffer": draw(st.sampled_from([0, 0, 5, 15])),
+        "before": draw(st.sampled_from([0, 0, 5, 15, 40])),
+        "after": draw(st.sampled_from([0, 0, 5, 10, 30])),
+        "daily_sessions": draw(st.sampled_from([None, None, 1, 2, 4])),
+        "daily_minutes": draw(st.sampled_from([None, None, 5, 45, 100])),
+        # Asked 30 days before the range: a horizon of 31-40 days cuts it.
+        "horizon": draw(st.sampled_from([None, None, 31, 33, 35, 40])),
         "display": draw(st.sampled_from([zone, zone, "UTC", "Asia/Kolkata", "America/New_York"])),
         "seed": draw(st.integers(0, 2**32)),
     }
@@ -185,7 +237,9 @@ def test_the_engine_finds_exactly_the_free_grid_starts_in_local_windows(
 ) -> None:
     tz = ZoneInfo(case["zone"])
     duration = timedelta(minutes=case["duration"])
-    buffer = timedelta(minutes=case["buffer"])
+    now = case["start"] - timedelta(days=30)
+    horizon = case["horizon"]
+    limits = _limits(case, None if horizon is None else now + timedelta(days=horizon))
     rng = random.Random(case["seed"])
     held = []
     for _ in range(rng.randint(0, 6)):
@@ -194,7 +248,15 @@ def test_the_engine_finds_exactly_the_free_grid_starts_in_local_windows(
         )
         held.append((at, at + timedelta(minutes=rng.choice([15, 30, 60, 90]))))
     rules = slots.rules_from(
-        case["zone"], case["weekly"], [], buffer_minutes=case["buffer"], min_notice_minutes=0
+        case["zone"],
+        case["weekly"],
+        [],
+        buffer_before_minutes=case["before"],
+        buffer_after_minutes=case["after"],
+        min_notice_minutes=0,
+        daily_limit_sessions=case["daily_sessions"],
+        daily_limit_minutes=case["daily_minutes"],
+        booking_horizon_days=horizon,
     )
     found = service.find_slots(
         rules,
@@ -203,9 +265,9 @@ def test_the_engine_finds_exactly_the_free_grid_starts_in_local_windows(
         end=case["end"],
         duration_minutes=case["duration"],
         display_timezone=case["display"],
-        now=case["start"] - timedelta(days=30),
+        now=now,
     )
-    expected = oracle(case["weekly"], tz, case["start"], case["end"], duration, held, buffer)
+    expected = oracle(case["weekly"], tz, case["start"], case["end"], duration, held, limits)
     assert [slots.from_us(s) for s in found.starts] == expected
     first = case["start"].astimezone(tz).date() - timedelta(days=2)
     spans = window_spans(case["weekly"], tz, first, case["end"].astimezone(tz).date())
@@ -217,6 +279,16 @@ def test_the_engine_finds_exactly_the_free_grid_starts_in_local_windows(
             "local_start": local_start,
         }
         check_slot(row, spans, display, min(duration, timedelta(minutes=15)))
+
+
+def _limits(case: dict[str, Any], latest: datetime | None) -> Limits:
+    return Limits(
+        before=case["before"],
+        after=case["after"],
+        daily_sessions=case["daily_sessions"],
+        daily_minutes=case["daily_minutes"],
+        latest=latest,
+    )
 
 
 @settings(
@@ -239,7 +311,15 @@ async def test_slots_through_the_api_across_a_switch(
         skills=[{"skill_id": skill["id"], "level": 3}],
     )
     mentee = await create_mentee(client)
-    body = {"weekly": case["weekly"], "buffer_minutes": case["buffer"], "auto_accept": True}
+    # No horizon here: the ranges lie years after the real moment of asking.
+    body = {
+        "weekly": case["weekly"],
+        "buffer_before_minutes": case["before"],
+        "buffer_after_minutes": case["after"],
+        "daily_limit_sessions": case["daily_sessions"],
+        "daily_limit_minutes": case["daily_minutes"],
+        "auto_accept": True,
+    }
     response = await client.put(f"/v1/mentors/{mentor['id']}/availability", json=body)
     assert response.status_code == 200, response.text
     url = f"/v1/mentors/{mentor['id']}/slots"
@@ -273,14 +353,15 @@ async def test_slots_through_the_api_across_a_switch(
         )
         offered = (await client.get(url, params=params)).json()["data"]
     duration = timedelta(minutes=case["duration"])
-    buffer = timedelta(minutes=case["buffer"])
+    limits = _limits(case, None)
     first = case["start"].astimezone(tz).date() - timedelta(days=2)
     spans = window_spans(case["weekly"], tz, first, case["end"].astimezone(tz).date())
     display = ZoneInfo(case["display"])
     for row in offered:
         check_slot(row, spans, display, min(duration, timedelta(minutes=15)))
         starts_at = datetime.fromisoformat(row["starts_at"])
-        for hs, he in booked:
-            assert not (starts_at < he + buffer and starts_at + duration + buffer > hs), row
-    expected = oracle(case["weekly"], tz, case["start"], case["end"], duration, booked, buffer)
+        new = (starts_at, starts_at + duration)
+        assert all(clear_of(new, h, limits) for h in booked), row
+        assert room_on_its_day(new, booked, tz, limits), row
+    expected = oracle(case["weekly"], tz, case["start"], case["end"], duration, booked, limits)
     assert [datetime.fromisoformat(r["starts_at"]) for r in offered] == expected

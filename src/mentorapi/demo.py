@@ -177,9 +177,12 @@ async def _calendars(
                 weekly=[WeeklyWindow(day=d, start="09:00", end="12:00") for d in WORKDAYS]
                 + [WeeklyWindow(day=d, start="14:00", end="17:00") for d in WORKDAYS],
                 overrides=[DateOverride(date=(utcnow() + timedelta(days=10)).date(), windows=[])],
-                buffer_minutes=5,
+                buffer_before_minutes=5,
+                buffer_after_minutes=5,
                 min_notice_minutes=120,
+                booking_horizon_days=90,
                 weekly_capacity=5,
+                daily_limit_sessions=3,
                 auto_accept=index % 2 == 0,  # half book at once, half review requests
             ),
         )

@@ -135,15 +135,26 @@ async def test_the_unit_of_work_writes_back_what_it_loaded(db: Database, tenant:
         ("SELECT * FROM mentors WHERE mentors.app_id = ? OR mentors.id = ?", ["mentors"]),
         ("SELECT * FROM mentors WHERE mentors.app_id = mentors.external_id", ["mentors"]),
         ("SELECT * FROM mentors WHERE mentors.app_id IN (?, ?)", ["mentors"]),
-        # A link joined on its foreign key to a scoped mentor; a skill reached from a scoped link.
+        # A link joined on its foreign key to a scoped mentor, a skill reached from a scoped
+        # link: scoped only when the join names the app on both sides, as the composite key does.
         (
             "SELECT * FROM mentor_skills JOIN mentors ON mentors.id = mentor_skills.mentor_id "
             "WHERE mentors.app_id = ?",
+            ["mentor_skills"],
+        ),
+        (
+            "SELECT * FROM mentor_skills JOIN mentors ON mentors.app_id = mentor_skills.app_id "
+            "AND mentors.id = mentor_skills.mentor_id WHERE mentors.app_id = ?",
             [],
         ),
         (
             "SELECT * FROM mentor_skills AS l JOIN skills AS s ON s.id = l.skill_id "
             "WHERE l.app_id = ?",
+            ["skills"],
+        ),
+        (
+            "SELECT * FROM mentor_skills AS l JOIN skills AS s ON s.id = l.skill_id "
+            "AND s.app_id = l.app_id WHERE l.app_id = ?",
             [],
         ),
         # The same join, nothing scoped: both reported.
@@ -183,6 +194,12 @@ async def test_the_unit_of_work_writes_back_what_it_loaded(db: Database, tenant:
         (
             "SELECT * FROM mentees WHERE mentees.app_id = ? AND EXISTS (SELECT 1 FROM "
             "mentee_skills WHERE mentee_skills.mentee_id = mentees.id)",
+            ["mentee_skills"],
+        ),
+        (
+            "SELECT * FROM mentees WHERE mentees.app_id = ? AND EXISTS (SELECT 1 FROM "
+            "mentee_skills WHERE mentee_skills.app_id = mentees.app_id "
+            "AND mentee_skills.mentee_id = mentees.id)",
             [],
         ),
         ("UPDATE mentors SET name = ? WHERE mentors.id = ?", ["mentors"]),
@@ -202,11 +219,16 @@ def test_what_counts_as_scoped(sql: str, found: list[str]) -> None:
 
 
 def test_a_unit_of_work_update_is_accepted_only_while_flushing() -> None:
-    sql = "UPDATE skills SET name=? WHERE skills.id = ?"
+    # api_keys: global, keyed by id alone, but with an app_id (every tenant table's primary key
+    # starts with app_id, so a flush names the app anyway).
+    sql = "UPDATE api_keys SET revoked_at=? WHERE api_keys.id = ?"
     assert problems(sql, "sqlite", flushing=True) == ()
     assert problems(sql, "sqlite", flushing=False) != ()
     # A flush never writes by anything but the primary key.
-    assert problems("UPDATE skills SET name=? WHERE skills.slug = ?", "sqlite", True) != ()
+    assert problems("UPDATE api_keys SET prefix=? WHERE api_keys.prefix = ?", "sqlite", True) != ()
+    assert problems("UPDATE skills SET name=? WHERE skills.id = ?", "sqlite", True) != ()
+    sql = "UPDATE skills SET name=? WHERE skills.app_id = ? AND skills.id = ?"
+    assert problems(sql, "sqlite", flushing=False) == ()
 
 
 # --- the five functions, through the GraphQL loaders, with another app's ids ------------------

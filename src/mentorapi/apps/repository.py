@@ -90,13 +90,16 @@ async def member_lookup(
 ) -> MemberLookup | None:
     """The app (for its token secrets) and the member's mentor and mentee ids: one query, run on
     every request made with a member token."""
+    # The app named on the profiles too, not only through the apps row: a distributed database
+    # then sends the whole statement to the one node holding this app's rows (docs/scaling.md).
     query = (
         select(App, Mentor.id, Mentee.id)
+        .select_from(App)
         .outerjoin(
-            Mentor, and_(col(Mentor.app_id) == col(App.id), col(Mentor.external_id) == external_id)
+            Mentor, and_(col(Mentor.app_id) == app_id, col(Mentor.external_id) == external_id)
         )
         .outerjoin(
-            Mentee, and_(col(Mentee.app_id) == col(App.id), col(Mentee.external_id) == external_id)
+            Mentee, and_(col(Mentee.app_id) == app_id, col(Mentee.external_id) == external_id)
         )
         .where(col(App.id) == app_id)
     )

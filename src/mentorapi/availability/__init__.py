@@ -1,1 +1,2 @@
-"""A mentor's weekly availability, date overrides, buffer, notice and capacity; free slots."""
+"""A mentor's weekly availability, date overrides, buffers, notice, horizon, weekly capacity
+and daily limits; free slots."""

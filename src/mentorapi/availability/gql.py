@@ -44,15 +44,35 @@ class DateOverride:
     windows: list[TimeWindow]
 
 
+_BUFFER_DEPRECATED = "Use bufferBeforeMinutes and bufferAfterMinutes."
+
+
 @strawberry.type(name="Availability", description="Local times in the mentor's zone.")
 class AvailabilityType:
     mentor_id: strawberry.ID
     timezone: str
     weekly: list[WeeklyWindow]
     overrides: list[DateOverride]
-    buffer_minutes: int
+    buffer_before_minutes: int = strawberry.field(
+        description="Minutes before each session in which no other session may be."
+    )
+    buffer_after_minutes: int = strawberry.field(
+        description="Minutes after each session in which no other session may be."
+    )
+    buffer_minutes: int = strawberry.field(
+        description="The larger of the two buffers.", deprecation_reason=_BUFFER_DEPRECATED
+    )
     min_notice_minutes: int
+    booking_horizon_days: int | None = strawberry.field(
+        description="A session starts at most this many days after it is booked; null: no limit."
+    )
     weekly_capacity: int | None
+    daily_limit_sessions: int | None = strawberry.field(
+        description="Most sessions per day in the mentor's zone; null: any."
+    )
+    daily_limit_minutes: int | None = strawberry.field(
+        description="Most minutes of sessions per day in the mentor's zone; null: any."
+    )
     auto_accept: bool
     version: int = strawberry.field(description="0 while the mentor has never set any.")
     updated_at: datetime | None
@@ -73,9 +93,14 @@ class AvailabilityType:
                 )
                 for o in read.overrides
             ],
+            buffer_before_minutes=read.buffer_before_minutes,
+            buffer_after_minutes=read.buffer_after_minutes,
             buffer_minutes=read.buffer_minutes,
             min_notice_minutes=read.min_notice_minutes,
+            booking_horizon_days=read.booking_horizon_days,
             weekly_capacity=read.weekly_capacity,
+            daily_limit_sessions=read.daily_limit_sessions,
+            daily_limit_minutes=read.daily_limit_minutes,
             auto_accept=read.auto_accept,
             version=read.version,
             updated_at=read.updated_at,
@@ -114,9 +139,18 @@ class DateOverrideInput:
 class AvailabilityInput:
     weekly: list[WeeklyWindowInput] | None = strawberry.UNSET
     overrides: list[DateOverrideInput] | None = strawberry.UNSET
-    buffer_minutes: int | None = strawberry.UNSET
+    buffer_before_minutes: int | None = strawberry.UNSET
+    buffer_after_minutes: int | None = strawberry.UNSET
+    buffer_minutes: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Sets both buffers.",
+        deprecation_reason=_BUFFER_DEPRECATED,
+    )
     min_notice_minutes: int | None = strawberry.UNSET
+    booking_horizon_days: int | None = strawberry.UNSET
     weekly_capacity: int | None = strawberry.UNSET
+    daily_limit_sessions: int | None = strawberry.UNSET
+    daily_limit_minutes: int | None = strawberry.UNSET
     auto_accept: bool | None = strawberry.UNSET
 
 

@@ -1,9 +1,9 @@
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, String
+from sqlalchemy import Column, String
 from sqlmodel import Field
 
-from mentorapi.db.base import TenantOwned
+from mentorapi.db.base import TenantOwned, same_app
 from mentorapi.db.types import JSONList
 
 
@@ -12,14 +12,20 @@ class Availability(TenantOwned, table=True):
     they are always read and written whole, and the slot computation needs all of them."""
 
     __tablename__ = "availabilities"
+    __table_args__ = (same_app("mentor_id", "mentors"),)
 
-    mentor_id: str = Field(
-        sa_column=Column(String(30), ForeignKey("mentors.id", ondelete="CASCADE"), primary_key=True)
-    )
+    mentor_id: str = Field(sa_column=Column(String(30), primary_key=True))
     weekly: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONList, nullable=False)
     overrides: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONList, nullable=False)
-    buffer_minutes: int = Field(default=0)
+    # Minutes before and after each session in which no other session may be. One buffer
+    # (`buffer_minutes`) until 2026-12; the migration put its value in both.
+    buffer_before_minutes: int = Field(default=0)
+    buffer_after_minutes: int = Field(default=0)
     min_notice_minutes: int = Field(default=0)
+    booking_horizon_days: int | None = Field(default=None)
     weekly_capacity: int | None = Field(default=None)
+    # Per local day of the mentor; counted like the weekly capacity (sessions.models.COUNTED).
+    daily_limit_sessions: int | None = Field(default=None)
+    daily_limit_minutes: int | None = Field(default=None)
     auto_accept: bool = Field(default=False)
     version: int = Field(default=1)

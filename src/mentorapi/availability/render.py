@@ -97,6 +97,14 @@ class FreeSlots:
         shown = None if self.shown is None else self.shown[first:]
         return FreeSlots(self.starts[first:], self.duration, self.display, shown)
 
+    def up_to(self, instant: int) -> "FreeSlots":
+        """The slots that start at or before `instant` (microseconds since 1970)."""
+        stop = bisect.bisect_right(self.starts, instant)
+        if stop == len(self.starts):
+            return self
+        shown = None if self.shown is None else self.shown[:stop]
+        return FreeSlots(self.starts[:stop], self.duration, self.display, shown)
+
     def page_json(self) -> bytes:
         """The body of `Page[Slot]` with these slots and no next cursor."""
         parts = self.shown if self.shown is not None else self._objects()

@@ -52,9 +52,13 @@ class SlotSource:
     session_lengths: list[int]
     weekly: list[dict[str, Any]] | None
     overrides: list[dict[str, Any]]
-    buffer_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
     min_notice_minutes: int
+    booking_horizon_days: int | None
     weekly_capacity: int | None
+    daily_limit_sessions: int | None
+    daily_limit_minutes: int | None
     dialect: str
     held_raw: bytes | str | None
 
@@ -85,9 +89,13 @@ def _slot_statement(dialect: str) -> Select[Any]:
                 m.session_lengths,
                 a.weekly,
                 a.overrides,
-                a.buffer_minutes,
+                a.buffer_before_minutes,
+                a.buffer_after_minutes,
                 a.min_notice_minutes,
+                a.booking_horizon_days,
                 a.weekly_capacity,
+                a.daily_limit_sessions,
+                a.daily_limit_minutes,
                 held.label("held"),
             )
             .select_from(
@@ -125,15 +133,21 @@ async def slot_source(
     if not rows:
         return None
     row = rows[0]
-    timezone, lengths, weekly, overrides, buffer, notice, capacity, held = row
+    (timezone, lengths, weekly, overrides, before, after, notice, horizon, capacity) = row[:9]
+    daily_sessions, daily_minutes, held = row[9:]
+    # A mentor who never set an availability comes with NULLs (the outer join): no limits.
     return SlotSource(
         timezone=timezone,
         session_lengths=lengths,
         weekly=weekly,
         overrides=overrides or [],
-        buffer_minutes=buffer or 0,
+        buffer_before_minutes=before or 0,
+        buffer_after_minutes=after or 0,
         min_notice_minutes=notice or 0,
+        booking_horizon_days=horizon,
         weekly_capacity=capacity,
+        daily_limit_sessions=daily_sessions,
+        daily_limit_minutes=daily_minutes,
         dialect=dialect,
         held_raw=held,
     )

@@ -58,7 +58,9 @@ async def get_availability(
     "/{mentor_id}/availability",
     operation_id="setAvailability",
     summary="Replace a mentor's availability",
-    description="Weekly windows and date overrides are local times in the mentor's zone. "
+    description="Weekly windows and date overrides are local times in the mentor's zone; so "
+    "are the days of the daily limits. `buffer_minutes` is deprecated: it sets both "
+    "`buffer_before_minutes` and `buffer_after_minutes`. "
     "With a member token: the mentor themself only (anyone else gets 403).",
     responses=problems(403, 404, 412, 422, etag=200),
 )
@@ -124,7 +126,8 @@ async def _slots_response(
     operation_id="listMentorSlots",
     summary="Free start times for a session",
     description="Slots starting in [start, end) (at most 31 days) for a session of `duration` "
-    "minutes, after windows, overrides, buffer, notice, capacity and existing sessions.",
+    "minutes, after windows, overrides, buffers, notice, booking horizon, weekly capacity, "
+    "daily limits and existing sessions: exactly the starts a booking would accept now.",
     responses=problems(404, 422),
 )
 async def list_slots(

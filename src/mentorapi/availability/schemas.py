@@ -9,9 +9,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 from mentorapi.availability.models import Availability
 from mentorapi.kit import examples as ex
@@ -125,11 +127,24 @@ AVAILABILITY_EXAMPLE: JsonDict = {
         {"day": "thu", "start": "09:00", "end": "09:45"},
     ],
     "overrides": [{"date": "2027-04-05", "windows": []}],
-    "buffer_minutes": 5,
+    "buffer_before_minutes": 10,
+    "buffer_after_minutes": 5,
     "min_notice_minutes": 720,
+    "booking_horizon_days": 400,
     "weekly_capacity": 4,
+    "daily_limit_sessions": 2,
+    "daily_limit_minutes": 90,
     "auto_accept": False,
 }
+
+MAX_BUFFER = 240
+MAX_HORIZON_DAYS = 730
+_DEPRECATED: JsonDict = {"deprecated": True}
+
+
+def larger_buffer(before: int, after: int) -> int:
+    """What the deprecated `buffer_minutes` reads: the least time between two sessions."""
+    return max(before, after)
 
 
 class AvailabilityPut(RequestBody):
@@ -139,14 +154,65 @@ class AvailabilityPut(RequestBody):
 
     weekly: list[WeeklyWindow] = Field(default_factory=list, max_length=MAX_WEEKLY_WINDOWS)
     overrides: list[DateOverride] = Field(default_factory=list, max_length=MAX_OVERRIDES)
-    buffer_minutes: int = Field(default=0, ge=0, le=240, description="Free time between sessions.")
+    buffer_before_minutes: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_BUFFER,
+        description="Minutes before each session in which no other session may be (to prepare).",
+    )
+    buffer_after_minutes: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_BUFFER,
+        description="Minutes after each session in which no other session may be (to write "
+        "notes, to rest). Buffers keep sessions apart, not each other: two sessions one after "
+        "the other are at least the larger of the earlier one's after-buffer and the later "
+        "one's before-buffer apart.",
+    )
+    # Absent or an integer (null is refused, as before): the schema shows an integer.
+    buffer_minutes: Annotated[int, Field(ge=0, le=MAX_BUFFER)] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Deprecated: use `buffer_before_minutes` and `buffer_after_minutes`. Sets "
+        "both. Sent together with either of them, it must equal the larger of the two (as "
+        "reads show it), else 422.",
+        json_schema_extra=_DEPRECATED,
+    )
     min_notice_minutes: int = Field(
         default=0, ge=0, le=60 * 24 * 60, description="How far ahead a session must be booked."
+    )
+    booking_horizon_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_HORIZON_DAYS,
+        description="How far ahead a session may be booked: it starts at most this many days "
+        "(of 24 hours) after the moment of booking; null: no limit. Longer than the notice.",
     )
     weekly_capacity: int | None = Field(
         default=None, ge=1, le=200, description="Most sessions per week (mentor's zone); null: any."
     )
+    daily_limit_sessions: int | None = Field(
+        default=None,
+        ge=1,
+        le=48,
+        description="Most sessions per day, a day in the mentor's zone (23 or 25 hours across "
+        "a daylight-saving switch); a session counts for the day it starts. Counted as the "
+        "weekly capacity counts: requested, booked, completed and no-show. null: any.",
+    )
+    daily_limit_minutes: int | None = Field(
+        default=None,
+        ge=5,
+        le=24 * 60,
+        description="Most minutes of sessions per day (the day a session starts, in the "
+        "mentor's zone), counted as `daily_limit_sessions`; null: any.",
+    )
     auto_accept: bool = Field(default=False, description="Book requests without asking.")
+
+    @field_validator("buffer_minutes", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("buffer_minutes is an integer (or left out)")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> "AvailabilityPut":
@@ -158,7 +224,31 @@ class AvailabilityPut(RequestBody):
         dates = [o.date for o in self.overrides]
         if len(set(dates)) != len(dates):
             raise ValueError("each date may have only one override")
+        if self.booking_horizon_days is not None and (
+            self.min_notice_minutes >= self.booking_horizon_days * 24 * 60
+        ):
+            raise ValueError(
+                "booking_horizon_days must be longer than min_notice_minutes "
+                "(else no session could ever be booked)"
+            )
+        self._one_buffer()
         return self
+
+    def _one_buffer(self) -> None:
+        """The deprecated single buffer sets both; beside them it must agree with them."""
+        if self.buffer_minutes is None:
+            return
+        split = {"buffer_before_minutes", "buffer_after_minutes"} & self.model_fields_set
+        if not split:
+            self.buffer_before_minutes = self.buffer_after_minutes = self.buffer_minutes
+        elif self.buffer_minutes != larger_buffer(
+            self.buffer_before_minutes, self.buffer_after_minutes
+        ):
+            raise ValueError(
+                "buffer_minutes (deprecated) sets both buffers; sent with "
+                "buffer_before_minutes or buffer_after_minutes it must equal the larger of "
+                "them: leave it out"
+            )
 
 
 class AvailabilityRead(ResponseBody):
@@ -169,6 +259,7 @@ class AvailabilityRead(ResponseBody):
                     "mentor_id": ex.MENTOR_ID,
                     "timezone": "Europe/Berlin",
                     **AVAILABILITY_EXAMPLE,
+                    "buffer_minutes": 10,
                     "version": 2,
                     "updated_at": ex.UPDATED_AT,
                 }
@@ -180,9 +271,18 @@ class AvailabilityRead(ResponseBody):
     timezone: str
     weekly: list[WeeklyWindow]
     overrides: list[DateOverride]
-    buffer_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    buffer_minutes: int = Field(
+        description="Deprecated: the larger of `buffer_before_minutes` and "
+        "`buffer_after_minutes` (the least time between two sessions).",
+        json_schema_extra=_DEPRECATED,
+    )
     min_notice_minutes: int
+    booking_horizon_days: int | None
     weekly_capacity: int | None
+    daily_limit_sessions: int | None
+    daily_limit_minutes: int | None
     auto_accept: bool
     version: int
     updated_at: datetime | None
@@ -194,9 +294,16 @@ class AvailabilityRead(ResponseBody):
             timezone=timezone,
             weekly=[WeeklyWindow.model_validate(w) for w in availability.weekly],
             overrides=[DateOverride.model_validate(o) for o in availability.overrides],
-            buffer_minutes=availability.buffer_minutes,
+            buffer_before_minutes=availability.buffer_before_minutes,
+            buffer_after_minutes=availability.buffer_after_minutes,
+            buffer_minutes=larger_buffer(
+                availability.buffer_before_minutes, availability.buffer_after_minutes
+            ),
             min_notice_minutes=availability.min_notice_minutes,
+            booking_horizon_days=availability.booking_horizon_days,
             weekly_capacity=availability.weekly_capacity,
+            daily_limit_sessions=availability.daily_limit_sessions,
+            daily_limit_minutes=availability.daily_limit_minutes,
             auto_accept=availability.auto_accept,
             version=availability.version,
             updated_at=availability.updated_at,

@@ -38,7 +38,8 @@ from mentorapi.sessions.repository import Held
 
 MAX_RANGE = timedelta(days=31)
 # Sessions starting this far around a range can still touch it: a day covers any session plus
-# buffer; a week covers the capacity count of the range's first week.
+# buffer, and the local days at its edges; a week covers the capacity count of the range's
+# first week.
 _AROUND = timedelta(days=8)
 _AROUND_US = _AROUND // timedelta(microseconds=1)
 
@@ -77,9 +78,13 @@ async def put(
     availability.overrides = [
         o.model_dump(mode="json") for o in sorted(data.overrides, key=lambda o: o.date)
     ]
-    availability.buffer_minutes = data.buffer_minutes
+    availability.buffer_before_minutes = data.buffer_before_minutes
+    availability.buffer_after_minutes = data.buffer_after_minutes
     availability.min_notice_minutes = data.min_notice_minutes
+    availability.booking_horizon_days = data.booking_horizon_days
     availability.weekly_capacity = data.weekly_capacity
+    availability.daily_limit_sessions = data.daily_limit_sessions
+    availability.daily_limit_minutes = data.daily_limit_minutes
     availability.auto_accept = data.auto_accept
     await repository.save(db_session, availability)
     return mentor, availability
@@ -111,7 +116,12 @@ async def calendar_for(
         now=utcnow(),
         exclude_id=exclude_id,
     )
-    return calendar_from(_mentor_clock(rules, start, end), held, weeks=rules.capacity is not None)
+    return calendar_from(
+        _mentor_clock(rules, start, end),
+        held,
+        weeks=rules.capacity is not None,
+        days=rules.daily,
+    )
 
 
 def _mentor_clock(rules: Rules, start: datetime, end: datetime) -> Clock:
@@ -165,11 +175,15 @@ async def slots(
             source.timezone,
             source.weekly or (),
             source.overrides,
-            buffer_minutes=source.buffer_minutes,
+            buffer_before_minutes=source.buffer_before_minutes,
+            buffer_after_minutes=source.buffer_after_minutes,
             min_notice_minutes=source.min_notice_minutes,
             weekly_capacity=source.weekly_capacity,
+            daily_limit_sessions=source.daily_limit_sessions,
+            daily_limit_minutes=source.daily_limit_minutes,
         )
-        # Without the notice (as if asked that long before `start`): the notice cuts at use.
+        # Without the notice (as if asked that long before `start`) and without the horizon:
+        # both move with the time of asking, so they cut at use.
         page = find_slots(
             rules,
             source.held(),
@@ -180,7 +194,10 @@ async def slots(
             now=start - notice,
         ).rendered()
         memo.pages.put(key, page)
-    return page.starting_from(to_us(current + notice))
+    page = page.starting_from(to_us(current + notice))
+    if source.booking_horizon_days is not None:
+        page = page.up_to(to_us(current + timedelta(days=source.booking_horizon_days)))
+    return page
 
 
 def _whole_second(instant: datetime) -> datetime:
@@ -207,9 +224,13 @@ def _page_key(
         tuple(source.session_lengths),
         orjson.dumps(source.weekly),
         orjson.dumps(source.overrides),
-        source.buffer_minutes,
+        source.buffer_before_minutes,
+        source.buffer_after_minutes,
         source.min_notice_minutes,
+        source.booking_horizon_days,
         source.weekly_capacity,
+        source.daily_limit_sessions,
+        source.daily_limit_minutes,
         source.dialect,
         source.held_raw,
         to_us(start),
@@ -232,7 +253,7 @@ def find_slots(
     """The free slots in [start, end) given the sessions held from 8 days before to 8 days
     after it (what `slots` reads), shown in `display_timezone`."""
     clock = _mentor_clock(rules, start, end)
-    calendar = calendar_from(clock, held, weeks=rules.capacity is not None)
+    calendar = calendar_from(clock, held, weeks=rules.capacity is not None, days=rules.daily)
     a, b = to_us(start), to_us(end)
     tz = zone(display_timezone)
     display = clock if tz is rules.zone else clock_around(tz, a, b, DAY)

@@ -30,6 +30,9 @@ OUTSIDE = "outside the mentor's availability"
 NOTICE = "inside the mentor's minimum notice"
 OVERLAP = "overlaps another session of the mentor (buffer included)"
 CAPACITY = "the mentor's weekly capacity is reached for that week"
+HORIZON = "beyond the mentor's booking horizon"
+DAILY_SESSIONS = "the mentor's daily limit of sessions is reached for that day"
+DAILY_MINUTES = "the mentor's daily limit of minutes would be exceeded that day"
 
 US = 1_000_000  # microseconds in a second
 MINUTE = 60 * US
@@ -137,18 +140,40 @@ class Rules:
     zone: ZoneInfo
     weekly: Mapping[int, Sequence[tuple[int, int]]]  # weekday (0 = Monday) -> minute spans
     overrides: Mapping[date, Sequence[tuple[int, int]]]
-    buffer: timedelta = timedelta(0)
+    # Time before (after) each session in which no other session may be.
+    buffer_before: timedelta = timedelta(0)
+    buffer_after: timedelta = timedelta(0)
     notice: timedelta = timedelta(0)
     capacity: int | None = None
+    daily_sessions: int | None = None  # per local day of the mentor (23 to 25 hours)
+    daily_minutes: int | None = None
+    horizon: timedelta | None = None  # a start at most this long after the moment of booking
+
+    @property
+    def buffer(self) -> timedelta:
+        """The least time between two sessions. Of two sessions one after the other, the
+        earlier one's after-buffer and the later one's before-buffer must both hold no session;
+        buffers may share minutes (they keep sessions apart, not each other), so the gap is the
+        larger of the two, whichever session was booked first."""
+        return max(self.buffer_before, self.buffer_after)
+
+    @property
+    def daily(self) -> bool:
+        """Whether a day's sessions are counted (a daily limit is set)."""
+        return self.daily_sessions is not None or self.daily_minutes is not None
 
 
 @dataclass
 class Calendar:
-    """What is already taken: active sessions (spans, sorted by start) and sessions counted per
-    local week (`weeks`, by `week_number` in the mentor's zone)."""
+    """What is already taken: active sessions (spans, sorted by start), sessions counted per
+    local week (`weeks`, by `week_number` in the mentor's zone), and per local day (`days`, by
+    day since 1970-01-01 in the mentor's zone) with their length (`day_lengths`, microseconds):
+    the same sessions, those that count for capacity."""
 
     spans: list[USpan] = field(default_factory=list)
     weeks: dict[int, int] = field(default_factory=dict)
+    days: dict[int, int] = field(default_factory=dict)
+    day_lengths: dict[int, int] = field(default_factory=dict)
     _longest: int | None = None
 
     @property
@@ -189,6 +214,21 @@ class Calendar:
         self._longest = max(self.longest, b - a)
         week = week_number(day_number(week_of(start, tz)))
         self.weeks[week] = self.weeks.get(week, 0) + 1
+        day = day_number(start.astimezone(tz).date())
+        self.days[day] = self.days.get(day, 0) + 1
+        self.day_lengths[day] = self.day_lengths.get(day, 0) + (b - a)
+
+    def day_full(self, rules: Rules, day: int, length: int) -> str | None:
+        """Why a session of `length` microseconds cannot be added on a local day (a daily
+        limit), or None."""
+        if rules.daily_sessions is not None and self.days.get(day, 0) >= rules.daily_sessions:
+            return DAILY_SESSIONS
+        if (
+            rules.daily_minutes is not None
+            and self.day_lengths.get(day, 0) + length > rules.daily_minutes * MINUTE
+        ):
+            return DAILY_MINUTES
+        return None
 
 
 def rules_from(
@@ -196,9 +236,13 @@ def rules_from(
     weekly: Iterable[Mapping[str, Any]] = (),
     overrides: Iterable[Mapping[str, Any]] = (),
     *,
-    buffer_minutes: int = 0,
+    buffer_before_minutes: int = 0,
+    buffer_after_minutes: int = 0,
     min_notice_minutes: int = 0,
     weekly_capacity: int | None = None,
+    daily_limit_sessions: int | None = None,
+    daily_limit_minutes: int | None = None,
+    booking_horizon_days: int | None = None,
 ) -> Rules:
     """Rules from an availability's stored values (JSON windows as saved by the service)."""
     by_day: dict[int, list[tuple[int, int]]] = {}
@@ -215,9 +259,13 @@ def rules_from(
             ]
             for o in overrides
         },
-        buffer=timedelta(minutes=buffer_minutes),
+        buffer_before=timedelta(minutes=buffer_before_minutes),
+        buffer_after=timedelta(minutes=buffer_after_minutes),
         notice=timedelta(minutes=min_notice_minutes),
         capacity=weekly_capacity,
+        daily_sessions=daily_limit_sessions,
+        daily_minutes=daily_limit_minutes,
+        horizon=None if booking_horizon_days is None else timedelta(days=booking_horizon_days),
     )
 
 
@@ -228,9 +276,13 @@ def rules_of(availability: Availability | None, timezone: str) -> Rules:
         timezone,
         availability.weekly,
         availability.overrides,
-        buffer_minutes=availability.buffer_minutes,
+        buffer_before_minutes=availability.buffer_before_minutes,
+        buffer_after_minutes=availability.buffer_after_minutes,
         min_notice_minutes=availability.min_notice_minutes,
         weekly_capacity=availability.weekly_capacity,
+        daily_limit_sessions=availability.daily_limit_sessions,
+        daily_limit_minutes=availability.daily_limit_minutes,
+        booking_horizon_days=availability.booking_horizon_days,
     )
 
 
@@ -272,11 +324,16 @@ def clock_around(tz: ZoneInfo, start: int, end: int, margin: int) -> Clock:
 
 
 def calendar_from(
-    clock: Clock, held: Iterable[tuple[bool, int, int | None]], *, weeks: bool = True
+    clock: Clock,
+    held: Iterable[tuple[bool, int, int | None]],
+    *,
+    weeks: bool = True,
+    days: bool = False,
 ) -> Calendar:
     """A calendar from held times: (holds the mentor's time, start, end or None), in any order.
-    Every one counts for its week (unless `weeks` is False: no capacity to check); the ones that
-    hold time and have an end are busy. `clock` (the mentor's zone) must cover every start."""
+    Every one counts for its week (unless `weeks` is False: no capacity to check) and, if
+    `days` (a daily limit to check), for its local day with its length; the ones that hold
+    time and have an end are busy. `clock` (the mentor's zone) must cover every start."""
     held = held if isinstance(held, list) else list(held)
     spans = sorted([(start, end) for active, start, end in held if active and end is not None])
     counts: dict[int, int] = {}
@@ -288,7 +345,14 @@ def calendar_from(
             numbers = [clock.week(start) for _, start, _ in held]
         for week in numbers:
             counts[week] = counts.get(week, 0) + 1
-    return Calendar(spans=spans, weeks=counts)
+    day_counts: dict[int, int] = {}
+    lengths: dict[int, int] = {}
+    if days:
+        for _, start, end in held:
+            day = clock.local_day(start)
+            day_counts[day] = day_counts.get(day, 0) + 1
+            lengths[day] = lengths.get(day, 0) + (0 if end is None else end - start)
+    return Calendar(spans=spans, weeks=counts, days=day_counts, day_lengths=lengths)
 
 
 def calendar_of(rules: Rules, active: Iterable[Span], counted: Iterable[datetime]) -> Calendar:
@@ -306,6 +370,8 @@ def why_not(
     """None when [start, end) can be booked, else the reason it cannot."""
     if start < now + rules.notice:
         return NOTICE
+    if rules.horizon is not None and start > now + rules.horizon:
+        return HORIZON
     a, b = to_us(start), to_us(end)
     clock = clock_around(rules.zone, a, b, 3 * DAY)
     spans = open_spans(rules, clock, clock.local_day(a) - 1, clock.local_day(b) + 1)
@@ -315,6 +381,8 @@ def why_not(
         return OVERLAP
     if rules.capacity is not None and calendar.weeks.get(clock.week(a), 0) >= rules.capacity:
         return CAPACITY
+    if rules.daily:
+        return calendar.day_full(rules, clock.local_day(a), b - a)
     return None
 
 
@@ -353,6 +421,8 @@ def free_starts(
     in time order. `clock` (the mentor's zone) must cover the range and three days around it."""
     step = step_for(timedelta(microseconds=duration)) // _ONE_US
     earliest = max(range_start, now + rules.notice // _ONE_US)
+    if rules.horizon is not None:  # a start at the horizon itself may still be booked
+        range_end = min(range_end, now + rules.horizon // _ONE_US + 1)
     lows, highs = _blocked(calendar.spans, rules.buffer // _ONE_US, duration)
     blocked = len(lows)
     found: list[int] = []
@@ -397,6 +467,13 @@ def free_starts(
         full = {week for week, n in calendar.weeks.items() if n >= rules.capacity}
         if full:
             found = [start for start in found if clock.week(start) not in full]
+    if rules.daily and found:
+        if rules.daily_minutes is not None and duration > rules.daily_minutes * MINUTE:
+            return []  # longer than a whole day allows
+        # Otherwise a day with no session has room (a limit of sessions is at least 1).
+        full_days = {d for d in calendar.days if calendar.day_full(rules, d, duration) is not None}
+        if full_days:
+            found = [start for start in found if clock.local_day(start) not in full_days]
     return found
 
 

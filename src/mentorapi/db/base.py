@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from sqlalchemy import ForeignKeyConstraint
 from sqlmodel import Field, SQLModel
 
 from mentorapi.db.types import UTCDateTime
@@ -25,6 +26,19 @@ class Timestamped(SQLModel):
 
 
 class TenantOwned(Timestamped):
-    """Every domain row belongs to exactly one client app; every query filters on app_id."""
+    """Every domain row belongs to exactly one client app; every query filters on app_id.
 
-    app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", index=True, max_length=30)
+    `app_id` is the first column of the primary key: (app_id, id) is unique, serves every
+    lookup (which always names the app) and the app's rows in id order, and lets the table be
+    distributed by app (db/distribution.py). It needs no index of its own."""
+
+    app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", primary_key=True, max_length=30)
+
+
+def same_app(column: str, parent: str, *, ondelete: str = "CASCADE") -> ForeignKeyConstraint:
+    """(app_id, column) -> parent(app_id, id): a row can only reference a row of its own app,
+    which the database itself then guarantees. Never ON DELETE SET NULL: that would set app_id
+    to NULL as well (clear such a reference in the service instead)."""
+    return ForeignKeyConstraint(
+        ["app_id", column], [f"{parent}.app_id", f"{parent}.id"], ondelete=ondelete
+    )

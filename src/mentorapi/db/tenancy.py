@@ -26,7 +26,7 @@ REASONS: dict[CrossTenant, str] = {
     CrossTenant.webhook_worker: (
         "the webhook worker claims the due deliveries of every app from one queue (FOR UPDATE "
         "SKIP LOCKED), then reads and updates the rows it claimed (their events and endpoints) "
-        "by the ids the claim returned, a batch mixing apps"
+        "by the (app_id, id) keys the claim returned, a batch mixing apps"
     ),
     CrossTenant.housekeeping: (
         "housekeeping works on every app at once by age: it purges expired idempotency keys and "

@@ -1,9 +1,9 @@
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Column, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Column, String, UniqueConstraint
 from sqlmodel import Field
 
-from mentorapi.db.base import TenantOwned
+from mentorapi.db.base import TenantOwned, same_app
 from mentorapi.db.types import JSONList
 from mentorapi.kit.enums import NamedStrEnum
 from mentorapi.kit.ids import new_id
@@ -22,19 +22,25 @@ class Visibility(NamedStrEnum):
     public = "public"  # also on the mentor's public profile
 
 
-def _fk(target: str) -> Column[str]:
-    return Column(String(30), ForeignKey(target, ondelete="CASCADE"), nullable=False, index=True)
+def _ref() -> Column[str]:
+    # The id of another row of the same app (its foreign key is same_app(...) on the table).
+    return Column(String(30), nullable=False, index=True)
 
 
 class Feedback(TenantOwned, table=True):
     __tablename__ = "feedback"
     # One per author per session; the database refuses a second even from racing requests.
-    __table_args__ = (UniqueConstraint("session_id", "author"),)
+    __table_args__ = (
+        UniqueConstraint("app_id", "session_id", "author"),
+        same_app("session_id", "sessions"),
+        same_app("mentor_id", "mentors"),
+        same_app("mentee_id", "mentees"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("fbk"), primary_key=True, max_length=30)
-    session_id: str = Field(sa_column=_fk("sessions.id"))
-    mentor_id: str = Field(sa_column=_fk("mentors.id"))
-    mentee_id: str = Field(sa_column=_fk("mentees.id"))
+    session_id: str = Field(sa_column=_ref())
+    mentor_id: str = Field(sa_column=_ref())
+    mentee_id: str = Field(sa_column=_ref())
     author: str = Field(max_length=8)
     rating: int | None = None
     impact: str = Field(default="", max_length=4000)
@@ -49,9 +55,10 @@ class ImpactUpdate(TenantOwned, table=True):
     """A later word on what the advice changed ("promoted six months later")."""
 
     __tablename__ = "impact_updates"
+    __table_args__ = (same_app("feedback_id", "feedback"),)
 
     id: str = Field(default_factory=lambda: new_id("imp"), primary_key=True, max_length=30)
-    feedback_id: str = Field(sa_column=_fk("feedback.id"))
+    feedback_id: str = Field(sa_column=_ref())
     text: str = Field(max_length=2000)
     occurred_on: date | None = None
 

@@ -1,7 +1,7 @@
-from sqlalchemy import Column, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from mentorapi.db.base import TenantOwned
+from mentorapi.db.base import TenantOwned, same_app
 from mentorapi.db.types import JSONList
 from mentorapi.kit.ids import new_id
 
@@ -22,15 +22,14 @@ class MenteeSkill(SQLModel, table=True):
     """A skill a mentee wants to develop; `level` is where they are now (1-5)."""
 
     __tablename__ = "mentee_skills"
+    __table_args__ = (
+        same_app("mentee_id", "mentees"),
+        same_app("skill_id", "skills", ondelete="RESTRICT"),
+    )
 
-    mentee_id: str = Field(
-        sa_column=Column(String(30), ForeignKey("mentees.id", ondelete="CASCADE"), primary_key=True)
-    )
-    skill_id: str = Field(
-        sa_column=Column(
-            String(30), ForeignKey("skills.id", ondelete="RESTRICT"), primary_key=True, index=True
-        )
-    )
-    app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", max_length=30)
+    # The app first, as in every tenant table's key (db/base.py TenantOwned).
+    app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", primary_key=True, max_length=30)
+    mentee_id: str = Field(sa_column=Column(String(30), primary_key=True))
+    skill_id: str = Field(sa_column=Column(String(30), primary_key=True, index=True))
     level: int
     note: str | None = Field(default=None, max_length=500)

@@ -45,6 +45,7 @@ async def list_page(
                 select(MenteeSkill.mentee_id)
                 .join(Skill, col(Skill.id) == col(MenteeSkill.skill_id))
                 .where(
+                    col(MenteeSkill.app_id) == app_id,
                     col(MenteeSkill.mentee_id) == col(Mentee.id),
                     col(Skill.app_id) == app_id,
                     col(Skill.slug) == skill,

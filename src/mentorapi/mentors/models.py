@@ -1,11 +1,11 @@
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 from typing_extensions import TypedDict  # pydantic needs it for TypedDict fields on 3.11
 
-from mentorapi.db.base import TenantOwned
+from mentorapi.db.base import TenantOwned, same_app
 from mentorapi.db.types import JSONList
 from mentorapi.kit.enums import NamedStrEnum
 from mentorapi.kit.ids import new_id
@@ -44,9 +44,8 @@ class Mentor(TenantOwned, table=True):
         Index("ix_mentors_app_id_name_id", "app_id", "name", "id"),
         Index("ix_mentors_app_id_rating_avg_id", "app_id", "rating_avg", "id"),
         Index("ix_mentors_app_id_sessions_completed_id", "app_id", "sessions_completed", "id"),
-        # The default order (creation = id) of an app's mentors, read in keyset pages: without
-        # it, ORDER BY id LIMIT n walks every tenant's rows or sorts all of this app's.
-        Index("ix_mentors_app_id_id", "app_id", "id"),
+        # The default order (creation = id) of an app's mentors, read in keyset pages, is the
+        # primary key's: (app_id, id).
     )
 
     id: str = Field(default_factory=lambda: new_id("mtr"), primary_key=True, max_length=30)
@@ -126,17 +125,18 @@ class MentorFields(Protocol):
 
 class MentorSkill(SQLModel, table=True):
     __tablename__ = "mentor_skills"
-    # "Mentors offering skill X" (the list's skill filter) as an index-only scan, in mentor order;
-    # it also serves the skill_id foreign key (RESTRICT checks on skill deletion).
-    __table_args__ = (Index("ix_mentor_skills_skill_id_mentor_id", "skill_id", "mentor_id"),)
+    __table_args__ = (
+        same_app("mentor_id", "mentors"),
+        same_app("skill_id", "skills", ondelete="RESTRICT"),
+        # "The app's mentors offering skill X" (the list's skill filter) as an index-only scan,
+        # in mentor order; it also serves the skill foreign key (RESTRICT checks on deletion).
+        Index("ix_mentor_skills_app_id_skill_id_mentor_id", "app_id", "skill_id", "mentor_id"),
+    )
 
-    mentor_id: str = Field(
-        sa_column=Column(String(30), ForeignKey("mentors.id", ondelete="CASCADE"), primary_key=True)
-    )
-    skill_id: str = Field(
-        sa_column=Column(String(30), ForeignKey("skills.id", ondelete="RESTRICT"), primary_key=True)
-    )
-    app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", max_length=30)
+    # The app first, as in every tenant table's key (db/base.py TenantOwned).
+    app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", primary_key=True, max_length=30)
+    mentor_id: str = Field(sa_column=Column(String(30), primary_key=True))
+    skill_id: str = Field(sa_column=Column(String(30), primary_key=True))
     level: int
     note: str | None = Field(default=None, max_length=500)
 

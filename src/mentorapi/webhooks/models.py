@@ -4,7 +4,7 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field
 
-from mentorapi.db.base import TenantOwned
+from mentorapi.db.base import TenantOwned, same_app
 from mentorapi.db.types import JSONList, UTCDateTime
 from mentorapi.kit.enums import NamedStrEnum
 from mentorapi.kit.ids import new_id
@@ -68,13 +68,15 @@ class Delivery(TenantOwned, table=True):
     """One event for one endpoint, retried on the schedule until it succeeds or gives up."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        same_app("event_id", "events"),
+        same_app("endpoint_id", "webhook_endpoints"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("dlv"), primary_key=True, max_length=30)
-    event_id: str = Field(foreign_key="events.id", ondelete="CASCADE", index=True, max_length=30)
-    endpoint_id: str = Field(
-        foreign_key="webhook_endpoints.id", ondelete="CASCADE", index=True, max_length=30
-    )
+    event_id: str = Field(index=True, max_length=30)
+    endpoint_id: str = Field(index=True, max_length=30)
     status: str = Field(default=DeliveryStatus.pending.value, max_length=16)
     attempts: int = Field(default=0)
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -91,13 +93,15 @@ class DeliveryAttempt(TenantOwned, table=True):
     """The endpoint's delivery log: one row per HTTP attempt (and per automatic disabling)."""
 
     __tablename__ = "delivery_attempts"
-    __table_args__ = (Index("ix_delivery_attempts_endpoint_log", "endpoint_id", "id"),)
+    __table_args__ = (
+        Index("ix_delivery_attempts_endpoint_log", "endpoint_id", "id"),
+        same_app("delivery_id", "deliveries"),
+        same_app("endpoint_id", "webhook_endpoints"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("dla"), primary_key=True, max_length=30)
-    delivery_id: str = Field(
-        foreign_key="deliveries.id", ondelete="CASCADE", index=True, max_length=30
-    )
-    endpoint_id: str = Field(foreign_key="webhook_endpoints.id", ondelete="CASCADE", max_length=30)
+    delivery_id: str = Field(index=True, max_length=30)
+    endpoint_id: str = Field(max_length=30)
     event_id: str = Field(max_length=30)
     event_type: str = Field(max_length=64)
     kind: str = Field(default=AttemptKind.attempt.value, max_length=32)

@@ -177,7 +177,11 @@ async def endpoints_with_delivery(
     query = (
         sm_select(WebhookEndpoint)
         .join(Delivery, col(Delivery.endpoint_id) == col(WebhookEndpoint.id))
-        .where(col(Delivery.app_id) == app_id, col(Delivery.event_id) == event_id)
+        .where(
+            col(WebhookEndpoint.app_id) == app_id,
+            col(Delivery.app_id) == app_id,
+            col(Delivery.event_id) == event_id,
+        )
     )
     return list((await db_session.exec(query)).all())
 
@@ -257,6 +261,14 @@ class Job:
     previous_secret_expires_at: datetime | None
     endpoint_failing: bool  # a success must stop the endpoint's failure clock
 
+    @property
+    def endpoint(self) -> "EndpointKey":
+        return (self.app_id, self.endpoint_id)
+
+
+# (app_id, id): the worker's batches mix apps, and every row is found by its whole key.
+EndpointKey = tuple[str, str]
+
 
 async def claim_due(
     db_session: AsyncSession, *, limit: int, now: datetime, lease: datetime
@@ -268,7 +280,7 @@ async def claim_due(
     makes the same statement atomic. A worker that dies leaves the rows due again at `lease`.
     """
     due = (
-        select(DELIVERIES.c.id)
+        select(DELIVERIES.c.app_id, DELIVERIES.c.id)
         .where(
             DELIVERIES.c.status == DeliveryStatus.pending.value,
             DELIVERIES.c.next_attempt_at <= now,
@@ -277,15 +289,16 @@ async def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    key = tuple_(DELIVERIES.c.app_id, DELIVERIES.c.id)
     claimed = across_tenants(
         update(DELIVERIES)
-        .where(DELIVERIES.c.id.in_(due.scalar_subquery()))
+        .where(key.in_(due))
         .values(next_attempt_at=lease)
-        .returning(DELIVERIES.c.id),
+        .returning(DELIVERIES.c.app_id, DELIVERIES.c.id),
         CrossTenant.webhook_worker,
     )
-    ids = list((await db_session.exec(claimed)).scalars())
-    if not ids:
+    keys = [(app_id, id_) for app_id, id_ in (await db_session.exec(claimed)).all()]
+    if not keys:
         return []
     query = across_tenants(
         select(
@@ -303,9 +316,16 @@ async def claim_due(
             ENDPOINTS.c.previous_secret_expires_at,
             ENDPOINTS.c.failing_since.is_not(None),
         )
-        .join(EVENTS, EVENTS.c.id == DELIVERIES.c.event_id)
-        .join(ENDPOINTS, ENDPOINTS.c.id == DELIVERIES.c.endpoint_id)
-        .where(DELIVERIES.c.id.in_(ids)),
+        .join(
+            EVENTS,
+            (EVENTS.c.app_id == DELIVERIES.c.app_id) & (EVENTS.c.id == DELIVERIES.c.event_id),
+        )
+        .join(
+            ENDPOINTS,
+            (ENDPOINTS.c.app_id == DELIVERIES.c.app_id)
+            & (ENDPOINTS.c.id == DELIVERIES.c.endpoint_id),
+        )
+        .where(key.in_(keys)),
         CrossTenant.webhook_worker,
     )
     connection = await db_session.connection()
@@ -349,28 +369,29 @@ async def insert_attempts(db_session: AsyncSession, rows: Sequence[dict[str, Any
     if not rows:
         return
     connection = await db_session.connection()
-    ids = {row["delivery_id"] for row in rows}
-    existing = set(
-        (
-            await connection.execute(
-                across_tenants(
-                    select(DELIVERIES.c.id).where(DELIVERIES.c.id.in_(ids)),
-                    CrossTenant.webhook_worker,
-                )
-            )
-        ).scalars()
+    keys = list({(row["app_id"], row["delivery_id"]) for row in rows})
+    key = tuple_(DELIVERIES.c.app_id, DELIVERIES.c.id)
+    found = await connection.execute(
+        across_tenants(
+            select(DELIVERIES.c.app_id, DELIVERIES.c.id).where(key.in_(keys)),
+            CrossTenant.webhook_worker,
+        )
     )
-    kept = [row for row in rows if row["delivery_id"] in existing]
+    existing = {(app_id, id_) for app_id, id_ in found.all()}
+    kept = [row for row in rows if (row["app_id"], row["delivery_id"]) in existing]
     if kept:
         await connection.execute(insert(ATTEMPTS), kept)
 
 
-async def mark_endpoints_healthy(db_session: AsyncSession, endpoint_ids: set[str]) -> None:
-    if endpoint_ids:
+_ENDPOINT_KEY = tuple_(ENDPOINTS.c.app_id, ENDPOINTS.c.id)
+
+
+async def mark_endpoints_healthy(db_session: AsyncSession, endpoints: set[EndpointKey]) -> None:
+    if endpoints:
         await db_session.exec(
             across_tenants(
                 update(ENDPOINTS)
-                .where(ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.failing_since.is_not(None))
+                .where(_ENDPOINT_KEY.in_(sorted(endpoints)), ENDPOINTS.c.failing_since.is_not(None))
                 .values(failing_since=None),
                 CrossTenant.webhook_worker,
             )
@@ -378,15 +399,16 @@ async def mark_endpoints_healthy(db_session: AsyncSession, endpoint_ids: set[str
 
 
 async def mark_endpoints_failing(
-    db_session: AsyncSession, endpoint_ids: set[str], now: datetime
-) -> dict[str, datetime]:
+    db_session: AsyncSession, endpoints: set[EndpointKey], now: datetime
+) -> dict[EndpointKey, datetime]:
     """Start the failure clock where it is not running; the clock of each endpoint (enabled)."""
-    if not endpoint_ids:
+    if not endpoints:
         return {}
+    keys = sorted(endpoints)
     await db_session.exec(
         across_tenants(
             update(ENDPOINTS)
-            .where(ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.failing_since.is_(None))
+            .where(_ENDPOINT_KEY.in_(keys), ENDPOINTS.c.failing_since.is_(None))
             .values(failing_since=now),
             CrossTenant.webhook_worker,
         )
@@ -394,13 +416,13 @@ async def mark_endpoints_failing(
     connection = await db_session.connection()
     rows = await connection.execute(
         across_tenants(
-            select(ENDPOINTS.c.id, ENDPOINTS.c.failing_since).where(
-                ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.enabled.is_(True)
+            select(ENDPOINTS.c.app_id, ENDPOINTS.c.id, ENDPOINTS.c.failing_since).where(
+                _ENDPOINT_KEY.in_(keys), ENDPOINTS.c.enabled.is_(True)
             ),
             CrossTenant.webhook_worker,
         )
     )
-    return {r[0]: r[1] for r in rows.all() if r[1] is not None}
+    return {(r[0], r[1]): r[2] for r in rows.all() if r[2] is not None}
 
 
 async def disable_endpoint(

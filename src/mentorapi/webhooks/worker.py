@@ -162,7 +162,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._backlog = False
-        self._seen_failing: set[str] = set()  # endpoints this worker saw fail, until a success
+        # Endpoints this worker saw fail, until a success.
+        self._seen_failing: set[repository.EndpointKey] = set()
         self._inflight: set[asyncio.Task[None]] = set()
         self._results: asyncio.Queue[Outcome | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -349,9 +350,9 @@ class Worker:
         now = utcnow()
         updates: list[dict[str, Any]] = []
         attempts: list[dict[str, Any]] = []
-        healthy: set[str] = set()
-        failing: set[str] = set()
-        gone: dict[str, Outcome] = {}
+        healthy: set[repository.EndpointKey] = set()
+        failing: set[repository.EndpointKey] = set()
+        gone: dict[repository.EndpointKey, Outcome] = {}
         for o in batch:
             job, count = o.job, o.job.attempts + 1
             next_at: datetime | None = None
@@ -359,15 +360,15 @@ class Worker:
                 status = DeliveryStatus.succeeded
                 # The clock is stopped only where it runs: it did at claim time, or this
                 # worker has seen the endpoint fail since (the claim could predate that).
-                if job.endpoint_failing or job.endpoint_id in self._seen_failing:
-                    healthy.add(job.endpoint_id)
-                    self._seen_failing.discard(job.endpoint_id)
+                if job.endpoint_failing or job.endpoint in self._seen_failing:
+                    healthy.add(job.endpoint)
+                    self._seen_failing.discard(job.endpoint)
             elif o.status_code == 410:
                 status = DeliveryStatus.failed
-                gone[job.endpoint_id] = o
+                gone[job.endpoint] = o
             else:
-                failing.add(job.endpoint_id)
-                self._seen_failing.add(job.endpoint_id)
+                failing.add(job.endpoint)
+                self._seen_failing.add(job.endpoint)
                 delay = self.next_delay(count, o.retry_after)
                 if delay is None:
                     status = DeliveryStatus.failed
@@ -399,13 +400,13 @@ class Worker:
         async with self.db.sessionmaker() as s, s.begin():
             await repository.save_delivery_results(s, updates)
             await repository.mark_endpoints_healthy(s, healthy)
-            succeeded = {o.job.endpoint_id for o in batch if o.ok}
+            succeeded = {o.job.endpoint for o in batch if o.ok}
             clocks = await repository.mark_endpoints_failing(s, failing - succeeded, now)
-            for endpoint_id, since in clocks.items():
+            for endpoint, since in clocks.items():
                 if now - since >= DISABLE_AFTER:
-                    o = next(o for o in batch if o.job.endpoint_id == endpoint_id)
-                    gone.setdefault(endpoint_id, o)
-            for endpoint_id, o in gone.items():
+                    o = next(o for o in batch if o.job.endpoint == endpoint)
+                    gone.setdefault(endpoint, o)
+            for (_, endpoint_id), o in gone.items():
                 reason = (
                     "the endpoint answered 410 Gone"
                     if o.status_code == 410
