@@ -62,10 +62,17 @@ fleet: install
 fleet-test: install
 	MENTORAPI=$(CURDIR)/$(BIN)/mentorapi PYTHON=$(CURDIR)/$(BIN)/python scripts/fleet.sh test
 
-## bench: load and latency benchmarks (bench/README.md); options through ARGS, e.g.
-## make bench ARGS="mentors --repeat 3", make bench ARGS=--fleet (one server vs the fleet)
+## bench: every benchmark, or the scenarios named after it (`make bench reminders`); options
+## through ARGS: `make bench mentors ARGS="--repeat 3"`, `make bench ARGS=--fleet` (one server
+## against the fleet)
+BENCH_SCENARIOS := $(filter-out bench,$(MAKECMDGOALS))
 bench: install
-	$(BIN)/python -m bench $(ARGS)
+	$(BIN)/python -m bench $(BENCH_SCENARIOS) $(ARGS)
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+# The scenario names are goals too: nothing to make for them.
+$(BENCH_SCENARIOS):
+	@:
+endif
 
 clean:
 	rm -rf $(VENV) clients/typescript/node_modules clients/typescript/dist clients/typescript/src/generated clients/python/.venv clients/python/generated mentorapi.db mentorapi.db-* .mentorapi-demo-key .pytest_cache .mypy_cache .ruff_cache

@@ -105,7 +105,7 @@ async def run() -> dict[str, Any]:
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     # Each serve process's pool as fleet.sh gives the fleet's: the same 20 connections in all
     # (and fewer at once on a PostgreSQL other benches and tests share: max_connections).
-    pool = {"MENTORAPI_DB_POOL_SIZE": "10"}
+    pool = {"MENTORAPI_DB_POOL_SIZE": "10", "MENTORAPI_SHUTDOWN_DRAIN_SECONDS": "0"}
     async with Server(url, workers=2, env=pool, name="fleet-direct") as direct:
         async with httpx.AsyncClient(base_url=direct.base_url, headers=headers, timeout=60) as c:
             slots_path = await slots_mentor(c, slots_base())

@@ -85,6 +85,8 @@ class Fleet:
             PYTHON=sys.executable,
             # As bench.kit.server.Server's: no rate limits, no webhook delivery.
             MENTORAPI_RATE_LIMITS_ENABLED="false",
+            # Stopped at the end of a run: no balancer left to drain to.
+            MENTORAPI_SHUTDOWN_DRAIN_SECONDS="0",
         )
         env.update(self.extra_env)
         return env

@@ -54,6 +54,8 @@ def _serve(args: argparse.Namespace) -> None:
             workers=args.workers,
             log_level="info",
             access_log=False,
+            # After the drain (drain.py): how long the requests in flight may take to finish.
+            timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         )
 
 
@@ -209,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     sub.add_parser(
-        "worker", help="deliver webhooks (run any number of them on PostgreSQL)"
+        "worker",
+        help="send reminders and deliver webhooks (run any number of them on PostgreSQL)",
     ).set_defaults(func=_worker)
 
     sub.add_parser("migrate", help="migrate the database to the latest schema").set_defaults(

@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
+    # Stopping gracefully (README "Rolling restarts"). On SIGTERM `serve` first drains: /readyz
+    # answers 503 while every other request is served as before, for this long, so that the
+    # load balancer's health checks take the process out while it still accepts connections.
+    # Keep it above the balancer's time to mark a server down (deploy/haproxy.cfg: under 2 s).
+    # 0: stop accepting at once (one process, no balancer).
+    shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=300)
+    # Then it stops accepting and waits this long at most for the requests in flight (uvicorn's
+    # graceful shutdown timeout); `worker` (and the in-process worker) waits this long at most
+    # for the deliveries in flight, and hands back the claims of those not finished.
+    shutdown_timeout_seconds: int = Field(default=15, ge=1, le=600)
+
     # Where the demo's API key is remembered between `make run`s (the key itself is stored hashed).
     demo_key_file: str = ".mentorapi-demo-key"
 
@@ -49,9 +60,15 @@ class Settings(BaseSettings):
     # timeout (at least once, never lost).
     webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
 
-    # Housekeeping in each `serve` process (expire unanswered requests, forget Idempotency-Keys
-    # older than 24 h), every interval. Safe in many processes at once: expiry skips rows
-    # another process holds. Off in the test suite's default settings.
+    # Reminders and the other time-driven events (src/mentorapi/reminders/): the worker runs
+    # wherever webhooks are delivered. Rows claimed per transaction; a reminder later than the
+    # grace (the worker was down) is dropped, never sent (other kinds are sent late, saying so).
+    scheduler_batch_size: int = Field(default=500, ge=1, le=5000)
+    reminder_grace_seconds: float = Field(default=300.0, ge=0, le=86400)
+
+    # Housekeeping in each `serve` and `worker` process (expire unanswered requests, forget
+    # Idempotency-Keys older than 24 h), every interval. Safe in many processes at once: expiry
+    # skips rows another process holds. Off in the test suite's default settings.
     housekeeping_enabled: bool = True
     housekeeping_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
 

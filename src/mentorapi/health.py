@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from mentorapi.db.engine import Database
+from mentorapi.drain import Drain
 from mentorapi.kit.problems import problem_doc, problem_response
 
 router = APIRouter(tags=["health"])
@@ -28,11 +29,20 @@ async def healthz() -> Liveness:
 @router.get(
     "/readyz",
     operation_id="checkReadiness",
-    summary="Readiness: the database answers",
+    summary="Readiness: the database answers and the process is not stopping",
     response_model=Readiness,
-    responses={503: problem_doc(503, "Not ready: the database does not answer")},
+    responses={
+        503: problem_doc(
+            503, "Not ready: the database does not answer, or the process is stopping (draining)"
+        )
+    },
 )
 async def readyz(request: Request) -> JSONResponse | Readiness:
+    drain: Drain = request.app.state.drain
+    if drain.draining:
+        # Stopping (drain.py): the balancer is to send nothing new here; everything else is
+        # still served meanwhile.
+        return problem_response(503, "Not ready", "draining: the process is stopping", "not-ready")
     db: Database = request.app.state.db
     try:
         async with db.engine.connect() as conn:

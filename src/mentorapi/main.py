@@ -18,6 +18,7 @@ from mentorapi.db.debug import SqlStatementCount
 from mentorapi.db.dropped import RetryDroppedReads
 from mentorapi.db.engine import create_database
 from mentorapi.db.statistics import create_keeper
+from mentorapi.drain import Drain
 from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.graphql.router import install_graphql
@@ -32,6 +33,8 @@ from mentorapi.mentees.rest import router as mentees_router
 from mentorapi.mentors.rest import lean_routes as mentors_lean_routes
 from mentorapi.mentors.rest import router as mentors_router
 from mentorapi.metrics import Metrics, MetricsMiddleware
+from mentorapi.reminders.rest import router as reminders_router
+from mentorapi.reminders.worker import Scheduler
 from mentorapi.sessions.rest import router as sessions_router
 from mentorapi.sessions.rest import series_router
 from mentorapi.skills.rest import router as skills_router
@@ -87,11 +90,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # request for nothing; at 10,000 about once per thousand requests. Cycles still go.
         gc.set_threshold(10_000, 10, 10)
         worker = Worker(app.state.db, settings) if settings.webhook_worker_enabled else None
+        # Time-driven events feed the same outbox: their worker runs with the delivery worker.
+        scheduler = Scheduler(app.state.db, settings) if settings.webhook_worker_enabled else None
+        app.state.scheduler = scheduler
         if worker is not None:
             await worker.start()
+        if scheduler is not None:
+            await scheduler.start()
+        # Under `mentorapi serve`: SIGTERM drains before uvicorn stops accepting (drain.py).
+        app.state.drain.install(settings.shutdown_drain_seconds)
         try:
             yield
         finally:
+            app.state.drain.uninstall()
+            if scheduler is not None:
+                await scheduler.stop()
             if worker is not None:
                 await worker.stop()
             if app.state.housekeeping is not None:
@@ -116,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
+    app.state.drain = Drain()
     install_problem_handlers(app)
     # Every REST route refuses text the database cannot store (kit/text.py); GraphQL checks
     # its arguments and variables itself (graphql/text.py), to answer in its own error shape.
@@ -123,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         health_router,
         app_router,
+        reminders_router,
         skills_router,
         mentors_router,
         mentees_router,

@@ -9,6 +9,7 @@ from mentorapi.kit.idempotency import IdempotencyKey
 from mentorapi.kit.ratelimit import RateLimitBucket
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor, MentorSkill
+from mentorapi.reminders.models import MentorReminderPolicy, ReminderPolicy, ScheduledNotification
 from mentorapi.sessions.models import ActionItem, Series, Session, SessionNote
 from mentorapi.skills.models import Skill
 from mentorapi.webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
@@ -28,9 +29,12 @@ __all__ = [
     "Mentee",
     "MenteeSkill",
     "Mentor",
+    "MentorReminderPolicy",
     "MentorSkill",
     "Milestone",
     "RateLimitBucket",
+    "ReminderPolicy",
+    "ScheduledNotification",
     "Series",
     "Session",
     "SessionNote",

@@ -20,6 +20,7 @@ class CrossTenant(StrEnum):
     operator = "operator"
     migration = "migration"
     subscription_fanout = "subscription_fanout"
+    scheduler = "scheduler"
 
 
 REASONS: dict[CrossTenant, str] = {
@@ -43,6 +44,12 @@ REASONS: dict[CrossTenant, str] = {
         "each API process reads the committed session events PostgreSQL announced (NOTIFY), "
         "a burst of every app's at once, by the (app_id, id) pairs of the notices, to hand each "
         "to the subscriptions of its own app (graphql/fanout.py)"
+    ),
+    CrossTenant.scheduler: (
+        "the reminders worker claims the due scheduled notifications of every app from one "
+        "queue by due time (FOR UPDATE SKIP LOCKED), then reads and locks the sessions, "
+        "feedback, action items and webhook endpoints of the rows it claimed, by the (app_id, "
+        "id) pairs the claim returned, and writes their events: a batch mixing apps"
     ),
     CrossTenant.migration: (
         "a migration changes the schema and backfills the rows of every app (alembic/env.py "

@@ -28,6 +28,7 @@ from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
 from mentorapi.kit.versioning import check_version
 from mentorapi.mentors import service as mentors_service
+from mentorapi.reminders import service as reminders_service
 from mentorapi.sessions import repository as sessions_repository
 from mentorapi.sessions.models import SessionStatus
 from mentorapi.webhooks import outbox
@@ -145,6 +146,7 @@ async def submit(
     )
     db_session.add(feedback)
     await flush_or_conflict(db_session, f"the {data.author.value} already gave feedback")
+    await reminders_service.feedback_given(db_session, app_id, session.id, data.author.value)
     if data.author is Author.mentee:
         await repository.add_to_mentor_stats(
             db_session,

@@ -30,6 +30,11 @@ log = logging.getLogger("mentorapi.graphql")
 
 PENDING = "mentorapi.graphql.feed"
 SESSION_EVENT_PREFIX = "session."
+# Session events that are not news about the session itself: a reminder is a message for the
+# people (sent to webhooks only, one per offset). `session.started` and `session.ended` do
+# reach subscribers: a calendar view turns "upcoming" into "now" and "over" on them. The
+# trigger of migration e7a2c4b6d8f0 leaves reminders out on PostgreSQL too.
+NOT_FOR_SUBSCRIBERS = frozenset({"session.reminder"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,7 @@ def session_event(row: object) -> SessionEvent | None:
     if (
         isinstance(row, Event)
         and row.type.startswith(SESSION_EVENT_PREFIX)
+        and row.type not in NOT_FOR_SUBSCRIBERS
         and isinstance(row.data, dict)
         and all(isinstance(row.data.get(k), str) for k in _SESSION_KEYS)
     ):

@@ -41,6 +41,7 @@ from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter, SafeParserCache
 from mentorapi.graphql.text import RefuseUnstorableText
 from mentorapi.mentees import gql as mentees_gql
 from mentorapi.mentors import gql as mentors_gql
+from mentorapi.reminders import gql as reminders_gql
 from mentorapi.sessions import gql as sessions_gql
 from mentorapi.skills import gql as skills_gql
 from mentorapi.webhooks import gql as webhooks_gql
@@ -55,6 +56,7 @@ DOMAINS: list[ModuleType] = [
     goals_gql,
     feedback_gql,
     webhooks_gql,
+    reminders_gql,
 ]
 
 MAX_DEPTH = 10

@@ -13,6 +13,7 @@ from mentorapi.kit.versioning import check_version
 from mentorapi.mentees import repository
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentees.schemas import MenteeCreate, MenteeUpdate
+from mentorapi.reminders import service as reminders_service
 from mentorapi.sessions import repository as sessions_repository
 from mentorapi.skills import service as skills_service
 from mentorapi.skills.models import Skill
@@ -126,8 +127,14 @@ async def update(
             # The external_id is who a member token speaks for: only the app may move it.
             raise Forbidden("external_id can be changed only with the app's API key")
         await _ensure_external_id_free(db_session, app_id, changes["external_id"])
+    moved = "timezone" in changes and changes["timezone"] != mentee.timezone
     for field, value in changes.items():
         setattr(mentee, field, value)
+    if moved:
+        # Action items fall due at 09:00 in the mentee's zone: now the new one.
+        await reminders_service.plan_mentee_items(
+            db_session, app_id, mentee.id, mentee.timezone, now=utcnow()
+        )
     if data.seeking is not None:
         links = await _links(db_session, mentee, data.seeking)
         await repository.replace_seeking(db_session, mentee, [link for link, _ in links])

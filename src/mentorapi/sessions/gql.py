@@ -280,7 +280,9 @@ class SubscriptionGapType:
 
 
 @strawberry.type(
-    description="One committed change of a session (the same as its webhook), or a gap marker. "
+    description="One committed change of a session (the same as its webhook), its start or end "
+    "(session.started, session.ended, at their times; reminders go to webhooks only), or a gap "
+    "marker. "
     "A gap marker has `gap` set, `type` `subscription.gap`, and `eventId`, `session` and "
     "`previous` null: changes were lost between the message before it and the one after (the "
     "subscriber fell behind, or the server lost its feed for a while). Nothing is lost without "

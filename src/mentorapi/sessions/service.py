@@ -38,6 +38,7 @@ from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.versioning import check_version
 from mentorapi.mentees import service as mentees_service
 from mentorapi.mentors.models import Format, Mentor
+from mentorapi.reminders import service as reminders
 from mentorapi.sessions import repository
 from mentorapi.sessions.models import (
     ActionItem,
@@ -246,18 +247,20 @@ async def book(
     require_mentee(actor, data.mentee_id)
     mentor, rules, auto_accept = await _check_ask(db_session, app_id, data)
     starts_at = data.starts_at.astimezone(UTC) if data.starts_at else None
+    current = now()
     if starts_at is not None:
         ends_at = starts_at + timedelta(minutes=data.duration_minutes)
         calendar = await availability_service.calendar_for(
             db_session, mentor, starts_at, ends_at, rules=rules
         )
-        reason = why_not(rules, calendar, starts_at, ends_at, now())
+        reason = why_not(rules, calendar, starts_at, ends_at, current)
         if reason is not None:
             raise _slot_conflict(reason, starts_at)
     session = _new_session(app_id, data, auto_accept, starts_at)
     db_session.add(session)
     await flush_or_conflict(db_session, SLOT_TAKEN)
     await _record(db_session, session, _created_event(session))
+    await reminders.plan_sessions(db_session, [session], now=current, new=True)
     return session
 
 
@@ -322,6 +325,7 @@ async def create_series(
     await flush_or_conflict(db_session, SLOT_TAKEN)
     for session in sessions:
         await _record(db_session, session, _created_event(session))
+    await reminders.plan_sessions(db_session, sessions, now=current, new=True)
     return series, sessions
 
 
@@ -363,16 +367,19 @@ async def cancel_series(
         raise Conflict("the series is already cancelled")
     sessions = await repository.series_sessions(db_session, app_id, series_id, for_update=True)
     current = now()
+    cancelled = []
     for session in sessions:
         upcoming = session.starts_at is not None and session.starts_at > current
         if session.status in (SessionStatus.requested, SessionStatus.booked) and upcoming:
             before = session_json(session)
             _cancel(session, data)
             await _record(db_session, session, EventType.session_cancelled, before)
+            cancelled.append(session)
     series.status = SeriesStatus.cancelled.value
     series.version += 1
     series.updated_at = timezones.utcnow()
     await repository.save(db_session, series, *sessions)
+    await reminders.plan_sessions(db_session, cancelled, now=current)
     return series, sessions
 
 
@@ -456,6 +463,7 @@ async def accept(
     _touch(session)
     await repository.save(db_session, session)
     await _record(db_session, session, EventType.session_booked, before)
+    await reminders.plan_sessions(db_session, [session], now=now())
     return session
 
 
@@ -477,6 +485,7 @@ async def decline(
     _touch(session)
     await repository.save(db_session, session)
     await _record(db_session, session, EventType.session_declined, before)
+    await reminders.plan_sessions(db_session, [session], now=now())
     return session
 
 
@@ -503,6 +512,7 @@ async def cancel(
     _cancel(session, data)
     await repository.save(db_session, session)
     await _record(db_session, session, EventType.session_cancelled, before)
+    await reminders.plan_sessions(db_session, [session], now=now())
     return session
 
 
@@ -549,6 +559,7 @@ async def reschedule(
     db_session.add(session)
     await flush_or_conflict(db_session, SLOT_TAKEN)
     await _record(db_session, session, EventType.session_rescheduled, before)
+    await reminders.plan_sessions(db_session, [session], now=now())
     return session
 
 
@@ -581,6 +592,7 @@ async def complete(
     await repository.save(db_session, session)
     await repository.add_completed(db_session, session)
     await _record(db_session, session, EventType.session_completed, before)
+    await reminders.plan_sessions(db_session, [session], now=now(), completing=True)
     return session
 
 
@@ -601,6 +613,7 @@ async def no_show(
     _touch(session)
     await repository.save(db_session, session)
     await _record(db_session, session, EventType.session_no_show, before)
+    await reminders.plan_sessions(db_session, [session], now=now())
     return session
 
 
@@ -726,7 +739,14 @@ async def add_action_item(
         due_on=data.due_on.isoformat() if data.due_on else None,
     )
     await repository.save(db_session, item)
+    if item.due_on:
+        await _plan_item(db_session, session, item)
     return item
+
+
+async def _plan_item(db_session: AsyncSession, session: Session, item: ActionItem) -> None:
+    zone = await reminders.mentee_timezone(db_session, session.app_id, session.mentee_id)
+    await reminders.plan_action_items(db_session, session.app_id, [item], zone, now=now())
 
 
 async def update_action_item(
@@ -739,7 +759,9 @@ async def update_action_item(
     data: ActionItemUpdate,
     expected_version: int | None = None,
 ) -> ActionItem:
-    await _action_items_session(db_session, app_id, actor, session_id, "changing action items")
+    session = await _action_items_session(
+        db_session, app_id, actor, session_id, "changing action items"
+    )
     item = await repository.get_action_item(db_session, app_id, session_id, item_id)
     if item is None:
         raise NotFound(f"no action item {item_id} on session {session_id}")
@@ -755,6 +777,8 @@ async def update_action_item(
     item.version += 1
     item.updated_at = timezones.utcnow()
     await repository.save(db_session, item)
+    if "due_on" in changes or "done" in changes:
+        await _plan_item(db_session, session, item)
     return item
 
 

@@ -15,6 +15,12 @@ from pydantic.config import JsonValue
 from mentorapi.feedback.schemas import FeedbackRead, ImpactUpdateRead
 from mentorapi.kit.bodies import sometimes
 from mentorapi.kit.ids import EndpointIdOut
+from mentorapi.reminders.schemas import (
+    ActionItemDueData,
+    FeedbackRequestData,
+    SessionReminderData,
+    SessionTimeData,
+)
 from mentorapi.sessions.schemas import SessionEventData
 from mentorapi.webhooks.models import EventType
 
@@ -43,8 +49,18 @@ class WebhookTestData(BaseModel):
     message: str
 
 
+# Sent by the reminders worker at their time, with payloads of their own (below).
+TIMED = {
+    EventType.session_reminder,
+    EventType.session_started,
+    EventType.session_ended,
+    EventType.feedback_requested,
+    EventType.action_item_due,
+}
+
+
 def _types(family: str) -> list[JsonValue]:
-    return [t.value for t in EventType if t.value.startswith(family)]
+    return [t.value for t in EventType if t.value.startswith(family) and t not in TIMED]
 
 
 class SessionEvent(BaseModel):
@@ -59,6 +75,33 @@ class FeedbackEvent(BaseModel):
     )
     timestamp: datetime
     data: FeedbackEventData
+
+
+class SessionReminderEvent(BaseModel):
+    type: Literal["session.reminder"]
+    timestamp: datetime = Field(description="When the reminder was due.")
+    data: SessionReminderData
+
+
+class SessionTimeEvent(BaseModel):
+    type: str = Field(
+        examples=["session.started"],
+        json_schema_extra={"enum": ["session.started", "session.ended"]},
+    )
+    timestamp: datetime = Field(description="The session's start or end.")
+    data: SessionTimeData
+
+
+class FeedbackRequestedEvent(BaseModel):
+    type: Literal["feedback.requested"]
+    timestamp: datetime = Field(description="When the request was due.")
+    data: FeedbackRequestData
+
+
+class ActionItemDueEvent(BaseModel):
+    type: Literal["action_item.due"]
+    timestamp: datetime = Field(description="09:00 on the due date in the mentee's zone.")
+    data: ActionItemDueData
 
 
 class WebhookTestEvent(BaseModel):
@@ -76,6 +119,15 @@ _DESCRIPTIONS = {
     EventType.session_completed: "A session took place.",
     EventType.session_no_show: "A booked session was marked as a no-show.",
     EventType.session_expired: "A request was not accepted before its start.",
+    EventType.session_reminder: "A booked session starts in `minutes_before` minutes (one "
+    "event per offset of the reminder policy, at that time; never sent late: see `GET "
+    "/v1/app/reminders`).",
+    EventType.session_started: "A booked session's start time has come.",
+    EventType.session_ended: "A booked session's end time has come (prompt the mentor to "
+    "complete it).",
+    EventType.feedback_requested: "Ask `party` for feedback on a completed session: the "
+    "policy's delay after its end, unless that party has already given feedback.",
+    EventType.action_item_due: "An action item not done is due today (09:00 in the mentee's zone).",
     EventType.feedback_submitted: "Feedback on a session was submitted.",
     EventType.feedback_impact_added: "A later impact update was added to feedback.",
     EventType.webhook_test: "Sent by `POST /v1/webhook-endpoints/{id}/test` to that endpoint.",
@@ -112,8 +164,18 @@ def _document(event_type: EventType, body: type[BaseModel]) -> None:
     )(receive)
 
 
+_TIMED_EVENTS: dict[EventType, type[BaseModel]] = {
+    EventType.session_reminder: SessionReminderEvent,
+    EventType.session_started: SessionTimeEvent,
+    EventType.session_ended: SessionTimeEvent,
+    EventType.feedback_requested: FeedbackRequestedEvent,
+    EventType.action_item_due: ActionItemDueEvent,
+}
+
 for _type in EventType:
-    if _type.value.startswith("session."):
+    if _type in _TIMED_EVENTS:
+        _document(_type, _TIMED_EVENTS[_type])
+    elif _type.value.startswith("session."):
         _document(_type, SessionEvent)
     elif _type.value.startswith("feedback."):
         _document(_type, FeedbackEvent)

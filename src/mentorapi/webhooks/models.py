@@ -19,8 +19,14 @@ class EventType(NamedStrEnum):
     session_completed = "session.completed"
     session_no_show = "session.no_show"
     session_expired = "session.expired"
+    # Time-driven (reminders/): sent by the worker at their time, not by a caller's change.
+    session_reminder = "session.reminder"
+    session_started = "session.started"
+    session_ended = "session.ended"
     feedback_submitted = "feedback.submitted"
     feedback_impact_added = "feedback.impact_added"
+    feedback_requested = "feedback.requested"
+    action_item_due = "action_item.due"
     webhook_test = "webhook.test"
 
 

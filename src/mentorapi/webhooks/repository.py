@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, tuple_, update
+from sqlalchemy.sql import Executable
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.paging import SortKey, paginate
+from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.webhooks.models import (
@@ -64,6 +66,80 @@ async def notify_workers(db_session: AsyncSession) -> None:
         return
     await db_session.exec(sm_select(func.pg_notify(NOTIFY_CHANNEL, "")))
     db_session.info[_NOTIFIED] = transaction
+
+
+async def existing_event_ids(db_session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[str]:
+    """Which of these (app_id, id) events are already in the log (outbox.record_given)."""
+    if not keys:
+        return set()
+    query = across_tenants(
+        select(EVENTS.c.id).where(
+            pairs_in(_dialect(db_session), EVENTS.c.app_id, EVENTS.c.id, keys)
+        ),
+        CrossTenant.scheduler,
+    )
+    connection = await db_session.connection()
+    return set((await connection.execute(query)).scalars())
+
+
+async def last_sequences(
+    db_session: AsyncSession, objects: set[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """The last sequence of each (app_id, object_id) that has events."""
+    if not objects:
+        return {}
+    pairs = sorted(objects)
+    connection = await db_session.connection()
+    statement: Executable
+    if _dialect(db_session) == "postgresql":
+        # One probe of the unique (app_id, object_id, sequence) index per object, backwards
+        # to its last: the cost of a batch does not grow with the log (IN lists of app ids and
+        # object ids let the planner pick the app_id index, and filter every event of an app).
+        statement = across_tenants(
+            text(
+                "SELECT o.app_id, o.object_id, s.last "
+                "FROM unnest(CAST(:apps AS varchar[]), CAST(:objects AS varchar[])) "
+                "AS o(app_id, object_id) "
+                "CROSS JOIN LATERAL (SELECT max(e.sequence) AS last FROM events e "
+                "WHERE e.app_id = o.app_id AND e.object_id = o.object_id) s "
+                "WHERE s.last IS NOT NULL"
+            ).bindparams(apps=[a for a, _ in pairs], objects=[o for _, o in pairs]),
+            CrossTenant.scheduler,
+        )
+    else:
+        statement = across_tenants(
+            select(EVENTS.c.app_id, EVENTS.c.object_id, func.max(EVENTS.c.sequence))
+            .where(
+                EVENTS.c.app_id.in_(sorted({a for a, _ in pairs})),
+                EVENTS.c.object_id.in_(sorted({o for _, o in pairs})),
+            )
+            .group_by(EVENTS.c.app_id, EVENTS.c.object_id),
+            CrossTenant.scheduler,
+        )
+    rows = (await connection.execute(statement)).all()
+    return {(r[0], r[1]): int(r[2]) for r in rows if (r[0], r[1]) in objects}
+
+
+async def enabled_endpoints_of_apps(
+    db_session: AsyncSession, app_ids: set[str]
+) -> dict[str, list[WebhookEndpoint]]:
+    if not app_ids:
+        return {}
+    query = across_tenants(
+        sm_select(WebhookEndpoint).where(
+            col(WebhookEndpoint.app_id).in_(sorted(app_ids)), col(WebhookEndpoint.enabled).is_(True)
+        ),
+        CrossTenant.scheduler,
+    )
+    found: dict[str, list[WebhookEndpoint]] = {}
+    for endpoint in (await db_session.exec(query)).all():
+        found.setdefault(endpoint.app_id, []).append(endpoint)
+    return found
+
+
+async def insert_deliveries(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    connection = await db_session.connection()
+    await connection.execute(insert(DELIVERIES), list(rows))
 
 
 async def events_by_keys(db_session: AsyncSession, keys: Sequence[tuple[str, str]]) -> list[Event]:
@@ -361,6 +437,28 @@ async def save_delivery_results(
     )
     connection = await db_session.connection()
     await connection.execute(statement, list(results))
+
+
+async def release_claims(
+    db_session: AsyncSession, claims: Sequence[dict[str, Any]], now: datetime
+) -> None:
+    """Make claimed deliveries due `now` again (`b_app`, `b_id`, `b_lease` each), attempts
+    unchanged: a stopping worker hands back what it will not finish. A row whose lease moved
+    on (claimed again since) is not ours any more, and is left alone."""
+    if not claims:
+        return
+    statement = (
+        update(DELIVERIES)
+        .where(
+            DELIVERIES.c.app_id == bindparam("b_app"),
+            DELIVERIES.c.id == bindparam("b_id"),
+            DELIVERIES.c.next_attempt_at == bindparam("b_lease"),
+            DELIVERIES.c.status == DeliveryStatus.pending.value,
+        )
+        .values(next_attempt_at=now, updated_at=now)
+    )
+    connection = await db_session.connection()
+    await connection.execute(statement, list(claims))
 
 
 async def insert_attempts(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -4,6 +4,9 @@ It runs inside `mentorapi serve` (the app's lifespan) and as `mentorapi worker`;
 of workers may run against PostgreSQL, because each claims rows with `FOR UPDATE SKIP LOCKED`
 and pushes their `next_attempt_at` forward as a lease. A worker that dies mid-delivery leaves
 rows that fall due again when the lease ends: delivery is at least once, and nothing is lost.
+A worker that is stopped (SIGTERM) leaves nothing to a lease: it starts no new attempt, lets
+those in flight finish (up to MENTORAPI_SHUTDOWN_TIMEOUT_SECONDS) and saves them, and hands
+back every other claim, due at once, waking the other workers.
 Workers wake on PostgreSQL `NOTIFY` (sent by the outbox at commit) and poll as a fallback.
 """
 
@@ -147,6 +150,7 @@ class Worker:
         self.concurrency = settings.webhook_worker_concurrency
         self.timeout = settings.webhook_timeout_seconds
         self.lease = timedelta(seconds=settings.webhook_lease_seconds)
+        self.stop_timeout = settings.shutdown_timeout_seconds
         if settings.webhook_lease_seconds <= self.timeout:
             log.warning(
                 "MENTORAPI_WEBHOOK_LEASE_SECONDS (%g) is not above the timeout (%g): a slow "
@@ -159,6 +163,10 @@ class Worker:
             POSTGRES_POLL_SECONDS if self.is_postgres else SQLITE_POLL_SECONDS
         )
         self.delivered = 0  # HTTP attempts finished, for benchmarks and logs
+        self.released = 0  # claims handed back unfinished by stop()
+        # Claimed and not yet finished (its outcome not queued for saving): what stop() hands
+        # back if it is still here at the end.
+        self._claimed: dict[str, Job] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._backlog = False
@@ -192,18 +200,21 @@ class Worker:
         log.info("webhook worker started (concurrency %d)", self.concurrency)
 
     async def stop(self) -> None:
-        """Finish what is in flight (up to the timeout), save the results, close."""
+        """Claim nothing more and start no new attempt; let the attempts in flight finish (up to
+        MENTORAPI_SHUTDOWN_TIMEOUT_SECONDS) and save their results; hand back the claims of the
+        rest, due at once, rather than leave them to their leases; close."""
         self._stopping = True
         self._wake.set()
         claim_loop, write_loop = self._tasks
         await claim_loop
         if self._inflight:
-            _done, pending = await asyncio.wait(self._inflight, timeout=self.timeout + 1)
-            for task in pending:  # their leases run out and another worker sends them
+            _done, pending = await asyncio.wait(self._inflight, timeout=self.stop_timeout)
+            for task in pending:  # cut off: handed back below, and sent again (at least once)
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self._results.put(None)
         await write_loop
+        await self._release()
         if self._listener is not None:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
@@ -239,6 +250,7 @@ class Worker:
                     await asyncio.sleep(1.0)
                     continue
                 for job in jobs:
+                    self._claimed[job.delivery_id] = job
                     task = asyncio.create_task(self._deliver(job))
                     self._inflight.add(task)
                     task.add_done_callback(self._finished)
@@ -262,6 +274,8 @@ class Worker:
     # --- delivering -----------------------------------------------------------------------------
 
     async def _deliver(self, job: Job) -> None:
+        if self._stopping:
+            return  # claimed just as the worker stops: never attempted, stop() hands it back
         client = await self._clients.get()  # never waits: at most `concurrency` in flight
         try:
             outcome = await self.send(job, client)
@@ -271,6 +285,7 @@ class Worker:
         finally:
             self._clients.put_nowait(client)
         self.delivered += 1
+        self._claimed.pop(job.delivery_id, None)  # its result is saved, not handed back
         await self._results.put(outcome)
 
     async def send(self, job: Job, client: httpx.AsyncClient) -> Outcome:
@@ -312,6 +327,28 @@ class Worker:
             _clip(error, 1000),
             parse_retry_after(retry_after, finished) if status_code in (429, 503) else None,
         )
+
+    async def _release(self) -> None:
+        """Hand back what was claimed and not finished: due now, for whichever worker is up."""
+        jobs = list(self._claimed.values())
+        self._claimed.clear()
+        if not jobs:
+            return
+        now = utcnow()
+        try:
+            async with self.db.sessionmaker() as s, s.begin():
+                await repository.release_claims(
+                    s,
+                    [{"b_app": j.app_id, "b_id": j.delivery_id, "b_lease": j.lease} for j in jobs],
+                    now,
+                )
+                await repository.notify_workers(s)
+        except Exception:
+            # Their leases still end: another worker sends them then.
+            log.exception("handing back %d claimed webhook deliveries failed", len(jobs))
+            return
+        self.released += len(jobs)
+        log.info("handed back %d claimed webhook deliveries, due now", len(jobs))
 
     # --- recording ------------------------------------------------------------------------------
 
@@ -470,20 +507,36 @@ async def _read_excerpt(response: httpx.Response) -> str:
 
 
 async def run_worker(settings: Settings) -> None:
-    """`mentorapi worker`: deliver until SIGINT or SIGTERM, then finish what is in flight."""
+    """`mentorapi worker`: send time-driven events, deliver webhooks (and do the housekeeping,
+    unless MENTORAPI_HOUSEKEEPING_ENABLED=false) until SIGINT or SIGTERM; then stop as
+    `Worker.stop` says: what is in flight finishes, every other claim is handed back."""
     import signal
 
+    import mentorapi.db.models  # noqa: F401 - every table: housekeeping's rows refer to them all
+    from mentorapi import housekeeping
     from mentorapi.db.engine import create_database
+    from mentorapi.reminders.worker import Scheduler
 
     db = create_database(settings)
     worker = Worker(db, settings)
+    scheduler = Scheduler(db, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await worker.start()
+    await scheduler.start()
+    chores = (
+        housekeeping.start(db, settings.housekeeping_interval_seconds)
+        if settings.housekeeping_enabled
+        else None
+    )
     try:
         await stop.wait()
+        log.info("stopping: claiming nothing more")
     finally:
+        await scheduler.stop()
+        if chores is not None:
+            await housekeeping.stop(chores)
         await worker.stop()
         await db.dispose()

@@ -2,19 +2,12 @@
 
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
-
-@dataclass(frozen=True)
-class Fleet:
-    url: str  # the load balancer
-    key: str  # an API key of an app created for the run
-    direct_database_url: str  # PostgreSQL itself, not through PgBouncer
-    member_limit: int  # MENTORAPI_RATE_LIMIT_MEMBER_PER_WINDOW of every API process
-    worker_pids: list[int]  # the `mentorapi worker` processes
+from tests.fleet.blackbox.support import Fleet, app_client
 
 
 @pytest.fixture(scope="session")
@@ -23,9 +16,10 @@ def fleet() -> Fleet:
         return Fleet(
             url=os.environ["MENTORAPI_FLEET_URL"],
             key=os.environ["MENTORAPI_FLEET_KEY"],
+            other_key=os.environ["MENTORAPI_FLEET_OTHER_KEY"],
             direct_database_url=os.environ["MENTORAPI_FLEET_DIRECT_DATABASE_URL"],
             member_limit=int(os.environ["MENTORAPI_FLEET_MEMBER_LIMIT"]),
-            worker_pids=[int(p) for p in os.environ["MENTORAPI_FLEET_WORKER_PIDS"].split()],
+            directory=Path(os.environ["MENTORAPI_FLEET_DIR"]),
         )
     except KeyError as missing:
         raise RuntimeError(f"{missing} unset: run these tests with `make fleet-test`") from None
@@ -33,11 +27,5 @@ def fleet() -> Fleet:
 
 @pytest.fixture
 async def client(fleet: Fleet) -> AsyncIterator[httpx.AsyncClient]:
-    """The app's client through the balancer, with room for 50 requests at once."""
-    async with httpx.AsyncClient(
-        base_url=fleet.url,
-        headers={"Authorization": f"Bearer {fleet.key}"},
-        timeout=30,
-        limits=httpx.Limits(max_connections=100),
-    ) as c:
+    async with app_client(fleet, fleet.key) as c:
         yield c

@@ -4,29 +4,44 @@ balancer, deploy/haproxy.cfg) names the process that answered, so each test can 
 processes took part."""
 
 import asyncio
-import json
 import os
 import signal
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
+import pytest
 
-from tests.factories import as_member, book_session, bookable, mint_token
-from tests.fleet.blackbox.conftest import Fleet
+from tests.factories import (
+    as_member,
+    book_session,
+    bookable,
+    create_mentor,
+    mint_token,
+    set_availability,
+)
+from tests.fleet.blackbox.support import (
+    BOTH,
+    Fleet,
+    Subscriber,
+    Tally,
+    app_client,
+    delivery_states,
+    endpoints,
+    query,
+    served_by,
+    subscriber,
+    until,
+)
 from tests.webhooks.receiver import Receiver, Reply
 
-BOTH = {"api1", "api2"}
 # Free starts for the mentor of `bookable` (Europe/Berlin, 09:00-17:00 every day), in the future.
 SLOTS = [f"2027-01-{day}T{hour}:00:00Z" for day in range(11, 31) for hour in ("08", "10", "12")]
-
-
-def served_by(responses: list[httpx.Response]) -> set[str]:
-    return {r.headers["x-served-by"] for r in responses}
 
 
 async def test_fifty_bookings_of_one_slot_over_both_processes_one_wins(
@@ -76,49 +91,23 @@ async def test_a_members_rate_limit_holds_across_both_processes(
     assert all("retry-after" in r.headers for r in responses if r.status_code == 429)
 
 
-CHANGES = """subscription($m: ID) { sessionsChanged(mentorId: $m) {
-  eventId type session { id status } gap { reason missed } } }"""
-
-
-@asynccontextmanager
-async def subscriber(fleet: Fleet, mentor_id: str) -> AsyncIterator[tuple[str, list[Any]]]:
-    """A `sessionsChanged` subscription over a WebSocket through the balancer: the process it
-    reached and the changes heard so far (filled in the background)."""
-    url = fleet.url.replace("http://", "ws://") + "/graphql"
-    heard: list[Any] = []
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-        await ws.send(
-            json.dumps(
-                {"type": "connection_init", "payload": {"Authorization": f"Bearer {fleet.key}"}}
-            )
-        )
-        ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        assert ack["type"] == "connection_ack", ack
-        payload = {"query": CHANGES, "variables": {"m": mentor_id}}
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-        task = asyncio.create_task(_listen(ws, heard))
-        try:
-            assert ws.response is not None
-            yield ws.response.headers["x-served-by"], heard
-        finally:
-            task.cancel()
-
-
-async def _listen(ws: ClientConnection, heard: list[Any]) -> None:
-    async for raw in ws:
-        message = json.loads(raw)
-        assert message["type"] == "next", message
-        heard.append(message["payload"]["data"]["sessionsChanged"])
-
-
-async def _until(condition: Any, within: float) -> bool:
+async def _warmed_up(subs: list[Subscriber], change: Any, within: float = 20.0) -> list[int]:
+    """Black-box, a subscription is live once it hears something: make changes (`change()`
+    returns the session id it changed) until every subscriber has heard the same one; what
+    comes after must all arrive. Where each subscriber's changes start from then on."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while loop.time() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(condition())
+        session_id = await change()
+        if await until(
+            lambda sid=session_id: all(
+                any(c["session"]["id"] == sid for c in s.heard) for s in subs
+            ),
+            within=1,
+        ):
+            await asyncio.sleep(0.2)  # the same change, heard late by a slower one, passes too
+            return [len(s.heard) for s in subs]
+    raise AssertionError("the subscribers never all heard one change")
 
 
 async def test_subscribers_on_both_processes_hear_every_change_once(
@@ -128,25 +117,17 @@ async def test_subscribers_on_both_processes_hear_every_change_once(
     slots = iter(SLOTS)
     async with AsyncExitStack() as stack:
         subs = [
-            await stack.enter_async_context(subscriber(fleet, base["mentor_id"])) for _ in range(4)
-        ]
-        assert {process for process, _ in subs} == BOTH
-        # Black-box, a subscription is live once it hears something: warm-up bookings until
-        # every subscriber has heard the same one; everything after that must arrive.
-        for _ in range(20):
-            warm = await book_session(client, base, next(slots))
-            heard_warm = await _until(
-                lambda w=warm: all(
-                    any(c["session"]["id"] == w["id"] for c in heard) for _, heard in subs
-                ),
-                within=1,
+            await stack.enter_async_context(
+                subscriber(fleet, fleet.key, mentor_id=base["mentor_id"])
             )
-            if heard_warm:
-                break
-        else:
-            raise AssertionError("the subscribers never all heard one booking")
-        marks = [len(heard) for _, heard in subs]
+            for _ in range(4)
+        ]
+        assert {s.process for s in subs} == BOTH
 
+        async def book() -> str:
+            return str((await book_session(client, base, next(slots)))["id"])
+
+        marks = await _warmed_up(subs, book)
         booked = [await book_session(client, base, next(slots)) for _ in range(6)]
         cancels = [
             await client.post(f"/v1/sessions/{s['id']}/cancel", json={"by": "mentor"})
@@ -156,9 +137,9 @@ async def test_subscribers_on_both_processes_hear_every_change_once(
         expected = {s["id"] for s in booked}
 
         def after(index: int) -> list[Any]:
-            return subs[index][1][marks[index] :]
+            return subs[index].heard[marks[index] :]
 
-        await _until(
+        await until(
             lambda: all(
                 Counter(c["type"] for c in after(i))["session.cancelled"] >= 2
                 and {c["session"]["id"] for c in after(i)} >= expected
@@ -179,71 +160,206 @@ async def test_subscribers_on_both_processes_hear_every_change_once(
             assert sorted(cancelled) == sorted(s["id"] for s in booked[:2]), changes
 
 
+# --- webhooks: a thousand events, two workers, three endpoints ---------------------------------
+
 ENDPOINTS = ("/a", "/b", "/c")
+EVENTS = 1000
+SERIES = 25  # sessions per weekly series, a `session.booked` event each
+MENTORS = 8  # 5 series each, one a weekday: each booking locks its mentor, so spread them
 
 
-async def _endpoints(client: httpx.AsyncClient, receiver: Receiver) -> None:
-    for name in ENDPOINTS:
-        endpoint = await client.post(
-            "/v1/webhook-endpoints", json={"url": receiver.url(name), "events": []}
-        )
-        assert endpoint.status_code == 201, endpoint.text
-
-
-async def _burst(client: httpx.AsyncClient, bookings: int) -> set[str]:
-    """`bookings` sessions booked at once (two mentors: 60 slots each): their ids."""
-    bases = [await bookable(client), await bookable(client)]
+async def _burst(client: httpx.AsyncClient, events: int) -> set[str]:
+    """`events` sessions booked at once, in weekly series (40 requests for 1,000 events, where
+    single bookings would take 1,000): their ids."""
+    bases = [await bookable(client) for _ in range(MENTORS)]
+    first = date(2027, 11, 1)
     burst = await asyncio.gather(
         *(
-            client.post("/v1/sessions", json={**bases[i % 2], "starts_at": SLOTS[i // 2]})
-            for i in range(bookings)
+            client.post(
+                "/v1/series",
+                json={
+                    **bases[i % MENTORS],
+                    "starts_at": f"{first + timedelta(days=i // MENTORS)}T10:00:00Z",
+                    "count": SERIES,
+                },
+            )
+            for i in range(events // SERIES)
         )
     )
-    assert [r.status_code for r in burst] == [201] * bookings, [r.text for r in burst]
-    return {r.json()["id"] for r in burst}
+    assert [r.status_code for r in burst] == [201] * len(burst), [
+        r.text for r in burst if r.status_code != 201
+    ][:3]
+    sessions = {s["id"] for r in burst for s in r.json()["sessions"]}
+    assert len(sessions) == events
+    return sessions
 
 
-def _deliveries(receiver: Receiver, sessions: set[str]) -> Counter[tuple[str, str]]:
-    """(endpoint, session) pairs of the burst's `session.*` events received, with counts."""
-    pairs: Counter[tuple[str, str]] = Counter()
-    for r in receiver.requests:
-        session = json.loads(r.body)["data"].get("id")
-        if session in sessions:
-            pairs[(r.path.removeprefix(receiver.prefix), session)] += 1
-    return pairs
+async def _until_all_succeeded(fleet: Fleet, endpoint_ids: list[str], within: float) -> None:
+    """Until every delivery to these endpoints is recorded as answered with a 2xx (what arrived
+    at the receiver is not enough: a request in flight when its sender died arrived too)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        states = await delivery_states(fleet, endpoint_ids)
+        statuses = {status for status, _ in states}
+        if sum(states.values()) == len(ENDPOINTS) * EVENTS and statuses == {"succeeded"}:
+            return
+        if loop.time() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert sum(states.values()) == len(ENDPOINTS) * EVENTS, states
+    assert {status for status, _ in states} == {"succeeded"}, states
 
 
-async def test_two_workers_deliver_every_event_of_a_burst_to_three_endpoints_once(
-    client: httpx.AsyncClient,
-) -> None:
-    async with Receiver() as receiver:
-        await _endpoints(client, receiver)
-        sessions = await _burst(client, 100)
-        expected = {(name, s) for name in ENDPOINTS for s in sessions}
-        await receiver.wait_for(
-            lambda _r: set(_deliveries(receiver, sessions)) == expected, within=30
-        )
-        await asyncio.sleep(1)  # room for a duplicate, if one were coming
-        twice = [pair for pair, n in _deliveries(receiver, sessions).items() if n > 1]
-        assert twice == []
-        ids = Counter((r.path, r.headers["webhook-id"]) for r in receiver.requests)
-        assert [i for i, n in ids.items() if n > 1] == []
-
-
-async def test_a_worker_killed_mid_burst_loses_no_delivery(
+async def test_two_workers_deliver_a_thousand_events_to_three_endpoints_once(
     fleet: Fleet, client: httpx.AsyncClient
 ) -> None:
-    """Last: it leaves the fleet with one worker. The killed worker's claimed deliveries fall
-    due again when their lease ends (MENTORAPI_WEBHOOK_LEASE_SECONDS, short for the fleet)."""
-    # Slow answers (1 s, under the fleet's 2 s timeout) keep each worker's deliveries in
-    # flight: the kill comes with the first ones received, while the burst is still booking.
-    async with Receiver(lambda _r: Reply(delay=1.0)) as receiver:
-        await _endpoints(client, receiver)
-        booking = asyncio.create_task(_burst(client, 60))
-        await receiver.wait_count(10, within=30)
-        os.kill(fleet.worker_pids[0], signal.SIGKILL)
-        sessions = await booking
-        expected = {(name, s) for name in ENDPOINTS for s in sessions}
-        await receiver.wait_for(
-            lambda _r: set(_deliveries(receiver, sessions)) == expected, within=60
+    async with Receiver() as receiver, endpoints(client, receiver, ENDPOINTS) as ids:
+        sessions = await _burst(client, EVENTS)
+        tally = Tally(receiver, sessions)
+        await tally.until_all({(name, s) for name in ENDPOINTS for s in sessions}, within=60)
+        await _until_all_succeeded(fleet, list(ids.values()), within=10)
+        await asyncio.sleep(1)  # room for a duplicate, if one were coming
+        tally.update()
+        assert len(tally.pairs) == len(ENDPOINTS) * EVENTS
+        assert [pair for pair, n in tally.pairs.items() if n > 1] == []
+        assert [i for i, n in tally.ids.items() if n > 1] == []
+        # Sent once each, by the workers' own record too.
+        states = await delivery_states(fleet, list(ids.values()))
+        assert states == {("succeeded", 1): len(ENDPOINTS) * EVENTS}, states
+
+
+async def test_a_worker_killed_mid_run_loses_no_delivery(
+    fleet: Fleet, client: httpx.AsyncClient
+) -> None:
+    """worker2 (4-s lease, scripts/fleet.sh) gets SIGKILL while the burst is being delivered:
+    the deliveries it had claimed fall due again when their lease ends, and are sent. worker2
+    is started again meanwhile (the fleet is whole for the next test)."""
+    restarted: asyncio.Task[None] | None = None
+    try:
+        # A short wait per answer keeps each worker's 32 slots full while the burst lasts.
+        async with (
+            Receiver(lambda _r: Reply(delay=0.05)) as receiver,
+            endpoints(client, receiver, ENDPOINTS) as ids,
+        ):
+            booking = asyncio.create_task(_burst(client, EVENTS))
+            await receiver.wait_count(200, within=60)
+            os.kill(fleet.pid("worker2"), signal.SIGKILL)
+            # What the kill left: worker2's claims, leased into the future. worker1 leases for
+            # 30 s, and holds a claim for well under 10 s here: its claims end in (now + 20 s,
+            # now + 31 s]; anything else leased is worker2's (no delivery fails, so none waits
+            # for a retry).
+            [stranded] = await query(
+                fleet,
+                "SELECT count(*) FROM deliveries WHERE endpoint_id = ANY($1) AND status = "
+                "'pending' AND next_attempt_at > now() AND next_attempt_at NOT BETWEEN "
+                "now() + interval '20 seconds' AND now() + interval '31 seconds'",
+                list(ids.values()),
+            )
+            assert stranded[0] > 0, "the kill came when worker2 held no delivery"
+            restarted = asyncio.create_task(fleet.restart("worker2"))
+            sessions = await booking
+            tally = Tally(receiver, sessions)
+            await tally.until_all({(name, s) for name in ENDPOINTS for s in sessions}, within=60)
+            # The ones worker2 held when it died arrived, but nobody saw them answered: they
+            # are answered once their lease has ended and another worker sent them again.
+            await _until_all_succeeded(fleet, list(ids.values()), within=60)
+    finally:
+        await (restarted or fleet.restart("worker2"))
+
+
+# --- expiries made by the workers -------------------------------------------------------------
+
+EXPIRY_TEST = "test_subscribers_on_both_processes_hear_the_workers_expiries_once"
+ALL_DAY = [
+    {"day": d, "start": "00:00", "end": "24:00"}
+    for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+]
+
+
+@dataclass
+class Expiring:
+    """Requests of the second app, made to expire at `at`, and four subscribers to their mentee
+    on both processes; `marks`: where each subscriber's changes after its warm-up start."""
+
+    at: datetime
+    requests: set[str]
+    subscribers: list[Subscriber]
+    marks: list[int]
+    stack: AsyncExitStack
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def expiring(request: pytest.FixtureRequest, fleet: Fleet) -> AsyncIterator[Expiring | None]:
+    """Armed before the first test when the expiry test is to run (a start time is a whole
+    minute, so expiring takes up to a minute: the tests before the check run meanwhile).
+
+    Requests of a second app, whose sessions no other test reads (a read of an app's sessions
+    expires its due requests too), and API processes without housekeeping (scripts/fleet.sh):
+    only a worker process's housekeeping can expire them."""
+    if not any(item.name == EXPIRY_TEST for item in request.session.items):
+        yield None
+        return
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(app_client(fleet, fleet.other_key))
+        base = await bookable(client, weekly=ALL_DAY, auto_accept=False)
+        mentors = [base["mentor_id"]]
+        for _ in range(2):  # the same mentee asks two more mentors, for the same time
+            mentor = await create_mentor(
+                client, skills=[{"skill_id": base["skill_id"], "level": 3}]
+            )
+            await set_availability(client, mentor["id"], weekly=ALL_DAY, auto_accept=False)
+            mentors.append(mentor["id"])
+        subs = [
+            await stack.enter_async_context(
+                subscriber(fleet, fleet.other_key, mentee_id=base["mentee_id"])
+            )
+            for _ in range(4)
+        ]
+        assert {s.process for s in subs} == BOTH
+        later = iter(SLOTS)
+
+        async def ask() -> str:
+            return str((await book_session(client, base, next(later)))["id"])
+
+        marks = await _warmed_up(subs, ask)
+        soon = datetime.now(UTC) + timedelta(seconds=3)
+        at = soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        asked = [
+            await book_session(
+                client, {**base, "mentor_id": mentor}, at.isoformat().replace("+00:00", "Z")
+            )
+            for mentor in mentors
+        ]
+        assert {s["status"] for s in asked} == {"requested"}
+        yield Expiring(at, {s["id"] for s in asked}, subs, marks, stack)
+
+
+async def test_subscribers_on_both_processes_hear_the_workers_expiries_once(
+    expiring: Expiring | None,
+) -> None:
+    assert expiring is not None
+    subs, marks = expiring.subscribers, expiring.marks
+
+    def after(index: int) -> list[Any]:
+        return subs[index].heard[marks[index] :]
+
+    def expired(index: int) -> set[str]:
+        return {c["session"]["id"] for c in after(index) if c["type"] == "session.expired"}
+
+    left = (expiring.at - datetime.now(UTC)).total_seconds()
+    await until(lambda: all(expired(i) >= expiring.requests for i in range(4)), within=left + 15)
+    await asyncio.sleep(0.5)  # long enough for a duplicate, if one were coming
+    first = [c["eventId"] for c in after(0)]
+    for i in range(len(subs)):
+        changes = after(i)
+        assert [c["eventId"] for c in changes] == first, f"subscriber {i}: {changes}"
+        assert Counter((c["type"], c["session"]["id"]) for c in changes) == Counter(
+            {("session.requested", s): 1 for s in expiring.requests}
+            | {("session.expired", s): 1 for s in expiring.requests}
+        ), f"subscriber {i}: {changes}"
+        assert all(
+            c["session"]["status"] == "EXPIRED" for c in changes if c["type"] == "session.expired"
         )
+        assert all(c["gap"] is None for c in changes)
+    await expiring.stack.aclose()
