@@ -9,7 +9,8 @@ requests/s at 64 connections: `python -m bench import`). Autovacuum would analyz
 but only on its next round (`autovacuum_naptime`, a minute by default), and not at all where
 it is off.
 
-So each API process that writes wakes a keeper, at most every `delay` seconds, which asks
+So each API process that writes wakes a keeper, at most every `delay` seconds (and once more
+when the writes have stopped: the last of them may commit after a round), which asks
 PostgreSQL which of the application's tables changed enough since they were last analyzed and
 runs ANALYZE on those. "Enough" is autovacuum's default rule (50 rows + 10% changed, from the
 cumulative statistics every backend reports) or, read straight from the table's size and thus
@@ -49,6 +50,8 @@ GROWN_FRACTION = 0.1
 LOCK_KEY = 0x6D656E746F72  # "mentor"
 LOCK_TIMEOUT = "1s"
 DELAY_SECONDS = 2.0
+# After a burst of writes, the last look (beyond PostgreSQL's 10 s for an idle backend's counts).
+SETTLE_SECONDS = 11.0
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "COPY", "MERGE")
 
@@ -135,11 +138,15 @@ async def analyze_stale(
 
 class StatisticsKeeper:
     """Per process: notices this engine's writes, and after each burst (at most once every
-    `delay` seconds while they go on) runs a round of `analyze_stale`."""
+    `delay` seconds while they go on, and once more `settle` seconds after) runs a round of
+    `analyze_stale`."""
 
-    def __init__(self, engine: AsyncEngine, delay: float = DELAY_SECONDS) -> None:
+    def __init__(
+        self, engine: AsyncEngine, delay: float = DELAY_SECONDS, settle: float = SETTLE_SECONDS
+    ) -> None:
         self.engine = engine
         self.delay = delay
+        self.settle = max(settle, delay)
         self.rounds = 0
         self.analyzed: list[Analyzed] = []  # the latest round's, for logs and tests
         self._wrote = asyncio.Event()
@@ -173,24 +180,34 @@ class StatisticsKeeper:
             # during the round wakes the next one.
             await asyncio.sleep(self.delay)
             self._wrote.clear()
+            await self._round()
+            # Once the burst is over, one more look: the round may have run before the last
+            # of it committed (other processes' writes too), and the counters of a commit
+            # reach PostgreSQL's view up to 10 s later (an idle backend's, PGSTAT_IDLE_INTERVAL).
             try:
-                analyzed = await analyze_stale(self.engine)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a lock timeout, the database away: next burst tries again
-                log.warning("statistics: round failed (%s: %s)", type(exc).__name__, exc)
-                continue
-            self.rounds += 1
-            if analyzed:
-                self.analyzed = analyzed
-                log.info(
-                    "statistics: analyzed %s",
-                    ", ".join(
-                        f"{a.table} ({a.changed} rows changed since {a.rows_then}, "
-                        f"{a.pages_then} -> {a.pages_now} pages)"
-                        for a in analyzed
-                    ),
-                )
+                await asyncio.wait_for(self._wrote.wait(), timeout=self.settle)
+            except TimeoutError:
+                await self._round()
+
+    async def _round(self) -> None:
+        try:
+            analyzed = await analyze_stale(self.engine)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a lock timeout, the database away: the next look tries again
+            log.warning("statistics: round failed (%s: %s)", type(exc).__name__, exc)
+            return
+        self.rounds += 1
+        if analyzed:
+            self.analyzed = analyzed
+            log.info(
+                "statistics: analyzed %s",
+                ", ".join(
+                    f"{a.table} ({a.changed} rows changed since {a.rows_then}, "
+                    f"{a.pages_then} -> {a.pages_now} pages)"
+                    for a in analyzed
+                ),
+            )
 
 
 def create_keeper(engine: AsyncEngine, *, enabled: bool, delay: float) -> StatisticsKeeper | None:
