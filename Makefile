@@ -62,10 +62,12 @@ fleet: install
 fleet-test: install
 	MENTORAPI=$(CURDIR)/$(BIN)/mentorapi PYTHON=$(CURDIR)/$(BIN)/python scripts/fleet.sh test
 
-## bench: every benchmark, or the scenarios named after it (`make bench reminders`)
+## bench: every benchmark, or the scenarios named after it (`make bench reminders`); options
+## through ARGS: `make bench mentors ARGS="--repeat 3"`, `make bench ARGS=--fleet` (one server
+## against the fleet)
 BENCH_SCENARIOS := $(filter-out bench,$(MAKECMDGOALS))
 bench: install
-	$(BIN)/python -m bench $(BENCH_SCENARIOS)
+	$(BIN)/python -m bench $(BENCH_SCENARIOS) $(ARGS)
 ifneq ($(filter bench,$(MAKECMDGOALS)),)
 # The scenario names are goals too: nothing to make for them.
 $(BENCH_SCENARIOS):

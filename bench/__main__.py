@@ -21,6 +21,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("scenarios", nargs="*", help="scenario or module names (default: all)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument(
+        "--fleet",
+        action="store_true",
+        help="search and slots straight at one server and through the fleet (HAProxy, "
+        "PgBouncer): the `fleet` scenario, with any others named",
+    )
     parser.add_argument("--duration", type=float, help="measured seconds per run (15)")
     parser.add_argument("--warmup", type=float, help="unmeasured seconds before each run (3)")
     parser.add_argument("--connections", type=int, help="wrk connections (64)")
@@ -32,12 +38,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--neighbour-mentors", type=int, help="another tenant's mentors, seeded first (0)"
     )
+    parser.add_argument(
+        "--no-auto-analyze",
+        dest="auto_analyze",
+        action="store_false",
+        default=None,
+        help="import: servers with MENTORAPI_AUTO_ANALYZE=false (the search as it was before)",
+    )
     return parser
 
 
 def _export(args: argparse.Namespace) -> None:
     names = ["duration", "warmup", "connections", "threads", "workers", "repeat", "mentors"]
-    for name in [*names, "skills", "neighbour_mentors"]:
+    for name in [*names, "skills", "neighbour_mentors", "auto_analyze"]:
         value = getattr(args, name)
         if value is not None:
             os.environ[f"BENCH_{name.upper()}"] = str(value)
@@ -67,11 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = registry.discover()
     if args.list:
         for s in scenarios:
-            print(f"{s.name:20} {s.description}")
+            print(f"{s.name:20} {s.description}{'' if s.default else ' (only when named)'}")
         return 0
     _export(args)
     opts = options()  # validate before any work
-    chosen = registry.select(scenarios, args.scenarios)
+    wanted = list(args.scenarios)
+    if args.fleet and "fleet" not in wanted:
+        wanted.append("fleet")
+    chosen = registry.select(scenarios, wanted)
     document: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(),
         "machine": report.machine(),

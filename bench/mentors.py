@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from bench.kit.db import fresh_database
+from bench.kit.db import backend_pids, fresh_database
 from bench.kit.options import options
 from bench.kit.report import table
 from bench.kit.seed import Seeded, seed_mentors
@@ -31,7 +31,7 @@ def _auth(seeded: Seeded) -> dict[str, str]:
     return {"Authorization": f"Bearer {seeded.api_key}"}
 
 
-async def explain(seeded: Seeded, slug: str, limit: int = 20) -> list[dict[str, Any]]:
+async def explain(seeded: Seeded, slug: str | None, limit: int = 20) -> list[dict[str, Any]]:
     """EXPLAIN ANALYZE of the exact statements the list endpoint runs for `slug`: captured from
     the service with their parameters (they go through db.fast, straight to asyncpg), then
     replayed (warm) under EXPLAIN on the same driver connection."""
@@ -51,7 +51,7 @@ async def explain(seeded: Seeded, slug: str, limit: int = 20) -> list[dict[str, 
                     db_session=session,
                     app_id=seeded.app_id,
                     page=PageRequest(limit=limit),
-                    skills=[slug],
+                    skills=[slug] if slug else [],
                 )
             finally:
                 fast.fetch = original  # type: ignore[assignment]
@@ -109,39 +109,57 @@ async def sql_counts(seeded: Seeded) -> list[dict[str, Any]]:
     return rows
 
 
+def search_paths(seeded: Seeded) -> list[str]:
+    return [f"/v1/mentors?skill={slug}&limit=20" for slug in seeded.skill_slugs]
+
+
 async def load(seeded: Seeded, workers: int) -> dict[str, Any]:
-    opts = options()
-    paths = [f"/v1/mentors?skill={slug}&limit=20" for slug in seeded.skill_slugs]
     async with Server(seeded.database_url, workers=workers, name=f"mentors-w{workers}") as server:
-        async with httpx.AsyncClient(base_url=server.base_url, headers=_auth(seeded)) as client:
-            probe = await client.get(paths[0])  # a broken server must not be "fast"
-        if probe.status_code != 200 or not probe.json()["data"]:
-            raise RuntimeError(f"probe failed: {probe.status_code} {probe.text[:500]}")
+        return await measure(server.base_url, server.pids(), seeded, workers)
 
-        def drive(seconds: float) -> WrkResult:
-            return run_wrk(
-                server.base_url,
-                paths,
-                headers=_auth(seeded),
-                duration=seconds,
-                connections=opts.connections,
-                threads=opts.threads,
-            )
 
-        if opts.warmup:
-            await asyncio.to_thread(drive, opts.warmup)
-        pids = server.pids()
-        load_before = os.getloadavg()[0]
-        cpu_before, busy_before = cpu_seconds(pids), machine_busy_seconds()
-        result = await asyncio.to_thread(drive, opts.duration)
-        server_cpu = cpu_seconds(pids) - cpu_before
-        machine_busy = machine_busy_seconds() - busy_before
+async def measure(
+    base_url: str, pids: list[int], seeded: Seeded, workers: int, paths: list[str] | None = None
+) -> dict[str, Any]:
+    """A probe, `--warmup` seconds of load, then `--duration` measured seconds of the search at
+    `base_url`; `pids` are the processes whose CPU counts as the server's."""
+    opts = options()
+    paths = paths or search_paths(seeded)
+    async with httpx.AsyncClient(base_url=base_url, headers=_auth(seeded)) as client:
+        probe = await client.get(paths[0])  # a broken server must not be "fast"
+    if probe.status_code != 200 or not probe.json()["data"]:
+        raise RuntimeError(f"probe failed: {probe.status_code} {probe.text[:500]}")
+
+    def drive(seconds: float) -> WrkResult:
+        return run_wrk(
+            base_url,
+            paths,
+            headers=_auth(seeded),
+            duration=seconds,
+            connections=opts.connections,
+            threads=opts.threads,
+        )
+
+    if opts.warmup:
+        await asyncio.to_thread(drive, opts.warmup)
+    load_before = os.getloadavg()[0]
+    database = await backend_pids(seeded.database_url)
+    cpu_before, busy_before = cpu_seconds(pids), machine_busy_seconds()
+    database_before = cpu_seconds(database)
+    result = await asyncio.to_thread(drive, opts.duration)
+    server_cpu = cpu_seconds(pids) - cpu_before
+    database_cpu = cpu_seconds(database) - database_before
+    machine_busy = machine_busy_seconds() - busy_before
     return {
         "workers": workers,
         **result.as_dict(),
         # Cores the server kept busy, and its CPU cost per request.
         "server_cores": round(server_cpu / result.seconds, 2) if result.seconds else None,
         "server_cpu_ms_per_request": round(1000 * server_cpu / result.requests, 3)
+        if result.requests
+        else None,
+        # The PostgreSQL backends serving the server's pools.
+        "database_cpu_ms_per_request": round(1000 * database_cpu / result.requests, 3)
         if result.requests
         else None,
         # What one core could serve at that cost: a figure that survives a busy machine better
@@ -166,12 +184,13 @@ RUN_COLUMNS = [
     ("server cores", "server_cores"),
     ("machine cores", "machine_busy_cores"),
     ("cpu ms/req", "server_cpu_ms_per_request"),
+    ("db cpu ms/req", "database_cpu_ms_per_request"),
     ("req/s per core", "rps_per_server_core"),
     ("load before", "load_average_before"),
 ]
 
 
-def _median(attempts: list[dict[str, Any]]) -> dict[str, Any]:
+def median_run(attempts: list[dict[str, Any]]) -> dict[str, Any]:
     """The attempt with the median throughput (whole, so its numbers belong together)."""
     ordered = sorted(attempts, key=lambda r: r["rps"])
     chosen = dict(ordered[len(ordered) // 2])
@@ -208,7 +227,7 @@ async def run() -> dict[str, Any]:
                 f" (round {round_ + 1}/{opts.repeat})"
             )
             attempts[workers].append(await load(seeded, workers))
-    runs = [_median(attempts[w]) for w in opts.workers]
+    runs = [median_run(attempts[w]) for w in opts.workers]
     best = _best(runs)
     most_statements = max(c["statements"] for c in counts)
     targets = {

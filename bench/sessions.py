@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.kit.db import asyncpg_dsn, fresh_database
+from bench.kit.db import asyncpg_dsn, backend_pids, fresh_database
 from bench.kit.options import options
 from bench.kit.report import table
 from bench.kit.seed import create_bench_app
@@ -56,19 +56,6 @@ SLOT_LIMITS = {
 }
 
 
-async def _backend_pids(url: str) -> list[int]:
-    """The PostgreSQL backends connected to the bench database (the server's pools)."""
-    connection = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
-    try:
-        rows = await connection.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await connection.close()
-    return [row["pid"] for row in rows]
-
-
 async def _statements_per_request(url: str, headers: dict[str, str], path: str) -> str:
     """SQL statements of the first slots request of a one-worker server and of the next one
     (X-SQL-Statements): "2/1" when the next finds its API key remembered (apps/keycache.py)."""
@@ -86,7 +73,7 @@ async def _statements_per_request(url: str, headers: dict[str, str], path: str) 
     return "/".join(counts)
 
 
-async def _settle(url: str) -> None:
+async def settle(url: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
     try:
         await connection.execute("VACUUM ANALYZE")
@@ -145,14 +132,14 @@ async def _drive(calls: list[Call], clients: int, server: Server, url: str) -> L
             body = response.json() if response.content else {}
             load.bodies.append((response.status_code, body, response.headers))
 
-    pids, database_pids = server.pids(), await _backend_pids(url)
+    pids, database_pids = server.pids(), await backend_pids(url)
     cpu_before, database_before = cpu_seconds(pids), cpu_seconds(database_pids)
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     load.seconds = time.perf_counter() - started
     load.server_cpu = cpu_seconds(pids) - cpu_before
     # Backends the pools opened meanwhile count from their start.
-    load.database_cpu = cpu_seconds(await _backend_pids(url)) - database_before
+    load.database_cpu = cpu_seconds(await backend_pids(url)) - database_before
     return load
 
 
@@ -244,6 +231,49 @@ def _booking(mentor: str, mentee: str, skill: str, starts: datetime) -> dict[str
     }
 
 
+async def _skill_and_mentee(client: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
+    # Not among bench.kit.seed.SKILLS: the fleet bench adds it to the seeded app.
+    skill = await _post_json(client, "/v1/skills", {"slug": "bench-pricing", "name": "Pricing"})
+    mentee = await _post_json(
+        client,
+        "/v1/mentees",
+        {"external_id": "bench-mentee", "name": "Mentee", "timezone": "UTC"},
+    )
+    return skill, mentee
+
+
+async def slots_mentor(
+    client: httpx.AsyncClient,
+    base: datetime,
+    skill: dict[str, Any] | None = None,
+    mentee: dict[str, Any] | None = None,
+) -> str:
+    """A mentor with office hours and 200 sessions spread evenly over the four weeks from
+    `base`; the path of its slots over those weeks (what the slots load asks for)."""
+    if skill is None or mentee is None:
+        skill, mentee = await _skill_and_mentee(client)
+    busy = await _mentor(client, BOOKING_MENTORS, skill["id"], OFFICE_HOURS, SLOT_LIMITS)
+    start, end = base, base + timedelta(weeks=4)
+    free = await client.get(
+        f"/v1/mentors/{busy}/slots",
+        params={"start": start.isoformat(), "end": end.isoformat(), "duration": 15},
+    )
+    starts_at = [slot["starts_at"] for slot in free.json()["data"]]
+    step = max(1, len(starts_at) // BUSY_SESSIONS)
+    for when in starts_at[::step][:BUSY_SESSIONS]:
+        body = {**_booking(busy, mentee["id"], skill["id"], base), "starts_at": when}
+        await _post_json(client, "/v1/sessions", body)
+    return (
+        f"/v1/mentors/{busy}/slots?duration=30"
+        f"&start={start.strftime('%Y-%m-%dT%H:%M:%SZ')}&end={end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    )
+
+
+def slots_base() -> datetime:
+    """A whole hour a day ahead: every 15-minute start after it is a free slot."""
+    return (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+
+
 async def run() -> dict[str, Any]:
     opts = options()
     await asyncio.to_thread(ensure_wrk)
@@ -253,45 +283,25 @@ async def run() -> dict[str, Any]:
     # One server: at most a worker per core (a third worker on two cores only takes turns with
     # the others, and with PostgreSQL and wrk: 1,498 req/s and p99 32 ms against 2,000 and 22).
     workers = min(max(opts.workers), os.cpu_count() or 1)
-    # Start on a whole hour a day ahead: every 15-minute start is a free slot.
-    base = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    base = slots_base()
     async with Server(url, workers=workers, name="sessions") as server:
         # Idle connections dropped before uvicorn's keep-alive (5 s) closes them under a request.
         limits = httpx.Limits(max_connections=CLIENTS, keepalive_expiry=2.0)
         async with httpx.AsyncClient(
             base_url=server.base_url, headers=headers, timeout=60, limits=limits
         ) as client:
-            skill = await _post_json(client, "/v1/skills", {"slug": "pricing", "name": "Pricing"})
-            mentee = await _post_json(
-                client,
-                "/v1/mentees",
-                {"external_id": "bench-mentee", "name": "Mentee", "timezone": "UTC"},
-            )
+            skill, mentee = await _skill_and_mentee(client)
             # A webhook endpoint: every booking writes its event and one delivery (outbox).
             await _post_json(
                 client, "/v1/webhook-endpoints", {"url": "https://example.com/mentorapi-bench"}
             )
             mentors = [await _mentor(client, n, skill["id"]) for n in range(BOOKING_MENTORS)]
-            busy = await _mentor(client, BOOKING_MENTORS, skill["id"], OFFICE_HOURS, SLOT_LIMITS)
+            # The slots mentor, with 200 sessions over its next four weeks (the fleet bench's too).
+            path = await slots_mentor(client, base, skill, mentee)
             others = [
                 await _mentor(client, BOOKING_MENTORS + 1 + n, skill["id"])
                 for n in range(AVAILABILITY_CLIENTS)
             ]
-
-            # 200 existing sessions for the slots mentor, spread evenly over its next four weeks.
-            free = await client.get(
-                f"/v1/mentors/{busy}/slots",
-                params={
-                    "start": base.isoformat(),
-                    "end": (base + timedelta(weeks=4)).isoformat(),
-                    "duration": 15,
-                },
-            )
-            starts_at = [slot["starts_at"] for slot in free.json()["data"]]
-            step = max(1, len(starts_at) // BUSY_SESSIONS)
-            for when in starts_at[::step][:BUSY_SESSIONS]:
-                body = {**_booking(busy, mentee["id"], skill["id"], base), "starts_at": when}
-                await _post_json(client, "/v1/sessions", body)
 
             # Bookings: distinct (mentor, slot) pairs, 100 clients at once, a key each.
             jobs = [
@@ -371,12 +381,7 @@ async def run() -> dict[str, Any]:
         checked = await _verify(url, app_id)
         # The bookings' writes settled (what autovacuum and the checkpointer would do anyway),
         # so that they do not run in the middle of the slots measurement.
-        await _settle(url)
-        start, end = base, base + timedelta(weeks=4)
-        path = (
-            f"/v1/mentors/{busy}/slots?duration=30"
-            f"&start={start.strftime('%Y-%m-%dT%H:%M:%SZ')}&end={end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-        )
+        await settle(url)
         async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as probe_client:
             probe = await probe_client.get(path)
         if probe.status_code != 200 or not probe.json()["data"]:
@@ -394,7 +399,7 @@ async def run() -> dict[str, Any]:
 
         if opts.warmup:  # pools filled, statements prepared: then measure
             await asyncio.to_thread(drive, opts.warmup)
-        pids, database_pids = server.pids(), await _backend_pids(url)
+        pids, database_pids = server.pids(), await backend_pids(url)
         load_before = os.getloadavg()[0]
         cpu_before, database_before = cpu_seconds(pids), cpu_seconds(database_pids)
         busy_before = machine_busy_seconds()

@@ -14,6 +14,11 @@
 #                                    balancer) -- a rolling restart is `restart api1 api2 worker1 worker2`
 #
 # MENTORAPI and PYTHON name the commands to use (the Makefile passes its virtualenv's).
+# FLEET_DATABASE names an existing database to serve instead (migrated, kept at exit, no API key
+# created: `python -m bench --fleet` serves its seeded one); FLEET_WORKERS how many
+# `mentorapi worker` processes to start (2); FLEET_POOL_MODE=session runs PgBouncer in session
+# mode with the statement cache on (a reference for the bench: what re-planning every
+# statement costs behind PgBouncer < 1.21 in transaction mode).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -110,7 +115,9 @@ pg_isready -h 127.0.0.1 -p 5432 -q || { echo "fleet: no PostgreSQL on 127.0.0.1:
 
 WORK=$(mktemp -d /tmp/mentorapi-fleet-XXXXXX)
 chmod 755 "$WORK"  # PgBouncer runs as postgres when we are root, and reads its files here
-DB="mentorapi_fleet_$$"
+DB=${FLEET_DATABASE:-"mentorapi_fleet_$$"}
+WORKERS=${FLEET_WORKERS:-2}
+POOL_MODE=${FLEET_POOL_MODE:-transaction}
 NAMES=()
 worker1_env=()
 
@@ -132,7 +139,7 @@ stop() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  dropdb -h 127.0.0.1 -U postgres --if-exists --force "$DB" 2>/dev/null || true
+  [ -n "${FLEET_DATABASE:-}" ] || dropdb -h 127.0.0.1 -U postgres --if-exists --force "$DB" 2>/dev/null || true
   if [ "$status" -ne 0 ] && [ "$MODE" = test ]; then
     for log in "$WORK"/*.log; do echo "--- $log (last lines)"; tail -n 20 "$log"; done >&2
   fi
@@ -152,7 +159,7 @@ start() {  # name command...: a process of the fleet; `restart` runs the same co
 }
 
 # The database, migrated straight on PostgreSQL (DDL needs a session of its own).
-createdb -h 127.0.0.1 -U postgres "$DB"
+[ -n "${FLEET_DATABASE:-}" ] || createdb -h 127.0.0.1 -U postgres "$DB"
 DIRECT_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$DB"
 
 # PgBouncer from deploy/pgbouncer.ini: its port, user list and logs moved into $WORK.
@@ -160,12 +167,15 @@ PGB_PORT=$(free_port)
 echo '"postgres" ""' >"$WORK/userlist.txt"
 sed -e "s|^listen_port = .*|listen_port = $PGB_PORT|" \
     -e "s|^auth_file = .*|auth_file = $WORK/userlist.txt|" \
+    -e "s|^pool_mode = .*|pool_mode = $POOL_MODE|" \
     deploy/pgbouncer.ini >"$WORK/pgbouncer.ini"
 version=$("$PGBOUNCER" --version | sed -n 's/.*PgBouncer \([0-9]*\)\.\([0-9]*\).*/\1 \2/p' | head -n 1)
 read -r major minor <<<"$version"
 if [ "$major" -gt 1 ] || [ "$minor" -ge 21 ]; then
   echo "max_prepared_statements = 200" >>"$WORK/pgbouncer.ini"
   STATEMENT_CACHE=true
+elif [ "$POOL_MODE" = session ]; then
+  STATEMENT_CACHE=true  # a client keeps its server connection, and its prepared statements
 else
   STATEMENT_CACHE=false  # Debian 12's 1.18: see deploy/pgbouncer.ini
 fi
@@ -201,7 +211,8 @@ fi
 
 "$MENTORAPI" migrate 2>"$WORK/migrate.log" || { cat "$WORK/migrate.log" >&2; exit 1; }
 api_key() { "$MENTORAPI" apps create "$1" | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["api_key"])'; }
-KEY=$(api_key fleet)
+KEY="(the database's own)"
+[ -n "${FLEET_DATABASE:-}" ] || KEY=$(api_key fleet)
 
 API1=$(free_port); API2=$(free_port); LB=$(free_port); STATS=$(free_port)
 echo "http://127.0.0.1:$LB" >"$WORK/lb.url"
@@ -213,8 +224,9 @@ export -p >"$WORK/env.sh"  # for `restart`, which runs in a shell of its own
 serve=(env MENTORAPI_WEBHOOK_WORKER_ENABLED=false MENTORAPI_HOUSEKEEPING_ENABLED=false "$MENTORAPI" serve --host 127.0.0.1 --workers 1)
 start api1 "${serve[@]}" --port "$API1"
 start api2 "${serve[@]}" --port "$API2"
-start worker1 env "${worker1_env[@]}" "$MENTORAPI" worker
-start worker2 "$MENTORAPI" worker
+for n in $(seq 1 "$WORKERS"); do
+  if [ "$n" -eq 1 ]; then start worker1 env "${worker1_env[@]}" "$MENTORAPI" worker; else start "worker$n" "$MENTORAPI" worker; fi
+done
 until_ready "http://127.0.0.1:$API1/readyz" api1
 until_ready "http://127.0.0.1:$API2/readyz" api2
 
@@ -233,7 +245,7 @@ if [ "$MODE" = test ]; then
 else
   cat <<MSG
 
-  mentorapi fleet ready (PgBouncer :$PGB_PORT, API :$API1 and :$API2, 2 workers, database $DB)
+  mentorapi fleet ready (PgBouncer :$PGB_PORT in $POOL_MODE mode, API :$API1 and :$API2, $WORKERS workers, database $DB)
   Balancer: $URL (its counters: http://127.0.0.1:$STATS/stats)
   API key:  $KEY
   try:      curl -i -H 'Authorization: Bearer $KEY' $URL/v1/mentors

@@ -108,6 +108,7 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
         "webhook_allow_private_urls": True,
         "webhook_worker_enabled": False,
         "housekeeping_enabled": False,
+        "auto_analyze": False,
         "demo_key_file": str(Path(os.devnull)),
     }
     values.update(overrides)

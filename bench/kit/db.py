@@ -10,7 +10,7 @@ from bench.kit.options import options
 from mentorapi.db.listen import asyncpg_dsn
 from mentorapi.db.migrate import upgrade
 
-__all__ = ["asyncpg_dsn", "fresh_database", "sqlalchemy_url"]
+__all__ = ["asyncpg_dsn", "backend_pids", "fresh_database", "sqlalchemy_url"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -34,3 +34,17 @@ async def fresh_database(name: str) -> str:
     # Alembic's env.py runs its own event loop: give it a thread.
     await asyncio.to_thread(upgrade, url)
     return url
+
+
+async def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends connected to the database of `url` (the servers' pools), for
+    their CPU use (bench.kit.server.cpu_seconds): idle ones cost nothing over a run."""
+    connection = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await connection.close()
+    return [row["pid"] for row in rows]

@@ -25,6 +25,9 @@ class Options:
     # as for most tenants of a shared database (tenant scoping must not scan the neighbours).
     # Off by default so the figures match the single-tenant setup; see bench/README.md.
     neighbour_mentors: int = 0
+    # The import scenario's servers analyze what they bulk-wrote (MENTORAPI_AUTO_ANALYZE); off
+    # shows the search as it was before, on tables nobody has analyzed.
+    auto_analyze: bool = True
     # An admin connection to the local PostgreSQL server, used to create the bench databases.
     postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -50,6 +53,7 @@ def options() -> Options:
         mentors=int(_env("MENTORS", str(base.mentors))),
         skills=int(_env("SKILLS", str(base.skills))),
         neighbour_mentors=int(_env("NEIGHBOUR_MENTORS", str(base.neighbour_mentors))),
+        auto_analyze=_env("AUTO_ANALYZE", str(base.auto_analyze)).lower() in ("1", "true", "yes"),
         postgres_url=_env("POSTGRES_URL", base.postgres_url),
     )
     host = urlsplit(opts.postgres_url).hostname or ""

@@ -23,6 +23,9 @@ class Scenario:
     name: str
     run: Runner
     description: str = ""
+    # Run by `python -m bench` with no names; False: only when named (or by its own switch,
+    # as the fleet's --fleet), e.g. when it needs more than PostgreSQL and wrk.
+    default: bool = True
 
 
 def discover() -> list[Scenario]:
@@ -45,9 +48,9 @@ def discover() -> list[Scenario]:
 
 
 def select(scenarios: list[Scenario], wanted: list[str]) -> list[Scenario]:
-    """The named scenarios (a module name selects all of its scenarios), or all of them."""
+    """The named scenarios (a module name selects all of its scenarios), or every default one."""
     if not wanted:
-        return scenarios
+        return [s for s in scenarios if s.default]
     chosen = [
         s
         for s in scenarios

@@ -351,3 +351,57 @@ async def seed_mentors(database_url: str, *, mentors: int, skills: int, seed: in
         links=len(link_rows),
         seconds=round(time.perf_counter() - started, 2),
     )
+
+
+@dataclass(frozen=True)
+class ApiBodies:
+    """The same kind of data as seed_mentors, as request bodies for the API (a partner's import:
+    POST /v1/skills, then POST /v1/mentors with skills by slug)."""
+
+    skills: list[dict[str, object]]
+    mentors: list[dict[str, object]]
+    skill_slugs: list[str]  # most offered first
+
+
+def api_bodies(*, mentors: int, skills: int, seed: int = 42) -> ApiBodies:
+    rng = random.Random(seed)
+    skill_bodies: list[dict[str, object]] = [
+        {"slug": slug, "name": name, "category": category}
+        for slug, name, category in _skills(skills)
+    ]
+    slugs = [str(body["slug"]) for body in skill_bodies]
+    weights = [1 / (rank + 1) ** 0.8 for rank in range(skills)]
+    offered = dict.fromkeys(slugs, 0)
+    mentor_bodies: list[dict[str, object]] = []
+    for n in range(mentors):
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        bio = " ".join(rng.sample(BIO_PARTS, k=3)).format(
+            years=rng.randint(3, 25), field=rng.choice(FIELDS)
+        )
+        chosen: set[str] = set()
+        wanted = min(rng.randint(1, 5), skills)
+        while len(chosen) < wanted:  # bounded: wanted <= skills, each draw can add one
+            chosen.add(rng.choices(slugs, weights)[0])
+        for slug in chosen:
+            offered[slug] += 1
+        mentor_bodies.append(
+            {
+                "external_id": f"import-{n:06d}",
+                "name": name,
+                "headline": f"{rng.choice(ROLES)} at {rng.choice(COMPANIES)}",
+                "bio": bio,
+                "timezone": rng.choice(TIMEZONES),
+                "languages": ["en", *rng.sample(LANGUAGES[1:], k=rng.choice([0, 0, 1, 1, 2]))],
+                "formats": rng.sample(FORMATS, k=rng.randint(1, 3)),
+                "session_lengths": sorted(rng.sample(LENGTHS, k=rng.randint(1, 3))),
+                "skills": [
+                    {
+                        "slug": slug,
+                        "level": rng.randint(1, 5),
+                        "note": rng.choice([None, None, "Bring a real example."]),
+                    }
+                    for slug in sorted(chosen)
+                ],
+            }
+        )
+    return ApiBodies(skill_bodies, mentor_bodies, sorted(slugs, key=lambda s: -offered[s]))

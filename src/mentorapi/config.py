@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     housekeeping_enabled: bool = True
     housekeeping_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
 
+    # PostgreSQL: after a burst of writes (a bulk import), each API process asks PostgreSQL
+    # which tables changed by more than autovacuum's threshold since their last ANALYZE and
+    # analyzes them, at most once every delay seconds (src/mentorapi/db/statistics.py), so
+    # plans do not wait a minute (or forever, with autovacuum off) for fresh statistics.
+    auto_analyze: bool = True
+    auto_analyze_delay_seconds: float = Field(default=2.0, gt=0, le=3600)
+
     # Rate limits (see docs/member-tokens.md "Rate limits"): a token bucket per API key and per
     # member token. Off in the test suite's default settings and for benchmarks.
     rate_limits_enabled: bool = True

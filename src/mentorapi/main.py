@@ -17,6 +17,7 @@ from mentorapi.config import Settings, get_settings
 from mentorapi.db.debug import SqlStatementCount
 from mentorapi.db.dropped import RetryDroppedReads
 from mentorapi.db.engine import create_database
+from mentorapi.db.statistics import create_keeper
 from mentorapi.drain import Drain
 from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
@@ -67,6 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.key_cache.watch(app.state.db.engine)
             await app.state.key_cache.start()
         app.state.rate_limiter = create_rate_limiter(settings, app.state.db)
+        app.state.statistics = create_keeper(
+            app.state.db.engine,
+            enabled=settings.auto_analyze,
+            delay=settings.auto_analyze_delay_seconds,
+        )
+        if app.state.statistics is not None:
+            app.state.statistics.start()
         app.state.housekeeping = (
             housekeeping.start(app.state.db, settings.housekeeping_interval_seconds)
             if settings.housekeeping_enabled
@@ -101,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await worker.stop()
             if app.state.housekeeping is not None:
                 await housekeeping.stop(app.state.housekeeping)
+            if app.state.statistics is not None:
+                await app.state.statistics.stop()
             if app.state.key_cache is not None:
                 await app.state.key_cache.stop()
             await app.state.db.dispose()

@@ -19,13 +19,16 @@ from typing import Any
 import asyncpg
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import Integer, bindparam, literal_column, select
 
+from mentorapi.db import fast
+from mentorapi.db.engine import create_database
 from mentorapi.db.listen import asyncpg_dsn
 from mentorapi.main import create_app
 from mentorapi.webhooks import worker
 from tests.conftest import make_tenant, running
 from tests.conftest import test_settings as settings_for
-from tests.factories import bookable, create_mentee, unique
+from tests.factories import bookable, create_mentee, create_mentor, create_skill, unique
 from tests.fleet import pgbouncer
 from tests.gql.helpers import gql_data
 from tests.webhooks.conftest import create_endpoint, send_test
@@ -225,3 +228,89 @@ async def test_migrate_runs_on_the_direct_url(database_url: str) -> None:
     out, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, out.decode()
     assert b"database is at the latest migration" in out
+
+
+@pytest.fixture
+def bouncer_off_url(database_url: str, bouncer_binary: str) -> Iterator[str]:
+    """PgBouncer without prepared statements: the statement cache off, as behind 1.18."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PgBouncer pools PostgreSQL connections; SQLite has none")
+    with pgbouncer.running(database_url, binary=bouncer_binary) as url:
+        yield url
+
+
+async def test_fast_reads_describe_each_statement_once_per_connection(
+    database_url: str, bouncer_off_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the cache off, db/fast.py keeps what asyncpg learnt describing a statement, per
+    connection: later runs are one round trip (Parse, Bind, Execute), not two. Three pages
+    (all, and by either of two skills), 8 at a time on 8 client connections over PgBouncer's 4
+    server connections, where each server's unnamed statement is replaced by other clients'
+    between two runs: every page is right, and each statement was described at most once per
+    client connection."""
+    described: list[str] = []
+    original = asyncpg.Connection.prepare
+
+    async def counting(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> Any:
+        described.append(query)
+        return await original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "prepare", counting)
+    settings = settings_for(
+        bouncer_off_url,
+        direct_database_url=database_url,
+        database_statement_cache=False,
+        db_pool_size=8,
+    )
+    async with running(create_app(settings)) as application:
+        async for tenant in make_tenant(application, "described"):
+            client = tenant.client
+            skills = [await create_skill(client) for _ in range(2)]
+            offered: dict[str, list[str]] = {s["slug"]: [] for s in skills}
+            for n in range(6):
+                skill = skills[n % 2]
+                mentor = await create_mentor(client, skills=[{"skill_id": skill["id"]}])
+                offered[skill["slug"]].append(mentor["id"])
+            everyone = sorted(m for ids in offered.values() for m in ids)
+            shapes: list[tuple[dict[str, Any], list[str]]] = [
+                ({}, everyone),
+                *(({"skill": slug}, sorted(ids)) for slug, ids in offered.items()),
+            ]
+            runs = 0
+            for _ in range(5):
+                asks = [shapes[i % len(shapes)] for i in range(8)]
+                pages = await asyncio.gather(
+                    *(client.get("/v1/mentors", params=params) for params, _ in asks)
+                )
+                for page, (_, expected) in zip(pages, asks, strict=True):
+                    assert page.status_code == 200, page.text
+                    assert [m["id"] for m in page.json()["data"]] == expected
+                    runs += 1
+    # Two statements: the first page, and a page by skill (either skill: the same SQL).
+    pages = [sql for sql in described if "LIMIT 21" in sql]
+    per_statement = {sql: pages.count(sql) for sql in pages}
+    assert len(per_statement) == 2
+    assert all(count <= 8 for count in per_statement.values()), per_statement
+    assert runs == 40  # against at most 16 descriptions
+
+
+async def test_a_failed_fast_read_is_described_afresh(
+    database_url: str, bouncer_off_url: str
+) -> None:
+    settings = settings_for(
+        bouncer_off_url, direct_database_url=database_url, database_statement_cache=False
+    )
+    database = create_database(settings)
+    statement = select(literal_column("10") / bindparam("d", type_=Integer))
+    try:
+        async with database.sessionmaker() as session:
+            assert await fast.fetch(session, statement, {"d": 5}) == [(2,)]
+            raw = await (await session.connection()).get_raw_connection()
+            sql = next(iter(raw.info[fast._DESCRIBED]._entries))
+            with pytest.raises(asyncpg.DivisionByZeroError):
+                await fast.fetch(session, statement, {"d": 0})
+            assert raw.info[fast._DESCRIBED].get(sql) is None
+        async with database.sessionmaker() as session:
+            assert await fast.fetch(session, statement, {"d": 2}) == [(5,)]
+    finally:
+        await database.dispose()

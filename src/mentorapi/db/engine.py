@@ -1,11 +1,12 @@
 """One async engine and session factory per process, for PostgreSQL (asyncpg) or SQLite."""
 
+import weakref
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import Dialect, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +22,10 @@ write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
 READ_ONLY = "mentorapi_read_only"
 # In a read-only session's `info`: the sessionmaker for the rare write a read must make.
 WRITER = "mentorapi_writer"
+# Engines whose connections keep no prepared statement (MENTORAPI_DATABASE_STATEMENT_CACHE=false):
+# db/fast.py reuses what the driver learnt describing a statement, and re-sends the SQL.
+# Keyed by dialect: an engine's execution_options() copies (the read-only sessions') share it.
+UNNAMED_STATEMENTS: "weakref.WeakSet[Dialect]" = weakref.WeakSet()
 
 
 @dataclass
@@ -124,6 +129,8 @@ def create_database(settings: Settings) -> Database:
         ):
             kwargs["connect_args"] = _no_statement_cache()
     engine = create_async_engine(settings.database_url, **kwargs)
+    if kwargs.get("connect_args", {}).get("statement_cache_size") == 0:
+        UNNAMED_STATEMENTS.add(engine.dialect)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
