@@ -28,6 +28,19 @@ ENDS_AT = "2027-03-02T14:15:00Z"
 EXPIRES_AT = "2027-03-01T14:00:00Z"
 
 # Ana's profile as a client writes it, shared by the create and read examples of a mentor.
+# Ben's action item after the pivot-table session, as ActionItemRead shows it.
+ACTION_ITEM: JsonDict = {
+    "id": ACTION_ITEM_ID,
+    "session_id": SESSION_ID,
+    "text": "Add a growth % column to the Q1 pivot",
+    "due_on": "2027-03-09",
+    "done": False,
+    "done_at": None,
+    "version": 1,
+    "created_at": "2027-03-02T14:21:00Z",
+    "updated_at": "2027-03-02T14:21:00Z",
+}
+
 MENTOR_PROFILE: JsonDict = {
     "external_id": "user-1207",
     "name": "Ana Sousa",

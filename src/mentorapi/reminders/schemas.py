@@ -222,15 +222,7 @@ class ActionItemDueData(ActionItemRead):
         json_schema_extra={
             "examples": [
                 {
-                    "id": ex.ACTION_ITEM_ID,
-                    "session_id": ex.SESSION_ID,
-                    "text": "Add a growth % column to the Q1 pivot",
-                    "due_on": "2027-03-09",
-                    "done": False,
-                    "done_at": None,
-                    "version": 1,
-                    "created_at": "2027-03-02T14:21:00Z",
-                    "updated_at": "2027-03-02T14:21:00Z",
+                    **ex.ACTION_ITEM,
                     "mentee_id": ex.MENTEE_ID,
                     "mentor_id": ex.MENTOR_ID,
                     "due_at": "2027-03-09T14:00:00Z",

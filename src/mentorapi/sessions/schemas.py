@@ -418,23 +418,7 @@ class ActionItemUpdate(RequestBody):
 
 
 class ActionItemRead(ResponseBody):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": ex.ACTION_ITEM_ID,
-                    "session_id": ex.SESSION_ID,
-                    "text": "Add a growth % column to the Q1 pivot",
-                    "due_on": "2027-03-09",
-                    "done": False,
-                    "done_at": None,
-                    "version": 1,
-                    "created_at": "2027-03-02T14:21:00Z",
-                    "updated_at": "2027-03-02T14:21:00Z",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.ACTION_ITEM]})
 
     id: ActionItemIdOut
     session_id: SessionIdOut
