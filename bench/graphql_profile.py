@@ -118,7 +118,7 @@ async def _batch(call: Send, requests: int) -> float:
     return (time.process_time() - started) * 1000 / requests
 
 
-def _profile_text(profiler: cProfile.Profile, top: int) -> str:
+def profile_text(profiler: cProfile.Profile, top: int) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.strip_dirs().sort_stats("tottime").print_stats(top)
@@ -170,7 +170,7 @@ async def run(
                 profiler.enable()
                 await _batch(faces[profile], requests)
                 profiler.disable()
-                profiled = _profile_text(profiler, top)
+                profiled = profile_text(profiler, top)
     medians = {name: statistics.median(values) for name, values in measured.items()}
     return {
         "database": database,
