@@ -29,7 +29,8 @@ from mentorapi.apps.caller import (
     require_party,
 )
 from mentorapi.availability import service as availability_service
-from mentorapi.availability.slots import Rules, why_not
+from mentorapi.availability.service import BookingFacts
+from mentorapi.availability.slots import why_not
 from mentorapi.db.integrity import flush_or_conflict
 from mentorapi.db.uow import writable
 from mentorapi.kit import timezones
@@ -169,14 +170,28 @@ async def list_sessions(
 # --- booking -----------------------------------------------------------------------------------
 
 
-async def _check_ask(
-    db_session: AsyncSession, app_id: str, data: SessionCreate
-) -> tuple[Mentor, Rules, bool]:
-    """Everything about a booking except the time: the mentor (locked), their rules."""
-    mentor = await repository.lock_mentor(db_session, app_id, data.mentor_id)
+async def _lock(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor:
+    mentor = await repository.lock_mentor(db_session, app_id, mentor_id)
     if mentor is None:
-        raise NotFound(f"no mentor {data.mentor_id}")
-    await mentees_service.get(db_session=db_session, app_id=app_id, mentee_id=data.mentee_id)
+        raise NotFound(f"no mentor {mentor_id}")
+    return mentor
+
+
+async def _check_ask(
+    db_session: AsyncSession,
+    mentor: Mentor,
+    data: SessionCreate,
+    span: tuple[datetime, datetime] | None,
+) -> BookingFacts:
+    """Everything about a booking of the locked mentor except the time, and what the time is
+    checked against (over `span`, from the first start to the last end asked for; None for an
+    async session), read in one statement: every round trip made while the mentor is locked
+    is one that all other bookings of the mentor wait for."""
+    facts = await availability_service.booking_facts(
+        db_session, mentor, mentee_id=data.mentee_id, skill_id=data.skill_id, span=span
+    )
+    if not facts.mentee_found:
+        raise mentees_service.not_found(data.mentee_id)
     if data.format.value not in mentor.formats:
         raise InvalidInput(
             f"the mentor offers the formats {mentor.formats}", loc=["body", "format"]
@@ -186,7 +201,7 @@ async def _check_ask(
             f"the mentor offers sessions of {mentor.session_lengths} minutes",
             loc=["body", "duration_minutes"],
         )
-    if not await repository.offers_skill(db_session, mentor.app_id, mentor.id, data.skill_id):
+    if not facts.offers_skill:
         raise InvalidInput("the mentor does not offer this skill", loc=["body", "skill_id"])
     if data.format is Format.async_:
         if data.starts_at is not None:
@@ -197,8 +212,7 @@ async def _check_ask(
                 "starts_at is required (only async sessions have none)", loc=["body", "starts_at"]
             )
         _whole_minute(data.starts_at, ["body", "starts_at"])
-    rules, auto_accept = await availability_service.rules_for(db_session, mentor)
-    return mentor, rules, auto_accept
+    return facts
 
 
 def _whole_minute(value: datetime, loc: list[str | int]) -> None:
@@ -251,18 +265,18 @@ async def book(
 ) -> Session:
     # A member books only for themself; any other mentee does not exist for them.
     require_mentee(actor, data.mentee_id)
-    mentor, rules, auto_accept = await _check_ask(db_session, app_id, data)
+    mentor = await _lock(db_session, app_id, data.mentor_id)
     starts_at = data.starts_at.astimezone(UTC) if data.starts_at else None
-    current = now()
+    span = None
     if starts_at is not None:
-        ends_at = starts_at + timedelta(minutes=data.duration_minutes)
-        calendar = await availability_service.calendar_for(
-            db_session, mentor, starts_at, ends_at, rules=rules
-        )
-        reason = why_not(rules, calendar, starts_at, ends_at, current)
+        span = (starts_at, starts_at + timedelta(minutes=data.duration_minutes))
+    facts = await _check_ask(db_session, mentor, data, span)
+    current = now()
+    if span is not None:
+        reason = why_not(facts.rules, facts.calendar, *span, current)
         if reason is not None:
-            raise _slot_conflict(reason, starts_at)
-    session = _new_session(app_id, data, auto_accept, starts_at)
+            raise _slot_conflict(reason, span[0])
+    session = _new_session(app_id, data, facts.auto_accept, starts_at)
     db_session.add(session)
     await flush_or_conflict(db_session, SLOT_TAKEN)
     await _record(db_session, session, _created_event(session))
@@ -288,13 +302,15 @@ async def create_series(
         raise InvalidInput(
             "a series needs start times; async sessions cannot repeat", loc=["body", "format"]
         )
-    mentor, rules, auto_accept = await _check_ask(db_session, app_id, data)
-    assert data.starts_at is not None  # _check_ask: only async sessions have none
+    mentor = await _lock(db_session, app_id, data.mentor_id)
     duration = timedelta(minutes=data.duration_minutes)
-    starts = occurrences(data.starts_at, mentor.timezone, data.count, data.interval_weeks)
-    calendar = await availability_service.calendar_for(
-        db_session, mentor, starts[0], starts[-1] + duration, rules=rules
+    starts = []
+    if data.starts_at is not None:  # else _check_ask refuses it
+        starts = occurrences(data.starts_at, mentor.timezone, data.count, data.interval_weeks)
+    facts = await _check_ask(
+        db_session, mentor, data, (starts[0], starts[-1] + duration) if starts else None
     )
+    rules, calendar = facts.rules, facts.calendar
     conflicts = []
     current = now()
     for index, start in enumerate(starts):
@@ -324,7 +340,7 @@ async def create_series(
     await db_session.flush()
     sessions = []
     for start in starts:
-        session = _new_session(app_id, data, auto_accept, start)
+        session = _new_session(app_id, data, facts.auto_accept, start)
         session.series_id = series.id
         sessions.append(session)
     db_session.add_all(sessions)
