@@ -241,10 +241,11 @@ async def test_a_booking_with_its_key_runs_a_fixed_set_of_statements(
 ) -> None:
     """A booking with an Idempotency-Key: the key claimed (PostgreSQL: an advisory lock, then
     the key's row), the mentor locked, the booking's checks (mentee, skill, availability, held
-    times: one statement), the session, the webhook endpoints, its event, its reminders (two
-    policies, the notifications), the key kept. Its first event is numbered 1 without a
-    `max(sequence)`; the caller is not looked up again for the key. Before: 17 statements on
-    PostgreSQL, then 14 (the checks in four statements)."""
+    times: one statement), the session, the webhook endpoints, its event, its reminders (the
+    app's and the mentor's policy in one statement, the notifications), the key kept. Its first
+    event is numbered 1 without a `max(sequence)`; the caller is not looked up again for the
+    key. Before: 17 statements on PostgreSQL, then 14 (the checks in four statements, the
+    policies in two)."""
     base = await bookable(tenant.client)
     with count_statements() as statements:
         response = await tenant.client.post(
@@ -256,7 +257,7 @@ async def test_a_booking_with_its_key_runs_a_fixed_set_of_statements(
     ran = own(statements)
     assert not [s for s in ran if "max(events.sequence)" in s], ran
     assert not [s for s in ran if "FROM apps" in s], ran
-    assert len(ran) == (11 if dialect == "postgresql" else 10), ran
+    assert len(ran) == (10 if dialect == "postgresql" else 9), ran
 
 
 async def test_a_series_runs_as_many_statements_for_26_occurrences_as_for_2(

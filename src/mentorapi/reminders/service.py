@@ -85,11 +85,12 @@ class Policy:
 
 
 async def _policy(db_session: AsyncSession, app_id: str, mentor_ids: set[str]) -> Policy:
-    row = await repository.get_policy(db_session, app_id) or defaults(app_id)
+    found, mentor_offsets = await repository.policies(db_session, app_id, mentor_ids)
+    offsets, delay = found or (DEFAULT_OFFSETS, DEFAULT_FEEDBACK_DELAY_MINUTES)
     return Policy(
-        offsets=list(row.offsets_minutes),
-        feedback_delay=timedelta(minutes=row.feedback_request_delay_minutes),
-        mentor_offsets=await repository.mentor_offsets(db_session, app_id, mentor_ids),
+        offsets=list(offsets),
+        feedback_delay=timedelta(minutes=delay),
+        mentor_offsets=mentor_offsets,
     )
 
 
