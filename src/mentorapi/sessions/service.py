@@ -61,7 +61,7 @@ from mentorapi.sessions.schemas import (
     session_json,
 )
 from mentorapi.webhooks import outbox
-from mentorapi.webhooks.models import EventType
+from mentorapi.webhooks.models import EventType, WebhookEndpoint
 from mentorapi.webhooks.outbox import NewEvent
 
 ASYNC_ANSWER_WITHIN = timedelta(days=7)
@@ -98,9 +98,14 @@ async def _record(
     session: Session,
     type: EventType,
     before: dict[str, Any] | None = None,
+    *,
+    endpoints: list[WebhookEndpoint] | None = None,
 ) -> None:
     await outbox.record_many(
-        db_session, app_id=session.app_id, events=[_event(session, type, before)]
+        db_session,
+        app_id=session.app_id,
+        events=[_event(session, type, before)],
+        endpoints=endpoints,
     )
 
 
@@ -168,6 +173,16 @@ async def list_sessions(
 
 
 # --- booking -----------------------------------------------------------------------------------
+
+
+async def _unguarded(
+    db_session: AsyncSession, app_id: str, mentor_id: str
+) -> tuple[list[WebhookEndpoint], reminders.Policy]:
+    """What a new booking writes with but the mentor's lock does not guard (the app's webhook
+    endpoints, the reminder policy), read before the lock: every round trip made while the
+    mentor is locked is one that all other bookings of the mentor wait for."""
+    endpoints = await outbox.subscribers(db_session, app_id)
+    return endpoints, await reminders.policy_for(db_session, app_id, {mentor_id})
 
 
 async def _lock(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor:
@@ -265,6 +280,7 @@ async def book(
 ) -> Session:
     # A member books only for themself; any other mentee does not exist for them.
     require_mentee(actor, data.mentee_id)
+    endpoints, policy = await _unguarded(db_session, app_id, data.mentor_id)
     mentor = await _lock(db_session, app_id, data.mentor_id)
     starts_at = data.starts_at.astimezone(UTC) if data.starts_at else None
     span = None
@@ -279,8 +295,8 @@ async def book(
     session = _new_session(app_id, data, facts.auto_accept, starts_at)
     db_session.add(session)
     await flush_or_conflict(db_session, SLOT_TAKEN)
-    await _record(db_session, session, _created_event(session))
-    await reminders.plan_sessions(db_session, [session], now=current, new=True)
+    await _record(db_session, session, _created_event(session), endpoints=endpoints)
+    await reminders.plan_sessions(db_session, [session], now=current, new=True, policy=policy)
     return session
 
 
@@ -302,6 +318,7 @@ async def create_series(
         raise InvalidInput(
             "a series needs start times; async sessions cannot repeat", loc=["body", "format"]
         )
+    endpoints, policy = await _unguarded(db_session, app_id, data.mentor_id)
     mentor = await _lock(db_session, app_id, data.mentor_id)
     duration = timedelta(minutes=data.duration_minutes)
     starts = []
@@ -346,8 +363,8 @@ async def create_series(
     db_session.add_all(sessions)
     await flush_or_conflict(db_session, SLOT_TAKEN)
     created = [_event(session, _created_event(session)) for session in sessions]
-    await outbox.record_many(db_session, app_id=app_id, events=created)
-    await reminders.plan_sessions(db_session, sessions, now=current, new=True)
+    await outbox.record_many(db_session, app_id=app_id, events=created, endpoints=endpoints)
+    await reminders.plan_sessions(db_session, sessions, now=current, new=True, policy=policy)
     return series, sessions
 
 

@@ -45,15 +45,28 @@ async def record(
     return event
 
 
+async def subscribers(db_session: AsyncSession, app_id: str) -> list[WebhookEndpoint]:
+    """The app's enabled endpoints, for `record_many(..., endpoints=)`: a caller that records
+    under a lock the endpoints do not need reads them before taking the lock."""
+    return await repository.enabled_endpoints(db_session, app_id)
+
+
 async def record_many(
-    db_session: AsyncSession, *, app_id: str, events: Sequence[NewEvent]
+    db_session: AsyncSession,
+    *,
+    app_id: str,
+    events: Sequence[NewEvent],
+    endpoints: Sequence[WebhookEndpoint] | None = None,
 ) -> list[Event]:
-    """`record` for several events of one app (a series' 26 bookings): the endpoints read once,
-    the objects' last sequence numbers in one query, the events and the deliveries written in
-    one flush each, in order."""
+    """`record` for several events of one app (a series' 26 bookings): the endpoints read once
+    (or given: `subscribers`), the objects' last sequence numbers in one query, the events and
+    the deliveries written in one flush each, in order."""
     if not events:
         return []
-    endpoints = await repository.enabled_endpoints(db_session, app_id)
+    if endpoints is None:
+        endpoints = await subscribers(db_session, app_id)
+    elif any(e.app_id != app_id for e in endpoints):
+        raise ValueError("endpoints of another app")
     return await _write(
         db_session,
         app_id,
