@@ -266,6 +266,7 @@ class Query:
             node=lambda pair: pair[1],
             sort=order.value,
             key=lambda pair: service.cursor_values(pair[0].mentor, order),
+            info=info,
         )
 
     @strawberry.field
