@@ -194,13 +194,18 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
             reads.append((response_name, *read))
         is_awaitable = self.is_awaitable
+        # Instances of the type's own class (a strawberry type without `__await__`, as they
+        # all are) are never awaitable: asked only of anything else.
+        known = getattr(type_.extensions.get(DEFINITION_BACKREF), "origin", None)
+        if hasattr(known, "__await__"):
+            known = None
 
         def complete_object(value: Any) -> Any:
             if value is None:
                 if nullable:
                     return None
                 raise _Unusual
-            if is_awaitable(value):
+            if value.__class__ is not known and is_awaitable(value):
                 raise _Unusual
             return {
                 response_name: complete(resolve(value, attribute))
