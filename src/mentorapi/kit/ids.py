@@ -32,6 +32,7 @@ PREFIXES = {
     "imp": "impact update",
     "act": "action item",
     "dla": "delivery attempt",
+    "mev": "mentoring event",
 }
 
 # Crockford base32: no I, L, O or U. One definition for the check below and the documented
@@ -127,6 +128,7 @@ GoalId = typed_id("gol")
 MilestoneId = typed_id("mls")
 ImpactUpdateId = typed_id("imp")
 ActionItemId = typed_id("act")
+MentoringEventId = typed_id("mev")
 
 # A skill named in a request by id, looked up by the service (skills.service.resolve_choices).
 SkillRefId = documented_id("skl")
@@ -147,4 +149,5 @@ MilestoneIdOut = read_id("mls")
 ImpactUpdateIdOut = read_id("imp")
 ActionItemIdOut = read_id("act")
 AttemptIdOut = read_id("dla")
+MentoringEventIdOut = read_id("mev")
 AnyIdOut = read_id()

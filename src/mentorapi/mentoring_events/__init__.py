@@ -1,0 +1,1 @@
+"""Speed-mentoring events: …"""
