@@ -34,6 +34,7 @@ from mentorapi.mentors.rest import lean_routes as mentors_lean_routes
 from mentorapi.mentors.rest import router as mentors_router
 from mentorapi.metrics import Metrics, MetricsMiddleware
 from mentorapi.reminders.rest import router as reminders_router
+from mentorapi.jobs.runner import JobRunner
 from mentorapi.reminders.worker import Scheduler
 from mentorapi.sessions.rest import router as sessions_router
 from mentorapi.sessions.rest import series_router
@@ -93,16 +94,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Time-driven events feed the same outbox: their worker runs with the delivery worker.
         scheduler = Scheduler(app.state.db, settings) if settings.webhook_worker_enabled else None
         app.state.scheduler = scheduler
+        jobs = JobRunner(app.state.db, settings) if settings.webhook_worker_enabled else None
+        app.state.jobs = jobs
         if worker is not None:
             await worker.start()
         if scheduler is not None:
             await scheduler.start()
+        if jobs is not None:
+            await jobs.start()
         # Under `mentorapi serve`: SIGTERM drains before uvicorn stops accepting (drain.py).
         app.state.drain.install(settings.shutdown_drain_seconds)
         try:
             yield
         finally:
             app.state.drain.uninstall()
+            if jobs is not None:
+                await jobs.stop()
             if scheduler is not None:
                 await scheduler.stop()
             if worker is not None:

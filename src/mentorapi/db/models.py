@@ -5,6 +5,7 @@ from mentorapi.availability.models import Availability
 from mentorapi.db.base import metadata
 from mentorapi.feedback.models import Feedback, ImpactUpdate
 from mentorapi.goals.models import Goal, Milestone
+from mentorapi.jobs.models import Job
 from mentorapi.kit.idempotency import IdempotencyKey
 from mentorapi.kit.ratelimit import RateLimitBucket
 from mentorapi.mentees.models import Mentee, MenteeSkill
@@ -26,6 +27,7 @@ __all__ = [
     "Goal",
     "IdempotencyKey",
     "ImpactUpdate",
+    "Job",
     "Mentee",
     "MenteeSkill",
     "Mentor",
