@@ -23,6 +23,7 @@ from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.graphql.router import install_graphql
 from mentorapi.health import router as health_router
+from mentorapi.jobs.runner import JobRunner
 from mentorapi.kit import lean, openapi
 from mentorapi.kit.idempotency import IdempotencyMiddleware
 from mentorapi.kit.problems import install_problem_handlers
@@ -30,11 +31,12 @@ from mentorapi.kit.ratelimit import RateLimitHeaders, create_rate_limiter
 from mentorapi.kit.text import refuse_unstorable_text
 from mentorapi.limits import BodySizeLimit
 from mentorapi.mentees.rest import router as mentees_router
+from mentorapi.mentoring_events.live import StreamSlots
+from mentorapi.mentoring_events.rest import router as mentoring_events_router
 from mentorapi.mentors.rest import lean_routes as mentors_lean_routes
 from mentorapi.mentors.rest import router as mentors_router
 from mentorapi.metrics import Metrics, MetricsMiddleware
 from mentorapi.reminders.rest import router as reminders_router
-from mentorapi.jobs.runner import JobRunner
 from mentorapi.reminders.worker import Scheduler
 from mentorapi.sessions.rest import router as sessions_router
 from mentorapi.sessions.rest import series_router
@@ -137,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.drain = Drain()
+    app.state.live_streams = StreamSlots(settings.live_streams_per_caller)
     install_problem_handlers(app)
     # Every REST route refuses text the database cannot store (kit/text.py); GraphQL checks
     # its arguments and variables itself (graphql/text.py), to answer in its own error shape.
@@ -153,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         series_router,
         goals_router,
         feedback_router,
+        mentoring_events_router,
     ):
         app.include_router(router, dependencies=admitted)
     install_graphql(app, settings)

@@ -9,6 +9,7 @@ from mentorapi.jobs.models import Job
 from mentorapi.kit.idempotency import IdempotencyKey
 from mentorapi.kit.ratelimit import RateLimitBucket
 from mentorapi.mentees.models import Mentee, MenteeSkill
+from mentorapi.mentoring_events.models import Assignment, FollowUp, MentoringEvent, Registration
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.reminders.models import MentorReminderPolicy, ReminderPolicy, ScheduledNotification
 from mentorapi.sessions.models import ActionItem, Series, Session, SessionNote
@@ -19,11 +20,13 @@ __all__ = [
     "ActionItem",
     "ApiKey",
     "App",
+    "Assignment",
     "Availability",
     "Delivery",
     "DeliveryAttempt",
     "Event",
     "Feedback",
+    "FollowUp",
     "Goal",
     "IdempotencyKey",
     "ImpactUpdate",
@@ -33,8 +36,10 @@ __all__ = [
     "Mentor",
     "MentorReminderPolicy",
     "MentorSkill",
+    "MentoringEvent",
     "Milestone",
     "RateLimitBucket",
+    "Registration",
     "ReminderPolicy",
     "ScheduledNotification",
     "Series",

@@ -47,6 +47,7 @@ from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answ
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
 from mentorapi.graphql.text import RefuseUnstorableText
 from mentorapi.mentees import gql as mentees_gql
+from mentorapi.mentoring_events import gql as mentoring_events_gql
 from mentorapi.mentors import gql as mentors_gql
 from mentorapi.reminders import gql as reminders_gql
 from mentorapi.sessions import gql as sessions_gql
@@ -64,6 +65,7 @@ DOMAINS: list[ModuleType] = [
     feedback_gql,
     webhooks_gql,
     reminders_gql,
+    mentoring_events_gql,
 ]
 
 MAX_DEPTH = 10

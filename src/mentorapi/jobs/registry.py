@@ -12,7 +12,9 @@ from mentorapi.jobs.context import JobContext
 
 Handler = Callable[[JobContext], Coroutine[Any, Any, dict[str, Any] | None]]
 
-KINDS: dict[str, str] = {}
+KINDS: dict[str, str] = {
+    "mentoring_event.schedule": "mentorapi.mentoring_events.building:build_schedule",
+}
 
 _resolved: dict[str, Handler] = {}
 

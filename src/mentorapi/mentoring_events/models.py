@@ -70,6 +70,16 @@ class FollowUpOutcome(NamedStrEnum):
     recommendation = "recommendation"  # no free slot soon: book when the mentor has one
 
 
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """An event's registrations by role and attendance (read, never stored)."""
+
+    mentors: int = 0
+    mentees: int = 0
+    checked_in: int = 0
+    no_shows: int = 0
+
+
 def _ref(*, nullable: bool = False, primary_key: bool = False) -> Any:
     # The id of another row of the same app (its foreign key is same_app(...) on the table).
     if primary_key:
@@ -109,13 +119,22 @@ class MentoringEvent(TenantOwned, table=True):
 
     @property
     def timeline(self) -> "Timeline":
-        return Timeline(
-            self.starts_at, self.rounds, self.round_minutes, self.transition_minutes
-        )
+        return Timeline(self.starts_at, self.rounds, self.round_minutes, self.transition_minutes)
 
     @property
     def ends_at(self) -> datetime:
         return self.timeline.ends_at
+
+    def registration_refusal(self, at: datetime) -> str | None:
+        """Why a registration is refused at `at`, or None: it is taken."""
+        if self.status == EventStatus.draft:
+            return "registration is not open yet"
+        if self.status != EventStatus.open:
+            return "the schedule is published: registration is closed"
+        if at >= self.registration_closes_at:
+            closed = self.registration_closes_at.isoformat().replace("+00:00", "Z")
+            return f"registration closed at {closed}"
+        return None
 
     def status_at(self, now: datetime) -> EventStatus:
         """The stored status, or `live`/`ended` once a published event's time has come."""
@@ -265,3 +284,5 @@ class FollowUp(Timestamped, table=True):
     outcome: str = Field(max_length=24)
     ask: str = Field(max_length=500)
     session_id: str | None = Field(default=None, sa_column=_ref(nullable=True))
+    # outcome `recommendation`: what to book once the mentor has a slot (schemas.Recommendation)
+    recommendation: dict[str, Any] | None = Field(default=None, sa_type=JSONList, nullable=True)

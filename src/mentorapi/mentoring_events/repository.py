@@ -2,7 +2,6 @@
 event rows of the scheduled-notifications queue."""
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, case, delete, func, insert, literal, select
@@ -10,14 +9,15 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.db.pairs import pairs_in
 from mentorapi.db.paging import SortKey, paginate
+from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.kit.pagination import KeyType, PageRequest, id_key
 from mentorapi.mentees.models import Mentee
 from mentorapi.mentoring_events.models import (
     Assignment,
     Attendance,
+    Counts,
     EventStatus,
     FollowUp,
     MentoringEvent,
@@ -72,17 +72,9 @@ async def save(db_session: AsyncSession, event: MentoringEvent) -> None:
     await db_session.flush()
 
 
-@dataclass(frozen=True, slots=True)
-class Counts:
-    mentors: int = 0
-    mentees: int = 0
-    checked_in: int = 0
-    no_shows: int = 0
-
-
-def _counts_query(app_id_column: Any) -> Any:
-    mentor = Registration.role == Role.mentor.value
-    mentee = Registration.role == Role.mentee.value
+def _counts_query() -> Any:
+    mentor = col(Registration.role) == Role.mentor.value
+    mentee = col(Registration.role) == Role.mentee.value
     return select(
         col(Registration.app_id),
         col(Registration.event_id),
@@ -99,10 +91,10 @@ async def counts(
     """Registrations of these events by role and attendance, in one query."""
     if not event_ids:
         return {}
-    query = _counts_query(Registration.app_id).where(
+    query = _counts_query().where(
         col(Registration.app_id) == app_id, col(Registration.event_id).in_(list(event_ids))
     )
-    rows = (await db_session.exec(query)).all()  # type: ignore[call-overload]
+    rows = (await db_session.exec(query)).all()
     return {row[1]: Counts(*(int(v or 0) for v in row[2:])) for row in rows}
 
 
@@ -113,7 +105,7 @@ async def counts_of_pairs(
     if not keys:
         return {}
     query = across_tenants(
-        _counts_query(Registration.app_id).where(
+        _counts_query().where(
             pairs_in(
                 _dialect(db_session), col(Registration.app_id), col(Registration.event_id), keys
             )
@@ -135,7 +127,9 @@ async def lock_events(
     query = across_tenants(
         sm_select(MentoringEvent)
         .where(
-            pairs_in(_dialect(db_session), col(MentoringEvent.app_id), col(MentoringEvent.id), pairs)
+            pairs_in(
+                _dialect(db_session), col(MentoringEvent.app_id), col(MentoringEvent.id), pairs
+            )
         )
         .with_for_update(skip_locked=True, key_share=True)
         .execution_options(populate_existing=True),
@@ -158,9 +152,7 @@ async def get_registration(
     return (await db_session.exec(query)).first()
 
 
-async def registrations(
-    db_session: AsyncSession, app_id: str, event_id: str
-) -> list[Registration]:
+async def registrations(db_session: AsyncSession, app_id: str, event_id: str) -> list[Registration]:
     """Every registration of the event, mentors and mentees, in member id order."""
     query = (
         sm_select(Registration)
@@ -271,7 +263,9 @@ async def assignments(
     return list((await db_session.exec(query)).all())
 
 
-async def count_assignments(db_session: AsyncSession, app_id: str, event_id: str, stage: str) -> int:
+async def count_assignments(
+    db_session: AsyncSession, app_id: str, event_id: str, stage: str
+) -> int:
     query = select(func.count()).where(
         col(Assignment.app_id) == app_id,
         col(Assignment.event_id) == event_id,
@@ -360,7 +354,9 @@ async def follow_ups(
             (col(FollowUp.mentor_id) == (mentor_id or ""))
             | (col(FollowUp.mentee_id) == (mentee_id or ""))
         )
-    query = query.order_by(col(FollowUp.created_at), col(FollowUp.mentee_id), col(FollowUp.mentor_id))
+    query = query.order_by(
+        col(FollowUp.created_at), col(FollowUp.mentee_id), col(FollowUp.mentor_id)
+    )
     return list((await db_session.exec(query)).all())
 
 

@@ -28,13 +28,19 @@ from mentorapi.kit.ids import (
     SkillRefId,
     id_kind,
 )
+from mentorapi.kit.timezones import zone
 from mentorapi.mentoring_events.models import (
+    Assignment,
     Attendance,
+    Counts,
     EventMode,
     EventStatus,
     FollowUpOutcome,
+    MentoringEvent,
+    Registration,
     Role,
     ScheduleStatus,
+    Timeline,
 )
 from mentorapi.mentors.models import Format
 from mentorapi.mentors.schemas import SessionLength
@@ -187,7 +193,7 @@ class ScheduleSummary(ResponseBody):
 
 EVENT_READ_EXAMPLE: JsonDict = {
     "id": ex.MENTORING_EVENT_ID,
-    **{k: v for k, v in CREATE_EXAMPLE.items()},
+    **CREATE_EXAMPLE,
     "status": "scheduled",
     "ends_at": "2027-03-04T17:52:00Z",
     "local_starts_at": "2027-03-04T18:00:00+01:00",
@@ -428,6 +434,7 @@ SCHEDULE_EXAMPLE: JsonDict = {
     "event_id": ex.MENTORING_EVENT_ID,
     "status": "published",
     "version": 1,
+    "error": None,
     "stats": None,
     "assignments": [ASSIGNMENT_EXAMPLE],
 }
@@ -439,6 +446,7 @@ class ScheduleRead(ResponseBody):
     event_id: MentoringEventIdOut
     status: ScheduleStatus
     version: int = Field(description="The schedule's version (ScheduleSummary.version).")
+    error: str | None = Field(description="Why the last build failed (status `failed`).")
     stats: ScheduleStats | None = Field(
         description="Of the last build; for the app's API key only (null to members)."
     )
@@ -641,5 +649,81 @@ class RoundEventData(MentoringEventRead):
     lateness_seconds: float = Field(description=_LATENESS)
 
 
-def dump(model: ResponseBody) -> dict[str, Any]:
-    return model.model_dump(mode="json")
+# --- from the models ---------------------------------------------------------------------------
+
+
+def local_text(instant: datetime, timezone: str) -> str:
+    """The instant in the zone, with the zone's offset at that instant (so a round after a
+    change of the clocks shows the new offset)."""
+    return instant.astimezone(zone(timezone)).isoformat()
+
+
+def event_read(event: MentoringEvent, counts: Counts, now: datetime) -> MentoringEventRead:
+    return MentoringEventRead(
+        id=event.id,
+        title=event.title,
+        status=event.status_at(now),
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        local_starts_at=local_text(event.starts_at, event.timezone),
+        timezone=event.timezone,
+        rounds=event.rounds,
+        round_minutes=event.round_minutes,
+        transition_minutes=event.transition_minutes,
+        table_capacity=event.table_capacity,
+        meetings_per_mentee=event.meetings_per_mentee,
+        mode=EventMode(event.mode),
+        registration_closes_at=event.registration_closes_at,
+        registration_open=event.registration_refusal(now) is None,
+        counts=EventCounts(
+            mentors=counts.mentors,
+            mentees=counts.mentees,
+            checked_in=counts.checked_in,
+            no_shows=counts.no_shows,
+        ),
+        schedule=ScheduleSummary(
+            status=ScheduleStatus(event.schedule_status),
+            version=event.schedule_version,
+            published_at=event.published_at,
+            error=event.schedule_error,
+        ),
+        version=event.version,
+        created_at=event.created_at,
+        updated_at=event.updated_at,
+    )
+
+
+def event_json(event: MentoringEvent, counts: Counts, now: datetime) -> dict[str, Any]:
+    return event_read(event, counts, now).model_dump(mode="json")
+
+
+def registration_read(registration: Registration) -> RegistrationRead:
+    return RegistrationRead(
+        event_id=registration.event_id,
+        member_id=registration.member_id,
+        role=Role(registration.role),
+        mentor_id=registration.mentor_id,
+        mentee_id=registration.mentee_id,
+        ask=registration.ask,
+        skills=registration.skill_ids,
+        must_meet=registration.must_meet,
+        no_thanks=registration.no_thanks,
+        attendance=Attendance(registration.attendance),
+        checked_in_at=registration.checked_in_at,
+        created_at=registration.created_at,
+        updated_at=registration.updated_at,
+    )
+
+
+def assignment_read(assignment: Assignment, timeline: Timeline, timezone: str) -> AssignmentRead:
+    starts_at = timeline.round_starts_at(assignment.round)
+    return AssignmentRead(
+        round=assignment.round,
+        starts_at=starts_at,
+        ends_at=timeline.round_ends_at(assignment.round),
+        local_start=local_text(starts_at, timezone),
+        table=assignment.table_no,
+        mentor_id=assignment.mentor_id,
+        mentee_id=assignment.mentee_id,
+        reasons=assignment.reasons,
+    )

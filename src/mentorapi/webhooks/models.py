@@ -27,6 +27,12 @@ class EventType(NamedStrEnum):
     feedback_impact_added = "feedback.impact_added"
     feedback_requested = "feedback.requested"
     action_item_due = "action_item.due"
+    # Speed-mentoring events (mentoring_events/): the schedule published or changed by a late
+    # change; the rounds and the end are time-driven (sent by the reminders worker).
+    mentoring_event_schedule_published = "mentoring_event.schedule_published"
+    mentoring_event_schedule_changed = "mentoring_event.schedule_changed"
+    mentoring_event_round_started = "mentoring_event.round_started"
+    mentoring_event_ended = "mentoring_event.ended"
     webhook_test = "webhook.test"
 
 
