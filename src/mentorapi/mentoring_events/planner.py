@@ -79,7 +79,7 @@ async def problem_of(
             asks=asks,
         )
         for pair, score in scores.items():
-            relevance[pair] = score.score
+            relevance[pair] = min(1.0, max(0.0, float(score.score)))
             reasons[pair] = list(score.reasons)
         for pair in must_meet:
             relevance.setdefault(pair, 0.0)
@@ -94,7 +94,7 @@ async def problem_of(
         rounds=event.rounds,
         table_capacity=event.table_capacity,
         meetings_per_mentee=event.meetings_per_mentee,
-        mode=event.mode,
+        mode="everyone" if event.mode == EventMode.everyone else "relevance",
         mentors=tuple(mentors),
         mentees=tuple(mentees),
         relevance=relevance,
@@ -111,7 +111,7 @@ def solve(problem: Problem) -> Solved:
 
 def as_schedule(rows: Sequence[Assignment]) -> Solved:
     """Stored rows as the solver's schedule (what `reschedule` keeps as much of as it can)."""
-    meetings = tuple(
+    meetings = [
         scheduling.Meeting(
             round=a.round,
             table=a.table_no,
@@ -120,10 +120,10 @@ def as_schedule(rows: Sequence[Assignment]) -> Solved:
             reasons=tuple(a.reasons),
         )
         for a in rows
-    )
+    ]
     return scheduling.Schedule(
         meetings=meetings,
-        unmet_must_meets=(),
+        unmet_must_meets=[],
         total_relevance=sum(a.relevance for a in rows),
         stats={},
     )
@@ -146,8 +146,23 @@ def solve_again(
     )
 
 
+def _said(reason: str) -> str:
+    """The solver's reason in words (its codes: must_meet, rotation, relevance 0.82)."""
+    if reason == scheduling.MUST_MEET:
+        return "asked to meet"
+    if reason == scheduling.ROTATION:
+        return "rotation: every mentor visits every table"
+    if reason.startswith("relevance "):
+        return "match score " + reason.removeprefix("relevance ")
+    return reason
+
+
 def _reasons(meeting: scheduling.Meeting, problem: Problem) -> list[str]:
-    found = list(meeting.reasons) + problem.reasons.get((meeting.mentee, meeting.mentor), [])
+    """The solver's reasons, then the matching's: why these two meet."""
+    # A published meeting handed back to the solver (as_schedule) has its reasons in words
+    # already: they pass through _said unchanged.
+    found = [_said(r) for r in meeting.reasons]
+    found += problem.reasons.get((meeting.mentee, meeting.mentor), [])
     return list(dict.fromkeys(found))[:MAX_REASONS]
 
 

@@ -421,7 +421,12 @@ async def follow_mentoring_event_live(
 
 
 async def _disconnected(request: Request) -> None:
-    # A GET's body is read; what comes next is the client leaving.
+    """Until the client leaves. Starlette watches for that itself below ASGI 2.4 (and cancels
+    the stream); from 2.4 on it would learn only at the next write, a keep-alive away."""
+    spec = tuple(map(int, request.scope.get("asgi", {}).get("spec_version", "2.0").split(".")))
+    if spec < (2, 4):
+        await asyncio.Event().wait()  # forever: Starlette cancels the stream
+    # A GET's body is read: what comes next is the client leaving.
     while (await request.receive())["type"] != "http.disconnect":
         pass
 
@@ -430,17 +435,15 @@ async def _stream(
     request: Request, updates: AsyncGenerator[LiveUpdate | KeepAlive, None]
 ) -> AsyncIterator[bytes]:
     """The feed as Server-Sent Events, until it ends, the credential lapses or the client
-    leaves (heard at once, not at the next write)."""
+    leaves."""
     gone = asyncio.ensure_future(_disconnected(request))
+    following: asyncio.Future[LiveUpdate | KeepAlive] | None = None
     first = True
     try:
         while True:
             following = asyncio.ensure_future(anext(updates))
             done, _ = await asyncio.wait({following, gone}, return_when=asyncio.FIRST_COMPLETED)
             if following not in done:
-                following.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await following
                 return
             try:
                 item = following.result()
@@ -449,6 +452,8 @@ async def _stream(
             except DomainError as refused:  # the credential lapsed: say why, and end
                 yield _sse_error(refused)
                 return
+            finally:
+                following = None
             if isinstance(item, KeepAlive):
                 yield b": keep-alive\n\n"
             else:
@@ -456,6 +461,11 @@ async def _stream(
                 first = False
     finally:
         gone.cancel()
+        if following is not None:
+            # The feed is between two messages: stop it there (its subscription goes too).
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await following
         await updates.aclose()
 
 
