@@ -5,9 +5,9 @@ Revises: f1a3c5e7b9d2
 Create Date: 2026-12-05 13:00:00
 
 `mentoring_events` (primary key (app_id, id)); `mentoring_event_registrations` (app_id,
-event_id, member_id); `mentoring_event_assignments` (app_id, event_id, stage, round, mentee_id:
-a mentee in one place per round) with the unique key (app_id, event_id, stage, mentee_id,
-mentor_id) (a pair meets once); `mentoring_event_follow_ups` (app_id, event_id, mentee_id,
+event_id, member_id); `mentoring_event_assignments` (app_id, event_id, stage, mentee_id,
+mentor_id: a pair meets once) with the unique key (app_id, event_id, stage, round, mentee_id)
+(a mentee in one place per round); `mentoring_event_follow_ups` (app_id, event_id, mentee_id,
 mentor_id). Every key between tenant tables carries app_id.
 
 `scheduled_notifications` also holds an event's rounds and end (mentoring_events/timed.py): a
@@ -66,9 +66,9 @@ def upgrade() -> None:
     sa.Column('app_id', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
     sa.Column('event_id', sa.String(length=30), nullable=False),
     sa.Column('stage', sa.String(length=12), nullable=False),
-    sa.Column('round', sa.Integer(), nullable=False),
     sa.Column('mentee_id', sa.String(length=30), nullable=False),
     sa.Column('mentor_id', sa.String(length=30), nullable=False),
+    sa.Column('round', sa.Integer(), nullable=False),
     sa.Column('table_no', sa.Integer(), nullable=False),
     sa.Column('reasons', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('relevance', sa.Float(), nullable=False),
@@ -76,8 +76,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['app_id', 'mentee_id'], ['mentees.app_id', 'mentees.id'], name=op.f('fk_mentoring_event_assignments_app_id_mentees'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['app_id', 'mentor_id'], ['mentors.app_id', 'mentors.id'], name=op.f('fk_mentoring_event_assignments_app_id_mentors'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['app_id'], ['apps.id'], name=op.f('fk_mentoring_event_assignments_app_id_apps'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('app_id', 'event_id', 'stage', 'round', 'mentee_id', name=op.f('pk_mentoring_event_assignments')),
-    sa.UniqueConstraint('app_id', 'event_id', 'stage', 'mentee_id', 'mentor_id', name=op.f('uq_mentoring_event_assignments_app_id_event_id_stage_mentee_id_mentor_id'))
+    sa.PrimaryKeyConstraint('app_id', 'event_id', 'stage', 'mentee_id', 'mentor_id', name=op.f('pk_mentoring_event_assignments')),
+    sa.UniqueConstraint('app_id', 'event_id', 'stage', 'round', 'mentee_id', name=op.f('uq_mentoring_event_assignments_app_id_event_id_stage_round_mentee_id'))
     )
     with op.batch_alter_table('mentoring_event_assignments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_mentoring_event_assignments_mentee_id'), ['mentee_id'], unique=False)

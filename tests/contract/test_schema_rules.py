@@ -402,6 +402,7 @@ ORDER = [
     "NotesPut",
     "ActionItemCreate",
     "WebhookEndpointCreate",
+    "MentoringEventCreate",
 ]
 # The example ids (kit/examples.py) of the objects created above, by path parameter.
 PARAMS = {
@@ -416,6 +417,7 @@ PARAMS = {
     "endpoint_id": ex.ENDPOINT_ID,
     "feedback_id": ex.FEEDBACK_ID,
     "event_id": ex.EVENT_ID,
+    "mentoring_event_id": ex.MENTORING_EVENT_ID,
 }
 CREATES = {  # what a 2xx body of these requests is: the id it stands for
     "SkillCreate": ex.SKILL_ID,
@@ -426,6 +428,7 @@ CREATES = {  # what a 2xx body of these requests is: the id it stands for
     "GoalCreate": ex.GOAL_ID,
     "ActionItemCreate": ex.ACTION_ITEM_ID,
     "WebhookEndpointCreate": ex.ENDPOINT_ID,
+    "MentoringEventCreate": ex.MENTORING_EVENT_ID,
 }
 
 

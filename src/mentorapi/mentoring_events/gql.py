@@ -19,10 +19,10 @@ from mentorapi.mentoring_events import live, service
 from mentorapi.mentoring_events.models import (
     Attendance,
     EventMode,
+    EventRole,
     EventStatus,
     FollowUpOutcome,
     Registration,
-    Role,
     ScheduleStatus,
 )
 from mentorapi.mentoring_events.render import follow_up_read, schedule_read
@@ -70,8 +70,8 @@ class ScheduleStatusEnum(Enum):
 
 @strawberry.enum(name="MentoringEventRole")
 class RoleEnum(Enum):
-    MENTOR = Role.mentor.value
-    MENTEE = Role.mentee.value
+    MENTOR = EventRole.mentor.value
+    MENTEE = EventRole.mentee.value
 
 
 @strawberry.enum(name="MentoringEventAttendance")
@@ -355,7 +355,7 @@ class MentoringEventType:
                 actor=actor,
                 event_id=str(self.id),
                 page=page,
-                role=Role(role.value) if role else None,
+                role=EventRole(role.value) if role else None,
             )
         return Connection[RegistrationType].build(
             rows,

@@ -7,8 +7,8 @@ at the start or the end for a reader to see them.
 A schedule is rows in `mentoring_event_assignments`, one per mentee per round, under a `stage`:
 `provisional` (the last build, for the organiser to look at) or `published` (what the people
 see). Publishing copies the provisional rows; a late change (a no-show, a late arrival)
-rewrites the published rows of the rounds not yet started. The database itself refuses a
-mentee in two places in one round (the primary key) and a pair meeting twice (the unique key).
+rewrites the published rows of the rounds not yet started. The database itself refuses a pair
+meeting twice (the primary key) and a mentee in two places in one round (the unique key).
 """
 
 from dataclasses import dataclass
@@ -53,7 +53,7 @@ class Stage(NamedStrEnum):
     published = "published"
 
 
-class Role(NamedStrEnum):
+class EventRole(NamedStrEnum):
     mentor = "mentor"
     mentee = "mentee"
 
@@ -248,8 +248,8 @@ class Assignment(SQLModel, table=True):
         same_app("event_id", "mentoring_events"),
         same_app("mentor_id", "mentors"),
         same_app("mentee_id", "mentees"),
-        # No pair meets twice, whatever the solver or a late change did.
-        UniqueConstraint("app_id", "event_id", "stage", "mentee_id", "mentor_id"),
+        # A mentee is in one place per round, whatever the solver or a late change did.
+        UniqueConstraint("app_id", "event_id", "stage", "round", "mentee_id"),
         # A mentor's own schedule.
         Index("ix_mentoring_event_assignments_mentor", "app_id", "event_id", "stage", "mentor_id"),
     )
@@ -257,10 +257,10 @@ class Assignment(SQLModel, table=True):
     app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", primary_key=True, max_length=30)
     event_id: str = Field(sa_column=_ref(primary_key=True))
     stage: str = Field(sa_column=Column(String(12), primary_key=True))
-    round: int = Field(primary_key=True)
-    # In the key: a mentee is in one place per round.
+    # The key is the pair: no pair meets twice. Indexed alone for the cascades from people.
     mentee_id: str = Field(sa_column=Column(String(30), primary_key=True, index=True))
-    mentor_id: str = Field(sa_column=_ref())
+    mentor_id: str = Field(sa_column=Column(String(30), primary_key=True, index=True))
+    round: int
     table_no: int
     reasons: list[str] = Field(default_factory=list, sa_type=JSONList, nullable=False)
     relevance: float = Field(default=0.0)

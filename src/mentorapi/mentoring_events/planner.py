@@ -23,9 +23,9 @@ from mentorapi.mentoring_events.models import (
     Assignment,
     Attendance,
     EventMode,
+    EventRole,
     MentoringEvent,
     Registration,
-    Role,
     Stage,
 )
 
@@ -55,15 +55,19 @@ async def problem_of(
     """The event's problem; `with_absent`: people marked absent stay in it (a late change
     passes them to the solver as absent, so it knows whom it moves)."""
     present = [r for r in registrations if with_absent or r.attendance != Attendance.no_show.value]
-    mentors = sorted(r.member_id for r in present if r.role == Role.mentor.value)
-    mentees = sorted(r.member_id for r in present if r.role == Role.mentee.value)
+    mentors = sorted(r.member_id for r in present if r.role == EventRole.mentor.value)
+    mentees = sorted(r.member_id for r in present if r.role == EventRole.mentee.value)
     mentor_set, mentee_set = set(mentors), set(mentees)
     must_meet: set[Pair] = set()
     no_thanks: set[Pair] = set()
     for r in present:
         for wishes, into in ((r.must_meet, must_meet), (r.no_thanks, no_thanks)):
             for other in wishes:
-                pair = (r.member_id, other) if r.role == Role.mentee.value else (other, r.member_id)
+                pair = (
+                    (r.member_id, other)
+                    if r.role == EventRole.mentee.value
+                    else (other, r.member_id)
+                )
                 if pair[0] in mentee_set and pair[1] in mentor_set:
                     into.add(pair)
     must_meet -= no_thanks  # either side may refuse: no thanks wins

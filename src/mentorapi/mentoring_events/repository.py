@@ -18,11 +18,11 @@ from mentorapi.mentoring_events.models import (
     Assignment,
     Attendance,
     Counts,
+    EventRole,
     EventStatus,
     FollowUp,
     MentoringEvent,
     Registration,
-    Role,
 )
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.reminders.models import ScheduledNotification
@@ -73,8 +73,8 @@ async def save(db_session: AsyncSession, event: MentoringEvent) -> None:
 
 
 def _counts_query() -> Any:
-    mentor = col(Registration.role) == Role.mentor.value
-    mentee = col(Registration.role) == Role.mentee.value
+    mentor = col(Registration.role) == EventRole.mentor.value
+    mentee = col(Registration.role) == EventRole.mentee.value
     return select(
         col(Registration.app_id),
         col(Registration.event_id),
@@ -168,7 +168,7 @@ async def registrations_page(
     event_id: str,
     page: PageRequest,
     *,
-    role: Role | None = None,
+    role: EventRole | None = None,
     members: Sequence[str] | None = None,
 ) -> tuple[list[Registration], str | None]:
     """`members`: only these (a member's own); None for all."""

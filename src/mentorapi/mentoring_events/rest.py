@@ -21,7 +21,7 @@ from mentorapi.kit.problems import problems
 from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.mentoring_events import live, service
 from mentorapi.mentoring_events.live import KeepAlive, StreamSlots
-from mentorapi.mentoring_events.models import Role
+from mentorapi.mentoring_events.models import EventRole
 from mentorapi.mentoring_events.render import follow_up_read, schedule_read
 from mentorapi.mentoring_events.schemas import (
     AttendanceRead,
@@ -169,7 +169,7 @@ async def list_mentoring_event_registrations(
     db_session: DbSession,
     mentoring_event_id: EventId,
     page: Annotated[PageRequest, Depends(page_request)],
-    role: Annotated[Role | None, Query(description="Mentors or mentees only.")] = None,
+    role: Annotated[EventRole | None, Query(description="Mentors or mentees only.")] = None,
 ) -> Page[RegistrationRead]:
     rows, cursor = await service.list_registrations(
         db_session=db_session,

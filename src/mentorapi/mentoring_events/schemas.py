@@ -34,11 +34,11 @@ from mentorapi.mentoring_events.models import (
     Attendance,
     Counts,
     EventMode,
+    EventRole,
     EventStatus,
     FollowUpOutcome,
     MentoringEvent,
     Registration,
-    Role,
     ScheduleStatus,
     Timeline,
 )
@@ -56,7 +56,8 @@ MAX_SKILLS = 10
 
 # --- ids of either kind of member --------------------------------------------------------------
 
-MEMBER_PATTERN = f"^(mtr|mte)_{BODY_PATTERN}$"
+# The pattern of an id of any kind (kit/ids.py): the kind is checked by the validator.
+MEMBER_PATTERN = f"^[a-z]{{3}}_{BODY_PATTERN}$"
 
 
 def _member_id(value: str) -> str:
@@ -241,6 +242,7 @@ class RegistrationCreate(RequestBody):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
+                {"mentor_id": ex.MENTOR_ID, "skills": [ex.SKILL_ID]},
                 {
                     "mentee_id": ex.MENTEE_ID,
                     "ask": "How do I make my monthly pivot refresh without breaking?",
@@ -248,7 +250,6 @@ class RegistrationCreate(RequestBody):
                     "must_meet": [ex.MENTOR_ID],
                     "no_thanks": [],
                 },
-                {"mentor_id": ex.MENTOR_ID, "skills": [ex.SKILL_ID]},
             ]
         }
     )
@@ -305,7 +306,7 @@ class RegistrationRead(ResponseBody):
 
     event_id: MentoringEventIdOut
     member_id: MemberIdOut
-    role: Role
+    role: EventRole
     mentor_id: MentorIdOut | None
     mentee_id: MenteeIdOut | None
     ask: str | None
@@ -519,6 +520,7 @@ class FollowUpCreate(RequestBody):
             "examples": [
                 {
                     "mentor_id": ex.MENTOR_ID,
+                    "mentee_id": ex.MENTEE_ID,
                     "ask": "Walk me through a pivot with a growth column, on my real data",
                 }
             ]
@@ -701,7 +703,7 @@ def registration_read(registration: Registration) -> RegistrationRead:
     return RegistrationRead(
         event_id=registration.event_id,
         member_id=registration.member_id,
-        role=Role(registration.role),
+        role=EventRole(registration.role),
         mentor_id=registration.mentor_id,
         mentee_id=registration.mentee_id,
         ask=registration.ask,

@@ -44,12 +44,12 @@ from mentorapi.mentoring_events.models import (
     Assignment,
     Attendance,
     Counts,
+    EventRole,
     EventStatus,
     FollowUp,
     FollowUpOutcome,
     MentoringEvent,
     Registration,
-    Role,
     ScheduleStatus,
     Stage,
 )
@@ -192,17 +192,17 @@ async def open_registration(
 # --- registrations ------------------------------------------------------------------------------
 
 
-def _member_of(data: RegistrationCreate) -> tuple[Role, str]:
+def _member_of(data: RegistrationCreate) -> tuple[EventRole, str]:
     if data.mentor_id is not None:
-        return Role.mentor, data.mentor_id
+        return EventRole.mentor, data.mentor_id
     assert data.mentee_id is not None  # the schema requires one of the two
-    return Role.mentee, data.mentee_id
+    return EventRole.mentee, data.mentee_id
 
 
-def _may_act_for(actor: Caller, role: Role, member_id: str, action: str) -> None:
+def _may_act_for(actor: Caller, role: EventRole, member_id: str, action: str) -> None:
     """A member acts for themself only: another mentee is not found (404), another mentor is
     public but not theirs (403)."""
-    if role is Role.mentee:
+    if role is EventRole.mentee:
         require_mentee(actor, member_id)
     else:
         require_mentor(actor, member_id, action)
@@ -211,11 +211,11 @@ def _may_act_for(actor: Caller, role: Role, member_id: str, action: str) -> None
 async def _check_wishes(
     db_session: AsyncSession,
     event: MentoringEvent,
-    role: Role,
+    role: EventRole,
     data: RegistrationCreate,
 ) -> None:
-    other = "mtr" if role is Role.mentee else "mte"
-    wanted = Role.mentor if role is Role.mentee else Role.mentee
+    other = "mtr" if role is EventRole.mentee else "mte"
+    wanted = EventRole.mentor if role is EventRole.mentee else EventRole.mentee
     for field in ("must_meet", "no_thanks"):
         ids: list[str] = getattr(data, field)
         for i, member_id in enumerate(ids):
@@ -247,15 +247,17 @@ async def register(
     why = event.registration_refusal(now())
     if why is not None:
         raise Conflict(why)
-    exists = repository.mentor_exists if role is Role.mentor else repository.mentee_exists
+    exists = repository.mentor_exists if role is EventRole.mentor else repository.mentee_exists
     if not await exists(db_session, app_id, member_id):
         raise NotFound(f"no {role.value} {member_id}")
     if await repository.get_registration(db_session, app_id, event_id, member_id) is not None:
         raise Conflict(f"{member_id} is already registered for this event")
     counts = (await repository.counts(db_session, app_id, [event_id])).get(event_id, Counts())
-    full = counts.mentors >= MAX_MENTORS if role is Role.mentor else counts.mentees >= MAX_MENTEES
+    full = (
+        counts.mentors >= MAX_MENTORS if role is EventRole.mentor else counts.mentees >= MAX_MENTEES
+    )
     if full:
-        limit = MAX_MENTORS if role is Role.mentor else MAX_MENTEES
+        limit = MAX_MENTORS if role is EventRole.mentor else MAX_MENTEES
         raise Conflict(f"the event has its {limit} {role.value}s: no more can register")
     skills = list(dict.fromkeys(data.skills))
     if len(skills) != len(data.skills):
@@ -270,8 +272,8 @@ async def register(
         event_id=event_id,
         member_id=member_id,
         role=role.value,
-        mentor_id=member_id if role is Role.mentor else None,
-        mentee_id=member_id if role is Role.mentee else None,
+        mentor_id=member_id if role is EventRole.mentor else None,
+        mentee_id=member_id if role is EventRole.mentee else None,
         ask=data.ask,
         skill_ids=skills,
         must_meet=list(data.must_meet),
@@ -293,8 +295,8 @@ async def _registration(
     return found
 
 
-def _role_of(member_id: str) -> Role:
-    return Role.mentor if id_kind(member_id) == "mtr" else Role.mentee
+def _role_of(member_id: str) -> EventRole:
+    return EventRole.mentor if id_kind(member_id) == "mtr" else EventRole.mentee
 
 
 async def withdraw(
@@ -319,7 +321,7 @@ async def list_registrations(
     actor: Caller,
     event_id: str,
     page: PageRequest,
-    role: Role | None = None,
+    role: EventRole | None = None,
 ) -> tuple[list[Registration], str | None]:
     """The API key sees everyone; a member their own registrations only."""
     await _visible(db_session, app_id, actor, event_id)
@@ -484,8 +486,8 @@ async def build(
         raise Conflict("a build is in progress: wait for it (GET .../schedule)")
     registrations = await repository.registrations(db_session, app_id, event_id)
     present = [r for r in registrations if r.attendance != Attendance.no_show.value]
-    if not any(r.role == Role.mentor for r in present) or not any(
-        r.role == Role.mentee for r in present
+    if not any(r.role == EventRole.mentor for r in present) or not any(
+        r.role == EventRole.mentee for r in present
     ):
         raise Conflict("a schedule needs at least one mentor and one mentee registered")
     if len(present) > SYNC_BUILD_LIMIT:
@@ -654,7 +656,7 @@ async def _viewer(
     role = _role_of(member_id)
     _may_act_for(actor, role, member_id, "reading a mentor's event schedule")
     await _registration(db_session, event, member_id)
-    if role is Role.mentor:
+    if role is EventRole.mentor:
         return Viewer(member_id, None, everyone=False)
     return Viewer(None, member_id, everyone=False)
 
