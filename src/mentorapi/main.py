@@ -23,6 +23,7 @@ from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.graphql.router import install_graphql
 from mentorapi.health import router as health_router
+from mentorapi.jobs.runner import JobRunner
 from mentorapi.kit import lean, openapi
 from mentorapi.kit.idempotency import IdempotencyMiddleware
 from mentorapi.kit.problems import install_problem_handlers
@@ -34,7 +35,6 @@ from mentorapi.mentors.rest import lean_routes as mentors_lean_routes
 from mentorapi.mentors.rest import router as mentors_router
 from mentorapi.metrics import Metrics, MetricsMiddleware
 from mentorapi.reminders.rest import router as reminders_router
-from mentorapi.jobs.runner import JobRunner
 from mentorapi.reminders.worker import Scheduler
 from mentorapi.sessions.rest import router as sessions_router
 from mentorapi.sessions.rest import series_router
