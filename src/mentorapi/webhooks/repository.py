@@ -47,15 +47,14 @@ def _dialect(db_session: AsyncSession) -> str:
 # the endpoint (FOR UPDATE first, delete_endpoint) then waits for the change to commit and
 # removes its new deliveries with the rest, or the change waits for the delete and no longer
 # sees the endpoint: never a foreign-key violation in the change's transaction. Shared by any
-# number of concurrent changes.
-_DELIVERING_TO = {"read": True, "key_share": True}
+# number of concurrent changes: `.with_for_update(read=True, key_share=True)`.
 
 
 async def enabled_endpoints(db_session: AsyncSession, app_id: str) -> list[WebhookEndpoint]:
     query = (
         sm_select(WebhookEndpoint)
         .where(col(WebhookEndpoint.app_id) == app_id, col(WebhookEndpoint.enabled).is_(True))
-        .with_for_update(**_DELIVERING_TO)
+        .with_for_update(read=True, key_share=True)
     )
     return list((await db_session.exec(query)).all())
 
@@ -136,7 +135,7 @@ async def enabled_endpoints_of_apps(
         .where(
             col(WebhookEndpoint.app_id).in_(sorted(app_ids)), col(WebhookEndpoint.enabled).is_(True)
         )
-        .with_for_update(**_DELIVERING_TO),
+        .with_for_update(read=True, key_share=True),
         CrossTenant.scheduler,
     )
     found: dict[str, list[WebhookEndpoint]] = {}
@@ -167,7 +166,7 @@ async def get_endpoint(
     query = sm_select(WebhookEndpoint).where(
         col(WebhookEndpoint.app_id) == app_id, col(WebhookEndpoint.id) == endpoint_id
     )
-    if lock:  # before deleting it: waits for changes delivering to it (_DELIVERING_TO)
+    if lock:  # before deleting it: waits for changes delivering to it (enabled_endpoints)
         query = query.with_for_update()
     return (await db_session.exec(query)).first()
 
