@@ -7,6 +7,7 @@ from mentorapi.feedback.models import Feedback, ImpactUpdate
 from mentorapi.goals.models import Goal, Milestone
 from mentorapi.kit.idempotency import IdempotencyKey
 from mentorapi.kit.ratelimit import RateLimitBucket
+from mentorapi.matching.models import MatchFeedback, MatchingPolicy, MentorDocument
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.reminders.models import MentorReminderPolicy, ReminderPolicy, ScheduledNotification
@@ -26,9 +27,12 @@ __all__ = [
     "Goal",
     "IdempotencyKey",
     "ImpactUpdate",
+    "MatchFeedback",
+    "MatchingPolicy",
     "Mentee",
     "MenteeSkill",
     "Mentor",
+    "MentorDocument",
     "MentorReminderPolicy",
     "MentorSkill",
     "Milestone",
