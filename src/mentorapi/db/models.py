@@ -8,6 +8,7 @@ from mentorapi.goals.models import Goal, Milestone
 from mentorapi.jobs.models import Job
 from mentorapi.kit.idempotency import IdempotencyKey
 from mentorapi.kit.ratelimit import RateLimitBucket
+from mentorapi.matching.models import MatchFeedback, MatchingPolicy, MentorDocument
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.reminders.models import MentorReminderPolicy, ReminderPolicy, ScheduledNotification
@@ -28,9 +29,12 @@ __all__ = [
     "IdempotencyKey",
     "ImpactUpdate",
     "Job",
+    "MatchFeedback",
+    "MatchingPolicy",
     "Mentee",
     "MenteeSkill",
     "Mentor",
+    "MentorDocument",
     "MentorReminderPolicy",
     "MentorSkill",
     "Milestone",

@@ -1,0 +1,1 @@
+"""Matching: the right mentor for an ask (recommendations), explained and load-aware."""
