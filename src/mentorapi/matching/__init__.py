@@ -1,1 +1,1 @@
-"""Matching: the right mentor for an ask (recommendations), explained and load-aware."""
+"""Matching: mentors recommended for one ask, and whole cohorts matched at once."""
