@@ -11,9 +11,10 @@ source → mentee → mentor → sink, every unit a meeting:
 A pair arc is worth, from the most to the least important level:
   must-meet (W_must) > one meeting more (W_meet) > keeping a published meeting (W_keep)
   > relevance (0..1000) minus the ladders' costs.
-Each weight is larger than everything the levels below can add up to in any solution, so the
-optimum is lexicographic: the most must-meets honoured; then the most meetings; then (when
-re-solving) the most published meetings kept; then the best relevance net of the balancing costs.
+Each weight is larger than what the levels below can change along any simple cycle of the
+residual network (see `weights`), so the optimum is lexicographic: the most must-meets honoured;
+then the most meetings; then (when re-solving) the most published meetings kept; then the best
+relevance net of the balancing costs.
 All costs are integers, and the weights are derived from the instance; an instance so large
 that they would overflow the solver's 64-bit arithmetic is refused with ValueError.
 
@@ -59,23 +60,30 @@ class PairingInput:
 
 
 def weights(problem: PairingInput) -> Weights:
-    meetings = int(
-        min(problem.mentee_cap.sum(), problem.mentor_cap.sum(), len(problem.pair_mentee))
-    )
+    """Weights that make the flow's optimum lexicographic, as small as the argument allows.
+
+    The flow is optimal iff its residual network has no negative cycle, and any better
+    solution differs from it by a sum of simple residual cycles. A simple cycle visits each
+    node once: it has at most 2·min(mentees, mentors) pair arcs (so changes the must-meets and
+    the kept meetings by at most that), passes the source and the sink once each (so uses at
+    most four ladder or bypass arcs, and changes the number of meetings by at most one). Each
+    weight beats everything the levels below can change along one such cycle, so a cycle that
+    gains at a level and loses below it always has a negative cost: none is left at the optimum.
+    """
+    n, m = len(problem.mentee_cap), len(problem.mentor_cap)
+    arcs = 2 * min(n, m)  # pair arcs on a simple cycle
     top_mentee = int((problem.mentee_done + problem.mentee_cap).max(initial=1))
     top_mentor = int((problem.mentor_done + problem.mentor_cap).max(initial=1))
-    per_meeting = (
-        REL_SCALE + FAIR_STEP * max(top_mentee - 1, 0) + LOAD_STEP * max(top_mentor - 1, 0)
-    )
-    span = meetings * per_meeting  # the widest difference relevance and ladders can make
-    keep = span + 1
-    span += min(int(problem.pair_keep.sum()), meetings) * keep
-    meet = span + 1
-    span += meetings * meet
-    must = span + 1
-    span += min(int(problem.pair_must.sum()), meetings) * must
-    nodes = len(problem.mentee_cap) + len(problem.mentor_cap) + 2
-    if span >= _BUDGET or (must + meet + keep + REL_SCALE) * (nodes + 1) >= _BUDGET:
+    ladders = 2 * FAIR_STEP * max(top_mentee - 1, 0) + 2 * LOAD_STEP * max(top_mentor - 1, 0)
+    below = arcs * REL_SCALE + ladders  # relevance and ladders along one cycle
+    keep = below + 1
+    below += arcs * keep
+    meet = below + 1
+    below += meet  # one meeting more or less per cycle
+    must = below + 1
+    top = must + meet + keep + REL_SCALE  # the most a pair arc costs
+    meetings = int(min(problem.mentee_cap.sum(), problem.mentor_cap.sum()))
+    if top * (n + m + 3) >= _BUDGET or top * meetings >= _BUDGET:
         raise ValueError("the event is too large to schedule exactly (costs would overflow)")
     return Weights(must=must, meet=meet, keep=keep)
 
@@ -93,7 +101,7 @@ def select(problem: PairingInput, seed: int) -> Bools:
     n, m = len(problem.mentee_cap), len(problem.mentor_cap)
     w = weights(problem)
     source, sink = n + m, n + m + 1
-    order = np.random.default_rng(seed).permutation(len(problem.pair_mentee))
+    order = np.random.default_rng(seed % (1 << 64)).permutation(len(problem.pair_mentee))
     pair_cost = -(
         w.meet
         + problem.pair_rel

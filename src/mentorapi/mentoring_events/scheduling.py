@@ -338,9 +338,11 @@ def _rotation(problem: EventProblem) -> list[Meeting]:
     for g, seen in enumerate(visits):
         for _, i in seen:
             sees[g, i] = 1
+    if w_must * per_mentee * (n + groups + 3) >= 1 << 62:
+        raise ValueError("the event is too large to seat exactly (costs would overflow)")
     worth = ((w_must * must + w_meet + rel) * allowed) @ sees.T  # mentees x groups
 
-    order = np.random.default_rng(problem.seed).permutation(n * groups)
+    order = np.random.default_rng(problem.seed % (1 << 64)).permutation(n * groups)
     seat_mentee, seat_group = np.divmod(order, groups)
     source, sink = n + groups, n + groups + 1
     tails = np.concatenate([np.full(n, source), seat_mentee, n + np.arange(groups)])
