@@ -15,6 +15,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -199,6 +200,19 @@ async def taken_seats_of(
     for seat in (await db_session.exec(query.order_by(col(Seat.id)))).all():
         found.setdefault(seat.group_session_id, []).append(seat)
     return found
+
+
+async def count_seat(db_session: AsyncSession, group: GroupSession, delta: int) -> None:
+    """`seats_taken` += `delta` in the database itself (the CHECK sees the true sum, whatever
+    this process read), and the row's new value in `group` (not marked as changed)."""
+    query = (
+        update(GroupSession)
+        .where(col(GroupSession.app_id) == group.app_id, col(GroupSession.id) == group.id)
+        .values(seats_taken=col(GroupSession.seats_taken) + delta)
+        .returning(col(GroupSession.seats_taken))
+    )
+    taken = (await db_session.exec(query)).scalar_one()
+    set_committed_value(group, "seats_taken", taken)
 
 
 async def lock_mentees(db_session: AsyncSession, app_id: str, mentee_ids: Sequence[str]) -> None:

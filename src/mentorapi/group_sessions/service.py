@@ -429,9 +429,12 @@ async def take_seat(
         starts_at=group.starts_at,
         ends_at=group.ends_at,
     )
-    group.seats_taken += 1
-    db_session.add_all([seat, group])
+    db_session.add(seat)
     await flush_or_conflict(db_session, SEAT_GONE)
+    try:
+        await repository.count_seat(db_session, group, +1)
+    except IntegrityError as exc:  # the CHECK: never more seats taken than offered
+        raise Conflict(SEAT_GONE) from exc
     await outbox.record_many(
         db_session, app_id=app_id, events=[_seat_event(seat, EventType.seat_taken)]
     )
@@ -484,8 +487,8 @@ async def cancel_seat(
     )
     before = seat_json(seat)
     _give_back(seat, side, data.reason)
-    locked.seats_taken -= 1
-    await repository.save(db_session, locked, seat)
+    await repository.save(db_session, seat)
+    await repository.count_seat(db_session, locked, -1)
     await outbox.record_many(
         db_session, app_id=app_id, events=[_seat_event(seat, EventType.seat_cancelled, before)]
     )
