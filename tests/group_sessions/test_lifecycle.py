@@ -285,3 +285,50 @@ async def test_deleting_what_group_sessions_need_is_a_409(tenant: Tenant) -> Non
     await c.post(f"/v1/group-sessions/{group['id']}/cancel")
     assert (await c.delete(f"/v1/mentors/{base['mentor_id']}")).status_code == 204
     assert (await c.get(f"/v1/group-sessions/{group['id']}")).status_code == 404
+
+
+async def test_subscribed_endpoints_get_the_events_as_documented(
+    tenant: Tenant, db: Database
+) -> None:
+    """Each event lands in the outbox with a delivery for the endpoints subscribed to its type
+    (and none for the others), and its data reads as the documented payload."""
+    from sqlmodel import col, select
+
+    from mentorapi.group_sessions.schemas import GroupSessionEventData, SeatEventData
+    from mentorapi.webhooks.models import Delivery, Event
+
+    c = tenant.client
+    seats_only = await c.post(
+        "/v1/webhook-endpoints",
+        json={"url": "https://example.com/seats", "events": ["seat.taken", "seat.cancelled"]},
+    )
+    everything = await c.post("/v1/webhook-endpoints", json={"url": "https://example.com/all"})
+    assert seats_only.status_code == everything.status_code == 201
+    base = await group_world(c)
+    group = await create_group(c, base)
+    (ana,) = await mentees(c, 1)
+    await take_seat(c, group["id"], ana)
+    await c.post(f"/v1/group-sessions/{group['id']}/cancel", json={"reason": "Sick"})
+    async with db.sessionmaker() as s:
+        rows = (
+            await s.exec(
+                select(Event.type, Event.data, Delivery.endpoint_id)
+                .join(Delivery, col(Delivery.event_id) == col(Event.id))
+                .where(col(Event.app_id) == tenant.id, col(Delivery.app_id) == tenant.id)
+                .order_by(col(Event.id))
+            )
+        ).all()
+    by_endpoint: dict[str, list[str]] = {}
+    for type_, data, endpoint_id in rows:
+        by_endpoint.setdefault(endpoint_id, []).append(type_)
+        model = SeatEventData if type_.startswith("seat.") else GroupSessionEventData
+        model.model_validate(data)
+    # (Events written in one transaction may share a millisecond, so their ids need not be
+    # in order: compared as sets of types.)
+    assert sorted(by_endpoint[seats_only.json()["id"]]) == ["seat.cancelled", "seat.taken"]
+    assert sorted(by_endpoint[everything.json()["id"]]) == [
+        "group_session.cancelled",
+        "group_session.created",
+        "seat.cancelled",
+        "seat.taken",
+    ]
