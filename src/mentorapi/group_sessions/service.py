@@ -55,7 +55,6 @@ from mentorapi.group_sessions.schemas import (
     group_session_json,
     seat_json,
 )
-from mentorapi.kit import timezones
 from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.versioning import check_version
@@ -98,11 +97,6 @@ def _group_event(
 
 def _seat_event(seat: Seat, type: EventType, before: dict[str, Any] | None = None) -> NewEvent:
     return sessions.change_event(type, seat_json(seat), before, object_id=seat.id)
-
-
-def _touch(row: GroupSession | Seat) -> None:
-    row.version += 1
-    row.updated_at = timezones.utcnow()
 
 
 def _visible(actor: Caller) -> Visible:
@@ -299,20 +293,18 @@ async def reschedule(
     )
     elsewhere = {p.mentee_id for p in places.clashing(found, new_start, new_end)}
     if elsewhere:
-        raise Conflict(
+        raise sessions.slot_conflict(
+            places.ELSEWHERE,
+            new_start,
             f"{len(elsewhere)} of the {len(mentee_ids)} attendees are in another session at "
             "that time",
-            extra={
-                "starts_at": new_start.isoformat().replace("+00:00", "Z"),
-                "reason": places.ELSEWHERE,
-                "attendees_elsewhere": len(elsewhere),
-            },
+            attendees_elsewhere=len(elsewhere),
         )
     before = group_session_json(group)
     group.history = sessions.moved_history(group.history, group.starts_at, group.ends_at)
     group.rescheduled_from = group.starts_at
     group.starts_at, group.ends_at = new_start, new_end
-    _touch(group)
+    sessions.touch(group)
     db_session.add(group)
     await flush_or_conflict(db_session, TIME_TAKEN)
     try:
@@ -345,7 +337,7 @@ async def cancel(
     group.status = GroupSessionStatus.cancelled.value
     group.cancel_reason = data.reason or None
     group.seats_taken = 0
-    _touch(group)
+    sessions.touch(group)
     events = [_group_event(group, EventType.group_session_cancelled, before)]
     for seat in seated:
         seat_before = seat_json(seat)
@@ -372,7 +364,7 @@ async def complete(
     before = group_session_json(group)
     group.status = GroupSessionStatus.completed.value
     group.completion_note = data.note or None
-    _touch(group)
+    sessions.touch(group)
     await repository.save(db_session, group)
     await outbox.record_many(
         db_session,
@@ -445,7 +437,7 @@ def _give_back(seat: Seat, side: Role, reason: str) -> None:
     seat.status = SeatStatus.cancelled.value
     seat.cancelled_by = side.value
     seat.cancel_reason = reason or None
-    _touch(seat)
+    sessions.touch(seat)
 
 
 async def cancel_seat(

@@ -18,7 +18,7 @@ Permission checks come before any lock, expiry or change, so a refusal changes n
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -113,9 +113,15 @@ async def _record(
     )
 
 
-def _touch(session: Session) -> None:
-    session.version += 1
-    session.updated_at = timezones.utcnow()
+class Versioned(Protocol):
+    version: int
+    updated_at: datetime
+
+
+def touch(row: Versioned) -> None:
+    """A change of a versioned row (a session, a group session, a seat): a new version."""
+    row.version += 1
+    row.updated_at = timezones.utcnow()
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -272,13 +278,13 @@ def _created_event(session: Session) -> EventType:
     return EventType.session_requested
 
 
-def slot_conflict(reason: str, starts_at: datetime) -> Conflict:
+def slot_conflict(
+    reason: str, starts_at: datetime, detail: str | None = None, **extra: Any
+) -> Conflict:
+    """A time that is not free: the start asked for and why (`reason`), as a 409."""
     return Conflict(
-        f"the slot is not free: {reason}",
-        extra={
-            "starts_at": starts_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "reason": reason,
-        },
+        detail or f"the slot is not free: {reason}",
+        extra={"starts_at": _z(starts_at), "reason": reason, **extra},
     )
 
 
@@ -538,7 +544,7 @@ async def accept(
     before = session_json(session)
     session.status = SessionStatus.booked.value
     session.expires_at = None
-    _touch(session)
+    touch(session)
     await repository.save(db_session, session)
     await _record(db_session, session, EventType.session_booked, before)
     await reminders.plan_sessions(db_session, [session], now=now())
@@ -560,7 +566,7 @@ async def decline(
     before = session_json(session)
     session.status = SessionStatus.declined.value
     session.decline_reason = data.reason or None
-    _touch(session)
+    touch(session)
     await repository.save(db_session, session)
     await _record(db_session, session, EventType.session_declined, before)
     await reminders.plan_sessions(db_session, [session], now=now())
@@ -571,7 +577,7 @@ def _cancel(session: Session, data: Cancel) -> None:
     session.status = SessionStatus.cancelled.value
     session.cancelled_by = data.by.value
     session.cancel_reason = data.reason or None
-    _touch(session)
+    touch(session)
 
 
 async def cancel(
@@ -628,7 +634,7 @@ async def reschedule(
     session.starts_at, session.ends_at = new_start, new_end
     if session.status == SessionStatus.requested:
         session.expires_at = new_start
-    _touch(session)
+    touch(session)
     db_session.add(session)
     await flush_or_conflict(db_session, SLOT_TAKEN)
     await _record(db_session, session, EventType.session_rescheduled, before)
@@ -687,7 +693,7 @@ async def complete(
     require_started(session.starts_at, "complete")
     session.status = SessionStatus.completed.value
     session.completion_note = data.note or None
-    _touch(session)
+    touch(session)
     await repository.save(db_session, session)
     await repository.add_completed(db_session, session)
     await _record(db_session, session, EventType.session_completed, before)
@@ -709,7 +715,7 @@ async def no_show(
     before = session_json(session)
     require_started(session.starts_at, "mark as no-show")
     session.status = SessionStatus.no_show.value
-    _touch(session)
+    touch(session)
     await repository.save(db_session, session)
     await _record(db_session, session, EventType.session_no_show, before)
     await reminders.plan_sessions(db_session, [session], now=now())
@@ -722,7 +728,7 @@ async def no_show(
 async def _expire(db_session: AsyncSession, session: Session) -> None:
     before = session_json(session)
     session.status = SessionStatus.expired.value
-    _touch(session)
+    touch(session)
     await repository.save(db_session, session)
     await _record(db_session, session, EventType.session_expired, before)
 
