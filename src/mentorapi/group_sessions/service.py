@@ -28,7 +28,7 @@ Who may do what (`actor`, see apps/caller.py):
 Permission checks come before any lock or change, so a refusal changes nothing.
 """
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -127,8 +127,8 @@ async def list_group_sessions(
     mentee_id: str | None = None,
     skill_id: str | None = None,
     statuses: list[GroupSessionStatus] | None = None,
-    starts_from: Any = None,
-    starts_before: Any = None,
+    starts_from: datetime | None = None,
+    starts_before: datetime | None = None,
 ) -> tuple[list[GroupSession], str | None]:
     """Every group session of the app, filtered. `mentee_id` (the group sessions where that
     mentee holds a seat) tells who sits where, so a member may give only their own."""
@@ -262,7 +262,7 @@ async def reschedule(
     app_id: str,
     actor: Caller,
     group_id: str,
-    starts_at: Any,
+    starts_at: datetime,
     expected_version: int | None = None,
 ) -> GroupSession:
     """Move the group session and its seats, if the new time fits the mentor (as a booking
