@@ -397,6 +397,8 @@ ORDER = [
     "AvailabilityPut",
     "SessionCreate",
     "SeriesCreate",
+    "GroupSessionCreate",
+    "SeatCreate",
     "GoalCreate",
     "MilestoneCreate",
     "NotesPut",
@@ -416,6 +418,8 @@ PARAMS = {
     "endpoint_id": ex.ENDPOINT_ID,
     "feedback_id": ex.FEEDBACK_ID,
     "event_id": ex.EVENT_ID,
+    "group_session_id": ex.GROUP_SESSION_ID,
+    "seat_id": ex.SEAT_ID,
 }
 CREATES = {  # what a 2xx body of these requests is: the id it stands for
     "SkillCreate": ex.SKILL_ID,
@@ -423,6 +427,8 @@ CREATES = {  # what a 2xx body of these requests is: the id it stands for
     "MenteeCreate": ex.MENTEE_ID,
     "SessionCreate": ex.SESSION_ID,
     "SeriesCreate": ex.SERIES_ID,
+    "GroupSessionCreate": ex.GROUP_SESSION_ID,
+    "SeatCreate": ex.SEAT_ID,
     "GoalCreate": ex.GOAL_ID,
     "ActionItemCreate": ex.ACTION_ITEM_ID,
     "WebhookEndpointCreate": ex.ENDPOINT_ID,

@@ -5,6 +5,7 @@ from mentorapi.availability.models import Availability
 from mentorapi.db.base import metadata
 from mentorapi.feedback.models import Feedback, ImpactUpdate
 from mentorapi.goals.models import Goal, Milestone
+from mentorapi.group_sessions.models import GroupSession, Seat
 from mentorapi.jobs.models import Job
 from mentorapi.kit.idempotency import IdempotencyKey
 from mentorapi.kit.ratelimit import RateLimitBucket
@@ -26,6 +27,7 @@ __all__ = [
     "Event",
     "Feedback",
     "Goal",
+    "GroupSession",
     "IdempotencyKey",
     "ImpactUpdate",
     "Job",
@@ -41,6 +43,7 @@ __all__ = [
     "RateLimitBucket",
     "ReminderPolicy",
     "ScheduledNotification",
+    "Seat",
     "Series",
     "Session",
     "SessionNote",

@@ -32,6 +32,8 @@ PREFIXES = {
     "imp": "impact update",
     "act": "action item",
     "dla": "delivery attempt",
+    "grp": "group session",
+    "sea": "seat",
 }
 
 # Crockford base32: no I, L, O or U. One definition for the check below and the documented
@@ -127,6 +129,8 @@ GoalId = typed_id("gol")
 MilestoneId = typed_id("mls")
 ImpactUpdateId = typed_id("imp")
 ActionItemId = typed_id("act")
+GroupSessionId = typed_id("grp")
+SeatId = typed_id("sea")
 
 # A skill named in a request by id, looked up by the service (skills.service.resolve_choices).
 SkillRefId = documented_id("skl")
@@ -147,4 +151,6 @@ MilestoneIdOut = read_id("mls")
 ImpactUpdateIdOut = read_id("imp")
 ActionItemIdOut = read_id("act")
 AttemptIdOut = read_id("dla")
+GroupSessionIdOut = read_id("grp")
+SeatIdOut = read_id("sea")
 AnyIdOut = read_id()
