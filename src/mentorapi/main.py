@@ -22,6 +22,7 @@ from mentorapi.drain import Drain
 from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.graphql.router import install_graphql
+from mentorapi.group_sessions.rest import router as group_sessions_router
 from mentorapi.health import router as health_router
 from mentorapi.jobs.runner import JobRunner
 from mentorapi.kit import lean, openapi
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         availability_router,
         sessions_router,
         series_router,
+        group_sessions_router,
         goals_router,
         feedback_router,
         mentoring_events_router,

@@ -397,6 +397,8 @@ ORDER = [
     "AvailabilityPut",
     "SessionCreate",
     "SeriesCreate",
+    "GroupSessionCreate",
+    "SeatCreate",
     "GoalCreate",
     "MilestoneCreate",
     "NotesPut",
@@ -417,6 +419,8 @@ PARAMS = {
     "endpoint_id": ex.ENDPOINT_ID,
     "feedback_id": ex.FEEDBACK_ID,
     "event_id": ex.EVENT_ID,
+    "group_session_id": ex.GROUP_SESSION_ID,
+    "seat_id": ex.SEAT_ID,
     "mentoring_event_id": ex.MENTORING_EVENT_ID,
 }
 CREATES = {  # what a 2xx body of these requests is: the id it stands for
@@ -425,6 +429,8 @@ CREATES = {  # what a 2xx body of these requests is: the id it stands for
     "MenteeCreate": ex.MENTEE_ID,
     "SessionCreate": ex.SESSION_ID,
     "SeriesCreate": ex.SERIES_ID,
+    "GroupSessionCreate": ex.GROUP_SESSION_ID,
+    "SeatCreate": ex.SEAT_ID,
     "GoalCreate": ex.GOAL_ID,
     "ActionItemCreate": ex.ACTION_ITEM_ID,
     "WebhookEndpointCreate": ex.ENDPOINT_ID,

@@ -60,6 +60,14 @@ LISTINGS = [
     ),
     Listing("mentees", "/v1/mentees", "mentees", "", {"created": ("id",)}, prefix="mte"),
     Listing("sessions", "/v1/sessions", "sessions", "", {"created": ("id",)}, prefix="ses"),
+    Listing(
+        "group sessions",
+        "/v1/group-sessions",
+        "groupSessions",
+        "",
+        {"created": ("id",)},
+        prefix="grp",
+    ),
     Listing("skills", "/v1/skills", "skills", "", {"slug": ("text", "id")}, prefix="skl"),
     Listing(
         "webhook endpoints",

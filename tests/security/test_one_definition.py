@@ -10,6 +10,8 @@ from mentorapi.availability.gql import DayEnum
 from mentorapi.availability.schemas import Day
 from mentorapi.feedback.gql import AuthorEnum, VisibilityEnum
 from mentorapi.feedback.models import Author, Visibility
+from mentorapi.group_sessions.gql import GroupStatusEnum, SeatStatusEnum
+from mentorapi.group_sessions.models import GroupSessionStatus, SeatStatus
 from mentorapi.kit.ids import MAX_ID_LENGTH
 from mentorapi.mentors.gql import FormatEnum, MentorSortEnum
 from mentorapi.mentors.models import Format
@@ -31,6 +33,8 @@ from tests.gql.helpers import error_codes, gql
         (StatusEnum, SessionStatus),
         (SideEnum, CancelledBy),
         (SeriesStatusEnum, SeriesStatus),
+        (GroupStatusEnum, GroupSessionStatus),
+        (SeatStatusEnum, SeatStatus),
     ],
 )
 def test_graphql_enums_are_the_domain_enums(face: type[Enum], domain: type[StrEnum]) -> None:

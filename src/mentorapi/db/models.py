@@ -5,9 +5,11 @@ from mentorapi.availability.models import Availability
 from mentorapi.db.base import metadata
 from mentorapi.feedback.models import Feedback, ImpactUpdate
 from mentorapi.goals.models import Goal, Milestone
+from mentorapi.group_sessions.models import GroupSession, Seat
 from mentorapi.jobs.models import Job
 from mentorapi.kit.idempotency import IdempotencyKey
 from mentorapi.kit.ratelimit import RateLimitBucket
+from mentorapi.matching.models import MatchFeedback, MatchingPolicy, MentorDocument
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentoring_events.models import Assignment, FollowUp, MentoringEvent, Registration
 from mentorapi.mentors.models import Mentor, MentorSkill
@@ -28,12 +30,16 @@ __all__ = [
     "Feedback",
     "FollowUp",
     "Goal",
+    "GroupSession",
     "IdempotencyKey",
     "ImpactUpdate",
     "Job",
+    "MatchFeedback",
+    "MatchingPolicy",
     "Mentee",
     "MenteeSkill",
     "Mentor",
+    "MentorDocument",
     "MentorReminderPolicy",
     "MentorSkill",
     "MentoringEvent",
@@ -42,6 +48,7 @@ __all__ = [
     "Registration",
     "ReminderPolicy",
     "ScheduledNotification",
+    "Seat",
     "Series",
     "Session",
     "SessionNote",

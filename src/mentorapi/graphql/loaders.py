@@ -20,6 +20,9 @@ from mentorapi.feedback import service as feedback_service
 from mentorapi.feedback.models import Feedback, ImpactUpdate
 from mentorapi.goals import repository as goals_repository
 from mentorapi.goals.models import Goal, Milestone
+from mentorapi.group_sessions import repository as group_sessions_repository
+from mentorapi.group_sessions import service as group_sessions_service
+from mentorapi.group_sessions.models import GroupSession, Seat
 from mentorapi.mentees import repository as mentees_repository
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors import repository as mentors_repository
@@ -82,6 +85,11 @@ class Loaders:
             self._scoped_groups(sessions_repository.sessions_of_series)
         )
         self.availability: DataLoader[str, Availability | None] = DataLoader(self._availability)
+        self.group_session: DataLoader[str, GroupSession | None] = DataLoader(
+            self._by_id(group_sessions_repository.get_many)
+        )
+        # The taken seats of a group session that the caller may see.
+        self.attendees: DataLoader[str, list[Seat]] = DataLoader(self._attendees)
         self.goals: DataLoader[str, list[Goal]] = DataLoader(
             self._scoped_groups(goals_repository.for_mentees)
         )
@@ -158,6 +166,13 @@ class Loaders:
             rows = await availability_repository.get_many(db_session, app_id, keys)
         found = {row.mentor_id: row for row in rows}
         return [found.get(key) for key in keys]
+
+    async def _attendees(self, keys: list[str]) -> list[list[Seat]]:
+        app_id = await self._context.app_id()
+        caller = await self._context.caller()
+        async with self._context.session() as db_session:
+            found = await group_sessions_service.attendees(db_session, app_id, caller, keys)
+        return [found.get(key, []) for key in keys]
 
     async def _session_feedback(self, keys: list[str]) -> list[list[Feedback]]:
         app_id = await self._context.app_id()

@@ -46,6 +46,7 @@ from mentorapi.graphql.execution import PlainFieldsExecutor
 from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answers
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
 from mentorapi.graphql.text import RefuseUnstorableText
+from mentorapi.group_sessions import gql as group_sessions_gql
 from mentorapi.mentees import gql as mentees_gql
 from mentorapi.mentoring_events import gql as mentoring_events_gql
 from mentorapi.mentors import gql as mentors_gql
@@ -61,6 +62,7 @@ DOMAINS: list[ModuleType] = [
     mentees_gql,
     availability_gql,
     sessions_gql,
+    group_sessions_gql,
     goals_gql,
     feedback_gql,
     webhooks_gql,

@@ -32,6 +32,8 @@ PREFIXES = {
     "imp": "impact update",
     "act": "action item",
     "dla": "delivery attempt",
+    "grp": "group session",
+    "sea": "seat",
     "mev": "mentoring event",
 }
 
@@ -128,6 +130,8 @@ GoalId = typed_id("gol")
 MilestoneId = typed_id("mls")
 ImpactUpdateId = typed_id("imp")
 ActionItemId = typed_id("act")
+GroupSessionId = typed_id("grp")
+SeatId = typed_id("sea")
 MentoringEventId = typed_id("mev")
 
 # A skill named in a request by id, looked up by the service (skills.service.resolve_choices).
@@ -149,5 +153,7 @@ MilestoneIdOut = read_id("mls")
 ImpactUpdateIdOut = read_id("imp")
 ActionItemIdOut = read_id("act")
 AttemptIdOut = read_id("dla")
+GroupSessionIdOut = read_id("grp")
+SeatIdOut = read_id("sea")
 MentoringEventIdOut = read_id("mev")
 AnyIdOut = read_id()

@@ -100,6 +100,21 @@ class ConflictProblem(Problem):
     editable_until: datetime | SkipJsonSchema[None] = absent(
         "Feedback past its editing window: when the window closed."
     )
+    group_session_status: str | SkipJsonSchema[None] = absent(
+        "An illegal move of a group session (or of a seat in it): its status now."
+    )
+    seat_status: str | SkipJsonSchema[None] = absent("An illegal move of a seat: its status now.")
+    seats: int | SkipJsonSchema[None] = absent("A full group session: the seats it offers.")
+    seats_taken: int | SkipJsonSchema[None] = absent("A full group session: the seats taken.")
+    attendees_elsewhere: int | SkipJsonSchema[None] = absent(
+        "A group session not moved: how many attendees are in another session then."
+    )
+    group_sessions: int | SkipJsonSchema[None] = absent(
+        "A mentor with scheduled group sessions, or a skill group sessions are about, cannot go."
+    )
+    taken_seats: int | SkipJsonSchema[None] = absent(
+        "A mentee with seats in group sessions still to come cannot go."
+    )
 
 
 # The body of each error status (the schema in the OpenAPI document).

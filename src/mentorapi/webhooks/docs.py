@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from pydantic.config import JsonValue
 
 from mentorapi.feedback.schemas import FeedbackRead, ImpactUpdateRead
+from mentorapi.group_sessions.schemas import GroupSessionEventData, SeatEventData
 from mentorapi.kit.bodies import sometimes
 from mentorapi.kit.ids import EndpointIdOut
 from mentorapi.mentoring_events.schemas import RoundEventData, ScheduleEventData
@@ -78,6 +79,21 @@ class FeedbackEvent(BaseModel):
     )
     timestamp: datetime
     data: FeedbackEventData
+
+
+class GroupSessionEvent(BaseModel):
+    type: str = Field(
+        examples=["group_session.rescheduled"],
+        json_schema_extra={"enum": _types("group_session.")},
+    )
+    timestamp: datetime = Field(description="When the event happened (not this attempt).")
+    data: GroupSessionEventData
+
+
+class SeatEvent(BaseModel):
+    type: str = Field(examples=["seat.taken"], json_schema_extra={"enum": _types("seat.")})
+    timestamp: datetime = Field(description="When the event happened (not this attempt).")
+    data: SeatEventData
 
 
 class SessionReminderEvent(BaseModel):
@@ -161,6 +177,15 @@ _DESCRIPTIONS = {
     "over: the time for follow-ups.",
     EventType.feedback_submitted: "Feedback on a session was submitted.",
     EventType.feedback_impact_added: "A later impact update was added to feedback.",
+    EventType.group_session_created: "A mentor's group session was created: its seats are open.",
+    EventType.group_session_rescheduled: "A group session moved, with every seat in it; "
+    "`previous` has the old times.",
+    EventType.group_session_cancelled: "A group session was cancelled; each of its taken seats "
+    "gets a `seat.cancelled` too.",
+    EventType.group_session_completed: "A group session took place.",
+    EventType.seat_taken: "A mentee took a seat in a group session, with their own ask.",
+    EventType.seat_cancelled: "A seat was given back: by its mentee, by the mentor, or with "
+    "the whole group session (`cancelled_by: mentor`).",
     EventType.webhook_test: "Sent by `POST /v1/webhook-endpoints/{id}/test` to that endpoint.",
 }
 
@@ -212,6 +237,10 @@ for _type in EventType:
         _document(_type, SessionEvent)
     elif _type.value.startswith("feedback."):
         _document(_type, FeedbackEvent)
+    elif _type.value.startswith("group_session."):
+        _document(_type, GroupSessionEvent)
+    elif _type.value.startswith("seat."):
+        _document(_type, SeatEvent)
     elif _type.value.startswith("mentoring_event."):
         _document(_type, MentoringEventScheduleEvent)
     else:
