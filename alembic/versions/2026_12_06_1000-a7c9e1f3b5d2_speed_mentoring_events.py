@@ -8,7 +8,8 @@ Create Date: 2026-12-06 10:00:00
 event_id, member_id); `mentoring_event_assignments` (app_id, event_id, stage, mentee_id,
 mentor_id: a pair meets once) with the unique key (app_id, event_id, stage, round, mentee_id)
 (a mentee in one place per round); `mentoring_event_follow_ups` (app_id, event_id, mentee_id,
-mentor_id). Every key between tenant tables carries app_id.
+mentor_id); `mentoring_event_scores` (app_id, event_id: the matching's scores a schedule was
+built from). Every key between tenant tables carries app_id.
 
 `scheduled_notifications` also holds an event's rounds and end (mentoring_events/timed.py): a
 row is about a session or about an event, so `session_id` may be null, and `mentoring_event_id`
@@ -132,6 +133,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_mentoring_event_follow_ups_mentor_id'), ['mentor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_mentoring_event_follow_ups_session_id'), ['session_id'], unique=False)
 
+    op.create_table('mentoring_event_scores',
+    sa.Column('created_at', mentorapi.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', mentorapi.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('app_id', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('event_id', sa.String(length=30), nullable=False),
+    sa.Column('mentees', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('mentors', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('relevance', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.ForeignKeyConstraint(['app_id', 'event_id'], ['mentoring_events.app_id', 'mentoring_events.id'], name=op.f('fk_mentoring_event_scores_app_id_mentoring_events'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['app_id'], ['apps.id'], name=op.f('fk_mentoring_event_scores_app_id_apps'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('app_id', 'event_id', name=op.f('pk_mentoring_event_scores'))
+    )
     with op.batch_alter_table('scheduled_notifications', schema=None) as batch_op:
         batch_op.add_column(sa.Column('mentoring_event_id', sa.String(length=30), nullable=True))
         batch_op.alter_column('session_id',
@@ -174,6 +187,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_mentoring_event_follow_ups_mentor_id'))
         batch_op.drop_index(batch_op.f('ix_mentoring_event_follow_ups_mentee_id'))
 
+    op.drop_table('mentoring_event_scores')
     op.drop_table('mentoring_event_follow_ups')
     with op.batch_alter_table('mentoring_event_registrations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_mentoring_event_registrations_mentor_id'))

@@ -2,9 +2,11 @@
 
 from typing import Any
 
+import pytest
 from sqlmodel import col, select
 
 from mentorapi.db.engine import Database
+from mentorapi.mentoring_events import planner
 from mentorapi.webhooks.models import Event
 from tests.conftest import Tenant
 from tests.mentoring_events.conftest import (
@@ -154,3 +156,37 @@ async def test_attendance_of_someone_not_registered_is_not_found(
     ):
         response = await tenant.client.post(f"{base}/check-ins", json=body)
         assert response.status_code == status, response.text
+
+
+async def test_a_late_change_solves_with_the_scores_of_the_build(
+    tenant: Tenant, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ready = await published_event(tenant, 3, 6)
+    asked: list[tuple[int, int]] = []
+    scored = planner.score_pairs
+
+    async def counting(db: Any, **kwargs: Any) -> Any:
+        asked.append((len(kwargs["mentee_ids"]), len(kwargs["mentor_ids"])))
+        return await scored(db, **kwargs)
+
+    monkeypatch.setattr(planner, "score_pairs", counting)
+    base = f"/v1/mentoring-events/{ready.id}"
+    before = (await get(tenant.client, f"{base}/schedule"))["assignments"]
+    absent = ready.crowd.mentor_ids[0]
+    result = await post(tenant.client, f"{base}/no-shows", {"member_id": absent})
+    assert result["schedule_change"]["changed_assignments"] > 0
+    after = (await get(tenant.client, f"{base}/schedule"))["assignments"]
+    # Not every pair scored again: at most the people of the meetings new to the schedule.
+    new = {(a["mentee_id"], a["mentor_id"]) for a in after} - {
+        (a["mentee_id"], a["mentor_id"]) for a in before
+    }
+    assert all(x <= len({m for m, _ in new}) and y <= 2 for x, y in asked), asked
+    assert len(asked) == (1 if new else 0)
+    # Kept meetings keep their reasons; new ones have the matching's too.
+    reasons = {(a["mentee_id"], a["mentor_id"]): a["reasons"] for a in before}
+    for a in after:
+        pair = (a["mentee_id"], a["mentor_id"])
+        if pair in reasons:
+            assert a["reasons"] == reasons[pair]
+        else:
+            assert len(a["reasons"]) > 1, a

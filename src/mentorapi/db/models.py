@@ -11,7 +11,13 @@ from mentorapi.kit.idempotency import IdempotencyKey
 from mentorapi.kit.ratelimit import RateLimitBucket
 from mentorapi.matching.models import MatchFeedback, MatchingPolicy, MentorDocument
 from mentorapi.mentees.models import Mentee, MenteeSkill
-from mentorapi.mentoring_events.models import Assignment, FollowUp, MentoringEvent, Registration
+from mentorapi.mentoring_events.models import (
+    Assignment,
+    FollowUp,
+    MentoringEvent,
+    Registration,
+    ScoresRow,
+)
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.reminders.models import MentorReminderPolicy, ReminderPolicy, ScheduledNotification
 from mentorapi.sessions.models import ActionItem, Series, Session, SessionNote
@@ -48,6 +54,7 @@ __all__ = [
     "Registration",
     "ReminderPolicy",
     "ScheduledNotification",
+    "ScoresRow",
     "Seat",
     "Series",
     "Session",

@@ -266,6 +266,21 @@ class Assignment(SQLModel, table=True):
     relevance: float = Field(default=0.0)
 
 
+class ScoresRow(Timestamped, table=True):
+    """The matching's scores an event's schedule was built from (planner.Scores): the mentees
+    and mentors in order, and the pairs' relevance row-major, -1 for an excluded pair. Read by
+    late changes only (300 x 50 is 15,000 numbers: never with the event itself)."""
+
+    __tablename__ = "mentoring_event_scores"
+    __table_args__ = (same_app("event_id", "mentoring_events"),)
+
+    app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", primary_key=True, max_length=30)
+    event_id: str = Field(sa_column=_ref(primary_key=True))
+    mentees: list[str] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    mentors: list[str] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    relevance: list[float] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+
+
 class FollowUp(Timestamped, table=True):
     """A mentee's follow-up with a mentor met at the event: at most one per pair."""
 

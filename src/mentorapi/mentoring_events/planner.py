@@ -2,9 +2,10 @@
 event's registrations pose, and the rows a schedule becomes.
 
 - Pairs: in `relevance` mode each pair's relevance is its matching score (matching/scoring.py
-  `score_pairs`, with the mentee's ask for the event as the ask); a pair the matching excludes
-  (no shared language, a dismissal) is never scheduled, unless one of the two asked to meet
-  the other. In `everyone` mode the solver's rotation decides and the matching is not asked.
+  `score_pairs`, with the mentee's ask for the event as the ask), read at the build and kept
+  with the schedule for its late changes (`Scores`); a pair the matching excludes (no shared
+  language, a dismissal) is never scheduled, unless one of the two asked to meet the other. In
+  `everyone` mode the solver's rotation decides and the matching is not asked.
 - Wishes: `must_meet` and `no_thanks` of either side, between people still registered.
 - Reasons: the solver's (must meet, rotation, ...) then the matching's, at most `MAX_REASONS`.
 """
@@ -26,6 +27,7 @@ from mentorapi.mentoring_events.models import (
     EventRole,
     MentoringEvent,
     Registration,
+    ScoresRow,
     Stage,
 )
 
@@ -35,9 +37,48 @@ Solved = scheduling.Schedule
 
 
 @dataclass(frozen=True)
+class Scores:
+    """The matching's relevance of the pairs of an event's people, read when its schedule is
+    built, and kept with it (ScoresRow): a late change solves with the very scores the schedule
+    was built from, without asking the matching for every pair again (most of a late change's
+    time). A pair missing from `relevance` is one the matching excludes. `reasons` are those
+    read (all of them at a build; none from the kept copy)."""
+
+    relevance: dict[Pair, float] = field(default_factory=dict)
+    reasons: dict[Pair, list[str]] = field(default_factory=dict)
+
+    def kept(self) -> dict[str, Any]:
+        """The row's columns: the people in order, and the scores row-major (mentee, mentor),
+        -1 for an excluded pair."""
+        mentees = sorted({x for x, _ in self.relevance})
+        mentors = sorted({y for _, y in self.relevance})
+        return {
+            "mentees": mentees,
+            "mentors": mentors,
+            "relevance": [
+                round(self.relevance.get((x, y), -1.0), 4) for x in mentees for y in mentors
+            ],
+        }
+
+    @classmethod
+    def from_kept(cls, row: ScoresRow | None) -> "Scores":
+        if row is None:
+            return cls()
+        width = len(row.mentors)
+        relevance = {
+            (x, y): float(row.relevance[i * width + j])
+            for i, x in enumerate(row.mentees)
+            for j, y in enumerate(row.mentors)
+            if row.relevance[i * width + j] >= 0
+        }
+        return cls(relevance)
+
+
+@dataclass(frozen=True)
 class Problem:
     solver: scheduling.EventProblem
-    reasons: dict[Pair, list[str]] = field(default_factory=dict)  # the matching's, per pair
+    scores: Scores  # what a build keeps for its late changes
+    reasons: dict[Pair, list[str]] = field(default_factory=dict)  # why each pair would meet
 
 
 def _seed(event_id: str) -> int:
@@ -45,18 +86,55 @@ def _seed(event_id: str) -> int:
     return int.from_bytes(hashlib.sha256(event_id.encode()).digest()[:4], "big")
 
 
-async def problem_of(
+def _people(registrations: Sequence[Registration], role: EventRole) -> list[str]:
+    return sorted(r.member_id for r in registrations if r.role == role.value)
+
+
+async def score(
     db_session: AsyncSession,
     event: MentoringEvent,
     registrations: Sequence[Registration],
+    *,
+    pairs: Sequence[Pair] | None = None,
+) -> Scores:
+    """The matching's scores of every registered mentee with every registered mentor (absent
+    ones too: they may arrive), each mentee's ask for the event as the ask; `pairs`: of the
+    mentees and mentors of these pairs only. None in `everyone` mode."""
+    if event.mode != EventMode.relevance:
+        return Scores()
+    mentees = _people(registrations, EventRole.mentee)
+    mentors = _people(registrations, EventRole.mentor)
+    if pairs is not None:
+        mentees = sorted({x for x, _ in pairs} & set(mentees))
+        mentors = sorted({y for _, y in pairs} & set(mentors))
+    if not mentees or not mentors:
+        return Scores()
+    wanted = set(mentees)
+    found = await score_pairs(
+        db_session,
+        app_id=event.app_id,
+        mentee_ids=mentees,
+        mentor_ids=mentors,
+        asks={r.member_id: r.ask for r in registrations if r.ask and r.member_id in wanted},
+    )
+    return Scores(
+        {pair: min(1.0, max(0.0, float(s.score))) for pair, s in found.items()},
+        {pair: list(s.reasons) for pair, s in found.items()},
+    )
+
+
+def problem_of(
+    event: MentoringEvent,
+    registrations: Sequence[Registration],
+    scores: Scores,
     *,
     with_absent: bool,
 ) -> Problem:
     """The event's problem; `with_absent`: people marked absent stay in it (a late change
     passes them to the solver as absent, so it knows whom it moves)."""
     present = [r for r in registrations if with_absent or r.attendance != Attendance.no_show.value]
-    mentors = sorted(r.member_id for r in present if r.role == EventRole.mentor.value)
-    mentees = sorted(r.member_id for r in present if r.role == EventRole.mentee.value)
+    mentors = _people(present, EventRole.mentor)
+    mentees = _people(present, EventRole.mentee)
     mentor_set, mentee_set = set(mentors), set(mentees)
     must_meet: set[Pair] = set()
     no_thanks: set[Pair] = set()
@@ -72,28 +150,16 @@ async def problem_of(
                     into.add(pair)
     must_meet -= no_thanks  # either side may refuse: no thanks wins
     relevance: dict[Pair, float] = {}
-    reasons: dict[Pair, list[str]] = {}
-    if event.mode == EventMode.relevance and mentors and mentees:
-        asks = {r.member_id: r.ask for r in present if r.ask and r.member_id in mentee_set}
-        scores = await score_pairs(
-            db_session,
-            app_id=event.app_id,
-            mentee_ids=mentees,
-            mentor_ids=mentors,
-            asks=asks,
-        )
-        for pair, score in scores.items():
-            relevance[pair] = min(1.0, max(0.0, float(score.score)))
-            reasons[pair] = list(score.reasons)
-        for pair in must_meet:
-            relevance.setdefault(pair, 0.0)
-        excluded = {
-            (mentee, mentor)
-            for mentee in mentees
-            for mentor in mentors
-            if (mentee, mentor) not in relevance
+    if event.mode == EventMode.relevance:
+        relevance = {
+            (x, y): scores.relevance[(x, y)]
+            for x in mentees
+            for y in mentors
+            if (x, y) in scores.relevance
         }
-        no_thanks |= excluded
+        for pair in must_meet:
+            relevance.setdefault(pair, 0.0)  # asked for: met, whatever the matching says
+        no_thanks |= {(x, y) for x in mentees for y in mentors if (x, y) not in relevance}
     problem = scheduling.EventProblem(
         rounds=event.rounds,
         table_capacity=event.table_capacity,
@@ -106,7 +172,7 @@ async def problem_of(
         no_thanks=frozenset(no_thanks),
         seed=_seed(event.id),
     )
-    return Problem(problem, reasons)
+    return Problem(problem, scores, dict(scores.reasons))
 
 
 def solve(problem: Problem) -> Solved:

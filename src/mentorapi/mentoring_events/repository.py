@@ -13,6 +13,7 @@ from mentorapi.db.paging import SortKey, paginate
 from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.kit.pagination import KeyType, PageRequest, id_key
+from mentorapi.kit.timezones import utcnow
 from mentorapi.mentees.models import Mentee
 from mentorapi.mentoring_events.models import (
     Assignment,
@@ -23,6 +24,7 @@ from mentorapi.mentoring_events.models import (
     FollowUp,
     MentoringEvent,
     Registration,
+    ScoresRow,
 )
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.reminders.models import ScheduledNotification
@@ -301,6 +303,30 @@ async def delete_assignments(
     )
 
 
+async def delete_pairs(
+    db_session: AsyncSession,
+    app_id: str,
+    event_id: str,
+    stage: str,
+    pairs: Sequence[tuple[str, str]],
+) -> None:
+    """The stage's meetings of these (mentee, mentor) pairs."""
+    if pairs:
+        await db_session.exec(
+            delete(Assignment).where(
+                col(Assignment.app_id) == app_id,
+                col(Assignment.event_id) == event_id,
+                col(Assignment.stage) == stage,
+                pairs_in(
+                    _dialect(db_session),
+                    col(Assignment.mentee_id),
+                    col(Assignment.mentor_id),
+                    pairs,
+                ),
+            )
+        )
+
+
 async def insert_assignments(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Many rows in one statement (executemany): a schedule of 300 mentees is 2,400."""
     if rows:
@@ -319,6 +345,29 @@ async def copy_assignments(
         ASSIGNMENTS.c.stage == source,
     )
     await db_session.exec(insert(ASSIGNMENTS).from_select([c.name for c in ASSIGNMENTS.c], query))
+
+
+# --- the scores a schedule was built from ------------------------------------------------------
+
+
+async def get_scores(db_session: AsyncSession, app_id: str, event_id: str) -> ScoresRow | None:
+    query = sm_select(ScoresRow).where(
+        col(ScoresRow.app_id) == app_id, col(ScoresRow.event_id) == event_id
+    )
+    return (await db_session.exec(query)).first()
+
+
+async def keep_scores(
+    db_session: AsyncSession, app_id: str, event_id: str, kept: dict[str, Any]
+) -> None:
+    """Replace the event's kept scores (the event locked by the caller)."""
+    row = await get_scores(db_session, app_id, event_id)
+    if row is None:
+        row = ScoresRow(app_id=app_id, event_id=event_id)
+    row.mentees, row.mentors, row.relevance = kept["mentees"], kept["mentors"], kept["relevance"]
+    row.updated_at = utcnow()
+    db_session.add(row)
+    await db_session.flush()
 
 
 # --- follow-ups ---------------------------------------------------------------------------------

@@ -410,19 +410,49 @@ async def _solve_again(
     published = await repository.assignments(
         db_session, event.app_id, event.id, Stage.published.value
     )
-    problem = await planner.problem_of(db_session, event, registrations, with_absent=True)
+    kept = await repository.get_scores(db_session, event.app_id, event.id)
+    problem = planner.problem_of(
+        event, registrations, planner.Scores.from_kept(kept), with_absent=True
+    )
     absent = frozenset(
         r.member_id for r in registrations if r.attendance == Attendance.no_show.value
     )
     solved, changed = planner.solve_again(
         problem, published, from_round=from_round, absent=absent, arrived=arrived
     )
-    await repository.delete_assignments(
-        db_session, event.app_id, event.id, Stage.published.value, from_round=from_round
+    # Why each pair meets: as published for the pairs kept; asked of the matching for the
+    # pairs new to the schedule (a few: not every pair again).
+    problem.reasons.update({(a.mentee_id, a.mentor_id): a.reasons for a in published})
+    new = [
+        (m.mentee, m.mentor)
+        for m in solved.meetings
+        if m.round >= from_round and (m.mentee, m.mentor) not in problem.reasons
+    ]
+    if new:
+        found = await planner.score(db_session, event, registrations, pairs=new)
+        problem.reasons.update(found.reasons)
+    # Written as a difference: a late change moves a few meetings of hundreds.
+    before = {
+        (a.mentee_id, a.mentor_id): (a.round, a.table_no)
+        for a in published
+        if a.round >= from_round
+    }
+    rows = planner.rows(event, Stage.published, solved, problem, from_round=from_round)
+    after = {(r["mentee_id"], r["mentor_id"]): (r["round"], r["table_no"]) for r in rows}
+    await repository.delete_pairs(
+        db_session,
+        event.app_id,
+        event.id,
+        Stage.published.value,
+        [pair for pair, place in before.items() if after.get(pair) != place],
     )
     await repository.insert_assignments(
         db_session,
-        planner.rows(event, Stage.published, solved, problem, from_round=from_round),
+        [
+            r
+            for r in rows
+            if before.get((r["mentee_id"], r["mentor_id"])) != (r["round"], r["table_no"])
+        ],
     )
     event.schedule_version += 1
     _touch(event)
@@ -500,7 +530,8 @@ async def build(
         _touch(event)
         await repository.save(db_session, event)
         return ScheduleView(event, ScheduleStatus.building, None, [], None)
-    problem = await planner.problem_of(db_session, event, registrations, with_absent=False)
+    scores = await planner.score(db_session, event, registrations)
+    problem = planner.problem_of(event, registrations, scores, with_absent=False)
     started = time.perf_counter()
     solved = planner.solve(problem)
     await store_provisional(
@@ -529,6 +560,7 @@ async def store_provisional(
     await repository.insert_assignments(
         db_session, planner.rows(event, Stage.provisional, solved, problem)
     )
+    await repository.keep_scores(db_session, event.app_id, event.id, problem.scores.kept())
     event.schedule_status = ScheduleStatus.provisional.value
     event.schedule_built_from = built_from
     event.schedule_job_id = None
@@ -551,7 +583,8 @@ async def read_build(
     ):
         return None
     registrations = await repository.registrations(db_session, app_id, event_id)
-    problem = await planner.problem_of(db_session, event, registrations, with_absent=False)
+    scores = await planner.score(db_session, event, registrations)
+    problem = planner.problem_of(event, registrations, scores, with_absent=False)
     return problem, event.registrations_version
 
 
