@@ -13,6 +13,9 @@ from mentorapi.apps.keycache import create_key_cache
 from mentorapi.apps.rest import router as app_router
 from mentorapi.availability.rest import lean_routes as availability_lean_routes
 from mentorapi.availability.rest import router as availability_router
+from mentorapi.cohorts.rest import cohorts as cohorts_router
+from mentorapi.cohorts.rest import match_runs as match_runs_router
+from mentorapi.cohorts.rest import matches as matches_router
 from mentorapi.config import Settings, get_settings
 from mentorapi.db.debug import SqlStatementCount
 from mentorapi.db.dropped import RetryDroppedReads
@@ -23,6 +26,7 @@ from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.graphql.router import install_graphql
 from mentorapi.health import router as health_router
+from mentorapi.jobs.runner import JobRunner
 from mentorapi.kit import lean, openapi
 from mentorapi.kit.idempotency import IdempotencyMiddleware
 from mentorapi.kit.problems import install_problem_handlers
@@ -34,7 +38,6 @@ from mentorapi.mentors.rest import lean_routes as mentors_lean_routes
 from mentorapi.mentors.rest import router as mentors_router
 from mentorapi.metrics import Metrics, MetricsMiddleware
 from mentorapi.reminders.rest import router as reminders_router
-from mentorapi.jobs.runner import JobRunner
 from mentorapi.reminders.worker import Scheduler
 from mentorapi.sessions.rest import router as sessions_router
 from mentorapi.sessions.rest import series_router
@@ -153,6 +156,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         series_router,
         goals_router,
         feedback_router,
+        cohorts_router,
+        match_runs_router,
+        matches_router,
     ):
         app.include_router(router, dependencies=admitted)
     install_graphql(app, settings)

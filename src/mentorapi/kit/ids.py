@@ -32,6 +32,10 @@ PREFIXES = {
     "imp": "impact update",
     "act": "action item",
     "dla": "delivery attempt",
+    "coh": "cohort",
+    "mrn": "match run",
+    "mpr": "match proposal",
+    "mat": "match",
 }
 
 # Crockford base32: no I, L, O or U. One definition for the check below and the documented
@@ -127,6 +131,10 @@ GoalId = typed_id("gol")
 MilestoneId = typed_id("mls")
 ImpactUpdateId = typed_id("imp")
 ActionItemId = typed_id("act")
+CohortId = typed_id("coh")
+MatchRunId = typed_id("mrn")
+ProposalId = typed_id("mpr")
+MatchId = typed_id("mat")
 
 # A skill named in a request by id, looked up by the service (skills.service.resolve_choices).
 SkillRefId = documented_id("skl")
@@ -147,4 +155,8 @@ MilestoneIdOut = read_id("mls")
 ImpactUpdateIdOut = read_id("imp")
 ActionItemIdOut = read_id("act")
 AttemptIdOut = read_id("dla")
+CohortIdOut = read_id("coh")
+MatchRunIdOut = read_id("mrn")
+ProposalIdOut = read_id("mpr")
+MatchIdOut = read_id("mat")
 AnyIdOut = read_id()

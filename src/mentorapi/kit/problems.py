@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mentorapi.db.dropped import DROPPED, RETRY_AFTER_SECONDS, DatabaseUnavailable, is_dropped
 from mentorapi.kit.errors import DomainError
+from mentorapi.kit.ids import MatchRunIdOut
 
 log = logging.getLogger("mentorapi")
 
@@ -99,6 +100,12 @@ class ConflictProblem(Problem):
     goals: int | SkipJsonSchema[None] = absent("A skill in use: goals about it.")
     editable_until: datetime | SkipJsonSchema[None] = absent(
         "Feedback past its editing window: when the window closed."
+    )
+    run_status: str | SkipJsonSchema[None] = absent(
+        "A match run not yet succeeded (or failed) cannot be published: its status now."
+    )
+    published_run_id: MatchRunIdOut | SkipJsonSchema[None] = absent(
+        "A cohort is published once: the run it was published from."
     )
 
 

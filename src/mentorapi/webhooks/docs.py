@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
 from pydantic.config import JsonValue
 
+from mentorapi.cohorts.schemas import MatchRead
 from mentorapi.feedback.schemas import FeedbackRead, ImpactUpdateRead
 from mentorapi.kit.bodies import sometimes
 from mentorapi.kit.ids import EndpointIdOut
@@ -104,6 +105,12 @@ class ActionItemDueEvent(BaseModel):
     data: ActionItemDueData
 
 
+class MatchEvent(BaseModel):
+    type: Literal["match.created"]
+    timestamp: datetime = Field(description="When the match run was published.")
+    data: MatchRead
+
+
 class WebhookTestEvent(BaseModel):
     type: Literal["webhook.test"]
     timestamp: datetime
@@ -130,6 +137,8 @@ _DESCRIPTIONS = {
     EventType.action_item_due: "An action item not done is due today (09:00 in the mentee's zone).",
     EventType.feedback_submitted: "Feedback on a session was submitted.",
     EventType.feedback_impact_added: "A later impact update was added to feedback.",
+    EventType.match_created: "A cohort's match run was published: one event per match "
+    "made (`POST /v1/match-runs/{id}/publish`), in the publish's transaction.",
     EventType.webhook_test: "Sent by `POST /v1/webhook-endpoints/{id}/test` to that endpoint.",
 }
 
@@ -179,5 +188,7 @@ for _type in EventType:
         _document(_type, SessionEvent)
     elif _type.value.startswith("feedback."):
         _document(_type, FeedbackEvent)
+    elif _type is EventType.match_created:
+        _document(_type, MatchEvent)
     else:
         _document(_type, WebhookTestEvent)

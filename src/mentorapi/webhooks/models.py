@@ -27,6 +27,8 @@ class EventType(NamedStrEnum):
     feedback_impact_added = "feedback.impact_added"
     feedback_requested = "feedback.requested"
     action_item_due = "action_item.due"
+    # A published cohort match run (cohorts/): one per match.
+    match_created = "match.created"
     webhook_test = "webhook.test"
 
 
