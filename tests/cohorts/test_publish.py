@@ -1,6 +1,7 @@
 """Publishing: a succeeded run's proposals become matches with a `match.created` webhook each,
 in one transaction, once per cohort; members read their own matches only."""
 
+import asyncio
 from typing import Any
 
 from sqlmodel import col, select
@@ -163,3 +164,20 @@ async def test_members_read_their_own_matches(
     assert (
         await other_tenant.client.get("/v1/matches", params={"cohort_id": cohort["id"]})
     ).json()["data"] == []
+
+
+async def test_two_publishes_at_once_make_one_set_of_matches(
+    db: Database, database_url: str, tenant: Tenant
+) -> None:
+    world = await make_world(tenant.client, mentees=2, mentors=1)
+    cohort = await create_cohort(tenant.client, world, capacity=2)
+    first = await matched(db, database_url, tenant, cohort["id"])
+    second = await matched(db, database_url, tenant, cohort["id"], seed=2)
+    answers = await asyncio.gather(
+        tenant.client.post(f"/v1/match-runs/{first['id']}/publish"),
+        tenant.client.post(f"/v1/match-runs/{second['id']}/publish"),
+        tenant.client.post(f"/v1/match-runs/{first['id']}/publish"),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409, 409], [a.text for a in answers]
+    assert len((await tenant.client.get("/v1/matches")).json()["data"]) == 2
+    assert len(await _events(tenant)) == 2
