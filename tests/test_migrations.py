@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from mentorapi.db.migrate import downgrade, upgrade
 from mentorapi.db.models import metadata
 from mentorapi.db.tenancy import CrossTenant, across_tenants
+from mentorapi.matching.models import compared, is_search_table
 from tests.conftest import DATABASES, _create_pg_database, _drop_pg_database
 
 
@@ -33,12 +34,17 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
 
 
 def _diff(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection,
+        # SQLite's FTS5 tables are the text engine's, not models (matching/models.py).
+        opts={"compare_type": True, "include_object": compared(connection.dialect.name)},
+    )
     return list(compare_metadata(context, metadata))
 
 
 def _tables(connection: Connection) -> set[str]:
-    return set(inspect(connection).get_table_names()) - {"alembic_version"}
+    names = set(inspect(connection).get_table_names()) - {"alembic_version"}
+    return {name for name in names if not is_search_table(name)}
 
 
 Keys = dict[str, tuple[list[str], set[tuple[Any, ...]]]]

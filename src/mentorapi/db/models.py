@@ -17,6 +17,7 @@ from mentorapi.goals.models import Goal, Milestone
 from mentorapi.jobs.models import Job
 from mentorapi.kit.idempotency import IdempotencyKey
 from mentorapi.kit.ratelimit import RateLimitBucket
+from mentorapi.matching.models import MatchFeedback, MatchingPolicy, MentorDocument
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.reminders.models import MentorReminderPolicy, ReminderPolicy, ScheduledNotification
@@ -42,11 +43,14 @@ __all__ = [
     "ImpactUpdate",
     "Job",
     "Match",
+    "MatchFeedback",
     "MatchProposal",
     "MatchRun",
+    "MatchingPolicy",
     "Mentee",
     "MenteeSkill",
     "Mentor",
+    "MentorDocument",
     "MentorReminderPolicy",
     "MentorSkill",
     "Milestone",

@@ -144,9 +144,16 @@ def held_times(
         )
         return sa_select(records).where(*where).scalar_subquery()
     active = case((s.status.in_(_ACTIVE), literal_column("1")), else_=literal_column("0"))
-    rows = sa_select(
-        active.label("active"), s.starts_at.label("starts_at"), s.ends_at.label("ends_at")
-    ).where(*where)
+    # Correlated to an enclosing query when `app_id` and `mentor_id` are its columns (several
+    # mentors' held times at once, matching/repository.py): two levels down, SQLAlchemy would
+    # otherwise add the enclosing table to this FROM.
+    rows = (
+        sa_select(
+            active.label("active"), s.starts_at.label("starts_at"), s.ends_at.label("ends_at")
+        )
+        .where(*where)
+        .correlate_except(SESSIONS)
+    )
     inner = rows.subquery()
     text = func.json_group_array(
         func.json_array(inner.c.active, inner.c.starts_at, inner.c.ends_at), type_=String

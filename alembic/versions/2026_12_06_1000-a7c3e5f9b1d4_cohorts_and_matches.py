@@ -1,8 +1,8 @@
 """cohorts and matches: cohort matching (#15, part 2)
 
 Revision ID: a7c3e5f9b1d4
-Revises: f1a3c5e7b9d2
-Create Date: 2026-12-05 13:00:00
+Revises: a3d5f7b9c1e2
+Create Date: 2026-12-06 10:00:00
 
 cohorts/models.py: `cohorts` with their `cohort_mentees`, `cohort_mentors` and `cohort_pairs`
 (pins and forbids, referencing the member rows); `match_runs` (each a job), the
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 import mentorapi.db.types
 
 revision: str = 'a7c3e5f9b1d4'
-down_revision: str | None = 'f1a3c5e7b9d2'
+down_revision: str | None = "a3d5f7b9c1e2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,512 @@
+"""How well a mentor fits a mentee's ask: one rule for recommendations, cohorts and events.
+
+Every component is in 0..1; the score is their weighted mean under the app's policy
+(`Σ weight·component / Σ weight`). Facts are read in a fixed number of statements whatever the
+number of mentees and mentors (matching/repository.py); components are computed here, from
+those facts only, so a reason can quote the very numbers its component used.
+
+- skill: for each asked skill (the `skills` of a recommendation, else the skills the mentee
+  seeks, one level above theirs), 0 when the mentor does not offer it, below the asked level
+  0.3·level/asked, at or above it 0.6 rising to 1 at level 5; the mean over the asked skills.
+- text: the database's relevance of the ask to the mentor's document (repository.text_ranks).
+- availability: free starts of a session (the asked length, else the mentor's shortest) in the
+  window (else the next 7 days): half for their number (8 or more: full), half for those
+  between 08:00 and 20:00 in the mentee's zone (4 or more: full).
+- feedback: the mentees' ratings of the mentor on the asked skills (all their ratings when no
+  skill is asked), Bayesian-smoothed towards PRIOR_MEAN with the weight of PRIOR_WEIGHT
+  ratings and scaled 1..5 -> 0..1 (85%), and impact stories on them (15%, 3 or more: full).
+- language: 1 for the mentee's first language, 0.75 for the second, 0.5 for a later one or a
+  mentor who lists none, 1 when the mentee lists none; sharing none excludes the mentor.
+- timezone: 1 - (hours between the two zones' offsets now, at most 12) / 12.
+- load: 1 - the mentor's utilisation of their weekly capacity in the week of the window's
+  start (booked, requested, completed and no-show sessions; NOMINAL_CAPACITY a week when none
+  is set): a busy star mentor is not everyone's first answer.
+- continuity: 1 after completed sessions the mentee rated 4 or more on average, 0.6 when they
+  did not rate them, 0.5 at 3 or more, 0 below; at least 0.5 for a mentor they bookmarked.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mentorapi.availability.slots import (
+    DAY,
+    MINUTE,
+    US,
+    Rules,
+    calendar_from,
+    clock_around,
+    free_starts,
+    rules_from,
+    to_us,
+)
+from mentorapi.kit.timezones import utcnow, zone
+from mentorapi.matching import repository
+from mentorapi.matching.models import FeedbackAction
+from mentorapi.matching.repository import History, MenteeFacts, MentorFacts, SkillRecord
+
+COMPONENTS = (
+    "skill",
+    "text",
+    "availability",
+    "feedback",
+    "language",
+    "timezone",
+    "load",
+    "continuity",
+)
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "skill": 0.25,
+    "text": 0.25,
+    "availability": 0.15,
+    "feedback": 0.1,
+    "language": 0.05,
+    "timezone": 0.05,
+    "load": 0.1,
+    "continuity": 0.05,
+}
+PRIOR_MEAN = 4.0
+PRIOR_WEIGHT = 5
+NOMINAL_CAPACITY = 10
+DEFAULT_WINDOW = timedelta(days=7)
+WAKING_HOURS = (8, 20)
+FIRST_SLOTS = 3
+# Sessions read around the window: a week covers the capacity count of its first week, a day
+# the sessions and buffers touching its edges (availability/service.py reads the same).
+_AROUND = timedelta(days=8)
+
+
+@dataclass(frozen=True)
+class PairScore:
+    score: float  # 0..1, the weighted total under the app's policy
+    components: dict[str, float]  # the same component names as recommendations
+    reasons: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A skill asked for: by id, with the level the mentee wants (`explicit`: a recommendation's
+    `min_level`; otherwise one above the mentee's own, `current`)."""
+
+    skill_id: str
+    target: int
+    explicit: bool
+    current: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """One mentee asking: what for, in which words and languages, and when."""
+
+    mentee: MenteeFacts
+    text: str
+    skills: tuple[Asked, ...]
+    languages: tuple[str, ...]
+    start: datetime  # the window (the next 7 days when none was given)
+    end: datetime
+    duration_minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PairFacts:
+    text: float = 0.0
+    mark: str | None = None
+    history: History | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """A pair's score and what recommendations also show or filter on."""
+
+    score: PairScore
+    free_starts: np.ndarray  # microseconds, in time order
+    duration_minutes: int
+    capacity_full: bool  # the week of the window's start is full
+
+
+def seeking_skills(mentee: MenteeFacts) -> tuple[Asked, ...]:
+    return tuple(
+        Asked(w.skill_id, min(5, w.level + 1), explicit=False, current=w.level)
+        for w in mentee.seeking
+    )
+
+
+def seeking_text(mentee: MenteeFacts, goals: str | None) -> str:
+    """What stands for the ask of a mentee who asked nothing: the skills they seek, their notes
+    and their goals."""
+    parts = [w.name for w in mentee.seeking] + [w.note for w in mentee.seeking if w.note]
+    if goals:
+        parts.append(goals)
+    return "\n".join(parts)
+
+
+def weights_of(policy: Mapping[str, float] | None) -> dict[str, float]:
+    return {**DEFAULT_WEIGHTS, **(policy or {})}
+
+
+# --- components ---
+
+
+def _skill(ask: Ask, mentor: MentorFacts, names: Mapping[str, str]) -> tuple[float, list[str]]:
+    if not ask.skills:
+        return 0.0, []
+    levels = mentor.levels
+    fits: list[float] = []
+    reasons: list[str] = []
+    for asked in ask.skills:
+        level = levels.get(asked.skill_id)
+        if level is None:
+            fits.append(0.0)
+            continue
+        if level >= asked.target:
+            span = 5 - asked.target
+            fits.append(1.0 if span <= 0 else 0.6 + 0.4 * (level - asked.target) / span)
+        else:
+            fits.append(0.3 * level / asked.target)
+        name = names.get(asked.skill_id, asked.skill_id)
+        if asked.explicit:
+            reasons.append(f"Teaches {name} at level {level} (you asked for {asked.target})")
+        else:
+            reasons.append(
+                f"Teaches {name} at level {level}, a skill you seek (you are at {asked.current})"
+            )
+    return sum(fits) / len(fits), reasons
+
+
+def _feedback(
+    ask: Ask, mentor: MentorFacts, records: Mapping[tuple[str, str], SkillRecord]
+) -> tuple[float, list[str]]:
+    if ask.skills:
+        found = [records[key] for a in ask.skills if (key := (mentor.id, a.skill_id)) in records]
+        rated = sum(r.rated for r in found)
+        total = sum(r.rating_sum for r in found)
+        impacts = sum(r.impacts for r in found)
+        where = " on the skills you asked for" if len(ask.skills) > 1 else " on this skill"
+    else:
+        rated, total, impacts, where = mentor.ratings_count, mentor.rating_sum, 0, ""
+        impacts = mentor.impact_stories
+    smoothed = (PRIOR_WEIGHT * PRIOR_MEAN + total) / (PRIOR_WEIGHT + rated)
+    value = 0.85 * (smoothed - 1) / 4 + 0.15 * min(1.0, impacts / 3)
+    reasons: list[str] = []
+    if rated:
+        reasons.append(f"{total / rated:.2f} from {rated} rated sessions{where}")
+    if impacts:
+        reasons.append(f"{impacts} impact stories{where}")
+    return value, reasons
+
+
+def _language(ask: Ask, mentor: MentorFacts) -> tuple[float, list[str]] | None:
+    """None: they share no language (a hard filter)."""
+    wanted = ask.languages
+    if not wanted:
+        return 1.0, []
+    if not mentor.languages:
+        return 0.5, []
+    for i, language in enumerate(wanted):
+        if language in mentor.languages:
+            return 1.0 - 0.25 * min(i, 2), [f"Speaks {language}"]
+    return None
+
+
+def _offset_seconds(timezone: str, at: datetime) -> int:
+    offset = at.astimezone(zone(timezone)).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def _timezone(mentee_offset: int, mentor: MentorFacts, at: datetime) -> tuple[float, list[str]]:
+    hours = abs(mentee_offset - _offset_seconds(mentor.timezone, at)) / 3600
+    hours = min(hours, 24 - hours) if hours <= 24 else 12.0
+    value = 1.0 - min(hours, 12.0) / 12
+    if hours == 0:
+        return value, [f"Lives by your clock ({mentor.timezone})"]
+    if hours <= 3:
+        return value, [f"{hours:g} hours from your time zone ({mentor.timezone})"]
+    return value, []
+
+
+def _rules(mentor: MentorFacts) -> Rules:
+    return rules_from(
+        mentor.timezone,
+        mentor.weekly or (),
+        mentor.overrides,
+        buffer_before_minutes=mentor.buffer_before_minutes,
+        buffer_after_minutes=mentor.buffer_after_minutes,
+        min_notice_minutes=mentor.min_notice_minutes,
+        weekly_capacity=mentor.weekly_capacity,
+        daily_limit_sessions=mentor.daily_limit_sessions,
+        daily_limit_minutes=mentor.daily_limit_minutes,
+        booking_horizon_days=mentor.booking_horizon_days,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Time:
+    starts: np.ndarray  # free starts, microseconds
+    duration_minutes: int
+    week_count: int
+    capacity: int | None
+
+
+def _time(ask: Ask, mentor: MentorFacts, now: datetime) -> _Time:
+    """The mentor's free starts in the ask's window and their sessions in its first week."""
+    rules = _rules(mentor)
+    a, b = to_us(ask.start), to_us(ask.end)
+    clock = clock_around(rules.zone, a, b, _AROUND // timedelta(microseconds=1) + DAY)
+    calendar = calendar_from(clock, mentor.held, weeks=True, days=rules.daily)
+    lengths = mentor.session_lengths
+    duration = ask.duration_minutes or (min(lengths) if lengths else 30)
+    starts = free_starts(
+        rules,
+        calendar,
+        clock,
+        range_start=a,
+        range_end=b,
+        duration=duration * MINUTE,
+        now=to_us(now),
+    )
+    week = calendar.weeks.get(clock.week(max(a, to_us(now))), 0)
+    return _Time(np.asarray(starts, dtype=np.int64), duration, week, rules.capacity)
+
+
+def _availability(ask: Ask, time: _Time, mentee_offset: int) -> tuple[float, list[str]]:
+    starts = time.starts
+    count = int(starts.size)
+    if not count:
+        return 0.0, []
+    hours = ((starts // US + mentee_offset) % 86_400) // 3600
+    waking = int(np.count_nonzero((hours >= WAKING_HOURS[0]) & (hours < WAKING_HOURS[1])))
+    value = 0.5 * min(1.0, count / 8) + 0.5 * min(1.0, waking / 4)
+    low, high = WAKING_HOURS
+    return value, [
+        f"{count} free {time.duration_minutes}-minute slots in the window, "
+        f"{waking} within {low:02d}:00-{high:02d}:00 in your zone"
+    ]
+
+
+def _load(time: _Time) -> tuple[float, list[str]]:
+    capacity = time.capacity or NOMINAL_CAPACITY
+    value = 1.0 - min(1.0, time.week_count / capacity)
+    if time.capacity is not None and time.week_count < time.capacity:
+        return value, [f"{time.week_count} of {time.capacity} sessions taken that week"]
+    return value, []
+
+
+def _continuity(pair: PairFacts) -> tuple[float, list[str]]:
+    value = 0.0
+    reasons: list[str] = []
+    history = pair.history
+    if history is not None and history.completed:
+        if history.rated:
+            average = history.rating_sum / history.rated
+            value = 1.0 if average >= 4 else 0.5 if average >= 3 else 0.0
+            reasons.append(
+                f"You rated your {history.rated} past sessions with them {average:.2f} on average"
+            )
+        else:
+            value = 0.6
+            reasons.append(f"You had {history.completed} completed sessions with them")
+    if pair.mark == FeedbackAction.bookmark.value:
+        value = max(value, 0.5)
+        reasons.append("You bookmarked them")
+    return value, reasons
+
+
+class Scorer:
+    """Scores pairs of one context, keeping what several pairs share (a mentor's free starts
+    in a window, a skill set's fit to a mentor, ...): a cohort is 1,000 x 300 pairs, with far
+    fewer distinct windows, zones and skill sets."""
+
+    def __init__(
+        self,
+        *,
+        weights: Mapping[str, float],
+        records: Mapping[tuple[str, str], SkillRecord],
+        names: Mapping[str, str],
+        now: datetime,
+    ) -> None:
+        self.weights = [float(weights[name]) for name in COMPONENTS]
+        self.total_weight = sum(self.weights)
+        self.records = records
+        self.names = names
+        self.now = now
+        self._times: dict[tuple[str, datetime, datetime, int | None], _Time] = {}
+        self._parts: dict[tuple[object, ...], tuple[float, list[str]]] = {}
+
+    def _memo(
+        self, key: tuple[object, ...], compute: Callable[[], tuple[float, list[str]]]
+    ) -> tuple[float, list[str]]:
+        found = self._parts.get(key)
+        if found is None:
+            found = self._parts[key] = compute()
+        return found
+
+    def time(self, ask: Ask, mentor: MentorFacts) -> _Time:
+        key = (mentor.id, ask.start, ask.end, ask.duration_minutes)
+        found = self._times.get(key)
+        if found is None:
+            found = self._times[key] = _time(ask, mentor, self.now)
+        return found
+
+    def evaluate(self, ask: Ask, mentor: MentorFacts, pair: PairFacts) -> Evaluation | None:
+        """The pair's score, or None when a hard filter that does not depend on time excludes
+        it (an inactive mentor, a dismissal, no shared language)."""
+        if not mentor.active or pair.mark == FeedbackAction.dismiss.value:
+            return None
+        language = self._memo(
+            ("language", ask.languages, tuple(mentor.languages)),
+            lambda: _language(ask, mentor) or (-1.0, []),
+        )
+        if language[0] < 0:
+            return None
+        at = max(ask.start, self.now)
+        offset = _offset_seconds(ask.mentee.timezone, at)
+        time = self.time(ask, mentor)
+        window = (ask.start, ask.end, ask.duration_minutes)
+        parts = (
+            self._memo(("skill", mentor.id, ask.skills), lambda: _skill(ask, mentor, self.names)),
+            (pair.text, [f"Your ask matches their profile (text relevance {pair.text:.2f})"]),
+            self._memo(
+                ("availability", mentor.id, window, offset),
+                lambda: _availability(ask, time, offset),
+            ),
+            self._memo(
+                ("feedback", mentor.id, ask.skills),
+                lambda: _feedback(ask, mentor, self.records),
+            ),
+            language,
+            self._memo(
+                ("timezone", mentor.timezone, offset, at),
+                lambda: _timezone(offset, mentor, at),
+            ),
+            self._memo(("load", mentor.id, window), lambda: _load(time)),
+            _continuity(pair),
+        )
+        values = [round(part[0], 4) for part in parts]
+        weights = self.weights
+        contributions = [w * v for w, v in zip(weights, values, strict=True)]
+        score = sum(contributions) / self.total_weight
+        # The reasons of the components that add most, each only where it adds something.
+        order = sorted(range(len(COMPONENTS)), key=lambda i: -contributions[i])
+        reasons = [
+            reason for i in order if weights[i] > 0 and values[i] >= 0.005 for reason in parts[i][1]
+        ]
+        return Evaluation(
+            score=PairScore(
+                score=round(score, 4),
+                components=dict(zip(COMPONENTS, values, strict=True)),
+                reasons=reasons,
+            ),
+            free_starts=time.starts,
+            duration_minutes=time.duration_minutes,
+            capacity_full=time.capacity is not None and time.week_count >= time.capacity,
+        )
+
+
+# --- loading ---
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything the pairs of some asks and mentors are scored from."""
+
+    mentors: list[MentorFacts]
+    texts: dict[tuple[str, str], float]  # (mentee, mentor) -> relevance
+    marks: dict[tuple[str, str], str]
+    histories: dict[tuple[str, str], History]
+    records: dict[tuple[str, str], SkillRecord]
+    names: dict[str, str]  # skill id -> name, for the reasons
+    weights: dict[str, float]
+
+    def scorer(self, now: datetime) -> Scorer:
+        return Scorer(weights=self.weights, records=self.records, names=self.names, now=now)
+
+    def pair(self, mentee_id: str, mentor_id: str) -> PairFacts:
+        key = (mentee_id, mentor_id)
+        return PairFacts(
+            text=self.texts.get(key, 0.0),
+            mark=self.marks.get(key),
+            history=self.histories.get(key),
+        )
+
+
+async def load(
+    db_session: AsyncSession,
+    *,
+    app_id: str,
+    asks: Sequence[Ask],
+    mentor_ids: Sequence[str],
+    now: datetime,
+) -> Context:
+    """The facts of every (ask, mentor) pair, in a fixed number of statements."""
+    held_from = min([now, *(a.start for a in asks)]) - _AROUND
+    held_to = max([now + DEFAULT_WINDOW, *(a.end for a in asks)]) + _AROUND
+    mentors = await repository.mentors(
+        db_session, app_id, mentor_ids, held_from=held_from, held_to=held_to, now=now
+    )
+    ids = [m.id for m in mentors if m.active]
+    mentee_ids = [a.mentee.id for a in asks]
+    texts = await repository.text_ranks(
+        db_session, app_id, {a.mentee.id: a.text for a in asks}, ids
+    )
+    skill_ids = {s.skill_id for a in asks for s in a.skills}
+    names = {o["skill"]["id"]: o["skill"]["name"] for m in mentors for o in m.offers}
+    return Context(
+        mentors=mentors,
+        texts=texts,
+        marks=await repository.marks(db_session, app_id, mentee_ids, ids),
+        histories=await repository.histories(db_session, app_id, mentee_ids, ids),
+        records=await repository.skill_records(db_session, app_id, ids, skill_ids),
+        names=names,
+        weights=await policy_weights(db_session, app_id),
+    )
+
+
+async def policy_weights(db_session: AsyncSession, app_id: str) -> dict[str, float]:
+    policy = await repository.get_policy(db_session, app_id)
+    return weights_of(policy.weights if policy is not None else None)
+
+
+async def score_pairs(
+    db: AsyncSession,
+    *,
+    app_id: str,
+    mentee_ids: Sequence[str],
+    mentor_ids: Sequence[str],
+    asks: Mapping[str, str] | None = None,
+) -> dict[tuple[str, str], PairScore]:
+    """Every (mentee, mentor) pair's score under the app's policy, in a fixed number of
+    statements. `asks` gives a mentee's ask text; otherwise the skills they seek and their
+    goals stand for it. Pairs a hard filter that does not depend on time excludes (an inactive
+    mentor, a dismissal, no shared language), and unknown ids, are absent. Availability and
+    load look at the next 7 days."""
+    now = utcnow()
+    mentees = await repository.mentees(db, app_id, mentee_ids)
+    given = asks or {}
+    missing = [m for m in mentees if m not in given]
+    goals = await repository.goals_text(db, app_id, missing) if missing else {}
+    end = now + DEFAULT_WINDOW
+    prepared = [
+        Ask(
+            mentee=mentee,
+            text=given[mentee.id]
+            if mentee.id in given
+            else seeking_text(mentee, goals.get(mentee.id)),
+            skills=seeking_skills(mentee),
+            languages=tuple(mentee.languages),
+            start=now,
+            end=end,
+        )
+        for mentee in mentees.values()
+    ]
+    context = await load(db, app_id=app_id, asks=prepared, mentor_ids=mentor_ids, now=now)
+    scorer = context.scorer(now)
+    found: dict[tuple[str, str], PairScore] = {}
+    for ask in prepared:
+        for mentor in context.mentors:
+            evaluation = scorer.evaluate(ask, mentor, context.pair(ask.mentee.id, mentor.id))
+            if evaluation is not None:
+                found[(ask.mentee.id, mentor.id)] = evaluation.score
+    return found
