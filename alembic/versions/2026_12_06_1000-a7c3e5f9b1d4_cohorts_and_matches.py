@@ -35,8 +35,6 @@ def upgrade() -> None:
     sa.Column('default_capacity', sa.Integer(), nullable=False),
     sa.Column('objective', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
     sa.Column('min_score', sa.Float(), nullable=False),
-    sa.Column('mentee_count', sa.Integer(), nullable=False),
-    sa.Column('mentor_count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['app_id'], ['apps.id'], name=op.f('fk_cohorts_app_id_apps'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('app_id', 'id', name=op.f('pk_cohorts'))
     )

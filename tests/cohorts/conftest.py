@@ -47,17 +47,19 @@ async def make_world(
     mentors: int = 2,
     *,
     mentee_languages: list[list[str]] | None = None,
+    levels: list[int] | None = None,
 ) -> World:
-    """Mentors teaching one skill at levels 3, 4, 5, 3, ... (English); mentees seeking it at
-    level 1 (English unless `mentee_languages` says otherwise: no shared language excludes a
-    pair)."""
+    """Mentors teaching one skill at `levels` in turn (3, 4, 5, 3, ...; English); mentees
+    seeking it at level 1 (English unless `mentee_languages` says otherwise: no shared language
+    excludes a pair)."""
+    levels = levels or [3, 4, 5]
     skill = await create_skill(client)
     made_mentors = [
         await create_mentor(
             client,
             name=f"Mentor {i}",
             headline=f"{skill['name']} for beginners",
-            skills=[{"skill_id": skill["id"], "level": 3 + i % 3}],
+            skills=[{"skill_id": skill["id"], "level": levels[i % len(levels)]}],
         )
         for i in range(mentors)
     ]

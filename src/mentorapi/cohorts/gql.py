@@ -22,7 +22,7 @@ from mentorapi.cohorts.schemas import (
     PairRead,
     PublishRequest,
 )
-from mentorapi.cohorts.service import CohortView, RunView
+from mentorapi.cohorts.service import CohortView, Listed, RunView
 from mentorapi.graphql.context import Info
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
@@ -79,14 +79,20 @@ def _read(cohort: Cohort, members: Members) -> CohortRead:
 class CohortType:
     id: strawberry.ID
     name: str
-    mentee_count: int
-    mentor_count: int
     mentors_per_mentee: int
     objective: ObjectiveEnum
     min_score: float
     created_at: datetime
     updated_at: datetime
     row: strawberry.Private[Cohort]
+
+    @strawberry.field(description="Mentees in the cohort now (a deleted one has left it).")
+    async def mentee_count(self, info: Info) -> int:
+        return (await info.context.loaders.cohort_sizes.load(self.row.id))[0]
+
+    @strawberry.field(description="Mentors in the cohort now.")
+    async def mentor_count(self, info: Info) -> int:
+        return (await info.context.loaders.cohort_sizes.load(self.row.id))[1]
 
     async def _full(self, info: Info) -> CohortRead:
         return _read(self.row, await info.context.loaders.cohort_members.load(self.row.id))
@@ -123,8 +129,6 @@ class CohortType:
         return cls(
             id=strawberry.ID(cohort.id),
             name=cohort.name,
-            mentee_count=cohort.mentee_count,
-            mentor_count=cohort.mentor_count,
             mentors_per_mentee=cohort.mentors_per_mentee,
             objective=ObjectiveEnum(cohort.objective),
             min_score=cohort.min_score,
@@ -142,9 +146,19 @@ def _pairs(pairs: list[PairRead]) -> list[PairType]:
 
 
 def _cohort(info: Info, view: CohortView) -> CohortType:
-    # The service loaded the lists already: hand them to the loader.
-    info.context.loaders.cohort_members.prime(view.cohort.id, view.members, force=True)
+    # The service loaded the lists already: hand them to the loaders.
+    members = view.members
+    loaders = info.context.loaders
+    loaders.cohort_members.prime(view.cohort.id, members, force=True)
+    sizes = (len(members.mentees), len(members.mentors))
+    loaders.cohort_sizes.prime(view.cohort.id, sizes, force=True)
     return CohortType.from_model(view.cohort)
+
+
+def _listed(info: Info, listed: Listed) -> CohortType:
+    sizes = (listed.mentees, listed.mentors)
+    info.context.loaders.cohort_sizes.prime(listed.cohort.id, sizes, force=True)
+    return CohortType.from_model(listed.cohort)
 
 
 @strawberry.type(name="MatchProposal")
@@ -352,7 +366,11 @@ class Query:
                 db_session=db_session, app_id=app_id, actor=actor, page=page
             )
         return Connection[CohortType].build(
-            rows, cursor, node=CohortType.from_model, sort="id", key=lambda c: [c.id]
+            rows,
+            cursor,
+            node=lambda listed: _listed(info, listed),
+            sort="id",
+            key=lambda listed: [listed.cohort.id],
         )
 
     @strawberry.field(

@@ -1,9 +1,10 @@
 """Cohorts, their match runs, the proposals a run makes, and the matches a publish makes real.
 
 A cohort is written once (no update route): its mentees, its mentors with their capacities,
-and the pins and forbids between them are rows of their own, each referencing the cohort's
-member rows, so a pin can only name a member and a mentee or mentor deleted from the app leaves
-every cohort with them (ON DELETE CASCADE).
+and the pins and forbids between them are rows of their own, the pairs referencing the cohort's
+member rows, so a pin can only name a member, and a mentee or mentor deleted from the app
+leaves every cohort (and every pin and forbid) they were in (ON DELETE CASCADE); a run
+matches the cohort as it is when the run starts.
 
 A match run is a job (jobs/): `match_runs.job_id` names it, and the run's status, progress and
 error are the job's. What the run produces (its proposals, the unmatched mentees, the stats) is
@@ -62,9 +63,6 @@ class Cohort(TenantOwned, table=True):
     default_capacity: int
     objective: str = Field(max_length=24)
     min_score: float
-    # Counted once at creation (the lists never change), for summaries without a count query.
-    mentee_count: int
-    mentor_count: int
 
 
 class CohortMentee(TenantOwned, table=True):

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, insert, or_
+from sqlalchemy import and_, func, insert, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -86,6 +86,26 @@ async def list_cohorts(
     query = select(Cohort).where(col(Cohort.app_id) == app_id)
     keys = [SortKey(col(Cohort.id), "id", kind=id_key("coh"))]
     return await paginate(db_session, query, sort="id", keys=keys, page=page)
+
+
+async def sizes_of(
+    db_session: AsyncSession, app_id: str, cohort_ids: Sequence[str]
+) -> dict[str, tuple[int, int]]:
+    """(mentees, mentors) of several cohorts: two queries, however many cohorts."""
+    if not cohort_ids:
+        return {}
+    ids = list(cohort_ids)
+    counts = [
+        select(CohortMentee.cohort_id, func.count())
+        .where(col(CohortMentee.app_id) == app_id, col(CohortMentee.cohort_id).in_(ids))
+        .group_by(col(CohortMentee.cohort_id)),
+        select(CohortMentor.cohort_id, func.count())
+        .where(col(CohortMentor.app_id) == app_id, col(CohortMentor.cohort_id).in_(ids))
+        .group_by(col(CohortMentor.cohort_id)),
+    ]
+    mentees = dict((await db_session.exec(counts[0])).all())
+    mentors = dict((await db_session.exec(counts[1])).all())
+    return {c: (mentees.get(c, 0), mentors.get(c, 0)) for c in ids}
 
 
 async def members_of(

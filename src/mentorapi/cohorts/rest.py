@@ -101,7 +101,10 @@ async def list_cohorts(
     rows, cursor = await service.list_cohorts(
         db_session=db_session, app_id=caller.app_id, actor=caller, page=page
     )
-    return Page(data=[CohortSummary.from_model(c) for c in rows], next_cursor=cursor)
+    return Page(
+        data=[CohortSummary.from_model(c.cohort, c.mentees, c.mentors) for c in rows],
+        next_cursor=cursor,
+    )
 
 
 @cohorts.get(

@@ -232,8 +232,8 @@ class CohortSummary(ResponseBody):
 
     id: CohortIdOut
     name: str
-    mentee_count: int
-    mentor_count: int
+    mentee_count: int = Field(description="Mentees in the cohort now (a deleted one has left it).")
+    mentor_count: int = Field(description="Mentors in the cohort now.")
     mentors_per_mentee: int
     objective: CohortObjective
     min_score: float
@@ -241,12 +241,12 @@ class CohortSummary(ResponseBody):
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, cohort: Cohort) -> "CohortSummary":
+    def from_model(cls, cohort: Cohort, mentees: int, mentors: int) -> "CohortSummary":
         return cls(
             id=cohort.id,
             name=cohort.name,
-            mentee_count=cohort.mentee_count,
-            mentor_count=cohort.mentor_count,
+            mentee_count=mentees,
+            mentor_count=mentors,
             mentors_per_mentee=cohort.mentors_per_mentee,
             objective=CohortObjective(cohort.objective),
             min_score=cohort.min_score,
@@ -296,7 +296,7 @@ class CohortRead(CohortSummary):
             ]
 
         return cls(
-            **CohortSummary.from_model(cohort).model_dump(),
+            **CohortSummary.from_model(cohort, len(mentees), len(mentors)).model_dump(),
             mentee_ids=[m.mentee_id for m in mentees],
             mentor_ids=[m.mentor_id for m in mentors],
             capacity=CapacityRead(

@@ -60,6 +60,15 @@ class CohortView:
 
 
 @dataclass
+class Listed:
+    """A cohort in a list: its sizes, not its lists."""
+
+    cohort: Cohort
+    mentees: int
+    mentors: int
+
+
+@dataclass
 class RunView:
     run: MatchRun
     job: Job
@@ -201,8 +210,6 @@ async def create_cohort(
         default_capacity=plan.default_capacity,
         objective=data.objective.value,
         min_score=data.min_score,
-        mentee_count=len(data.mentee_ids),
-        mentor_count=len(data.mentor_ids),
         created_at=now,
         updated_at=now,
     )
@@ -252,9 +259,11 @@ async def get_cohort(
 
 async def list_cohorts(
     *, db_session: AsyncSession, app_id: str, actor: Caller, page: PageRequest
-) -> tuple[list[Cohort], str | None]:
+) -> tuple[list[Listed], str | None]:
     require_api_key(actor, MANAGING)
-    return await repository.list_cohorts(db_session, app_id, page)
+    rows, cursor = await repository.list_cohorts(db_session, app_id, page)
+    sizes = await repository.sizes_of(db_session, app_id, [c.id for c in rows])
+    return [Listed(c, *sizes[c.id]) for c in rows], cursor
 
 
 # --- match runs ----------------------------------------------------------------------------------

@@ -87,6 +87,7 @@ class Loaders:
         self.cohort_members: DataLoader[str, cohorts_repository.Members] = DataLoader(
             self._cohort_members
         )
+        self.cohort_sizes: DataLoader[str, tuple[int, int]] = DataLoader(self._cohort_sizes)
         self.goals: DataLoader[str, list[Goal]] = DataLoader(
             self._scoped_groups(goals_repository.for_mentees)
         )
@@ -168,6 +169,12 @@ class Loaders:
         app_id = await self._context.app_id()
         async with self._context.session() as db_session:
             found = await cohorts_repository.members_of(db_session, app_id, keys)
+        return [found[key] for key in keys]
+
+    async def _cohort_sizes(self, keys: list[str]) -> list[tuple[int, int]]:
+        app_id = await self._context.app_id()
+        async with self._context.session() as db_session:
+            found = await cohorts_repository.sizes_of(db_session, app_id, keys)
         return [found[key] for key in keys]
 
     async def _session_feedback(self, keys: list[str]) -> list[list[Feedback]]:
