@@ -191,6 +191,7 @@ class StatsType:
     mentor_utilisation_p50: float | None
     mentor_utilisation_p95: float | None
     objective_value: float
+    score_seconds: float
     solve_seconds: float
 
 

@@ -57,6 +57,7 @@ class _Input:
     scores: dict[tuple[str, str], PairScore]
     mentees: list[str]  # in the cohort's order
     capacity: dict[str, int]
+    score_seconds: float
 
 
 async def _load(ctx: JobContext, run_id: str) -> _Input:
@@ -73,8 +74,10 @@ async def _load(ctx: JobContext, run_id: str) -> _Input:
     mentees = [m.mentee_id for m in members.mentees]
     mentors = [m.mentor_id for m in members.mentors]
     await ctx.progress(0.05)  # outside the read: it writes
+    started = time.perf_counter()
     async with _reading(ctx) as s:
         scores = await score_pairs(s, app_id=app_id, mentee_ids=mentees, mentor_ids=mentors)
+    scored_in = time.perf_counter() - started
     capacity = {m.mentor_id: m.capacity for m in members.mentors}
     pairs = {
         kind: [(p.mentee_id, p.mentor_id) for p in members.pairs if p.kind == kind]
@@ -94,7 +97,7 @@ async def _load(ctx: JobContext, run_id: str) -> _Input:
         min_score=cohort.min_score,
         seed=run.seed,
     )
-    return _Input(problem, scores, mentees, capacity)
+    return _Input(problem, scores, mentees, capacity, scored_in)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -131,6 +134,7 @@ def stats_of(given: _Input, solution: CohortSolution, seconds: float) -> RunStat
         mentor_utilisation_p50=_rounded(percentile(utilisation, 50)),
         mentor_utilisation_p95=_rounded(percentile(utilisation, 95)),
         objective_value=round(solution.objective_value, 6),
+        score_seconds=round(given.score_seconds, 3),
         solve_seconds=round(seconds, 3),
     )
 
