@@ -127,7 +127,7 @@ def problems(draw: st.DrawFn, max_mentees: int = 4, max_mentors: int = 3) -> Coh
     )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems())
 def test_optimal_against_brute_force(problem: CohortProblem) -> None:
     solution = solve_cohort(problem)

@@ -304,7 +304,7 @@ def solve_cohort(problem: CohortProblem) -> CohortSolution:
     )
     supply = int(from_source.sum())
 
-    rng = np.random.default_rng(problem.seed)
+    rng = np.random.default_rng(problem.seed % (1 << 64))  # any int, negative too
     eps = rng.integers(1, tie + 1, size=len(prep.arc_score), dtype=np.int64)
     units = np.rint(prep.arc_score * SCALE).astype(np.int64)
     pair_first = sum(len(t) for t in tails)
