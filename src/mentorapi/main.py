@@ -13,6 +13,9 @@ from mentorapi.apps.keycache import create_key_cache
 from mentorapi.apps.rest import router as app_router
 from mentorapi.availability.rest import lean_routes as availability_lean_routes
 from mentorapi.availability.rest import router as availability_router
+from mentorapi.cohorts.rest import cohorts as cohorts_router
+from mentorapi.cohorts.rest import match_runs as match_runs_router
+from mentorapi.cohorts.rest import matches as matches_router
 from mentorapi.config import Settings, get_settings
 from mentorapi.db.debug import SqlStatementCount
 from mentorapi.db.dropped import RetryDroppedReads
@@ -155,6 +158,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         group_sessions_router,
         goals_router,
         feedback_router,
+        cohorts_router,
+        match_runs_router,
+        matches_router,
     ):
         app.include_router(router, dependencies=admitted)
     install_graphql(app, settings)

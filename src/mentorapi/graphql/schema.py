@@ -30,6 +30,7 @@ from strawberry.types.graphql import OperationType
 
 from mentorapi.apps import gql as apps_gql
 from mentorapi.availability import gql as availability_gql
+from mentorapi.cohorts import gql as cohorts_gql
 from mentorapi.config import Settings
 from mentorapi.feedback import gql as feedback_gql
 from mentorapi.goals import gql as goals_gql
@@ -66,6 +67,7 @@ DOMAINS: list[ModuleType] = [
     feedback_gql,
     webhooks_gql,
     reminders_gql,
+    cohorts_gql,
 ]
 
 MAX_DEPTH = 10

@@ -12,7 +12,9 @@ from mentorapi.jobs.context import JobContext
 
 Handler = Callable[[JobContext], Coroutine[Any, Any, dict[str, Any] | None]]
 
-KINDS: dict[str, str] = {}
+KINDS: dict[str, str] = {
+    "match_run": "mentorapi.cohorts.runs:execute",
+}
 
 _resolved: dict[str, Handler] = {}
 

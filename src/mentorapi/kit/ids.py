@@ -34,6 +34,10 @@ PREFIXES = {
     "dla": "delivery attempt",
     "grp": "group session",
     "sea": "seat",
+    "coh": "cohort",
+    "mrn": "match run",
+    "mpr": "match proposal",
+    "mat": "match",
 }
 
 # Crockford base32: no I, L, O or U. One definition for the check below and the documented
@@ -131,6 +135,10 @@ ImpactUpdateId = typed_id("imp")
 ActionItemId = typed_id("act")
 GroupSessionId = typed_id("grp")
 SeatId = typed_id("sea")
+CohortId = typed_id("coh")
+MatchRunId = typed_id("mrn")
+ProposalId = typed_id("mpr")
+MatchId = typed_id("mat")
 
 # A skill named in a request by id, looked up by the service (skills.service.resolve_choices).
 SkillRefId = documented_id("skl")
@@ -153,4 +161,8 @@ ActionItemIdOut = read_id("act")
 AttemptIdOut = read_id("dla")
 GroupSessionIdOut = read_id("grp")
 SeatIdOut = read_id("sea")
+CohortIdOut = read_id("coh")
+MatchRunIdOut = read_id("mrn")
+ProposalIdOut = read_id("mpr")
+MatchIdOut = read_id("mat")
 AnyIdOut = read_id()

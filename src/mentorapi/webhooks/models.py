@@ -33,6 +33,8 @@ class EventType(NamedStrEnum):
     group_session_completed = "group_session.completed"
     seat_taken = "seat.taken"
     seat_cancelled = "seat.cancelled"
+    # A published cohort match run (cohorts/): one per match.
+    match_created = "match.created"
     webhook_test = "webhook.test"
 
 
