@@ -46,6 +46,7 @@ from mentorapi.graphql.execution import PlainFieldsExecutor
 from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answers
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
 from mentorapi.graphql.text import RefuseUnstorableText
+from mentorapi.matching import gql as matching_gql
 from mentorapi.mentees import gql as mentees_gql
 from mentorapi.mentors import gql as mentors_gql
 from mentorapi.reminders import gql as reminders_gql
@@ -64,6 +65,7 @@ DOMAINS: list[ModuleType] = [
     feedback_gql,
     webhooks_gql,
     reminders_gql,
+    matching_gql,
 ]
 
 MAX_DEPTH = 10

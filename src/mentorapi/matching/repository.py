@@ -39,8 +39,8 @@ SHORT_ASK_WORDS = 3
 # Weights of the document's parts, A to D (PostgreSQL's defaults for ts_rank_cd; bm25 takes the
 # same as column weights): headline and skill names, skill notes, bio, session topics.
 PART_WEIGHTS = (1.0, 0.4, 0.2, 0.1)
-# pg_trgm's word_similarity below this is noise.
-TRIGRAM_THRESHOLD = 0.3
+# `<%` finds the headlines and skill names whose word_similarity to a short ask is at least
+# pg_trgm.word_similarity_threshold, which the matching migration sets to 0.3 for the database.
 
 # English stop words (Snowball's list, as PostgreSQL's `english` configuration drops them):
 # SQLite's FTS5 keeps every word, and an OR query over "i", "to", "a" would match every mentor.
@@ -408,13 +408,6 @@ _PG_RANKS = text(
     """
 )
 
-# `<%` (word_similarity at least the threshold, served by the trigram index) reads its
-# threshold from a setting: this transaction's, not the connection's (a pooled connection goes
-# back to others).
-_PG_TRIGRAM_THRESHOLD = text(
-    "SELECT set_config('pg_trgm.word_similarity_threshold', :threshold, true)"
-)
-
 # FTS5: the asks as rows of json_each, each matched against the index (MATCH takes the outer
 # row's query); bm25 is negative, better is lower: -bm25 / (1 - bm25) is in 0..1.
 _SQLITE_RANKS = text(
@@ -456,8 +449,6 @@ async def text_ranks(
     connection = await db_session.connection()
     found: dict[tuple[str, str], float] = {}
     if dialect == "postgresql":
-        if any(len(terms) <= SHORT_ASK_WORDS for _, terms in prepared):
-            await connection.execute(_PG_TRIGRAM_THRESHOLD, {"threshold": str(TRIGRAM_THRESHOLD)})
         rows = await connection.execute(
             _PG_RANKS,
             {
@@ -514,9 +505,9 @@ async def get_policy(db_session: AsyncSession, app_id: str) -> MatchingPolicy | 
     return (await db_session.exec(query)).first()
 
 
-async def save(db_session: AsyncSession, *rows: object) -> None:
-    db_session.add_all(rows)
-    await db_session.flush()
+def add(db_session: AsyncSession, row: MatchingPolicy | MatchFeedback) -> None:
+    """Stage a new or changed row (the service flushes, to turn a lost race into a 409)."""
+    db_session.add(row)
 
 
 async def get_mark(
@@ -528,3 +519,209 @@ async def get_mark(
         col(MatchFeedback.mentor_id) == mentor_id,
     )
     return (await db_session.exec(query)).first()
+
+
+# --- candidates of a recommendation ---
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The hard filters a recommendation checks in the database."""
+
+    mentee_id: str
+    skills: Sequence[tuple[str, int]]  # (skill id, least level), each must be offered
+    languages: Sequence[str]  # one of them must be spoken (a mentor listing none passes)
+    format: str | None
+    duration_minutes: int | None
+
+
+def _eligible(dialect: str, filters: Filters, params: dict[str, Any]) -> str:
+    pg = dialect == "postgresql"
+    length = "jsonb_array_length" if pg else "json_array_length"
+    parts = [
+        # Active: something that can be booked (scoring.py's MentorFacts.active).
+        f"json_array_length(m.offers) > 0 AND {length}(m.formats) > 0 "
+        f"AND {length}(m.session_lengths) > 0",
+        "NOT EXISTS (SELECT 1 FROM match_feedback AS f WHERE f.app_id = m.app_id "
+        "AND f.mentee_id = :mentee_id AND f.mentor_id = m.id AND f.action = 'dismiss')",
+    ]
+    params["mentee_id"] = filters.mentee_id
+    if filters.languages:
+        if pg:
+            params["languages"] = list(filters.languages)
+            spoken = "m.languages ?| CAST(:languages AS text[])"
+        else:
+            params["languages"] = orjson.dumps(list(filters.languages)).decode()
+            spoken = (
+                "EXISTS (SELECT 1 FROM json_each(m.languages) AS l "
+                "WHERE l.value IN (SELECT value FROM json_each(:languages)))"
+            )
+        parts.append(f"({length}(m.languages) = 0 OR {spoken})")
+    for column, name, value in (
+        ("formats", "format", filters.format),
+        ("session_lengths", "duration", filters.duration_minutes),
+    ):
+        if value is None:
+            continue
+        params[name] = value
+        if pg:
+            kind = "integer" if isinstance(value, int) else "text"
+            parts.append(f"m.{column} @> jsonb_build_array(CAST(:{name} AS {kind}))")
+        else:
+            parts.append(
+                f"EXISTS (SELECT 1 FROM json_each(m.{column}) AS x WHERE x.value = :{name})"
+            )
+    for i, (skill_id, level) in enumerate(filters.skills):
+        params[f"skill_{i}"], params[f"level_{i}"] = skill_id, level
+        parts.append(
+            f"EXISTS (SELECT 1 FROM mentor_skills AS s{i} WHERE s{i}.app_id = m.app_id "
+            f"AND s{i}.mentor_id = m.id AND s{i}.skill_id = :skill_{i} "
+            f"AND s{i}.level >= :level_{i})"
+        )
+    return " AND ".join(f"({p})" for p in parts)
+
+
+def _offers_first_skill(filters: Filters) -> str:
+    # Listed skills find mentors too (the eligibility then checks every one and its level).
+    return (
+        "EXISTS (SELECT 1 FROM mentor_skills AS k WHERE k.app_id = m.app_id "
+        "AND k.mentor_id = m.id AND k.skill_id = :skill_0)"
+    )
+
+
+_CANDIDATES_TAIL = """
+    SELECT CAST(NULL AS text) AS id, CAST(NULL AS real) AS rank,
+           CAST(sum(CASE WHEN ok THEN 0 ELSE 1 END) AS bigint) AS excluded
+      FROM matched
+    UNION ALL
+    SELECT * FROM (SELECT id, rank, CAST(NULL AS bigint) AS excluded FROM matched WHERE ok
+                    ORDER BY rank DESC, id LIMIT :limit) AS best
+"""
+
+
+def _pg_candidates(terms: Sequence[str], filters: Filters, params: dict[str, Any]) -> str:
+    rank, match = "0", []
+    if terms:
+        params["terms"] = _pg_query(terms)
+        rank = "CASE WHEN d.search @@ q.query THEN ts_rank_cd(d.search, q.query, 32) ELSE 0 END"
+        match.append("d.search @@ q.query")
+        if len(terms) <= SHORT_ASK_WORDS:
+            params["raw"] = " ".join(terms)
+            similar = "CAST(:raw AS text) OPERATOR(<%) d.head"
+            rank = (
+                f"greatest({rank}, CASE WHEN {similar} "
+                "THEN word_similarity(CAST(:raw AS text), d.head) ELSE 0 END)"
+            )
+            match.append(similar)
+    if filters.skills:
+        match.append(_offers_first_skill(filters))
+    query = "websearch_to_tsquery('english', :terms)" if terms else "NULL::tsquery"
+    return f"""
+    WITH q AS (SELECT {query} AS query),
+    matched AS (
+        SELECT m.id, {rank} AS rank, ({_eligible("postgresql", filters, params)}) AS ok
+          FROM mentors AS m
+          JOIN mentor_documents AS d ON d.app_id = m.app_id AND d.mentor_id = m.id
+          CROSS JOIN q
+         WHERE m.app_id = :app_id AND d.app_id = :app_id AND ({" OR ".join(match)})
+    )
+    {_CANDIDATES_TAIL}
+    """
+
+
+def _sqlite_candidates(terms: Sequence[str], filters: Filters, params: dict[str, Any]) -> str:
+    hits = []
+    if terms:
+        params["fts"] = _fts5_query(terms)
+        weights = ", ".join(map(str, PART_WEIGHTS))
+        hits.append(
+            f"SELECT rowid AS r, -bm25(mentor_documents_fts, {weights}) AS score "
+            "FROM mentor_documents_fts WHERE mentor_documents_fts MATCH :fts"
+        )
+        grams = _fts5_trigrams(terms) if len(terms) <= SHORT_ASK_WORDS else None
+        if grams:
+            params["grams"] = grams
+            hits.append(
+                "SELECT rowid AS r, -bm25(mentor_documents_trigram) AS score "
+                "FROM mentor_documents_trigram WHERE mentor_documents_trigram MATCH :grams"
+            )
+    if not hits:
+        hits.append("SELECT NULL AS r, 0.0 AS score WHERE 0")
+    match = ["best.r IS NOT NULL"]
+    if filters.skills:
+        match.append(_offers_first_skill(filters))
+    # score / (1 + score): bm25's scores into 0..1, as text_ranks does.
+    return f"""
+    WITH hits AS ({" UNION ALL ".join(hits)}),
+    best AS (SELECT r, max(score / (1.0 + score)) AS rank FROM hits GROUP BY r),
+    matched AS (
+        SELECT m.id, coalesce(best.rank, 0.0) AS rank,
+               ({_eligible("sqlite", filters, params)}) AS ok
+          FROM mentors AS m
+          JOIN mentor_documents AS d ON d.app_id = m.app_id AND d.mentor_id = m.id
+          LEFT JOIN best ON best.r = d.fts_rowid
+         WHERE m.app_id = :app_id AND d.app_id = :app_id AND ({" OR ".join(match)})
+    )
+    {_CANDIDATES_TAIL}
+    """
+
+
+async def candidates(
+    db_session: AsyncSession, app_id: str, ask: str, filters: Filters, limit: int
+) -> tuple[list[tuple[str, float]], int]:
+    """The mentors the ask's words (or the listed skills) find and the hard filters keep, the
+    most relevant first, at most `limit`: (mentor, the engine's rank in 0..1); and how many
+    found ones the filters left out. One statement."""
+    terms = ask_terms(ask)
+    if not terms and not filters.skills:
+        return [], 0
+    dialect = db_session.get_bind().dialect.name
+    params: dict[str, Any] = {"app_id": app_id, "limit": limit}
+    connection = await db_session.connection()
+    if dialect == "postgresql":
+        sql = _pg_candidates(terms, filters, params)
+    else:
+        sql = _sqlite_candidates(terms, filters, params)
+    excluded = 0
+    found: list[tuple[str, float]] = []
+    for mentor_id, rank, left_out in await connection.execute(text(sql), params):
+        if mentor_id is None:
+            excluded = int(left_out or 0)
+        else:
+            found.append((mentor_id, float(rank or 0.0)))
+    return found, excluded
+
+
+async def mentor_rows(
+    db_session: AsyncSession, app_id: str, mentor_ids: Sequence[str]
+) -> list[Mentor]:
+    """Whole mentors to show, in the order asked."""
+    if not mentor_ids:
+        return []
+    rows = await db_session.exec(
+        select(Mentor).where(col(Mentor.app_id) == app_id, col(Mentor.id).in_(list(mentor_ids)))
+    )
+    by_id = {m.id: m for m in rows.all()}
+    return [by_id[i] for i in mentor_ids if i in by_id]
+
+
+def relative(ranks: Mapping[str, float]) -> dict[str, float]:
+    """text_ranks' scale for one ask's candidates: each over the best."""
+    best = max(ranks.values(), default=0.0)
+    return {k: (v / best if best > 0 else 0.0) for k, v in ranks.items() if v > 0}
+
+
+async def known_skills(db_session: AsyncSession, app_id: str, skill_ids: Sequence[str]) -> set[str]:
+    if not skill_ids:
+        return set()
+    rows = await db_session.exec(
+        select(Skill.id).where(col(Skill.app_id) == app_id, col(Skill.id).in_(list(skill_ids)))
+    )
+    return set(rows.all())
+
+
+async def mentor_exists(db_session: AsyncSession, app_id: str, mentor_id: str) -> bool:
+    rows = await db_session.exec(
+        select(Mentor.id).where(col(Mentor.app_id) == app_id, col(Mentor.id) == mentor_id)
+    )
+    return rows.first() is not None

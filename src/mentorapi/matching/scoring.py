@@ -439,8 +439,10 @@ async def load(
     asks: Sequence[Ask],
     mentor_ids: Sequence[str],
     now: datetime,
+    texts: dict[tuple[str, str], float] | None = None,
 ) -> Context:
-    """The facts of every (ask, mentor) pair, in a fixed number of statements."""
+    """The facts of every (ask, mentor) pair, in a fixed number of statements (`texts`: the
+    text relevance, when the caller has it already)."""
     held_from = min([now, *(a.start for a in asks)]) - _AROUND
     held_to = max([now + DEFAULT_WINDOW, *(a.end for a in asks)]) + _AROUND
     mentors = await repository.mentors(
@@ -448,9 +450,10 @@ async def load(
     )
     ids = [m.id for m in mentors if m.active]
     mentee_ids = [a.mentee.id for a in asks]
-    texts = await repository.text_ranks(
-        db_session, app_id, {a.mentee.id: a.text for a in asks}, ids
-    )
+    if texts is None:
+        texts = await repository.text_ranks(
+            db_session, app_id, {a.mentee.id: a.text for a in asks}, ids
+        )
     skill_ids = {s.skill_id for a in asks for s in a.skills}
     names = {o["skill"]["id"]: o["skill"]["name"] for m in mentors for o in m.offers}
     return Context(
