@@ -33,9 +33,7 @@ async def mentor(
     **fields: Any,
 ) -> dict[str, Any]:
     """A mentor offering one skill, available 09:00-17:00 (Berlin) every day unless told."""
-    found = await create_mentor(
-        client, skills=[{"skill_id": skill_id, "level": level}], **fields
-    )
+    found = await create_mentor(client, skills=[{"skill_id": skill_id, "level": level}], **fields)
     await set_availability(client, found["id"], **(availability or {}))
     return found
 
