@@ -12,10 +12,10 @@ from mentorapi.graphql.inputs import as_dict, validate
 from mentorapi.matching import service
 from mentorapi.matching.models import FeedbackAction, MatchFeedback, MatchingPolicy
 from mentorapi.matching.schemas import (
-    FeedbackCreate,
-    FeedbackRead,
-    PolicyPut,
-    PolicyRead,
+    MatchFeedbackCreate,
+    MatchFeedbackRead,
+    MatchingPolicyPut,
+    MatchingPolicyRead,
     RecommendationRequest,
 )
 from mentorapi.mentors.gql import FormatEnum, MentorType, mentor_objects
@@ -77,7 +77,7 @@ class PolicyType:
 
     @classmethod
     def from_model(cls, policy: MatchingPolicy) -> "PolicyType":
-        read = PolicyRead.from_model(policy)
+        read = MatchingPolicyRead.from_model(policy)
         return cls(
             weights=WeightsType(**read.weights.model_dump()),
             version=read.version,
@@ -101,7 +101,7 @@ class FeedbackType:
 
     @classmethod
     def from_model(cls, mark: MatchFeedback) -> "FeedbackType":
-        read = FeedbackRead.from_model(mark)
+        read = MatchFeedbackRead.from_model(mark)
         return cls(
             mentee_id=strawberry.ID(read.mentee_id),
             mentor_id=strawberry.ID(read.mentor_id),
@@ -118,7 +118,7 @@ class AskedSkillInput:
 
 
 @strawberry.input
-class WindowInput:
+class MatchWindowInput:
     from_: datetime = strawberry.field(name="from", description="Free slots starting from this.")
     to: datetime = strawberry.field(description="... and before this (at most 31 days later).")
 
@@ -131,7 +131,7 @@ class RecommendMentorsInput:
     languages: list[str] | None = strawberry.UNSET
     format: FormatEnum | None = strawberry.UNSET
     duration_minutes: int | None = strawberry.UNSET
-    window: WindowInput | None = strawberry.UNSET
+    window: MatchWindowInput | None = strawberry.UNSET
     limit: int | None = strawberry.UNSET
 
 
@@ -221,7 +221,7 @@ class Mutation:
         input: MatchingPolicyInput,
         expected_version: Annotated[int | None, EXPECTED_VERSION] = None,
     ) -> PolicyType:
-        data = validate(PolicyPut, _no_nulls(as_dict(input)))
+        data = validate(MatchingPolicyPut, _no_nulls(as_dict(input)))
         app_id = await info.context.app_id()
         async with info.context.session() as db_session:
             policy = await service.put_policy(
@@ -237,7 +237,7 @@ class Mutation:
         description="Dismiss (never recommend again) or bookmark a mentor for a mentee."
     )
     async def give_match_feedback(self, info: Info, input: MatchFeedbackInput) -> FeedbackType:
-        data = validate(FeedbackCreate, input)
+        data = validate(MatchFeedbackCreate, input)
         app_id = await info.context.app_id()
         async with info.context.session() as db_session:
             mark = await service.give_feedback(

@@ -9,11 +9,11 @@ from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.matching import service
 from mentorapi.matching.models import MatchingPolicy
 from mentorapi.matching.schemas import (
-    Components,
-    FeedbackCreate,
-    FeedbackRead,
-    PolicyPut,
-    PolicyRead,
+    MatchComponents,
+    MatchFeedbackCreate,
+    MatchFeedbackRead,
+    MatchingPolicyPut,
+    MatchingPolicyRead,
     Recommendation,
     RecommendationRequest,
     Recommendations,
@@ -44,7 +44,7 @@ def render(found: service.Recommendations) -> Recommendations:
             Recommendation(
                 mentor=MentorRead.from_model(item.mentor, item.mentor.offers),
                 score=item.evaluation.score.score,
-                components=Components(**item.evaluation.score.components),
+                components=MatchComponents(**item.evaluation.score.components),
                 reasons=item.evaluation.score.reasons,
                 first_slots=item.first_slots,
             )
@@ -80,17 +80,17 @@ async def recommend_mentors(
     responses=problems(404, 409, 422),
 )
 async def give_match_feedback(
-    caller: CurrentCaller, db_session: DbSession, body: FeedbackCreate
-) -> FeedbackRead:
+    caller: CurrentCaller, db_session: DbSession, body: MatchFeedbackCreate
+) -> MatchFeedbackRead:
     mark = await service.give_feedback(
         db_session=db_session, app_id=caller.app_id, actor=caller, data=body
     )
-    return FeedbackRead.from_model(mark)
+    return MatchFeedbackRead.from_model(mark)
 
 
-def _policy(policy: MatchingPolicy, response: Response) -> PolicyRead:
+def _policy(policy: MatchingPolicy, response: Response) -> MatchingPolicyRead:
     set_etag(response, policy.version)
-    return PolicyRead.from_model(policy)
+    return MatchingPolicyRead.from_model(policy)
 
 
 @router.get(
@@ -102,7 +102,7 @@ def _policy(policy: MatchingPolicy, response: Response) -> PolicyRead:
 )
 async def get_policy(
     caller: CurrentCaller, db_session: DbSession, response: Response
-) -> PolicyRead:
+) -> MatchingPolicyRead:
     policy = await service.get_policy(db_session=db_session, app_id=caller.app_id, actor=caller)
     return _policy(policy, response)
 
@@ -117,10 +117,10 @@ async def get_policy(
 async def put_policy(
     caller: CurrentCaller,
     db_session: DbSession,
-    body: PolicyPut,
+    body: MatchingPolicyPut,
     response: Response,
     expected_version: Annotated[int | None, Depends(parse_if_match)],
-) -> PolicyRead:
+) -> MatchingPolicyRead:
     policy = await service.put_policy(
         db_session=db_session,
         app_id=caller.app_id,

@@ -35,18 +35,27 @@ _DEFAULT_WEIGHTS: JsonDict = {**DEFAULT_WEIGHTS}
 
 
 class AskedSkill(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"skill_id": ex.SKILL_ID, "min_level": 3}]}
+    )
+
     skill_id: SkillId
     min_level: int = Field(default=1, ge=1, le=5, description="The least level (1-5) accepted.")
 
 
-class Window(RequestBody):
-    model_config = ConfigDict(populate_by_name=True)
+class MatchWindow(RequestBody):
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [{"from": "2027-03-01T00:00:00Z", "to": "2027-03-06T00:00:00Z"}]
+        },
+    )
 
     from_: Instant = Field(alias="from", description="Free slots starting at or after this.")
     to: Instant = Field(description="... and before this (at most 31 days after `from`).")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Window":
+    def _ordered(self) -> "MatchWindow":
         if self.to <= self.from_:
             raise ValueError("`to` must be after `from`")
         if self.to - self.from_ > MAX_WINDOW:
@@ -94,7 +103,7 @@ class RecommendationRequest(RequestBody):
     duration_minutes: SessionLength | None = Field(
         default=None, description="The mentor must offer sessions of this length."
     )
-    window: Window | None = Field(
+    window: MatchWindow | None = Field(
         default=None,
         description="The mentor must have a free slot starting in it (not checked for "
         "`async`). Default: availability is looked at over the next 7 days, and a mentor whose "
@@ -122,7 +131,7 @@ COMPONENTS_EXAMPLE: JsonDict = {
 }
 
 
-class Components(ResponseBody):
+class MatchComponents(ResponseBody):
     model_config = ConfigDict(json_schema_extra={"examples": [COMPONENTS_EXAMPLE]})
 
     skill: float = Field(description="Level fit on the asked skills (0-1).")
@@ -135,10 +144,26 @@ class Components(ResponseBody):
     continuity: float = Field(description="A past mentor with good feedback, or bookmarked.")
 
 
+RECOMMENDATION_EXAMPLE: JsonDict = {
+    "mentor": MentorRead.model_json_schema()["examples"][0],
+    "score": 0.8771,
+    "components": COMPONENTS_EXAMPLE,
+    "reasons": [
+        "Your ask matches their profile (text relevance 1.00)",
+        "Teaches Pivot tables at level 5 (you asked for 3)",
+        "7 free 15-minute slots in the window, 4 within 08:00-20:00 in your zone",
+        "4.80 from 12 rated sessions on this skill",
+    ],
+    "first_slots": ["2027-03-02T14:00:00Z", "2027-03-02T14:15:00Z"],
+}
+
+
 class Recommendation(ResponseBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [RECOMMENDATION_EXAMPLE]})
+
     mentor: MentorRead
     score: float = Field(description="0-1: the components weighted by the app's policy.")
-    components: Components
+    components: MatchComponents
     reasons: list[str] = Field(
         description="Why, most weighty first; each checkable from this response's data."
     )
@@ -153,21 +178,7 @@ class Recommendations(ResponseBody):
         json_schema_extra={
             "examples": [
                 {
-                    "data": [
-                        {
-                            "mentor": MentorRead.model_json_schema()["examples"][0],
-                            "score": 0.8771,
-                            "components": COMPONENTS_EXAMPLE,
-                            "reasons": [
-                                "Your ask matches their profile (text relevance 1.00)",
-                                "Teaches Pivot tables at level 5 (you asked for 3)",
-                                "7 free 15-minute slots in the window, 4 within 08:00-20:00 "
-                                "in your zone",
-                                "4.80 from 12 rated sessions on this skill",
-                            ],
-                            "first_slots": ["2027-03-02T14:00:00Z", "2027-03-02T14:15:00Z"],
-                        }
-                    ],
+                    "data": [RECOMMENDATION_EXAMPLE],
                     "excluded_count": 12,
                 }
             ]
@@ -181,7 +192,7 @@ class Recommendations(ResponseBody):
     )
 
 
-class Weights(RequestBody):
+class MatchWeights(RequestBody):
     model_config = ConfigDict(json_schema_extra={"examples": [_DEFAULT_WEIGHTS]})
 
     skill: Weight = DEFAULT_WEIGHTS["skill"]
@@ -194,24 +205,24 @@ class Weights(RequestBody):
     continuity: Weight = DEFAULT_WEIGHTS["continuity"]
 
 
-class PolicyPut(RequestBody):
+class MatchingPolicyPut(RequestBody):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"weights": {**_DEFAULT_WEIGHTS, "load": 0.3}}]}
     )
 
-    weights: Weights = Field(
-        default_factory=Weights,
+    weights: MatchWeights = Field(
+        default_factory=MatchWeights,
         description="Each component's weight, 0-1 (left out: its default); not all 0.",
     )
 
     @model_validator(mode="after")
-    def _some_weight(self) -> "PolicyPut":
+    def _some_weight(self) -> "MatchingPolicyPut":
         if not any(getattr(self.weights, name) > 0 for name in COMPONENTS):
             raise ValueError("at least one weight must be above 0")
         return self
 
 
-class WeightsRead(ResponseBody):
+class MatchWeightsRead(ResponseBody):
     model_config = ConfigDict(json_schema_extra={"examples": [_DEFAULT_WEIGHTS]})
 
     skill: float
@@ -224,28 +235,28 @@ class WeightsRead(ResponseBody):
     continuity: float
 
 
-class PolicyRead(ResponseBody):
+class MatchingPolicyRead(ResponseBody):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [{"weights": _DEFAULT_WEIGHTS, "version": 1, "updated_at": ex.UPDATED_AT}]
         }
     )
 
-    weights: WeightsRead
+    weights: MatchWeightsRead
     version: int = Field(description="0 while the app has never set its policy (the defaults).")
     updated_at: datetime | None
 
     @classmethod
-    def from_model(cls, policy: MatchingPolicy) -> "PolicyRead":
+    def from_model(cls, policy: MatchingPolicy) -> "MatchingPolicyRead":
         weights: dict[str, Any] = {**DEFAULT_WEIGHTS, **policy.weights}
         return cls(
-            weights=WeightsRead(**{name: weights[name] for name in COMPONENTS}),
+            weights=MatchWeightsRead(**{name: weights[name] for name in COMPONENTS}),
             version=policy.version,
             updated_at=policy.updated_at if policy.version else None,
         )
 
 
-class FeedbackCreate(RequestBody):
+class MatchFeedbackCreate(RequestBody):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -263,7 +274,7 @@ class FeedbackCreate(RequestBody):
     )
 
 
-class FeedbackRead(ResponseBody):
+class MatchFeedbackRead(ResponseBody):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -285,7 +296,7 @@ class FeedbackRead(ResponseBody):
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, mark: MatchFeedback) -> "FeedbackRead":
+    def from_model(cls, mark: MatchFeedback) -> "MatchFeedbackRead":
         return cls(
             mentee_id=mark.mentee_id,
             mentor_id=mark.mentor_id,

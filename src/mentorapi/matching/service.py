@@ -27,7 +27,7 @@ from mentorapi.kit.versioning import check_version
 from mentorapi.matching import repository, scoring
 from mentorapi.matching.models import MatchFeedback, MatchingPolicy
 from mentorapi.matching.repository import Filters
-from mentorapi.matching.schemas import FeedbackCreate, PolicyPut, RecommendationRequest
+from mentorapi.matching.schemas import MatchFeedbackCreate, MatchingPolicyPut, RecommendationRequest
 from mentorapi.matching.scoring import Ask, Asked, Evaluation
 from mentorapi.mentors.models import Format, Mentor
 
@@ -61,7 +61,7 @@ async def put_policy(
     db_session: AsyncSession,
     app_id: str,
     actor: Caller,
-    data: PolicyPut,
+    data: MatchingPolicyPut,
     expected_version: int | None = None,
 ) -> MatchingPolicy:
     """Replace the app's weights; the next recommendation uses them."""
@@ -86,7 +86,7 @@ async def put_policy(
 
 
 async def give_feedback(
-    *, db_session: AsyncSession, app_id: str, actor: Caller, data: FeedbackCreate
+    *, db_session: AsyncSession, app_id: str, actor: Caller, data: MatchFeedbackCreate
 ) -> MatchFeedback:
     """The mentee's word on a mentor (the last one counts)."""
     require_mentee(actor, data.mentee_id)
