@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mentorapi.availability.models import Availability
 from mentorapi.feedback.models import Author, Feedback
 from mentorapi.goals.models import Goal
-from mentorapi.matching.models import MatchFeedback, MatchingPolicy
+from mentorapi.matching.models import MatchFeedback, MatchingPolicy, MentorDocument
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor
 from mentorapi.sessions import repository as sessions_repository
@@ -31,6 +31,7 @@ from mentorapi.skills.models import Skill
 
 MENTORS = cast(Table, Mentor.__table__)  # type: ignore[attr-defined]
 AVAILABILITIES = cast(Table, Availability.__table__)  # type: ignore[attr-defined]
+DOCUMENTS = cast(Table, MentorDocument.__table__)  # type: ignore[attr-defined]
 
 # The most words of an ask the engines are asked about (a 2,000-character ask has ~350).
 MAX_TERMS = 48
@@ -42,7 +43,7 @@ PART_WEIGHTS = (1.0, 0.4, 0.2, 0.1)
 # `<%` finds the headlines and skill names whose word_similarity to a short ask is at least
 # pg_trgm.word_similarity_threshold, which the matching migration sets to 0.3 for the database.
 
-# English stop words (Snowball's list, as PostgreSQL's `english` configuration drops them):
+# English stop words (Snowball's list, which PostgreSQL's `english` configuration drops):
 # SQLite's FTS5 keeps every word, and an OR query over "i", "to", "a" would match every mentor.
 _STOP_WORDS = """i me my myself we our ours ourselves you your yours yourself yourselves he him his
     himself she her hers herself it its itself they them their theirs themselves what which
@@ -52,7 +53,13 @@ _STOP_WORDS = """i me my myself we our ours ourselves you your yours yourself yo
     off over under again further then once here there when where why how all any both each
     few more most other some such no nor not only own same so than too very s t can will just
     don should now"""
-STOP_WORDS = frozenset(_STOP_WORDS.split())
+# The words every ask is written with, which say nothing of its subject (they would make an
+# OR query match most mentors, at a ranking cost for each).
+_ASK_WORDS = """need needs help want wants would like someone anyone somebody please could get
+getting make know learn learning trying try stuck done advice question questions tips thanks
+really also think good better way start started use using much many lot bit look looking
+find finding able"""
+STOP_WORDS = frozenset(_STOP_WORDS.split()) | frozenset(_ASK_WORDS.split())
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -193,19 +200,15 @@ class MentorFacts:
     daily_limit_sessions: int | None
     daily_limit_minutes: int | None
     held: list[sessions_repository.Held]
+    active: bool  # offers a skill, a format and a session length (mentor_documents.active)
 
     @property
     def levels(self) -> dict[str, int]:
         return {o["skill"]["id"]: o["level"] for o in self.offers}
 
-    @property
-    def active(self) -> bool:
-        """Offers something that can be booked: a skill, a format and a session length."""
-        return bool(self.offers and self.formats and self.session_lengths)
-
 
 def _mentor_statement(dialect: str, held_from: Any, held_to: Any, now: Any) -> Any:
-    m, a = MENTORS.c, AVAILABILITIES.c
+    m, a, d = MENTORS.c, AVAILABILITIES.c, DOCUMENTS.c
     held = sessions_repository.held_times(
         dialect, app_id=m.app_id, mentor_id=m.id, start=held_from, end=held_to, now=now
     )
@@ -229,8 +232,11 @@ def _mentor_statement(dialect: str, held_from: Any, held_to: Any, now: Any) -> A
         a.daily_limit_sessions,
         a.daily_limit_minutes,
         held.label("held"),
+        d.active,
     ).select_from(
-        MENTORS.outerjoin(AVAILABILITIES, and_(a.app_id == m.app_id, a.mentor_id == m.id))
+        MENTORS.outerjoin(
+            AVAILABILITIES, and_(a.app_id == m.app_id, a.mentor_id == m.id)
+        ).outerjoin(DOCUMENTS, and_(d.app_id == m.app_id, d.mentor_id == m.id))
     )
 
 
@@ -258,6 +264,7 @@ def _mentor_facts(dialect: str, row: Sequence[Any]) -> MentorFacts:
         daily_limit_sessions=row[16],
         daily_limit_minutes=row[17],
         held=sessions_repository.decode_held(dialect, row[18]),
+        active=bool(row[19]),
     )
 
 
@@ -536,27 +543,26 @@ class Filters:
 
 
 def _eligible(dialect: str, filters: Filters, params: dict[str, Any]) -> str:
+    """The hard filters, on a mentor's document `d` (the copy of what they filter on)."""
     pg = dialect == "postgresql"
     length = "jsonb_array_length" if pg else "json_array_length"
     parts = [
-        # Active: something that can be booked (scoring.py's MentorFacts.active).
-        f"json_array_length(m.offers) > 0 AND {length}(m.formats) > 0 "
-        f"AND {length}(m.session_lengths) > 0",
-        "NOT EXISTS (SELECT 1 FROM match_feedback AS f WHERE f.app_id = m.app_id "
-        "AND f.mentee_id = :mentee_id AND f.mentor_id = m.id AND f.action = 'dismiss')",
+        "d.active",
+        "NOT EXISTS (SELECT 1 FROM match_feedback AS f WHERE f.app_id = d.app_id "
+        "AND f.mentee_id = :mentee_id AND f.mentor_id = d.mentor_id AND f.action = 'dismiss')",
     ]
     params["mentee_id"] = filters.mentee_id
     if filters.languages:
         if pg:
             params["languages"] = list(filters.languages)
-            spoken = "m.languages ?| CAST(:languages AS text[])"
+            spoken = "d.languages ?| CAST(:languages AS text[])"
         else:
             params["languages"] = orjson.dumps(list(filters.languages)).decode()
             spoken = (
-                "EXISTS (SELECT 1 FROM json_each(m.languages) AS l "
+                "EXISTS (SELECT 1 FROM json_each(d.languages) AS l "
                 "WHERE l.value IN (SELECT value FROM json_each(:languages)))"
             )
-        parts.append(f"({length}(m.languages) = 0 OR {spoken})")
+        parts.append(f"({length}(d.languages) = 0 OR {spoken})")
     for column, name, value in (
         ("formats", "format", filters.format),
         ("session_lengths", "duration", filters.duration_minutes),
@@ -566,16 +572,16 @@ def _eligible(dialect: str, filters: Filters, params: dict[str, Any]) -> str:
         params[name] = value
         if pg:
             kind = "integer" if isinstance(value, int) else "text"
-            parts.append(f"m.{column} @> jsonb_build_array(CAST(:{name} AS {kind}))")
+            parts.append(f"d.{column} @> jsonb_build_array(CAST(:{name} AS {kind}))")
         else:
             parts.append(
-                f"EXISTS (SELECT 1 FROM json_each(m.{column}) AS x WHERE x.value = :{name})"
+                f"EXISTS (SELECT 1 FROM json_each(d.{column}) AS x WHERE x.value = :{name})"
             )
     for i, (skill_id, level) in enumerate(filters.skills):
         params[f"skill_{i}"], params[f"level_{i}"] = skill_id, level
         parts.append(
-            f"EXISTS (SELECT 1 FROM mentor_skills AS s{i} WHERE s{i}.app_id = m.app_id "
-            f"AND s{i}.mentor_id = m.id AND s{i}.skill_id = :skill_{i} "
+            f"EXISTS (SELECT 1 FROM mentor_skills AS s{i} WHERE s{i}.app_id = d.app_id "
+            f"AND s{i}.mentor_id = d.mentor_id AND s{i}.skill_id = :skill_{i} "
             f"AND s{i}.level >= :level_{i})"
         )
     return " AND ".join(f"({p})" for p in parts)
@@ -584,12 +590,12 @@ def _eligible(dialect: str, filters: Filters, params: dict[str, Any]) -> str:
 def _offers_first_skill(filters: Filters) -> str:
     # Listed skills find mentors too (the eligibility then checks every one and its level).
     return (
-        "EXISTS (SELECT 1 FROM mentor_skills AS k WHERE k.app_id = m.app_id "
-        "AND k.mentor_id = m.id AND k.skill_id = :skill_0)"
+        "EXISTS (SELECT 1 FROM mentor_skills AS k WHERE k.app_id = d.app_id "
+        "AND k.mentor_id = d.mentor_id AND k.skill_id = :skill_0)"
     )
 
 
-_CANDIDATES_TAIL = """
+_SQLITE_TAIL = """
     SELECT CAST(NULL AS text) AS id, CAST(NULL AS real) AS rank,
            CAST(sum(CASE WHEN ok THEN 0 ELSE 1 END) AS bigint) AS excluded
       FROM matched
@@ -600,32 +606,44 @@ _CANDIDATES_TAIL = """
 
 
 def _pg_candidates(terms: Sequence[str], filters: Filters, params: dict[str, Any]) -> str:
-    rank, match = "0", []
+    # Retrieval orders by ts_rank (no positions: a few microseconds a document); the
+    # candidates kept are then ranked by ts_rank_cd, the component's measure (as text_ranks):
+    # cover density costs ~50 us a document, too much for the thousands a common word matches.
+    quick, final, match = "0", "0", []
     if terms:
         params["terms"] = _pg_query(terms)
-        rank = "CASE WHEN d.search @@ q.query THEN ts_rank_cd(d.search, q.query, 32) ELSE 0 END"
+        quick = "ts_rank(d.search, q.query)"
+        final = "CASE WHEN b.search @@ q.query THEN ts_rank_cd(b.search, q.query, 32) ELSE 0 END"
         match.append("d.search @@ q.query")
         if len(terms) <= SHORT_ASK_WORDS:
             params["raw"] = " ".join(terms)
-            similar = "CAST(:raw AS text) OPERATOR(<%) d.head"
-            rank = (
-                f"greatest({rank}, CASE WHEN {similar} "
-                "THEN word_similarity(CAST(:raw AS text), d.head) ELSE 0 END)"
+            similar = "CAST(:raw AS text) OPERATOR(<%) {doc}.head"
+            similarity = (
+                f"CASE WHEN {similar} THEN word_similarity(CAST(:raw AS text), {{doc}}.head) "
+                "ELSE 0 END"
             )
-            match.append(similar)
+            quick = f"greatest({quick}, {similarity.format(doc='d')})"
+            final = f"greatest({final}, {similarity.format(doc='b')})"
+            match.append(similar.format(doc="d"))
     if filters.skills:
         match.append(_offers_first_skill(filters))
     query = "websearch_to_tsquery('english', :terms)" if terms else "NULL::tsquery"
     return f"""
     WITH q AS (SELECT {query} AS query),
     matched AS (
-        SELECT m.id, {rank} AS rank, ({_eligible("postgresql", filters, params)}) AS ok
-          FROM mentors AS m
-          JOIN mentor_documents AS d ON d.app_id = m.app_id AND d.mentor_id = m.id
+        SELECT d.mentor_id AS id, d.search, d.head, {quick} AS quick,
+               ({_eligible("postgresql", filters, params)}) AS ok
+          FROM mentor_documents AS d
           CROSS JOIN q
-         WHERE m.app_id = :app_id AND d.app_id = :app_id AND ({" OR ".join(match)})
+         WHERE d.app_id = :app_id AND ({" OR ".join(match)})
     )
-    {_CANDIDATES_TAIL}
+    SELECT CAST(NULL AS text) AS id, CAST(NULL AS real) AS rank,
+           CAST(sum(CASE WHEN ok THEN 0 ELSE 1 END) AS bigint) AS excluded
+      FROM matched
+    UNION ALL
+    SELECT b.id, {final}, CAST(NULL AS bigint)
+      FROM (SELECT * FROM matched WHERE ok ORDER BY quick DESC, id LIMIT :limit) AS b
+     CROSS JOIN q
     """
 
 
@@ -655,14 +673,13 @@ def _sqlite_candidates(terms: Sequence[str], filters: Filters, params: dict[str,
     WITH hits AS ({" UNION ALL ".join(hits)}),
     best AS (SELECT r, max(score / (1.0 + score)) AS rank FROM hits GROUP BY r),
     matched AS (
-        SELECT m.id, coalesce(best.rank, 0.0) AS rank,
+        SELECT d.mentor_id AS id, coalesce(best.rank, 0.0) AS rank,
                ({_eligible("sqlite", filters, params)}) AS ok
-          FROM mentors AS m
-          JOIN mentor_documents AS d ON d.app_id = m.app_id AND d.mentor_id = m.id
+          FROM mentor_documents AS d
           LEFT JOIN best ON best.r = d.fts_rowid
-         WHERE m.app_id = :app_id AND d.app_id = :app_id AND ({" OR ".join(match)})
+         WHERE d.app_id = :app_id AND ({" OR ".join(match)})
     )
-    {_CANDIDATES_TAIL}
+    {_SQLITE_TAIL}
     """
 
 

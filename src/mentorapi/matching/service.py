@@ -33,8 +33,8 @@ from mentorapi.mentors.models import Format, Mentor
 
 # How many retrieved mentors are scored for a request of `limit`: enough that the busy, the
 # full and the far away can give way to others.
-MIN_CANDIDATES = 40
-CANDIDATES_PER_RESULT = 8
+MIN_CANDIDATES = 20
+CANDIDATES_PER_RESULT = 4
 MAX_CANDIDATES = 200
 
 
