@@ -108,6 +108,42 @@ def _words(category: str) -> list[str]:
     return VOCABULARY.get(category, VOCABULARY["product"]).split()
 
 
+_SYLLABLES = [
+    "ka",
+    "ro",
+    "mi",
+    "ten",
+    "vu",
+    "sal",
+    "dor",
+    "pex",
+    "lin",
+    "qua",
+    "bre",
+    "tos",
+    "mav",
+    "fen",
+    "gol",
+    "zur",
+    "nis",
+    "pra",
+    "hel",
+    "cob",
+]
+
+
+def _jargon(rng: random.Random, count: int, taken: set[str]) -> list[str]:
+    """Words of one skill only (its jargon: tool names, techniques), made up so that no two
+    skills share one."""
+    found: list[str] = []
+    while len(found) < count:  # bounded: 20^3 words, a few hundred drawn
+        word = "".join(rng.sample(_SYLLABLES, k=3))
+        if word not in taken:
+            taken.add(word)
+            found.append(word)
+    return found
+
+
 def _monday(now: datetime) -> datetime:
     day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day - timedelta(days=day.weekday())
@@ -123,8 +159,12 @@ async def populate(url: str, mentors: int, skills: int, seed: int = 7) -> Popula
         for slug, name, category in _skills(skills)
     ]
     skill_list = [(row[3], row[5], row[6]) for row in skill_rows]
+    # A skill's vocabulary: 12 words of its field, shared with the field's other skills, and 8
+    # of its own.
+    coined: set[str] = set()
     vocab = {
         sid: rng.sample(_words(category), k=min(12, len(_words(category))))
+        + _jargon(rng, 8, coined)
         for sid, _, category in skill_list
     }
     weights = [1 / (rank + 1) ** 0.8 for rank in range(skills)]
@@ -180,13 +220,20 @@ async def populate(url: str, mentors: int, skills: int, seed: int = 7) -> Popula
             (now, now, app_id, mentor_id, json.dumps(weekly), "[]", 0, 0, 0, None,
              rng.randint(4, 10), None, None, True, 1)
         )  # fmt: skip
-    # Planted: PLANTED_PER_ASK mentors of a skill get a bio on four words of its vocabulary.
+    # Planted: PLANTED_PER_ASK mentors of a skill get a headline and a bio on four words of its
+    # vocabulary (two of the skill's own, a pair no other ask uses, and two of its field).
     planted: list[tuple[str, list[str]]] = []
     taken: set[int] = set()
+    pairs: set[tuple[str, ...]] = set()
     skills_with_mentors = [s for s in skill_list if len(firsts.get(s[0], [])) > 20]
     for i in range(PLANTED_ASKS):
         sid, name, _ = skills_with_mentors[i % len(skills_with_mentors)]
-        words = rng.sample(vocab[sid], k=4)
+        while True:  # bounded: 28 pairs of a skill's own words, a few asks per skill
+            own = tuple(sorted(rng.sample(vocab[sid][12:], k=2)))
+            if own not in pairs:
+                pairs.add(own)
+                break
+        words = [*own, *rng.sample(vocab[sid][:12], k=2)]
         pool = [n for n in firsts[sid] if n not in taken]
         right = rng.sample(pool, k=PLANTED_PER_ASK)
         taken.update(right)
@@ -221,7 +268,8 @@ async def populate(url: str, mentors: int, skills: int, seed: int = 7) -> Popula
     booked: dict[int, int] = {}
     for n in rng.choices(range(mentors), popularity, k=min(mentors, 3000)):
         capacity = availability_rows[n][10]
-        if booked.get(n, 0) >= capacity:
+        # Busy, not full: a full week would leave the mentor out, not test the load component.
+        if booked.get(n, 0) >= capacity - 1:
             continue
         slot = booked[n] = booked.get(n, 0) + 1
         starts = monday + timedelta(days=slot % 7, hours=6 + slot // 7)

@@ -4,9 +4,9 @@ from tests.conftest import Tenant
 from tests.gql.helpers import gql, gql_data
 
 DEFAULTS = {
-    "skill": 0.25,
-    "text": 0.25,
-    "availability": 0.15,
+    "skill": 0.2,
+    "text": 0.35,
+    "availability": 0.1,
     "feedback": 0.1,
     "language": 0.05,
     "timezone": 0.05,
@@ -46,7 +46,7 @@ async def test_graphql_parity(tenant: Tenant, other_tenant: Tenant) -> None:
     data = await gql_data(client, query)
     assert data["matchingPolicy"] == {
         "version": 0,
-        "weights": {"skill": 0.25, "text": 0.25, "load": 0.1},
+        "weights": {"skill": 0.2, "text": 0.35, "load": 0.1},
     }
     mutation = """
       mutation($input: MatchingPolicyInput!, $v: Int) {

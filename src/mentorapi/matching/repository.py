@@ -4,7 +4,8 @@ number of mentors and mentees, the candidates of a recommendation, policies and 
 Text relevance is the databases' own: PostgreSQL ranks the weighted tsvector of each mentor's
 document with `ts_rank_cd` and, for short asks, the trigram similarity (`word_similarity`,
 pg_trgm) of the ask to the headline and skill names; SQLite ranks its FTS5 tables with `bm25`
-(the porter-stemmed document; the trigram table for short asks). Both answer a rank in 0..1.
+(the porter-stemmed document; the trigram table for short asks). For short asks the two are
+added up. The component is each rank over the best rank of its ask (`relative`): 1 for the best.
 """
 
 import re
@@ -402,10 +403,8 @@ async def skill_records(
 _PG_RANKS = text(
     """
     SELECT q.key, d.mentor_id,
-           greatest(
-               CASE WHEN d.search @@ q.query THEN ts_rank_cd(d.search, q.query, 32) ELSE 0 END,
-               CASE WHEN q.short THEN word_similarity(q.raw, d.head) ELSE 0 END
-           ) AS rank
+           CASE WHEN d.search @@ q.query THEN ts_rank_cd(d.search, q.query) ELSE 0 END
+           + CASE WHEN q.short THEN word_similarity(q.raw, d.head) ELSE 0 END AS rank
       FROM (SELECT t.key, t.raw, t.short, websearch_to_tsquery('english', t.terms) AS query
               FROM unnest(CAST(:keys AS text[]), CAST(:terms AS text[]), CAST(:raws AS text[]),
                           CAST(:shorts AS boolean[])) AS t(key, terms, raw, short)) AS q
@@ -416,7 +415,7 @@ _PG_RANKS = text(
 )
 
 # FTS5: the asks as rows of json_each, each matched against the index (MATCH takes the outer
-# row's query); bm25 is negative, better is lower: -bm25 / (1 - bm25) is in 0..1.
+# row's query); bm25 is negative, better is lower.
 _SQLITE_RANKS = text(
     f"""
     SELECT json_extract(q.value, '$[0]') AS key, d.mentor_id,
@@ -438,20 +437,36 @@ _SQLITE_TRIGRAMS = text(
 )
 
 
-def _unit(score: float) -> float:
-    return score / (1.0 + score) if score > 0 else 0.0
-
-
 async def text_ranks(
     db_session: AsyncSession, app_id: str, asks: Mapping[str, str], mentor_ids: Sequence[str]
 ) -> dict[tuple[str, str], float]:
     """(ask key, mentor) -> the relevance of the ask to the mentor's document, in 0..1 (1 for
     the best match of the ask), for the pairs the engine matched (the others are 0). One
     statement on PostgreSQL, two on SQLite."""
-    prepared = [(key, ask_terms(ask)) for key, ask in asks.items()]
-    prepared = [(key, terms) for key, terms in prepared if terms]
-    if not prepared or not mentor_ids:
+    # Asks with the same words are asked once (a cohort's mentees seeking the same skill).
+    keys_of: dict[tuple[str, ...], list[str]] = {}
+    for key, ask in asks.items():
+        terms = tuple(ask_terms(ask))
+        if terms:
+            keys_of.setdefault(terms, []).append(key)
+    if not keys_of or not mentor_ids:
         return {}
+    distinct = {str(i): terms for i, terms in enumerate(keys_of)}
+    ranks = await _distinct_ranks(db_session, app_id, distinct, mentor_ids)
+    return {
+        (key, mentor_id): rank
+        for (i, mentor_id), rank in ranks.items()
+        for key in keys_of[distinct[i]]
+    }
+
+
+async def _distinct_ranks(
+    db_session: AsyncSession,
+    app_id: str,
+    asks: Mapping[str, tuple[str, ...]],
+    mentor_ids: Sequence[str],
+) -> dict[tuple[str, str], float]:
+    prepared = list(asks.items())
     dialect = db_session.get_bind().dialect.name
     connection = await db_session.connection()
     found: dict[tuple[str, str], float] = {}
@@ -475,7 +490,7 @@ async def text_ranks(
     for key, mentor_id, score in await connection.execute(
         _SQLITE_RANKS, {"app_id": app_id, "asks": orjson.dumps(words).decode(), "mentor_ids": ids}
     ):
-        found[(key, mentor_id)] = _unit(float(score))
+        found[(key, mentor_id)] = max(0.0, float(score))
     grams = [
         [key, query]
         for key, terms in prepared
@@ -487,7 +502,7 @@ async def text_ranks(
             {"app_id": app_id, "asks": orjson.dumps(grams).decode(), "mentor_ids": ids},
         ):
             pair = (key, mentor_id)
-            found[pair] = max(found.get(pair, 0.0), _unit(float(score)))
+            found[pair] = found.get(pair, 0.0) + max(0.0, float(score))
     return _relative(found)
 
 
@@ -613,7 +628,7 @@ def _pg_candidates(terms: Sequence[str], filters: Filters, params: dict[str, Any
     if terms:
         params["terms"] = _pg_query(terms)
         quick = "ts_rank(d.search, q.query)"
-        final = "CASE WHEN b.search @@ q.query THEN ts_rank_cd(b.search, q.query, 32) ELSE 0 END"
+        final = "CASE WHEN b.search @@ q.query THEN ts_rank_cd(b.search, q.query) ELSE 0 END"
         match.append("d.search @@ q.query")
         if len(terms) <= SHORT_ASK_WORDS:
             params["raw"] = " ".join(terms)
@@ -622,8 +637,8 @@ def _pg_candidates(terms: Sequence[str], filters: Filters, params: dict[str, Any
                 f"CASE WHEN {similar} THEN word_similarity(CAST(:raw AS text), {{doc}}.head) "
                 "ELSE 0 END"
             )
-            quick = f"greatest({quick}, {similarity.format(doc='d')})"
-            final = f"greatest({final}, {similarity.format(doc='b')})"
+            quick = f"{quick} + {similarity.format(doc='d')}"
+            final = f"{final} + {similarity.format(doc='b')}"
             match.append(similar.format(doc="d"))
     if filters.skills:
         match.append(_offers_first_skill(filters))
@@ -668,10 +683,9 @@ def _sqlite_candidates(terms: Sequence[str], filters: Filters, params: dict[str,
     match = ["best.r IS NOT NULL"]
     if filters.skills:
         match.append(_offers_first_skill(filters))
-    # score / (1 + score): bm25's scores into 0..1, as text_ranks does.
     return f"""
     WITH hits AS ({" UNION ALL ".join(hits)}),
-    best AS (SELECT r, max(score / (1.0 + score)) AS rank FROM hits GROUP BY r),
+    best AS (SELECT r, sum(max(score, 0.0)) AS rank FROM hits GROUP BY r),
     matched AS (
         SELECT d.mentor_id AS id, coalesce(best.rank, 0.0) AS rank,
                ({_eligible("sqlite", filters, params)}) AS ok
@@ -687,7 +701,7 @@ async def candidates(
     db_session: AsyncSession, app_id: str, ask: str, filters: Filters, limit: int
 ) -> tuple[list[tuple[str, float]], int]:
     """The mentors the ask's words (or the listed skills) find and the hard filters keep, the
-    most relevant first, at most `limit`: (mentor, the engine's rank in 0..1); and how many
+    most relevant first, at most `limit`: (mentor, the engine's rank); and how many
     found ones the filters left out. One statement."""
     terms = ask_terms(ask)
     if not terms and not filters.skills:
