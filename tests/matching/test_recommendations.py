@@ -406,3 +406,17 @@ async def test_first_slots_are_free_starts_of_the_asked_length(
     assert [datetime.fromisoformat(s.replace("Z", "+00:00")) for s in first] == [
         datetime.fromisoformat(s.replace("Z", "+00:00")) for s in expected
     ]
+
+
+async def test_a_misspelled_ask_finds_the_skill(tenant: Tenant, clock: Clock) -> None:
+    client = tenant.client
+    pivots = await _pivots(client)
+    joins = await create_skill(client, name="SQL joins")
+    right = await mentor(client, pivots["id"])
+    await mentor(client, joins["id"])
+    mentee = await create_mentee(client)
+    # No stemmed word matches "pivto tabels"; the trigrams of the skill's name do (pg_trgm's
+    # word similarity on PostgreSQL, the FTS5 trigram index on SQLite).
+    found = await recommend(client, mentee_id=mentee["id"], ask="pivto tabels")
+    assert ids(found) == [right["id"]]
+    assert found["data"][0]["components"]["text"] == 1.0
