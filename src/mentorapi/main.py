@@ -34,6 +34,7 @@ from mentorapi.kit.problems import install_problem_handlers
 from mentorapi.kit.ratelimit import RateLimitHeaders, create_rate_limiter
 from mentorapi.kit.text import refuse_unstorable_text
 from mentorapi.limits import BodySizeLimit
+from mentorapi.matching.rest import router as matching_router
 from mentorapi.mentees.rest import router as mentees_router
 from mentorapi.mentors.rest import lean_routes as mentors_lean_routes
 from mentorapi.mentors.rest import router as mentors_router
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         group_sessions_router,
         goals_router,
         feedback_router,
+        matching_router,
         cohorts_router,
         match_runs_router,
         matches_router,

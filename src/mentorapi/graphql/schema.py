@@ -48,6 +48,7 @@ from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answ
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
 from mentorapi.graphql.text import RefuseUnstorableText
 from mentorapi.group_sessions import gql as group_sessions_gql
+from mentorapi.matching import gql as matching_gql
 from mentorapi.mentees import gql as mentees_gql
 from mentorapi.mentors import gql as mentors_gql
 from mentorapi.reminders import gql as reminders_gql
@@ -67,6 +68,7 @@ DOMAINS: list[ModuleType] = [
     feedback_gql,
     webhooks_gql,
     reminders_gql,
+    matching_gql,
     cohorts_gql,
 ]
 
