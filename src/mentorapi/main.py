@@ -13,6 +13,9 @@ from mentorapi.apps.keycache import create_key_cache
 from mentorapi.apps.rest import router as app_router
 from mentorapi.availability.rest import lean_routes as availability_lean_routes
 from mentorapi.availability.rest import router as availability_router
+from mentorapi.cohorts.rest import cohorts as cohorts_router
+from mentorapi.cohorts.rest import match_runs as match_runs_router
+from mentorapi.cohorts.rest import matches as matches_router
 from mentorapi.config import Settings, get_settings
 from mentorapi.db.debug import SqlStatementCount
 from mentorapi.db.dropped import RetryDroppedReads
@@ -31,6 +34,7 @@ from mentorapi.kit.problems import install_problem_handlers
 from mentorapi.kit.ratelimit import RateLimitHeaders, create_rate_limiter
 from mentorapi.kit.text import refuse_unstorable_text
 from mentorapi.limits import BodySizeLimit
+from mentorapi.matching.rest import router as matching_router
 from mentorapi.mentees.rest import router as mentees_router
 from mentorapi.mentoring_events.live import StreamSlots
 from mentorapi.mentoring_events.rest import router as mentoring_events_router
@@ -158,6 +162,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         group_sessions_router,
         goals_router,
         feedback_router,
+        matching_router,
+        cohorts_router,
+        match_runs_router,
+        matches_router,
         mentoring_events_router,
     ):
         app.include_router(router, dependencies=admitted)

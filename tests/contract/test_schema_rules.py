@@ -34,7 +34,7 @@ from mentorapi.main import create_app
 from mentorapi.skills.schemas import SLUG_PATTERN
 from mentorapi.webhooks.schemas import MAX_URL_LENGTH
 from tests.conftest import Tenant
-from tests.factories import create_skill
+from tests.factories import create_mentee, create_mentor, create_skill
 
 Schema = dict[str, Any]
 
@@ -404,6 +404,7 @@ ORDER = [
     "NotesPut",
     "ActionItemCreate",
     "WebhookEndpointCreate",
+    "CohortCreate",
     "MentoringEventCreate",
 ]
 # The example ids (kit/examples.py) of the objects created above, by path parameter.
@@ -421,6 +422,7 @@ PARAMS = {
     "event_id": ex.EVENT_ID,
     "group_session_id": ex.GROUP_SESSION_ID,
     "seat_id": ex.SEAT_ID,
+    "cohort_id": ex.COHORT_ID,
     "mentoring_event_id": ex.MENTORING_EVENT_ID,
 }
 CREATES = {  # what a 2xx body of these requests is: the id it stands for
@@ -434,6 +436,7 @@ CREATES = {  # what a 2xx body of these requests is: the id it stands for
     "GoalCreate": ex.GOAL_ID,
     "ActionItemCreate": ex.ACTION_ITEM_ID,
     "WebhookEndpointCreate": ex.ENDPOINT_ID,
+    "CohortCreate": ex.COHORT_ID,
     "MentoringEventCreate": ex.MENTORING_EVENT_ID,
 }
 
@@ -469,6 +472,9 @@ async def test_request_examples_are_accepted_by_the_server(tenant: Tenant) -> No
     real: dict[str, str] = {}
     second = await create_skill(tenant.client, slug="excel-formulas", name="Excel formulas")
     real[ex.SKILL_2_ID] = second["id"]
+    # The cohort examples match two mentees with two mentors.
+    real[ex.MENTEE_2_ID] = (await create_mentee(tenant.client))["id"]
+    real[ex.MENTOR_2_ID] = (await create_mentor(tenant.client))["id"]
 
     def substituted(value: str) -> str:
         for example_id, real_id in real.items():

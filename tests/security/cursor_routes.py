@@ -94,6 +94,8 @@ LISTINGS = [
         prefix="dla",
     ),
     Listing("events", "/v1/events", "events", "", {"-id": ("id",)}, prefix="evt"),
+    Listing("cohorts", "/v1/cohorts", "cohorts", "", {"id": ("id",)}, prefix="coh"),
+    Listing("matches", "/v1/matches", "matches", "", {"id": ("id",)}, prefix="mat"),
     Listing(
         "mentor feedback",
         "/v1/mentors/{mentor_id}/feedback",

@@ -8,6 +8,8 @@ import pytest
 
 from mentorapi.availability.gql import DayEnum
 from mentorapi.availability.schemas import Day
+from mentorapi.cohorts.gql import MatchStatusEnum, ObjectiveEnum, RunStatusEnum
+from mentorapi.cohorts.models import CohortObjective, MatchStatus, RunStatus
 from mentorapi.feedback.gql import AuthorEnum, VisibilityEnum
 from mentorapi.feedback.models import Author, Visibility
 from mentorapi.group_sessions.gql import GroupStatusEnum, SeatStatusEnum
@@ -35,6 +37,9 @@ from tests.gql.helpers import error_codes, gql
         (SeriesStatusEnum, SeriesStatus),
         (GroupStatusEnum, GroupSessionStatus),
         (SeatStatusEnum, SeatStatus),
+        (ObjectiveEnum, CohortObjective),
+        (RunStatusEnum, RunStatus),
+        (MatchStatusEnum, MatchStatus),
     ],
 )
 def test_graphql_enums_are_the_domain_enums(face: type[Enum], domain: type[StrEnum]) -> None:

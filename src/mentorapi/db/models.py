@@ -2,6 +2,15 @@
 
 from mentorapi.apps.models import ApiKey, App
 from mentorapi.availability.models import Availability
+from mentorapi.cohorts.models import (
+    Cohort,
+    CohortMentee,
+    CohortMentor,
+    CohortPair,
+    Match,
+    MatchProposal,
+    MatchRun,
+)
 from mentorapi.db.base import metadata
 from mentorapi.feedback.models import Feedback, ImpactUpdate
 from mentorapi.goals.models import Goal, Milestone
@@ -30,6 +39,10 @@ __all__ = [
     "App",
     "Assignment",
     "Availability",
+    "Cohort",
+    "CohortMentee",
+    "CohortMentor",
+    "CohortPair",
     "Delivery",
     "DeliveryAttempt",
     "Event",
@@ -40,7 +53,10 @@ __all__ = [
     "IdempotencyKey",
     "ImpactUpdate",
     "Job",
+    "Match",
     "MatchFeedback",
+    "MatchProposal",
+    "MatchRun",
     "MatchingPolicy",
     "Mentee",
     "MenteeSkill",

@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 from mentorapi.apps.caller import own_profiles
 from mentorapi.availability import repository as availability_repository
 from mentorapi.availability.models import Availability
+from mentorapi.cohorts import repository as cohorts_repository
 from mentorapi.feedback import repository as feedback_repository
 from mentorapi.feedback import service as feedback_service
 from mentorapi.feedback.models import Feedback, ImpactUpdate
@@ -90,6 +91,11 @@ class Loaders:
         )
         # The taken seats of a group session that the caller may see.
         self.attendees: DataLoader[str, list[Seat]] = DataLoader(self._attendees)
+        # The lists of cohorts a resolver has already been allowed to read (API key only).
+        self.cohort_members: DataLoader[str, cohorts_repository.Members] = DataLoader(
+            self._cohort_members
+        )
+        self.cohort_sizes: DataLoader[str, tuple[int, int]] = DataLoader(self._cohort_sizes)
         self.goals: DataLoader[str, list[Goal]] = DataLoader(
             self._scoped_groups(goals_repository.for_mentees)
         )
@@ -173,6 +179,18 @@ class Loaders:
         async with self._context.session() as db_session:
             found = await group_sessions_service.attendees(db_session, app_id, caller, keys)
         return [found.get(key, []) for key in keys]
+
+    async def _cohort_members(self, keys: list[str]) -> list[cohorts_repository.Members]:
+        app_id = await self._context.app_id()
+        async with self._context.session() as db_session:
+            found = await cohorts_repository.members_of(db_session, app_id, keys)
+        return [found[key] for key in keys]
+
+    async def _cohort_sizes(self, keys: list[str]) -> list[tuple[int, int]]:
+        app_id = await self._context.app_id()
+        async with self._context.session() as db_session:
+            found = await cohorts_repository.sizes_of(db_session, app_id, keys)
+        return [found[key] for key in keys]
 
     async def _session_feedback(self, keys: list[str]) -> list[list[Feedback]]:
         app_id = await self._context.app_id()

@@ -13,6 +13,7 @@ from mentorapi.jobs.context import JobContext
 Handler = Callable[[JobContext], Coroutine[Any, Any, dict[str, Any] | None]]
 
 KINDS: dict[str, str] = {
+    "match_run": "mentorapi.cohorts.runs:execute",
     "mentoring_event.schedule": "mentorapi.mentoring_events.building:build_schedule",
 }
 

@@ -34,6 +34,10 @@ PREFIXES = {
     "dla": "delivery attempt",
     "grp": "group session",
     "sea": "seat",
+    "coh": "cohort",
+    "mrn": "match run",
+    "mpr": "match proposal",
+    "mat": "match",
     "mev": "mentoring event",
 }
 
@@ -132,6 +136,10 @@ ImpactUpdateId = typed_id("imp")
 ActionItemId = typed_id("act")
 GroupSessionId = typed_id("grp")
 SeatId = typed_id("sea")
+CohortId = typed_id("coh")
+MatchRunId = typed_id("mrn")
+ProposalId = typed_id("mpr")
+MatchId = typed_id("mat")
 MentoringEventId = typed_id("mev")
 
 # A skill named in a request by id, looked up by the service (skills.service.resolve_choices).
@@ -155,5 +163,9 @@ ActionItemIdOut = read_id("act")
 AttemptIdOut = read_id("dla")
 GroupSessionIdOut = read_id("grp")
 SeatIdOut = read_id("sea")
+CohortIdOut = read_id("coh")
+MatchRunIdOut = read_id("mrn")
+ProposalIdOut = read_id("mpr")
+MatchIdOut = read_id("mat")
 MentoringEventIdOut = read_id("mev")
 AnyIdOut = read_id()

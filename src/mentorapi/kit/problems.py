@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mentorapi.db.dropped import DROPPED, RETRY_AFTER_SECONDS, DatabaseUnavailable, is_dropped
 from mentorapi.kit.errors import DomainError
+from mentorapi.kit.ids import MatchRunIdOut
 
 log = logging.getLogger("mentorapi")
 
@@ -114,6 +115,12 @@ class ConflictProblem(Problem):
     )
     taken_seats: int | SkipJsonSchema[None] = absent(
         "A mentee with seats in group sessions still to come cannot go."
+    )
+    run_status: str | SkipJsonSchema[None] = absent(
+        "A match run not yet succeeded (or failed) cannot be published: its status now."
+    )
+    published_run_id: MatchRunIdOut | SkipJsonSchema[None] = absent(
+        "A cohort is published once: the run it was published from."
     )
 
 

@@ -1,9 +1,9 @@
 """Matching's tables: an app's weights, a mentee's word on a mentor, and the text the database
 searches for each mentor.
 
-`mentor_documents` is written by database triggers only (migration of matching, see
-`DOCUMENT_TRIGGERS` there): one row per mentor with the text of their headline and skill names
-(`head`), skill notes, bio and the topics of their completed sessions; on PostgreSQL also the
+`mentor_documents` is written by database triggers only (the matching migration): one row per
+mentor with the text of their headline and skill names (`head`), skill notes, bio and the topics
+of their completed sessions, and the fields retrieval filters on; on PostgreSQL also the
 weighted tsvector (`search`), on SQLite the FTS5 tables read it (external content). Triggers,
 not service code, because every writer of mentors and sessions must keep it current (the
 services, a skill's rename rewriting `mentors.offers` in bulk, imports, a future path nobody
@@ -91,6 +91,13 @@ class MentorDocument(SQLModel, table=True):
     topics: str = Field(default="", sa_column=Column(Text, nullable=False))
     search: str | None = Field(default=None, sa_column=Column(SearchVector, nullable=True))
     fts_rowid: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    # What retrieval filters on, copied from the mentor, so that it reads this table alone:
+    # `active` is the one definition of an active mentor (a skill, a format and a session
+    # length offered).
+    active: bool = Field(default=False)
+    languages: list[str] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    formats: list[str] = Field(default_factory=list, sa_type=JSONList, nullable=False)
+    session_lengths: list[int] = Field(default_factory=list, sa_type=JSONList, nullable=False)
 
 
 # SQLite's FTS5 tables over the documents (created by the migration, outside the models) and

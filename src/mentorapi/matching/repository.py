@@ -4,7 +4,8 @@ number of mentors and mentees, the candidates of a recommendation, policies and 
 Text relevance is the databases' own: PostgreSQL ranks the weighted tsvector of each mentor's
 document with `ts_rank_cd` and, for short asks, the trigram similarity (`word_similarity`,
 pg_trgm) of the ask to the headline and skill names; SQLite ranks its FTS5 tables with `bm25`
-(the porter-stemmed document; the trigram table for short asks). Both answer a rank in 0..1.
+(the porter-stemmed document; the trigram table for short asks). For short asks the two are
+added up. The component is each rank over the best rank of its ask (`relative`): 1 for the best.
 """
 
 import re
@@ -22,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mentorapi.availability.models import Availability
 from mentorapi.feedback.models import Author, Feedback
 from mentorapi.goals.models import Goal
-from mentorapi.matching.models import MatchFeedback, MatchingPolicy
+from mentorapi.matching.models import MatchFeedback, MatchingPolicy, MentorDocument
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor
 from mentorapi.sessions import repository as sessions_repository
@@ -31,6 +32,7 @@ from mentorapi.skills.models import Skill
 
 MENTORS = cast(Table, Mentor.__table__)  # type: ignore[attr-defined]
 AVAILABILITIES = cast(Table, Availability.__table__)  # type: ignore[attr-defined]
+DOCUMENTS = cast(Table, MentorDocument.__table__)  # type: ignore[attr-defined]
 
 # The most words of an ask the engines are asked about (a 2,000-character ask has ~350).
 MAX_TERMS = 48
@@ -39,10 +41,10 @@ SHORT_ASK_WORDS = 3
 # Weights of the document's parts, A to D (PostgreSQL's defaults for ts_rank_cd; bm25 takes the
 # same as column weights): headline and skill names, skill notes, bio, session topics.
 PART_WEIGHTS = (1.0, 0.4, 0.2, 0.1)
-# pg_trgm's word_similarity below this is noise.
-TRIGRAM_THRESHOLD = 0.3
+# `<%` finds the headlines and skill names whose word_similarity to a short ask is at least
+# pg_trgm.word_similarity_threshold, which the matching migration sets to 0.3 for the database.
 
-# English stop words (Snowball's list, as PostgreSQL's `english` configuration drops them):
+# English stop words (Snowball's list, which PostgreSQL's `english` configuration drops):
 # SQLite's FTS5 keeps every word, and an OR query over "i", "to", "a" would match every mentor.
 _STOP_WORDS = """i me my myself we our ours ourselves you your yours yourself yourselves he him his
     himself she her hers herself it its itself they them their theirs themselves what which
@@ -52,7 +54,13 @@ _STOP_WORDS = """i me my myself we our ours ourselves you your yours yourself yo
     off over under again further then once here there when where why how all any both each
     few more most other some such no nor not only own same so than too very s t can will just
     don should now"""
-STOP_WORDS = frozenset(_STOP_WORDS.split())
+# The words every ask is written with, which say nothing of its subject (they would make an
+# OR query match most mentors, at a ranking cost for each).
+_ASK_WORDS = """need needs help want wants would like someone anyone somebody please could get
+getting make know learn learning trying try stuck done advice question questions tips thanks
+really also think good better way start started use using much many lot bit look looking
+find finding able"""
+STOP_WORDS = frozenset(_STOP_WORDS.split()) | frozenset(_ASK_WORDS.split())
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -193,19 +201,15 @@ class MentorFacts:
     daily_limit_sessions: int | None
     daily_limit_minutes: int | None
     held: list[sessions_repository.Held]
+    active: bool  # offers a skill, a format and a session length (mentor_documents.active)
 
     @property
     def levels(self) -> dict[str, int]:
         return {o["skill"]["id"]: o["level"] for o in self.offers}
 
-    @property
-    def active(self) -> bool:
-        """Offers something that can be booked: a skill, a format and a session length."""
-        return bool(self.offers and self.formats and self.session_lengths)
-
 
 def _mentor_statement(dialect: str, held_from: Any, held_to: Any, now: Any) -> Any:
-    m, a = MENTORS.c, AVAILABILITIES.c
+    m, a, d = MENTORS.c, AVAILABILITIES.c, DOCUMENTS.c
     held = sessions_repository.held_times(
         dialect, app_id=m.app_id, mentor_id=m.id, start=held_from, end=held_to, now=now
     )
@@ -229,8 +233,11 @@ def _mentor_statement(dialect: str, held_from: Any, held_to: Any, now: Any) -> A
         a.daily_limit_sessions,
         a.daily_limit_minutes,
         held.label("held"),
+        d.active,
     ).select_from(
-        MENTORS.outerjoin(AVAILABILITIES, and_(a.app_id == m.app_id, a.mentor_id == m.id))
+        MENTORS.outerjoin(
+            AVAILABILITIES, and_(a.app_id == m.app_id, a.mentor_id == m.id)
+        ).outerjoin(DOCUMENTS, and_(d.app_id == m.app_id, d.mentor_id == m.id))
     )
 
 
@@ -258,6 +265,7 @@ def _mentor_facts(dialect: str, row: Sequence[Any]) -> MentorFacts:
         daily_limit_sessions=row[16],
         daily_limit_minutes=row[17],
         held=sessions_repository.decode_held(dialect, row[18]),
+        active=bool(row[19]),
     )
 
 
@@ -395,10 +403,8 @@ async def skill_records(
 _PG_RANKS = text(
     """
     SELECT q.key, d.mentor_id,
-           greatest(
-               CASE WHEN d.search @@ q.query THEN ts_rank_cd(d.search, q.query, 32) ELSE 0 END,
-               CASE WHEN q.short THEN word_similarity(q.raw, d.head) ELSE 0 END
-           ) AS rank
+           CASE WHEN d.search @@ q.query THEN ts_rank_cd(d.search, q.query) ELSE 0 END
+           + CASE WHEN q.short THEN word_similarity(q.raw, d.head) ELSE 0 END AS rank
       FROM (SELECT t.key, t.raw, t.short, websearch_to_tsquery('english', t.terms) AS query
               FROM unnest(CAST(:keys AS text[]), CAST(:terms AS text[]), CAST(:raws AS text[]),
                           CAST(:shorts AS boolean[])) AS t(key, terms, raw, short)) AS q
@@ -408,15 +414,8 @@ _PG_RANKS = text(
     """
 )
 
-# `<%` (word_similarity at least the threshold, served by the trigram index) reads its
-# threshold from a setting: this transaction's, not the connection's (a pooled connection goes
-# back to others).
-_PG_TRIGRAM_THRESHOLD = text(
-    "SELECT set_config('pg_trgm.word_similarity_threshold', :threshold, true)"
-)
-
 # FTS5: the asks as rows of json_each, each matched against the index (MATCH takes the outer
-# row's query); bm25 is negative, better is lower: -bm25 / (1 - bm25) is in 0..1.
+# row's query); bm25 is negative, better is lower.
 _SQLITE_RANKS = text(
     f"""
     SELECT json_extract(q.value, '$[0]') AS key, d.mentor_id,
@@ -438,26 +437,40 @@ _SQLITE_TRIGRAMS = text(
 )
 
 
-def _unit(score: float) -> float:
-    return score / (1.0 + score) if score > 0 else 0.0
-
-
 async def text_ranks(
     db_session: AsyncSession, app_id: str, asks: Mapping[str, str], mentor_ids: Sequence[str]
 ) -> dict[tuple[str, str], float]:
     """(ask key, mentor) -> the relevance of the ask to the mentor's document, in 0..1 (1 for
     the best match of the ask), for the pairs the engine matched (the others are 0). One
     statement on PostgreSQL, two on SQLite."""
-    prepared = [(key, ask_terms(ask)) for key, ask in asks.items()]
-    prepared = [(key, terms) for key, terms in prepared if terms]
-    if not prepared or not mentor_ids:
+    # Asks with the same words are asked once (a cohort's mentees seeking the same skill).
+    keys_of: dict[tuple[str, ...], list[str]] = {}
+    for key, ask in asks.items():
+        terms = tuple(ask_terms(ask))
+        if terms:
+            keys_of.setdefault(terms, []).append(key)
+    if not keys_of or not mentor_ids:
         return {}
+    distinct = {str(i): terms for i, terms in enumerate(keys_of)}
+    ranks = await _distinct_ranks(db_session, app_id, distinct, mentor_ids)
+    return {
+        (key, mentor_id): rank
+        for (i, mentor_id), rank in ranks.items()
+        for key in keys_of[distinct[i]]
+    }
+
+
+async def _distinct_ranks(
+    db_session: AsyncSession,
+    app_id: str,
+    asks: Mapping[str, tuple[str, ...]],
+    mentor_ids: Sequence[str],
+) -> dict[tuple[str, str], float]:
+    prepared = list(asks.items())
     dialect = db_session.get_bind().dialect.name
     connection = await db_session.connection()
     found: dict[tuple[str, str], float] = {}
     if dialect == "postgresql":
-        if any(len(terms) <= SHORT_ASK_WORDS for _, terms in prepared):
-            await connection.execute(_PG_TRIGRAM_THRESHOLD, {"threshold": str(TRIGRAM_THRESHOLD)})
         rows = await connection.execute(
             _PG_RANKS,
             {
@@ -477,7 +490,7 @@ async def text_ranks(
     for key, mentor_id, score in await connection.execute(
         _SQLITE_RANKS, {"app_id": app_id, "asks": orjson.dumps(words).decode(), "mentor_ids": ids}
     ):
-        found[(key, mentor_id)] = _unit(float(score))
+        found[(key, mentor_id)] = max(0.0, float(score))
     grams = [
         [key, query]
         for key, terms in prepared
@@ -489,7 +502,7 @@ async def text_ranks(
             {"app_id": app_id, "asks": orjson.dumps(grams).decode(), "mentor_ids": ids},
         ):
             pair = (key, mentor_id)
-            found[pair] = max(found.get(pair, 0.0), _unit(float(score)))
+            found[pair] = found.get(pair, 0.0) + max(0.0, float(score))
     return _relative(found)
 
 
@@ -514,9 +527,9 @@ async def get_policy(db_session: AsyncSession, app_id: str) -> MatchingPolicy | 
     return (await db_session.exec(query)).first()
 
 
-async def save(db_session: AsyncSession, *rows: object) -> None:
-    db_session.add_all(rows)
-    await db_session.flush()
+def add(db_session: AsyncSession, row: MatchingPolicy | MatchFeedback) -> None:
+    """Stage a new or changed row (the service flushes, to turn a lost race into a 409)."""
+    db_session.add(row)
 
 
 async def get_mark(
@@ -528,3 +541,218 @@ async def get_mark(
         col(MatchFeedback.mentor_id) == mentor_id,
     )
     return (await db_session.exec(query)).first()
+
+
+# --- candidates of a recommendation ---
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The hard filters a recommendation checks in the database."""
+
+    mentee_id: str
+    skills: Sequence[tuple[str, int]]  # (skill id, least level), each must be offered
+    languages: Sequence[str]  # one of them must be spoken (a mentor listing none passes)
+    format: str | None
+    duration_minutes: int | None
+
+
+def _eligible(dialect: str, filters: Filters, params: dict[str, Any]) -> str:
+    """The hard filters, on a mentor's document `d` (the copy of what they filter on)."""
+    pg = dialect == "postgresql"
+    length = "jsonb_array_length" if pg else "json_array_length"
+    parts = [
+        "d.active",
+        "NOT EXISTS (SELECT 1 FROM match_feedback AS f WHERE f.app_id = d.app_id "
+        "AND f.mentee_id = :mentee_id AND f.mentor_id = d.mentor_id AND f.action = 'dismiss')",
+    ]
+    params["mentee_id"] = filters.mentee_id
+    if filters.languages:
+        if pg:
+            params["languages"] = list(filters.languages)
+            spoken = "d.languages ?| CAST(:languages AS text[])"
+        else:
+            params["languages"] = orjson.dumps(list(filters.languages)).decode()
+            spoken = (
+                "EXISTS (SELECT 1 FROM json_each(d.languages) AS l "
+                "WHERE l.value IN (SELECT value FROM json_each(:languages)))"
+            )
+        parts.append(f"({length}(d.languages) = 0 OR {spoken})")
+    for column, name, value in (
+        ("formats", "format", filters.format),
+        ("session_lengths", "duration", filters.duration_minutes),
+    ):
+        if value is None:
+            continue
+        params[name] = value
+        if pg:
+            kind = "integer" if isinstance(value, int) else "text"
+            parts.append(f"d.{column} @> jsonb_build_array(CAST(:{name} AS {kind}))")
+        else:
+            parts.append(
+                f"EXISTS (SELECT 1 FROM json_each(d.{column}) AS x WHERE x.value = :{name})"
+            )
+    for i, (skill_id, level) in enumerate(filters.skills):
+        params[f"skill_{i}"], params[f"level_{i}"] = skill_id, level
+        parts.append(
+            f"EXISTS (SELECT 1 FROM mentor_skills AS s{i} WHERE s{i}.app_id = d.app_id "
+            f"AND s{i}.mentor_id = d.mentor_id AND s{i}.skill_id = :skill_{i} "
+            f"AND s{i}.level >= :level_{i})"
+        )
+    return " AND ".join(f"({p})" for p in parts)
+
+
+def _offers_first_skill(filters: Filters) -> str:
+    # Listed skills find mentors too (the eligibility then checks every one and its level).
+    return (
+        "EXISTS (SELECT 1 FROM mentor_skills AS k WHERE k.app_id = d.app_id "
+        "AND k.mentor_id = d.mentor_id AND k.skill_id = :skill_0)"
+    )
+
+
+_SQLITE_TAIL = """
+    SELECT CAST(NULL AS text) AS id, CAST(NULL AS real) AS rank,
+           CAST(sum(CASE WHEN ok THEN 0 ELSE 1 END) AS bigint) AS excluded
+      FROM matched
+    UNION ALL
+    SELECT * FROM (SELECT id, rank, CAST(NULL AS bigint) AS excluded FROM matched WHERE ok
+                    ORDER BY rank DESC, id LIMIT :limit) AS best
+"""
+
+
+def _pg_candidates(terms: Sequence[str], filters: Filters, params: dict[str, Any]) -> str:
+    # Retrieval orders by ts_rank (no positions: a few microseconds a document); the
+    # candidates kept are then ranked by ts_rank_cd, the component's measure (as text_ranks):
+    # cover density costs ~50 us a document, too much for the thousands a common word matches.
+    quick, final, match = "0", "0", []
+    if terms:
+        params["terms"] = _pg_query(terms)
+        quick = "ts_rank(d.search, q.query)"
+        final = "CASE WHEN b.search @@ q.query THEN ts_rank_cd(b.search, q.query) ELSE 0 END"
+        match.append("d.search @@ q.query")
+        if len(terms) <= SHORT_ASK_WORDS:
+            params["raw"] = " ".join(terms)
+            similar = "CAST(:raw AS text) OPERATOR(<%) {doc}.head"
+            similarity = (
+                f"CASE WHEN {similar} THEN word_similarity(CAST(:raw AS text), {{doc}}.head) "
+                "ELSE 0 END"
+            )
+            quick = f"{quick} + {similarity.format(doc='d')}"
+            final = f"{final} + {similarity.format(doc='b')}"
+            match.append(similar.format(doc="d"))
+    if filters.skills:
+        match.append(_offers_first_skill(filters))
+    query = "websearch_to_tsquery('english', :terms)" if terms else "NULL::tsquery"
+    return f"""
+    WITH q AS (SELECT {query} AS query),
+    matched AS (
+        SELECT d.mentor_id AS id, d.search, d.head, {quick} AS quick,
+               ({_eligible("postgresql", filters, params)}) AS ok
+          FROM mentor_documents AS d
+          CROSS JOIN q
+         WHERE d.app_id = :app_id AND ({" OR ".join(match)})
+    )
+    SELECT CAST(NULL AS text) AS id, CAST(NULL AS real) AS rank,
+           CAST(sum(CASE WHEN ok THEN 0 ELSE 1 END) AS bigint) AS excluded
+      FROM matched
+    UNION ALL
+    SELECT b.id, {final}, CAST(NULL AS bigint)
+      FROM (SELECT * FROM matched WHERE ok ORDER BY quick DESC, id LIMIT :limit) AS b
+     CROSS JOIN q
+    """
+
+
+def _sqlite_candidates(terms: Sequence[str], filters: Filters, params: dict[str, Any]) -> str:
+    hits = []
+    if terms:
+        params["fts"] = _fts5_query(terms)
+        weights = ", ".join(map(str, PART_WEIGHTS))
+        hits.append(
+            f"SELECT rowid AS r, -bm25(mentor_documents_fts, {weights}) AS score "
+            "FROM mentor_documents_fts WHERE mentor_documents_fts MATCH :fts"
+        )
+        grams = _fts5_trigrams(terms) if len(terms) <= SHORT_ASK_WORDS else None
+        if grams:
+            params["grams"] = grams
+            hits.append(
+                "SELECT rowid AS r, -bm25(mentor_documents_trigram) AS score "
+                "FROM mentor_documents_trigram WHERE mentor_documents_trigram MATCH :grams"
+            )
+    if not hits:
+        hits.append("SELECT NULL AS r, 0.0 AS score WHERE 0")
+    match = ["best.r IS NOT NULL"]
+    if filters.skills:
+        match.append(_offers_first_skill(filters))
+    return f"""
+    WITH hits AS ({" UNION ALL ".join(hits)}),
+    best AS (SELECT r, sum(max(score, 0.0)) AS rank FROM hits GROUP BY r),
+    matched AS (
+        SELECT d.mentor_id AS id, coalesce(best.rank, 0.0) AS rank,
+               ({_eligible("sqlite", filters, params)}) AS ok
+          FROM mentor_documents AS d
+          LEFT JOIN best ON best.r = d.fts_rowid
+         WHERE d.app_id = :app_id AND ({" OR ".join(match)})
+    )
+    {_SQLITE_TAIL}
+    """
+
+
+async def candidates(
+    db_session: AsyncSession, app_id: str, ask: str, filters: Filters, limit: int
+) -> tuple[list[tuple[str, float]], int]:
+    """The mentors the ask's words (or the listed skills) find and the hard filters keep, the
+    most relevant first, at most `limit`: (mentor, the engine's rank); and how many
+    found ones the filters left out. One statement."""
+    terms = ask_terms(ask)
+    if not terms and not filters.skills:
+        return [], 0
+    dialect = db_session.get_bind().dialect.name
+    params: dict[str, Any] = {"app_id": app_id, "limit": limit}
+    connection = await db_session.connection()
+    if dialect == "postgresql":
+        sql = _pg_candidates(terms, filters, params)
+    else:
+        sql = _sqlite_candidates(terms, filters, params)
+    excluded = 0
+    found: list[tuple[str, float]] = []
+    for mentor_id, rank, left_out in await connection.execute(text(sql), params):
+        if mentor_id is None:
+            excluded = int(left_out or 0)
+        else:
+            found.append((mentor_id, float(rank or 0.0)))
+    return found, excluded
+
+
+async def mentor_rows(
+    db_session: AsyncSession, app_id: str, mentor_ids: Sequence[str]
+) -> list[Mentor]:
+    """Whole mentors to show, in the order asked."""
+    if not mentor_ids:
+        return []
+    rows = await db_session.exec(
+        select(Mentor).where(col(Mentor.app_id) == app_id, col(Mentor.id).in_(list(mentor_ids)))
+    )
+    by_id = {m.id: m for m in rows.all()}
+    return [by_id[i] for i in mentor_ids if i in by_id]
+
+
+def relative(ranks: Mapping[str, float]) -> dict[str, float]:
+    """text_ranks' scale for one ask's candidates: each over the best."""
+    best = max(ranks.values(), default=0.0)
+    return {k: (v / best if best > 0 else 0.0) for k, v in ranks.items() if v > 0}
+
+
+async def known_skills(db_session: AsyncSession, app_id: str, skill_ids: Sequence[str]) -> set[str]:
+    if not skill_ids:
+        return set()
+    rows = await db_session.exec(
+        select(Skill.id).where(col(Skill.app_id) == app_id, col(Skill.id).in_(list(skill_ids)))
+    )
+    return set(rows.all())
+
+
+async def mentor_exists(db_session: AsyncSession, app_id: str, mentor_id: str) -> bool:
+    rows = await db_session.exec(
+        select(Mentor.id).where(col(Mentor.app_id) == app_id, col(Mentor.id) == mentor_id)
+    )
+    return rows.first() is not None

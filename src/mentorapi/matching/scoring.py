@@ -25,6 +25,7 @@ those facts only, so a reason can quote the very numbers its component used.
   did not rate them, 0.5 at 3 or more, 0 below; at least 0.5 for a mentor they bookmarked.
 """
 
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -58,10 +59,11 @@ COMPONENTS = (
     "load",
     "continuity",
 )
+# Relevance first (the ask's words and the asked skills), then the practical and the fair.
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "skill": 0.25,
-    "text": 0.25,
-    "availability": 0.15,
+    "skill": 0.2,
+    "text": 0.35,
+    "availability": 0.1,
     "feedback": 0.1,
     "language": 0.05,
     "timezone": 0.05,
@@ -314,10 +316,40 @@ def _continuity(pair: PairFacts) -> tuple[float, list[str]]:
     return value, reasons
 
 
+_TEXT, _CONTINUITY = COMPONENTS.index("text"), COMPONENTS.index("continuity")
+_DISMISS = FeedbackAction.dismiss.value
+
+
+def _rank_order(item: tuple[float, int, list[str]]) -> tuple[float, int]:
+    # Most weighty first; a tie in the order of COMPONENTS.
+    return (-item[0], item[1])
+
+
+_NO_HISTORY: tuple[float, list[str]] = (0.0, [])
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    """What a pair's score takes from its mentor and the mentee's profile alone (all but text
+    and continuity): a cohort's 1,000 mentees have far fewer profiles (skills sought,
+    languages, zone), so 300,000 pairs need a few tens of thousands of these."""
+
+    components: dict[str, float]  # text and continuity 0 here
+    partial: float  # the weighted sum of these values
+    ranked: list[tuple[float, int, list[str]]]  # (contribution, component, reasons), best first
+    reasons: list[str]  # theirs, in that order
+    time: _Time
+
+    def reasons_with(self, extra: tuple[float, int, list[str]]) -> list[str]:
+        """The reasons with a pair's own (text or continuity) in their place."""
+        at = bisect_right(self.ranked, _rank_order(extra), key=_rank_order)
+        before = sum(len(found) for _, _, found in self.ranked[:at])
+        return [*self.reasons[:before], *extra[2], *self.reasons[before:]]
+
+
 class Scorer:
     """Scores pairs of one context, keeping what several pairs share (a mentor's free starts
-    in a window, a skill set's fit to a mentor, ...): a cohort is 1,000 x 300 pairs, with far
-    fewer distinct windows, zones and skill sets."""
+    in a window, a mentor's fit to a mentee profile)."""
 
     def __init__(
         self,
@@ -333,15 +365,12 @@ class Scorer:
         self.names = names
         self.now = now
         self._times: dict[tuple[str, datetime, datetime, int | None], _Time] = {}
-        self._parts: dict[tuple[object, ...], tuple[float, list[str]]] = {}
-
-    def _memo(
-        self, key: tuple[object, ...], compute: Callable[[], tuple[float, list[str]]]
-    ) -> tuple[float, list[str]]:
-        found = self._parts.get(key)
-        if found is None:
-            found = self._parts[key] = compute()
-        return found
+        self._bases: dict[tuple[str, int], _Base | None] = {}
+        self._offsets: dict[tuple[str, datetime], int] = {}
+        self._parts: dict[tuple[object, ...], tuple[float, list[str]] | None] = {}
+        # An ask's profile (all a base depends on) as a small number, found once per ask.
+        self._profiles: dict[tuple[object, ...], int] = {}
+        self._profile_of: dict[int, tuple[Ask, int]] = {}
 
     def time(self, ask: Ask, mentor: MentorFacts) -> _Time:
         key = (mentor.id, ask.start, ask.end, ask.duration_minutes)
@@ -350,55 +379,140 @@ class Scorer:
             found = self._times[key] = _time(ask, mentor, self.now)
         return found
 
-    def evaluate(self, ask: Ask, mentor: MentorFacts, pair: PairFacts) -> Evaluation | None:
-        """The pair's score, or None when a hard filter that does not depend on time excludes
-        it (an inactive mentor, a dismissal, no shared language)."""
-        if not mentor.active or pair.mark == FeedbackAction.dismiss.value:
-            return None
-        language = self._memo(
-            ("language", ask.languages, tuple(mentor.languages)),
-            lambda: _language(ask, mentor) or (-1.0, []),
+    def _offset(self, timezone: str, at: datetime) -> int:
+        key = (timezone, at)
+        found = self._offsets.get(key)
+        if found is None:
+            found = self._offsets[key] = _offset_seconds(timezone, at)
+        return found
+
+    def _profile(self, ask: Ask) -> int:
+        known = self._profile_of.get(id(ask))
+        if known is not None and known[0] is ask:
+            return known[1]
+        shape = (
+            ask.skills,
+            ask.languages,
+            ask.mentee.timezone,
+            ask.start,
+            ask.end,
+            ask.duration_minutes,
         )
-        if language[0] < 0:
+        profile = self._profiles.setdefault(shape, len(self._profiles))
+        self._profile_of[id(ask)] = (ask, profile)  # the ask is kept: its id stays its own
+        return profile
+
+    def _base(self, ask: Ask, mentor: MentorFacts) -> _Base | None:
+        key = (mentor.id, self._profile(ask))
+        if key in self._bases:
+            return self._bases[key]
+        found = self._bases[key] = self._compute_base(ask, mentor)
+        return found
+
+    def _part(
+        self, key: tuple[object, ...], compute: Callable[[], tuple[float, list[str]] | None]
+    ) -> tuple[float, list[str]] | None:
+        if key in self._parts:
+            return self._parts[key]
+        found = self._parts[key] = compute()
+        return found
+
+    def _compute_base(self, ask: Ask, mentor: MentorFacts) -> _Base | None:
+        language = self._part(
+            ("language", ask.languages, tuple(mentor.languages)), lambda: _language(ask, mentor)
+        )
+        if language is None:
             return None
         at = max(ask.start, self.now)
-        offset = _offset_seconds(ask.mentee.timezone, at)
+        offset = self._offset(ask.mentee.timezone, at)
         time = self.time(ask, mentor)
         window = (ask.start, ask.end, ask.duration_minutes)
+        availability = self._part(
+            ("availability", mentor.id, window, offset), lambda: _availability(ask, time, offset)
+        )
+        timezone = self._part(
+            ("timezone", mentor.timezone, offset, at), lambda: _timezone(offset, mentor, at)
+        )
+        load = self._part(("load", mentor.id, window), lambda: _load(time))
+        assert availability is not None
+        assert timezone is not None
+        assert load is not None
         parts = (
-            self._memo(("skill", mentor.id, ask.skills), lambda: _skill(ask, mentor, self.names)),
-            (pair.text, [f"Your ask matches their profile (text relevance {pair.text:.2f})"]),
-            self._memo(
-                ("availability", mentor.id, window, offset),
-                lambda: _availability(ask, time, offset),
-            ),
-            self._memo(
-                ("feedback", mentor.id, ask.skills),
-                lambda: _feedback(ask, mentor, self.records),
-            ),
+            _skill(ask, mentor, self.names),
+            _NO_HISTORY,  # text: the pair's
+            availability,
+            _feedback(ask, mentor, self.records),
             language,
-            self._memo(
-                ("timezone", mentor.timezone, offset, at),
-                lambda: _timezone(offset, mentor, at),
-            ),
-            self._memo(("load", mentor.id, window), lambda: _load(time)),
-            _continuity(pair),
+            timezone,
+            load,
+            _NO_HISTORY,  # continuity: the pair's
         )
         values = [round(part[0], 4) for part in parts]
         weights = self.weights
         contributions = [w * v for w, v in zip(weights, values, strict=True)]
-        score = sum(contributions) / self.total_weight
-        # The reasons of the components that add most, each only where it adds something.
-        order = sorted(range(len(COMPONENTS)), key=lambda i: -contributions[i])
-        reasons = [
-            reason for i in order if weights[i] > 0 and values[i] >= 0.005 for reason in parts[i][1]
-        ]
-        return Evaluation(
-            score=PairScore(
-                score=round(score, 4),
-                components=dict(zip(COMPONENTS, values, strict=True)),
-                reasons=reasons,
+        ranked = sorted(
+            (
+                (contributions[i], i, parts[i][1])
+                for i in range(len(COMPONENTS))
+                if weights[i] > 0 and values[i] >= 0.005 and parts[i][1]
             ),
+            key=_rank_order,
+        )
+        return _Base(
+            dict(zip(COMPONENTS, values, strict=True)),
+            sum(contributions),
+            ranked,
+            [reason for _, _, found in ranked for reason in found],
+            time,
+        )
+
+    def score(
+        self, ask: Ask, mentor: MentorFacts, pair: PairFacts
+    ) -> tuple[PairScore, _Base] | None:
+        """The pair's score, or None when a hard filter that does not depend on time excludes
+        it (an inactive mentor, a dismissal, no shared language)."""
+        if not mentor.active or pair.mark == _DISMISS:
+            return None
+        base = self._base(ask, mentor)
+        if base is None:
+            return None
+        weights = self.weights
+        text = round(pair.text, 4)
+        components = base.components.copy()
+        components["text"] = text
+        text_part = weights[_TEXT] * text
+        total = base.partial + text_part
+        blocks: list[tuple[float, int, list[str]]] = []
+        if weights[_TEXT] > 0 and text >= 0.005:
+            reason = f"Your ask matches their profile (text relevance {text:.2f})"
+            blocks.append((text_part, _TEXT, [reason]))
+        if pair.history is not None or pair.mark is not None:  # few pairs have any
+            value, history = _continuity(pair)
+            continuity = round(value, 4)
+            components["continuity"] = continuity
+            continuity_part = weights[_CONTINUITY] * continuity
+            total += continuity_part
+            if weights[_CONTINUITY] > 0 and continuity >= 0.005 and history:
+                blocks.append((continuity_part, _CONTINUITY, history))
+        # The reasons of the components that add most, each only where it adds something.
+        if not blocks:
+            reasons = list(base.reasons)
+        elif len(blocks) == 1:
+            reasons = base.reasons_with(blocks[0])
+        else:
+            ranked = sorted([*base.ranked, *blocks], key=_rank_order)
+            reasons = [reason for _, _, found in ranked for reason in found]
+        return PairScore(round(total / self.total_weight, 4), components, reasons), base
+
+    def evaluate(self, ask: Ask, mentor: MentorFacts, pair: PairFacts) -> Evaluation | None:
+        """`score`, with what recommendations also show or filter on."""
+        found = self.score(ask, mentor, pair)
+        if found is None:
+            return None
+        score, base = found
+        time = base.time
+        return Evaluation(
+            score=score,
             free_starts=time.starts,
             duration_minutes=time.duration_minutes,
             capacity_full=time.capacity is not None and time.week_count >= time.capacity,
@@ -439,8 +553,10 @@ async def load(
     asks: Sequence[Ask],
     mentor_ids: Sequence[str],
     now: datetime,
+    texts: dict[tuple[str, str], float] | None = None,
 ) -> Context:
-    """The facts of every (ask, mentor) pair, in a fixed number of statements."""
+    """The facts of every (ask, mentor) pair, in a fixed number of statements (`texts`: the
+    text relevance, when the caller has it already)."""
     held_from = min([now, *(a.start for a in asks)]) - _AROUND
     held_to = max([now + DEFAULT_WINDOW, *(a.end for a in asks)]) + _AROUND
     mentors = await repository.mentors(
@@ -448,9 +564,10 @@ async def load(
     )
     ids = [m.id for m in mentors if m.active]
     mentee_ids = [a.mentee.id for a in asks]
-    texts = await repository.text_ranks(
-        db_session, app_id, {a.mentee.id: a.text for a in asks}, ids
-    )
+    if texts is None:
+        texts = await repository.text_ranks(
+            db_session, app_id, {a.mentee.id: a.text for a in asks}, ids
+        )
     skill_ids = {s.skill_id for a in asks for s in a.skills}
     names = {o["skill"]["id"]: o["skill"]["name"] for m in mentors for o in m.offers}
     return Context(
@@ -506,7 +623,7 @@ async def score_pairs(
     found: dict[tuple[str, str], PairScore] = {}
     for ask in prepared:
         for mentor in context.mentors:
-            evaluation = scorer.evaluate(ask, mentor, context.pair(ask.mentee.id, mentor.id))
-            if evaluation is not None:
-                found[(ask.mentee.id, mentor.id)] = evaluation.score
+            scored = scorer.score(ask, mentor, context.pair(ask.mentee.id, mentor.id))
+            if scored is not None:
+                found[(ask.mentee.id, mentor.id)] = scored[0]
     return found

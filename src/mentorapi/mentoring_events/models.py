@@ -299,5 +299,6 @@ class FollowUp(Timestamped, table=True):
     outcome: str = Field(max_length=24)
     ask: str = Field(max_length=500)
     session_id: str | None = Field(default=None, sa_column=_ref(nullable=True))
-    # outcome `recommendation`: what to book once the mentor has a slot (schemas.Recommendation)
+    # outcome `recommendation`: what to book once the mentor has a slot
+    # (schemas.FollowUpRecommendation)
     recommendation: dict[str, Any] | None = Field(default=None, sa_type=JSONList, nullable=True)

@@ -3,7 +3,7 @@
 from mentorapi.mentoring_events.models import FollowUpOutcome
 from mentorapi.mentoring_events.schemas import (
     FollowUpRead,
-    Recommendation,
+    FollowUpRecommendation,
     ScheduleRead,
     ScheduleStats,
     assignment_read,
@@ -29,7 +29,7 @@ def follow_up_read(view: FollowUpView) -> FollowUpRead:
     found = view.follow_up
     recommendation = None
     if found.recommendation is not None:
-        recommendation = Recommendation.model_validate(found.recommendation)
+        recommendation = FollowUpRecommendation.model_validate(found.recommendation)
     return FollowUpRead(
         event_id=found.event_id,
         mentee_id=found.mentee_id,

@@ -547,7 +547,7 @@ class FollowUpCreate(RequestBody):
     )
 
 
-class Recommendation(ResponseBody):
+class FollowUpRecommendation(ResponseBody):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -588,7 +588,7 @@ class FollowUpRead(ResponseBody):
     outcome: FollowUpOutcome
     ask: str
     session: SessionRead | None = Field(description="The session asked for (or booked).")
-    recommendation: Recommendation | None = Field(
+    recommendation: FollowUpRecommendation | None = Field(
         description="No slot soon: what to book once the mentor has one."
     )
     created_at: datetime

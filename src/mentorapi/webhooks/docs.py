@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
 from pydantic.config import JsonValue
 
+from mentorapi.cohorts.schemas import MatchRead
 from mentorapi.feedback.schemas import FeedbackRead, ImpactUpdateRead
 from mentorapi.group_sessions.schemas import GroupSessionEventData, SeatEventData
 from mentorapi.kit.bodies import sometimes
@@ -123,6 +124,12 @@ class ActionItemDueEvent(BaseModel):
     data: ActionItemDueData
 
 
+class MatchEvent(BaseModel):
+    type: Literal["match.created"]
+    timestamp: datetime = Field(description="When the match run was published.")
+    data: MatchRead
+
+
 class MentoringEventScheduleEvent(BaseModel):
     type: str = Field(
         examples=["mentoring_event.schedule_published"],
@@ -186,6 +193,8 @@ _DESCRIPTIONS = {
     EventType.seat_taken: "A mentee took a seat in a group session, with their own ask.",
     EventType.seat_cancelled: "A seat was given back: by its mentee, by the mentor, or with "
     "the whole group session (`cancelled_by: mentor`).",
+    EventType.match_created: "A cohort's match run was published: one event per match "
+    "made (`POST /v1/match-runs/{id}/publish`), in the publish's transaction.",
     EventType.webhook_test: "Sent by `POST /v1/webhook-endpoints/{id}/test` to that endpoint.",
 }
 
@@ -241,6 +250,8 @@ for _type in EventType:
         _document(_type, GroupSessionEvent)
     elif _type.value.startswith("seat."):
         _document(_type, SeatEvent)
+    elif _type is EventType.match_created:
+        _document(_type, MatchEvent)
     elif _type.value.startswith("mentoring_event."):
         _document(_type, MentoringEventScheduleEvent)
     else:

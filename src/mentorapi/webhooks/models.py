@@ -33,6 +33,8 @@ class EventType(NamedStrEnum):
     group_session_completed = "group_session.completed"
     seat_taken = "seat.taken"
     seat_cancelled = "seat.cancelled"
+    # A published cohort match run (cohorts/): one per match.
+    match_created = "match.created"
     # Speed-mentoring events (mentoring_events/): the schedule published or changed by a late
     # change; the rounds and the end are time-driven (sent by the reminders worker).
     mentoring_event_schedule_published = "mentoring_event.schedule_published"

@@ -1,8 +1,8 @@
 """speed-mentoring events: events, registrations, schedules, follow-ups, and their timed rows
 
 Revision ID: a7c9e1f3b5d2
-Revises: b3c5d7e9f1a2
-Create Date: 2026-12-06 10:00:00
+Revises: a7c3e5f9b1d4
+Create Date: 2026-12-06 11:00:00
 
 `mentoring_events` (primary key (app_id, id)); `mentoring_event_registrations` (app_id,
 event_id, member_id); `mentoring_event_assignments` (app_id, event_id, stage, mentee_id,
@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql
 import mentorapi.db.types
 
 revision: str = 'a7c9e1f3b5d2'
-down_revision: str | None = 'b3c5d7e9f1a2'
+down_revision: str | None = 'a7c3e5f9b1d4'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
