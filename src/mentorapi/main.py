@@ -36,6 +36,8 @@ from mentorapi.kit.text import refuse_unstorable_text
 from mentorapi.limits import BodySizeLimit
 from mentorapi.matching.rest import router as matching_router
 from mentorapi.mentees.rest import router as mentees_router
+from mentorapi.mentoring_events.live import StreamSlots
+from mentorapi.mentoring_events.rest import router as mentoring_events_router
 from mentorapi.mentors.rest import lean_routes as mentors_lean_routes
 from mentorapi.mentors.rest import router as mentors_router
 from mentorapi.metrics import Metrics, MetricsMiddleware
@@ -142,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.drain = Drain()
+    app.state.live_streams = StreamSlots(settings.live_streams_per_caller)
     install_problem_handlers(app)
     # Every REST route refuses text the database cannot store (kit/text.py); GraphQL checks
     # its arguments and variables itself (graphql/text.py), to answer in its own error shape.
@@ -167,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cohorts_router,
         match_runs_router,
         matches_router,
+        mentoring_events_router,
     ):
         app.include_router(router, dependencies=admitted)
     app.include_router(webhooks_router, dependencies=admitted)

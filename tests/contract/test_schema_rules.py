@@ -405,6 +405,7 @@ ORDER = [
     "ActionItemCreate",
     "WebhookEndpointCreate",
     "CohortCreate",
+    "MentoringEventCreate",
 ]
 # The example ids (kit/examples.py) of the objects created above, by path parameter.
 PARAMS = {
@@ -422,6 +423,7 @@ PARAMS = {
     "group_session_id": ex.GROUP_SESSION_ID,
     "seat_id": ex.SEAT_ID,
     "cohort_id": ex.COHORT_ID,
+    "mentoring_event_id": ex.MENTORING_EVENT_ID,
 }
 CREATES = {  # what a 2xx body of these requests is: the id it stands for
     "SkillCreate": ex.SKILL_ID,
@@ -435,6 +437,7 @@ CREATES = {  # what a 2xx body of these requests is: the id it stands for
     "ActionItemCreate": ex.ACTION_ITEM_ID,
     "WebhookEndpointCreate": ex.ENDPOINT_ID,
     "CohortCreate": ex.COHORT_ID,
+    "MentoringEventCreate": ex.MENTORING_EVENT_ID,
 }
 
 

@@ -70,6 +70,14 @@ LISTINGS = [
     ),
     Listing("skills", "/v1/skills", "skills", "", {"slug": ("text", "id")}, prefix="skl"),
     Listing(
+        "mentoring events",
+        "/v1/mentoring-events",
+        "mentoringEvents",
+        "",
+        {"created": ("id",)},
+        prefix="mev",
+    ),
+    Listing(
         "webhook endpoints",
         "/v1/webhook-endpoints",
         "webhookEndpoints",

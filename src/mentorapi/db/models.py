@@ -20,6 +20,13 @@ from mentorapi.kit.idempotency import IdempotencyKey
 from mentorapi.kit.ratelimit import RateLimitBucket
 from mentorapi.matching.models import MatchFeedback, MatchingPolicy, MentorDocument
 from mentorapi.mentees.models import Mentee, MenteeSkill
+from mentorapi.mentoring_events.models import (
+    Assignment,
+    FollowUp,
+    MentoringEvent,
+    Registration,
+    ScoresRow,
+)
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.reminders.models import MentorReminderPolicy, ReminderPolicy, ScheduledNotification
 from mentorapi.sessions.models import ActionItem, Series, Session, SessionNote
@@ -30,6 +37,7 @@ __all__ = [
     "ActionItem",
     "ApiKey",
     "App",
+    "Assignment",
     "Availability",
     "Cohort",
     "CohortMentee",
@@ -39,6 +47,7 @@ __all__ = [
     "DeliveryAttempt",
     "Event",
     "Feedback",
+    "FollowUp",
     "Goal",
     "GroupSession",
     "IdempotencyKey",
@@ -55,10 +64,13 @@ __all__ = [
     "MentorDocument",
     "MentorReminderPolicy",
     "MentorSkill",
+    "MentoringEvent",
     "Milestone",
     "RateLimitBucket",
+    "Registration",
     "ReminderPolicy",
     "ScheduledNotification",
+    "ScoresRow",
     "Seat",
     "Series",
     "Session",

@@ -50,6 +50,7 @@ from mentorapi.graphql.text import RefuseUnstorableText
 from mentorapi.group_sessions import gql as group_sessions_gql
 from mentorapi.matching import gql as matching_gql
 from mentorapi.mentees import gql as mentees_gql
+from mentorapi.mentoring_events import gql as mentoring_events_gql
 from mentorapi.mentors import gql as mentors_gql
 from mentorapi.reminders import gql as reminders_gql
 from mentorapi.sessions import gql as sessions_gql
@@ -70,6 +71,7 @@ DOMAINS: list[ModuleType] = [
     reminders_gql,
     matching_gql,
     cohorts_gql,
+    mentoring_events_gql,
 ]
 
 MAX_DEPTH = 10

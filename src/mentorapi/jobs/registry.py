@@ -14,6 +14,7 @@ Handler = Callable[[JobContext], Coroutine[Any, Any, dict[str, Any] | None]]
 
 KINDS: dict[str, str] = {
     "match_run": "mentorapi.cohorts.runs:execute",
+    "mentoring_event.schedule": "mentorapi.mentoring_events.building:build_schedule",
 }
 
 _resolved: dict[str, Handler] = {}

@@ -38,6 +38,7 @@ PREFIXES = {
     "mrn": "match run",
     "mpr": "match proposal",
     "mat": "match",
+    "mev": "mentoring event",
 }
 
 # Crockford base32: no I, L, O or U. One definition for the check below and the documented
@@ -139,6 +140,7 @@ CohortId = typed_id("coh")
 MatchRunId = typed_id("mrn")
 ProposalId = typed_id("mpr")
 MatchId = typed_id("mat")
+MentoringEventId = typed_id("mev")
 
 # A skill named in a request by id, looked up by the service (skills.service.resolve_choices).
 SkillRefId = documented_id("skl")
@@ -165,4 +167,5 @@ CohortIdOut = read_id("coh")
 MatchRunIdOut = read_id("mrn")
 ProposalIdOut = read_id("mpr")
 MatchIdOut = read_id("mat")
+MentoringEventIdOut = read_id("mev")
 AnyIdOut = read_id()

@@ -17,6 +17,7 @@ from mentorapi.feedback.schemas import FeedbackRead, ImpactUpdateRead
 from mentorapi.group_sessions.schemas import GroupSessionEventData, SeatEventData
 from mentorapi.kit.bodies import sometimes
 from mentorapi.kit.ids import EndpointIdOut
+from mentorapi.mentoring_events.schemas import RoundEventData, ScheduleEventData
 from mentorapi.reminders.schemas import (
     ActionItemDueData,
     FeedbackRequestData,
@@ -58,6 +59,8 @@ TIMED = {
     EventType.session_ended,
     EventType.feedback_requested,
     EventType.action_item_due,
+    EventType.mentoring_event_round_started,
+    EventType.mentoring_event_ended,
 }
 
 
@@ -127,6 +130,26 @@ class MatchEvent(BaseModel):
     data: MatchRead
 
 
+class MentoringEventScheduleEvent(BaseModel):
+    type: str = Field(
+        examples=["mentoring_event.schedule_published"],
+        json_schema_extra={
+            "enum": ["mentoring_event.schedule_published", "mentoring_event.schedule_changed"]
+        },
+    )
+    timestamp: datetime
+    data: ScheduleEventData
+
+
+class MentoringEventRoundEvent(BaseModel):
+    type: str = Field(
+        examples=["mentoring_event.round_started"],
+        json_schema_extra={"enum": ["mentoring_event.round_started", "mentoring_event.ended"]},
+    )
+    timestamp: datetime = Field(description="The round's start, or the event's end.")
+    data: RoundEventData
+
+
 class WebhookTestEvent(BaseModel):
     type: Literal["webhook.test"]
     timestamp: datetime
@@ -151,6 +174,14 @@ _DESCRIPTIONS = {
     EventType.feedback_requested: "Ask `party` for feedback on a completed session: the "
     "policy's delay after its end, unless that party has already given feedback.",
     EventType.action_item_due: "An action item not done is due today (09:00 in the mentee's zone).",
+    EventType.mentoring_event_schedule_published: "A speed-mentoring event's schedule is "
+    "published: read it with `GET /v1/mentoring-events/{id}/schedule`.",
+    EventType.mentoring_event_schedule_changed: "A no-show or a late arrival changed the rounds "
+    "not yet started, from `from_round` on (`changed_assignments` of them).",
+    EventType.mentoring_event_round_started: "A round of a published speed-mentoring event "
+    "starts (at its time).",
+    EventType.mentoring_event_ended: "The last round of a published speed-mentoring event is "
+    "over: the time for follow-ups.",
     EventType.feedback_submitted: "Feedback on a session was submitted.",
     EventType.feedback_impact_added: "A later impact update was added to feedback.",
     EventType.group_session_created: "A mentor's group session was created: its seats are open.",
@@ -204,6 +235,8 @@ _TIMED_EVENTS: dict[EventType, type[BaseModel]] = {
     EventType.session_ended: SessionTimeEvent,
     EventType.feedback_requested: FeedbackRequestedEvent,
     EventType.action_item_due: ActionItemDueEvent,
+    EventType.mentoring_event_round_started: MentoringEventRoundEvent,
+    EventType.mentoring_event_ended: MentoringEventRoundEvent,
 }
 
 for _type in EventType:
@@ -219,5 +252,7 @@ for _type in EventType:
         _document(_type, SeatEvent)
     elif _type is EventType.match_created:
         _document(_type, MatchEvent)
+    elif _type.value.startswith("mentoring_event."):
+        _document(_type, MentoringEventScheduleEvent)
     else:
         _document(_type, WebhookTestEvent)
