@@ -125,7 +125,7 @@ async def _optimum(
     problem = CohortProblem(
         mentees=mentees,
         mentors=mentors,
-        scores={pair: found.score for pair, found in scored.items()},
+        scores=scored.scores(),
         capacity=dict.fromkeys(mentors, CAPACITY),
         objective="max_participation" if objective == "max_participation" else "max_score",
     )

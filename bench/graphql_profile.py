@@ -8,7 +8,11 @@ app, so the figures are the server's own work (the database's is not in them).
 
 Batches alternate GraphQL and REST in one window, so a slow spell of a shared machine falls on
 both; the medians are printed. With --profile, one extra batch of that face runs under cProfile
-and its top functions (own time, then cumulative) are printed.
+and its top functions (own time, then cumulative) are printed. Instructions per request, which
+no other load on the machine changes (bench/kit/callgrind.py):
+
+    valgrind --tool=callgrind --instr-atstart=no python3.11 -m bench.graphql_profile \
+        --database postgresql --callgrind graphql --requests 50   # Collected / 50
 """
 
 import argparse
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.graphql import GRAPHQL_QUERY
+from bench.kit.callgrind import instrument
 from bench.kit.registry import Scenario
 
 MENTORS = 50
@@ -118,7 +123,7 @@ async def _batch(call: Send, requests: int) -> float:
     return (time.process_time() - started) * 1000 / requests
 
 
-def _profile_text(profiler: cProfile.Profile, top: int) -> str:
+def profile_text(profiler: cProfile.Profile, top: int) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.strip_dirs().sort_stats("tottime").print_stats(top)
@@ -133,6 +138,7 @@ async def run(
     batches: int = 7,
     profile: str | None = None,
     top: int = 30,
+    callgrind: str | None = None,
 ) -> dict[str, Any]:
     from mentorapi.config import Settings
     from mentorapi.main import create_app
@@ -160,17 +166,24 @@ async def run(
             }
             for call in faces.values():  # warm: caches, prepared statements, imports
                 await _batch(call, max(10, requests // 10))
+            if callgrind is not None:
+                # One batch of one face, the only requests counted (bench/kit/callgrind.py).
+                faces = {callgrind: faces[callgrind]}
+                batches = 1
+                await instrument(True)
             measured: dict[str, list[float]] = {name: [] for name in faces}
             for _ in range(batches):
                 for name, call in faces.items():
                     measured[name].append(await _batch(call, requests))
+            if callgrind is not None:
+                await instrument(False)
             profiled = ""
             if profile is not None:
                 profiler = cProfile.Profile()
                 profiler.enable()
                 await _batch(faces[profile], requests)
                 profiler.disable()
-                profiled = _profile_text(profiler, top)
+                profiled = profile_text(profiler, top)
     medians = {name: statistics.median(values) for name, values in measured.items()}
     return {
         "database": database,
@@ -178,7 +191,9 @@ async def run(
         "batches": batches,
         "cpu_ms_per_request": {name: round(v, 3) for name, v in medians.items()},
         "batches_ms": {name: [round(v, 3) for v in values] for name, values in measured.items()},
-        "graphql_over_rest": round(medians["graphql"] / medians["rest"], 2),
+        "graphql_over_rest": (
+            round(medians["graphql"] / medians["rest"], 2) if len(medians) == 2 else None
+        ),
         "profile": profiled,
     }
 
@@ -222,6 +237,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=7)
     parser.add_argument("--profile", choices=("graphql", "rest"), default=None)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument(
+        "--callgrind",
+        choices=("graphql", "rest"),
+        default=None,
+        help="under callgrind --instr-atstart=no: one batch of this face, the only part counted",
+    )
     args = parser.parse_args()
     result = asyncio.run(
         run(
@@ -230,6 +251,7 @@ def main() -> None:
             batches=args.batches,
             profile=args.profile,
             top=args.top,
+            callgrind=args.callgrind,
         )
     )
     text = result.pop("profile")

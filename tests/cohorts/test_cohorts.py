@@ -150,10 +150,10 @@ async def test_a_cohort_over_the_size_limits_is_refused(tenant: Tenant) -> None:
     mentors = [f"mtr_{i:026d}" for i in range(2_001)]
     response = await tenant.client.post("/v1/cohorts", json=_body(world, mentor_ids=mentors))
     assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", "mentor_ids"]
-    # 501 x 2,000 pairs: each list within its bound, the product over 1,000,000.
+    # 1,251 x 2,000 pairs: each list within its bound, the product over 2,500,000.
     response = await tenant.client.post(
         "/v1/cohorts",
-        json=_body(world, mentee_ids=mentees[:501], mentor_ids=mentors[:2_000]),
+        json=_body(world, mentee_ids=mentees[:1_251], mentor_ids=mentors[:2_000]),
     )
     assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", "mentor_ids"]
 

@@ -12,20 +12,28 @@ import asyncio
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from enum import Enum
+from enum import Enum, IntEnum
 from typing import Any, ClassVar
 
 import pytest
 import strawberry
 from fastapi import FastAPI
-from graphql import GraphQLResolveInfo
+from graphql import (
+    GraphQLBoolean,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLResolveInfo,
+    GraphQLString,
+)
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis_graphql import queries
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from mentorapi.graphql.execution import PlainFieldsExecutor
+from mentorapi.graphql.execution import PlainFieldsExecutor, leaf_completion
 from tests.conftest import Tenant
 from tests.factories import create_mentor, create_skill
 from tests.gql.helpers import gql_data
@@ -35,6 +43,14 @@ from tests.gql.helpers import gql_data
 class Color(Enum):
     RED = "red"
     GREEN = "green"
+
+
+class Tag(str):
+    pass
+
+
+class Size(IntEnum):
+    BIG = 3
 
 
 class Deny(BasePermission):
@@ -139,6 +155,15 @@ def _nodes() -> list[Node]:
         _leaf(21, maybe_tags=["x", None, 3]),
         _leaf(22, tags="abc"),  # a string is not a list
         _leaf(23, maybe_tags={"k": "v"}),  # nor is a mapping
+        # Values a scalar's coercion changes or refuses, next to the ones it returns as they
+        # are (execution.leaf_completion returns those at once).
+        _leaf(24, name=5, maybe=True, ident=7),  # an int and a bool as String, an int as ID
+        _leaf(25, count=True, flag=1),  # a bool as Int, an int as Boolean
+        _leaf(26, name=Tag("tagged"), ident=Tag("id")),  # a str subclass
+        _leaf(27, count=-(2**31)),  # the smallest Int
+        _leaf(28, count=2**31),  # one past the largest
+        _leaf(29, count=Size.BIG),  # an int subclass
+        _leaf(30, count=3.0, maybe=2.5),  # floats
     ]
     nodes = [
         Node(
@@ -263,6 +288,44 @@ def test_any_document_answers_as_graphql_core_does(document: str) -> None:
 
     core, plain = asyncio.run(both())
     assert plain == core
+
+
+SCALARS = [GraphQLString, GraphQLID, GraphQLInt, GraphQLBoolean, GraphQLFloat]
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(),
+    st.builds(Tag, st.text()),
+    st.sampled_from([Size.BIG, Color.RED, b"x", [1], object()]),
+)
+
+
+def _coerced(complete: Any, value: Any) -> tuple[str, Any]:
+    try:
+        return ("value", complete(value))
+    except Exception as exc:
+        return ("refused", type(exc).__name__ == "GraphQLError" or exc.__class__.__name__)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=VALUES, nullable=st.booleans(), type_=st.sampled_from(SCALARS))
+def test_a_leaf_completes_as_its_type_coerces(value: Any, nullable: bool, type_: Any) -> None:
+    """What execution.leaf_completion gives for any value is what the type's own coercion
+    gives (a value, or a refusal that sends the field back to graphql-core), class for class:
+    its shortcut for values returned as they are changes nothing."""
+    complete = leaf_completion(type_, nullable, lambda _value: False)
+    found = _coerced(complete, value)
+    if value is None:
+        assert found == ("value", None) if nullable else found[0] == "refused"
+        return
+    expected = _coerced(type_.coerce_output_value, value)
+    if expected[0] == "value":
+        assert found == ("value", expected[1]), (value, found, expected)
+        assert type(found[1]) is type(expected[1])
+    else:
+        assert found[0] == "refused", (value, found)
 
 
 class Counting(SchemaExtension):

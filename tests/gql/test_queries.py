@@ -1,7 +1,12 @@
 """Queries: the same data and rules as REST, as Relay connections."""
 
-import httpx
+from typing import Any
 
+import httpx
+import pytest
+
+from mentorapi.graphql import relay
+from mentorapi.kit.pagination import encode_cursor
 from tests.conftest import Tenant
 from tests.factories import create_mentee, create_mentor, create_skill
 from tests.gql.helpers import error_codes, gql, gql_data
@@ -15,6 +20,9 @@ query ($id: ID!) {
   }
 }
 """
+
+
+PAGE = "{ mentors(first: 2) { edges { EDGE } pageInfo { hasNextPage endCursor } } }"
 
 
 async def test_app_is_the_caller(tenant: Tenant) -> None:
@@ -88,6 +96,41 @@ async def test_skills_connection_pages_like_rest(tenant: Tenant) -> None:
     middle = first["edges"][0]["cursor"]
     third = (await gql_data(tenant.client, query, {"after": middle}))["skills"]
     assert [e["node"]["slug"] for e in third["edges"]] == ["b-skill", "c-skill"]
+
+
+async def test_edge_cursors_are_made_when_asked_for(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page whose selection has no `edges.cursor` makes one cursor, `pageInfo.endCursor`
+    (the same as REST's); asked for directly, by alias or through a fragment, every edge has
+    its cursor, the one REST gives had the page ended there. Before: one per edge, always."""
+    for _ in range(3):
+        await create_mentor(tenant.client)
+    made: list[str] = []
+
+    def counted(sort: str, values: list[Any]) -> str:
+        made.append(sort)
+        return encode_cursor(sort, values)
+
+    monkeypatch.setattr(relay, "encode_cursor", counted)
+    page = (await gql_data(tenant.client, PAGE.replace("EDGE", "node { id }")))["mentors"]
+    assert len(made) == 1
+    one = (await tenant.client.get("/v1/mentors", params={"limit": 1})).json()
+    two = (await tenant.client.get("/v1/mentors", params={"limit": 2})).json()
+    assert page["pageInfo"]["endCursor"] == two["next_cursor"]
+    asked = [
+        ("cursor", "cursor", ""),
+        ("at: cursor", "at", ""),
+        ("... on MentorEdge { cursor }", "cursor", ""),
+        ("...E", "cursor", " fragment E on MentorEdge { cursor }"),
+    ]
+    for selection, name, fragment in asked:
+        made.clear()
+        query = PAGE.replace("EDGE", selection) + fragment
+        found = (await gql_data(tenant.client, query))["mentors"]
+        assert [e[name] for e in found["edges"]] == [one["next_cursor"], two["next_cursor"]]
+        assert found["pageInfo"]["endCursor"] == two["next_cursor"]
+        assert len(made) == 2
 
 
 async def test_bad_cursor_and_page_size(tenant: Tenant) -> None:

@@ -5,6 +5,7 @@ mentors are public; only the mentor themself or the API key may change it (403 o
 """
 
 from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
@@ -116,11 +117,64 @@ async def calendar_for(
         now=utcnow(),
         exclude_id=exclude_id,
     )
+    return _calendar(rules, held, start, end)
+
+
+def _calendar(rules: Rules, held: list[Held], start: datetime, end: datetime) -> Calendar:
     return calendar_from(
         _mentor_clock(rules, start, end),
         held,
         weeks=rules.capacity is not None,
         days=rules.daily,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BookingFacts:
+    """What a booking of a locked mentor is checked against: their rules, whether they
+    auto-accept, the calendar of [start, end) (empty for a booking without a time), whether
+    the mentee exists and whether the mentor offers the skill."""
+
+    rules: Rules
+    auto_accept: bool
+    calendar: Calendar
+    mentee_found: bool
+    offers_skill: bool
+
+
+async def booking_facts(
+    db_session: AsyncSession,
+    mentor: Mentor,
+    *,
+    mentee_id: str,
+    skill_id: str,
+    span: tuple[datetime, datetime] | None,
+) -> BookingFacts:
+    """`rules_for` and `calendar_for` over `span` (None: no time, no calendar to read), with the
+    mentee and the skill, in one statement. Call it with the mentor locked (after the lock: a
+    statement that waited for it would see the held times as they were before the wait)."""
+    # A request nobody answered in time is expired, whether or not a worker has said so yet.
+    current = utcnow()
+    held_from, held_to = (span[0] - _AROUND, span[1] + _AROUND) if span else (current, current)
+    found = await repository.booking_source(
+        db_session,
+        mentor.app_id,
+        mentor.id,
+        mentee_id=mentee_id,
+        skill_id=skill_id,
+        held_from=held_from,
+        held_to=held_to,
+        now=current,
+    )
+    if found is None:  # the caller holds the mentor's row: it cannot be gone
+        raise NotFound(f"no mentor {mentor.id}")
+    rules = rules_of(found.slots, mentor.timezone)
+    return BookingFacts(
+        rules=rules,
+        auto_accept=found.slots.auto_accept,
+        calendar=_calendar(rules, found.slots.held(), *span) if span else Calendar(),
+        mentee_found=found.mentee_found,
+        offers_skill=found.offers_skill,
     )
 
 

@@ -16,10 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from mentorapi.availability.models import Availability
 from mentorapi.availability.schemas import DAYS, minutes_of
 from mentorapi.kit.timezones import zone
 
@@ -269,8 +268,32 @@ def rules_from(
     )
 
 
-def rules_of(availability: Availability | None, timezone: str) -> Rules:
-    if availability is None:
+class AvailabilityValues(Protocol):
+    """An availability's stored values: the model, or the same columns read with others
+    (`repository.SlotSource`, where `weekly` is None for a mentor who never set one)."""
+
+    @property
+    def weekly(self) -> Iterable[Mapping[str, Any]] | None: ...
+    @property
+    def overrides(self) -> Iterable[Mapping[str, Any]]: ...
+    @property
+    def buffer_before_minutes(self) -> int: ...
+    @property
+    def buffer_after_minutes(self) -> int: ...
+    @property
+    def min_notice_minutes(self) -> int: ...
+    @property
+    def weekly_capacity(self) -> int | None: ...
+    @property
+    def daily_limit_sessions(self) -> int | None: ...
+    @property
+    def daily_limit_minutes(self) -> int | None: ...
+    @property
+    def booking_horizon_days(self) -> int | None: ...
+
+
+def rules_of(availability: AvailabilityValues | None, timezone: str) -> Rules:
+    if availability is None or availability.weekly is None:
         return rules_from(timezone)
     return rules_from(
         timezone,

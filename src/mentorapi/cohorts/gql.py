@@ -336,9 +336,9 @@ class MatchFilter:
     cohort_id: strawberry.ID | None = None
 
 
-def _matches(rows: list[Match], cursor: str | None) -> Connection[MatchType]:
+def _matches(rows: list[Match], cursor: str | None, info: Info) -> Connection[MatchType]:
     return Connection[MatchType].build(
-        rows, cursor, node=MatchType.from_model, sort="id", key=lambda m: [m.id]
+        rows, cursor, node=MatchType.from_model, sort="id", key=lambda m: [m.id], info=info
     )
 
 
@@ -369,6 +369,7 @@ class Query:
         return Connection[CohortType].build(
             rows,
             cursor,
+            info=info,
             node=lambda listed: _listed(info, listed),
             sort="id",
             key=lambda listed: [listed.cohort.id],
@@ -404,7 +405,7 @@ class Query:
             rows, cursor = await service.list_matches(
                 db_session=db_session, app_id=app_id, actor=actor, args=args, page=page
             )
-        return _matches(rows, cursor)
+        return _matches(rows, cursor, info)
 
     @strawberry.field(description="A match; to a member, only one of their own.")
     async def match(self, info: Info, id: strawberry.ID) -> MatchType:

@@ -29,7 +29,7 @@ API_KEY_ONLY = "The app's API key only (a member token is a 403)."
 COHORT = (
     "Mentees and mentors of this app (an unknown id, or another app's, is a 404), each once; "
     "pins, forbids and per-mentor capacities name members of the cohort. At most 5,000 "
-    "mentees, 2,000 mentors and 1,000,000 pairs (mentees x mentors). A cohort does not "
+    "mentees, 2,000 mentors and 2,500,000 pairs (mentees x mentors). A cohort does not "
     "change once created: create another to match differently. " + API_KEY_ONLY
 )
 RUN = (

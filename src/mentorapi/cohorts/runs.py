@@ -34,7 +34,7 @@ from mentorapi.jobs.context import JobContext, JobFailed
 from mentorapi.kit.ids import new_id
 from mentorapi.kit.timezones import utcnow
 from mentorapi.matching.assignment import CohortProblem, CohortSolution, solve_cohort
-from mentorapi.matching.scoring import PairScore, score_pairs
+from mentorapi.matching.scoring import PairScores, score_pairs
 
 PINNED_REASON = "Pinned by the cohort"
 
@@ -54,7 +54,7 @@ async def _reading(ctx: JobContext) -> AsyncIterator[AsyncSession]:
 @dataclass
 class _Input:
     problem: CohortProblem
-    scores: dict[tuple[str, str], PairScore]
+    scores: PairScores  # a pair's components and reasons are made when looked up
     mentees: list[str]  # in the cohort's order
     capacity: dict[str, int]
     score_seconds: float
@@ -86,7 +86,7 @@ async def _load(ctx: JobContext, run_id: str) -> _Input:
     problem = CohortProblem(
         mentees=mentees,
         mentors=mentors,
-        scores={pair: found.score for pair, found in scores.items()},
+        scores=scores.scores(),
         capacity=capacity,
         mentors_per_mentee=cohort.mentors_per_mentee,
         objective="max_participation"

@@ -36,12 +36,14 @@ from mentorapi.kit.ids import (
 )
 
 # The size of a cohort. A run scores every mentee x mentor pair in one worker, in memory:
-# matching/scoring.py keeps about 1.3 KB per pair (its components and reasons) and scored
-# 300,000 pairs in 35-60 s on the bench machine (bench/cohorts.py), so a million pairs is about
-# 1.3 GB and two to three minutes of one worker; the solve itself is a few seconds.
+# matching/scoring.py keeps a matrix of scores (8 bytes a pair; components and reasons are made
+# for the chosen pairs only) and peaks at about 0.35 KB a pair with the text ranks it reads
+# (measured by ru_maxrss: 600,000 pairs in 205 MB over the process's own), and scored 300,000
+# pairs in 1.5-3 s on the bench machine (bench/README.md), so 2.5 million pairs is under 1 GB
+# and well under a minute of one worker, the solver's arcs included.
 MAX_MENTEES = 5_000
 MAX_MENTORS = 2_000
-MAX_PAIRS = 1_000_000  # mentees x mentors
+MAX_PAIRS = 2_500_000  # mentees x mentors
 MAX_MENTORS_PER_MENTEE = 5
 MAX_CAPACITY = 1_000
 MAX_PINS = 5_000

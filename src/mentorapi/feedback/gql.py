@@ -172,6 +172,7 @@ class Query:
             node=lambda v: _node(info, v),
             sort="-created",
             key=lambda v: [v.feedback.id],
+            info=info,
         )
 
 

@@ -24,16 +24,22 @@ from collections.abc import Callable
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLString,
     Undefined,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
+from graphql.type.scalars import GRAPHQL_MAX_INT, GRAPHQL_MIN_INT
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
@@ -153,7 +159,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         if isinstance(type_, GraphQLList):
             return self._plan_list(type_, fields, nullable)
         if is_leaf_type(type_):
-            return self._plan_leaf(type_.coerce_output_value, nullable)
+            return leaf_completion(type_, nullable, self.is_awaitable)
         if isinstance(type_, GraphQLObjectType) and type_.is_type_of is None:
             return self._plan_object(type_, fields, nullable)
         return None  # abstract types, or an object type that checks its values
@@ -175,23 +181,6 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
 
         return complete_list
 
-    def _plan_leaf(self, coerce: Callable[[Any], Any], nullable: bool) -> Complete:
-        is_awaitable = self.is_awaitable
-
-        def complete_leaf(value: Any) -> Any:
-            if value is None:
-                if nullable:
-                    return None
-                raise _Unusual
-            if value.__class__ not in _SCALARS and is_awaitable(value):
-                raise _Unusual
-            coerced = coerce(value)
-            if coerced is None or coerced is Undefined:
-                raise _Unusual
-            return coerced
-
-        return complete_leaf
-
     def _plan_object(
         self, type_: GraphQLObjectType, fields: FieldDetailsList, nullable: bool
     ) -> Complete | None:
@@ -205,13 +194,18 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
             reads.append((response_name, *read))
         is_awaitable = self.is_awaitable
+        # Instances of the type's own class (a strawberry type without `__await__`, as they
+        # all are) are never awaitable: asked only of anything else.
+        known = getattr(type_.extensions.get(DEFINITION_BACKREF), "origin", None)
+        if hasattr(known, "__await__"):
+            known = None
 
         def complete_object(value: Any) -> Any:
             if value is None:
                 if nullable:
                     return None
                 raise _Unusual
-            if is_awaitable(value):
+            if value.__class__ is not known and is_awaitable(value):
                 raise _Unusual
             return {
                 response_name: complete(resolve(value, attribute))
@@ -219,3 +213,42 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
             }
 
         return complete_object
+
+
+def leaf_completion(
+    type_: GraphQLLeafType, nullable: bool, is_awaitable: Callable[[Any], bool]
+) -> Complete:
+    """Completes a value of a scalar or enum type with the type's own `coerce_output_value`.
+    graphql-core's String, ID and Boolean give back a value of their exact Python class (str,
+    str, bool) as it is, and Int an int within 32 bits (serialize_string, _id, _boolean,
+    _int): such a value is returned at once, nearly every value of a page."""
+    coerce = type_.coerce_output_value
+
+    def complete_leaf(value: Any) -> Any:
+        if value is None:
+            if nullable:
+                return None
+            raise _Unusual
+        if value.__class__ not in _SCALARS and is_awaitable(value):
+            raise _Unusual
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise _Unusual
+        return coerced
+
+    if type_ is GraphQLString or type_ is GraphQLID or type_ is GraphQLBoolean:
+        exact = bool if type_ is GraphQLBoolean else str
+
+        def complete_exact(value: Any) -> Any:
+            return value if value.__class__ is exact else complete_leaf(value)
+
+        return complete_exact
+    if type_ is GraphQLInt:
+
+        def complete_int(value: Any) -> Any:
+            if value.__class__ is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT:
+                return value
+            return complete_leaf(value)
+
+        return complete_int
+    return complete_leaf

@@ -5,8 +5,9 @@ Loaders of rows a member might not see filter by the request's caller with the s
 rules (`feedback.service.readable`, sessions a member takes part in), so a nested field never
 shows more than the matching query would."""
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -50,6 +51,24 @@ MenteeSeeking = list[tuple[MenteeSkill, Skill]]
 # (parent id, how many): nested lists with a `first` argument.
 FirstOf = tuple[str, int]
 Only = tuple[str | None, str | None] | None
+
+
+K = TypeVar("K")
+
+
+async def load_all(loader: DataLoader[K, V], keys: Iterable[K]) -> list[V]:
+    """`loader.load_many(keys)`, batched and cached alike, without its gather: that put a
+    callback per key on the event loop when the batch completed (50 for a page of mentors);
+    awaiting the futures in turn wakes this task once, the rest being done by then. A failed
+    batch raises its error here, as the gather did, the other futures' errors retrieved."""
+    futures = [loader.load(key) for key in keys]
+    try:
+        return [await future for future in futures]
+    except BaseException:
+        for future in futures:
+            if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+                future.exception()
+        raise
 
 
 class Loaders:

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
+from mentorapi.graphql.lookahead import selects
 from mentorapi.kit.errors import InvalidInput
 from mentorapi.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, encode_cursor
 
@@ -45,16 +46,30 @@ class Connection(Generic[T]):
         node: Callable[[R], T],
         sort: str,
         key: Callable[[R], list[Any]],
+        info: Any,
     ) -> "Connection[T]":
-        """`rows` as returned by a service list call; `key` gives a row's sort-key values."""
-        edges = [Edge(cursor=encode_cursor(sort, key(row)), node=node(row)) for row in rows]
+        """`rows` as returned by a service list call; `key` gives a row's sort-key values;
+        `info` the connection field's. Edges get their cursors only when the selection asks
+        for them (graphql/lookahead.py): a page of 50 made 50 cursors (sort keys, JSON,
+        base64) for a client that reads `pageInfo.endCursor`, if anything."""
+        if selects(info, "edges", "cursor"):
+            edges = [Edge(cursor=encode_cursor(sort, key(row)), node=node(row)) for row in rows]
+            end = edges[-1].cursor if edges else None
+        else:
+            edges = [Edge(cursor=NOT_SELECTED, node=node(row)) for row in rows]
+            end = encode_cursor(sort, key(rows[-1])) if rows else None
         return cls(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=next_cursor is not None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=PageInfo(has_next_page=next_cursor is not None, end_cursor=end),
         )
+
+
+class _NotSelected:
+    """The cursor of an edge built for a selection without `cursor`: never read; if a
+    selection were missed, reading it is an error (not a String), never a wrong cursor."""
+
+
+NOT_SELECTED: Any = _NotSelected()
 
 
 def page_args(first: int, after: str | None) -> PageRequest:

@@ -6,7 +6,7 @@ Adding a domain (sessions, feedback, webhooks):
    `Mutation` classes whose resolvers only translate: check ids with `inputs.typed_id`, validate
    input with the REST schema through `inputs.validate`, get `await info.context.app_id()`, call
    the service inside `async with info.context.session() as db_session:`, return `from_model`.
-   Lists return `Connection[T].build(rows, next_cursor, node=..., sort=..., key=...)`.
+   Lists return `Connection[T].build(rows, next_cursor, node=..., sort=..., key=..., info=info)`.
    Nested objects come from a loader in `loaders.py` (prime it with what the service loaded).
 2. Add the module to DOMAINS below.
 3. `mentorapi export-schemas` and commit openapi/schema.graphql.

@@ -241,7 +241,12 @@ class Query:
                 starts_before=args.to,
             )
         return Connection[GroupSessionType].build(
-            groups, cursor, node=GroupSessionType.from_model, sort="created", key=lambda g: [g.id]
+            groups,
+            cursor,
+            node=GroupSessionType.from_model,
+            sort="created",
+            key=lambda g: [g.id],
+            info=info,
         )
 
     @strawberry.field(description="A seat (its mentee and the group session's mentor only).")

@@ -24,9 +24,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Column, ForeignKey, String, Text, delete, func
+from sqlalchemy import Column, ForeignKey, String, Table, Text, delete, func, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -71,6 +71,9 @@ class IdempotencyKey(SQLModel, table=True):
     status_code: int | None = Field(default=None)  # None while the first request is in flight
     headers: list[list[str]] = Field(default_factory=list, sa_type=JSONList, nullable=False)
     body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+_INSERT_KEY = insert(cast(Table, IdempotencyKey.__table__))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -273,20 +276,22 @@ class IdempotencyMiddleware:
                 await s.rollback()
                 return None
             now = utcnow()
-            row = IdempotencyKey(
-                app_id=app_id,
-                key=key,
-                fingerprint=fingerprint,
-                created_at=now,
-                expires_at=now + KEEP_FOR,
-                status_code=status,
-                headers=kept_headers,
-                body=b"".join(chunks).decode("utf-8", errors="replace"),
-            )
+            # A row, not an IdempotencyKey object: nothing reads it back before the commit.
+            row = {
+                "app_id": app_id,
+                "key": key,
+                "fingerprint": fingerprint,
+                "created_at": now,
+                "expires_at": now + KEEP_FOR,
+                "status_code": status,
+                "headers": kept_headers,
+                "body": b"".join(chunks).decode("utf-8", errors="replace"),
+            }
             # The route rolled back (it raised: a 404, a 409): its answer is kept on its own.
             acted = s.in_transaction()
             try:
-                s.add(row)
+                connection = await s.connection()
+                await connection.execute(_INSERT_KEY, row)
                 await s.commit()
             except Exception as exc:
                 await s.rollback()

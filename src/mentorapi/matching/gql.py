@@ -50,7 +50,9 @@ class RecommendationType:
 class RecommendationsType:
     data: list[RecommendationType] = strawberry.field(description="Highest score first.")
     excluded_count: int = strawberry.field(
-        description="Mentors the ask or the skills matched whom a hard filter left out."
+        description="Mentors examined and left out by a hard filter: the found mentors are "
+        "examined in order of relevance until enough candidates pass (those ranked after the "
+        "last candidate kept are not counted)."
     )
 
 

@@ -563,7 +563,7 @@ def _eligible(dialect: str, filters: Filters, params: dict[str, Any]) -> str:
     length = "jsonb_array_length" if pg else "json_array_length"
     parts = [
         "d.active",
-        "NOT EXISTS (SELECT 1 FROM match_feedback AS f WHERE f.app_id = d.app_id "
+        "NOT EXISTS (SELECT 1 FROM match_feedback AS f WHERE f.app_id = :app_id "
         "AND f.mentee_id = :mentee_id AND f.mentor_id = d.mentor_id AND f.action = 'dismiss')",
     ]
     params["mentee_id"] = filters.mentee_id
@@ -595,7 +595,7 @@ def _eligible(dialect: str, filters: Filters, params: dict[str, Any]) -> str:
     for i, (skill_id, level) in enumerate(filters.skills):
         params[f"skill_{i}"], params[f"level_{i}"] = skill_id, level
         parts.append(
-            f"EXISTS (SELECT 1 FROM mentor_skills AS s{i} WHERE s{i}.app_id = d.app_id "
+            f"EXISTS (SELECT 1 FROM mentor_skills AS s{i} WHERE s{i}.app_id = :app_id "
             f"AND s{i}.mentor_id = d.mentor_id AND s{i}.skill_id = :skill_{i} "
             f"AND s{i}.level >= :level_{i})"
         )
@@ -605,18 +605,25 @@ def _eligible(dialect: str, filters: Filters, params: dict[str, Any]) -> str:
 def _offers_first_skill(filters: Filters) -> str:
     # Listed skills find mentors too (the eligibility then checks every one and its level).
     return (
-        "EXISTS (SELECT 1 FROM mentor_skills AS k WHERE k.app_id = d.app_id "
+        "EXISTS (SELECT 1 FROM mentor_skills AS k WHERE k.app_id = :app_id "
         "AND k.mentor_id = d.mentor_id AND k.skill_id = :skill_0)"
     )
 
 
-_SQLITE_TAIL = """
+# Both engines: the found mentors in order of relevance (`position`), and the hard filters
+# checked on them in that order until `limit` pass (a filter on a window's rows is not pushed
+# below the window, so PostgreSQL evaluates it only on the rows the LIMIT pulls). The first
+# row carries the number found; the others the kept candidates with their position, from which
+# `candidates` counts the examined and excluded.
+_TAIL = """
     SELECT CAST(NULL AS text) AS id, CAST(NULL AS real) AS rank,
-           CAST(sum(CASE WHEN ok THEN 0 ELSE 1 END) AS bigint) AS excluded
+           CAST(count(*) AS bigint) AS position
       FROM matched
     UNION ALL
-    SELECT * FROM (SELECT id, rank, CAST(NULL AS bigint) AS excluded FROM matched WHERE ok
-                    ORDER BY rank DESC, id LIMIT :limit) AS best
+    SELECT {final_id}, {final}, {final_position}
+      FROM (SELECT id, position FROM ordered AS d WHERE {eligible}
+             ORDER BY {order} LIMIT :limit)
+           AS b {join}
 """
 
 
@@ -624,41 +631,48 @@ def _pg_candidates(terms: Sequence[str], filters: Filters, params: dict[str, Any
     # Retrieval orders by ts_rank (no positions: a few microseconds a document); the
     # candidates kept are then ranked by ts_rank_cd, the component's measure (as text_ranks):
     # cover density costs ~50 us a document, too much for the thousands a common word matches.
+    # Only the id, the rank and what the filters read go through the sort; the kept few are
+    # read again by their key for ts_rank_cd.
     quick, final, match = "0", "0", []
     if terms:
         params["terms"] = _pg_query(terms)
         quick = "ts_rank(d.search, q.query)"
-        final = "CASE WHEN b.search @@ q.query THEN ts_rank_cd(b.search, q.query) ELSE 0 END"
+        final = "CASE WHEN d.search @@ q.query THEN ts_rank_cd(d.search, q.query) ELSE 0 END"
         match.append("d.search @@ q.query")
         if len(terms) <= SHORT_ASK_WORDS:
             params["raw"] = " ".join(terms)
-            similar = "CAST(:raw AS text) OPERATOR(<%) {doc}.head"
+            similar = "CAST(:raw AS text) OPERATOR(<%) d.head"
             similarity = (
-                f"CASE WHEN {similar} THEN word_similarity(CAST(:raw AS text), {{doc}}.head) "
-                "ELSE 0 END"
+                f"CASE WHEN {similar} THEN word_similarity(CAST(:raw AS text), d.head) ELSE 0 END"
             )
-            quick = f"{quick} + {similarity.format(doc='d')}"
-            final = f"{final} + {similarity.format(doc='b')}"
-            match.append(similar.format(doc="d"))
+            quick = f"{quick} + {similarity}"
+            final = f"{final} + {similarity}"
+            match.append(similar)
     if filters.skills:
         match.append(_offers_first_skill(filters))
     query = "websearch_to_tsquery('english', :terms)" if terms else "NULL::tsquery"
+    tail = _TAIL.format(
+        final_id="b.id",
+        final=final,
+        final_position="b.position",
+        eligible=_eligible("postgresql", filters, params),
+        order="d.quick DESC, d.id",  # the window's order: no sort, the filter runs lazily
+        join="JOIN mentor_documents AS d ON d.app_id = :app_id AND d.mentor_id = b.id CROSS JOIN q",
+    )
     return f"""
     WITH q AS (SELECT {query} AS query),
-    matched AS (
-        SELECT d.mentor_id AS id, d.search, d.head, {quick} AS quick,
-               ({_eligible("postgresql", filters, params)}) AS ok
+    matched AS MATERIALIZED (
+        SELECT d.mentor_id AS id, {quick} AS quick, d.mentor_id, d.app_id, d.active, d.languages,
+               d.formats, d.session_lengths
           FROM mentor_documents AS d
           CROSS JOIN q
          WHERE d.app_id = :app_id AND ({" OR ".join(match)})
+    ),
+    ordered AS (
+        SELECT d.*, row_number() OVER (ORDER BY d.quick DESC, d.id) AS position
+          FROM matched AS d
     )
-    SELECT CAST(NULL AS text) AS id, CAST(NULL AS real) AS rank,
-           CAST(sum(CASE WHEN ok THEN 0 ELSE 1 END) AS bigint) AS excluded
-      FROM matched
-    UNION ALL
-    SELECT b.id, {final}, CAST(NULL AS bigint)
-      FROM (SELECT * FROM matched WHERE ok ORDER BY quick DESC, id LIMIT :limit) AS b
-     CROSS JOIN q
+    {tail}
     """
 
 
@@ -683,17 +697,30 @@ def _sqlite_candidates(terms: Sequence[str], filters: Filters, params: dict[str,
     match = ["best.r IS NOT NULL"]
     if filters.skills:
         match.append(_offers_first_skill(filters))
+    tail = _TAIL.format(
+        final_id="b.id",
+        final="b.rank",
+        final_position="b.position",
+        eligible=_eligible("sqlite", filters, params),
+        order="d.rank DESC, d.id",
+        join="",
+    ).replace("SELECT id, position FROM", "SELECT id, rank, position FROM")
     return f"""
     WITH hits AS ({" UNION ALL ".join(hits)}),
     best AS (SELECT r, sum(max(score, 0.0)) AS rank FROM hits GROUP BY r),
-    matched AS (
-        SELECT d.mentor_id AS id, coalesce(best.rank, 0.0) AS rank,
-               ({_eligible("sqlite", filters, params)}) AS ok
+    matched AS MATERIALIZED (
+        SELECT d.mentor_id AS id, coalesce(best.rank, 0.0) AS rank, d.mentor_id, d.app_id,
+               d.active,
+               d.languages, d.formats, d.session_lengths
           FROM mentor_documents AS d
           LEFT JOIN best ON best.r = d.fts_rowid
          WHERE d.app_id = :app_id AND ({" OR ".join(match)})
+    ),
+    ordered AS (
+        SELECT d.*, row_number() OVER (ORDER BY d.rank DESC, d.id) AS position
+          FROM matched AS d
     )
-    {_SQLITE_TAIL}
+    {tail}
     """
 
 
@@ -701,8 +728,9 @@ async def candidates(
     db_session: AsyncSession, app_id: str, ask: str, filters: Filters, limit: int
 ) -> tuple[list[tuple[str, float]], int]:
     """The mentors the ask's words (or the listed skills) find and the hard filters keep, the
-    most relevant first, at most `limit`: (mentor, the engine's rank); and how many
-    found ones the filters left out. One statement."""
+    most relevant first, at most `limit`: (mentor, the engine's rank); and how many the
+    filters left out among those examined: the found mentors ranked above the last one kept
+    (all of them when fewer than `limit` were kept). One statement."""
     terms = ask_terms(ask)
     if not terms and not filters.skills:
         return [], 0
@@ -713,14 +741,16 @@ async def candidates(
         sql = _pg_candidates(terms, filters, params)
     else:
         sql = _sqlite_candidates(terms, filters, params)
-    excluded = 0
-    found: list[tuple[str, float]] = []
-    for mentor_id, rank, left_out in await connection.execute(text(sql), params):
+    matched = 0
+    kept: list[tuple[int, str, float]] = []
+    for mentor_id, rank, position in await connection.execute(text(sql), params):
         if mentor_id is None:
-            excluded = int(left_out or 0)
+            matched = int(position or 0)
         else:
-            found.append((mentor_id, float(rank or 0.0)))
-    return found, excluded
+            kept.append((int(position), mentor_id, float(rank or 0.0)))
+    kept.sort()
+    examined = kept[-1][0] if len(kept) == limit else matched
+    return [(mentor_id, rank) for _, mentor_id, rank in kept], examined - len(kept)
 
 
 async def mentor_rows(

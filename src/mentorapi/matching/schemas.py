@@ -187,8 +187,11 @@ class Recommendations(ResponseBody):
 
     data: list[Recommendation] = Field(description="Highest score first.")
     excluded_count: int = Field(
-        description="Mentors the ask or the skills matched whom a hard filter left out "
-        "(language, format, length, level, no free slot, a full week, dismissed)."
+        description="Mentors examined and left out by a hard filter (language, format, "
+        "length, level, no free slot, a full week, dismissed). The mentors the ask or the "
+        "skills found are examined in order of relevance until enough candidates pass: those "
+        "found but ranked after the last candidate kept are not examined and not counted (all "
+        "found mentors are when fewer candidates than wanted pass)."
     )
 
 

@@ -26,9 +26,10 @@ those facts only, so a reason can quote the very numbers its component used.
 """
 
 from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -326,25 +327,63 @@ def _rank_order(item: tuple[float, int, list[str]]) -> tuple[float, int]:
 
 
 _NO_HISTORY: tuple[float, list[str]] = (0.0, [])
+F = TypeVar("F", float, np.ndarray)
 
 
-@dataclass(frozen=True, slots=True)
 class _Base:
     """What a pair's score takes from its mentor and the mentee's profile alone (all but text
     and continuity): a cohort's 1,000 mentees have far fewer profiles (skills sought,
-    languages, zone), so 300,000 pairs need a few tens of thousands of these."""
+    languages, zone), so 300,000 pairs need a few tens of thousands of these. The reasons are
+    ranked only when a pair's reasons are asked for (a cohort needs those of its chosen pairs).
+    """
 
-    components: dict[str, float]  # text and continuity 0 here
-    partial: float  # the weighted sum of these values
-    ranked: list[tuple[float, int, list[str]]]  # (contribution, component, reasons), best first
-    reasons: list[str]  # theirs, in that order
-    time: _Time
+    __slots__ = ("_contributions", "_parts", "_ranked", "_weights", "components", "partial", "time")
+
+    def __init__(
+        self,
+        parts: tuple[tuple[float, list[str]], ...],
+        weights: list[float],
+        values: list[float],
+        contributions: list[float],
+        time: _Time,
+    ) -> None:
+        self.components = dict(zip(COMPONENTS, values, strict=True))  # text, continuity 0
+        self.partial = sum(contributions)  # the weighted sum of these values
+        self.time = time
+        self._parts = parts
+        self._weights = weights
+        self._contributions = contributions
+        self._ranked: tuple[list[tuple[float, int, list[str]]], list[str]] | None = None
+
+    @property
+    def ranked(self) -> list[tuple[float, int, list[str]]]:
+        """(contribution, component, reasons) of the components with reasons, best first."""
+        return self._rank()[0]
+
+    @property
+    def reasons(self) -> list[str]:
+        return self._rank()[1]
+
+    def _rank(self) -> tuple[list[tuple[float, int, list[str]]], list[str]]:
+        if self._ranked is None:
+            weights, values, parts = self._weights, self.components, self._parts
+            ranked = sorted(
+                (
+                    (self._contributions[i], i, parts[i][1])
+                    for i in range(len(COMPONENTS))
+                    if weights[i] > 0 and values[COMPONENTS[i]] >= 0.005 and parts[i][1]
+                ),
+                key=_rank_order,
+            )
+            self._ranked = (ranked, [reason for _, _, found in ranked for reason in found])
+        return self._ranked
 
     def reasons_with(self, extra: tuple[float, int, list[str]]) -> list[str]:
         """The reasons with a pair's own (text or continuity) in their place."""
-        at = bisect_right(self.ranked, _rank_order(extra), key=_rank_order)
-        before = sum(len(found) for _, _, found in self.ranked[:at])
-        return [*self.reasons[:before], *extra[2], *self.reasons[before:]]
+        ranked, reasons = self._rank()
+        at = bisect_right(ranked, _rank_order(extra), key=_rank_order)
+        before = sum(len(found) for _, _, found in ranked[:at])
+        return [*reasons[:before], *extra[2], *reasons[before:]]
 
 
 class Scorer:
@@ -448,23 +487,17 @@ class Scorer:
             _NO_HISTORY,  # continuity: the pair's
         )
         values = [round(part[0], 4) for part in parts]
-        weights = self.weights
-        contributions = [w * v for w, v in zip(weights, values, strict=True)]
-        ranked = sorted(
-            (
-                (contributions[i], i, parts[i][1])
-                for i in range(len(COMPONENTS))
-                if weights[i] > 0 and values[i] >= 0.005 and parts[i][1]
-            ),
-            key=_rank_order,
-        )
-        return _Base(
-            dict(zip(COMPONENTS, values, strict=True)),
-            sum(contributions),
-            ranked,
-            [reason for _, _, found in ranked for reason in found],
-            time,
-        )
+        contributions = [w * v for w, v in zip(self.weights, values, strict=True)]
+        return _Base(parts, self.weights, values, contributions, time)
+
+    def with_text(self, partial: F, text: F) -> F:
+        """A base's weighted sum with the pair's (rounded) text relevance: one expression for
+        a pair (floats) and for a cohort's pair matrix (numpy arrays, the same IEEE additions
+        and products in the same order, so the same bits)."""
+        return partial + self.weights[_TEXT] * text
+
+    def final(self, total: float) -> float:
+        return round(total / self.total_weight, 4)
 
     def score(
         self, ask: Ask, mentor: MentorFacts, pair: PairFacts
@@ -481,7 +514,7 @@ class Scorer:
         components = base.components.copy()
         components["text"] = text
         text_part = weights[_TEXT] * text
-        total = base.partial + text_part
+        total = self.with_text(base.partial, text)
         blocks: list[tuple[float, int, list[str]]] = []
         if weights[_TEXT] > 0 and text >= 0.005:
             reason = f"Your ask matches their profile (text relevance {text:.2f})"
@@ -502,7 +535,7 @@ class Scorer:
         else:
             ranked = sorted([*base.ranked, *blocks], key=_rank_order)
             reasons = [reason for _, _, found in ranked for reason in found]
-        return PairScore(round(total / self.total_weight, 4), components, reasons), base
+        return PairScore(self.final(total), components, reasons), base
 
     def evaluate(self, ask: Ask, mentor: MentorFacts, pair: PairFacts) -> Evaluation | None:
         """`score`, with what recommendations also show or filter on."""
@@ -593,12 +626,13 @@ async def score_pairs(
     mentee_ids: Sequence[str],
     mentor_ids: Sequence[str],
     asks: Mapping[str, str] | None = None,
-) -> dict[tuple[str, str], PairScore]:
+) -> "PairScores":
     """Every (mentee, mentor) pair's score under the app's policy, in a fixed number of
     statements. `asks` gives a mentee's ask text; otherwise the skills they seek and their
     goals stand for it. Pairs a hard filter that does not depend on time excludes (an inactive
     mentor, a dismissal, no shared language), and unknown ids, are absent. Availability and
-    load look at the next 7 days."""
+    load look at the next 7 days. The scores are one matrix; a pair's components and reasons
+    are made when it is looked up (PairScores)."""
     now = utcnow()
     mentees = await repository.mentees(db, app_id, mentee_ids)
     given = asks or {}
@@ -619,11 +653,100 @@ async def score_pairs(
         for mentee in mentees.values()
     ]
     context = await load(db, app_id=app_id, asks=prepared, mentor_ids=mentor_ids, now=now)
-    scorer = context.scorer(now)
-    found: dict[tuple[str, str], PairScore] = {}
-    for ask in prepared:
-        for mentor in context.mentors:
-            scored = scorer.score(ask, mentor, context.pair(ask.mentee.id, mentor.id))
-            if scored is not None:
-                found[(ask.mentee.id, mentor.id)] = scored[0]
-    return found
+    return score_all(context, prepared, context.scorer(now))
+
+
+class PairScores(Mapping[tuple[str, str], PairScore]):
+    """(mentee, mentor) -> PairScore for the pairs the hard filters keep, held as one matrix of
+    scores (8 bytes a pair); a pair's components and reasons are made by `Scorer.score` when
+    the pair is looked up (a cohort shows those of its chosen pairs only)."""
+
+    def __init__(
+        self,
+        asks: Sequence[Ask],
+        context: Context,
+        scorer: Scorer,
+        scores: np.ndarray,  # asks x mentors, NaN where a hard filter excludes the pair
+    ) -> None:
+        self._asks = asks
+        self._context = context
+        self._scorer = scorer
+        self._scores = scores
+        self._rows = {a.mentee.id: i for i, a in enumerate(asks)}
+        self._columns = {m.id: j for j, m in enumerate(context.mentors)}
+
+    def _at(self, pair: tuple[str, str]) -> tuple[int, int] | None:
+        i, j = self._rows.get(pair[0]), self._columns.get(pair[1])
+        if i is None or j is None or np.isnan(self._scores[i, j]):
+            return None
+        return i, j
+
+    def __getitem__(self, pair: tuple[str, str]) -> PairScore:
+        at = self._at(pair)
+        if at is None:
+            raise KeyError(pair)
+        ask, mentor = self._asks[at[0]], self._context.mentors[at[1]]
+        found = self._scorer.score(ask, mentor, self._context.pair(pair[0], pair[1]))
+        assert found is not None  # the matrix keeps what score keeps
+        return found[0]
+
+    def __contains__(self, pair: object) -> bool:
+        return isinstance(pair, tuple) and len(pair) == 2 and self._at(pair) is not None
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        mentors = self._context.mentors
+        for i, j in zip(*np.nonzero(~np.isnan(self._scores)), strict=True):
+            yield self._asks[i].mentee.id, mentors[j].id
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(~np.isnan(self._scores)))
+
+    def scores(self) -> dict[tuple[str, str], float]:
+        """Every kept pair's score alone (what a solver needs), without making PairScores."""
+        mentors = self._context.mentors
+        rows, columns = np.nonzero(~np.isnan(self._scores))
+        values = self._scores[rows, columns].tolist()
+        return {
+            (self._asks[i].mentee.id, mentors[j].id): value
+            for i, j, value in zip(rows.tolist(), columns.tolist(), values, strict=True)
+        }
+
+
+def score_all(context: Context, asks: Sequence[Ask], scorer: Scorer) -> PairScores:
+    """Every (ask, mentor) pair of the context scored by `scorer`'s rule, over the pair matrix:
+    a base per (profile, mentor) as `Scorer.score` finds it, plus the text relevance in one
+    array expression (`Scorer.with_text`); the few pairs with a past or a mark (continuity, a
+    dismissal) go through `Scorer.score` itself. tests/matching/test_score_matrix.py checks
+    that every pair's score equals `Scorer.score`'s."""
+    mentors = context.mentors
+    rows = {a.mentee.id: i for i, a in enumerate(asks)}
+    columns = {m.id: j for j, m in enumerate(mentors)}
+    partial = np.full((len(asks), len(mentors)), np.nan)
+    by_profile: dict[int, np.ndarray] = {}
+    for i, ask in enumerate(asks):
+        profile = scorer._profile(ask)
+        row = by_profile.get(profile)
+        if row is None:
+            row = np.full(len(mentors), np.nan)
+            for j, mentor in enumerate(mentors):
+                base = scorer._base(ask, mentor) if mentor.active else None
+                if base is not None:
+                    row[j] = base.partial
+            by_profile[profile] = row
+        partial[i] = row
+    text = np.zeros_like(partial)
+    for (mentee_id, mentor_id), value in context.texts.items():
+        row_at, column_at = rows.get(mentee_id), columns.get(mentor_id)
+        if row_at is not None and column_at is not None:
+            text[row_at, column_at] = round(value, 4)
+    final = scorer.final
+    flat = scorer.with_text(partial, text).ravel().tolist()
+    scores = np.array([final(total) for total in flat]).reshape(partial.shape)
+    # Continuity and dismissals: a few pairs, by the rule itself.
+    for pair in {*context.marks, *context.histories}:
+        row_at, column_at = rows.get(pair[0]), columns.get(pair[1])
+        if row_at is None or column_at is None:
+            continue
+        found = scorer.score(asks[row_at], mentors[column_at], context.pair(*pair))
+        scores[row_at, column_at] = np.nan if found is None else found[0].score
+    return PairScores(asks, context, scorer, scores)

@@ -8,9 +8,12 @@ policy is the API key's (403 for members).
 A recommendation runs in two steps. Retrieval: the database's text engine finds the mentors
 the ask's words match (and, when skills are listed, the mentors offering them), keeps those
 the hard filters it can check allow (active, language, format, length, levels, not dismissed),
-and returns the most relevant CANDIDATES. Ranking: scoring.py scores each (its facts read in a
-fixed number of statements), the slot engine drops those with no free slot in the window (or,
-with no window, a full week), and the best `limit` are answered.
+checking them in order of relevance until CANDIDATES pass, and returns those. `excluded_count`
+counts the mentors examined and left out: by those filters (the found ones ranked above the
+last candidate kept, or all found ones when fewer pass) and by the slot engine.
+Ranking: scoring.py scores each (its facts read in a fixed number of statements), the slot
+engine drops those with no free slot in the window (or, with no window, a full week), and the
+best `limit` are answered.
 """
 
 from dataclasses import dataclass

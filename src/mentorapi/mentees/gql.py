@@ -132,6 +132,7 @@ class Query:
             node=lambda v: _node(info, v),
             sort="created",
             key=lambda v: [v.mentee.id],
+            info=info,
         )
 
     @strawberry.field

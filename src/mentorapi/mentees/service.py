@@ -27,10 +27,14 @@ class MenteeView:
     seeking: list[tuple[MenteeSkill, Skill]]
 
 
+def not_found(mentee_id: str) -> NotFound:
+    return NotFound(f"no mentee {mentee_id}")
+
+
 async def get(*, db_session: AsyncSession, app_id: str, mentee_id: str) -> Mentee:
     mentee = await repository.get(db_session, app_id, mentee_id)
     if mentee is None:
-        raise NotFound(f"no mentee {mentee_id}")
+        raise not_found(mentee_id)
     return mentee
 
 

@@ -360,6 +360,7 @@ class MentoringEventType:
         return Connection[RegistrationType].build(
             rows,
             cursor,
+            info=info,
             node=RegistrationType.from_model,
             sort="member",
             key=lambda r: [r.member_id],
@@ -529,6 +530,7 @@ class Query:
         return Connection[MentoringEventType].build(
             views,
             cursor,
+            info=info,
             node=MentoringEventType.from_view,
             sort="created",
             key=lambda v: [v.event.id],

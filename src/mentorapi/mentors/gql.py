@@ -12,6 +12,7 @@ from mentorapi.availability.models import Availability
 from mentorapi.feedback.gql import FeedbackType
 from mentorapi.graphql.context import Info
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
+from mentorapi.graphql.loaders import load_all
 from mentorapi.graphql.lookahead import selects
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
 from mentorapi.kit.pagination import DEFAULT_LIMIT
@@ -168,7 +169,7 @@ async def mentor_objects(info: Info, mentors: Sequence[MentorFields], *at: str) 
     do not fit that shape."""
     if not selects(info, *at, "skills"):
         return [MentorType.from_model(m, SkillsNotLoaded()) for m in mentors]
-    links = await info.context.loaders.mentor_skills.load_many([m.id for m in mentors])
+    links = await load_all(info.context.loaders.mentor_skills, [m.id for m in mentors])
     skills: dict[str, SkillType] = {}  # a page's mentors share a few skills: one object each
 
     def skill(row: SkillFields) -> SkillType:
@@ -266,6 +267,7 @@ class Query:
             node=lambda pair: pair[1],
             sort=order.value,
             key=lambda pair: service.cursor_values(pair[0].mentor, order),
+            info=info,
         )
 
     @strawberry.field

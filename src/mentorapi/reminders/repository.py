@@ -5,13 +5,17 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    Integer,
+    String,
     Table,
     bindparam,
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlmodel import col
@@ -63,17 +67,34 @@ async def get_mentor_policy(
     return (await db_session.exec(query)).first()
 
 
-async def mentor_offsets(
+async def policies(
     db_session: AsyncSession, app_id: str, mentor_ids: Iterable[str]
-) -> dict[str, list[int]]:
-    """The mentors' own offsets, for those that have them."""
-    ids = sorted(set(mentor_ids))
-    if not ids:
-        return {}
-    query = sm_select(MentorReminderPolicy).where(
-        col(MentorReminderPolicy.app_id) == app_id, col(MentorReminderPolicy.mentor_id).in_(ids)
+) -> tuple[tuple[list[int], int] | None, dict[str, list[int]]]:
+    """The app's policy (offsets, feedback delay; None: it never set one) and the mentors' own
+    offsets, for those that have them, in one statement (every session change plans its
+    reminders with these, while it holds the mentor's lock)."""
+    app = select(
+        literal(None, String).label("mentor_id"),
+        col(ReminderPolicy.offsets_minutes),
+        col(ReminderPolicy.feedback_request_delay_minutes),
+    ).where(col(ReminderPolicy.app_id) == app_id)
+    mentors = select(
+        col(MentorReminderPolicy.mentor_id),
+        col(MentorReminderPolicy.offsets_minutes),
+        literal(None, Integer),
+    ).where(
+        col(MentorReminderPolicy.app_id) == app_id,
+        col(MentorReminderPolicy.mentor_id).in_(sorted(set(mentor_ids))),
     )
-    return {p.mentor_id: list(p.offsets_minutes) for p in (await db_session.exec(query)).all()}
+    found: tuple[list[int], int] | None = None
+    offsets: dict[str, list[int]] = {}
+    connection = await db_session.connection()
+    for mentor_id, minutes, delay in (await connection.execute(union_all(app, mentors))).all():
+        if mentor_id is None:
+            found = (list(minutes), delay)
+        else:
+            offsets[mentor_id] = list(minutes)
+    return found, offsets
 
 
 async def delete_mentor_policy(db_session: AsyncSession, policy: MentorReminderPolicy) -> None:

@@ -77,6 +77,10 @@ def defaults(app_id: str) -> ReminderPolicy:
 
 @dataclass(frozen=True)
 class Policy:
+    """What plans the sessions of these mentors (`mentor_ids`) of one app."""
+
+    app_id: str
+    mentor_ids: frozenset[str]
     offsets: list[int]
     feedback_delay: timedelta
     mentor_offsets: dict[str, list[int]]
@@ -85,12 +89,17 @@ class Policy:
         return self.mentor_offsets.get(mentor_id, self.offsets)
 
 
-async def _policy(db_session: AsyncSession, app_id: str, mentor_ids: set[str]) -> Policy:
-    row = await repository.get_policy(db_session, app_id) or defaults(app_id)
+async def policy_for(db_session: AsyncSession, app_id: str, mentor_ids: set[str]) -> Policy:
+    """The policy for sessions of these mentors, for `plan_sessions(..., policy=)`: a caller
+    that plans under a lock the policy does not need reads it before taking the lock."""
+    found, mentor_offsets = await repository.policies(db_session, app_id, mentor_ids)
+    offsets, delay = found or (DEFAULT_OFFSETS, DEFAULT_FEEDBACK_DELAY_MINUTES)
     return Policy(
-        offsets=list(row.offsets_minutes),
-        feedback_delay=timedelta(minutes=row.feedback_request_delay_minutes),
-        mentor_offsets=await repository.mentor_offsets(db_session, app_id, mentor_ids),
+        app_id=app_id,
+        mentor_ids=frozenset(mentor_ids),
+        offsets=list(offsets),
+        feedback_delay=timedelta(minutes=delay),
+        mentor_offsets=mentor_offsets,
     )
 
 
@@ -298,15 +307,21 @@ async def plan_sessions(
     now: datetime,
     new: bool = False,
     completing: bool = False,
+    policy: Policy | None = None,
 ) -> None:
     """Bring the rows of these sessions (of one app, each locked by the caller, or new) in
     line with their state: rows no longer wanted go, wanted rows still to come are written.
     `new`: the sessions were just created (nothing to read). `completing`: they were just
-    completed, so their feedback requests go now if their time has passed."""
+    completed, so their feedback requests go now if their time has passed. `policy`: read
+    already (`policy_for`), for these sessions' app and mentors."""
     if not sessions:
         return
     app_id = sessions[0].app_id
-    policy = await _policy(db_session, app_id, {s.mentor_id for s in sessions})
+    mentor_ids = {s.mentor_id for s in sessions}
+    if policy is None:
+        policy = await policy_for(db_session, app_id, mentor_ids)
+    if policy.app_id != app_id or not mentor_ids <= policy.mentor_ids:
+        raise ValueError("the policy was read for other sessions")
     plan = {p.key: p for s in sessions for p in wanted(s, policy)}
     existing: dict[str, ScheduledNotification] = {}
     if not new:

@@ -424,7 +424,12 @@ class Query:
                 starts_before=args.to,
             )
         return Connection[SessionType].build(
-            sessions, cursor, node=SessionType.from_model, sort="created", key=lambda s: [s.id]
+            sessions,
+            cursor,
+            node=SessionType.from_model,
+            sort="created",
+            key=lambda s: [s.id],
+            info=info,
         )
 
     @strawberry.field

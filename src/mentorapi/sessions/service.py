@@ -32,6 +32,7 @@ from mentorapi.apps.caller import (
     require_party,
 )
 from mentorapi.availability import service as availability_service
+from mentorapi.availability.service import BookingFacts
 from mentorapi.availability.slots import Rules, why_not
 from mentorapi.db.integrity import flush_or_conflict
 from mentorapi.db.uow import writable
@@ -65,7 +66,7 @@ from mentorapi.sessions.schemas import (
     session_json,
 )
 from mentorapi.webhooks import outbox
-from mentorapi.webhooks.models import EventType
+from mentorapi.webhooks.models import EventType, WebhookEndpoint
 from mentorapi.webhooks.outbox import NewEvent
 
 ASYNC_ANSWER_WITHIN = timedelta(days=7)
@@ -107,9 +108,14 @@ async def _record(
     session: Session,
     type: EventType,
     before: dict[str, Any] | None = None,
+    *,
+    endpoints: list[WebhookEndpoint] | None = None,
 ) -> None:
     await outbox.record_many(
-        db_session, app_id=session.app_id, events=[_event(session, type, before)]
+        db_session,
+        app_id=session.app_id,
+        events=[_event(session, type, before)],
+        endpoints=endpoints,
     )
 
 
@@ -185,15 +191,8 @@ async def list_sessions(
 # --- booking -----------------------------------------------------------------------------------
 
 
-async def check_offer(
-    db_session: AsyncSession,
-    mentor: Mentor,
-    *,
-    format: Format,
-    duration_minutes: SessionLength,
-    skill_id: str,
-) -> None:
-    """What the mentor offers: the format, the length, the skill (a 422 at the body's field)."""
+def check_terms(mentor: Mentor, *, format: Format, duration_minutes: SessionLength) -> None:
+    """The format and the length the mentor offers (a 422 at the body's field)."""
     if format.value not in mentor.formats:
         raise InvalidInput(
             f"the mentor offers the formats {mentor.formats}", loc=["body", "format"]
@@ -203,8 +202,41 @@ async def check_offer(
             f"the mentor offers sessions of {mentor.session_lengths} minutes",
             loc=["body", "duration_minutes"],
         )
+
+
+def _skill_not_offered() -> InvalidInput:
+    return InvalidInput("the mentor does not offer this skill", loc=["body", "skill_id"])
+
+
+async def check_offer(
+    db_session: AsyncSession,
+    mentor: Mentor,
+    *,
+    format: Format,
+    duration_minutes: SessionLength,
+    skill_id: str,
+) -> None:
+    """What the mentor offers: the format, the length, the skill (a 422 at the body's field)."""
+    check_terms(mentor, format=format, duration_minutes=duration_minutes)
     if not await repository.offers_skill(db_session, mentor.app_id, mentor.id, skill_id):
-        raise InvalidInput("the mentor does not offer this skill", loc=["body", "skill_id"])
+        raise _skill_not_offered()
+
+
+async def _unguarded(
+    db_session: AsyncSession, app_id: str, mentor_id: str
+) -> tuple[list[WebhookEndpoint], reminders.Policy]:
+    """What a new booking writes with but the mentor's lock does not guard (the app's webhook
+    endpoints, the reminder policy), read before the lock: every round trip made while the
+    mentor is locked is one that all other bookings of the mentor wait for."""
+    endpoints = await outbox.subscribers(db_session, app_id)
+    return endpoints, await reminders.policy_for(db_session, app_id, {mentor_id})
+
+
+async def _lock(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor:
+    mentor = await repository.lock_mentor(db_session, app_id, mentor_id)
+    if mentor is None:
+        raise NotFound(f"no mentor {mentor_id}")
+    return mentor
 
 
 async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> None:
@@ -215,21 +247,24 @@ async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> 
 
 
 async def _check_ask(
-    db_session: AsyncSession, app_id: str, data: SessionCreate
-) -> tuple[Mentor, Rules, bool]:
-    """Everything about a booking except the time: the mentor and the mentee (locked, in that
-    order), the mentor's rules."""
-    mentor = await repository.lock_mentor(db_session, app_id, data.mentor_id)
-    if mentor is None:
-        raise NotFound(f"no mentor {data.mentor_id}")
-    await lock_mentee(db_session, app_id, data.mentee_id)
-    await check_offer(
-        db_session,
-        mentor,
-        format=data.format,
-        duration_minutes=data.duration_minutes,
-        skill_id=data.skill_id,
+    db_session: AsyncSession,
+    mentor: Mentor,
+    data: SessionCreate,
+    span: tuple[datetime, datetime] | None,
+) -> BookingFacts:
+    """Everything about a booking of the locked mentor except the time, and what the time is
+    checked against (over `span`, from the first start to the last end asked for; None for an
+    async session), read in one statement: every round trip made while the mentor is locked
+    is one that all other bookings of the mentor wait for. Then the mentee is locked (after
+    the mentor: the order every change keeps)."""
+    facts = await availability_service.booking_facts(
+        db_session, mentor, mentee_id=data.mentee_id, skill_id=data.skill_id, span=span
     )
+    if not facts.mentee_found:
+        raise mentees_service.not_found(data.mentee_id)
+    check_terms(mentor, format=data.format, duration_minutes=data.duration_minutes)
+    if not facts.offers_skill:
+        raise _skill_not_offered()
     if data.format is Format.async_:
         if data.starts_at is not None:
             raise InvalidInput("an async session has no start time", loc=["body", "starts_at"])
@@ -239,8 +274,8 @@ async def _check_ask(
                 "starts_at is required (only async sessions have none)", loc=["body", "starts_at"]
             )
         whole_minute(data.starts_at, ["body", "starts_at"])
-    rules, auto_accept = await availability_service.rules_for(db_session, mentor)
-    return mentor, rules, auto_accept
+    await lock_mentee(db_session, mentor.app_id, data.mentee_id)
+    return facts
 
 
 def whole_minute(value: datetime, loc: list[str | int]) -> None:
@@ -317,9 +352,20 @@ async def check_mentee_free(
     end: datetime,
     *,
     current: datetime,
+    exclude_session_id: str | None = None,
 ) -> None:
-    """A one-to-one session's mentee holds no seat at that time (the mentee row locked)."""
-    found = await places.of_mentees(db_session, app_id, [mentee_id], start, end, now=current)
+    """A one-to-one session's mentee holds no seat and no other session at that time (the
+    mentee row locked, so none can slip in before the commit)."""
+    found = await places.of_mentees(
+        db_session,
+        app_id,
+        [mentee_id],
+        start,
+        end,
+        now=current,
+        with_sessions=True,
+        exclude_session_id=exclude_session_id,
+    )
     if places.clashing(found, start, end):
         raise slot_conflict(places.ELSEWHERE, start)
 
@@ -329,20 +375,24 @@ async def book(
 ) -> Session:
     # A member books only for themself; any other mentee does not exist for them.
     require_mentee(actor, data.mentee_id)
-    mentor, rules, auto_accept = await _check_ask(db_session, app_id, data)
+    endpoints, policy = await _unguarded(db_session, app_id, data.mentor_id)
+    mentor = await _lock(db_session, app_id, data.mentor_id)
     starts_at = data.starts_at.astimezone(UTC) if data.starts_at else None
-    current = now()
+    span = None
     if starts_at is not None:
-        ends_at = starts_at + timedelta(minutes=data.duration_minutes)
-        await check_slot(db_session, mentor, rules, starts_at, ends_at, current=current)
-        await check_mentee_free(
-            db_session, app_id, data.mentee_id, starts_at, ends_at, current=current
-        )
-    session = _new_session(app_id, data, auto_accept, starts_at)
+        span = (starts_at, starts_at + timedelta(minutes=data.duration_minutes))
+    facts = await _check_ask(db_session, mentor, data, span)
+    current = now()
+    if span is not None:
+        reason = why_not(facts.rules, facts.calendar, *span, current)
+        if reason is not None:
+            raise slot_conflict(reason, span[0])
+        await check_mentee_free(db_session, app_id, data.mentee_id, *span, current=current)
+    session = _new_session(app_id, data, facts.auto_accept, starts_at)
     db_session.add(session)
     await flush_or_conflict(db_session, SLOT_TAKEN)
-    await _record(db_session, session, _created_event(session))
-    await reminders.plan_sessions(db_session, [session], now=current, new=True)
+    await _record(db_session, session, _created_event(session), endpoints=endpoints)
+    await reminders.plan_sessions(db_session, [session], now=current, new=True, policy=policy)
     return session
 
 
@@ -364,17 +414,26 @@ async def create_series(
         raise InvalidInput(
             "a series needs start times; async sessions cannot repeat", loc=["body", "format"]
         )
-    mentor, rules, auto_accept = await _check_ask(db_session, app_id, data)
-    assert data.starts_at is not None  # _check_ask: only async sessions have none
+    endpoints, policy = await _unguarded(db_session, app_id, data.mentor_id)
+    mentor = await _lock(db_session, app_id, data.mentor_id)
     duration = timedelta(minutes=data.duration_minutes)
-    starts = occurrences(data.starts_at, mentor.timezone, data.count, data.interval_weeks)
-    calendar = await availability_service.calendar_for(
-        db_session, mentor, starts[0], starts[-1] + duration, rules=rules
+    starts = []
+    if data.starts_at is not None:  # else _check_ask refuses it
+        starts = occurrences(data.starts_at, mentor.timezone, data.count, data.interval_weeks)
+    facts = await _check_ask(
+        db_session, mentor, data, (starts[0], starts[-1] + duration) if starts else None
     )
+    rules, calendar = facts.rules, facts.calendar
     conflicts = []
     current = now()
     seated = await places.of_mentees(
-        db_session, app_id, [data.mentee_id], starts[0], starts[-1] + duration, now=current
+        db_session,
+        app_id,
+        [data.mentee_id],
+        starts[0],
+        starts[-1] + duration,
+        now=current,
+        with_sessions=True,
     )
     for index, start in enumerate(starts):
         reason = why_not(rules, calendar, start, start + duration, current)
@@ -405,14 +464,14 @@ async def create_series(
     await db_session.flush()
     sessions = []
     for start in starts:
-        session = _new_session(app_id, data, auto_accept, start)
+        session = _new_session(app_id, data, facts.auto_accept, start)
         session.series_id = series.id
         sessions.append(session)
     db_session.add_all(sessions)
     await flush_or_conflict(db_session, SLOT_TAKEN)
     created = [_event(session, _created_event(session)) for session in sessions]
-    await outbox.record_many(db_session, app_id=app_id, events=created)
-    await reminders.plan_sessions(db_session, sessions, now=current, new=True)
+    await outbox.record_many(db_session, app_id=app_id, events=created, endpoints=endpoints)
+    await reminders.plan_sessions(db_session, sessions, now=current, new=True, policy=policy)
     return series, sessions
 
 
@@ -626,7 +685,13 @@ async def reschedule(
     )
     await lock_mentee(db_session, app_id, session.mentee_id)
     await check_mentee_free(
-        db_session, app_id, session.mentee_id, new_start, new_end, current=current
+        db_session,
+        app_id,
+        session.mentee_id,
+        new_start,
+        new_end,
+        current=current,
+        exclude_session_id=session.id,
     )
     before = session_json(session)
     session.history = moved_history(session.history, session.starts_at, session.ends_at)

@@ -81,9 +81,16 @@ class UpdateSkillInput:
     description: str | None = strawberry.UNSET
 
 
-def skill_connection(rows: list[Skill], next_cursor: str | None) -> Connection[SkillType]:
+def skill_connection(
+    info: Info, rows: list[Skill], next_cursor: str | None
+) -> Connection[SkillType]:
     return Connection[SkillType].build(
-        rows, next_cursor, node=SkillType.from_model, sort="slug", key=lambda s: [s.slug, s.id]
+        rows,
+        next_cursor,
+        node=SkillType.from_model,
+        sort="slug",
+        key=lambda s: [s.slug, s.id],
+        info=info,
     )
 
 
@@ -104,7 +111,7 @@ class Query:
             rows, cursor = await service.list_skills(
                 db_session=db_session, app_id=app_id, page=page, category=args.category, q=args.q
             )
-        return skill_connection(rows, cursor)
+        return skill_connection(info, rows, cursor)
 
     @strawberry.field
     async def skill(self, info: Info, id: strawberry.ID) -> SkillType:

@@ -120,9 +120,16 @@ class EventFilter:
     object_id: str | None = None
 
 
-def _endpoints(rows: list[WebhookEndpoint], cursor: str | None) -> Connection[WebhookEndpointType]:
+def _endpoints(
+    info: Info, rows: list[WebhookEndpoint], cursor: str | None
+) -> Connection[WebhookEndpointType]:
     return Connection[WebhookEndpointType].build(
-        rows, cursor, node=WebhookEndpointType.from_model, sort="id", key=lambda e: [e.id]
+        rows,
+        cursor,
+        node=WebhookEndpointType.from_model,
+        sort="id",
+        key=lambda e: [e.id],
+        info=info,
     )
 
 
@@ -141,7 +148,7 @@ class Query:
             rows, cursor = await service.list_endpoints(
                 db_session=db_session, app_id=app_id, page=page
             )
-        return _endpoints(rows, cursor)
+        return _endpoints(info, rows, cursor)
 
     @strawberry.field
     async def webhook_endpoint(self, info: Info, id: strawberry.ID) -> WebhookEndpointType:
@@ -169,7 +176,12 @@ class Query:
                 db_session=db_session, app_id=app_id, endpoint_id=whe, page=page
             )
         return Connection[DeliveryAttemptType].build(
-            rows, cursor, node=DeliveryAttemptType.from_model, sort="-id", key=lambda a: [a.id]
+            rows,
+            cursor,
+            node=DeliveryAttemptType.from_model,
+            sort="-id",
+            key=lambda a: [a.id],
+            info=info,
         )
 
     @strawberry.field(description="The event log, newest first (API key only).")
@@ -192,7 +204,7 @@ class Query:
                 object_id=args.object_id,
             )
         return Connection[EventType_].build(
-            rows, cursor, node=EventType_.from_model, sort="-id", key=lambda e: [e.id]
+            rows, cursor, node=EventType_.from_model, sort="-id", key=lambda e: [e.id], info=info
         )
 
     @strawberry.field

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mentorapi.kit.ids import new_id
 from mentorapi.kit.timezones import utcnow
 from mentorapi.webhooks import repository
-from mentorapi.webhooks.models import Delivery, DeliveryStatus, Event, EventType, WebhookEndpoint
+from mentorapi.webhooks.models import DeliveryStatus, Event, EventType, WebhookEndpoint
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,28 @@ async def record(
     return event
 
 
+async def subscribers(db_session: AsyncSession, app_id: str) -> list[WebhookEndpoint]:
+    """The app's enabled endpoints, for `record_many(..., endpoints=)`: a caller that records
+    under a lock the endpoints do not need reads them before taking the lock."""
+    return await repository.enabled_endpoints(db_session, app_id)
+
+
 async def record_many(
-    db_session: AsyncSession, *, app_id: str, events: Sequence[NewEvent]
+    db_session: AsyncSession,
+    *,
+    app_id: str,
+    events: Sequence[NewEvent],
+    endpoints: Sequence[WebhookEndpoint] | None = None,
 ) -> list[Event]:
-    """`record` for several events of one app (a series' 26 bookings): the endpoints read once,
-    the objects' last sequence numbers in one query, the events and the deliveries written in
-    one flush each, in order."""
+    """`record` for several events of one app (a series' 26 bookings): the endpoints read once
+    (or given: `subscribers`), the objects' last sequence numbers in one query, the events and
+    the deliveries written in one flush each, in order."""
     if not events:
         return []
-    endpoints = await repository.enabled_endpoints(db_session, app_id)
+    if endpoints is None:
+        endpoints = await subscribers(db_session, app_id)
+    elif any(e.app_id != app_id for e in endpoints):
+        raise ValueError("endpoints of another app")
     return await _write(
         db_session,
         app_id,
@@ -108,16 +121,33 @@ async def _write(
     await db_session.flush()  # the event rows first: deliveries reference them
     now = utcnow()
     deliveries = [
-        Delivery(app_id=app_id, event_id=event.id, endpoint_id=endpoint.id, next_attempt_at=now)
+        _delivery(app_id, event.id, endpoint.id, now)
         for event, new in zip(rows, events, strict=True)
         for endpoint in endpoints_for(new.type)
     ]
     if deliveries:
         # The workers wake at commit: a trigger on deliveries NOTIFYs them (migration
         # e6a2c4b8d0f1), with no round trip of its own.
-        db_session.add_all(deliveries)
-        await db_session.flush()
+        await repository.insert_deliveries(db_session, deliveries)
     return rows
+
+
+def _delivery(app_id: str, event_id: str, endpoint_id: str, now: datetime) -> dict[str, Any]:
+    """A pending delivery, due now, as a row: written without an ORM object (nobody reads it
+    back in the transaction that records it; building a `Delivery` cost more than its insert)."""
+    return {
+        "id": new_id("dlv"),
+        "app_id": app_id,
+        "created_at": now,
+        "updated_at": now,
+        "event_id": event_id,
+        "endpoint_id": endpoint_id,
+        "status": DeliveryStatus.pending.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_status_code": None,
+        "last_error": None,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,21 +200,7 @@ async def record_given(
         for endpoint in endpoints.get(given.app_id, []):
             if endpoint.events and given.type.value not in endpoint.events:
                 continue
-            deliveries.append(
-                {
-                    "id": new_id("dlv"),
-                    "app_id": given.app_id,
-                    "created_at": now,
-                    "updated_at": now,
-                    "event_id": given.id,
-                    "endpoint_id": endpoint.id,
-                    "status": DeliveryStatus.pending.value,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "last_status_code": None,
-                    "last_error": None,
-                }
-            )
+            deliveries.append(_delivery(given.app_id, given.id, endpoint.id, now))
     # Through the ORM: on SQLite the subscription feed (graphql/feed.py) hears new event rows
     # at flush; on PostgreSQL a trigger announces them at commit.
     db_session.add_all(written)
