@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from mentorapi.config import get_settings
 from mentorapi.db.models import metadata
 from mentorapi.db.tenancy import CrossTenant, across_tenants
+from mentorapi.matching.models import compared
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -32,6 +33,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by copying tables
         compare_type=True,
+        include_object=compared(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

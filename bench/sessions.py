@@ -296,6 +296,19 @@ async def run() -> dict[str, Any]:
                 client, "/v1/webhook-endpoints", {"url": "https://example.com/mentorapi-bench"}
             )
             mentors = [await _mentor(client, n, skill["id"]) for n in range(BOOKING_MENTORS)]
+            # A mentee per mentor: a mentee is never in two places at once (a second booking of
+            # one mentee at a time they are booked is a 409), and these book every mentor at the
+            # same times.
+            mentees = [
+                (
+                    await _post_json(
+                        client,
+                        "/v1/mentees",
+                        {"external_id": f"bench-mentee-{n}", "name": "Mentee", "timezone": "UTC"},
+                    )
+                )["id"]
+                for n in range(BOOKING_MENTORS)
+            ]
             # The slots mentor, with 200 sessions over its next four weeks (the fleet bench's too).
             path = await slots_mentor(client, base, skill, mentee)
             others = [
@@ -307,7 +320,7 @@ async def run() -> dict[str, Any]:
             jobs = [
                 _booking(
                     mentors[i % BOOKING_MENTORS],
-                    mentee["id"],
+                    mentees[i % BOOKING_MENTORS],
                     skill["id"],
                     base + timedelta(minutes=15 * (i // BOOKING_MENTORS)),
                 )
@@ -324,7 +337,9 @@ async def run() -> dict[str, Any]:
             # every booking made here retried with its key: one session per slot, replays.
             later = base + timedelta(days=2)
             contended = [
-                _booking(mentors[i % BOOKING_MENTORS], mentee["id"], skill["id"], later)
+                _booking(
+                    mentors[i % BOOKING_MENTORS], mentees[i % BOOKING_MENTORS], skill["id"], later
+                )
                 | {
                     "starts_at": (
                         later + timedelta(minutes=15 * (i // BOOKING_MENTORS))
@@ -353,7 +368,12 @@ async def run() -> dict[str, Any]:
             # Weekly series of 26, each for a mentor at a time of its own.
             series_jobs = [
                 {
-                    **_booking(mentors[i % BOOKING_MENTORS], mentee["id"], skill["id"], base),
+                    **_booking(
+                        mentors[i % BOOKING_MENTORS],
+                        mentees[i % BOOKING_MENTORS],
+                        skill["id"],
+                        base,
+                    ),
                     "starts_at": (
                         base + timedelta(days=3, minutes=15 * (i // BOOKING_MENTORS))
                     ).isoformat(),

@@ -95,13 +95,24 @@ async def run(
                     client, "/v1/webhook-endpoints", {"url": "https://example.com/mentorapi-bench"}
                 )
                 mentors = [await _mentor(client, n, skill["id"]) for n in range(MENTORS)]
+                # A mentee per mentor, as the load bench: a mentee is never in two places.
+                mentees = [mentee["id"]] + [
+                    (
+                        await _post_json(
+                            client,
+                            "/v1/mentees",
+                            {"external_id": f"profile-mentee-{n}", "name": "M", "timezone": "UTC"},
+                        )
+                    )["id"]
+                    for n in range(1, MENTORS)
+                ]
 
             def jobs(base: datetime) -> Iterator[bytes]:
                 # Distinct (mentor, slot) pairs, mentors in turn, as the load bench books them.
                 i = 0
                 while True:
                     starts = base + timedelta(minutes=15 * (i // MENTORS))
-                    body = _booking(mentors[i % MENTORS], mentee["id"], skill["id"], starts)
+                    body = _booking(mentors[i % MENTORS], mentees[i % MENTORS], skill["id"], starts)
                     yield json.dumps(body).encode()
                     i += 1
 

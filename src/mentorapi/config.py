@@ -66,6 +66,19 @@ class Settings(BaseSettings):
     scheduler_batch_size: int = Field(default=500, ge=1, le=5000)
     reminder_grace_seconds: float = Field(default=300.0, ge=0, le=86400)
 
+    # Jobs (src/mentorapi/jobs/: match runs, large schedules) run wherever webhooks are
+    # delivered. A claimed job is due again after its lease if its worker died (renewed while
+    # it runs); a job whose handler keeps failing fails after this many attempts.
+    job_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    job_max_attempts: int = Field(default=3, ge=1, le=20)
+
+    # The live feed of a speed-mentoring event (GET /v1/mentoring-events/{id}/live, Server-Sent
+    # Events): a comment line this often keeps proxies from closing an idle stream; one caller
+    # (an API key, a member) holds at most this many streams open in one process (each is a task
+    # and a subscription), a 429 past it.
+    live_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
+    live_streams_per_caller: int = Field(default=4, ge=1, le=100)
+
     # Housekeeping in each `serve` and `worker` process (expire unanswered requests, forget
     # Idempotency-Keys older than 24 h), every interval. Safe in many processes at once: expiry
     # skips rows another process holds. Off in the test suite's default settings.

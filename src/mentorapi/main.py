@@ -13,6 +13,9 @@ from mentorapi.apps.keycache import create_key_cache
 from mentorapi.apps.rest import router as app_router
 from mentorapi.availability.rest import lean_routes as availability_lean_routes
 from mentorapi.availability.rest import router as availability_router
+from mentorapi.cohorts.rest import cohorts as cohorts_router
+from mentorapi.cohorts.rest import match_runs as match_runs_router
+from mentorapi.cohorts.rest import matches as matches_router
 from mentorapi.config import Settings, get_settings
 from mentorapi.db.debug import SqlStatementCount
 from mentorapi.db.dropped import RetryDroppedReads
@@ -22,14 +25,19 @@ from mentorapi.drain import Drain
 from mentorapi.feedback.rest import router as feedback_router
 from mentorapi.goals.rest import router as goals_router
 from mentorapi.graphql.router import install_graphql
+from mentorapi.group_sessions.rest import router as group_sessions_router
 from mentorapi.health import router as health_router
+from mentorapi.jobs.runner import JobRunner
 from mentorapi.kit import lean, openapi
 from mentorapi.kit.idempotency import IdempotencyMiddleware
 from mentorapi.kit.problems import install_problem_handlers
 from mentorapi.kit.ratelimit import RateLimitHeaders, create_rate_limiter
 from mentorapi.kit.text import refuse_unstorable_text
 from mentorapi.limits import BodySizeLimit
+from mentorapi.matching.rest import router as matching_router
 from mentorapi.mentees.rest import router as mentees_router
+from mentorapi.mentoring_events.live import StreamSlots
+from mentorapi.mentoring_events.rest import router as mentoring_events_router
 from mentorapi.mentors.rest import lean_routes as mentors_lean_routes
 from mentorapi.mentors.rest import router as mentors_router
 from mentorapi.metrics import Metrics, MetricsMiddleware
@@ -93,16 +101,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Time-driven events feed the same outbox: their worker runs with the delivery worker.
         scheduler = Scheduler(app.state.db, settings) if settings.webhook_worker_enabled else None
         app.state.scheduler = scheduler
+        jobs = JobRunner(app.state.db, settings) if settings.webhook_worker_enabled else None
+        app.state.jobs = jobs
         if worker is not None:
             await worker.start()
         if scheduler is not None:
             await scheduler.start()
+        if jobs is not None:
+            await jobs.start()
         # Under `mentorapi serve`: SIGTERM drains before uvicorn stops accepting (drain.py).
         app.state.drain.install(settings.shutdown_drain_seconds)
         try:
             yield
         finally:
             app.state.drain.uninstall()
+            if jobs is not None:
+                await jobs.stop()
             if scheduler is not None:
                 await scheduler.stop()
             if worker is not None:
@@ -130,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.drain = Drain()
+    app.state.live_streams = StreamSlots(settings.live_streams_per_caller)
     install_problem_handlers(app)
     # Every REST route refuses text the database cannot store (kit/text.py); GraphQL checks
     # its arguments and variables itself (graphql/text.py), to answer in its own error shape.
@@ -148,8 +163,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         availability_router,
         sessions_router,
         series_router,
+        group_sessions_router,
         goals_router,
         feedback_router,
+        matching_router,
+        cohorts_router,
+        match_runs_router,
+        matches_router,
+        mentoring_events_router,
     ):
         app.include_router(router, dependencies=admitted)
     app.include_router(webhooks_router, dependencies=admitted)

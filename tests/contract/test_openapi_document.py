@@ -198,8 +198,9 @@ def test_every_response_header_has_a_schema() -> None:
                     missing.append(f"{method} {path} {status} {name}")
     assert missing == []
     # Every header the service writes (kit/ratelimit.py, kit/versioning.py, kit/idempotency.py,
-    # the .ics route). `Location` is not among them: no route sends it.
+    # the .ics route, a match run's 202).
     assert declared == {
+        "Location",
         "RateLimit-Limit",
         "RateLimit-Remaining",
         "RateLimit-Reset",

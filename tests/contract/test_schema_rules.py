@@ -34,7 +34,7 @@ from mentorapi.main import create_app
 from mentorapi.skills.schemas import SLUG_PATTERN
 from mentorapi.webhooks.schemas import MAX_URL_LENGTH
 from tests.conftest import Tenant
-from tests.factories import create_skill
+from tests.factories import create_mentee, create_mentor, create_skill
 
 Schema = dict[str, Any]
 
@@ -397,11 +397,15 @@ ORDER = [
     "AvailabilityPut",
     "SessionCreate",
     "SeriesCreate",
+    "GroupSessionCreate",
+    "SeatCreate",
     "GoalCreate",
     "MilestoneCreate",
     "NotesPut",
     "ActionItemCreate",
     "WebhookEndpointCreate",
+    "CohortCreate",
+    "MentoringEventCreate",
 ]
 # The example ids (kit/examples.py) of the objects created above, by path parameter.
 PARAMS = {
@@ -416,6 +420,10 @@ PARAMS = {
     "endpoint_id": ex.ENDPOINT_ID,
     "feedback_id": ex.FEEDBACK_ID,
     "event_id": ex.EVENT_ID,
+    "group_session_id": ex.GROUP_SESSION_ID,
+    "seat_id": ex.SEAT_ID,
+    "cohort_id": ex.COHORT_ID,
+    "mentoring_event_id": ex.MENTORING_EVENT_ID,
 }
 CREATES = {  # what a 2xx body of these requests is: the id it stands for
     "SkillCreate": ex.SKILL_ID,
@@ -423,9 +431,13 @@ CREATES = {  # what a 2xx body of these requests is: the id it stands for
     "MenteeCreate": ex.MENTEE_ID,
     "SessionCreate": ex.SESSION_ID,
     "SeriesCreate": ex.SERIES_ID,
+    "GroupSessionCreate": ex.GROUP_SESSION_ID,
+    "SeatCreate": ex.SEAT_ID,
     "GoalCreate": ex.GOAL_ID,
     "ActionItemCreate": ex.ACTION_ITEM_ID,
     "WebhookEndpointCreate": ex.ENDPOINT_ID,
+    "CohortCreate": ex.COHORT_ID,
+    "MentoringEventCreate": ex.MENTORING_EVENT_ID,
 }
 
 
@@ -460,6 +472,9 @@ async def test_request_examples_are_accepted_by_the_server(tenant: Tenant) -> No
     real: dict[str, str] = {}
     second = await create_skill(tenant.client, slug="excel-formulas", name="Excel formulas")
     real[ex.SKILL_2_ID] = second["id"]
+    # The cohort examples match two mentees with two mentors.
+    real[ex.MENTEE_2_ID] = (await create_mentee(tenant.client))["id"]
+    real[ex.MENTOR_2_ID] = (await create_mentor(tenant.client))["id"]
 
     def substituted(value: str) -> str:
         for example_id, real_id in real.items():

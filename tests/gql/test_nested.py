@@ -6,7 +6,14 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Tenant, count_statements, make_tenant
-from tests.factories import as_member, book_session, bookable, create_mentor, mint_token
+from tests.factories import (
+    as_member,
+    book_session,
+    bookable,
+    create_mentee,
+    create_mentor,
+    mint_token,
+)
 from tests.gql.helpers import gql_data
 from tests.test_feedback import MENTEE_FEEDBACK, completed_session
 from tests.test_sessions import travel
@@ -32,9 +39,13 @@ async def _populate(tenant: Tenant, mentors: int) -> None:
                 "auto_accept": True,
             },
         )
+        # A mentee of their own: a mentee is never in two places at once.
+        mentee = await create_mentee(tenant.client)
         for hour in (8, 9, 10, 11):  # four upcoming sessions each; three are asked for
             await book_session(
-                tenant.client, {**base, "mentor_id": mentor["id"]}, f"2027-01-11T{hour:02d}:00:00Z"
+                tenant.client,
+                {**base, "mentor_id": mentor["id"], "mentee_id": mentee["id"]},
+                f"2027-01-11T{hour:02d}:00:00Z",
             )
 
 

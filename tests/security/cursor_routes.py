@@ -60,7 +60,23 @@ LISTINGS = [
     ),
     Listing("mentees", "/v1/mentees", "mentees", "", {"created": ("id",)}, prefix="mte"),
     Listing("sessions", "/v1/sessions", "sessions", "", {"created": ("id",)}, prefix="ses"),
+    Listing(
+        "group sessions",
+        "/v1/group-sessions",
+        "groupSessions",
+        "",
+        {"created": ("id",)},
+        prefix="grp",
+    ),
     Listing("skills", "/v1/skills", "skills", "", {"slug": ("text", "id")}, prefix="skl"),
+    Listing(
+        "mentoring events",
+        "/v1/mentoring-events",
+        "mentoringEvents",
+        "",
+        {"created": ("id",)},
+        prefix="mev",
+    ),
     Listing(
         "webhook endpoints",
         "/v1/webhook-endpoints",
@@ -78,6 +94,8 @@ LISTINGS = [
         prefix="dla",
     ),
     Listing("events", "/v1/events", "events", "", {"-id": ("id",)}, prefix="evt"),
+    Listing("cohorts", "/v1/cohorts", "cohorts", "", {"id": ("id",)}, prefix="coh"),
+    Listing("matches", "/v1/matches", "matches", "", {"id": ("id",)}, prefix="mat"),
     Listing(
         "mentor feedback",
         "/v1/mentors/{mentor_id}/feedback",

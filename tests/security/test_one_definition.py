@@ -8,8 +8,12 @@ import pytest
 
 from mentorapi.availability.gql import DayEnum
 from mentorapi.availability.schemas import Day
+from mentorapi.cohorts.gql import MatchStatusEnum, ObjectiveEnum, RunStatusEnum
+from mentorapi.cohorts.models import CohortObjective, MatchStatus, RunStatus
 from mentorapi.feedback.gql import AuthorEnum, VisibilityEnum
 from mentorapi.feedback.models import Author, Visibility
+from mentorapi.group_sessions.gql import GroupStatusEnum, SeatStatusEnum
+from mentorapi.group_sessions.models import GroupSessionStatus, SeatStatus
 from mentorapi.kit.ids import MAX_ID_LENGTH
 from mentorapi.mentors.gql import FormatEnum, MentorSortEnum
 from mentorapi.mentors.models import Format
@@ -31,6 +35,11 @@ from tests.gql.helpers import error_codes, gql
         (StatusEnum, SessionStatus),
         (SideEnum, CancelledBy),
         (SeriesStatusEnum, SeriesStatus),
+        (GroupStatusEnum, GroupSessionStatus),
+        (SeatStatusEnum, SeatStatus),
+        (ObjectiveEnum, CohortObjective),
+        (RunStatusEnum, RunStatus),
+        (MatchStatusEnum, MatchStatus),
     ],
 )
 def test_graphql_enums_are_the_domain_enums(face: type[Enum], domain: type[StrEnum]) -> None:

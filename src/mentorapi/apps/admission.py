@@ -11,16 +11,21 @@ The body limit is counted before any of this, for every route (`limits.BodySizeL
 2. `spend`: one token from the caller's rate-limit bucket (one per API key, one per member,
    shared by both faces), with the `RateLimit-*` headers for the response, or a 429 with
    `Retry-After`.
+3. `Standing`: a response that lasts (a live stream) checks again, before each message, that
+   its credential still holds.
 """
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 
 from mentorapi.apps import cors, service
+from mentorapi.apps.keycache import KeyCache
 from mentorapi.apps.service import Authenticated
 from mentorapi.config import Settings
+from mentorapi.db.engine import Database, write_intent
 from mentorapi.kit import ratelimit
-from mentorapi.kit.errors import TooManyRequests
+from mentorapi.kit.errors import TooManyRequests, Unauthenticated
+from mentorapi.kit.timezones import utcnow
 
 
 async def identify(
@@ -68,3 +73,49 @@ async def admit(
     found = await identify(connection, db_session, authorization)
     await spend(connection, found)
     return found
+
+
+class Standing:
+    """A long-lived response's admission (a live stream over HTTP), checked again before each
+    message it sends, as a GraphQL subscription's is over its WebSocket (graphql/context.py):
+    the credential must not have expired, and must still be found after anything about apps,
+    keys or members changed. Cheap when nothing changed (the expiry, and the key cache's
+    generation, which every process bumps on PostgreSQL's notice of such a change); without
+    that notice (SQLite, or the key cache not listening) the caller is identified again."""
+
+    def __init__(
+        self,
+        connection: HTTPConnection,
+        database: Database,
+        authorization: str | None,
+        found: Authenticated,
+    ) -> None:
+        self._connection = connection
+        self._database = database
+        self._authorization = authorization
+        self._found = found
+        self._keys: KeyCache | None = getattr(connection.app.state, "key_cache", None)
+        # Unknown: the first check identifies the caller again (the generation read now could
+        # be newer than the identification the request's dependency made).
+        self._generation = -1
+
+    @property
+    def caller(self) -> Authenticated:
+        return self._found
+
+    async def check(self) -> None:
+        """Raise `Unauthenticated` when the credential no longer holds."""
+        found = self._found
+        if found.expires_at is not None and found.expires_at <= utcnow():
+            raise Unauthenticated("the credential has expired: connect again with a fresh one")
+        keys = self._keys
+        if keys is not None and keys.listening and keys.generation() == self._generation:
+            return
+        generation = keys.generation() if keys is not None else -1
+        token = write_intent.set(False)
+        try:
+            async with self._database.read_sessionmaker() as db_session:
+                self._found = await identify(self._connection, db_session, self._authorization)
+        finally:
+            write_intent.reset(token)
+        self._generation = generation

@@ -21,6 +21,7 @@ class CrossTenant(StrEnum):
     migration = "migration"
     subscription_fanout = "subscription_fanout"
     scheduler = "scheduler"
+    jobs = "jobs"
 
 
 REASONS: dict[CrossTenant, str] = {
@@ -48,8 +49,14 @@ REASONS: dict[CrossTenant, str] = {
     CrossTenant.scheduler: (
         "the reminders worker claims the due scheduled notifications of every app from one "
         "queue by due time (FOR UPDATE SKIP LOCKED), then reads and locks the sessions, "
-        "feedback, action items and webhook endpoints of the rows it claimed, by the (app_id, "
-        "id) pairs the claim returned, and writes their events: a batch mixing apps"
+        "speed-mentoring events (and counts their registrations), feedback, action items and "
+        "webhook endpoints of the rows it claimed, by the (app_id, id) pairs the claim "
+        "returned, and writes their events: a batch mixing apps"
+    ),
+    CrossTenant.jobs: (
+        "the job runner claims the oldest due job of every app from one queue (FOR UPDATE SKIP "
+        "LOCKED) and asks when the next one falls due; everything after the claim names the "
+        "job's own app"
     ),
     CrossTenant.migration: (
         "a migration changes the schema and backfills the rows of every app (alembic/env.py "

@@ -103,6 +103,12 @@ class Context(BaseContext):
         self._connect_spent = False
         self.loaders = Loaders(self)
 
+    @property
+    def database(self) -> Database:
+        """For a subscription's own short reads (mentoring_events/live.py), outside the
+        connection's session."""
+        return self._database
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """The request's session, for one service call at a time."""

@@ -1,5 +1,5 @@
-"""Every committed `session.*` event, from whichever process committed it, to this process's
-subscriptions (PostgreSQL).
+"""Every committed `session.*` event (and every change of a speed-mentoring event's schedule),
+from whichever process committed it, to this process's subscriptions (PostgreSQL).
 
 A trigger on `events` (migration d5e8f1a2b3c4) NOTIFYs `mentorapi_sessions` with
 `<app_id> <event_id>` as part of the committing transaction: any API process, `mentorapi
@@ -27,7 +27,7 @@ import logging
 
 from mentorapi.db.engine import Database
 from mentorapi.db.listen import listen
-from mentorapi.graphql.feed import publish, session_event
+from mentorapi.graphql.feed import message_of, publish
 from mentorapi.graphql.pubsub import PubSub
 from mentorapi.webhooks import repository
 
@@ -144,7 +144,7 @@ class Fanout:
         async with self._database.sessionmaker() as db_session:
             rows = await repository.events_by_keys(db_session, batch)
             # Read before the rollback below expires the rows.
-            found = {(row.app_id, row.id): session_event(row) for row in rows}
+            found = {(row.app_id, row.id): message_of(row) for row in rows}
             await db_session.rollback()  # read only: end the transaction, return the connection
         for key in batch:  # in the order heard: commit order
             event = found.get(key)

@@ -1,4 +1,5 @@
-"""Feed GraphQL subscriptions from the same `session.*` events the webhooks send, after commit.
+"""Feed GraphQL subscriptions from the same `session.*` events the webhooks send, after commit
+(and the live feeds of speed-mentoring events from their schedule's events).
 
 The outbox writes an `Event` row in the business transaction. SQLAlchemy session events on the
 app's sessionmaker watch those rows: `after_flush` keeps the new session events in
@@ -85,9 +86,53 @@ def session_event(row: object) -> SessionEvent | None:
     return None
 
 
-def publish(pubsub: PubSub, found: SessionEvent) -> None:
+# A speed-mentoring event's schedule changed (published, or a late change): its live feed reads
+# the schedule again (mentoring_events/live.py). The trigger of migration a7c9e1f3b5d2 announces
+# these on PostgreSQL too.
+SCHEDULE_EVENT_TYPES = frozenset(
+    {"mentoring_event.schedule_published", "mentoring_event.schedule_changed"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleNotice:
+    """What a live feed receives: a committed change of one event's schedule."""
+
+    id: str
+    app_id: str
+    type: str
+    event_id: str
+
+
+def mentoring_event_topic(app_id: str, event_id: str) -> str:
+    return topic_for(app_id, f"mentoring_event:{event_id}")
+
+
+def schedule_notice(row: object) -> ScheduleNotice | None:
+    if (
+        isinstance(row, Event)
+        and row.type in SCHEDULE_EVENT_TYPES
+        and isinstance(row.data, dict)
+        and isinstance(row.data.get("id"), str)
+    ):
+        return ScheduleNotice(row.id, row.app_id, row.type, str(row.data["id"]))
+    return None
+
+
+Message = SessionEvent | ScheduleNotice
+
+
+def message_of(row: object) -> Message | None:
+    """The subscription message of an event row, if it is one."""
+    return session_event(row) or schedule_notice(row)
+
+
+def publish(pubsub: PubSub, found: Message) -> None:
     """To every topic the event belongs to."""
     try:
+        if isinstance(found, ScheduleNotice):
+            pubsub.publish(mentoring_event_topic(found.app_id, found.event_id), found)
+            return
         for topic in topics_of(found):
             pubsub.publish(topic, found)
     except Exception:
@@ -98,9 +143,9 @@ def publish(pubsub: PubSub, found: SessionEvent) -> None:
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     # Still the pre-flush view here: `session.new` holds the rows this flush inserted.
     for row in session.new:
-        found = session_event(row)
+        found = message_of(row)
         if found is not None:
-            pending: list[SessionEvent] = session.info.setdefault(PENDING, [])
+            pending: list[Message] = session.info.setdefault(PENDING, [])
             pending.append(found)
 
 

@@ -16,11 +16,15 @@ from strawberry.dataloader import DataLoader
 from mentorapi.apps.caller import own_profiles
 from mentorapi.availability import repository as availability_repository
 from mentorapi.availability.models import Availability
+from mentorapi.cohorts import repository as cohorts_repository
 from mentorapi.feedback import repository as feedback_repository
 from mentorapi.feedback import service as feedback_service
 from mentorapi.feedback.models import Feedback, ImpactUpdate
 from mentorapi.goals import repository as goals_repository
 from mentorapi.goals.models import Goal, Milestone
+from mentorapi.group_sessions import repository as group_sessions_repository
+from mentorapi.group_sessions import service as group_sessions_service
+from mentorapi.group_sessions.models import GroupSession, Seat
 from mentorapi.mentees import repository as mentees_repository
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors import repository as mentors_repository
@@ -101,6 +105,16 @@ class Loaders:
             self._scoped_groups(sessions_repository.sessions_of_series)
         )
         self.availability: DataLoader[str, Availability | None] = DataLoader(self._availability)
+        self.group_session: DataLoader[str, GroupSession | None] = DataLoader(
+            self._by_id(group_sessions_repository.get_many)
+        )
+        # The taken seats of a group session that the caller may see.
+        self.attendees: DataLoader[str, list[Seat]] = DataLoader(self._attendees)
+        # The lists of cohorts a resolver has already been allowed to read (API key only).
+        self.cohort_members: DataLoader[str, cohorts_repository.Members] = DataLoader(
+            self._cohort_members
+        )
+        self.cohort_sizes: DataLoader[str, tuple[int, int]] = DataLoader(self._cohort_sizes)
         self.goals: DataLoader[str, list[Goal]] = DataLoader(
             self._scoped_groups(goals_repository.for_mentees)
         )
@@ -177,6 +191,25 @@ class Loaders:
             rows = await availability_repository.get_many(db_session, app_id, keys)
         found = {row.mentor_id: row for row in rows}
         return [found.get(key) for key in keys]
+
+    async def _attendees(self, keys: list[str]) -> list[list[Seat]]:
+        app_id = await self._context.app_id()
+        caller = await self._context.caller()
+        async with self._context.session() as db_session:
+            found = await group_sessions_service.attendees(db_session, app_id, caller, keys)
+        return [found.get(key, []) for key in keys]
+
+    async def _cohort_members(self, keys: list[str]) -> list[cohorts_repository.Members]:
+        app_id = await self._context.app_id()
+        async with self._context.session() as db_session:
+            found = await cohorts_repository.members_of(db_session, app_id, keys)
+        return [found[key] for key in keys]
+
+    async def _cohort_sizes(self, keys: list[str]) -> list[tuple[int, int]]:
+        app_id = await self._context.app_id()
+        async with self._context.session() as db_session:
+            found = await cohorts_repository.sizes_of(db_session, app_id, keys)
+        return [found[key] for key in keys]
 
     async def _session_feedback(self, keys: list[str]) -> list[list[Feedback]]:
         app_id = await self._context.app_id()

@@ -30,6 +30,7 @@ from strawberry.types.graphql import OperationType
 
 from mentorapi.apps import gql as apps_gql
 from mentorapi.availability import gql as availability_gql
+from mentorapi.cohorts import gql as cohorts_gql
 from mentorapi.config import Settings
 from mentorapi.feedback import gql as feedback_gql
 from mentorapi.goals import gql as goals_gql
@@ -46,7 +47,10 @@ from mentorapi.graphql.execution import PlainFieldsExecutor
 from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answers
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
 from mentorapi.graphql.text import RefuseUnstorableText
+from mentorapi.group_sessions import gql as group_sessions_gql
+from mentorapi.matching import gql as matching_gql
 from mentorapi.mentees import gql as mentees_gql
+from mentorapi.mentoring_events import gql as mentoring_events_gql
 from mentorapi.mentors import gql as mentors_gql
 from mentorapi.reminders import gql as reminders_gql
 from mentorapi.sessions import gql as sessions_gql
@@ -60,10 +64,14 @@ DOMAINS: list[ModuleType] = [
     mentees_gql,
     availability_gql,
     sessions_gql,
+    group_sessions_gql,
     goals_gql,
     feedback_gql,
     webhooks_gql,
     reminders_gql,
+    matching_gql,
+    cohorts_gql,
+    mentoring_events_gql,
 ]
 
 MAX_DEPTH = 10

@@ -32,6 +32,13 @@ PREFIXES = {
     "imp": "impact update",
     "act": "action item",
     "dla": "delivery attempt",
+    "grp": "group session",
+    "sea": "seat",
+    "coh": "cohort",
+    "mrn": "match run",
+    "mpr": "match proposal",
+    "mat": "match",
+    "mev": "mentoring event",
 }
 
 # Crockford base32: no I, L, O or U. One definition for the check below and the documented
@@ -127,6 +134,13 @@ GoalId = typed_id("gol")
 MilestoneId = typed_id("mls")
 ImpactUpdateId = typed_id("imp")
 ActionItemId = typed_id("act")
+GroupSessionId = typed_id("grp")
+SeatId = typed_id("sea")
+CohortId = typed_id("coh")
+MatchRunId = typed_id("mrn")
+ProposalId = typed_id("mpr")
+MatchId = typed_id("mat")
+MentoringEventId = typed_id("mev")
 
 # A skill named in a request by id, looked up by the service (skills.service.resolve_choices).
 SkillRefId = documented_id("skl")
@@ -147,4 +161,11 @@ MilestoneIdOut = read_id("mls")
 ImpactUpdateIdOut = read_id("imp")
 ActionItemIdOut = read_id("act")
 AttemptIdOut = read_id("dla")
+GroupSessionIdOut = read_id("grp")
+SeatIdOut = read_id("sea")
+CohortIdOut = read_id("coh")
+MatchRunIdOut = read_id("mrn")
+ProposalIdOut = read_id("mpr")
+MatchIdOut = read_id("mat")
+MentoringEventIdOut = read_id("mev")
 AnyIdOut = read_id()

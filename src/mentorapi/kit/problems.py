@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mentorapi.db.dropped import DROPPED, RETRY_AFTER_SECONDS, DatabaseUnavailable, is_dropped
 from mentorapi.kit.errors import DomainError
+from mentorapi.kit.ids import MatchRunIdOut
 
 log = logging.getLogger("mentorapi")
 
@@ -99,6 +100,27 @@ class ConflictProblem(Problem):
     goals: int | SkipJsonSchema[None] = absent("A skill in use: goals about it.")
     editable_until: datetime | SkipJsonSchema[None] = absent(
         "Feedback past its editing window: when the window closed."
+    )
+    group_session_status: str | SkipJsonSchema[None] = absent(
+        "An illegal move of a group session (or of a seat in it): its status now."
+    )
+    seat_status: str | SkipJsonSchema[None] = absent("An illegal move of a seat: its status now.")
+    seats: int | SkipJsonSchema[None] = absent("A full group session: the seats it offers.")
+    seats_taken: int | SkipJsonSchema[None] = absent("A full group session: the seats taken.")
+    attendees_elsewhere: int | SkipJsonSchema[None] = absent(
+        "A group session not moved: how many attendees are in another session then."
+    )
+    group_sessions: int | SkipJsonSchema[None] = absent(
+        "A mentor with scheduled group sessions, or a skill group sessions are about, cannot go."
+    )
+    taken_seats: int | SkipJsonSchema[None] = absent(
+        "A mentee with seats in group sessions still to come cannot go."
+    )
+    run_status: str | SkipJsonSchema[None] = absent(
+        "A match run not yet succeeded (or failed) cannot be published: its status now."
+    )
+    published_run_id: MatchRunIdOut | SkipJsonSchema[None] = absent(
+        "A cohort is published once: the run it was published from."
     )
 
 

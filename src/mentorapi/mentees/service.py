@@ -6,6 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.apps.caller import Caller, require_api_key, require_mentee
 from mentorapi.db.integrity import flush_or_conflict
+from mentorapi.group_sessions import repository as group_sessions_repository
 from mentorapi.kit.errors import Conflict, Forbidden, NotFound
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
@@ -169,5 +170,11 @@ async def delete(
         raise Conflict(
             f"the mentee has {active} requested or booked session(s); cancel them first",
             extra={"active_sessions": active},
+        )
+    seats = await group_sessions_repository.count_taken_seats(db_session, app_id, mentee.id)
+    if seats:
+        raise Conflict(
+            f"the mentee has {seats} seat(s) in group sessions still to come; cancel them first",
+            extra={"taken_seats": seats},
         )
     await repository.delete(db_session, mentee)

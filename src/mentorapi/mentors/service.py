@@ -7,6 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.apps.caller import Caller, require_api_key, require_mentor
 from mentorapi.db.integrity import flush_or_conflict
+from mentorapi.group_sessions import repository as group_sessions_repository
 from mentorapi.kit.errors import Conflict, Forbidden, NotFound
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
@@ -193,6 +194,12 @@ async def delete(
         raise Conflict(
             f"the mentor has {active} requested or booked session(s); cancel them first",
             extra={"active_sessions": active},
+        )
+    groups = await group_sessions_repository.count_scheduled(db_session, app_id, mentor.id)
+    if groups:
+        raise Conflict(
+            f"the mentor has {groups} scheduled group session(s); cancel them first",
+            extra={"group_sessions": groups},
         )
     await repository.delete(db_session, mentor)
 

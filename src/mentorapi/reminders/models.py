@@ -1,9 +1,10 @@
 """The reminder policy of an app (and of single mentors), and the queue of time-driven events.
 
 `scheduled_notifications` holds one row per event still to send: a reminder of one occurrence,
-a session's start or end, a feedback request to one party, an action item falling due. Rows are
-written, replaced and removed in the same transaction as the change that makes them right
-(booking, accepting, rescheduling, cancelling, completing, feedback, an action item), so the
+a session's start or end, a feedback request to one party, an action item falling due, a round
+of a speed-mentoring event starting or the event ending. Rows are written, replaced and removed
+in the same transaction as the change that makes them right (booking, accepting, rescheduling,
+cancelling, completing, feedback, an action item, publishing an event's schedule), so the
 queue is never ahead of or behind the sessions. The worker (reminders/worker.py) claims due
 rows, writes their webhook events and deletes them, in one transaction.
 
@@ -31,6 +32,9 @@ class NotificationKind(NamedStrEnum):
     ended = "ended"
     feedback_requested = "feedback_requested"
     action_item_due = "action_item_due"
+    # A speed-mentoring event's rounds and end (mentoring_events/timed.py).
+    round_started = "round_started"
+    event_ended = "event_ended"
 
 
 # The kinds that follow a session's status and times (all but action items, the mentee's own).
@@ -53,15 +57,22 @@ class ScheduledNotification(Timestamped, table=True):
         Index("ix_scheduled_notifications_due_at", "due_at"),
         same_app("session_id", "sessions"),
         same_app("action_item_id", "action_items"),
+        same_app("mentoring_event_id", "mentoring_events"),
     )
 
     app_id: str = Field(sa_column=_app_key())
     key: str = Field(sa_column=Column(String(100), primary_key=True))
     kind: str = Field(max_length=24)
     due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    # Indexed (the primary key is by key): a deleted session or item cascades here by these.
-    session_id: str = Field(sa_column=Column(String(30), nullable=False, index=True))
+    # Indexed (the primary key is by key): a deleted session, item or event cascades here by
+    # these. A row is about a session (and maybe one of its action items) or about an event.
+    session_id: str | None = Field(
+        default=None, sa_column=Column(String(30), nullable=True, index=True)
+    )
     action_item_id: str | None = Field(
+        default=None, sa_column=Column(String(30), nullable=True, index=True)
+    )
+    mentoring_event_id: str | None = Field(
         default=None, sa_column=Column(String(30), nullable=True, index=True)
     )
     party: str | None = Field(default=None, max_length=8)  # feedback requests: who is asked

@@ -30,6 +30,7 @@ from mentorapi.db.integrity import flush_or_conflict
 from mentorapi.feedback.models import Author
 from mentorapi.kit import timezones
 from mentorapi.kit.versioning import check_version
+from mentorapi.mentoring_events import timed
 from mentorapi.mentors import service as mentors_service
 from mentorapi.reminders import keys, repository
 from mentorapi.reminders.models import (
@@ -442,7 +443,7 @@ def _event(
     row: ScheduledNotification, found: _Found, now: datetime, grace: timedelta
 ) -> outbox.GivenEvent | None:
     """The event a claimed row stands for, if it still holds; None drops it."""
-    session = found.sessions[(row.app_id, row.session_id)]
+    session = found.sessions[(row.app_id, row.session_id or "")]
     late = max(now - row.due_at, timedelta(0))
     extra: dict[str, Any] = {
         "due_at": _z(row.due_at),
@@ -523,13 +524,22 @@ async def send_due(
     """Claim up to `limit` due rows of any app, write the events that still hold (with their
     deliveries), delete the rows: one transaction, the caller's. A crash before its commit
     leaves every row in place; after it, the events are in the outbox and the rows gone."""
-    rows = await repository.claim_due(db_session, now=now, limit=limit)
-    if not rows:
+    claimed = await repository.claim_due(db_session, now=now, limit=limit)
+    if not claimed:
         return Round()
-    sessions = await repository.lock_sessions(db_session, {(r.app_id, r.session_id) for r in rows})
+    # A speed-mentoring event's rounds and end: checked and written under the event's lock.
+    of_events = await timed.due(
+        db_session, [r for r in claimed if r.mentoring_event_id is not None], now
+    )
+    rows = [r for r in claimed if r.session_id is not None]
+    sessions = await repository.lock_sessions(
+        db_session, {(r.app_id, r.session_id) for r in rows if r.session_id is not None}
+    )
     ready = [r for r in rows if (r.app_id, r.session_id) in sessions]
     feedback = {
-        (r.app_id, r.session_id) for r in ready if r.kind == NotificationKind.feedback_requested
+        (r.app_id, r.session_id or "")
+        for r in ready
+        if r.kind == NotificationKind.feedback_requested
     }
     items = {(r.app_id, r.action_item_id) for r in ready if r.action_item_id is not None}
     found = _Found(
@@ -538,12 +548,14 @@ async def send_due(
         items=await repository.action_items(db_session, items),
     )
     events = [e for e in (_event(r, found, now, grace) for r in ready) if e is not None]
+    events += of_events.events
+    ready += of_events.done
     written = await outbox.record_given(db_session, events, now=now)
     await repository.delete_claimed(db_session, [(r.app_id, r.key) for r in ready])
     return Round(
-        claimed=len(rows),
+        claimed=len(claimed),
         sent=len(written),
         dropped=len(ready) - len(written),
-        deferred=len(rows) - len(ready),
+        deferred=len(claimed) - len(ready),
         lateness=[(now - e.created_at).total_seconds() for e in written],
     )

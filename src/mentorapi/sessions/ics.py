@@ -14,12 +14,12 @@ from mentorapi.sessions.models import Session, SessionStatus
 ENDED = {SessionStatus.cancelled, SessionStatus.declined, SessionStatus.expired}
 
 
-def _address(kind: str, id_: str, name: str, role: str) -> vCalAddress:
+def address(kind: str, id_: str, name: str, role: str) -> vCalAddress:
     # No e-mail addresses live here (the client app keeps its users); a URN names the person.
-    address = vCalAddress(f"urn:mentorapi:{kind}:{id_}")
-    address.params["cn"] = vText(name)
-    address.params["role"] = vText(role)
-    return address
+    found = vCalAddress(f"urn:mentorapi:{kind}:{id_}")
+    found.params["cn"] = vText(name)
+    found.params["role"] = vText(role)
+    return found
 
 
 def render(session: Session, mentor_name: str, mentee_name: str) -> bytes:
@@ -42,8 +42,8 @@ def render(session: Session, mentor_name: str, mentee_name: str) -> bytes:
         description += "\n\nQuestions:\n" + "\n".join(f"- {q}" for q in session.questions)
     event.add("description", description)
     event.add("status", "CANCELLED" if cancelled else _status(session))
-    event["organizer"] = _address("mentor", session.mentor_id, mentor_name, "CHAIR")
-    event.add("attendee", _address("mentee", session.mentee_id, mentee_name, "REQ-PARTICIPANT"))
+    event["organizer"] = address("mentor", session.mentor_id, mentor_name, "CHAIR")
+    event.add("attendee", address("mentee", session.mentee_id, mentee_name, "REQ-PARTICIPANT"))
     calendar.add_component(event)
     ical: bytes = calendar.to_ical()
     return ical

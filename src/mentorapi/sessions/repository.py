@@ -13,6 +13,7 @@ from sqlalchemy import (
     false,
     literal_column,
     or_,
+    union_all,
     update,
 )
 from sqlalchemy import select as sa_select
@@ -24,6 +25,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from mentorapi.db.paging import SortKey, paginate
 from mentorapi.db.ranked import first_per_group
 from mentorapi.db.tenancy import CrossTenant, across_tenants
+from mentorapi.group_sessions.models import GroupSession, GroupSessionStatus
 from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.mentees.models import Mentee
 from mentorapi.mentors.models import Mentor, MentorSkill
@@ -80,10 +82,18 @@ async def offers_skill(
 Held = tuple[bool, int, int | None]
 
 SESSIONS = cast(Table, Session.__table__)  # type: ignore[attr-defined]
+GROUP_SESSIONS = cast(Table, GroupSession.__table__)  # type: ignore[attr-defined]
 # Inline constants, not parameters: an IN list of parameters is rendered anew on every execution.
 _ACTIVE: list[ColumnElement[str]] = [literal_column(f"'{s.value}'") for s in ACTIVE]
 _COUNTED: list[ColumnElement[str]] = [literal_column(f"'{s.value}'") for s in COUNTED]
 _REQUESTED: ColumnElement[str] = literal_column(f"'{SessionStatus.requested.value}'")
+# A group session holds the mentor's time while scheduled and counts for their limits as one
+# session (whatever its seats) once completed too, like a booked and a completed session.
+_GROUP_SCHEDULED: ColumnElement[str] = literal_column(f"'{GroupSessionStatus.scheduled.value}'")
+_GROUP_COUNTED: list[ColumnElement[str]] = [
+    _GROUP_SCHEDULED,
+    literal_column(f"'{GroupSessionStatus.completed.value}'"),
+]
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _ONE_US = timedelta(microseconds=1)
 
@@ -98,13 +108,14 @@ _PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01 in microseconds since 1970
 _PG_NO_END = -(2**63)  # PostgreSQL's -infinity: "no end" (ends_at is NULL)
 
 
-def _pg_held_record(active: ColumnElement[bool]) -> ColumnElement[bytes]:
-    s = SESSIONS.c
+def _pg_held_record(
+    active: ColumnElement[bool], starts_at: ColumnElement[Any], ends_at: ColumnElement[Any]
+) -> ColumnElement[bytes]:
     flag = case((active, literal_column("'\\x01'::bytea")), else_=literal_column("'\\x00'::bytea"))
     end = func.coalesce(
-        func.timestamptz_send(s.ends_at), literal_column("'\\x8000000000000000'::bytea")
+        func.timestamptz_send(ends_at), literal_column("'\\x8000000000000000'::bytea")
     )
-    return flag.op("||")(func.timestamptz_send(s.starts_at)).op("||")(end)
+    return flag.op("||")(func.timestamptz_send(starts_at)).op("||")(end)
 
 
 def held_times(
@@ -117,12 +128,13 @@ def held_times(
     now: Any,
     exclude_id: Any = None,
 ) -> ScalarSelect[Any]:
-    """One value holding the sessions of the mentor starting in [start, end) that hold time or
-    count for capacity, leaving out requests nobody answered before they expired (at `now`),
-    whether or not a worker has said so yet. Arguments are values or bind parameters. Decode it
-    with `decode_held`. PostgreSQL: a bigint[][] of [active, start, end] in microseconds;
-    SQLite: the same as JSON text, with the stored timestamps."""
-    s = SESSIONS.c
+    """One value holding the sessions and group sessions of the mentor starting in
+    [start, end) that hold time or count for capacity, leaving out requests nobody answered
+    before they expired (at `now`), whether or not a worker has said so yet. Arguments are
+    values or bind parameters; `exclude_id` is a session's or a group session's. Decode it with
+    `decode_held`. PostgreSQL: 17-byte records of [active, start, end] (see above); SQLite: the
+    same as JSON text, with the stored timestamps."""
+    s, g = SESSIONS.c, GROUP_SESSIONS.c
     where = [
         s.app_id == app_id,
         s.mentor_id == mentor_id,
@@ -135,18 +147,51 @@ def held_times(
             s.expires_at > now,
         ),
     ]
+    group_where = [
+        g.app_id == app_id,
+        g.mentor_id == mentor_id,
+        g.status.in_(_GROUP_COUNTED),
+        g.starts_at >= start,
+        g.starts_at < end,
+    ]
     if exclude_id is not None:
         where.append(s.id != exclude_id)
+        group_where.append(g.id != exclude_id)
     if dialect == "postgresql":
+        held = union_all(
+            sa_select(
+                _pg_held_record(s.status.in_(_ACTIVE), s.starts_at, s.ends_at).label("record")
+            )
+            .where(*where)
+            .correlate_except(SESSIONS),
+            sa_select(
+                _pg_held_record(g.status == _GROUP_SCHEDULED, g.starts_at, g.ends_at).label(
+                    "record"
+                )
+            )
+            .where(*group_where)
+            .correlate_except(GROUP_SESSIONS),
+        ).subquery()
         # NullType: asyncpg's bytes as they come.
-        records = func.string_agg(
-            _pg_held_record(s.status.in_(_ACTIVE)), literal_column("''::bytea"), type_=NullType()
-        )
-        return sa_select(records).where(*where).scalar_subquery()
+        records = func.string_agg(held.c.record, literal_column("''::bytea"), type_=NullType())
+        return sa_select(records).scalar_subquery()
     active = case((s.status.in_(_ACTIVE), literal_column("1")), else_=literal_column("0"))
-    rows = sa_select(
-        active.label("active"), s.starts_at.label("starts_at"), s.ends_at.label("ends_at")
-    ).where(*where)
+    # Correlated to an enclosing query when `app_id` and `mentor_id` are its columns (several
+    # mentors' held times at once, matching/repository.py): two levels down, SQLAlchemy would
+    # otherwise add the enclosing table to these FROMs.
+    group_active = case(
+        (g.status == _GROUP_SCHEDULED, literal_column("1")), else_=literal_column("0")
+    )
+    rows = union_all(
+        sa_select(
+            active.label("active"), s.starts_at.label("starts_at"), s.ends_at.label("ends_at")
+        )
+        .where(*where)
+        .correlate_except(SESSIONS),
+        sa_select(group_active, g.starts_at, g.ends_at)
+        .where(*group_where)
+        .correlate_except(GROUP_SESSIONS),
+    )
     inner = rows.subquery()
     text = func.json_group_array(
         func.json_array(inner.c.active, inner.c.starts_at, inner.c.ends_at), type_=String

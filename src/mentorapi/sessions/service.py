@@ -4,7 +4,10 @@ Every change of one mentor's calendar first locks the mentor row (`FOR UPDATE` o
 SQLite serializes writers anyway), so the free-slot and capacity checks and the insert that
 follows cannot interleave with another booking. PostgreSQL's exclusion constraint backs this up:
 if anything ever slips through, the insert fails and the caller gets a 409, never a 500.
-Locks are always taken mentor first, then session, so two transitions cannot deadlock.
+Locks are always taken mentor first, then session (or group session), then mentee, so two
+transitions cannot deadlock. The mentee's lock makes "never a mentee in two places at once"
+hold against their seats in group sessions (group_sessions/places.py), which no constraint
+spans.
 
 Who may do what (`actor`, see `apps/caller.py`): the API key everything of its app; a member
 their own side of their own sessions. The mentee books (only for themself), reschedules and
@@ -15,7 +18,7 @@ Permission checks come before any lock, expiry or change, so a refusal changes n
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,15 +33,17 @@ from mentorapi.apps.caller import (
 )
 from mentorapi.availability import service as availability_service
 from mentorapi.availability.service import BookingFacts
-from mentorapi.availability.slots import why_not
+from mentorapi.availability.slots import Rules, why_not
 from mentorapi.db.integrity import flush_or_conflict
 from mentorapi.db.uow import writable
+from mentorapi.group_sessions import places
 from mentorapi.kit import timezones
 from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.versioning import check_version
 from mentorapi.mentees import service as mentees_service
 from mentorapi.mentors.models import Format, Mentor
+from mentorapi.mentors.schemas import SessionLength
 from mentorapi.reminders import service as reminders
 from mentorapi.sessions import repository
 from mentorapi.sessions.models import (
@@ -81,16 +86,21 @@ def now() -> datetime:
 _NOT_PREVIOUS = {"version", "updated_at", "history"}
 
 
-def _event(session: Session, type: EventType, before: dict[str, Any] | None = None) -> NewEvent:
-    """The event for a change: the whole session, plus `previous` with the fields that changed
-    (their old values) when `before` (the session as JSON before the change) is given; without
-    it, the session was created (a booking's first event)."""
-    data = session_json(session)
+def change_event(
+    type: EventType, data: dict[str, Any], before: dict[str, Any] | None, *, object_id: str
+) -> NewEvent:
+    """The event for a change of an object: `data`, the object as JSON, plus `previous` with the
+    fields that changed (their old values) when `before` (the object as JSON before the change)
+    is given; without it, the object was created (its first event)."""
     if before is not None:
         data["previous"] = {
             k: v for k, v in before.items() if k not in _NOT_PREVIOUS and data.get(k) != v
         }
-    return NewEvent(type, data, object_id=session.id, created=before is None)
+    return NewEvent(type, data, object_id=object_id, created=before is None)
+
+
+def _event(session: Session, type: EventType, before: dict[str, Any] | None = None) -> NewEvent:
+    return change_event(type, session_json(session), before, object_id=session.id)
 
 
 async def _record(
@@ -109,9 +119,15 @@ async def _record(
     )
 
 
-def _touch(session: Session) -> None:
-    session.version += 1
-    session.updated_at = timezones.utcnow()
+class Versioned(Protocol):
+    version: int
+    updated_at: datetime
+
+
+def touch(row: Versioned) -> None:
+    """A change of a versioned row (a session, a group session, a seat): a new version."""
+    row.version += 1
+    row.updated_at = timezones.utcnow()
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -175,6 +191,37 @@ async def list_sessions(
 # --- booking -----------------------------------------------------------------------------------
 
 
+def check_terms(mentor: Mentor, *, format: Format, duration_minutes: SessionLength) -> None:
+    """The format and the length the mentor offers (a 422 at the body's field)."""
+    if format.value not in mentor.formats:
+        raise InvalidInput(
+            f"the mentor offers the formats {mentor.formats}", loc=["body", "format"]
+        )
+    if duration_minutes not in mentor.session_lengths:
+        raise InvalidInput(
+            f"the mentor offers sessions of {mentor.session_lengths} minutes",
+            loc=["body", "duration_minutes"],
+        )
+
+
+def _skill_not_offered() -> InvalidInput:
+    return InvalidInput("the mentor does not offer this skill", loc=["body", "skill_id"])
+
+
+async def check_offer(
+    db_session: AsyncSession,
+    mentor: Mentor,
+    *,
+    format: Format,
+    duration_minutes: SessionLength,
+    skill_id: str,
+) -> None:
+    """What the mentor offers: the format, the length, the skill (a 422 at the body's field)."""
+    check_terms(mentor, format=format, duration_minutes=duration_minutes)
+    if not await repository.offers_skill(db_session, mentor.app_id, mentor.id, skill_id):
+        raise _skill_not_offered()
+
+
 async def _unguarded(
     db_session: AsyncSession, app_id: str, mentor_id: str
 ) -> tuple[list[WebhookEndpoint], reminders.Policy]:
@@ -192,6 +239,13 @@ async def _lock(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor
     return mentor
 
 
+async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> None:
+    """The mentee row locked (after the mentor and the session: the order every change keeps),
+    so their places in time cannot change until commit; 404 if there is no such mentee."""
+    if await repository.lock_mentee(db_session, app_id, mentee_id) is None:
+        raise NotFound(f"no mentee {mentee_id}")
+
+
 async def _check_ask(
     db_session: AsyncSession,
     mentor: Mentor,
@@ -201,23 +255,16 @@ async def _check_ask(
     """Everything about a booking of the locked mentor except the time, and what the time is
     checked against (over `span`, from the first start to the last end asked for; None for an
     async session), read in one statement: every round trip made while the mentor is locked
-    is one that all other bookings of the mentor wait for."""
+    is one that all other bookings of the mentor wait for. Then the mentee is locked (after
+    the mentor: the order every change keeps)."""
     facts = await availability_service.booking_facts(
         db_session, mentor, mentee_id=data.mentee_id, skill_id=data.skill_id, span=span
     )
     if not facts.mentee_found:
         raise mentees_service.not_found(data.mentee_id)
-    if data.format.value not in mentor.formats:
-        raise InvalidInput(
-            f"the mentor offers the formats {mentor.formats}", loc=["body", "format"]
-        )
-    if data.duration_minutes not in mentor.session_lengths:
-        raise InvalidInput(
-            f"the mentor offers sessions of {mentor.session_lengths} minutes",
-            loc=["body", "duration_minutes"],
-        )
+    check_terms(mentor, format=data.format, duration_minutes=data.duration_minutes)
     if not facts.offers_skill:
-        raise InvalidInput("the mentor does not offer this skill", loc=["body", "skill_id"])
+        raise _skill_not_offered()
     if data.format is Format.async_:
         if data.starts_at is not None:
             raise InvalidInput("an async session has no start time", loc=["body", "starts_at"])
@@ -226,11 +273,12 @@ async def _check_ask(
             raise InvalidInput(
                 "starts_at is required (only async sessions have none)", loc=["body", "starts_at"]
             )
-        _whole_minute(data.starts_at, ["body", "starts_at"])
+        whole_minute(data.starts_at, ["body", "starts_at"])
+    await lock_mentee(db_session, mentor.app_id, data.mentee_id)
     return facts
 
 
-def _whole_minute(value: datetime, loc: list[str | int]) -> None:
+def whole_minute(value: datetime, loc: list[str | int]) -> None:
     if value.second or value.microsecond:
         raise InvalidInput("start times are whole minutes", loc=loc)
 
@@ -265,14 +313,61 @@ def _created_event(session: Session) -> EventType:
     return EventType.session_requested
 
 
-def _slot_conflict(reason: str, starts_at: datetime) -> Conflict:
+def slot_conflict(
+    reason: str, starts_at: datetime, detail: str | None = None, **extra: Any
+) -> Conflict:
+    """A time that is not free: the start asked for and why (`reason`), as a 409."""
     return Conflict(
-        f"the slot is not free: {reason}",
-        extra={
-            "starts_at": starts_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "reason": reason,
-        },
+        detail or f"the slot is not free: {reason}",
+        extra={"starts_at": _z(starts_at), "reason": reason, **extra},
     )
+
+
+async def check_slot(
+    db_session: AsyncSession,
+    mentor: Mentor,
+    rules: Rules,
+    start: datetime,
+    end: datetime,
+    *,
+    current: datetime,
+    exclude_id: str | None = None,
+) -> None:
+    """The mentor's time (one-to-one and group sessions, buffers, limits, notice) is free for
+    [start, end), the mentor row locked; else a 409 saying why. `exclude_id`: a session or group
+    session being moved, whose own time does not count."""
+    calendar = await availability_service.calendar_for(
+        db_session, mentor, start, end, rules=rules, exclude_id=exclude_id
+    )
+    reason = why_not(rules, calendar, start, end, current)
+    if reason is not None:
+        raise slot_conflict(reason, start)
+
+
+async def check_mentee_free(
+    db_session: AsyncSession,
+    app_id: str,
+    mentee_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    current: datetime,
+    exclude_session_id: str | None = None,
+) -> None:
+    """A one-to-one session's mentee holds no seat and no other session at that time (the
+    mentee row locked, so none can slip in before the commit)."""
+    found = await places.of_mentees(
+        db_session,
+        app_id,
+        [mentee_id],
+        start,
+        end,
+        now=current,
+        with_sessions=True,
+        exclude_session_id=exclude_session_id,
+    )
+    if places.clashing(found, start, end):
+        raise slot_conflict(places.ELSEWHERE, start)
 
 
 async def book(
@@ -291,7 +386,8 @@ async def book(
     if span is not None:
         reason = why_not(facts.rules, facts.calendar, *span, current)
         if reason is not None:
-            raise _slot_conflict(reason, span[0])
+            raise slot_conflict(reason, span[0])
+        await check_mentee_free(db_session, app_id, data.mentee_id, *span, current=current)
     session = _new_session(app_id, data, facts.auto_accept, starts_at)
     db_session.add(session)
     await flush_or_conflict(db_session, SLOT_TAKEN)
@@ -330,8 +426,19 @@ async def create_series(
     rules, calendar = facts.rules, facts.calendar
     conflicts = []
     current = now()
+    seated = await places.of_mentees(
+        db_session,
+        app_id,
+        [data.mentee_id],
+        starts[0],
+        starts[-1] + duration,
+        now=current,
+        with_sessions=True,
+    )
     for index, start in enumerate(starts):
         reason = why_not(rules, calendar, start, start + duration, current)
+        if reason is None and places.clashing(seated, start, start + duration):
+            reason = places.ELSEWHERE
         if reason is not None:
             conflicts.append(
                 {
@@ -461,12 +568,7 @@ async def _load_for_change(
         # The request lapsed before anyone answered; it is expired whatever is asked now.
         # The caller's 409 rolls this back; the next read or the worker expires it for good.
         await _expire(db_session, session)
-    if session.status not in MOVES[move]:
-        allowed = ", ".join(s.value for s in MOVES[move])
-        raise Conflict(
-            f"cannot {move} a session that is {session.status} (only when {allowed})",
-            extra={"session_status": session.status},
-        )
+    require_move(move, session.status, tuple(s.value for s in MOVES[move]))
     return session
 
 
@@ -501,7 +603,7 @@ async def accept(
     before = session_json(session)
     session.status = SessionStatus.booked.value
     session.expires_at = None
-    _touch(session)
+    touch(session)
     await repository.save(db_session, session)
     await _record(db_session, session, EventType.session_booked, before)
     await reminders.plan_sessions(db_session, [session], now=now())
@@ -523,7 +625,7 @@ async def decline(
     before = session_json(session)
     session.status = SessionStatus.declined.value
     session.decline_reason = data.reason or None
-    _touch(session)
+    touch(session)
     await repository.save(db_session, session)
     await _record(db_session, session, EventType.session_declined, before)
     await reminders.plan_sessions(db_session, [session], now=now())
@@ -534,7 +636,7 @@ def _cancel(session: Session, data: Cancel) -> None:
     session.status = SessionStatus.cancelled.value
     session.cancelled_by = data.by.value
     session.cancel_reason = data.reason or None
-    _touch(session)
+    touch(session)
 
 
 async def cancel(
@@ -571,32 +673,33 @@ async def reschedule(
     )
     if session.starts_at is None or session.ends_at is None:
         raise InvalidInput("an async session has no time to move", loc=["body", "starts_at"])
-    _whole_minute(starts_at, ["body", "starts_at"])
+    whole_minute(starts_at, ["body", "starts_at"])
     mentor = await repository.lock_mentor(db_session, app_id, session.mentor_id)
     assert mentor is not None
     new_start = starts_at.astimezone(UTC)
     new_end = new_start + timedelta(minutes=session.duration_minutes)
     rules, _ = await availability_service.rules_for(db_session, mentor)
-    calendar = await availability_service.calendar_for(
-        db_session, mentor, new_start, new_end, rules=rules, exclude_id=session.id
+    current = now()
+    await check_slot(
+        db_session, mentor, rules, new_start, new_end, current=current, exclude_id=session.id
     )
-    reason = why_not(rules, calendar, new_start, new_end, now())
-    if reason is not None:
-        raise _slot_conflict(reason, new_start)
+    await lock_mentee(db_session, app_id, session.mentee_id)
+    await check_mentee_free(
+        db_session,
+        app_id,
+        session.mentee_id,
+        new_start,
+        new_end,
+        current=current,
+        exclude_session_id=session.id,
+    )
     before = session_json(session)
-    session.history = [
-        *session.history,
-        {
-            "starts_at": _z(session.starts_at),
-            "ends_at": _z(session.ends_at),
-            "at": _z(timezones.utcnow()),
-        },
-    ]
+    session.history = moved_history(session.history, session.starts_at, session.ends_at)
     session.rescheduled_from = session.starts_at
     session.starts_at, session.ends_at = new_start, new_end
     if session.status == SessionStatus.requested:
         session.expires_at = new_start
-    _touch(session)
+    touch(session)
     db_session.add(session)
     await flush_or_conflict(db_session, SLOT_TAKEN)
     await _record(db_session, session, EventType.session_rescheduled, before)
@@ -608,9 +711,35 @@ def _z(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _started(session: Session, move: str) -> None:
-    if session.starts_at is not None and session.starts_at > now():
-        raise Conflict(f"cannot {move} a session that has not started yet")
+def moved_history(
+    history: list[dict[str, Any]], starts_at: datetime, ends_at: datetime
+) -> list[dict[str, Any]]:
+    """`history` with the time being left behind now added (`PastTime`)."""
+    return [
+        *history,
+        {"starts_at": _z(starts_at), "ends_at": _z(ends_at), "at": _z(timezones.utcnow())},
+    ]
+
+
+def require_started(starts_at: datetime | None, move: str, what: str = "session") -> None:
+    if starts_at is not None and starts_at > now():
+        raise Conflict(f"cannot {move} a {what} that has not started yet")
+
+
+def require_move(
+    move: str,
+    status: str,
+    allowed: tuple[str, ...],
+    *,
+    what: str = "session",
+    status_key: str = "session_status",
+) -> None:
+    """An illegal move is a 409 that says where the thing is (`status_key`)."""
+    if status not in allowed:
+        raise Conflict(
+            f"cannot {move} a {what} that is {status} (only when {', '.join(allowed)})",
+            extra={status_key: status},
+        )
 
 
 async def complete(
@@ -626,10 +755,10 @@ async def complete(
         db_session, app_id, actor, session_id, "complete", expected_version, Role.mentor
     )
     before = session_json(session)
-    _started(session, "complete")
+    require_started(session.starts_at, "complete")
     session.status = SessionStatus.completed.value
     session.completion_note = data.note or None
-    _touch(session)
+    touch(session)
     await repository.save(db_session, session)
     await repository.add_completed(db_session, session)
     await _record(db_session, session, EventType.session_completed, before)
@@ -649,9 +778,9 @@ async def no_show(
         db_session, app_id, actor, session_id, "no-show", expected_version, Role.mentor
     )
     before = session_json(session)
-    _started(session, "mark as no-show")
+    require_started(session.starts_at, "mark as no-show")
     session.status = SessionStatus.no_show.value
-    _touch(session)
+    touch(session)
     await repository.save(db_session, session)
     await _record(db_session, session, EventType.session_no_show, before)
     await reminders.plan_sessions(db_session, [session], now=now())
@@ -664,7 +793,7 @@ async def no_show(
 async def _expire(db_session: AsyncSession, session: Session) -> None:
     before = session_json(session)
     session.status = SessionStatus.expired.value
-    _touch(session)
+    touch(session)
     await repository.save(db_session, session)
     await _record(db_session, session, EventType.session_expired, before)
 

@@ -5,6 +5,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mentorapi.apps.caller import Caller, require_api_key
 from mentorapi.db.integrity import flush_or_conflict
 from mentorapi.goals import repository as goals_repository
+from mentorapi.group_sessions import repository as group_sessions_repository
 from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
@@ -102,6 +103,12 @@ async def delete(
         raise Conflict(
             f"the skill is the subject of {sessions} session(s) and stays for their history",
             extra={"sessions": sessions},
+        )
+    groups = await group_sessions_repository.count_for_skill(db_session, app_id, skill_id)
+    if groups:
+        raise Conflict(
+            f"the skill is the subject of {groups} group session(s) and stays for their history",
+            extra={"group_sessions": groups},
         )
     goals = await goals_repository.count_for_skill(db_session, app_id, skill_id)
     if mentors or mentees or goals:

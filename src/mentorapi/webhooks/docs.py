@@ -12,9 +12,12 @@ from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
 from pydantic.config import JsonValue
 
+from mentorapi.cohorts.schemas import MatchRead
 from mentorapi.feedback.schemas import FeedbackRead, ImpactUpdateRead
+from mentorapi.group_sessions.schemas import GroupSessionEventData, SeatEventData
 from mentorapi.kit.bodies import sometimes
 from mentorapi.kit.ids import EndpointIdOut
+from mentorapi.mentoring_events.schemas import RoundEventData, ScheduleEventData
 from mentorapi.reminders.schemas import (
     ActionItemDueData,
     FeedbackRequestData,
@@ -56,6 +59,8 @@ TIMED = {
     EventType.session_ended,
     EventType.feedback_requested,
     EventType.action_item_due,
+    EventType.mentoring_event_round_started,
+    EventType.mentoring_event_ended,
 }
 
 
@@ -75,6 +80,21 @@ class FeedbackEvent(BaseModel):
     )
     timestamp: datetime
     data: FeedbackEventData
+
+
+class GroupSessionEvent(BaseModel):
+    type: str = Field(
+        examples=["group_session.rescheduled"],
+        json_schema_extra={"enum": _types("group_session.")},
+    )
+    timestamp: datetime = Field(description="When the event happened (not this attempt).")
+    data: GroupSessionEventData
+
+
+class SeatEvent(BaseModel):
+    type: str = Field(examples=["seat.taken"], json_schema_extra={"enum": _types("seat.")})
+    timestamp: datetime = Field(description="When the event happened (not this attempt).")
+    data: SeatEventData
 
 
 class SessionReminderEvent(BaseModel):
@@ -104,6 +124,32 @@ class ActionItemDueEvent(BaseModel):
     data: ActionItemDueData
 
 
+class MatchEvent(BaseModel):
+    type: Literal["match.created"]
+    timestamp: datetime = Field(description="When the match run was published.")
+    data: MatchRead
+
+
+class MentoringEventScheduleEvent(BaseModel):
+    type: str = Field(
+        examples=["mentoring_event.schedule_published"],
+        json_schema_extra={
+            "enum": ["mentoring_event.schedule_published", "mentoring_event.schedule_changed"]
+        },
+    )
+    timestamp: datetime
+    data: ScheduleEventData
+
+
+class MentoringEventRoundEvent(BaseModel):
+    type: str = Field(
+        examples=["mentoring_event.round_started"],
+        json_schema_extra={"enum": ["mentoring_event.round_started", "mentoring_event.ended"]},
+    )
+    timestamp: datetime = Field(description="The round's start, or the event's end.")
+    data: RoundEventData
+
+
 class WebhookTestEvent(BaseModel):
     type: Literal["webhook.test"]
     timestamp: datetime
@@ -128,8 +174,27 @@ _DESCRIPTIONS = {
     EventType.feedback_requested: "Ask `party` for feedback on a completed session: the "
     "policy's delay after its end, unless that party has already given feedback.",
     EventType.action_item_due: "An action item not done is due today (09:00 in the mentee's zone).",
+    EventType.mentoring_event_schedule_published: "A speed-mentoring event's schedule is "
+    "published: read it with `GET /v1/mentoring-events/{id}/schedule`.",
+    EventType.mentoring_event_schedule_changed: "A no-show or a late arrival changed the rounds "
+    "not yet started, from `from_round` on (`changed_assignments` of them).",
+    EventType.mentoring_event_round_started: "A round of a published speed-mentoring event "
+    "starts (at its time).",
+    EventType.mentoring_event_ended: "The last round of a published speed-mentoring event is "
+    "over: the time for follow-ups.",
     EventType.feedback_submitted: "Feedback on a session was submitted.",
     EventType.feedback_impact_added: "A later impact update was added to feedback.",
+    EventType.group_session_created: "A mentor's group session was created: its seats are open.",
+    EventType.group_session_rescheduled: "A group session moved, with every seat in it; "
+    "`previous` has the old times.",
+    EventType.group_session_cancelled: "A group session was cancelled; each of its taken seats "
+    "gets a `seat.cancelled` too.",
+    EventType.group_session_completed: "A group session took place.",
+    EventType.seat_taken: "A mentee took a seat in a group session, with their own ask.",
+    EventType.seat_cancelled: "A seat was given back: by its mentee, by the mentor, or with "
+    "the whole group session (`cancelled_by: mentor`).",
+    EventType.match_created: "A cohort's match run was published: one event per match "
+    "made (`POST /v1/match-runs/{id}/publish`), in the publish's transaction.",
     EventType.webhook_test: "Sent by `POST /v1/webhook-endpoints/{id}/test` to that endpoint.",
 }
 
@@ -170,6 +235,8 @@ _TIMED_EVENTS: dict[EventType, type[BaseModel]] = {
     EventType.session_ended: SessionTimeEvent,
     EventType.feedback_requested: FeedbackRequestedEvent,
     EventType.action_item_due: ActionItemDueEvent,
+    EventType.mentoring_event_round_started: MentoringEventRoundEvent,
+    EventType.mentoring_event_ended: MentoringEventRoundEvent,
 }
 
 for _type in EventType:
@@ -179,5 +246,13 @@ for _type in EventType:
         _document(_type, SessionEvent)
     elif _type.value.startswith("feedback."):
         _document(_type, FeedbackEvent)
+    elif _type.value.startswith("group_session."):
+        _document(_type, GroupSessionEvent)
+    elif _type.value.startswith("seat."):
+        _document(_type, SeatEvent)
+    elif _type is EventType.match_created:
+        _document(_type, MatchEvent)
+    elif _type.value.startswith("mentoring_event."):
+        _document(_type, MentoringEventScheduleEvent)
     else:
         _document(_type, WebhookTestEvent)

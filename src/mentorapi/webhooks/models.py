@@ -27,6 +27,20 @@ class EventType(NamedStrEnum):
     feedback_impact_added = "feedback.impact_added"
     feedback_requested = "feedback.requested"
     action_item_due = "action_item.due"
+    group_session_created = "group_session.created"
+    group_session_rescheduled = "group_session.rescheduled"
+    group_session_cancelled = "group_session.cancelled"
+    group_session_completed = "group_session.completed"
+    seat_taken = "seat.taken"
+    seat_cancelled = "seat.cancelled"
+    # A published cohort match run (cohorts/): one per match.
+    match_created = "match.created"
+    # Speed-mentoring events (mentoring_events/): the schedule published or changed by a late
+    # change; the rounds and the end are time-driven (sent by the reminders worker).
+    mentoring_event_schedule_published = "mentoring_event.schedule_published"
+    mentoring_event_schedule_changed = "mentoring_event.schedule_changed"
+    mentoring_event_round_started = "mentoring_event.round_started"
+    mentoring_event_ended = "mentoring_event.ended"
     webhook_test = "webhook.test"
 
 

@@ -42,9 +42,19 @@ def _dialect(db_session: AsyncSession) -> str:
 # --- outbox -------------------------------------------------------------------------------------
 
 
+# FOR KEY SHARE on the endpoints an event is about to be delivered to: the lock the deliveries'
+# foreign key check takes anyway when they are inserted, taken at the read instead. A delete of
+# the endpoint (FOR UPDATE first, delete_endpoint) then waits for the change to commit and
+# removes its new deliveries with the rest, or the change waits for the delete and no longer
+# sees the endpoint: never a foreign-key violation in the change's transaction. Shared by any
+# number of concurrent changes: `.with_for_update(read=True, key_share=True)`.
+
+
 async def enabled_endpoints(db_session: AsyncSession, app_id: str) -> list[WebhookEndpoint]:
-    query = sm_select(WebhookEndpoint).where(
-        col(WebhookEndpoint.app_id) == app_id, col(WebhookEndpoint.enabled).is_(True)
+    query = (
+        sm_select(WebhookEndpoint)
+        .where(col(WebhookEndpoint.app_id) == app_id, col(WebhookEndpoint.enabled).is_(True))
+        .with_for_update(read=True, key_share=True)
     )
     return list((await db_session.exec(query)).all())
 
@@ -121,9 +131,11 @@ async def enabled_endpoints_of_apps(
     if not app_ids:
         return {}
     query = across_tenants(
-        sm_select(WebhookEndpoint).where(
+        sm_select(WebhookEndpoint)
+        .where(
             col(WebhookEndpoint.app_id).in_(sorted(app_ids)), col(WebhookEndpoint.enabled).is_(True)
-        ),
+        )
+        .with_for_update(read=True, key_share=True),
         CrossTenant.scheduler,
     )
     found: dict[str, list[WebhookEndpoint]] = {}
@@ -149,11 +161,13 @@ async def events_by_keys(db_session: AsyncSession, keys: Sequence[tuple[str, str
 
 
 async def get_endpoint(
-    db_session: AsyncSession, app_id: str, endpoint_id: str
+    db_session: AsyncSession, app_id: str, endpoint_id: str, *, lock: bool = False
 ) -> WebhookEndpoint | None:
     query = sm_select(WebhookEndpoint).where(
         col(WebhookEndpoint.app_id) == app_id, col(WebhookEndpoint.id) == endpoint_id
     )
+    if lock:  # before deleting it: waits for changes delivering to it (enabled_endpoints)
+        query = query.with_for_update()
     return (await db_session.exec(query)).first()
 
 

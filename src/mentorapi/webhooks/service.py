@@ -28,9 +28,9 @@ ROTATION_OVERLAP = timedelta(hours=24)
 
 
 async def get_endpoint(
-    *, db_session: AsyncSession, app_id: str, endpoint_id: str
+    *, db_session: AsyncSession, app_id: str, endpoint_id: str, lock: bool = False
 ) -> WebhookEndpoint:
-    endpoint = await repository.get_endpoint(db_session, app_id, endpoint_id)
+    endpoint = await repository.get_endpoint(db_session, app_id, endpoint_id, lock=lock)
     if endpoint is None:
         raise NotFound(f"no webhook endpoint {endpoint_id}")
     return endpoint
@@ -114,7 +114,9 @@ async def delete_endpoint(
     endpoint_id: str,
     expected_version: int | None = None,
 ) -> None:
-    endpoint = await get_endpoint(db_session=db_session, app_id=app_id, endpoint_id=endpoint_id)
+    endpoint = await get_endpoint(
+        db_session=db_session, app_id=app_id, endpoint_id=endpoint_id, lock=True
+    )
     check_version(endpoint.version, expected_version, "the webhook endpoint")
     await repository.delete_endpoint(db_session, endpoint)
 

@@ -515,17 +515,20 @@ async def run_worker(settings: Settings) -> None:
     import mentorapi.db.models  # noqa: F401 - every table: housekeeping's rows refer to them all
     from mentorapi import housekeeping
     from mentorapi.db.engine import create_database
+    from mentorapi.jobs.runner import JobRunner
     from mentorapi.reminders.worker import Scheduler
 
     db = create_database(settings)
     worker = Worker(db, settings)
     scheduler = Scheduler(db, settings)
+    jobs = JobRunner(db, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await worker.start()
     await scheduler.start()
+    await jobs.start()
     chores = (
         housekeeping.start(db, settings.housekeeping_interval_seconds)
         if settings.housekeeping_enabled
@@ -535,6 +538,7 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
         log.info("stopping: claiming nothing more")
     finally:
+        await jobs.stop()
         await scheduler.stop()
         if chores is not None:
             await housekeeping.stop(chores)

@@ -1,0 +1,1 @@
+"""Matching: mentors recommended for one ask, and whole cohorts matched at once."""

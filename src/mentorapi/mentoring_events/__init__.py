@@ -1,0 +1,1 @@
+"""Speed-mentoring events: registrations, schedules of rounds and tables, live rounds."""
