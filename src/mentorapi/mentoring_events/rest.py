@@ -348,12 +348,30 @@ _STREAM_DOC = {
     "(data: a problem) ends it when the credential no longer holds.",
     "content": {
         "text/event-stream": {
-            "schema": {"type": "string", "description": "Server-Sent Events."},
+            # Before OpenAPI 3.2's `itemSchema`, a stream's `schema` describes each event (as
+            # schemathesis and other SSE-aware tools read it): its fields, `data` as JSON text.
+            "schema": {
+                "type": "object",
+                "description": "One Server-Sent Event.",
+                "required": ["event", "data"],
+                "properties": {
+                    "event": {"type": "string", "enum": ["live", "error"]},
+                    "id": {"type": "string", "description": "`live` events: a resume point."},
+                    "retry": {"type": "integer", "description": "On the first event: 3000."},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "description": "`live`: a LiveUpdate; `error`: a problem.",
+                    },
+                },
+            },
             "examples": {
                 "update": {
-                    "value": "event: live\nid: 1.transition.2\ndata: "
-                    + json.dumps(LiveUpdate.model_json_schema()["examples"][0])
-                    + "\n\n"
+                    "value": {
+                        "event": "live",
+                        "id": "1.transition.2",
+                        "data": json.dumps(LiveUpdate.model_json_schema()["examples"][0]),
+                    }
                 }
             },
         }
