@@ -352,20 +352,9 @@ async def check_mentee_free(
     end: datetime,
     *,
     current: datetime,
-    exclude_session_id: str | None = None,
 ) -> None:
-    """A one-to-one session's mentee holds no seat and no other session at that time (the
-    mentee row locked, so none can slip in before the commit)."""
-    found = await places.of_mentees(
-        db_session,
-        app_id,
-        [mentee_id],
-        start,
-        end,
-        now=current,
-        with_sessions=True,
-        exclude_session_id=exclude_session_id,
-    )
+    """A one-to-one session's mentee holds no seat at that time (the mentee row locked)."""
+    found = await places.of_mentees(db_session, app_id, [mentee_id], start, end, now=current)
     if places.clashing(found, start, end):
         raise slot_conflict(places.ELSEWHERE, start)
 
@@ -427,13 +416,7 @@ async def create_series(
     conflicts = []
     current = now()
     seated = await places.of_mentees(
-        db_session,
-        app_id,
-        [data.mentee_id],
-        starts[0],
-        starts[-1] + duration,
-        now=current,
-        with_sessions=True,
+        db_session, app_id, [data.mentee_id], starts[0], starts[-1] + duration, now=current
     )
     for index, start in enumerate(starts):
         reason = why_not(rules, calendar, start, start + duration, current)
@@ -685,13 +668,7 @@ async def reschedule(
     )
     await lock_mentee(db_session, app_id, session.mentee_id)
     await check_mentee_free(
-        db_session,
-        app_id,
-        session.mentee_id,
-        new_start,
-        new_end,
-        current=current,
-        exclude_session_id=session.id,
+        db_session, app_id, session.mentee_id, new_start, new_end, current=current
     )
     before = session_json(session)
     session.history = moved_history(session.history, session.starts_at, session.ends_at)
