@@ -24,15 +24,20 @@ demo: migrate
 run: demo
 	$(BIN)/mentorapi serve
 
+# Two pytest-xdist workers: much of the suite waits on PostgreSQL, on subprocesses and on
+# real sockets, so two share a 2-core machine well. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS)
+
 ## test: the whole suite, on SQLite and PostgreSQL
 test: install
-	$(BIN)/pytest
+	$(PYTEST)
 
 test-sqlite: install
-	MENTORAPI_TEST_DATABASES=sqlite $(BIN)/pytest
+	MENTORAPI_TEST_DATABASES=sqlite $(PYTEST)
 
 test-postgres: install
-	MENTORAPI_TEST_DATABASES=postgresql $(BIN)/pytest
+	MENTORAPI_TEST_DATABASES=postgresql $(PYTEST)
 
 lint: install
 	$(BIN)/ruff check src tests bench clients

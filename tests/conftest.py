@@ -72,10 +72,24 @@ def _every_statement_scoped() -> Iterator[None]:
         pytest.fail("unscoped statements:\n" + "\n".join(found), pytrace=False)
 
 
+# Unscoped statements that xdist workers (`make test` runs two) found after their last test.
+_workers_violations: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    _workers_violations.extend(getattr(node, "workeroutput", {}).get("unscoped_statements", []))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # What session-scoped fixtures ran while tearing down, after the last test.
-    if tenancy_hook.violations:
-        print("\nunscoped statements:\n" + "\n".join(tenancy_hook.violations))
+    found = tenancy_hook.violations + _workers_violations
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        # An xdist worker's exit status is not the run's: hand them to the controller.
+        worker_output["unscoped_statements"] = found
+    elif found:
+        print("\nunscoped statements:\n" + "\n".join(found))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
