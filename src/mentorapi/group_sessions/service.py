@@ -366,6 +366,15 @@ async def complete(
     group.completion_note = data.note or None
     sessions.touch(group)
     await repository.save(db_session, group)
+    seated = await repository.taken_seats(db_session, app_id, group.id)
+    if seated:  # a group session nobody sat in mentored no one: the stats leave it out
+        await sessions_repository.add_completed(
+            db_session,
+            app_id,
+            group.mentor_id,
+            group.duration_minutes,
+            [seat.mentee_id for seat in seated],
+        )
     await outbox.record_many(
         db_session,
         app_id=app_id,
