@@ -21,6 +21,9 @@ from mentorapi.mentoring_events.schemas import RoundEventData, ScheduleEventData
 from mentorapi.reminders.schemas import (
     ActionItemDueData,
     FeedbackRequestData,
+    GroupSessionReminderData,
+    GroupSessionTimeData,
+    SeatReminderData,
     SessionReminderData,
     SessionTimeData,
 )
@@ -61,6 +64,10 @@ TIMED = {
     EventType.action_item_due,
     EventType.mentoring_event_round_started,
     EventType.mentoring_event_ended,
+    EventType.group_session_reminder,
+    EventType.seat_reminder,
+    EventType.group_session_started,
+    EventType.group_session_ended,
 }
 
 
@@ -122,6 +129,27 @@ class ActionItemDueEvent(BaseModel):
     type: Literal["action_item.due"]
     timestamp: datetime = Field(description="09:00 on the due date in the mentee's zone.")
     data: ActionItemDueData
+
+
+class GroupSessionReminderEvent(BaseModel):
+    type: Literal["group_session.reminder"]
+    timestamp: datetime = Field(description="When the reminder was due.")
+    data: GroupSessionReminderData
+
+
+class SeatReminderEvent(BaseModel):
+    type: Literal["seat.reminder"]
+    timestamp: datetime = Field(description="When the reminder was due.")
+    data: SeatReminderData
+
+
+class GroupSessionTimeEvent(BaseModel):
+    type: str = Field(
+        examples=["group_session.started"],
+        json_schema_extra={"enum": ["group_session.started", "group_session.ended"]},
+    )
+    timestamp: datetime = Field(description="The group session's start or end.")
+    data: GroupSessionTimeData
 
 
 class MatchEvent(BaseModel):
@@ -193,6 +221,15 @@ _DESCRIPTIONS = {
     EventType.seat_taken: "A mentee took a seat in a group session, with their own ask.",
     EventType.seat_cancelled: "A seat was given back: by its mentee, by the mentor, or with "
     "the whole group session (`cancelled_by: mentor`).",
+    EventType.group_session_reminder: "A scheduled group session starts in `minutes_before` "
+    "minutes: the mentor's reminder (one per offset of the mentor's reminder policy, at that "
+    "time; never sent late). Each seat's mentee gets a `seat.reminder` at the same time.",
+    EventType.seat_reminder: "A mentee's group session starts in `minutes_before` minutes: one "
+    "per taken seat and offset (a seat taken later gets the reminders still to come; a seat "
+    "given back, none).",
+    EventType.group_session_started: "A scheduled group session's start time has come.",
+    EventType.group_session_ended: "A group session's end time has come (prompt the mentor to "
+    "complete it).",
     EventType.match_created: "A cohort's match run was published: one event per match "
     "made (`POST /v1/match-runs/{id}/publish`), in the publish's transaction.",
     EventType.webhook_test: "Sent by `POST /v1/webhook-endpoints/{id}/test` to that endpoint.",
@@ -237,6 +274,10 @@ _TIMED_EVENTS: dict[EventType, type[BaseModel]] = {
     EventType.action_item_due: ActionItemDueEvent,
     EventType.mentoring_event_round_started: MentoringEventRoundEvent,
     EventType.mentoring_event_ended: MentoringEventRoundEvent,
+    EventType.group_session_reminder: GroupSessionReminderEvent,
+    EventType.seat_reminder: SeatReminderEvent,
+    EventType.group_session_started: GroupSessionTimeEvent,
+    EventType.group_session_ended: GroupSessionTimeEvent,
 }
 
 for _type in EventType:

@@ -33,6 +33,12 @@ class EventType(NamedStrEnum):
     group_session_completed = "group_session.completed"
     seat_taken = "seat.taken"
     seat_cancelled = "seat.cancelled"
+    # Time-driven (group_sessions/timed.py, sent by the reminders worker): the mentor's
+    # reminders, each seat's mentee's, and the group session's start and end.
+    group_session_reminder = "group_session.reminder"
+    seat_reminder = "seat.reminder"
+    group_session_started = "group_session.started"
+    group_session_ended = "group_session.ended"
     # A published cohort match run (cohorts/): one per match.
     match_created = "match.created"
     # Speed-mentoring events (mentoring_events/): the schedule published or changed by a late
