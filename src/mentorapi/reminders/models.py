@@ -37,6 +37,7 @@ class NotificationKind(NamedStrEnum):
     # A speed-mentoring event's rounds and end (mentoring_events/timed.py).
     round_started = "round_started"
     event_ended = "event_ended"
+    event_expired = "event_expired"  # its start came before its schedule was published
 
 
 # The kinds that follow a session's status and times (all but action items, the mentee's own).

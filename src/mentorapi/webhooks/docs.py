@@ -17,7 +17,11 @@ from mentorapi.feedback.schemas import FeedbackRead, ImpactUpdateRead
 from mentorapi.group_sessions.schemas import GroupSessionEventData, SeatEventData
 from mentorapi.kit.bodies import sometimes
 from mentorapi.kit.ids import EndpointIdOut
-from mentorapi.mentoring_events.schemas import RoundEventData, ScheduleEventData
+from mentorapi.mentoring_events.schemas import (
+    ExpiredEventData,
+    RoundEventData,
+    ScheduleEventData,
+)
 from mentorapi.reminders.schemas import (
     ActionItemDueData,
     FeedbackRequestData,
@@ -64,6 +68,7 @@ TIMED = {
     EventType.action_item_due,
     EventType.mentoring_event_round_started,
     EventType.mentoring_event_ended,
+    EventType.mentoring_event_expired,
     EventType.group_session_reminder,
     EventType.seat_reminder,
     EventType.group_session_started,
@@ -178,6 +183,12 @@ class MentoringEventRoundEvent(BaseModel):
     data: RoundEventData
 
 
+class MentoringEventExpiredEvent(BaseModel):
+    type: Literal["mentoring_event.expired"]
+    timestamp: datetime = Field(description="The event's start.")
+    data: ExpiredEventData
+
+
 class WebhookTestEvent(BaseModel):
     type: Literal["webhook.test"]
     timestamp: datetime
@@ -210,6 +221,9 @@ _DESCRIPTIONS = {
     "starts (at its time).",
     EventType.mentoring_event_ended: "The last round of a published speed-mentoring event is "
     "over: the time for follow-ups.",
+    EventType.mentoring_event_expired: "A speed-mentoring event's start came before its "
+    "schedule was published: it is `expired` (final; nothing can be registered, built or "
+    "published any more).",
     EventType.feedback_submitted: "Feedback on a session was submitted.",
     EventType.feedback_impact_added: "A later impact update was added to feedback.",
     EventType.group_session_created: "A mentor's group session was created: its seats are open.",
@@ -274,6 +288,7 @@ _TIMED_EVENTS: dict[EventType, type[BaseModel]] = {
     EventType.action_item_due: ActionItemDueEvent,
     EventType.mentoring_event_round_started: MentoringEventRoundEvent,
     EventType.mentoring_event_ended: MentoringEventRoundEvent,
+    EventType.mentoring_event_expired: MentoringEventExpiredEvent,
     EventType.group_session_reminder: GroupSessionReminderEvent,
     EventType.seat_reminder: SeatReminderEvent,
     EventType.group_session_started: GroupSessionTimeEvent,
