@@ -7,6 +7,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     ScalarSelect,
+    Select,
     String,
     Table,
     case,
@@ -382,14 +383,16 @@ async def add_completed(
     first_met = 0
     if mentee_ids:
         wanted = sorted(set(mentee_ids))
-        one_to_one = select(col(Session.mentee_id).label("mentee_id")).where(
+        one_to_one: Select[*tuple[Any, ...]] = sa_select(
+            col(Session.mentee_id).label("mentee_id")
+        ).where(
             col(Session.app_id) == app_id,
             col(Session.mentor_id) == mentor_id,
             col(Session.mentee_id).in_(wanted),
             col(Session.status) == SessionStatus.completed.value,
         )
-        in_groups = (
-            select(col(Seat.mentee_id).label("mentee_id"))
+        in_groups: Select[*tuple[Any, ...]] = (
+            sa_select(col(Seat.mentee_id).label("mentee_id"))
             .join(
                 GroupSession,
                 (col(GroupSession.app_id) == col(Seat.app_id))
