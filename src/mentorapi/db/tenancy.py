@@ -49,7 +49,8 @@ REASONS: dict[CrossTenant, str] = {
     CrossTenant.scheduler: (
         "the reminders worker claims the due scheduled notifications of every app from one "
         "queue by due time (FOR UPDATE SKIP LOCKED), then reads and locks the sessions, "
-        "speed-mentoring events (and counts their registrations), feedback, action items and "
+        "speed-mentoring events (and counts their registrations), group sessions and their "
+        "seats, feedback, action items and "
         "webhook endpoints of the rows it claimed, by the (app_id, id) pairs the claim "
         "returned, and writes their events: a batch mixing apps"
     ),

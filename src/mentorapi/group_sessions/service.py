@@ -4,8 +4,9 @@ A group session takes the mentor's time as a one-to-one session does: it must fi
 availability, notice, horizon and buffers, counts as one session (whatever its seats) for the
 weekly capacity and the daily limits, and one-to-one bookings cannot overlap it, nor it them.
 The rules are the sessions' own (sessions/service.py: `check_offer`, `check_slot`,
-`require_move`, `require_started`, `moved_history`, `change_event`, and its clock `now`), not
-copies.
+`require_move`, `require_started`, `moved_history`, `change_event`, and its clock `now`;
+sessions/repository.py: `add_completed`, the mentor's stats), not copies. Every change plans
+the group session's reminders, start and end again, in its transaction (group_sessions/timed.py).
 
 Locks, in the order every change takes them (so no two changes deadlock): the mentor row (when
 the mentor's time changes: create, reschedule, cancel, complete), then the group session row
@@ -45,7 +46,7 @@ from mentorapi.apps.caller import (
 )
 from mentorapi.availability import service as availability_service
 from mentorapi.db.integrity import flush_or_conflict
-from mentorapi.group_sessions import places, repository
+from mentorapi.group_sessions import places, repository, timed
 from mentorapi.group_sessions.models import GroupSession, GroupSessionStatus, Seat, SeatStatus
 from mentorapi.group_sessions.repository import Visible
 from mentorapi.group_sessions.schemas import (
@@ -62,6 +63,7 @@ from mentorapi.mentees import repository as mentees_repository
 from mentorapi.mentees.models import Mentee
 from mentorapi.mentors import service as mentors_service
 from mentorapi.mentors.models import Format, Mentor
+from mentorapi.reminders import service as reminders
 from mentorapi.sessions import repository as sessions_repository
 from mentorapi.sessions import service as sessions
 from mentorapi.sessions.schemas import Cancel, Complete
@@ -104,6 +106,15 @@ def _visible(actor: Caller) -> Visible:
     member's own group sessions and the member's own seats."""
     own = own_profiles(actor)
     return None if own is None else (own.mentor_id, own.mentee_id)
+
+
+async def _plan_times(db_session: AsyncSession, group: GroupSession, *, new: bool = False) -> None:
+    """The group session's reminders, start and end, in line with it and its seats now (the
+    group session locked by the caller, or `new`)."""
+    policy = await reminders.policy_for(db_session, group.app_id, {group.mentor_id})
+    await timed.plan(
+        db_session, group, offsets=policy.offsets_for(group.mentor_id), now=sessions.now(), new=new
+    )
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -232,6 +243,7 @@ async def create(
         app_id=app_id,
         events=[_group_event(group, EventType.group_session_created)],
     )
+    await _plan_times(db_session, group, new=True)
     return group
 
 
@@ -316,6 +328,7 @@ async def reschedule(
         app_id=app_id,
         events=[_group_event(group, EventType.group_session_rescheduled, before)],
     )
+    await _plan_times(db_session, group)
     return group
 
 
@@ -345,6 +358,7 @@ async def cancel(
         events.append(_seat_event(seat, EventType.seat_cancelled, seat_before))
     await repository.save(db_session, group, *seated)
     await outbox.record_many(db_session, app_id=app_id, events=events)
+    await _plan_times(db_session, group)
     return group
 
 
@@ -366,11 +380,21 @@ async def complete(
     group.completion_note = data.note or None
     sessions.touch(group)
     await repository.save(db_session, group)
+    seated = await repository.taken_seats(db_session, app_id, group.id)
+    if seated:  # a group session nobody sat in mentored no one: the stats leave it out
+        await sessions_repository.add_completed(
+            db_session,
+            app_id,
+            group.mentor_id,
+            group.duration_minutes,
+            [seat.mentee_id for seat in seated],
+        )
     await outbox.record_many(
         db_session,
         app_id=app_id,
         events=[_group_event(group, EventType.group_session_completed, before)],
     )
+    await _plan_times(db_session, group)
     return group
 
 
@@ -430,6 +454,7 @@ async def take_seat(
     await outbox.record_many(
         db_session, app_id=app_id, events=[_seat_event(seat, EventType.seat_taken)]
     )
+    await _plan_times(db_session, group)
     return group, seat
 
 
@@ -484,6 +509,7 @@ async def cancel_seat(
     await outbox.record_many(
         db_session, app_id=app_id, events=[_seat_event(seat, EventType.seat_cancelled, before)]
     )
+    await _plan_times(db_session, locked)
     return locked, seat
 
 

@@ -51,6 +51,7 @@ class EventStatusEnum(Enum):
     SCHEDULED = EventStatus.scheduled.value
     LIVE = EventStatus.live.value
     ENDED = EventStatus.ended.value
+    EXPIRED = EventStatus.expired.value
 
 
 @strawberry.enum(name="MentoringEventMode")

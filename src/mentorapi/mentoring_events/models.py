@@ -1,8 +1,10 @@
 """Speed-mentoring events, who registered for them, their schedules and the follow-ups.
 
-An event keeps the status a person moves it through (`draft`, `open`, `scheduled`); `live` and
-`ended` follow from the clock and are never stored (service.status_of), so nothing has to run
-at the start or the end for a reader to see them.
+An event keeps the status a person moves it through (`draft`, `open`, `scheduled`); `live`,
+`ended` and `expired` (a draft or open event whose start came before its schedule was
+published) follow from the clock and are never stored (`MentoringEvent.status_at`), so nothing
+has to run at the start or the end for a reader to see them. The reminders worker still tells
+the app when they happen (`mentoring_event.round_started`, `.ended`, `.expired`: timed.py).
 
 A schedule is rows in `mentoring_event_assignments`, one per mentee per round, under a `stage`:
 `provisional` (the last build, for the organiser to look at) or `published` (what the people
@@ -30,6 +32,7 @@ class EventStatus(NamedStrEnum):
     scheduled = "scheduled"  # the schedule is published
     live = "live"  # derived: published, between the start of round 1 and the end of the last
     ended = "ended"  # derived: the last round is over
+    expired = "expired"  # derived: never published, and its start has passed (final)
 
 
 STORED_STATUSES = (EventStatus.draft, EventStatus.open, EventStatus.scheduled)
@@ -125,8 +128,18 @@ class MentoringEvent(TenantOwned, table=True):
     def ends_at(self) -> datetime:
         return self.timeline.ends_at
 
+    def expired_refusal(self, at: datetime) -> str | None:
+        """Why nothing changes any more at `at` (None: the event has not expired)."""
+        if self.status_at(at) is not EventStatus.expired:
+            return None
+        started = self.starts_at.isoformat().replace("+00:00", "Z")
+        return f"the event expired: it started at {started} without a published schedule"
+
     def registration_refusal(self, at: datetime) -> str | None:
         """Why a registration is refused at `at`, or None: it is taken."""
+        expired = self.expired_refusal(at)
+        if expired is not None:
+            return expired
         if self.status == EventStatus.draft:
             return "registration is not open yet"
         if self.status != EventStatus.open:
@@ -137,10 +150,11 @@ class MentoringEvent(TenantOwned, table=True):
         return None
 
     def status_at(self, now: datetime) -> EventStatus:
-        """The stored status, or `live`/`ended` once a published event's time has come."""
+        """The stored status, or `live`/`ended` once a published event's time has come, or
+        `expired` once an unpublished (draft or open) event's start has come."""
         stored = EventStatus(self.status)
         if stored is not EventStatus.scheduled:
-            return stored
+            return EventStatus.expired if now >= self.starts_at else stored
         if now >= self.ends_at:
             return EventStatus.ended
         return EventStatus.live if now >= self.starts_at else stored

@@ -214,7 +214,9 @@ class MentoringEventRead(ResponseBody):
     title: str
     status: EventStatus = Field(
         description="`draft` → `open` (registration) → `scheduled` (published) → `live` → "
-        "`ended`; `live` and `ended` follow from the clock."
+        "`ended`; a draft or open event whose start comes before its schedule is published is "
+        "`expired` (final: nothing changes any more). `live`, `ended` and `expired` follow "
+        "from the clock."
     )
     starts_at: datetime
     ends_at: datetime = Field(description="The end of the last round.")
@@ -648,6 +650,27 @@ class RoundEventData(MentoringEventRead):
     round_starts_at: datetime
     round_ends_at: datetime
     due_at: datetime = Field(description="The round's start (round_started) or the end (ended).")
+    lateness_seconds: float = Field(description=_LATENESS)
+
+
+class ExpiredEventData(MentoringEventRead):
+    """`data` of `mentoring_event.expired`: the event (status `expired`), at its start."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **EVENT_READ_EXAMPLE,
+                    "status": "expired",
+                    "registration_open": False,
+                    "due_at": EVENT_READ_EXAMPLE["starts_at"],
+                    "lateness_seconds": 0.21,
+                }
+            ]
+        }
+    )
+
+    due_at: datetime = Field(description="The event's start.")
     lateness_seconds: float = Field(description=_LATENESS)
 
 

@@ -160,7 +160,15 @@ async def create(
         registration_closes_at=data.registration_closes_at or data.starts_at,
     )
     await repository.save(db_session, event)
+    await timed.plan(db_session, event, now=now())  # its expiry, unless published by then
     return EventView(event, Counts())
+
+
+def _not_expired(event: MentoringEvent, current: datetime) -> None:
+    """An expired event (never published, its start passed) is final: a 409 for any change."""
+    why = event.expired_refusal(current)
+    if why is not None:
+        raise Conflict(why, extra={"event_status": EventStatus.expired.value})
 
 
 def _touch(event: MentoringEvent) -> None:
@@ -179,6 +187,7 @@ async def open_registration(
     require_api_key(actor, "opening registration")
     event = await _visible(db_session, app_id, actor, event_id, lock=True)
     check_version(event.version, expected_version, "the event")
+    _not_expired(event, now())
     if event.status != EventStatus.draft:
         raise Conflict(f"registration opens once, from draft; the event is {event.status}")
     if now() >= event.registration_closes_at:
@@ -244,6 +253,7 @@ async def register(
     role, member_id = _member_of(data)
     _may_act_for(actor, role, member_id, "registering a mentor")
     event = await _visible(db_session, app_id, actor, event_id, lock=True)
+    _not_expired(event, now())
     why = event.registration_refusal(now())
     if why is not None:
         raise Conflict(why)
@@ -307,6 +317,7 @@ async def withdraw(
     _may_act_for(actor, _role_of(member_id), member_id, "withdrawing a mentor")
     event = await _visible(db_session, app_id, actor, event_id, lock=True)
     registration = await _registration(db_session, event, member_id)
+    _not_expired(event, now())
     if event.status == EventStatus.scheduled:
         raise Conflict("the schedule is published: mark a no-show instead")
     await repository.delete_registration(db_session, registration)
@@ -372,6 +383,7 @@ async def _attendance(
     event = await _visible(db_session, app_id, actor, event_id, lock=True)
     registration = await _registration(db_session, event, member_id)
     current = now()
+    _not_expired(event, current)
     if current >= event.ends_at:
         raise Conflict("the event has ended")
     before = Attendance(registration.attendance)
@@ -496,6 +508,7 @@ async def _record_schedule(
 
 
 def _buildable(event: MentoringEvent, current: datetime) -> None:
+    _not_expired(event, current)
     if event.status == EventStatus.draft:
         raise Conflict("open registration before building a schedule")
     if event.status == EventStatus.scheduled:

@@ -1,13 +1,15 @@
 """An event's time-driven webhooks, through the reminders worker's queue.
 
-Publishing a schedule writes one `scheduled_notifications` row per round (`round_started`, at
-the round's start) and one for the end (`event_ended`, at the end of the last round), in the
-publishing transaction. The reminders worker claims them with every other due row and, under
-the event's lock, writes `mentoring_event.round_started` and `mentoring_event.ended` with ids
-derived from the rows' keys (reminders/keys.py): each is sent once, however often the row is
-written. A row whose key no longer matches the event (its times, or its schedule unpublished)
-is dropped; rows whose time had passed when they were planned are never written.
-"""
+Creating an event writes one `scheduled_notifications` row for its expiry (`event_expired`, at
+its start: a draft or open event whose schedule is not published by then is `expired`).
+Publishing a schedule replaces it with one row per round (`round_started`, at the round's
+start) and one for the end (`event_ended`, at the end of the last round), in the publishing
+transaction. The reminders worker claims them with every other due row and, under the
+event's lock, writes `mentoring_event.expired`, `mentoring_event.round_started` and
+`mentoring_event.ended` with ids derived from the rows' keys (reminders/keys.py): each is sent
+once, however often the row is written. A row whose key no longer matches the event (its
+times, or its status: an expiry once published, a round unpublished) is dropped; rows whose
+time had passed when they were planned are never written."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +39,13 @@ def end_key(event_id: str, ends_at: datetime) -> str:
     return f"{event_id}/{NotificationKind.event_ended.value}/{_stamp(ends_at)}"
 
 
+def expiry_key(event_id: str, starts_at: datetime) -> str:
+    return f"{event_id}/{NotificationKind.event_expired.value}/{_stamp(starts_at)}"
+
+
+_UNPUBLISHED = (EventStatus.draft, EventStatus.open)
+
+
 @dataclass(frozen=True, slots=True)
 class Planned:
     key: str
@@ -46,7 +55,11 @@ class Planned:
 
 
 def wanted(event: MentoringEvent) -> list[Planned]:
-    """The rows a published event calls for, whether or not their time has passed."""
+    """The rows the event calls for, whether or not their time has passed: its expiry while
+    it is unpublished, its rounds and end once published."""
+    if event.status in _UNPUBLISHED:
+        key = expiry_key(event.id, event.starts_at)
+        return [Planned(key, NotificationKind.event_expired, event.starts_at, 0)]
     if event.status != EventStatus.scheduled:
         return []
     line = event.timeline
@@ -91,7 +104,11 @@ async def plan(db_session: AsyncSession, event: MentoringEvent, *, now: datetime
 
 
 def _round_of(row: ScheduledNotification, event: MentoringEvent) -> int | None:
-    """The round a claimed row still stands for (the last one for the end), or None."""
+    """The round a claimed row still stands for (the last one for the end; 0 for the
+    expiry), or None."""
+    if row.kind == NotificationKind.event_expired:
+        held = event.status in _UNPUBLISHED and row.key == expiry_key(event.id, event.starts_at)
+        return 0 if held else None
     if event.status != EventStatus.scheduled:
         return None
     line = event.timeline
@@ -129,22 +146,27 @@ async def due(db_session: AsyncSession, rows: list[ScheduledNotification], now: 
             continue
         line = event.timeline
         late = max(now - row.due_at, timedelta(0))
-        data = {
-            **event_json(event, counts.get((event.app_id, event.id), Counts()), now),
-            "round": number,
-            "round_starts_at": _z(line.round_starts_at(number)),
-            "round_ends_at": _z(line.round_ends_at(number)),
-            "due_at": _z(row.due_at),
-            "lateness_seconds": round(late.total_seconds(), 3),
-        }
-        ended = row.kind == NotificationKind.event_ended
+        data: dict[str, Any] = event_json(
+            event, counts.get((event.app_id, event.id), Counts()), now
+        )
+        if row.kind == NotificationKind.event_expired:
+            type = EventType.mentoring_event_expired
+        else:
+            data["round"] = number
+            data["round_starts_at"] = _z(line.round_starts_at(number))
+            data["round_ends_at"] = _z(line.round_ends_at(number))
+            type = (
+                EventType.mentoring_event_ended
+                if row.kind == NotificationKind.event_ended
+                else EventType.mentoring_event_round_started
+            )
+        data["due_at"] = _z(row.due_at)
+        data["lateness_seconds"] = round(late.total_seconds(), 3)
         given.append(
             GivenEvent(
                 id=keys.event_id(row.app_id, row.key, row.due_at),
                 app_id=row.app_id,
-                type=EventType.mentoring_event_ended
-                if ended
-                else EventType.mentoring_event_round_started,
+                type=type,
                 data=data,
                 object_id=event.id,
                 happened_at=row.due_at,

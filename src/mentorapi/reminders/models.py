@@ -2,9 +2,11 @@
 
 `scheduled_notifications` holds one row per event still to send: a reminder of one occurrence,
 a session's start or end, a feedback request to one party, an action item falling due, a round
-of a speed-mentoring event starting or the event ending. Rows are written, replaced and removed
+of a speed-mentoring event starting or the event ending, a group session's reminders (to its
+mentor, and to each seat's mentee), start and end. Rows are written, replaced and removed
 in the same transaction as the change that makes them right (booking, accepting, rescheduling,
-cancelling, completing, feedback, an action item, publishing an event's schedule), so the
+cancelling, completing, feedback, an action item, publishing an event's schedule, a group
+session created, moved, cancelled or completed, a seat taken or given back), so the
 queue is never ahead of or behind the sessions. The worker (reminders/worker.py) claims due
 rows, writes their webhook events and deletes them, in one transaction.
 
@@ -35,6 +37,7 @@ class NotificationKind(NamedStrEnum):
     # A speed-mentoring event's rounds and end (mentoring_events/timed.py).
     round_started = "round_started"
     event_ended = "event_ended"
+    event_expired = "event_expired"  # its start came before its schedule was published
 
 
 # The kinds that follow a session's status and times (all but action items, the mentee's own).
@@ -58,14 +61,17 @@ class ScheduledNotification(Timestamped, table=True):
         same_app("session_id", "sessions"),
         same_app("action_item_id", "action_items"),
         same_app("mentoring_event_id", "mentoring_events"),
+        same_app("group_session_id", "group_sessions"),
+        same_app("seat_id", "seats"),
     )
 
     app_id: str = Field(sa_column=_app_key())
     key: str = Field(sa_column=Column(String(100), primary_key=True))
     kind: str = Field(max_length=24)
     due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    # Indexed (the primary key is by key): a deleted session, item or event cascades here by
-    # these. A row is about a session (and maybe one of its action items) or about an event.
+    # Indexed (the primary key is by key): a deleted session, item, event, group session or
+    # seat cascades here by these. A row is about a session (and maybe one of its action
+    # items), about an event, or about a group session (and maybe one of its seats).
     session_id: str | None = Field(
         default=None, sa_column=Column(String(30), nullable=True, index=True)
     )
@@ -73,6 +79,12 @@ class ScheduledNotification(Timestamped, table=True):
         default=None, sa_column=Column(String(30), nullable=True, index=True)
     )
     mentoring_event_id: str | None = Field(
+        default=None, sa_column=Column(String(30), nullable=True, index=True)
+    )
+    group_session_id: str | None = Field(
+        default=None, sa_column=Column(String(30), nullable=True, index=True)
+    )
+    seat_id: str | None = Field(
         default=None, sa_column=Column(String(30), nullable=True, index=True)
     )
     party: str | None = Field(default=None, max_length=8)  # feedback requests: who is asked

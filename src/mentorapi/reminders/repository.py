@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.feedback.models import Feedback
+from mentorapi.group_sessions.models import GroupSession, GroupSessionStatus, Seat
 from mentorapi.mentees.models import Mentee
 from mentorapi.reminders.models import (
     SESSION_KINDS,
@@ -149,6 +150,42 @@ async def sessions_to_replan(
     return list((await db_session.exec(query)).all())
 
 
+async def groups_to_replan(
+    db_session: AsyncSession,
+    app_id: str,
+    *,
+    ending_after: datetime,
+    mentor_id: str | None = None,
+    after_id: str = "",
+    limit: int = 500,
+) -> list[GroupSession]:
+    """Group sessions whose rows a new policy changes, in id order from `after_id`: scheduled
+    ones that end after `ending_after`, and any with rows still to send. Locked in id order
+    (every change of a group session or its seats locks it first, as for sessions above)."""
+    pending = sm_select(ScheduledNotification.group_session_id).where(
+        col(ScheduledNotification.app_id) == app_id,
+        col(ScheduledNotification.group_session_id).is_not(None),
+    )
+    query = sm_select(GroupSession).where(
+        col(GroupSession.app_id) == app_id,
+        col(GroupSession.id) > after_id,
+        or_(
+            (col(GroupSession.status) == GroupSessionStatus.scheduled.value)
+            & (col(GroupSession.ends_at) > ending_after),
+            col(GroupSession.id).in_(pending),
+        ),
+    )
+    if mentor_id is not None:
+        query = query.where(col(GroupSession.mentor_id) == mentor_id)
+    query = (
+        query.order_by(col(GroupSession.id))
+        .limit(limit)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return list((await db_session.exec(query)).all())
+
+
 async def open_items_of_mentee(
     db_session: AsyncSession, app_id: str, mentee_id: str, due_from: str
 ) -> list[ActionItem]:
@@ -203,6 +240,20 @@ async def rows_of_items(
         .where(
             col(ScheduledNotification.app_id) == app_id,
             col(ScheduledNotification.action_item_id).in_(list(item_ids)),
+        )
+        .with_for_update()
+    )
+    return list((await db_session.exec(query)).all())
+
+
+async def keys_of_group(db_session: AsyncSession, app_id: str, group_id: str) -> list[str]:
+    """The keys of a group session's rows (its seats' too) still to send, locked: a worker
+    that claimed one of them finishes first."""
+    query = (
+        sm_select(ScheduledNotification.key)
+        .where(
+            col(ScheduledNotification.app_id) == app_id,
+            col(ScheduledNotification.group_session_id) == group_id,
         )
         .with_for_update()
     )
@@ -316,6 +367,42 @@ async def lock_sessions(
         sm_select(Session)
         .where(pairs_in(_dialect(db_session), col(Session.app_id), col(Session.id), pairs))
         .with_for_update(skip_locked=True, key_share=True, of=Session)
+        .execution_options(populate_existing=True),
+        CrossTenant.scheduler,
+    )
+    return {(s.app_id, s.id): s for s in (await db_session.exec(query)).all()}
+
+
+async def lock_group_sessions(
+    db_session: AsyncSession, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], GroupSession]:
+    """The group sessions named by (app_id, id), locked as `lock_sessions` locks sessions: one
+    being changed right now is left out (SKIP LOCKED) and its rows wait for the next round."""
+    pairs = set(keys)
+    if not pairs:
+        return {}
+    query = across_tenants(
+        sm_select(GroupSession)
+        .where(
+            pairs_in(_dialect(db_session), col(GroupSession.app_id), col(GroupSession.id), pairs)
+        )
+        .with_for_update(skip_locked=True, key_share=True, of=GroupSession)
+        .execution_options(populate_existing=True),
+        CrossTenant.scheduler,
+    )
+    return {(g.app_id, g.id): g for g in (await db_session.exec(query)).all()}
+
+
+async def seats(
+    db_session: AsyncSession, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], Seat]:
+    """The seats named by (app_id, id) (their group sessions locked by the caller)."""
+    pairs = set(keys)
+    if not pairs:
+        return {}
+    query = across_tenants(
+        sm_select(Seat)
+        .where(pairs_in(_dialect(db_session), col(Seat.app_id), col(Seat.id), pairs))
         .execution_options(populate_existing=True),
         CrossTenant.scheduler,
     )

@@ -5,6 +5,12 @@ from pydantic import AfterValidator, ConfigDict, Field
 from pydantic.config import JsonDict, JsonValue
 
 from mentorapi.feedback.models import Author
+from mentorapi.group_sessions.schemas import (
+    GROUP_SESSION_READ_EXAMPLE,
+    SEAT_READ_EXAMPLE,
+    GroupSessionRead,
+    SeatRead,
+)
 from mentorapi.kit import examples as ex
 from mentorapi.kit.bodies import RequestBody, ResponseBody
 from mentorapi.kit.enums import NamedStrEnum
@@ -235,4 +241,76 @@ class ActionItemDueData(ActionItemRead):
     mentee_id: MenteeIdOut
     mentor_id: MentorIdOut
     due_at: datetime = Field(description="09:00 on `due_on` in the mentee's zone.")
+    lateness_seconds: float = Field(description=_LATENESS)
+
+
+# --- a group session's (group_sessions/timed.py) --------------------------------------------------
+
+_GROUP_REMINDER_DUE = "2027-03-02T14:00:00Z"
+
+
+class GroupSessionReminderData(GroupSessionRead):
+    """`data` of `group_session.reminder` (the mentor's): the group session as
+    `GET /v1/group-sessions/{id}` returns it, and how long before its start this reminder is."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **GROUP_SESSION_READ_EXAMPLE,
+                    "minutes_before": 60,
+                    "due_at": _GROUP_REMINDER_DUE,
+                    "lateness_seconds": 0.412,
+                }
+            ]
+        }
+    )
+
+    minutes_before: int = Field(description="The policy's offset this reminder is for.")
+    due_at: datetime = Field(description=_DUE_AT)
+    lateness_seconds: float = Field(description=_LATENESS)
+
+
+class SeatReminderData(SeatRead):
+    """`data` of `seat.reminder` (one per taken seat: its mentee's): the seat as
+    `GET /v1/group-sessions/{id}/seats/{seat_id}` returns it, the group session, and how long
+    before its start this reminder is."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **SEAT_READ_EXAMPLE,
+                    "group_session": GROUP_SESSION_READ_EXAMPLE,
+                    "minutes_before": 60,
+                    "due_at": _GROUP_REMINDER_DUE,
+                    "lateness_seconds": 0.412,
+                }
+            ]
+        }
+    )
+
+    group_session: GroupSessionRead = Field(description="The group session the seat is in.")
+    minutes_before: int = Field(description="The policy's offset this reminder is for.")
+    due_at: datetime = Field(description=_DUE_AT)
+    lateness_seconds: float = Field(description=_LATENESS)
+
+
+class GroupSessionTimeData(GroupSessionRead):
+    """`data` of `group_session.started` and `group_session.ended`: the group session, at its
+    start or end."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **GROUP_SESSION_READ_EXAMPLE,
+                    "due_at": ex.GROUP_STARTS_AT,
+                    "lateness_seconds": 0.412,
+                }
+            ]
+        }
+    )
+
+    due_at: datetime = Field(description="The group session's start (started) or end (ended).")
     lateness_seconds: float = Field(description=_LATENESS)

@@ -14,6 +14,8 @@ The rules (README "Reminders and time-driven events"):
   (Feedback closes a completed session, so a booked session not yet completed gets none: the
   app prompts the mentor to complete it on `session.ended`.)
 - `action_item.due` goes at 09:00 in the mentee's zone on the item's due date, unless it is done.
+- A group session gets its reminders (the mentor's, and each seated mentee's), start and end
+  by the same rules (group_sessions/timed.py).
 - Every row is written, replaced or removed in the transaction of the change that decides it,
   and the worker checks again, under the session's lock, that the row still holds when it
   sends: a session cancelled a second before a reminder gets none.
@@ -28,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mentorapi.apps.caller import Caller, require_api_key
 from mentorapi.db.integrity import flush_or_conflict
 from mentorapi.feedback.models import Author
+from mentorapi.group_sessions import timed as group_timed
 from mentorapi.kit import timezones
 from mentorapi.kit.versioning import check_version
 from mentorapi.mentoring_events import timed
@@ -209,8 +212,26 @@ async def _replan(
         )
         await plan_sessions(db_session, batch, now=current)
         if len(batch) < REPLAN_BATCH:
-            return
+            break
         after = batch[-1].id
+    after = ""
+    while True:
+        groups = await repository.groups_to_replan(
+            db_session,
+            app_id,
+            ending_after=current,
+            mentor_id=mentor_id,
+            after_id=after,
+            limit=REPLAN_BATCH,
+        )
+        if groups:
+            policy = await policy_for(db_session, app_id, {g.mentor_id for g in groups})
+            for group in groups:
+                offsets = policy.offsets_for(group.mentor_id)
+                await group_timed.plan(db_session, group, offsets=offsets, now=current)
+        if len(groups) < REPLAN_BATCH:
+            return
+        after = groups[-1].id
 
 
 # --- the plan ------------------------------------------------------------------------------------
@@ -531,6 +552,10 @@ async def send_due(
     of_events = await timed.due(
         db_session, [r for r in claimed if r.mentoring_event_id is not None], now
     )
+    # A group session's reminders, start and end: checked under the group session's lock.
+    of_groups = await group_timed.due(
+        db_session, [r for r in claimed if r.group_session_id is not None], now, grace
+    )
     rows = [r for r in claimed if r.session_id is not None]
     sessions = await repository.lock_sessions(
         db_session, {(r.app_id, r.session_id) for r in rows if r.session_id is not None}
@@ -548,8 +573,8 @@ async def send_due(
         items=await repository.action_items(db_session, items),
     )
     events = [e for e in (_event(r, found, now, grace) for r in ready) if e is not None]
-    events += of_events.events
-    ready += of_events.done
+    events += of_events.events + of_groups.events
+    ready += of_events.done + of_groups.done
     written = await outbox.record_given(db_session, events, now=now)
     await repository.delete_claimed(db_session, [(r.app_id, r.key) for r in ready])
     return Round(

@@ -7,6 +7,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     ScalarSelect,
+    Select,
     String,
     Table,
     case,
@@ -25,7 +26,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from mentorapi.db.paging import SortKey, paginate
 from mentorapi.db.ranked import first_per_group
 from mentorapi.db.tenancy import CrossTenant, across_tenants
-from mentorapi.group_sessions.models import GroupSession, GroupSessionStatus
+from mentorapi.group_sessions.models import GroupSession, GroupSessionStatus, Seat, SeatStatus
 from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.mentees.models import Mentee
 from mentorapi.mentors.models import Mentor, MentorSkill
@@ -366,25 +367,63 @@ async def count_for_skill(db_session: AsyncSession, app_id: str, skill_id: str) 
     return (await db_session.exec(query)).one()
 
 
-async def add_completed(db_session: AsyncSession, session: Session) -> None:
-    """Count a completion in the mentor's stats. Call after the session is saved as completed,
-    with the mentor row locked (every session change takes it first), so the "first completed
-    session with this mentee" check cannot race another completion."""
-    pair_completed = select(func.count()).where(
-        col(Session.app_id) == session.app_id,
-        col(Session.mentor_id) == session.mentor_id,
-        col(Session.mentee_id) == session.mentee_id,
-        col(Session.status) == SessionStatus.completed.value,
-    )
-    first_with_mentee = (await db_session.exec(pair_completed)).one() == 1
+async def add_completed(
+    db_session: AsyncSession,
+    app_id: str,
+    mentor_id: str,
+    duration_minutes: int,
+    mentee_ids: Sequence[str],
+) -> None:
+    """Count a completion in the mentor's stats: one session, its minutes, and the mentees it
+    helped for the first time. One rule for a one-to-one session (its mentee) and a group
+    session (its seated mentees): a mentee is new to the mentor when this is their only
+    completed meeting with them, a completed session or a seat in a completed group session.
+    Call after the completion is saved, with the mentor row locked (every change of a session
+    or a group session takes it first), so the check cannot race another completion."""
+    first_met = 0
+    if mentee_ids:
+        wanted = sorted(set(mentee_ids))
+        one_to_one: Select[*tuple[Any, ...]] = sa_select(
+            col(Session.mentee_id).label("mentee_id")
+        ).where(
+            col(Session.app_id) == app_id,
+            col(Session.mentor_id) == mentor_id,
+            col(Session.mentee_id).in_(wanted),
+            col(Session.status) == SessionStatus.completed.value,
+        )
+        in_groups: Select[*tuple[Any, ...]] = (
+            sa_select(col(Seat.mentee_id).label("mentee_id"))
+            .join(
+                GroupSession,
+                (col(GroupSession.app_id) == col(Seat.app_id))
+                & (col(GroupSession.id) == col(Seat.group_session_id)),
+            )
+            .where(
+                col(Seat.app_id) == app_id,
+                col(Seat.mentee_id).in_(wanted),
+                col(Seat.status) == SeatStatus.taken.value,
+                col(GroupSession.mentor_id) == mentor_id,
+                col(GroupSession.status) == GroupSessionStatus.completed.value,
+            )
+        )
+        met = union_all(one_to_one, in_groups).subquery()
+        per_mentee = (
+            sa_select(met.c.mentee_id)
+            .group_by(met.c.mentee_id)
+            .having(func.count() == 1)
+            .subquery()
+        )
+        connection = await db_session.connection()
+        counted = sa_select(func.count()).select_from(per_mentee)
+        first_met = int((await connection.execute(counted)).scalar_one())
     # SET x = x + n: exact under concurrent completions, no read-modify-write.
     await db_session.exec(
         update(Mentor)
-        .where(col(Mentor.app_id) == session.app_id, col(Mentor.id) == session.mentor_id)
+        .where(col(Mentor.app_id) == app_id, col(Mentor.id) == mentor_id)
         .values(
             sessions_completed=col(Mentor.sessions_completed) + 1,
-            minutes_mentored=col(Mentor.minutes_mentored) + session.duration_minutes,
-            mentees_helped=col(Mentor.mentees_helped) + int(first_with_mentee),
+            minutes_mentored=col(Mentor.minutes_mentored) + duration_minutes,
+            mentees_helped=col(Mentor.mentees_helped) + first_met,
         )
     )
 

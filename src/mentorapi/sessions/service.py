@@ -737,7 +737,9 @@ async def complete(
     session.completion_note = data.note or None
     touch(session)
     await repository.save(db_session, session)
-    await repository.add_completed(db_session, session)
+    await repository.add_completed(
+        db_session, app_id, session.mentor_id, session.duration_minutes, [session.mentee_id]
+    )
     await _record(db_session, session, EventType.session_completed, before)
     await reminders.plan_sessions(db_session, [session], now=now(), completing=True)
     return session

@@ -17,10 +17,17 @@ from mentorapi.feedback.schemas import FeedbackRead, ImpactUpdateRead
 from mentorapi.group_sessions.schemas import GroupSessionEventData, SeatEventData
 from mentorapi.kit.bodies import sometimes
 from mentorapi.kit.ids import EndpointIdOut
-from mentorapi.mentoring_events.schemas import RoundEventData, ScheduleEventData
+from mentorapi.mentoring_events.schemas import (
+    ExpiredEventData,
+    RoundEventData,
+    ScheduleEventData,
+)
 from mentorapi.reminders.schemas import (
     ActionItemDueData,
     FeedbackRequestData,
+    GroupSessionReminderData,
+    GroupSessionTimeData,
+    SeatReminderData,
     SessionReminderData,
     SessionTimeData,
 )
@@ -61,6 +68,11 @@ TIMED = {
     EventType.action_item_due,
     EventType.mentoring_event_round_started,
     EventType.mentoring_event_ended,
+    EventType.mentoring_event_expired,
+    EventType.group_session_reminder,
+    EventType.seat_reminder,
+    EventType.group_session_started,
+    EventType.group_session_ended,
 }
 
 
@@ -124,6 +136,27 @@ class ActionItemDueEvent(BaseModel):
     data: ActionItemDueData
 
 
+class GroupSessionReminderEvent(BaseModel):
+    type: Literal["group_session.reminder"]
+    timestamp: datetime = Field(description="When the reminder was due.")
+    data: GroupSessionReminderData
+
+
+class SeatReminderEvent(BaseModel):
+    type: Literal["seat.reminder"]
+    timestamp: datetime = Field(description="When the reminder was due.")
+    data: SeatReminderData
+
+
+class GroupSessionTimeEvent(BaseModel):
+    type: str = Field(
+        examples=["group_session.started"],
+        json_schema_extra={"enum": ["group_session.started", "group_session.ended"]},
+    )
+    timestamp: datetime = Field(description="The group session's start or end.")
+    data: GroupSessionTimeData
+
+
 class MatchEvent(BaseModel):
     type: Literal["match.created"]
     timestamp: datetime = Field(description="When the match run was published.")
@@ -148,6 +181,12 @@ class MentoringEventRoundEvent(BaseModel):
     )
     timestamp: datetime = Field(description="The round's start, or the event's end.")
     data: RoundEventData
+
+
+class MentoringEventExpiredEvent(BaseModel):
+    type: Literal["mentoring_event.expired"]
+    timestamp: datetime = Field(description="The event's start.")
+    data: ExpiredEventData
 
 
 class WebhookTestEvent(BaseModel):
@@ -182,6 +221,9 @@ _DESCRIPTIONS = {
     "starts (at its time).",
     EventType.mentoring_event_ended: "The last round of a published speed-mentoring event is "
     "over: the time for follow-ups.",
+    EventType.mentoring_event_expired: "A speed-mentoring event's start came before its "
+    "schedule was published: it is `expired` (final; nothing can be registered, built or "
+    "published any more).",
     EventType.feedback_submitted: "Feedback on a session was submitted.",
     EventType.feedback_impact_added: "A later impact update was added to feedback.",
     EventType.group_session_created: "A mentor's group session was created: its seats are open.",
@@ -193,6 +235,15 @@ _DESCRIPTIONS = {
     EventType.seat_taken: "A mentee took a seat in a group session, with their own ask.",
     EventType.seat_cancelled: "A seat was given back: by its mentee, by the mentor, or with "
     "the whole group session (`cancelled_by: mentor`).",
+    EventType.group_session_reminder: "A scheduled group session starts in `minutes_before` "
+    "minutes: the mentor's reminder (one per offset of the mentor's reminder policy, at that "
+    "time; never sent late). Each seat's mentee gets a `seat.reminder` at the same time.",
+    EventType.seat_reminder: "A mentee's group session starts in `minutes_before` minutes: one "
+    "per taken seat and offset (a seat taken later gets the reminders still to come; a seat "
+    "given back, none).",
+    EventType.group_session_started: "A scheduled group session's start time has come.",
+    EventType.group_session_ended: "A group session's end time has come (prompt the mentor to "
+    "complete it).",
     EventType.match_created: "A cohort's match run was published: one event per match "
     "made (`POST /v1/match-runs/{id}/publish`), in the publish's transaction.",
     EventType.webhook_test: "Sent by `POST /v1/webhook-endpoints/{id}/test` to that endpoint.",
@@ -237,6 +288,11 @@ _TIMED_EVENTS: dict[EventType, type[BaseModel]] = {
     EventType.action_item_due: ActionItemDueEvent,
     EventType.mentoring_event_round_started: MentoringEventRoundEvent,
     EventType.mentoring_event_ended: MentoringEventRoundEvent,
+    EventType.mentoring_event_expired: MentoringEventExpiredEvent,
+    EventType.group_session_reminder: GroupSessionReminderEvent,
+    EventType.seat_reminder: SeatReminderEvent,
+    EventType.group_session_started: GroupSessionTimeEvent,
+    EventType.group_session_ended: GroupSessionTimeEvent,
 }
 
 for _type in EventType:

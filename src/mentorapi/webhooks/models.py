@@ -33,14 +33,22 @@ class EventType(NamedStrEnum):
     group_session_completed = "group_session.completed"
     seat_taken = "seat.taken"
     seat_cancelled = "seat.cancelled"
+    # Time-driven (group_sessions/timed.py, sent by the reminders worker): the mentor's
+    # reminders, each seat's mentee's, and the group session's start and end.
+    group_session_reminder = "group_session.reminder"
+    seat_reminder = "seat.reminder"
+    group_session_started = "group_session.started"
+    group_session_ended = "group_session.ended"
     # A published cohort match run (cohorts/): one per match.
     match_created = "match.created"
     # Speed-mentoring events (mentoring_events/): the schedule published or changed by a late
-    # change; the rounds and the end are time-driven (sent by the reminders worker).
+    # change; the rounds, the end and the expiry of an event never published are time-driven
+    # (sent by the reminders worker).
     mentoring_event_schedule_published = "mentoring_event.schedule_published"
     mentoring_event_schedule_changed = "mentoring_event.schedule_changed"
     mentoring_event_round_started = "mentoring_event.round_started"
     mentoring_event_ended = "mentoring_event.ended"
+    mentoring_event_expired = "mentoring_event.expired"
     webhook_test = "webhook.test"
 
 
