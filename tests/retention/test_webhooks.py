@@ -12,6 +12,7 @@ from mentorapi.db.engine import Database
 from mentorapi.kit.errors import Gone
 from mentorapi.kit.ids import new_id
 from mentorapi.kit.timezones import utcnow
+from mentorapi.retention import Retention
 from mentorapi.webhooks import repository, service
 from mentorapi.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Event
 from tests.conftest import Tenant
@@ -233,3 +234,23 @@ async def _redeliver(db: Database, tenant: Tenant, event_id: str) -> int:
 
 def test_the_window_is_older_than_old() -> None:
     assert OLD > WINDOW > RECENT
+
+
+async def test_the_sweep_goes_on_from_round_to_round_past_kept_events(
+    db: Database, tenant: Tenant
+) -> None:
+    """Events kept as their objects' latest lie at the old end of the log for ever; a round
+    that does one small batch still gets past them, round after round, to the prunable ones."""
+    await create_endpoint(tenant, HOOK)
+    latest_only = [e for _ in range(3) for e in await record(db, tenant, new_id("ses"), 1)]
+    await finish(db, tenant, latest_only, ago=OLD + RECENT)  # the oldest of all
+    subject = new_id("ses")
+    superseded = await record(db, tenant, subject, 3)
+    await finish(db, tenant, superseded)
+    retention = Retention(webhooks=WINDOW, batch_size=2, max_batches=1)
+    for _ in range(1000):  # other tests' kept events lie there too: however many, it gets on
+        await retention.prune(db)
+        if len(await rows(db, tenant, Event, object_id=subject)) == 1:
+            break
+    assert [e.id for e in await rows(db, tenant, Event, object_id=subject)] == superseded[-1:]
+    assert len(await rows(db, tenant, Event, id=latest_only)) == 3
