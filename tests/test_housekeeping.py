@@ -92,3 +92,28 @@ async def test_a_failing_round_is_logged_and_the_loop_goes_on(
     failures = [r for r in caplog.records if "housekeeping failed" in r.getMessage()]
     assert len(failures) == 1
     assert failures[0].exc_info is not None
+
+
+async def test_the_lifespan_prunes_by_the_configured_retention(
+    tenant: Tenant, db: Database, database_url: str
+) -> None:
+    from mentorapi.kit.ids import new_id
+    from mentorapi.webhooks.models import Delivery
+    from tests.retention.conftest import create_endpoint, finish, record, rows
+
+    await create_endpoint(tenant, "http://127.0.0.1:9/hook")
+    events = await record(db, tenant, new_id("ses"), 2)
+    await finish(db, tenant, events, ago=timedelta(days=3))
+
+    async def pruned() -> bool:
+        return await rows(db, tenant, Delivery) == []
+
+    settings = conftest.test_settings(
+        database_url,
+        housekeeping_enabled=True,
+        housekeeping_interval_seconds=0.05,
+        webhook_retention_days=2,
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        assert await eventually(pruned)

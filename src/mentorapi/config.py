@@ -80,10 +80,18 @@ class Settings(BaseSettings):
     live_streams_per_caller: int = Field(default=4, ge=1, le=100)
 
     # Housekeeping in each `serve` and `worker` process (expire unanswered requests, forget
-    # Idempotency-Keys older than 24 h), every interval. Safe in many processes at once: expiry
-    # skips rows another process holds. Off in the test suite's default settings.
+    # Idempotency-Keys older than 24 h, prune by retention), every interval. Safe in many
+    # processes at once: each skips rows another process holds. Off in the test suite's
+    # default settings.
     housekeeping_enabled: bool = True
     housekeeping_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Retention, pruned by housekeeping in short batches (src/mentorapi/retention.py): webhook
+    # deliveries over (succeeded or gave up) for this many days, with their attempts, and events
+    # older than that with no delivery left; the latest event of each object is kept whatever
+    # its age, so its `sequence` goes on. Finished jobs older than their window go too, except
+    # those a match run or a speed-mentoring event still names.
+    webhook_retention_days: int = Field(default=30, ge=1, le=3650)
+    job_retention_days: int = Field(default=30, ge=1, le=3650)
 
     # PostgreSQL: after a burst of writes (a bulk import), each API process asks PostgreSQL
     # which tables changed by more than autovacuum's threshold since their last ANALYZE and

@@ -43,6 +43,7 @@ from mentorapi.mentors.rest import router as mentors_router
 from mentorapi.metrics import Metrics, MetricsMiddleware
 from mentorapi.reminders.rest import router as reminders_router
 from mentorapi.reminders.worker import Scheduler
+from mentorapi.retention import Retention
 from mentorapi.sessions.rest import router as sessions_router
 from mentorapi.sessions.rest import series_router
 from mentorapi.skills.rest import router as skills_router
@@ -84,7 +85,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.state.statistics is not None:
             app.state.statistics.start()
         app.state.housekeeping = (
-            housekeeping.start(app.state.db, settings.housekeeping_interval_seconds)
+            housekeeping.start(
+                app.state.db,
+                settings.housekeeping_interval_seconds,
+                Retention.from_settings(settings),
+            )
             if settings.housekeeping_enabled
             else None
         )

@@ -31,8 +31,10 @@ REASONS: dict[CrossTenant, str] = {
         "by the (app_id, id) keys the claim returned, a batch mixing apps"
     ),
     CrossTenant.housekeeping: (
-        "housekeeping works on every app at once by age: it purges expired idempotency keys and "
-        "finds the session requests due to expire (each then expires under its own app)"
+        "housekeeping works on every app at once by age: it purges expired idempotency keys, "
+        "prunes webhook deliveries, events and finished jobs past their retention (picked by "
+        "age, then deleted by the (app_id, id) keys it picked), and finds the session requests "
+        "due to expire (each then expires under its own app)"
     ),
     CrossTenant.key_lookup: (
         "authentication finds the app from an API key's hash: the app is what it learns"

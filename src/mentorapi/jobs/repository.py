@@ -1,12 +1,14 @@
 """All SQL of the job queue."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.jobs.models import Job, JobStatus
 
@@ -169,3 +171,53 @@ async def release(
         values["attempts"] = col(Job.attempts) - 1
     done = await db_session.exec(update(Job).where(_owned(job, owner)).values(**values))
     return bool(done.rowcount)
+
+
+# --- retention (housekeeping, retention.py) -----------------------------------------------------
+
+# A reference to a job from a domain's row: (its app_id column, its job id column). A job so
+# named is the history of that row (a match run's status and error are its job's) and is kept.
+JobReference = tuple[Any, Any]
+
+
+async def prune_finished(
+    db_session: AsyncSession,
+    *,
+    before: datetime,
+    limit: int,
+    kept_by: Sequence[JobReference] = (),
+) -> int:
+    """Delete up to `limit` jobs that finished (succeeded or failed) before `before` and that
+    no row in `kept_by` names, the oldest first. Picked FOR UPDATE SKIP LOCKED (another
+    pruner takes other jobs) in the caller's transaction; a finished job never runs again, so
+    nothing else waits on these rows."""
+    conditions = [
+        col(Job.status).in_([JobStatus.succeeded, JobStatus.failed]),
+        col(Job.finished_at) < before,
+    ]
+    for app_column, job_column in kept_by:
+        named = (
+            select(job_column)
+            .where(app_column == col(Job.app_id), job_column == col(Job.id))
+            .exists()
+        )
+        conditions.append(~named)
+    picked = across_tenants(
+        select(col(Job.app_id), col(Job.id))
+        .where(*conditions)
+        .order_by(col(Job.finished_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True),
+        CrossTenant.housekeeping,
+    )
+    keys = [(app_id, id_) for app_id, id_ in (await db_session.exec(picked)).all()]
+    if not keys:
+        return 0
+    dialect = db_session.sync_session.get_bind().dialect.name
+    done = await db_session.exec(
+        across_tenants(
+            delete(Job).where(pairs_in(dialect, col(Job.app_id), col(Job.id), keys)),
+            CrossTenant.housekeeping,
+        )
+    )
+    return int(done.rowcount or 0)

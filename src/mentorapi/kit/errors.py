@@ -30,6 +30,12 @@ class Conflict(DomainError):
     status, code, title, slug = 409, "CONFLICT", "Conflict", "conflict"
 
 
+class Gone(DomainError):
+    """What was asked for existed and was removed for good (pruned by retention)."""
+
+    status, code, title, slug = 410, "GONE", "Gone", "gone"
+
+
 class PreconditionFailed(DomainError):
     status, code, title, slug = 412, "PRECONDITION_FAILED", "Precondition failed", "stale-version"
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text, delete, func, insert
+from sqlalchemy import Column, ForeignKey, String, Table, Text, delete, func, insert, tuple_
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -124,14 +124,26 @@ def unit_of_work(connection: HTTPConnection) -> AsyncSession | None:
     return found
 
 
-async def purge_expired(db_session: AsyncSession, now: datetime | None = None) -> int:
-    """Delete keys past their 24 hours (the worker calls this now and then)."""
-    result = await db_session.exec(
-        across_tenants(
-            delete(IdempotencyKey).where(col(IdempotencyKey.expires_at) <= (now or utcnow())),
-            CrossTenant.housekeeping,
+async def purge_expired(
+    db_session: AsyncSession, now: datetime | None = None, *, limit: int | None = None
+) -> int:
+    """Delete keys past their 24 hours (housekeeping calls this now and then): at most `limit`
+    of them, the oldest first, so that a batch is short (housekeeping runs batches in
+    transactions of their own). Rows another pruner holds are skipped (SKIP LOCKED), and the
+    outer WHERE checks the time again under the lock."""
+    expired = col(IdempotencyKey.expires_at) <= (now or utcnow())
+    statement = delete(IdempotencyKey).where(expired)
+    if limit is not None:
+        picked = (
+            sa_select(col(IdempotencyKey.app_id), col(IdempotencyKey.key))
+            .where(expired)
+            .order_by(col(IdempotencyKey.expires_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-    )
+        key = tuple_(col(IdempotencyKey.app_id), col(IdempotencyKey.key))
+        statement = statement.where(key.in_(picked))
+    result = await db_session.exec(across_tenants(statement, CrossTenant.housekeeping))
     return int(result.rowcount or 0)
 
 

@@ -257,6 +257,7 @@ DESCRIPTIONS = {
     403: "Not allowed to this caller",
     404: "Unknown id, or an id of another app",
     409: "Conflict (duplicate, slot taken, illegal transition)",
+    410: "Gone: pruned by retention (older than the retention window)",
     412: "Stale If-Match version",
     413: "Request body over the size limit",
     422: "Invalid input",

@@ -1,7 +1,7 @@
 """GraphQL face of webhooks: endpoints, the event log and delivery attempts, for the app's API
 key only (as in REST), over webhooks.service (no rules here)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import strawberry
@@ -15,6 +15,7 @@ from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.webhooks import service
 from mentorapi.webhooks.models import DeliveryAttempt, Event, WebhookEndpoint
 from mentorapi.webhooks.schemas import (
+    RETENTION,
     DeliveryAttemptRead,
     EventListArgs,
     EventRead,
@@ -23,6 +24,7 @@ from mentorapi.webhooks.schemas import (
     WebhookEndpointRead,
     WebhookEndpointUpdate,
 )
+from mentorapi.webhooks.service import retention_window
 
 
 async def _app_id(info: Info, action: str) -> str:
@@ -160,7 +162,7 @@ class Query:
             )
         return WebhookEndpointType.from_model(endpoint)
 
-    @strawberry.field(description="Delivery attempts to an endpoint, newest first.")
+    @strawberry.field(description="Delivery attempts to an endpoint, newest first. " + RETENTION)
     async def webhook_deliveries(
         self,
         info: Info,
@@ -184,7 +186,7 @@ class Query:
             info=info,
         )
 
-    @strawberry.field(description="The event log, newest first (API key only).")
+    @strawberry.field(description="The event log, newest first (API key only). " + RETENTION)
     async def events(
         self,
         info: Info,
@@ -207,13 +209,20 @@ class Query:
             rows, cursor, node=EventType_.from_model, sort="-id", key=lambda e: [e.id], info=info
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="One event (API key only); a pruned one is NOT_FOUND. " + RETENTION
+    )
     async def event(self, info: Info, id: strawberry.ID) -> EventType_:
         event_id = typed_id(id, "evt")
         app_id = await _app_id(info, "reading the event log")
         async with info.context.session() as db_session:
             event = await service.get_event(db_session=db_session, app_id=app_id, event_id=event_id)
         return EventType_.from_model(event)
+
+
+def _retention(info: Info) -> timedelta | None:
+    request = info.context.request
+    return None if request is None else retention_window(request.app.state.settings)
 
 
 def _allow_private(info: Info) -> bool:
@@ -296,7 +305,10 @@ class Mutation:
             )
         return EventType_.from_model(event)
 
-    @strawberry.mutation(description="Queue again the deliveries that gave up, for events since.")
+    @strawberry.mutation(
+        description="Queue again the deliveries that gave up, for events since (those pruned by "
+        "retention are not there to re-send)."
+    )
     async def recover_webhook_endpoint(self, info: Info, id: strawberry.ID, since: datetime) -> int:
         endpoint_id = typed_id(id, "whe")
         body = validate(RecoverRequest, {"since": since}, argument=None)
@@ -306,7 +318,10 @@ class Mutation:
                 db_session=db_session, app_id=app_id, endpoint_id=endpoint_id, since=body.since
             )
 
-    @strawberry.mutation(description="Send an event again; returns how many were queued.")
+    @strawberry.mutation(
+        description="Send an event again; returns how many were queued. A pruned event is "
+        "NOT_FOUND; an event kept after its deliveries were pruned is GONE. " + RETENTION
+    )
     async def redeliver_event(
         self, info: Info, id: strawberry.ID, endpoint_id: strawberry.ID | None = None
     ) -> int:
@@ -315,5 +330,9 @@ class Mutation:
         app_id = await _app_id(info, "managing webhooks")
         async with info.context.session() as db_session:
             return await service.redeliver(
-                db_session=db_session, app_id=app_id, event_id=event_id, endpoint_id=whe
+                db_session=db_session,
+                app_id=app_id,
+                event_id=event_id,
+                endpoint_id=whe,
+                retention=_retention(info),
             )

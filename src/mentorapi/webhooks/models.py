@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field
 
 from mentorapi.db.base import TenantOwned, same_app
@@ -76,7 +76,12 @@ class Event(TenantOwned, table=True):
     """One thing that happened, written in the same transaction as the change itself."""
 
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("app_id", "object_id", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("app_id", "object_id", "sequence"),
+        # Retention's sweep of the log by age, every app at once, in keyset order
+        # (retention.py): the oldest first, from where the last batch stopped.
+        Index("ix_events_created_at", "created_at", "app_id", "id"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("evt"), primary_key=True, max_length=30)
     type: str = Field(max_length=64)
@@ -92,12 +97,25 @@ class DeliveryStatus(NamedStrEnum):
     failed = "failed"  # gave up (schedule exhausted, endpoint disabled)
 
 
+# The SQL of "this delivery is over": the predicate of the partial index below, repeated word
+# for word by the statements that must use it (webhooks/repository.prune_deliveries).
+FINISHED = "status <> 'pending'"
+
+
 class Delivery(TenantOwned, table=True):
     """One event for one endpoint, retried on the schedule until it succeeds or gives up."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
         Index("ix_deliveries_due", "status", "next_attempt_at"),
+        # Retention: the deliveries that are over (succeeded or gave up), by when they ended.
+        # Partial, so retries of pending ones (most updates) never touch it.
+        Index(
+            "ix_deliveries_finished",
+            "updated_at",
+            postgresql_where=text(FINISHED),
+            sqlite_where=text(FINISHED),
+        ),
         same_app("event_id", "events"),
         same_app("endpoint_id", "webhook_endpoints"),
     )

@@ -16,6 +16,7 @@ from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.kit.pagination import PageRequest, id_key
 from mentorapi.webhooks.models import (
+    FINISHED,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
@@ -554,3 +555,127 @@ async def disable_endpoint(
         return False
     await fail_pending(db_session, app_id, endpoint_id, f"endpoint disabled: {reason}", now)
     return True
+
+
+# --- retention (housekeeping, retention.py) -----------------------------------------------------
+#
+# Every prune is a batch in a transaction of its own: rows are picked FOR UPDATE SKIP LOCKED,
+# so another pruner (another process's housekeeping) takes other rows, and a row a request
+# holds (a redelivery making a delivery pending again) is passed over, never waited on. SQLite
+# renders no row lock: its writers take turns (BEGIN IMMEDIATE), which is the same for it.
+
+# (created_at, app_id, id): where a sweep of the event log by age stands.
+EventPosition = tuple[datetime, str, str]
+
+
+async def prune_deliveries(db_session: AsyncSession, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` deliveries that ended (succeeded or gave up) before `before`, the
+    oldest first, with their attempts. A delivery made pending again since it was read (a
+    redelivery, a recovery that committed meanwhile) is checked again under its lock
+    (PostgreSQL re-reads an updated row's WHERE) and left alone."""
+    finished = text(FINISHED)  # the partial index's own predicate, so the index serves
+    picked = across_tenants(
+        select(DELIVERIES.c.app_id, DELIVERIES.c.id)
+        .where(finished, DELIVERIES.c.updated_at < before)
+        .order_by(DELIVERIES.c.updated_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True),
+        CrossTenant.housekeeping,
+    )
+    connection = await db_session.connection()
+    keys = [(r[0], r[1]) for r in (await connection.execute(picked)).all()]
+    if not keys:
+        return 0
+    dialect = _dialect(db_session)
+    await connection.execute(
+        across_tenants(
+            delete(ATTEMPTS).where(
+                pairs_in(dialect, ATTEMPTS.c.app_id, ATTEMPTS.c.delivery_id, keys)
+            ),
+            CrossTenant.housekeeping,
+        )
+    )
+    result = await connection.execute(
+        across_tenants(
+            delete(DELIVERIES).where(pairs_in(dialect, DELIVERIES.c.app_id, DELIVERIES.c.id, keys)),
+            CrossTenant.housekeeping,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def old_events(
+    db_session: AsyncSession, *, before: datetime, after: EventPosition | None, limit: int
+) -> list[EventPosition]:
+    """The next `limit` events created before `before`, in (created_at, app_id, id) order from
+    `after`: one step of a sweep. Read without locks: prune_events decides and locks."""
+    query = select(EVENTS.c.created_at, EVENTS.c.app_id, EVENTS.c.id).where(
+        EVENTS.c.created_at < before
+    )
+    if after is not None:
+        query = query.where(
+            tuple_(EVENTS.c.created_at, EVENTS.c.app_id, EVENTS.c.id)
+            > tuple_(
+                bindparam(None, after[0], type_=EVENTS.c.created_at.type),
+                bindparam(None, after[1], type_=EVENTS.c.app_id.type),
+                bindparam(None, after[2], type_=EVENTS.c.id.type),
+            )
+        )
+    query = query.order_by(EVENTS.c.created_at, EVENTS.c.app_id, EVENTS.c.id).limit(limit)
+    connection = await db_session.connection()
+    rows = await connection.execute(across_tenants(query, CrossTenant.housekeeping))
+    return [(r[0], r[1], r[2]) for r in rows.all()]
+
+
+async def prune_events(db_session: AsyncSession, keys: Sequence[tuple[str, str]]) -> int:
+    """Delete those of these (app_id, id) events that no delivery refers to any more and that
+    are not the latest of their object: an object's next event is numbered from the highest
+    sequence in the log (outbox._write), so that one stays, whatever its age, and the numbers
+    of an object only ever grow. (A later event is never deleted before an earlier one: no
+    event is deleted unless a later one of its object exists.)
+
+    Two steps in the one transaction: the events are locked first (SKIP LOCKED: another
+    pruner's are passed over), then deleted by a statement that looks again, with a snapshot
+    taken after the locks, for deliveries of theirs: one made pending again by a transaction
+    that committed meanwhile keeps its event."""
+    if not keys:
+        return 0
+    dialect = _dialect(db_session)
+    later = EVENTS.alias("later")
+    has_later = (
+        select(later.c.id)
+        .where(
+            later.c.app_id == EVENTS.c.app_id,
+            later.c.object_id == EVENTS.c.object_id,
+            later.c.sequence > EVENTS.c.sequence,
+        )
+        .exists()
+    )
+    delivered = (
+        select(DELIVERIES.c.id)
+        .where(DELIVERIES.c.app_id == EVENTS.c.app_id, DELIVERIES.c.event_id == EVENTS.c.id)
+        .exists()
+    )
+    locking = across_tenants(
+        select(EVENTS.c.app_id, EVENTS.c.id)
+        .where(
+            pairs_in(dialect, EVENTS.c.app_id, EVENTS.c.id, keys),
+            EVENTS.c.object_id.is_(None) | has_later,
+            ~delivered,
+        )
+        .with_for_update(skip_locked=True),
+        CrossTenant.housekeeping,
+    )
+    connection = await db_session.connection()
+    locked = [(r[0], r[1]) for r in (await connection.execute(locking)).all()]
+    if not locked:
+        return 0
+    result = await connection.execute(
+        across_tenants(
+            delete(EVENTS).where(
+                pairs_in(dialect, EVENTS.c.app_id, EVENTS.c.id, locked), ~delivered
+            ),
+            CrossTenant.housekeeping,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -11,6 +11,7 @@ from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.webhooks import service
 from mentorapi.webhooks.models import EventType, WebhookEndpoint
 from mentorapi.webhooks.schemas import (
+    RETENTION,
     DeliveryAttemptRead,
     DeliveryRead,
     EventRead,
@@ -23,6 +24,7 @@ from mentorapi.webhooks.schemas import (
     WebhookEndpointUpdate,
     WebhookEndpointWithSecret,
 )
+from mentorapi.webhooks.service import retention_window
 
 endpoints = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 events = APIRouter(prefix="/v1/events", tags=["webhooks"])
@@ -171,6 +173,7 @@ async def send_test(app: CurrentApp, db_session: DbSession, endpoint_id: Endpoin
     status_code=status.HTTP_202_ACCEPTED,
     operation_id="recoverWebhookEndpoint",
     summary="Send again every delivery that failed, for events since a time",
+    description="Deliveries pruned by retention are not re-sent. " + RETENTION,
     responses=problems(404, 409, 422),
 )
 async def recover(
@@ -186,6 +189,7 @@ async def recover(
     "/{endpoint_id}/deliveries",
     operation_id="listWebhookDeliveries",
     summary="The endpoint's delivery log: every attempt, newest first",
+    description=RETENTION,
     responses=problems(404, 422),
 )
 async def list_attempts(
@@ -201,7 +205,9 @@ async def list_attempts(
     return Page(data=[DeliveryAttemptRead.model_validate(r) for r in rows], next_cursor=cursor)
 
 
-@events.get("", summary="The event log, newest first", responses=problems(422))
+@events.get(
+    "", summary="The event log, newest first", description=RETENTION, responses=problems(422)
+)
 async def list_events(
     app: CurrentApp,
     db_session: DbSession,
@@ -216,7 +222,10 @@ async def list_events(
 
 
 @events.get(
-    "/{event_id}", summary="An event and the state of its deliveries", responses=problems(404, 422)
+    "/{event_id}",
+    summary="An event and the state of its deliveries",
+    description=RETENTION + " A pruned event is a 404.",
+    responses=problems(404, 422),
 )
 async def get_event(
     app: CurrentApp, db_session: DbSession, event_id: EventId
@@ -234,9 +243,12 @@ async def get_event(
     status_code=status.HTTP_202_ACCEPTED,
     operation_id="redeliverEvent",
     summary="Send an event again to the enabled endpoints it went to",
-    responses=problems(404, 409, 422),
+    description=RETENTION
+    + " A pruned event is a 404; an event kept after its deliveries were pruned is a 410.",
+    responses=problems(404, 409, 410, 422),
 )
 async def redeliver(
+    request: Request,
     app: CurrentApp,
     db_session: DbSession,
     event_id: EventId,
@@ -247,6 +259,7 @@ async def redeliver(
         app_id=app.id,
         event_id=event_id,
         endpoint_id=body.endpoint_id if body else None,
+        retention=retention_window(request.app.state.settings),
     )
     return Queued(queued=count)
 

@@ -185,10 +185,22 @@ class WebhookEndpointWithSecret(WebhookEndpointRead):
     )
 
 
+# What the event log and the delivery log keep (retention.py), in every place that shows them.
+RETENTION = (
+    "Kept for the retention window (`MENTORAPI_WEBHOOK_RETENTION_DAYS`, 30 days by default): "
+    "a delivery that succeeded or gave up is pruned, with its attempts, that long after it "
+    "ended, and an event once it is that old and none of its deliveries is left. The latest "
+    "event of each object is kept whatever its age, so its `sequence` goes on."
+)
+
+
 class RecoverRequest(RequestBody):
     model_config = ConfigDict(json_schema_extra={"examples": [{"since": "2026-11-23T00:00:00Z"}]})
 
-    since: datetime = Field(description="Re-send deliveries that failed for events since then.")
+    since: datetime = Field(
+        description="Re-send deliveries that failed for events since then (those pruned by "
+        "retention, over for longer than its window, are not there to re-send)."
+    )
 
     _since = field_validator("since")(as_utc)
 

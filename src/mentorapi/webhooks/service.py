@@ -5,8 +5,9 @@ from datetime import datetime, timedelta
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.config import Settings
 from mentorapi.db.integrity import flush_or_conflict
-from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
+from mentorapi.kit.errors import Conflict, Gone, InvalidInput, NotFound
 from mentorapi.kit.ids import id_kind
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
@@ -25,6 +26,11 @@ from mentorapi.webhooks.transport import blocked_reason, literal_address
 
 # After a rotation the old secret keeps signing for this long, so receivers can switch over.
 ROTATION_OVERLAP = timedelta(hours=24)
+
+
+def retention_window(settings: Settings) -> timedelta:
+    """How long deliveries that are over, and events without deliveries, are kept."""
+    return timedelta(days=settings.webhook_retention_days)
 
 
 async def get_endpoint(
@@ -181,7 +187,10 @@ async def list_attempts(
 async def get_event(*, db_session: AsyncSession, app_id: str, event_id: str) -> Event:
     event = await repository.get_event(db_session, app_id, event_id)
     if event is None:
-        raise NotFound(f"no event {event_id}")
+        raise NotFound(
+            f"no event {event_id}: unknown, or pruned once older than the retention window "
+            "(MENTORAPI_WEBHOOK_RETENTION_DAYS, 30 days by default)"
+        )
     return event
 
 
@@ -203,13 +212,23 @@ async def list_events(
 
 
 async def redeliver(
-    *, db_session: AsyncSession, app_id: str, event_id: str, endpoint_id: str | None = None
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    event_id: str,
+    endpoint_id: str | None = None,
+    retention: timedelta | None = None,
 ) -> int:
-    """Send an event again to the enabled endpoints it went to (or to one of them)."""
+    """Send an event again to the enabled endpoints it went to (or to one of them). An event
+    older than `retention` whose deliveries are gone (retention pruned them; the event itself
+    is kept as its object's latest) is a 410, as is one whose deliveries are pruned while
+    this runs: there is nothing left to send again."""
     event = await get_event(db_session=db_session, app_id=app_id, event_id=event_id)
     if endpoint_id is not None and id_kind(endpoint_id) != "whe":
         raise InvalidInput("expected a webhook endpoint id (whe_…)", loc=["body", "endpoint_id"])
     endpoints = await repository.endpoints_with_delivery(db_session, app_id, event.id)
+    if not endpoints and retention is not None and event.created_at < utcnow() - retention:
+        raise _deliveries_pruned(event, retention)
     if endpoint_id is not None:
         endpoints = [e for e in endpoints if e.id == endpoint_id]
         if not endpoints:
@@ -218,9 +237,20 @@ async def redeliver(
     if endpoints and not targets:
         raise Conflict("every endpoint this event went to is disabled")
     count = await repository.requeue_event(db_session, app_id, event.id, targets, utcnow())
+    if targets and not count:
+        # They were there when read, and a prune took them before the update could.
+        raise _deliveries_pruned(event, retention)
     if count:
         await repository.notify_workers(db_session)
     return count
+
+
+def _deliveries_pruned(event: Event, retention: timedelta | None) -> Gone:
+    window = f"{retention.days} days" if retention is not None else "the retention window"
+    return Gone(
+        f"the deliveries of event {event.id} ended more than {window} ago and were pruned "
+        "(MENTORAPI_WEBHOOK_RETENTION_DAYS): there is nothing left to send again"
+    )
 
 
 async def event_deliveries(

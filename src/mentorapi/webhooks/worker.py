@@ -517,6 +517,7 @@ async def run_worker(settings: Settings) -> None:
     from mentorapi.db.engine import create_database
     from mentorapi.jobs.runner import JobRunner
     from mentorapi.reminders.worker import Scheduler
+    from mentorapi.retention import Retention
 
     db = create_database(settings)
     worker = Worker(db, settings)
@@ -530,7 +531,9 @@ async def run_worker(settings: Settings) -> None:
     await scheduler.start()
     await jobs.start()
     chores = (
-        housekeeping.start(db, settings.housekeeping_interval_seconds)
+        housekeeping.start(
+            db, settings.housekeeping_interval_seconds, Retention.from_settings(settings)
+        )
         if settings.housekeeping_enabled
         else None
     )
