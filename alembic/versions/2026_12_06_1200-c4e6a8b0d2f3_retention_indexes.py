@@ -1,7 +1,7 @@
 """retention: indexes for pruning the event log and finished deliveries by age
 
 Revision ID: c4e6a8b0d2f3
-Revises: a7c9e1f3b5d2
+Revises: c4e6a8b0d2f1
 Create Date: 2026-12-06 12:00:00
 
 Housekeeping prunes webhook events, deliveries and their attempts older than
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'c4e6a8b0d2f3'
-down_revision: str | None = 'a7c9e1f3b5d2'
+down_revision: str | None = 'c4e6a8b0d2f1'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
