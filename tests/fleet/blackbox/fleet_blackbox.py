@@ -21,6 +21,7 @@ from tests.factories import (
     as_member,
     book_session,
     bookable,
+    create_mentee,
     create_mentor,
     mint_token,
     set_availability,
@@ -303,18 +304,18 @@ async def expiring(request: pytest.FixtureRequest, fleet: Fleet) -> AsyncIterato
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(app_client(fleet, fleet.other_key))
         base = await bookable(client, weekly=ALL_DAY, auto_accept=False)
-        mentors = [base["mentor_id"]]
-        for _ in range(2):  # the same mentee asks two more mentors, for the same time
+        asks = [base]
+        for _ in range(2):  # two more mentees ask two more mentors, for the same time
             mentor = await create_mentor(
                 client, skills=[{"skill_id": base["skill_id"], "level": 3}]
             )
             await set_availability(client, mentor["id"], weekly=ALL_DAY, auto_accept=False)
-            mentors.append(mentor["id"])
+            mentee = await create_mentee(client)
+            asks.append({**base, "mentor_id": mentor["id"], "mentee_id": mentee["id"]})
+        # Every session of this app (it has no others): a mentee is never in two places at once,
+        # so the three requests at one time are three mentees'.
         subs = [
-            await stack.enter_async_context(
-                subscriber(fleet, fleet.other_key, mentee_id=base["mentee_id"])
-            )
-            for _ in range(4)
+            await stack.enter_async_context(subscriber(fleet, fleet.other_key)) for _ in range(4)
         ]
         assert {s.process for s in subs} == BOTH
         later = iter(SLOTS)
@@ -326,10 +327,7 @@ async def expiring(request: pytest.FixtureRequest, fleet: Fleet) -> AsyncIterato
         soon = datetime.now(UTC) + timedelta(seconds=3)
         at = soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
         asked = [
-            await book_session(
-                client, {**base, "mentor_id": mentor}, at.isoformat().replace("+00:00", "Z")
-            )
-            for mentor in mentors
+            await book_session(client, ask, at.isoformat().replace("+00:00", "Z")) for ask in asks
         ]
         assert {s["status"] for s in asked} == {"requested"}
         yield Expiring(at, {s["id"] for s in asked}, subs, marks, stack)
