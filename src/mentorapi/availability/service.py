@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.apps.caller import Caller, require_mentor
+from mentorapi.apps.caller import Caller, acts_as_mentor, require_mentor
 from mentorapi.availability import memo, repository
 from mentorapi.availability.models import Availability
 from mentorapi.availability.render import FreeSlots
@@ -65,7 +65,18 @@ async def put(
     data: AvailabilityPut,
     expected_version: int | None = None,
 ) -> tuple[Mentor, Availability]:
-    mentor = await mentors_service.get(db_session=db_session, app_id=app_id, mentor_id=mentor_id)
+    # The booking lock on the mentor row (sessions/service.py), in the same statement that
+    # reads the mentor, and only for a caller who may make the change (a refusal holds
+    # nothing): a booking checks the availability under it, so one in flight commits before
+    # this PUT answers, and one that comes later reads what this PUT writes. It also orders
+    # two PUTs: the second reads the first's version (If-Match, the version count). The
+    # availability row is written after it, as by every change of the mentor (no deadlock).
+    mentor = await mentors_service.get(
+        db_session=db_session,
+        app_id=app_id,
+        mentor_id=mentor_id,
+        for_update=acts_as_mentor(actor, mentor_id),
+    )
     require_mentor(actor, mentor.id, "changing the availability")
     availability = await repository.get(db_session, app_id, mentor_id)
     if availability is None:

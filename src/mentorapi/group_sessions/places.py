@@ -4,9 +4,9 @@ A mentee's places in time are their taken seats (each with a copy of its group s
 and their one-to-one sessions that hold time (booked, or requested and not yet expired). Who
 checks what:
 - taking a seat, or moving a group session: the mentee's seats and one-to-one sessions;
-- booking, rescheduling a one-to-one session, or booking a series: the mentee's seats. (Two
-  one-to-one sessions of one mentee were never refused, and still are not: that rule is not
-  this feature's to change.)
+- booking, rescheduling a one-to-one session, or booking a series: the mentee's seats and
+  their other one-to-one sessions (a mentee booking two mentors for the same time was once
+  accepted; it is a 409 `the mentee is in another session at that time` since).
 The caller holds the mentee's row lock (after the mentor's and the session's: the order every
 change keeps), so no seat or session of theirs can slip in between this read and the write.
 Between two seats PostgreSQL's exclusion constraint on `seats` holds it besides.
@@ -35,9 +35,11 @@ async def of_mentees(
     now: datetime,
     with_sessions: bool = False,
     exclude_group_id: str | None = None,
+    exclude_session_id: str | None = None,
 ) -> list[Place]:
     """The places of these mentees that overlap [start, end): their taken seats (but those of
-    `exclude_group_id`), and with `with_sessions` their one-to-one sessions holding time."""
+    `exclude_group_id`), and with `with_sessions` their one-to-one sessions holding time (but
+    `exclude_session_id`)."""
     if not mentee_ids:
         return []
     return await repository.places_of(
@@ -49,6 +51,7 @@ async def of_mentees(
         now=now,
         with_sessions=with_sessions,
         exclude_group_id=exclude_group_id,
+        exclude_session_id=exclude_session_id,
     )
 
 

@@ -264,10 +264,11 @@ async def places_of(
     now: datetime,
     with_sessions: bool,
     exclude_group_id: str | None,
+    exclude_session_id: str | None = None,
 ) -> list[Place]:
     """In one statement: the mentees' taken seats overlapping [start, end) (but those of
     `exclude_group_id`) and, with `with_sessions`, their one-to-one sessions that hold time
-    there (booked, or requested and not expired at `now`)."""
+    there (booked, or requested and not expired at `now`; but `exclude_session_id`)."""
     seat_where = [
         col(Seat.app_id) == app_id,
         col(Seat.mentee_id).in_(list(mentee_ids)),
@@ -283,12 +284,16 @@ async def places_of(
         col(Seat.starts_at).label("starts_at"),
         col(Seat.ends_at).label("ends_at"),
     ).where(*seat_where)
+    session_where = []
+    if exclude_session_id is not None:
+        session_where.append(col(Session.id) != exclude_session_id)
     sessions: Select[*tuple[Any, ...]] = sa_select(
         col(Session.mentee_id),
         cast(null(), String),
         col(Session.starts_at),
         col(Session.ends_at),
     ).where(
+        *session_where,
         col(Session.app_id) == app_id,
         col(Session.mentee_id).in_(list(mentee_ids)),
         col(Session.status).in_([s.value for s in ACTIVE]),

@@ -352,9 +352,20 @@ async def check_mentee_free(
     end: datetime,
     *,
     current: datetime,
+    exclude_session_id: str | None = None,
 ) -> None:
-    """A one-to-one session's mentee holds no seat at that time (the mentee row locked)."""
-    found = await places.of_mentees(db_session, app_id, [mentee_id], start, end, now=current)
+    """A one-to-one session's mentee holds no seat and no other session at that time (the
+    mentee row locked, so none can slip in before the commit)."""
+    found = await places.of_mentees(
+        db_session,
+        app_id,
+        [mentee_id],
+        start,
+        end,
+        now=current,
+        with_sessions=True,
+        exclude_session_id=exclude_session_id,
+    )
     if places.clashing(found, start, end):
         raise slot_conflict(places.ELSEWHERE, start)
 
@@ -416,7 +427,13 @@ async def create_series(
     conflicts = []
     current = now()
     seated = await places.of_mentees(
-        db_session, app_id, [data.mentee_id], starts[0], starts[-1] + duration, now=current
+        db_session,
+        app_id,
+        [data.mentee_id],
+        starts[0],
+        starts[-1] + duration,
+        now=current,
+        with_sessions=True,
     )
     for index, start in enumerate(starts):
         reason = why_not(rules, calendar, start, start + duration, current)
@@ -668,7 +685,13 @@ async def reschedule(
     )
     await lock_mentee(db_session, app_id, session.mentee_id)
     await check_mentee_free(
-        db_session, app_id, session.mentee_id, new_start, new_end, current=current
+        db_session,
+        app_id,
+        session.mentee_id,
+        new_start,
+        new_end,
+        current=current,
+        exclude_session_id=session.id,
     )
     before = session_json(session)
     session.history = moved_history(session.history, session.starts_at, session.ends_at)

@@ -125,6 +125,12 @@ class Subscriber:
         await self.ws.wait_closed()
         self.closed = self.ws.close_code  # 1006 when no close frame came
 
+    def check(self) -> None:
+        """Fail at once on anything but a change: a subscription the server refused (a `next`
+        with errors and no data, then `complete`, e.g. for arguments it does not take) would
+        otherwise look like one that hears nothing, until some wait ran out."""
+        assert not self.other, f"the subscription on {self.process} got {self.other}"
+
 
 @asynccontextmanager
 async def subscriber(
