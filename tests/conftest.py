@@ -60,6 +60,14 @@ async def _drop_pg_database(name: str) -> None:
         await conn.close()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Here, not in a directory's conftest, so that the marker alone is enough wherever it is.
+    skip = pytest.mark.skip(reason="PostgreSQL only (row locks, LISTEN/NOTIFY)")
+    for item in items:
+        if item.get_closest_marker("postgres_only") and "postgresql" not in item.name:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _every_statement_scoped() -> Iterator[None]:
     """Fail the test on any unscoped statement run since the last test ended (by the test, its

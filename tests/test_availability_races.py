@@ -30,9 +30,6 @@ from mentorapi.sessions.schemas import SessionCreate
 from tests.conftest import Tenant
 from tests.factories import EVERY_DAY, bookable, create_mentee, create_mentor
 from tests.test_sessions import MONDAY_9
-from tests.webhooks.conftest import _postgres_only
-
-__all__ = ["_postgres_only"]
 
 pytestmark = pytest.mark.postgres_only
 

@@ -9,9 +9,6 @@ import pytest
 
 from tests.conftest import Tenant
 from tests.factories import book_session, bookable, create_mentor, set_availability
-from tests.webhooks.conftest import _postgres_only
-
-__all__ = ["_postgres_only"]
 
 MONDAY_9 = "2027-01-11T08:00:00Z"  # 09:00 in Berlin
 ELSEWHERE = "the mentee is in another session at that time"

@@ -11,9 +11,6 @@ from mentorapi.db.engine import Database
 from mentorapi.sessions import service as sessions_service
 from mentorapi.webhooks.models import Event
 from tests.factories import create_mentee, create_mentor, create_skill, set_availability
-from tests.webhooks.conftest import _postgres_only
-
-__all__ = ["_postgres_only"]  # the webhook tests' marker fixture, shared
 
 MONDAY_9 = "2027-01-11T08:00:00Z"  # 09:00 in Berlin
 MONDAY_10 = "2027-01-11T09:00:00Z"

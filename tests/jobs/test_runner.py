@@ -19,9 +19,6 @@ from mentorapi.jobs.models import Job, JobStatus
 from mentorapi.jobs.runner import JobRunner
 from tests.conftest import Tenant
 from tests.conftest import test_settings as settings_for  # aliased: not collected as a test
-from tests.webhooks.conftest import _postgres_only
-
-__all__ = ["_postgres_only"]
 
 
 class Clock:

@@ -15,9 +15,6 @@ from mentorapi.reminders import service as reminders_service
 from mentorapi.sessions import service as sessions_service
 from tests.conftest import Tenant
 from tests.factories import create_mentee, create_mentor, create_skill, unique
-from tests.webhooks.conftest import _postgres_only
-
-__all__ = ["_postgres_only"]
 
 START = "2031-03-04T17:00:00Z"  # a Tuesday, 18:00 in Berlin
 

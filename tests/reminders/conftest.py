@@ -15,9 +15,9 @@ from mentorapi.reminders.worker import Scheduler
 from mentorapi.sessions import service as sessions_service
 from mentorapi.webhooks.models import Delivery, Event
 from tests.conftest import test_settings
-from tests.webhooks.conftest import _postgres_only, start_worker
+from tests.webhooks.conftest import start_worker
 
-__all__ = ["_postgres_only", "start_worker"]  # fixtures shared with the webhook tests
+__all__ = ["start_worker"]  # fixtures shared with the webhook tests
 
 
 def at(text: str) -> datetime:

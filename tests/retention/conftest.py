@@ -20,9 +20,9 @@ from mentorapi.webhooks.models import (
     EventType,
 )
 from tests.conftest import Tenant
-from tests.webhooks.conftest import _postgres_only, create_endpoint
+from tests.webhooks.conftest import create_endpoint
 
-__all__ = ["_postgres_only", "create_endpoint"]
+__all__ = ["create_endpoint"]
 
 WINDOW = timedelta(days=30)
 OLD = timedelta(days=40)  # past the window

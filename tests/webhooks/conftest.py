@@ -14,13 +14,6 @@ from tests.conftest import Tenant, test_settings
 StartWorker = Callable[..., Awaitable[Worker]]
 
 
-@pytest.fixture(autouse=True)
-def _postgres_only(request: pytest.FixtureRequest) -> None:
-    marked = request.node.get_closest_marker("postgres_only") is not None
-    if marked and "postgresql" not in request.node.name:
-        pytest.skip("PostgreSQL only (row locks, LISTEN/NOTIFY)")
-
-
 @pytest.fixture
 async def start_worker(database_url: str, db: Database) -> AsyncIterator[StartWorker]:
     """Start workers with a compressed retry schedule; every one is stopped at the end.

@@ -10,9 +10,7 @@ from mentorapi.db.engine import Database
 from mentorapi.webhooks import outbox, repository
 from mentorapi.webhooks.models import Delivery, EventType
 from tests.conftest import Tenant
-from tests.webhooks.conftest import _postgres_only, create_endpoint
-
-__all__ = ["_postgres_only"]
+from tests.webhooks.conftest import create_endpoint
 
 
 @pytest.mark.postgres_only
