@@ -80,7 +80,11 @@ async def _terminate(database_url: str) -> int:
             " AND application_name = $1",
             TAG,
         )
-        gone = "SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = $1"
+        # This database's only: another test process may hold backends of the same name.
+        gone = (
+            "SELECT count(*) = 0 FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = $1"
+        )
         async with asyncio.timeout(10):
             while not await connection.fetchval(gone, TAG):  # noqa: ASYNC110 - in the database
                 await asyncio.sleep(0.01)
