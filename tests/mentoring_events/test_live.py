@@ -154,6 +154,34 @@ async def test_a_late_change_reaches_the_stream(
         assert update["my_assignment"] is None
 
 
+async def test_an_event_never_published_by_its_start_expires_on_the_stream(
+    app: FastAPI, tenant: Tenant, clock: ManualClock
+) -> None:
+    ready = await published_event(tenant, 2, 2, publish=False)  # built, never published
+    path = f"/v1/mentoring-events/{ready.id}/live"
+    clock.set("2031-03-04T16:55:00Z")
+    async with serve(app) as url, stream(url, tenant.key, path) as s:
+        first = await s.update()
+        assert (first["phase"], first["round"]) == ("not_started", 1)
+        clock.set("2031-03-04T17:00:00Z")
+        update = await s.update()
+        assert (update["cause"], update["phase"], update["round"]) == ("phase", "expired", None)
+        assert update["next_change_at"] is None
+        with pytest.raises(EOFError):
+            await s.next()  # no round will run: the stream ends, as after `ended`
+    clock.set("2031-03-04T17:20:00Z")  # mid-way through what would have been the rounds
+    async with serve(app) as url, stream(url, tenant.key, path) as s:
+        update = await s.update()
+        assert (update["cause"], update["phase"], update["my_assignment"]) == (
+            "connected",
+            "expired",
+            None,
+        )
+        with pytest.raises(EOFError):
+            await s.next()
+    assert (await get(tenant.client, f"/v1/mentoring-events/{ready.id}"))["status"] == "expired"
+
+
 async def test_the_api_key_sees_the_phases_only(
     app: FastAPI, tenant: Tenant, clock: ManualClock
 ) -> None:

@@ -414,7 +414,10 @@ class EventLiveType:
     event_id: strawberry.ID
     server_time: datetime = strawberry.field(description="The server's clock: the event's.")
     cause: str = strawberry.field(description="connected, phase or schedule.")
-    phase: str = strawberry.field(description="not_started, in_round, transition or ended.")
+    phase: str = strawberry.field(
+        description="not_started, in_round, transition, ended, or expired (never published by "
+        "the start: no round will run; the last message)."
+    )
     round: int | None
     round_starts_at: datetime | None
     round_ends_at: datetime | None

@@ -27,7 +27,7 @@ from mentorapi.db.engine import Database, write_intent
 from mentorapi.graphql.feed import mentoring_event_topic
 from mentorapi.graphql.pubsub import PubSub
 from mentorapi.mentoring_events import clock, service
-from mentorapi.mentoring_events.models import Moment, Phase, Timeline
+from mentorapi.mentoring_events.models import EventStatus, Moment, Phase, Timeline
 from mentorapi.mentoring_events.schemas import AssignmentRead, LiveUpdate, assignment_read
 from mentorapi.mentoring_events.service import Viewer
 
@@ -51,7 +51,15 @@ class Snapshot:
     timeline: Timeline
     schedule_version: int
     published: bool
+    expires: bool  # draft or open: it expires at its start unless published first
     mine: tuple[AssignmentRead, ...]  # the viewer's published assignments
+
+    def moment(self, at: datetime) -> Moment:
+        """Where the room is at `at`: the timeline's phase, or `expired` for an event that
+        was never published by its start (its rounds will not run: nobody has a table)."""
+        if self.expires and at >= self.timeline.starts_at:
+            return Moment(Phase.expired, None, None, None, None)
+        return self.timeline.moment(at)
 
 
 async def read(database: Database, app_id: str, event_id: str, viewer: Viewer) -> Snapshot | None:
@@ -69,6 +77,7 @@ async def read(database: Database, app_id: str, event_id: str, viewer: Viewer) -
                 timeline=line,
                 schedule_version=event.schedule_version,
                 published=state.published,
+                expires=EventStatus(event.status) in (EventStatus.draft, EventStatus.open),
                 mine=tuple(assignment_read(a, line, event.timezone) for a in state.assignments),
             )
     finally:
@@ -105,7 +114,8 @@ async def follow(
 ) -> AsyncGenerator[LiveUpdate | KeepAlive, None]:
     """The feed: a first message at once, then one on every change of phase or of the schedule
     (and a KeepAlive after `keepalive_seconds` of quiet, if given); it ends after the `ended`
-    message, or when the event is gone. `check` raises to end it (the credential lapsed)."""
+    message (or `expired`, for an event never published by its start), or when the event is
+    gone. `check` raises to end it (the credential lapsed)."""
     # Subscribed before the first read: a change committed in between is heard, not lost.
     async with pubsub.subscribe(mentoring_event_topic(app_id, event_id)) as messages:
         snapshot = await read(database, app_id, event_id, viewer)
@@ -117,12 +127,12 @@ async def follow(
             shown: tuple[Phase, int | None] | None = None
             while True:
                 now = clock.now()
-                moment = snapshot.timeline.moment(now)
+                moment = snapshot.moment(now)
                 if cause != Cause.phase or (moment.phase, moment.round) != shown:
                     await check()
                     yield update(snapshot, moment, cause, now)
                     shown = (moment.phase, moment.round)
-                if moment.phase is Phase.ended:
+                if moment.phase in (Phase.ended, Phase.expired):
                     return
                 assert moment.next_change_at is not None
                 woken: asyncio.Future[object] = asyncio.ensure_future(

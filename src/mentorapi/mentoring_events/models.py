@@ -165,6 +165,7 @@ class Phase(NamedStrEnum):
     in_round = "in_round"
     transition = "transition"
     ended = "ended"
+    expired = "expired"  # never published, and its start has come: the event will not run
 
 
 @dataclass(frozen=True, slots=True)

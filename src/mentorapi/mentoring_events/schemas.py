@@ -498,11 +498,12 @@ class LiveUpdate(ResponseBody):
     )
     phase: str = Field(
         description="`not_started` (before round 1), `in_round`, `transition` (between two "
-        "rounds), `ended`."
+        "rounds), `ended`; or `expired`: the schedule was never published by the start, no "
+        "round will run (the last message, as `ended` is)."
     )
     round: int | None = Field(
         description="The round in progress, or the next one (`not_started`, `transition`); "
-        "null once ended."
+        "null once ended or expired."
     )
     round_starts_at: datetime | None
     round_ends_at: datetime | None
