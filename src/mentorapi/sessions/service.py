@@ -252,16 +252,15 @@ async def _check_ask(
     data: SessionCreate,
     span: tuple[datetime, datetime] | None,
 ) -> BookingFacts:
-    """Everything about a booking of the locked mentor except the time, and what the time is
-    checked against (over `span`, from the first start to the last end asked for; None for an
-    async session), read in one statement: every round trip made while the mentor is locked
-    is one that all other bookings of the mentor wait for. Then the mentee is locked (after
-    the mentor: the order every change keeps)."""
+    """The mentee locked (after the mentor: the order every change keeps), then everything
+    about a booking of the locked mentor except the time, and what the time is checked against
+    (over `span`, from the first start to the last end asked for; None for an async session):
+    the mentor's calendar and the mentee's places, read in one statement: every round trip
+    made while the mentor is locked is one that all other bookings of the mentor wait for."""
+    await lock_mentee(db_session, mentor.app_id, data.mentee_id)
     facts = await availability_service.booking_facts(
         db_session, mentor, mentee_id=data.mentee_id, skill_id=data.skill_id, span=span
     )
-    if not facts.mentee_found:
-        raise mentees_service.not_found(data.mentee_id)
     check_terms(mentor, format=data.format, duration_minutes=data.duration_minutes)
     if not facts.offers_skill:
         raise _skill_not_offered()
@@ -274,7 +273,6 @@ async def _check_ask(
                 "starts_at is required (only async sessions have none)", loc=["body", "starts_at"]
             )
         whole_minute(data.starts_at, ["body", "starts_at"])
-    await lock_mentee(db_session, mentor.app_id, data.mentee_id)
     return facts
 
 
@@ -385,9 +383,10 @@ async def book(
     current = now()
     if span is not None:
         reason = why_not(facts.rules, facts.calendar, *span, current)
+        if reason is None and places.clashing(facts.places, *span):
+            reason = places.ELSEWHERE
         if reason is not None:
             raise slot_conflict(reason, span[0])
-        await check_mentee_free(db_session, app_id, data.mentee_id, *span, current=current)
     session = _new_session(app_id, data, facts.auto_accept, starts_at)
     db_session.add(session)
     await flush_or_conflict(db_session, SLOT_TAKEN)
@@ -426,18 +425,9 @@ async def create_series(
     rules, calendar = facts.rules, facts.calendar
     conflicts = []
     current = now()
-    seated = await places.of_mentees(
-        db_session,
-        app_id,
-        [data.mentee_id],
-        starts[0],
-        starts[-1] + duration,
-        now=current,
-        with_sessions=True,
-    )
     for index, start in enumerate(starts):
         reason = why_not(rules, calendar, start, start + duration, current)
-        if reason is None and places.clashing(seated, start, start + duration):
+        if reason is None and places.clashing(facts.places, start, start + duration):
             reason = places.ELSEWHERE
         if reason is not None:
             conflicts.append(
