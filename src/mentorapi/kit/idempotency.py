@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text, delete, func, insert
+from sqlalchemy import Column, ForeignKey, String, Table, Text, bindparam, delete, func, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -74,6 +74,13 @@ class IdempotencyKey(SQLModel, table=True):
 
 
 _INSERT_KEY = insert(cast(Table, IdempotencyKey.__table__))  # type: ignore[attr-defined]
+# Every POST with a key runs these: built once, their compiled forms found by cache key.
+_TRY_LOCK = sa_select(
+    func.pg_try_advisory_xact_lock(func.hashtextextended(bindparam("lock", type_=String), 0))
+)
+_KEPT = select(IdempotencyKey).where(
+    col(IdempotencyKey.app_id) == bindparam("app_id"), col(IdempotencyKey.key) == bindparam("key")
+)
 
 
 @dataclass(frozen=True)
@@ -213,19 +220,12 @@ class IdempotencyMiddleware:
     async def _claim(self, s: AsyncSession, app_id: str, key: str, fingerprint: str) -> Any | None:
         """Take the key for this request (None), or the response to give instead of running
         it. In the request's transaction: what it claims is released if it rolls back."""
-        if s.bind is not None and s.bind.dialect.name == "postgresql":
-            # Held until the transaction ends: a duplicate running meanwhile is refused here.
-            lock = func.pg_try_advisory_xact_lock(func.hashtextextended(f"{app_id} {key}", 0))
-            if not await s.scalar(sa_select(lock)):
-                return _in_flight()
+        # PostgreSQL: held until the transaction ends, a duplicate running meanwhile is refused.
+        postgresql = s.bind is not None and s.bind.dialect.name == "postgresql"
+        if postgresql and not await s.scalar(_TRY_LOCK, {"lock": f"{app_id} {key}"}):
+            return _in_flight()
         now = utcnow()
-        row = (
-            await s.exec(
-                select(IdempotencyKey).where(
-                    col(IdempotencyKey.app_id) == app_id, col(IdempotencyKey.key) == key
-                )
-            )
-        ).first()
+        row = (await s.exec(_KEPT, params={"app_id": app_id, "key": key})).first()
         if row is None:
             return None
         stale = row.status_code is None and row.created_at < now - ABANDONED_AFTER

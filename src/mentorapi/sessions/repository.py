@@ -9,6 +9,7 @@ from sqlalchemy import (
     ScalarSelect,
     String,
     Table,
+    bindparam,
     case,
     false,
     literal_column,
@@ -53,16 +54,20 @@ async def lock_mentor(db_session: AsyncSession, app_id: str, mentor_id: str) -> 
     return (await db_session.exec(query)).first()
 
 
-async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> Mentee | None:
-    """The mentee row, locked: a booking in flight for them (holding its foreign-key lock)
-    finishes first, so a deletion counts it."""
-    query = (
-        select(Mentee)
-        .where(col(Mentee.app_id) == app_id, col(Mentee.id) == mentee_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return (await db_session.exec(query)).first()
+_LOCK_MENTEE = (
+    sa_select(col(Mentee.id))
+    .where(col(Mentee.app_id) == bindparam("app_id"), col(Mentee.id) == bindparam("mentee_id"))
+    .with_for_update()
+)
+
+
+async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> bool:
+    """The mentee row, locked (False: no such mentee): a booking in flight for them (holding
+    its foreign-key lock) finishes first, so a deletion counts it. Only the lock is wanted, no
+    object: a statement built once, its compiled form found by its cache key."""
+    connection = await db_session.connection()
+    found = await connection.execute(_LOCK_MENTEE, {"app_id": app_id, "mentee_id": mentee_id})
+    return found.first() is not None
 
 
 async def offers_skill(

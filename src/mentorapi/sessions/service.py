@@ -242,7 +242,7 @@ async def _lock(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor
 async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> None:
     """The mentee row locked (after the mentor and the session: the order every change keeps),
     so their places in time cannot change until commit; 404 if there is no such mentee."""
-    if await repository.lock_mentee(db_session, app_id, mentee_id) is None:
+    if not await repository.lock_mentee(db_session, app_id, mentee_id):
         raise NotFound(f"no mentee {mentee_id}")
 
 
