@@ -40,18 +40,21 @@ from mentorapi.sessions.models import (
     SessionStatus,
 )
 
+# Built once (every change of a mentor's calendar runs it): found by its cache key.
+_LOCK_MENTOR = (
+    select(Mentor)
+    .where(col(Mentor.app_id) == bindparam("app_id"), col(Mentor.id) == bindparam("mentor_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
 
 async def lock_mentor(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor | None:
     """The mentor row, locked until commit: bookings of one mentor run one at a time, so the
     overlap and capacity checks that follow cannot interleave (PostgreSQL `FOR UPDATE`; SQLite
     already serializes writers with BEGIN IMMEDIATE)."""
-    query = (
-        select(Mentor)
-        .where(col(Mentor.app_id) == app_id, col(Mentor.id) == mentor_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return (await db_session.exec(query)).first()
+    found = await db_session.exec(_LOCK_MENTOR, params={"app_id": app_id, "mentor_id": mentor_id})
+    return found.first()
 
 
 _LOCK_MENTEE = (
