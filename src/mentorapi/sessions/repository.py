@@ -9,6 +9,7 @@ from sqlalchemy import (
     ScalarSelect,
     String,
     Table,
+    and_,
     bindparam,
     case,
     false,
@@ -55,6 +56,31 @@ async def lock_mentor(db_session: AsyncSession, app_id: str, mentor_id: str) -> 
     already serializes writers with BEGIN IMMEDIATE)."""
     found = await db_session.exec(_LOCK_MENTOR, params={"app_id": app_id, "mentor_id": mentor_id})
     return found.first()
+
+
+# Both rows in one statement: PostgreSQL locks a statement's rows table by table in the order
+# of its FROM (mentors, then mentees: the order every change takes them in), after the join
+# found them (tests/test_booking_concurrency.py holds the order).
+_LOCK_MENTOR_AND_MENTEE = (
+    select(Mentor)
+    .join(
+        Mentee,
+        and_(col(Mentee.app_id) == col(Mentor.app_id), col(Mentee.id) == bindparam("mentee_id")),
+    )
+    .where(col(Mentor.app_id) == bindparam("app_id"), col(Mentor.id) == bindparam("mentor_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+async def lock_mentor_and_mentee(
+    db_session: AsyncSession, app_id: str, mentor_id: str, mentee_id: str
+) -> Mentor | None:
+    """`lock_mentor` and `lock_mentee` in one round trip, for a booking (which holds the mentor
+    for every round trip it makes). None: the mentor or the mentee does not exist, and neither
+    is locked."""
+    params = {"app_id": app_id, "mentor_id": mentor_id, "mentee_id": mentee_id}
+    return (await db_session.exec(_LOCK_MENTOR_AND_MENTEE, params=params)).first()
 
 
 _LOCK_MENTEE = (

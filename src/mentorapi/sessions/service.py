@@ -239,6 +239,18 @@ async def _lock(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor
     return mentor
 
 
+async def _lock_both(
+    db_session: AsyncSession, app_id: str, mentor_id: str, mentee_id: str
+) -> Mentor:
+    """The mentor and the mentee of a booking locked in one statement (mentor first, as
+    always); 404 for whichever of them does not exist, the mentor first."""
+    mentor = await repository.lock_mentor_and_mentee(db_session, app_id, mentor_id, mentee_id)
+    if mentor is None:
+        await _lock(db_session, app_id, mentor_id)  # no mentor: its 404
+        raise mentees_service.not_found(mentee_id)
+    return mentor
+
+
 async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> None:
     """The mentee row locked (after the mentor and the session: the order every change keeps),
     so their places in time cannot change until commit; 404 if there is no such mentee."""
@@ -252,12 +264,11 @@ async def _check_ask(
     data: SessionCreate,
     span: tuple[datetime, datetime] | None,
 ) -> BookingFacts:
-    """The mentee locked (after the mentor: the order every change keeps), then everything
-    about a booking of the locked mentor except the time, and what the time is checked against
-    (over `span`, from the first start to the last end asked for; None for an async session):
-    the mentor's calendar and the mentee's places, read in one statement: every round trip
-    made while the mentor is locked is one that all other bookings of the mentor wait for."""
-    await lock_mentee(db_session, mentor.app_id, data.mentee_id)
+    """Everything about a booking of the locked mentor and mentee (`_lock_both`) except the
+    time, and what the time is checked against (over `span`, from the first start to the last
+    end asked for; None for an async session): the mentor's calendar and the mentee's places,
+    read in one statement: every round trip made while the mentor is locked is one that all
+    other bookings of the mentor wait for."""
     facts = await availability_service.booking_facts(
         db_session, mentor, mentee_id=data.mentee_id, skill_id=data.skill_id, span=span
     )
@@ -374,7 +385,7 @@ async def book(
     # A member books only for themself; any other mentee does not exist for them.
     require_mentee(actor, data.mentee_id)
     endpoints, policy = await _unguarded(db_session, app_id, data.mentor_id)
-    mentor = await _lock(db_session, app_id, data.mentor_id)
+    mentor = await _lock_both(db_session, app_id, data.mentor_id, data.mentee_id)
     starts_at = data.starts_at.astimezone(UTC) if data.starts_at else None
     span = None
     if starts_at is not None:
@@ -414,7 +425,7 @@ async def create_series(
             "a series needs start times; async sessions cannot repeat", loc=["body", "format"]
         )
     endpoints, policy = await _unguarded(db_session, app_id, data.mentor_id)
-    mentor = await _lock(db_session, app_id, data.mentor_id)
+    mentor = await _lock_both(db_session, app_id, data.mentor_id, data.mentee_id)
     duration = timedelta(minutes=data.duration_minutes)
     starts = []
     if data.starts_at is not None:  # else _check_ask refuses it
