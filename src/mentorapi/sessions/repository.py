@@ -13,6 +13,7 @@ from sqlalchemy import (
     bindparam,
     case,
     false,
+    insert,
     literal_column,
     or_,
     union_all,
@@ -116,6 +117,20 @@ async def offers_skill(
 Held = tuple[bool, int, int | None]
 
 SESSIONS = cast(Table, Session.__table__)  # type: ignore[attr-defined]
+_INSERT_SESSIONS = insert(SESSIONS)
+_SESSION_COLUMNS = tuple(c.key for c in SESSIONS.columns)
+
+
+async def insert_new(db_session: AsyncSession, sessions: Sequence[Session]) -> None:
+    """New sessions written as rows, in one statement (a series: one executemany), not flushed
+    as objects: nothing reads them back in the transaction that books them, and the ORM's
+    flush of a `Session` cost more than its INSERT. The objects stay as they were built (not
+    in the unit of work), for the response, the events and the reminders."""
+    rows = [{name: getattr(s, name) for name in _SESSION_COLUMNS} for s in sessions]
+    connection = await db_session.connection()
+    await connection.execute(_INSERT_SESSIONS, rows)
+
+
 GROUP_SESSIONS = cast(Table, GroupSession.__table__)  # type: ignore[attr-defined]
 # Inline constants, not parameters: an IN list of parameters is rendered anew on every execution.
 _ACTIVE: list[ColumnElement[str]] = [literal_column(f"'{s.value}'") for s in ACTIVE]

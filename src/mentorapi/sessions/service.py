@@ -34,7 +34,7 @@ from mentorapi.apps.caller import (
 from mentorapi.availability import service as availability_service
 from mentorapi.availability.service import BookingFacts
 from mentorapi.availability.slots import Rules, why_not
-from mentorapi.db.integrity import flush_or_conflict
+from mentorapi.db.integrity import flush_or_conflict, or_conflict
 from mentorapi.db.uow import writable
 from mentorapi.group_sessions import places
 from mentorapi.kit import timezones
@@ -399,8 +399,8 @@ async def book(
         if reason is not None:
             raise slot_conflict(reason, span[0])
     session = _new_session(app_id, data, facts.auto_accept, starts_at)
-    db_session.add(session)
-    await flush_or_conflict(db_session, SLOT_TAKEN)
+    async with or_conflict(SLOT_TAKEN):
+        await repository.insert_new(db_session, [session])
     await _record(db_session, session, _created_event(session), endpoints=endpoints)
     await reminders.plan_sessions(db_session, [session], now=current, new=True, policy=policy)
     return session
@@ -468,8 +468,8 @@ async def create_series(
         session = _new_session(app_id, data, facts.auto_accept, start)
         session.series_id = series.id
         sessions.append(session)
-    db_session.add_all(sessions)
-    await flush_or_conflict(db_session, SLOT_TAKEN)
+    async with or_conflict(SLOT_TAKEN):
+        await repository.insert_new(db_session, sessions)
     created = [_event(session, _created_event(session)) for session in sessions]
     await outbox.record_many(db_session, app_id=app_id, events=created, endpoints=endpoints)
     await reminders.plan_sessions(db_session, sessions, now=current, new=True, policy=policy)
