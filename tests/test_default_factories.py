@@ -39,5 +39,7 @@ def test_building_a_row_asks_no_signature_after_the_first(
     first, second = _session(), _session()
     assert asked == []
     # Still a fresh value from each factory: an id of its own, a list of its own.
-    assert first.id != second.id and first.id.startswith("ses_")
-    assert first.history == [] and first.history is not second.history
+    assert first.id != second.id
+    assert first.id.startswith("ses_")
+    assert first.history == []
+    assert first.history is not second.history

@@ -271,9 +271,7 @@ def _after_the_mentor_lock(statements: list[str], dialect: str) -> list[str]:
     return statements[lock + 1 :]
 
 
-async def test_a_booking_holds_its_mentor_for_six_statements(
-    tenant: Tenant, dialect: str
-) -> None:
+async def test_a_booking_holds_its_mentor_for_six_statements(tenant: Tenant, dialect: str) -> None:
     """Everything a booking runs while its mentor is locked (until the commit), with an
     Idempotency-Key and a webhook endpoint, as the load bench books: the mentee locked with the
     mentor (one statement), what the checks need (skill, availability, held times, the
