@@ -8,6 +8,8 @@ mentor row lock; SQLite: fewer, since it has one writer at a time anyway).
 import asyncio
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from mentorapi.availability import slots
 from mentorapi.db.engine import Database
@@ -15,6 +17,9 @@ from mentorapi.sessions import service as sessions_service
 from tests.conftest import Tenant
 from tests.factories import bookable, create_mentee
 from tests.test_sessions import MONDAY_9
+from tests.webhooks.conftest import _postgres_only
+
+__all__ = ["_postgres_only"]
 
 
 async def test_many_bookings_for_one_slot_give_one_201(tenant: Tenant, dialect: str) -> None:
@@ -92,3 +97,46 @@ async def test_concurrent_reschedules_onto_one_slot(tenant: Tenant, db: Database
     )
     codes = sorted(r.status_code for r in responses)
     assert codes == [200, 409, 409, 409, 409], codes
+
+
+@pytest.mark.postgres_only
+async def test_a_booking_locks_its_mentor_before_its_mentee(tenant: Tenant, db: Database) -> None:
+    """One statement locks a booking's mentor and mentee (a round trip fewer while the mentor
+    is held), and still in the order every change takes them: with the mentee held by another
+    transaction, the booking waits for the mentee holding the mentor, never the other way
+    round (which could deadlock with a change that holds the mentor and waits for the
+    mentee)."""
+    base = await bookable(tenant.client)
+    scoped = {"app": tenant.id, "mentor": base["mentor_id"], "mentee": base["mentee_id"]}
+    async with db.engine.connect() as holder, db.engine.connect() as prober:
+        await holder.execute(
+            text("SELECT id FROM mentees WHERE app_id = :app AND id = :mentee FOR UPDATE"), scoped
+        )
+        booking = asyncio.create_task(
+            tenant.client.post("/v1/sessions", json={**base, "starts_at": MONDAY_9})
+        )
+        # The booking is waiting on a row lock (the mentee's, which `holder` has).
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()"
+        )
+        for _ in range(500):
+            found = (await prober.execute(waiting)).scalar()
+            await prober.rollback()  # pg_stat_activity is read once per transaction
+            if found:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the booking never waited for the mentee's lock")
+        # ...holding its mentor meanwhile.
+        with pytest.raises(DBAPIError, match="could not obtain lock"):
+            await prober.execute(
+                text(
+                    "SELECT id FROM mentors WHERE app_id = :app AND id = :mentor FOR UPDATE NOWAIT"
+                ),
+                scoped,
+            )
+        await prober.rollback()
+        await holder.commit()
+        booked = await booking
+    assert booked.status_code == 201, booked.text

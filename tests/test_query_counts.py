@@ -241,12 +241,13 @@ async def test_a_booking_with_its_key_runs_a_fixed_set_of_statements(
 ) -> None:
     """A booking with an Idempotency-Key: the key claimed (PostgreSQL: an advisory lock, then
     the key's row), the webhook endpoints and the reminder policy (the app's and the mentor's
-    in one statement), the mentor locked, the booking's checks (mentee, skill, availability,
-    held times: one statement), the mentee locked and their seats in group sessions read, the
+    in one statement), the mentor and the mentee locked (one statement), the booking's checks
+    (skill, availability, held times, the mentee's seats and sessions: one statement), the
     session, its event, its reminders, the key kept. Its first event is numbered 1 without a
     `max(sequence)`; the caller is not looked up again for the key. Before: 17 statements on
     PostgreSQL, then 14 (the checks in four statements, the policies in two), 15 with group
-    sessions' mentee lock and seats, now 12."""
+    sessions' mentee lock and seats, 12 (the mentee's places read on their own), 11 (the
+    mentee locked on its own), now 10."""
     base = await bookable(tenant.client)
     with count_statements() as statements:
         response = await tenant.client.post(
@@ -258,7 +259,7 @@ async def test_a_booking_with_its_key_runs_a_fixed_set_of_statements(
     ran = own(statements)
     assert not [s for s in ran if "max(events.sequence)" in s], ran
     assert not [s for s in ran if "FROM apps" in s], ran
-    assert len(ran) == (12 if dialect == "postgresql" else 11), ran
+    assert len(ran) == (10 if dialect == "postgresql" else 9), ran
 
 
 def _after_the_mentor_lock(statements: list[str], dialect: str) -> list[str]:
@@ -270,18 +271,17 @@ def _after_the_mentor_lock(statements: list[str], dialect: str) -> list[str]:
     return statements[lock + 1 :]
 
 
-async def test_a_booking_holds_its_mentor_for_eight_statements(
-    tenant: Tenant, dialect: str
-) -> None:
+async def test_a_booking_holds_its_mentor_for_six_statements(tenant: Tenant, dialect: str) -> None:
     """Everything a booking runs while its mentor is locked (until the commit), with an
-    Idempotency-Key and a webhook endpoint, as the load bench books: what the checks need
-    (mentee, skill, availability, held times) in one statement, the mentee locked and their
-    seats in group sessions read (a mentee is never in two places at once), then the session,
-    its event, its delivery, its reminders and the key kept, one INSERT each. The webhook
-    endpoints and the reminder policy, which the lock does not guard, are read before it. Every
-    statement here is a round trip that each other booking of the mentor waits for. Before: 12
-    (the checks in four statements, endpoints and the two policies read under the lock), 6
-    before group sessions added the mentee's lock and seats."""
+    Idempotency-Key and a webhook endpoint, as the load bench books: the mentee locked with the
+    mentor (one statement), what the checks need (skill, availability, held times, the
+    mentee's seats and sessions: a mentee is never in two places at once) in one statement,
+    then the session, its event, its delivery, its reminders and the key kept, one INSERT
+    each. The webhook endpoints and the reminder policy, which the lock does not guard, are
+    read before it. Every statement here is a round trip that each other booking of the
+    mentor waits for. Before: 12 (the checks in four statements, endpoints and the two
+    policies read under the lock), 6 before group sessions added the mentee's lock and seats,
+    then 8 (the mentee's lock and places on their own), 7 (the mentee's lock on its own)."""
     base = await bookable(tenant.client)
     hook = await tenant.client.post(
         "/v1/webhook-endpoints", json={"url": "https://example.com/mentorapi-hook"}
@@ -302,7 +302,7 @@ async def test_a_booking_holds_its_mentor_for_eight_statements(
         "INSERT INTO scheduled_notifications",
         "INSERT INTO idempotency_keys",
     ], locked
-    assert len(locked) == 8, locked
+    assert len(locked) == 6, locked
 
 
 async def test_a_series_runs_as_many_statements_for_26_occurrences_as_for_2(

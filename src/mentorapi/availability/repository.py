@@ -10,7 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.availability.models import Availability
 from mentorapi.db import fast
-from mentorapi.mentees.models import Mentee
+from mentorapi.group_sessions import repository as group_sessions_repository
+from mentorapi.group_sessions.repository import Place
 from mentorapi.mentors.models import Mentor, MentorSkill
 from mentorapi.sessions import repository as sessions_repository
 
@@ -132,13 +133,13 @@ async def slot_source(
 
 @dataclass(frozen=True, slots=True)
 class BookingSource:
-    """What a booking is checked against, read in one statement once the mentor is locked:
-    the mentor's availability and held times (`slots`), whether the mentee exists and whether
-    the mentor offers the skill."""
+    """What a booking is checked against, read in one statement once the mentor and the mentee
+    are locked: the mentor's availability and held times (`slots`), whether the mentor offers
+    the skill, and the mentee's places in time over the booking's span."""
 
     slots: SlotSource
-    mentee_found: bool
     offers_skill: bool
+    places: list[Place]
 
 
 _booking_statements: dict[str, Select[Any]] = {}
@@ -148,16 +149,21 @@ def _booking_statement(dialect: str) -> Select[Any]:
     statement = _booking_statements.get(dialect)
     if statement is None:
         app_id: BindParameter[str] = bindparam("app_id")
-        mentee = exists().where(
-            col(Mentee.app_id) == app_id, col(Mentee.id) == bindparam("mentee_id")
-        )
         offered = exists().where(
             col(MentorSkill.app_id) == app_id,
             col(MentorSkill.mentor_id) == bindparam("mentor_id"),
             col(MentorSkill.skill_id) == bindparam("skill_id"),
         )
+        places = group_sessions_repository.places_value(
+            dialect,
+            app_id=app_id,
+            mentee_id=bindparam("mentee_id"),
+            start=bindparam("places_from"),
+            end=bindparam("places_to"),
+            now=bindparam("now"),
+        )
         statement = _booking_statements[dialect] = _slot_statement(dialect).add_columns(
-            mentee.label("mentee_found"), offered.label("offers_skill")
+            offered.label("offers_skill"), places.label("places")
         )
     return statement
 
@@ -171,19 +177,25 @@ async def booking_source(
     skill_id: str,
     held_from: datetime,
     held_to: datetime,
+    places_from: datetime,
+    places_to: datetime,
     now: datetime,
 ) -> BookingSource | None:
-    """`slot_source` with the mentee's existence and the mentor's offer of the skill, in one
-    statement: a booking reads this while it holds the mentor's lock, so each round trip saved
-    here is one less that every other booking of the mentor waits for. None: no such mentor."""
+    """`slot_source` with the mentor's offer of the skill and the mentee's places overlapping
+    [places_from, places_to) (group_sessions/places.py), in one statement: a booking reads this
+    while it holds the mentor's and the mentee's locks, so each round trip saved here is one
+    less that every other booking of the mentor waits for. None: no such mentor."""
     dialect = db_session.get_bind().dialect.name
     params = _slot_params(app_id, mentor_id, held_from, held_to, now)
-    params.update(mentee_id=mentee_id, skill_id=skill_id)
+    params.update(
+        mentee_id=mentee_id, skill_id=skill_id, places_from=places_from, places_to=places_to
+    )
     rows = await fast.fetch(db_session, _booking_statement(dialect), params)
     if not rows:
         return None
     row = rows[0]
-    return BookingSource(_source_of(row, dialect), bool(row[-2]), bool(row[-1]))
+    places = group_sessions_repository.decode_places(row[-1])
+    return BookingSource(_source_of(row, dialect), bool(row[-2]), places)
 
 
 def _slot_params(

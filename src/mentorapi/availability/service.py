@@ -29,6 +29,7 @@ from mentorapi.availability.slots import (
     rules_of,
     to_us,
 )
+from mentorapi.group_sessions.repository import Place
 from mentorapi.kit.errors import InvalidInput, NotFound
 from mentorapi.kit.timezones import utcnow, zone
 from mentorapi.kit.versioning import check_version
@@ -142,15 +143,16 @@ def _calendar(rules: Rules, held: list[Held], start: datetime, end: datetime) ->
 
 @dataclass(frozen=True, slots=True)
 class BookingFacts:
-    """What a booking of a locked mentor is checked against: their rules, whether they
-    auto-accept, the calendar of [start, end) (empty for a booking without a time), whether
-    the mentee exists and whether the mentor offers the skill."""
+    """What a booking of a locked mentor and mentee is checked against: the mentor's rules,
+    whether they auto-accept, the calendar of [start, end) (empty for a booking without a
+    time), whether the mentor offers the skill, and the mentee's places in time over
+    [start, end) (none for a booking without a time)."""
 
     rules: Rules
     auto_accept: bool
     calendar: Calendar
-    mentee_found: bool
     offers_skill: bool
+    places: list[Place]
 
 
 async def booking_facts(
@@ -162,8 +164,9 @@ async def booking_facts(
     span: tuple[datetime, datetime] | None,
 ) -> BookingFacts:
     """`rules_for` and `calendar_for` over `span` (None: no time, no calendar to read), with the
-    mentee and the skill, in one statement. Call it with the mentor locked (after the lock: a
-    statement that waited for it would see the held times as they were before the wait)."""
+    skill and the mentee's places, in one statement. Call it with the mentor and the mentee
+    locked (after the locks: a statement that waited for one would see the held times and the
+    places as they were before the wait)."""
     # A request nobody answered in time is expired, whether or not a worker has said so yet.
     current = utcnow()
     held_from, held_to = (span[0] - _AROUND, span[1] + _AROUND) if span else (current, current)
@@ -175,6 +178,9 @@ async def booking_facts(
         skill_id=skill_id,
         held_from=held_from,
         held_to=held_to,
+        # A booking without a time has no places to check (dropped below).
+        places_from=span[0] if span else current,
+        places_to=span[1] if span else current,
         now=current,
     )
     if found is None:  # the caller holds the mentor's row: it cannot be gone
@@ -184,8 +190,8 @@ async def booking_facts(
         rules=rules,
         auto_accept=found.slots.auto_accept,
         calendar=_calendar(rules, found.slots.held(), *span) if span else Calendar(),
-        mentee_found=found.mentee_found,
         offers_skill=found.offers_skill,
+        places=found.places if span else [],
     )
 
 

@@ -5,8 +5,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKeyConstraint
 from sqlmodel import Field, SQLModel
 
+from mentorapi.db import factories
 from mentorapi.db.types import UTCDateTime
 from mentorapi.kit.timezones import utcnow
+
+factories.install()
 
 # Named constraints, so migrations can alter and drop them by name on every database.
 SQLModel.metadata.naming_convention = {

@@ -1,14 +1,19 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
+    CompoundSelect,
+    ScalarSelect,
     Select,
     String,
+    bindparam,
     cast,
     false,
+    literal_column,
     null,
     or_,
     union_all,
@@ -27,6 +32,9 @@ from mentorapi.mentees.models import Mentee
 from mentorapi.sessions.models import ACTIVE, Session, SessionStatus
 
 _TAKEN = SeatStatus.taken.value
+# Inline constants, not parameters, in statements built once (as sessions/repository.py).
+_ACTIVE: list[ColumnElement[str]] = [literal_column(f"'{s.value}'") for s in ACTIVE]
+_REQUESTED: ColumnElement[str] = literal_column(f"'{SessionStatus.requested.value}'")
 _SCHEDULED = GroupSessionStatus.scheduled.value
 
 # Whose seats a caller sees: None, every seat (the API key); else (mentor id, mentee id) of a
@@ -254,6 +262,98 @@ class Place:
     ends_at: datetime
 
 
+# A statement of places: the seats alone, or seats and one-to-one sessions.
+Places = Select[*tuple[Any, ...]] | CompoundSelect[*tuple[Any, ...]]
+
+
+def _places(
+    *,
+    app_id: Any,
+    mentee_ids: Any,
+    start: Any,
+    end: Any,
+    now: Any,
+    with_sessions: bool,
+    exclude_group_id: Any = None,
+    exclude_session_id: Any = None,
+) -> Places:
+    """The one definition of a mentee's places in time: their taken seats overlapping
+    [start, end) (but those of `exclude_group_id`) and, with `with_sessions`, their one-to-one
+    sessions that hold time there (booked, or requested and not expired at `now`; but
+    `exclude_session_id`). Arguments are bind parameters (statements built once) or values;
+    `mentee_ids` is anything `IN` takes (an expanding parameter, a list)."""
+    seat_where = [
+        col(Seat.app_id) == app_id,
+        col(Seat.mentee_id).in_(mentee_ids),
+        col(Seat.status) == _TAKEN,
+        col(Seat.starts_at) < end,
+        col(Seat.ends_at) > start,
+    ]
+    if exclude_group_id is not None:
+        seat_where.append(col(Seat.group_session_id) != exclude_group_id)
+    # Never correlated to an enclosing statement (the checks' statement embeds it).
+    seats: Select[*tuple[Any, ...]] = (
+        sa_select(
+            col(Seat.mentee_id).label("mentee_id"),
+            cast(col(Seat.group_session_id), String).label("group_session_id"),
+            col(Seat.starts_at).label("starts_at"),
+            col(Seat.ends_at).label("ends_at"),
+        )
+        .where(*seat_where)
+        .correlate(None)
+    )
+    if not with_sessions:
+        return seats
+    session_where = []
+    if exclude_session_id is not None:
+        session_where.append(col(Session.id) != exclude_session_id)
+    sessions: Select[*tuple[Any, ...]] = (
+        sa_select(
+            col(Session.mentee_id),
+            cast(null(), String),
+            col(Session.starts_at),
+            col(Session.ends_at),
+        )
+        .where(
+            *session_where,
+            col(Session.app_id) == app_id,
+            col(Session.mentee_id).in_(mentee_ids),
+            col(Session.status).in_(_ACTIVE),
+            col(Session.starts_at) < end,
+            col(Session.ends_at) > start,
+            or_(
+                col(Session.status) != _REQUESTED,
+                col(Session.expires_at).is_(None),
+                col(Session.expires_at) > now,
+            ),
+        )
+        .correlate(None)
+    )
+    return union_all(seats, sessions)
+
+
+# Built once per shape, with bind parameters: SQLAlchemy finds the compiled form by the
+# statement's cache key instead of building and compiling the union for every call.
+_places_statements: dict[tuple[bool, bool, bool], Places] = {}
+
+
+def _places_statement(with_sessions: bool, by_group: bool, by_session: bool) -> Places:
+    shape = (with_sessions, by_group, by_session)
+    statement = _places_statements.get(shape)
+    if statement is None:
+        statement = _places_statements[shape] = _places(
+            app_id=bindparam("app_id"),
+            mentee_ids=bindparam("mentee_ids", expanding=True),
+            start=bindparam("start"),
+            end=bindparam("end"),
+            now=bindparam("now"),
+            with_sessions=with_sessions,
+            exclude_group_id=bindparam("exclude_group_id") if by_group else None,
+            exclude_session_id=bindparam("exclude_session_id") if by_session else None,
+        )
+    return statement
+
+
 async def places_of(
     db_session: AsyncSession,
     app_id: str,
@@ -266,49 +366,56 @@ async def places_of(
     exclude_group_id: str | None,
     exclude_session_id: str | None = None,
 ) -> list[Place]:
-    """In one statement: the mentees' taken seats overlapping [start, end) (but those of
-    `exclude_group_id`) and, with `with_sessions`, their one-to-one sessions that hold time
-    there (booked, or requested and not expired at `now`; but `exclude_session_id`)."""
-    seat_where = [
-        col(Seat.app_id) == app_id,
-        col(Seat.mentee_id).in_(list(mentee_ids)),
-        col(Seat.status) == _TAKEN,
-        col(Seat.starts_at) < end,
-        col(Seat.ends_at) > start,
-    ]
-    if exclude_group_id is not None:
-        seat_where.append(col(Seat.group_session_id) != exclude_group_id)
-    seats: Select[*tuple[Any, ...]] = sa_select(
-        col(Seat.mentee_id).label("mentee_id"),
-        cast(col(Seat.group_session_id), String).label("group_session_id"),
-        col(Seat.starts_at).label("starts_at"),
-        col(Seat.ends_at).label("ends_at"),
-    ).where(*seat_where)
-    session_where = []
-    if exclude_session_id is not None:
-        session_where.append(col(Session.id) != exclude_session_id)
-    sessions: Select[*tuple[Any, ...]] = sa_select(
-        col(Session.mentee_id),
-        cast(null(), String),
-        col(Session.starts_at),
-        col(Session.ends_at),
-    ).where(
-        *session_where,
-        col(Session.app_id) == app_id,
-        col(Session.mentee_id).in_(list(mentee_ids)),
-        col(Session.status).in_([s.value for s in ACTIVE]),
-        col(Session.starts_at) < end,
-        col(Session.ends_at) > start,
-        or_(
-            col(Session.status) != SessionStatus.requested.value,
-            col(Session.expires_at).is_(None),
-            col(Session.expires_at) > now,
-        ),
+    """In one statement, the mentees' places overlapping [start, end) (`_places`)."""
+    statement = _places_statement(
+        with_sessions, exclude_group_id is not None, exclude_session_id is not None
     )
-    query = union_all(seats, sessions) if with_sessions else seats
+    params = {
+        "app_id": app_id,
+        "mentee_ids": list(mentee_ids),
+        "start": start,
+        "end": end,
+        "now": now,
+        "exclude_group_id": exclude_group_id,
+        "exclude_session_id": exclude_session_id,
+    }
     connection = await db_session.connection()
-    rows = (await connection.execute(query)).all()
-    return [Place(r.mentee_id, r.group_session_id, r.starts_at, r.ends_at) for r in rows]
+    rows = (await connection.execute(statement, params)).all()
+    return [Place(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def places_value(
+    dialect: str, *, app_id: Any, mentee_id: Any, start: Any, end: Any, now: Any
+) -> ScalarSelect[Any]:
+    """One mentee's places overlapping [start, end), seats and one-to-one sessions (`_places`),
+    as one value (a JSON array, NULL or `[]` for none) for a statement that reads more than
+    them: a booking's checks (availability/repository.py). Decode it with `decode_places`."""
+    rows = _places(
+        app_id=app_id,
+        mentee_ids=[mentee_id],
+        start=start,
+        end=end,
+        now=now,
+        with_sessions=True,
+    ).subquery()
+    row = (rows.c.mentee_id, rows.c.group_session_id, rows.c.starts_at, rows.c.ends_at)
+    if dialect == "postgresql":
+        places = func.json_agg(func.json_build_array(*row), type_=JSON)
+    else:
+        places = func.json_group_array(func.json_array(*row), type_=JSON)
+    return sa_select(places).scalar_subquery()
+
+
+def decode_places(value: list[list[str]] | None) -> list[Place]:
+    """`places_value` as read (its JSON decoded by the driver or SQLAlchemy): PostgreSQL
+    writes the times as ISO 8601 with their offset, SQLite as the naive UTC text it keeps
+    them in."""
+    return [Place(m, g, _instant(s), _instant(e)) for m, g, s, e in value or ()]
+
+
+def _instant(text: str) -> datetime:
+    found = datetime.fromisoformat(text)
+    return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
 
 
 # --- what other domains ask before they delete ---------------------------------------------------

@@ -26,13 +26,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text, delete, func, insert, tuple_
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Select,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    tuple_,
+)
 from sqlalchemy import select as sa_select
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mentorapi.db import fast
 from mentorapi.db.dropped import is_dropped
 from mentorapi.db.engine import Database
 from mentorapi.db.tenancy import CrossTenant, across_tenants
@@ -74,6 +87,27 @@ class IdempotencyKey(SQLModel, table=True):
 
 
 _INSERT_KEY = insert(cast(Table, IdempotencyKey.__table__))  # type: ignore[attr-defined]
+# Every POST with a key runs these: built once, their compiled forms found by cache key.
+_TRY_LOCK = sa_select(
+    func.pg_try_advisory_xact_lock(func.hashtextextended(bindparam("lock", type_=String), 0))
+)
+_THE_KEY = (
+    col(IdempotencyKey.app_id) == bindparam("app_id"),
+    col(IdempotencyKey.key) == bindparam("key"),
+)
+# The columns, not an object: usually there is no row, and the ORM's loading costs even then.
+_KEPT = cast(
+    Select[Any],
+    sa_select(
+        col(IdempotencyKey.fingerprint),
+        col(IdempotencyKey.created_at),
+        col(IdempotencyKey.expires_at),
+        col(IdempotencyKey.status_code),
+        col(IdempotencyKey.headers),
+        col(IdempotencyKey.body),
+    ).where(*_THE_KEY),
+)
+_FORGET = delete(IdempotencyKey).where(*_THE_KEY)
 
 
 @dataclass(frozen=True)
@@ -225,27 +259,22 @@ class IdempotencyMiddleware:
     async def _claim(self, s: AsyncSession, app_id: str, key: str, fingerprint: str) -> Any | None:
         """Take the key for this request (None), or the response to give instead of running
         it. In the request's transaction: what it claims is released if it rolls back."""
-        if s.bind is not None and s.bind.dialect.name == "postgresql":
-            # Held until the transaction ends: a duplicate running meanwhile is refused here.
-            lock = func.pg_try_advisory_xact_lock(func.hashtextextended(f"{app_id} {key}", 0))
-            if not await s.scalar(sa_select(lock)):
-                return _in_flight()
+        # PostgreSQL: held until the transaction ends, a duplicate running meanwhile is refused.
+        postgresql = s.bind is not None and s.bind.dialect.name == "postgresql"
+        if postgresql and not await s.scalar(_TRY_LOCK, {"lock": f"{app_id} {key}"}):
+            return _in_flight()
         now = utcnow()
-        row = (
-            await s.exec(
-                select(IdempotencyKey).where(
-                    col(IdempotencyKey.app_id) == app_id, col(IdempotencyKey.key) == key
-                )
-            )
-        ).first()
-        if row is None:
+        the_key = {"app_id": app_id, "key": key}
+        # On the driver (db/fast.py): the transaction has begun (PostgreSQL: the lock above).
+        rows = await fast.fetch(s, _KEPT, the_key)
+        if not rows:
             return None
-        stale = row.status_code is None and row.created_at < now - ABANDONED_AFTER
-        if row.expires_at <= now or stale:
-            await s.delete(row)
-            await s.flush()
+        kept_fingerprint, created_at, expires_at, status_code, headers, body = rows[0]
+        stale = status_code is None and created_at < now - ABANDONED_AFTER
+        if expires_at <= now or stale:
+            await s.execute(_FORGET, the_key)
             return None
-        if row.fingerprint != fingerprint:
+        if kept_fingerprint != fingerprint:
             return _problem(
                 422,
                 "Invalid input",
@@ -254,9 +283,9 @@ class IdempotencyMiddleware:
                 "idempotency-key-reused",
                 errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused", "type": "value"}],
             )
-        if row.status_code is None:
+        if status_code is None:
             return _in_flight()
-        return _Replay(row.status_code, row.headers, row.body or "")
+        return _Replay(status_code, headers, body or "")
 
     async def _run(
         self,

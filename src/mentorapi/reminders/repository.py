@@ -68,29 +68,36 @@ async def get_mentor_policy(
     return (await db_session.exec(query)).first()
 
 
+# Built once, with bind parameters (the mentors' ids an expanding one): SQLAlchemy finds the
+# compiled form by the statement's cache key instead of building the union for each booking.
+_POLICIES = union_all(
+    select(
+        literal(None, String).label("mentor_id"),
+        col(ReminderPolicy.offsets_minutes),
+        col(ReminderPolicy.feedback_request_delay_minutes),
+    ).where(col(ReminderPolicy.app_id) == bindparam("app_id")),
+    select(
+        col(MentorReminderPolicy.mentor_id),
+        col(MentorReminderPolicy.offsets_minutes),
+        literal(None, Integer),
+    ).where(
+        col(MentorReminderPolicy.app_id) == bindparam("app_id"),
+        col(MentorReminderPolicy.mentor_id).in_(bindparam("mentor_ids", expanding=True)),
+    ),
+)
+
+
 async def policies(
     db_session: AsyncSession, app_id: str, mentor_ids: Iterable[str]
 ) -> tuple[tuple[list[int], int] | None, dict[str, list[int]]]:
     """The app's policy (offsets, feedback delay; None: it never set one) and the mentors' own
     offsets, for those that have them, in one statement (every session change plans its
     reminders with these, while it holds the mentor's lock)."""
-    app = select(
-        literal(None, String).label("mentor_id"),
-        col(ReminderPolicy.offsets_minutes),
-        col(ReminderPolicy.feedback_request_delay_minutes),
-    ).where(col(ReminderPolicy.app_id) == app_id)
-    mentors = select(
-        col(MentorReminderPolicy.mentor_id),
-        col(MentorReminderPolicy.offsets_minutes),
-        literal(None, Integer),
-    ).where(
-        col(MentorReminderPolicy.app_id) == app_id,
-        col(MentorReminderPolicy.mentor_id).in_(sorted(set(mentor_ids))),
-    )
     found: tuple[list[int], int] | None = None
     offsets: dict[str, list[int]] = {}
     connection = await db_session.connection()
-    for mentor_id, minutes, delay in (await connection.execute(union_all(app, mentors))).all():
+    params = {"app_id": app_id, "mentor_ids": sorted(set(mentor_ids))}
+    for mentor_id, minutes, delay in (await connection.execute(_POLICIES, params)).all():
         if mentor_id is None:
             found = (list(minutes), delay)
         else:

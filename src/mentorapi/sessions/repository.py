@@ -10,8 +10,11 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    and_,
+    bindparam,
     case,
     false,
+    insert,
     literal_column,
     or_,
     union_all,
@@ -40,30 +43,62 @@ from mentorapi.sessions.models import (
     SessionStatus,
 )
 
+# Built once (every change of a mentor's calendar runs it): found by its cache key.
+_LOCK_MENTOR = (
+    select(Mentor)
+    .where(col(Mentor.app_id) == bindparam("app_id"), col(Mentor.id) == bindparam("mentor_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
 
 async def lock_mentor(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor | None:
     """The mentor row, locked until commit: bookings of one mentor run one at a time, so the
     overlap and capacity checks that follow cannot interleave (PostgreSQL `FOR UPDATE`; SQLite
     already serializes writers with BEGIN IMMEDIATE)."""
-    query = (
-        select(Mentor)
-        .where(col(Mentor.app_id) == app_id, col(Mentor.id) == mentor_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return (await db_session.exec(query)).first()
+    found = await db_session.exec(_LOCK_MENTOR, params={"app_id": app_id, "mentor_id": mentor_id})
+    return found.first()
 
 
-async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> Mentee | None:
-    """The mentee row, locked: a booking in flight for them (holding its foreign-key lock)
-    finishes first, so a deletion counts it."""
-    query = (
-        select(Mentee)
-        .where(col(Mentee.app_id) == app_id, col(Mentee.id) == mentee_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+# Both rows in one statement: PostgreSQL locks a statement's rows table by table in the order
+# of its FROM (mentors, then mentees: the order every change takes them in), after the join
+# found them (tests/test_booking_concurrency.py holds the order).
+_LOCK_MENTOR_AND_MENTEE = (
+    select(Mentor)
+    .join(
+        Mentee,
+        and_(col(Mentee.app_id) == col(Mentor.app_id), col(Mentee.id) == bindparam("mentee_id")),
     )
-    return (await db_session.exec(query)).first()
+    .where(col(Mentor.app_id) == bindparam("app_id"), col(Mentor.id) == bindparam("mentor_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+async def lock_mentor_and_mentee(
+    db_session: AsyncSession, app_id: str, mentor_id: str, mentee_id: str
+) -> Mentor | None:
+    """`lock_mentor` and `lock_mentee` in one round trip, for a booking (which holds the mentor
+    for every round trip it makes). None: the mentor or the mentee does not exist, and neither
+    is locked."""
+    params = {"app_id": app_id, "mentor_id": mentor_id, "mentee_id": mentee_id}
+    return (await db_session.exec(_LOCK_MENTOR_AND_MENTEE, params=params)).first()
+
+
+_LOCK_MENTEE = (
+    sa_select(col(Mentee.id))
+    .where(col(Mentee.app_id) == bindparam("app_id"), col(Mentee.id) == bindparam("mentee_id"))
+    .with_for_update()
+)
+
+
+async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> bool:
+    """The mentee row, locked (False: no such mentee): a booking in flight for them (holding
+    its foreign-key lock) finishes first, so a deletion counts it. Only the lock is wanted, no
+    object: a statement built once, its compiled form found by its cache key."""
+    connection = await db_session.connection()
+    found = await connection.execute(_LOCK_MENTEE, {"app_id": app_id, "mentee_id": mentee_id})
+    return found.first() is not None
 
 
 async def offers_skill(
@@ -83,6 +118,20 @@ async def offers_skill(
 Held = tuple[bool, int, int | None]
 
 SESSIONS = cast(Table, Session.__table__)  # type: ignore[attr-defined]
+_INSERT_SESSIONS = insert(SESSIONS)
+_SESSION_COLUMNS = tuple(c.key for c in SESSIONS.columns)
+
+
+async def insert_new(db_session: AsyncSession, sessions: Sequence[Session]) -> None:
+    """New sessions written as rows, in one statement (a series: one executemany), not flushed
+    as objects: nothing reads them back in the transaction that books them, and the ORM's
+    flush of a `Session` cost more than its INSERT. The objects stay as they were built (not
+    in the unit of work), for the response, the events and the reminders."""
+    rows = [{name: getattr(s, name) for name in _SESSION_COLUMNS} for s in sessions]
+    connection = await db_session.connection()
+    await connection.execute(_INSERT_SESSIONS, rows)
+
+
 GROUP_SESSIONS = cast(Table, GroupSession.__table__)  # type: ignore[attr-defined]
 # Inline constants, not parameters: an IN list of parameters is rendered anew on every execution.
 _ACTIVE: list[ColumnElement[str]] = [literal_column(f"'{s.value}'") for s in ACTIVE]

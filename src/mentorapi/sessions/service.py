@@ -34,7 +34,7 @@ from mentorapi.apps.caller import (
 from mentorapi.availability import service as availability_service
 from mentorapi.availability.service import BookingFacts
 from mentorapi.availability.slots import Rules, why_not
-from mentorapi.db.integrity import flush_or_conflict
+from mentorapi.db.integrity import flush_or_conflict, or_conflict
 from mentorapi.db.uow import writable
 from mentorapi.group_sessions import places
 from mentorapi.kit import timezones
@@ -239,10 +239,22 @@ async def _lock(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor
     return mentor
 
 
+async def _lock_both(
+    db_session: AsyncSession, app_id: str, mentor_id: str, mentee_id: str
+) -> Mentor:
+    """The mentor and the mentee of a booking locked in one statement (mentor first, as
+    always); 404 for whichever of them does not exist, the mentor first."""
+    mentor = await repository.lock_mentor_and_mentee(db_session, app_id, mentor_id, mentee_id)
+    if mentor is None:
+        await _lock(db_session, app_id, mentor_id)  # no mentor: its 404
+        raise mentees_service.not_found(mentee_id)
+    return mentor
+
+
 async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> None:
     """The mentee row locked (after the mentor and the session: the order every change keeps),
     so their places in time cannot change until commit; 404 if there is no such mentee."""
-    if await repository.lock_mentee(db_session, app_id, mentee_id) is None:
+    if not await repository.lock_mentee(db_session, app_id, mentee_id):
         raise NotFound(f"no mentee {mentee_id}")
 
 
@@ -252,16 +264,14 @@ async def _check_ask(
     data: SessionCreate,
     span: tuple[datetime, datetime] | None,
 ) -> BookingFacts:
-    """Everything about a booking of the locked mentor except the time, and what the time is
-    checked against (over `span`, from the first start to the last end asked for; None for an
-    async session), read in one statement: every round trip made while the mentor is locked
-    is one that all other bookings of the mentor wait for. Then the mentee is locked (after
-    the mentor: the order every change keeps)."""
+    """Everything about a booking of the locked mentor and mentee (`_lock_both`) except the
+    time, and what the time is checked against (over `span`, from the first start to the last
+    end asked for; None for an async session): the mentor's calendar and the mentee's places,
+    read in one statement: every round trip made while the mentor is locked is one that all
+    other bookings of the mentor wait for."""
     facts = await availability_service.booking_facts(
         db_session, mentor, mentee_id=data.mentee_id, skill_id=data.skill_id, span=span
     )
-    if not facts.mentee_found:
-        raise mentees_service.not_found(data.mentee_id)
     check_terms(mentor, format=data.format, duration_minutes=data.duration_minutes)
     if not facts.offers_skill:
         raise _skill_not_offered()
@@ -274,7 +284,6 @@ async def _check_ask(
                 "starts_at is required (only async sessions have none)", loc=["body", "starts_at"]
             )
         whole_minute(data.starts_at, ["body", "starts_at"])
-    await lock_mentee(db_session, mentor.app_id, data.mentee_id)
     return facts
 
 
@@ -376,7 +385,7 @@ async def book(
     # A member books only for themself; any other mentee does not exist for them.
     require_mentee(actor, data.mentee_id)
     endpoints, policy = await _unguarded(db_session, app_id, data.mentor_id)
-    mentor = await _lock(db_session, app_id, data.mentor_id)
+    mentor = await _lock_both(db_session, app_id, data.mentor_id, data.mentee_id)
     starts_at = data.starts_at.astimezone(UTC) if data.starts_at else None
     span = None
     if starts_at is not None:
@@ -385,12 +394,13 @@ async def book(
     current = now()
     if span is not None:
         reason = why_not(facts.rules, facts.calendar, *span, current)
+        if reason is None and places.clashing(facts.places, *span):
+            reason = places.ELSEWHERE
         if reason is not None:
             raise slot_conflict(reason, span[0])
-        await check_mentee_free(db_session, app_id, data.mentee_id, *span, current=current)
     session = _new_session(app_id, data, facts.auto_accept, starts_at)
-    db_session.add(session)
-    await flush_or_conflict(db_session, SLOT_TAKEN)
+    async with or_conflict(SLOT_TAKEN):
+        await repository.insert_new(db_session, [session])
     await _record(db_session, session, _created_event(session), endpoints=endpoints)
     await reminders.plan_sessions(db_session, [session], now=current, new=True, policy=policy)
     return session
@@ -415,7 +425,7 @@ async def create_series(
             "a series needs start times; async sessions cannot repeat", loc=["body", "format"]
         )
     endpoints, policy = await _unguarded(db_session, app_id, data.mentor_id)
-    mentor = await _lock(db_session, app_id, data.mentor_id)
+    mentor = await _lock_both(db_session, app_id, data.mentor_id, data.mentee_id)
     duration = timedelta(minutes=data.duration_minutes)
     starts = []
     if data.starts_at is not None:  # else _check_ask refuses it
@@ -426,18 +436,9 @@ async def create_series(
     rules, calendar = facts.rules, facts.calendar
     conflicts = []
     current = now()
-    seated = await places.of_mentees(
-        db_session,
-        app_id,
-        [data.mentee_id],
-        starts[0],
-        starts[-1] + duration,
-        now=current,
-        with_sessions=True,
-    )
     for index, start in enumerate(starts):
         reason = why_not(rules, calendar, start, start + duration, current)
-        if reason is None and places.clashing(seated, start, start + duration):
+        if reason is None and places.clashing(facts.places, start, start + duration):
             reason = places.ELSEWHERE
         if reason is not None:
             conflicts.append(
@@ -467,8 +468,8 @@ async def create_series(
         session = _new_session(app_id, data, facts.auto_accept, start)
         session.series_id = series.id
         sessions.append(session)
-    db_session.add_all(sessions)
-    await flush_or_conflict(db_session, SLOT_TAKEN)
+    async with or_conflict(SLOT_TAKEN):
+        await repository.insert_new(db_session, sessions)
     created = [_event(session, _created_event(session)) for session in sessions]
     await outbox.record_many(db_session, app_id=app_id, events=created, endpoints=endpoints)
     await reminders.plan_sessions(db_session, sessions, now=current, new=True, policy=policy)

@@ -51,13 +51,20 @@ def _dialect(db_session: AsyncSession) -> str:
 # number of concurrent changes: `.with_for_update(read=True, key_share=True)`.
 
 
-async def enabled_endpoints(db_session: AsyncSession, app_id: str) -> list[WebhookEndpoint]:
-    query = (
-        sm_select(WebhookEndpoint)
-        .where(col(WebhookEndpoint.app_id) == app_id, col(WebhookEndpoint.enabled).is_(True))
-        .with_for_update(read=True, key_share=True)
+# Built once (every change that records an event reads it): its compiled form is found by the
+# statement's cache key.
+_ENABLED_ENDPOINTS = (
+    sm_select(WebhookEndpoint)
+    .where(
+        col(WebhookEndpoint.app_id) == bindparam("app_id"), col(WebhookEndpoint.enabled).is_(True)
     )
-    return list((await db_session.exec(query)).all())
+    .with_for_update(read=True, key_share=True)
+)
+
+
+async def enabled_endpoints(db_session: AsyncSession, app_id: str) -> list[WebhookEndpoint]:
+    found = await db_session.exec(_ENABLED_ENDPOINTS, params={"app_id": app_id})
+    return list(found.all())
 
 
 async def notify_workers(db_session: AsyncSession) -> None:
