@@ -17,9 +17,6 @@ from mentorapi.sessions import service as sessions_service
 from tests.conftest import Tenant
 from tests.factories import bookable, create_mentee
 from tests.test_sessions import MONDAY_9
-from tests.webhooks.conftest import _postgres_only
-
-__all__ = ["_postgres_only"]
 
 
 async def test_many_bookings_for_one_slot_give_one_201(tenant: Tenant, dialect: str) -> None:
