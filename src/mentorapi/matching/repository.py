@@ -610,6 +610,13 @@ def _offers_first_skill(filters: Filters) -> str:
     )
 
 
+# PostgreSQL examines the best max(MIN_WINDOW, WINDOW_PER_CANDIDATE x limit) found mentors
+# first (`_windows`): ranking every found one is unavoidable (the order is by rank), sorting
+# every one and carrying their filtered columns through the sort is not.
+WINDOW_PER_CANDIDATE = 10
+MIN_WINDOW = 100
+
+
 # Both engines: the found mentors in order of relevance (`position`), and the hard filters
 # checked on them in that order until `limit` pass (a filter on a window's rows is not pushed
 # below the window, so PostgreSQL evaluates it only on the rows the LIMIT pulls). The first
@@ -627,12 +634,16 @@ _TAIL = """
 """
 
 
-def _pg_candidates(terms: Sequence[str], filters: Filters, params: dict[str, Any]) -> str:
+def _pg_candidates(
+    terms: Sequence[str], filters: Filters, params: dict[str, Any], window: int | None = None
+) -> str:
     # Retrieval orders by ts_rank (no positions: a few microseconds a document); the
     # candidates kept are then ranked by ts_rank_cd, the component's measure (as text_ranks):
     # cover density costs ~50 us a document, too much for the thousands a common word matches.
     # Only the id, the rank and what the filters read go through the sort; the kept few are
-    # read again by their key for ts_rank_cd.
+    # read again by their key for ts_rank_cd. With a `window`, only the `window` best found
+    # are kept (a bounded top-N sort, not a sort of every found mentor) and examined; the
+    # first row then counts those, not every found mentor (`candidates` reads it).
     quick, final, match = "0", "0", []
     if terms:
         params["terms"] = _pg_query(terms)
@@ -659,18 +670,44 @@ def _pg_candidates(terms: Sequence[str], filters: Filters, params: dict[str, Any
         order="d.quick DESC, d.id",  # the window's order: no sort, the filter runs lazily
         join="JOIN mentor_documents AS d ON d.app_id = :app_id AND d.mentor_id = b.id CROSS JOIN q",
     )
-    return f"""
-    WITH q AS (SELECT {query} AS query),
-    matched AS MATERIALIZED (
-        SELECT d.mentor_id AS id, {quick} AS quick, d.mentor_id, d.app_id, d.active, d.languages,
-               d.formats, d.session_lengths
+    found = f"""
           FROM mentor_documents AS d
           CROSS JOIN q
          WHERE d.app_id = :app_id AND ({" OR ".join(match)})
+    """
+    if window is None:
+        return f"""
+        WITH q AS (SELECT {query} AS query),
+        matched AS MATERIALIZED (
+            SELECT d.mentor_id AS id, {quick} AS quick, d.mentor_id, d.app_id, d.active,
+                   d.languages, d.formats, d.session_lengths
+            {found}
+        ),
+        ordered AS (
+            SELECT d.*, row_number() OVER (ORDER BY d.quick DESC, d.id) AS position
+              FROM matched AS d
+        )
+        {tail}
+        """
+    # The window: the id and the rank alone through the top-N sort (the filtered columns
+    # would be copied for every found mentor), the filtered columns read by key for the rows
+    # the LIMIT pulls.
+    params["window"] = window
+    return f"""
+    WITH q AS (SELECT {query} AS query),
+    matched AS MATERIALIZED (
+        SELECT d.mentor_id AS id, {quick} AS quick
+        {found}
+         ORDER BY quick DESC, d.mentor_id LIMIT :window
+    ),
+    ranked AS (
+        SELECT m.*, row_number() OVER (ORDER BY m.quick DESC, m.id) AS position
+          FROM matched AS m
     ),
     ordered AS (
-        SELECT d.*, row_number() OVER (ORDER BY d.quick DESC, d.id) AS position
-          FROM matched AS d
+        SELECT r.*, d.mentor_id, d.app_id, d.active, d.languages, d.formats, d.session_lengths
+          FROM ranked AS r
+          JOIN mentor_documents AS d ON d.app_id = :app_id AND d.mentor_id = r.id
     )
     {tail}
     """
@@ -724,6 +761,15 @@ def _sqlite_candidates(terms: Sequence[str], filters: Filters, params: dict[str,
     """
 
 
+def _windows(dialect: str, limit: int) -> list[int | None]:
+    """The windows `candidates` tries in turn (None: every found mentor). PostgreSQL: the best
+    max(MIN_WINDOW, WINDOW_PER_CANDIDATE x limit) first, every found mentor only when fewer
+    than `limit` of those pass the filters (then they are all examined anyway)."""
+    if dialect == "postgresql":
+        return [max(MIN_WINDOW, WINDOW_PER_CANDIDATE * limit), None]
+    return [None]
+
+
 async def candidates(
     db_session: AsyncSession, app_id: str, ask: str, filters: Filters, limit: int
 ) -> tuple[list[tuple[str, float]], int]:
@@ -735,19 +781,22 @@ async def candidates(
     if not terms and not filters.skills:
         return [], 0
     dialect = db_session.get_bind().dialect.name
-    params: dict[str, Any] = {"app_id": app_id, "limit": limit}
     connection = await db_session.connection()
-    if dialect == "postgresql":
-        sql = _pg_candidates(terms, filters, params)
-    else:
-        sql = _sqlite_candidates(terms, filters, params)
-    matched = 0
-    kept: list[tuple[int, str, float]] = []
-    for mentor_id, rank, position in await connection.execute(text(sql), params):
-        if mentor_id is None:
-            matched = int(position or 0)
+    for window in _windows(dialect, limit):
+        params: dict[str, Any] = {"app_id": app_id, "limit": limit}
+        if dialect == "postgresql":
+            sql = _pg_candidates(terms, filters, params, window)
         else:
-            kept.append((int(position), mentor_id, float(rank or 0.0)))
+            sql = _sqlite_candidates(terms, filters, params)
+        matched = 0
+        kept: list[tuple[int, str, float]] = []
+        for mentor_id, rank, position in await connection.execute(text(sql), params):
+            if mentor_id is None:
+                matched = int(position or 0)
+            else:
+                kept.append((int(position), mentor_id, float(rank or 0.0)))
+        if len(kept) == limit or window is None or matched < window:
+            break  # enough passed, or every found mentor was in the window
     kept.sort()
     examined = kept[-1][0] if len(kept) == limit else matched
     return [(mentor_id, rank) for _, mentor_id, rank in kept], examined - len(kept)
