@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from mentorapi.apps.auth import CurrentCaller
-from mentorapi.db.uow import DbSession
+from mentorapi.db.uow import DbSession, ReadDbSession
 from mentorapi.kit.problems import problems
 from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.matching import service
@@ -62,7 +62,7 @@ def render(found: service.Recommendations) -> Recommendations:
     responses=problems(404, 422),
 )
 async def recommend_mentors(
-    caller: CurrentCaller, db_session: DbSession, body: RecommendationRequest
+    caller: CurrentCaller, db_session: ReadDbSession, body: RecommendationRequest
 ) -> Recommendations:
     found = await service.recommend(
         db_session=db_session, app_id=caller.app_id, actor=caller, data=body
