@@ -42,7 +42,7 @@ def render(found: service.Recommendations) -> Recommendations:
     return Recommendations(
         data=[
             Recommendation(
-                mentor=MentorRead.from_model(item.mentor, item.mentor.offers),
+                mentor=MentorRead.from_model(item.mentor, item.offers),
                 score=item.evaluation.score.score,
                 components=MatchComponents(**item.evaluation.score.components),
                 reasons=item.evaluation.score.reasons,

@@ -614,6 +614,39 @@ async def load(
     )
 
 
+async def load_ask(
+    db_session: AsyncSession,
+    *,
+    app_id: str,
+    ask: Ask,
+    mentor_ids: Sequence[str],
+    now: datetime,
+    texts: dict[tuple[str, str], float],
+    weights: Mapping[str, float] | None,
+) -> Context:
+    """`load` for one ask whose text relevance and policy weights (None: the defaults) the
+    caller has: the mentors with the mentee's marks and history in one statement, and the
+    asked skills' records in another when skills are asked."""
+    held_from = min(now, ask.start) - _AROUND
+    held_to = max(now + DEFAULT_WINDOW, ask.end) + _AROUND
+    mentee_id = ask.mentee.id
+    found = await repository.candidate_facts(
+        db_session, app_id, mentee_id, mentor_ids, held_from=held_from, held_to=held_to, now=now
+    )
+    mentors = [c.facts for c in found]
+    skill_ids = {s.skill_id for s in ask.skills}
+    ids = [m.id for m in mentors if m.active]
+    return Context(
+        mentors=mentors,
+        texts=texts,
+        marks={(mentee_id, c.facts.id): c.mark for c in found if c.mark is not None},
+        histories={(mentee_id, c.facts.id): c.history for c in found if c.history is not None},
+        records=await repository.skill_records(db_session, app_id, ids, skill_ids),
+        names={o["skill"]["id"]: o["skill"]["name"] for m in mentors for o in m.offers},
+        weights=weights_of(weights),
+    )
+
+
 async def policy_weights(db_session: AsyncSession, app_id: str) -> dict[str, float]:
     policy = await repository.get_policy(db_session, app_id)
     return weights_of(policy.weights if policy is not None else None)
