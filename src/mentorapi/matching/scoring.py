@@ -40,9 +40,9 @@ from mentorapi.availability.slots import (
     US,
     Rules,
     calendar_from,
-    clock_around,
     free_starts,
     rules_from,
+    shared_clock,
     to_us,
 )
 from mentorapi.kit.timezones import utcnow, zone
@@ -257,7 +257,8 @@ def _time(ask: Ask, mentor: MentorFacts, now: datetime) -> _Time:
     """The mentor's free starts in the ask's window and their sessions in its first week."""
     rules = _rules(mentor)
     a, b = to_us(ask.start), to_us(ask.end)
-    clock = clock_around(rules.zone, a, b, _AROUND // timedelta(microseconds=1) + DAY)
+    margin = _AROUND // timedelta(microseconds=1) + DAY
+    clock = shared_clock(rules.zone, a - margin, b + margin)
     calendar = calendar_from(clock, mentor.held, weeks=True, days=rules.daily)
     lengths = mentor.session_lengths
     duration = ask.duration_minutes or (min(lengths) if lengths else 30)
@@ -274,13 +275,20 @@ def _time(ask: Ask, mentor: MentorFacts, now: datetime) -> _Time:
     return _Time(np.asarray(starts, dtype=np.int64), duration, week, rules.capacity)
 
 
+_WAKING_SECONDS = (WAKING_HOURS[0] * 3600, WAKING_HOURS[1] * 3600)
+
+
 def _availability(ask: Ask, time: _Time, mentee_offset: int) -> tuple[float, list[str]]:
     starts = time.starts
     count = int(starts.size)
     if not count:
         return 0.0, []
-    hours = ((starts // US + mentee_offset) % 86_400) // 3600
-    waking = int(np.count_nonzero((hours >= WAKING_HOURS[0]) & (hours < WAKING_HOURS[1])))
+    # The seconds of the mentee's day each start falls on (a few dozen starts: plain Python
+    # beats numpy's per-call cost here).
+    low, high = _WAKING_SECONDS
+    waking = sum(
+        1 for start in starts.tolist() if low <= (start // US + mentee_offset) % 86_400 < high
+    )
     value = 0.5 * min(1.0, count / 8) + 0.5 * min(1.0, waking / 4)
     low, high = WAKING_HOURS
     return value, [
