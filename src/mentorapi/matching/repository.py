@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import JSON, Select, String, Table, and_, any_, bindparam, func, text
+from sqlalchemy import JSON, Select, String, Table, TextClause, and_, any_, bindparam, func, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
@@ -25,6 +25,7 @@ from mentorapi.availability.models import Availability
 from mentorapi.db import fast
 from mentorapi.feedback.models import Author, Feedback
 from mentorapi.goals.models import Goal
+from mentorapi.kit.bounded import BoundedLRU
 from mentorapi.matching.models import MatchFeedback, MatchingPolicy, MentorDocument
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor
@@ -911,6 +912,21 @@ def _sqlite_candidates(terms: Sequence[str], filters: Filters, params: dict[str,
     """
 
 
+# The retrieval statements by their SQL: one per shape (short or long ask, the filters given,
+# windowed or not), kept so that db/fast.py compiles each once.
+_texts: BoundedLRU[str, TextClause] = BoundedLRU(
+    max_entries=256, max_weight=256 * 16_384, weigh=lambda sql, _clause: 4 * len(sql)
+)
+
+
+def _text(sql: str) -> TextClause:
+    found = _texts.get(sql)
+    if found is None:
+        found = text(sql)
+        _texts.put(sql, found)
+    return found
+
+
 def _windows(dialect: str, limit: int) -> list[int | None]:
     """The windows `candidates` tries in turn (None: every found mentor). PostgreSQL: the best
     max(MIN_WINDOW, WINDOW_PER_CANDIDATE x limit) first, every found mentor only when fewer
@@ -931,7 +947,6 @@ async def candidates(
     if not terms and not filters.skills:
         return [], 0
     dialect = db_session.get_bind().dialect.name
-    connection = await db_session.connection()
     for window in _windows(dialect, limit):
         params: dict[str, Any] = {"app_id": app_id, "limit": limit}
         if dialect == "postgresql":
@@ -940,7 +955,7 @@ async def candidates(
             sql = _sqlite_candidates(terms, filters, params)
         matched = 0
         kept: list[tuple[int, str, float]] = []
-        for mentor_id, rank, position in await connection.execute(text(sql), params):
+        for mentor_id, rank, position in await fast.fetch(db_session, _text(sql), params):
             if mentor_id is None:
                 matched = int(position or 0)
             else:
