@@ -11,9 +11,11 @@ the hard filters it can check allow (active, language, format, length, levels, n
 checking them in order of relevance until CANDIDATES pass, and returns those. `excluded_count`
 counts the mentors examined and left out: by those filters (the found ones ranked above the
 last candidate kept, or all found ones when fewer pass) and by the slot engine.
-Ranking: scoring.py scores each (its facts read in a fixed number of statements), the slot
-engine drops those with no free slot in the window (or, with no window, a full week), and the
-best `limit` are answered.
+Ranking: scoring.py scores each (their facts, rows, the mentee's marks and history read in
+one statement), the slot engine drops those with no free slot in the window (or, with no
+window, a full week), and the best `limit` are answered. With the mentee and the app's weights
+read first, a recommendation is three statements: one more for the records of the skills asked
+for or sought, one more to check that listed skills exist.
 """
 
 from dataclasses import dataclass
