@@ -29,10 +29,9 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
-import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.availability.slots import (
@@ -46,7 +45,6 @@ from mentorapi.availability.slots import (
     shared_clock,
     to_us,
 )
-from mentorapi.kit.bounded import BoundedLRU
 from mentorapi.kit.timezones import utcnow, zone
 from mentorapi.matching import repository
 from mentorapi.matching.models import FeedbackAction
@@ -232,39 +230,7 @@ def _timezone(mentee_offset: int, mentor: MentorFacts, at: datetime) -> tuple[fl
     return value, []
 
 
-# Rules by everything they are made from (a Rules is never changed once made): parsing a
-# mentor's windows costs several times more than the key, and the same mentors come back in
-# request after request. A changed availability is another key.
-_RULES: BoundedLRU[tuple[object, ...], Rules] = BoundedLRU(
-    max_entries=4_096, max_weight=4_096 * 1_024, weigh=lambda key, _rules: 512 + 32 * len(str(key))
-)
-
-
-def _window_key(windows: Sequence[Mapping[str, Any]]) -> tuple[tuple[Any, ...], ...]:
-    return tuple((w["day"], w["start"], w["end"]) for w in windows)
-
-
 def _rules(mentor: MentorFacts) -> Rules:
-    key: tuple[object, ...] = (
-        mentor.timezone,
-        _window_key(mentor.weekly or ()),
-        orjson.dumps(mentor.overrides) if mentor.overrides else b"",
-        mentor.buffer_before_minutes,
-        mentor.buffer_after_minutes,
-        mentor.min_notice_minutes,
-        mentor.weekly_capacity,
-        mentor.daily_limit_sessions,
-        mentor.daily_limit_minutes,
-        mentor.booking_horizon_days,
-    )
-    found = _RULES.get(key)
-    if found is None:
-        found = _make_rules(mentor)
-        _RULES.put(key, found)
-    return found
-
-
-def _make_rules(mentor: MentorFacts) -> Rules:
     return rules_from(
         mentor.timezone,
         mentor.weekly or (),
