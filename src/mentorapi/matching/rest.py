@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from mentorapi.apps.auth import CurrentCaller
-from mentorapi.db.uow import DbSession, ReadDbSession
+from mentorapi.db.uow import DbSession, reads_only
 from mentorapi.kit.problems import problems
 from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.matching import service
@@ -60,9 +60,10 @@ def render(found: service.Recommendations) -> Recommendations:
     summary="Recommend mentors for an ask",
     description=RECOMMEND,
     responses=problems(404, 422),
+    dependencies=[Depends(reads_only)],  # a POST that only reads
 )
 async def recommend_mentors(
-    caller: CurrentCaller, db_session: ReadDbSession, body: RecommendationRequest
+    caller: CurrentCaller, db_session: DbSession, body: RecommendationRequest
 ) -> Recommendations:
     found = await service.recommend(
         db_session=db_session, app_id=caller.app_id, actor=caller, data=body
