@@ -58,10 +58,10 @@ async def _population(reuse: bool) -> Any:
         return dataclasses.replace(population, url=url)
     url = await fresh_database(DATABASE)
     population = await populate(url, options().mentors, options().skills)
-    if reuse:
-        found = dataclasses.asdict(population)
-        found["busiest"] = sorted(found["busiest"])
-        saved.write_text(json.dumps(found))
+    # Written whenever the rows are seeded, so that a later --reuse finds these very rows.
+    found = dataclasses.asdict(population)
+    found["busiest"] = sorted(found["busiest"])
+    saved.write_text(json.dumps(found))
     return population
 
 
