@@ -497,17 +497,20 @@ async def run() -> dict[str, Any]:
         await asyncio.to_thread(_wrk, server, population, opts.warmup)
         # CPU per request (the server's processes, PostgreSQL's backends) and how busy the
         # machine was: on a shared machine req/s follows the other load, these much less.
-        pids, backends = server.pids(), await backend_pids(url)
-        server_before, db_before = cpu_seconds(pids), cpu_seconds(backends)
+        pids = server.pids()
+        server_before = cpu_seconds(pids)
+        # Per backend: the pools may open connections during the run (counted from 0).
+        db_before = {pid: cpu_seconds([pid]) for pid in await backend_pids(url)}
         busy_before, load_before = machine_busy_seconds(), os.getloadavg()[0]
         latency = await asyncio.to_thread(_wrk, server, population, opts.duration)
         served = max(1, latency["requests"])
         figures["server_cpu_ms_per_request"] = round(
             1000 * (cpu_seconds(pids) - server_before) / served, 2
         )
-        figures["db_cpu_ms_per_request"] = round(
-            1000 * (cpu_seconds(backends) - db_before) / served, 2
+        db_used = sum(
+            cpu_seconds([pid]) - db_before.get(pid, 0.0) for pid in await backend_pids(url)
         )
+        figures["db_cpu_ms_per_request"] = round(1000 * db_used / served, 2)
         figures["machine_busy_cores"] = round(
             (machine_busy_seconds() - busy_before) / max(latency["seconds"], 1), 2
         )
