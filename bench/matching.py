@@ -22,6 +22,7 @@ the best rated and the most booked this week. Then:
 
 import asyncio
 import json
+import os
 import random
 import tempfile
 import time
@@ -34,10 +35,10 @@ import asyncpg
 import httpx
 
 from bench.kit import procs, report
-from bench.kit.db import asyncpg_dsn, fresh_database
+from bench.kit.db import asyncpg_dsn, backend_pids, fresh_database
 from bench.kit.options import options
 from bench.kit.seed import COMPANIES, FIRST, LAST, ROLES, TIMEZONES, _skills, create_bench_app
-from bench.kit.server import Server
+from bench.kit.server import Server, cpu_seconds, machine_busy_seconds
 from bench.kit.wrk import MARK, ensure_wrk, parse
 from mentorapi.config import Settings
 from mentorapi.db.engine import create_database
@@ -494,7 +495,26 @@ async def run() -> dict[str, Any]:
     async with Server(url, workers=workers, env=env, name="matching") as server:
         figures = await quality(server, population)
         await asyncio.to_thread(_wrk, server, population, opts.warmup)
+        # CPU per request (the server's processes, PostgreSQL's backends) and how busy the
+        # machine was: on a shared machine req/s follows the other load, these much less.
+        pids = server.pids()
+        server_before = cpu_seconds(pids)
+        # Per backend: the pools may open connections during the run (counted from 0).
+        db_before = {pid: cpu_seconds([pid]) for pid in await backend_pids(url)}
+        busy_before, load_before = machine_busy_seconds(), os.getloadavg()[0]
         latency = await asyncio.to_thread(_wrk, server, population, opts.duration)
+        served = max(1, latency["requests"])
+        figures["server_cpu_ms_per_request"] = round(
+            1000 * (cpu_seconds(pids) - server_before) / served, 2
+        )
+        db_used = sum(
+            cpu_seconds([pid]) - db_before.get(pid, 0.0) for pid in await backend_pids(url)
+        )
+        figures["db_cpu_ms_per_request"] = round(1000 * db_used / served, 2)
+        figures["machine_busy_cores"] = round(
+            (machine_busy_seconds() - busy_before) / max(latency["seconds"], 1), 2
+        )
+        figures["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     figures.update(await cohort(population))
     rows = [
         ["mentors", opts.mentors],
@@ -507,6 +527,12 @@ async def run() -> dict[str, Any]:
         ["p50 ms", latency["p50_ms"]],
         ["p99 ms (target < 50)", latency["p99_ms"]],
         ["non-2xx", latency["non_2xx"]],
+        ["server cpu ms/req", figures["server_cpu_ms_per_request"]],
+        ["db cpu ms/req", figures["db_cpu_ms_per_request"]],
+        [
+            "machine busy cores / load",
+            f"{figures['machine_busy_cores']} / {figures['load_average']}",
+        ],
         [f"score_pairs {COHORT_MENTEES}x{COHORT_MENTORS} s", figures["score_pairs_seconds"]],
         ["cohort solver", figures["cohort_solver"]],
     ]

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from mentorapi.availability.schemas import DAYS, minutes_of
+from mentorapi.kit.bounded import MIN_WEIGHT, BoundedLRU
 from mentorapi.kit.timezones import zone
 
 Span = tuple[datetime, datetime]
@@ -344,6 +345,28 @@ def week_of(instant: datetime, tz: ZoneInfo) -> date:
 
 def clock_around(tz: ZoneInfo, start: int, end: int, margin: int) -> Clock:
     return Clock(tz, start - margin, end + margin)
+
+
+# Clocks over whole UTC days, shared by every caller in the process (a Clock is never changed
+# once made): scoring 20 mentors builds a clock for each, over the same few days in a dozen
+# zones, and most of that work is the zone's offsets sampled every two days. A zone a day is a
+# few hundred bytes.
+_clocks: BoundedLRU[tuple[ZoneInfo, int, int], Clock] = BoundedLRU(
+    max_entries=2_048, max_weight=2_048 * MIN_WEIGHT, weigh=lambda _key, _clock: MIN_WEIGHT
+)
+
+
+def shared_clock(tz: ZoneInfo, start: int, end: int) -> Clock:
+    """A clock of `tz` covering at least [start, end]: the whole UTC days around them, shared.
+    Its offsets are the zone's over all of those days, so within [start, end] it answers as
+    `Clock(tz, start, end)` does."""
+    first, last = start // DAY * DAY, -(-end // DAY) * DAY
+    key = (tz, first, last)
+    found = _clocks.get(key)
+    if found is None:
+        found = Clock(tz, first, last)
+        _clocks.put(key, found)
+    return found
 
 
 def calendar_from(

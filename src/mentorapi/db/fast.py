@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Dialect, Select
+from sqlalchemy import Dialect, Select, TextClause
 from sqlalchemy.engine import Compiled
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,6 +38,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mentorapi.db.dropped import DatabaseUnavailable, is_dropped
 from mentorapi.db.engine import UNNAMED_STATEMENTS, WRITER, statement_counter
 from mentorapi.kit.bounded import BoundedLRU
+
+# A SELECT built with SQLAlchemy, or one written as text (matching's retrieval): either is
+# compiled once per dialect and kept while the statement object lives.
+Query = Select[Any] | TextClause
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ _prepared: BoundedLRU[tuple[int, str], _Prepared] = BoundedLRU(
 )
 
 
-def _prepare(statement: Select[Any], dialect: Dialect) -> _Prepared:
+def _prepare(statement: Query, dialect: Dialect) -> _Prepared:
     key = (id(statement), dialect.name)
     found = _prepared.get(key)
     if found is None or found.compiled.statement is not statement:
@@ -140,7 +144,7 @@ def _uses_asyncpg(dialect: Dialect) -> bool:
 
 
 async def fetch(
-    db_session: AsyncSession, statement: Select[Any], params: Mapping[str, Any]
+    db_session: AsyncSession, statement: Query, params: Mapping[str, Any]
 ) -> Sequence[Sequence[Any]]:
     """The rows of a SELECT, each a sequence of its columns, on the session's connection (or,
     for a read-only session on PostgreSQL that holds none yet, on a pooled one)."""
@@ -193,7 +197,7 @@ def _dropped(driver: Any, exc: Exception) -> bool:
 
 
 def _arguments(
-    statement: Select[Any], dialect: Dialect, params: Mapping[str, Any]
+    statement: Query, dialect: Dialect, params: Mapping[str, Any]
 ) -> tuple[list[Any], str]:
     """The positional arguments of a compiled statement (counted as it is about to run)."""
     prepared = _prepare(statement, dialect)

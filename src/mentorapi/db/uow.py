@@ -18,8 +18,22 @@ def get_database(request: Request) -> Database:
     return db
 
 
+# Set by `reads_only` in the request's scope.
+READS_ONLY = "mentorapi.reads_only"
+
+
+def reads_only(request: Request) -> None:
+    """A route dependency for a POST that only reads (a question too large or too structured
+    for a query string, as a recommendation's ask): its unit of work is the read-only one of a
+    GET, so no BEGIN and COMMIT on PostgreSQL. A route's own dependencies are solved before
+    its parameters', so the one session the route and its caller's authentication share is
+    opened read-only. With an Idempotency-Key the middleware's unit of work is used all the
+    same."""
+    request.scope[READS_ONLY] = True
+
+
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    writes = request.method not in READ_METHODS
+    writes = request.method not in READ_METHODS and not request.scope.get(READS_ONLY)
     write_intent.set(writes)
     owned = idempotency.unit_of_work(request)
     if owned is not None:

@@ -10,19 +10,22 @@ added up. The component is each rank over the best rank of its ask (`relative`):
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, and_, func, text
+from sqlalchemy import JSON, Select, String, Table, TextClause, and_, any_, bindparam, func, text
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.availability.models import Availability
+from mentorapi.db import fast
 from mentorapi.feedback.models import Author, Feedback
 from mentorapi.goals.models import Goal
+from mentorapi.kit.bounded import BoundedLRU
 from mentorapi.matching.models import MatchFeedback, MatchingPolicy, MentorDocument
 from mentorapi.mentees.models import Mentee, MenteeSkill
 from mentorapi.mentors.models import Mentor
@@ -33,6 +36,30 @@ from mentorapi.skills.models import Skill
 MENTORS = cast(Table, Mentor.__table__)  # type: ignore[attr-defined]
 AVAILABILITIES = cast(Table, Availability.__table__)  # type: ignore[attr-defined]
 DOCUMENTS = cast(Table, MentorDocument.__table__)  # type: ignore[attr-defined]
+MENTEES = cast(Table, Mentee.__table__)  # type: ignore[attr-defined]
+MENTEE_SKILLS = cast(Table, MenteeSkill.__table__)  # type: ignore[attr-defined]
+SKILLS = cast(Table, Skill.__table__)  # type: ignore[attr-defined]
+POLICIES = cast(Table, MatchingPolicy.__table__)  # type: ignore[attr-defined]
+MARKS = cast(Table, MatchFeedback.__table__)  # type: ignore[attr-defined]
+SESSIONS = cast(Table, Session.__table__)  # type: ignore[attr-defined]
+FEEDBACK = cast(Table, Feedback.__table__)  # type: ignore[attr-defined]
+
+# The reads of a recommendation are statements built once per dialect and run on the driver
+# (db/fast.py): building and compiling a statement, and SQLAlchemy's execution path, cost more
+# CPU than PostgreSQL spends running most of them.
+_statements: dict[tuple[str, ...], Any] = {}
+
+
+def _ids_in(column: Any, name: str, dialect: str) -> Any:
+    # db/fast.py takes no expanding IN list: an array on PostgreSQL.
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(String())))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _dialect(db_session: AsyncSession) -> str:
+    return db_session.get_bind().dialect.name
+
 
 # The most words of an ask the engines are asked about (a 2,000-character ask has ~350).
 MAX_TERMS = 48
@@ -110,51 +137,79 @@ class MenteeFacts:
     seeking: list[Wanted]
 
 
+def _mentees_statement(dialect: str) -> Select[Any]:
+    """The mentees with the skills they seek (as one JSON array of [skill, name, level,
+    note]) and the app's policy weights (NULL: never set)."""
+    key = ("mentees", dialect)
+    found = _statements.get(key)
+    if found is None:
+        me, ms, sk, p = MENTEES.c, MENTEE_SKILLS.c, SKILLS.c, POLICIES.c
+        pg = dialect == "postgresql"
+        row = (func.json_build_array if pg else func.json_array)(
+            ms.skill_id, sk.name, ms.level, ms.note
+        )
+        seeking = (
+            sa_select((func.json_agg if pg else func.json_group_array)(row, type_=JSON))
+            .select_from(
+                MENTEE_SKILLS.join(SKILLS, and_(sk.app_id == ms.app_id, sk.id == ms.skill_id))
+            )
+            .where(ms.app_id == bindparam("app_id"), ms.mentee_id == me.id)
+            .scalar_subquery()
+        )
+        weights = sa_select(p.weights).where(p.app_id == bindparam("app_id")).scalar_subquery()
+        found = _statements[key] = (
+            sa_select(
+                me.id, me.timezone, me.languages, seeking.label("seeking"), weights.label("weights")
+            )
+            .where(me.app_id == bindparam("app_id"), _ids_in(me.id, "ids", dialect))
+            .order_by(me.id)
+        )
+    return cast(Select[Any], found)
+
+
+def _json(value: Any) -> Any:
+    # SQLite's JSON functions answer text.
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+async def _mentees(
+    db_session: AsyncSession, app_id: str, mentee_ids: Sequence[str]
+) -> tuple[dict[str, MenteeFacts], dict[str, float] | None]:
+    ids = list(dict.fromkeys(mentee_ids))
+    rows = await fast.fetch(
+        db_session, _mentees_statement(_dialect(db_session)), {"app_id": app_id, "ids": ids}
+    )
+    found: dict[str, MenteeFacts] = {}
+    weights: dict[str, float] | None = None
+    for mentee_id, tz, languages, seeking, policy in rows:
+        wanted = sorted(_json(seeking) or [], key=lambda w: w[0])
+        found[mentee_id] = MenteeFacts(
+            mentee_id, tz, list(_json(languages) or []), [Wanted(*w) for w in wanted]
+        )
+        weights = _json(policy)
+    return found, weights
+
+
 async def mentees(
     db_session: AsyncSession, app_id: str, mentee_ids: Sequence[str]
 ) -> dict[str, MenteeFacts]:
-    """The mentees with the skills they seek (two statements); unknown ids are left out."""
+    """The mentees with the skills they seek (one statement), by id; unknown ids are left
+    out."""
     if not mentee_ids:
         return {}
-    ids = list(dict.fromkeys(mentee_ids))
-    rows = await db_session.exec(
-        select(Mentee.id, Mentee.timezone, Mentee.languages).where(
-            col(Mentee.app_id) == app_id, col(Mentee.id).in_(ids)
-        )
-    )
-    found = list(rows.all())
+    return (await _mentees(db_session, app_id, mentee_ids))[0]
+
+
+async def asker(
+    db_session: AsyncSession, app_id: str, mentee_id: str
+) -> tuple[MenteeFacts | None, dict[str, float] | None]:
+    """One mentee (None: unknown) and the app's policy weights (None: never set), in one
+    statement."""
+    found, weights = await _mentees(db_session, app_id, [mentee_id])
     if not found:
-        return {}
-    connection = await db_session.connection()
-    wanted = await connection.execute(
-        sa_select(
-            col(MenteeSkill.mentee_id),
-            col(MenteeSkill.skill_id),
-            col(Skill.name),
-            col(MenteeSkill.level),
-            col(MenteeSkill.note),
-        )
-        .join(
-            Skill,
-            and_(
-                col(Skill.app_id) == col(MenteeSkill.app_id),
-                col(Skill.id) == col(MenteeSkill.skill_id),
-            ),
-        )
-        .where(
-            col(MenteeSkill.app_id) == app_id,
-            col(Skill.app_id) == app_id,
-            col(MenteeSkill.mentee_id).in_([r[0] for r in found]),
-        )
-        .order_by(col(MenteeSkill.mentee_id), col(MenteeSkill.skill_id))
-    )
-    seeking: dict[str, list[Wanted]] = {}
-    for mentee_id, skill_id, name, level, note in wanted.all():
-        seeking.setdefault(mentee_id, []).append(Wanted(skill_id, name, level, note))
-    return {
-        mentee_id: MenteeFacts(mentee_id, tz, list(languages or []), seeking.get(mentee_id, []))
-        for mentee_id, tz, languages in found
-    }
+        # The weights come with a mentee's row: none found, none read (a 404 follows).
+        return None, None
+    return found[mentee_id], weights
 
 
 async def goals_text(
@@ -202,27 +257,44 @@ class MentorFacts:
     daily_limit_minutes: int | None
     held: list[sessions_repository.Held]
     active: bool  # offers a skill, a format and a session length (mentor_documents.active)
+    # The mentor's row of the mentors table, as it is shown (MentorFields).
+    row: Any = None
 
     @property
     def levels(self) -> dict[str, int]:
         return {o["skill"]["id"]: o["level"] for o in self.offers}
 
 
-def _mentor_statement(dialect: str, held_from: Any, held_to: Any, now: Any) -> Any:
+# A mentor's row as plain attributes (the mentors table's columns, in order), shown as
+# MentorFields without an ORM entity.
+MentorRow: Any = make_dataclass(
+    "MentorRow", [c.name for c in MENTORS.columns], frozen=True, slots=True
+)
+
+# The mentor facts statement reads every column of the mentors table first (the candidates'
+# rows, which a recommendation shows), then these.
+_MENTOR_COLUMNS = len(MENTORS.columns)
+
+
+def _facts_statement(dialect: str, *, mentee: bool) -> Select[Any]:
+    """The mentors of `ids` with their availability, the sessions they hold from `held_from`
+    to `held_to` (at `now`) and whether they are active; with `mentee`, also that mentee's
+    last word on each (`mentee_id`) and their history together. Built once per shape."""
+    key = ("facts", dialect, str(mentee))
+    found = _statements.get(key)
+    if found is not None:
+        return cast(Select[Any], found)
     m, a, d = MENTORS.c, AVAILABILITIES.c, DOCUMENTS.c
     held = sessions_repository.held_times(
-        dialect, app_id=m.app_id, mentor_id=m.id, start=held_from, end=held_to, now=now
+        dialect,
+        app_id=m.app_id,
+        mentor_id=m.id,
+        start=bindparam("held_from", type_=SESSIONS.c.starts_at.type),
+        end=bindparam("held_to", type_=SESSIONS.c.starts_at.type),
+        now=bindparam("now", type_=SESSIONS.c.starts_at.type),
     )
-    return sa_select(
-        m.id,
-        m.timezone,
-        m.languages,
-        m.formats,
-        m.session_lengths,
-        m.offers,
-        m.ratings_count,
-        m.rating_sum,
-        m.impact_stories,
+    columns: list[Any] = [
+        *MENTORS.columns,
         a.weekly,
         a.overrides,
         a.buffer_before_minutes,
@@ -234,39 +306,73 @@ def _mentor_statement(dialect: str, held_from: Any, held_to: Any, now: Any) -> A
         a.daily_limit_minutes,
         held.label("held"),
         d.active,
-    ).select_from(
-        MENTORS.outerjoin(
-            AVAILABILITIES, and_(a.app_id == m.app_id, a.mentor_id == m.id)
-        ).outerjoin(DOCUMENTS, and_(d.app_id == m.app_id, d.mentor_id == m.id))
+    ]
+    joined = MENTORS.outerjoin(
+        AVAILABILITIES, and_(a.app_id == m.app_id, a.mentor_id == m.id)
+    ).outerjoin(DOCUMENTS, and_(d.app_id == m.app_id, d.mentor_id == m.id))
+    if mentee:
+        f = MARKS.c
+        history = _history_query(
+            bindparam("app_id"),
+            SESSIONS.c.mentee_id == bindparam("mentee_id"),
+            _ids_in(SESSIONS.c.mentor_id, "ids", dialect),
+        ).subquery("history")
+        h = history.c
+        columns += [f.action, h.completed, h.rated, h.rating_sum]
+        joined = joined.outerjoin(
+            MARKS,
+            and_(f.app_id == m.app_id, f.mentee_id == bindparam("mentee_id"), f.mentor_id == m.id),
+        ).outerjoin(history, h.mentor_id == m.id)
+    found = _statements[key] = (
+        sa_select(*columns)
+        .select_from(joined)
+        .where(m.app_id == bindparam("app_id"), _ids_in(m.id, "ids", dialect))
     )
+    return cast(Select[Any], found)
 
 
 def _mentor_facts(dialect: str, row: Sequence[Any]) -> MentorFacts:
-    offers = row[5]
-    if isinstance(offers, str):  # SQLite's JSON text
-        offers = orjson.loads(offers)
+    mentor = MentorRow(*row[:_MENTOR_COLUMNS])
+    (
+        weekly,
+        overrides,
+        buffer_before,
+        buffer_after,
+        min_notice,
+        horizon,
+        capacity,
+        daily_sessions,
+        daily_minutes,
+        held,
+        active,
+    ) = row[_MENTOR_COLUMNS : _MENTOR_COLUMNS + 11]
     return MentorFacts(
-        id=row[0],
-        timezone=row[1],
-        languages=list(row[2] or []),
-        formats=list(row[3] or []),
-        session_lengths=list(row[4] or []),
-        offers=list(offers or []),
-        ratings_count=row[6],
-        rating_sum=row[7],
-        impact_stories=row[8],
-        weekly=row[9],
-        overrides=row[10] or [],
-        buffer_before_minutes=row[11] or 0,
-        buffer_after_minutes=row[12] or 0,
-        min_notice_minutes=row[13] or 0,
-        booking_horizon_days=row[14],
-        weekly_capacity=row[15],
-        daily_limit_sessions=row[16],
-        daily_limit_minutes=row[17],
-        held=sessions_repository.decode_held(dialect, row[18]),
-        active=bool(row[19]),
+        id=mentor.id,
+        timezone=mentor.timezone,
+        languages=list(_json(mentor.languages) or []),
+        formats=list(_json(mentor.formats) or []),
+        session_lengths=list(_json(mentor.session_lengths) or []),
+        offers=list(_json(mentor.offers) or []),
+        ratings_count=mentor.ratings_count,
+        rating_sum=mentor.rating_sum,
+        impact_stories=mentor.impact_stories,
+        weekly=_json(weekly),
+        overrides=_json(overrides) or [],
+        buffer_before_minutes=buffer_before or 0,
+        buffer_after_minutes=buffer_after or 0,
+        min_notice_minutes=min_notice or 0,
+        booking_horizon_days=horizon,
+        weekly_capacity=capacity,
+        daily_limit_sessions=daily_sessions,
+        daily_limit_minutes=daily_minutes,
+        held=sessions_repository.decode_held(dialect, held),
+        active=bool(active),
+        row=mentor,
     )
+
+
+def _held_params(held_from: datetime, held_to: datetime, now: datetime) -> dict[str, Any]:
+    return {"held_from": held_from, "held_to": held_to, "now": now}
 
 
 async def mentors(
@@ -283,12 +389,56 @@ async def mentors(
     if not mentor_ids:
         return []
     ids = list(dict.fromkeys(mentor_ids))
-    dialect = db_session.get_bind().dialect.name
-    query = _mentor_statement(dialect, held_from, held_to, now).where(
-        MENTORS.c.app_id == app_id, MENTORS.c.id.in_(ids)
+    dialect = _dialect(db_session)
+    rows = await fast.fetch(
+        db_session,
+        _facts_statement(dialect, mentee=False),
+        {"app_id": app_id, "ids": ids, **_held_params(held_from, held_to, now)},
     )
-    connection = await db_session.connection()
-    found = {row[0]: _mentor_facts(dialect, row) for row in (await connection.execute(query))}
+    found = {facts.id: facts for facts in (_mentor_facts(dialect, row) for row in rows)}
+    return [found[i] for i in ids if i in found]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A mentor's facts with one mentee's last word on them and their history together."""
+
+    facts: "MentorFacts"
+    mark: str | None
+    history: "History | None"
+
+
+async def candidate_facts(
+    db_session: AsyncSession,
+    app_id: str,
+    mentee_id: str,
+    mentor_ids: Sequence[str],
+    *,
+    held_from: datetime,
+    held_to: datetime,
+    now: datetime,
+) -> list[Candidate]:
+    """`mentors` with the mentee's mark and history on each, in one statement."""
+    if not mentor_ids:
+        return []
+    ids = list(dict.fromkeys(mentor_ids))
+    dialect = _dialect(db_session)
+    rows = await fast.fetch(
+        db_session,
+        _facts_statement(dialect, mentee=True),
+        {
+            "app_id": app_id,
+            "ids": ids,
+            "mentee_id": mentee_id,
+            **_held_params(held_from, held_to, now),
+        },
+    )
+    found: dict[str, Candidate] = {}
+    for row in rows:
+        facts = _mentor_facts(dialect, row)
+        action, completed, rated, rating_sum = row[_MENTOR_COLUMNS + 11 :]
+        history = History(completed, rated, int(rating_sum or 0)) if completed else None
+        found[facts.id] = Candidate(facts, action, history)
     return [found[i] for i in ids if i in found]
 
 
@@ -320,36 +470,37 @@ class History:
     rating_sum: int
 
 
+def _history_query(app_id: Any, mentee: Any, mentor: Any) -> Select[Any]:
+    """(mentee, mentor, completed sessions, rated by the mentee, their ratings' sum) for the
+    pairs with completed sessions among those `mentee` and `mentor` (conditions) keep."""
+    s, f = SESSIONS.c, FEEDBACK.c
+    return (
+        sa_select(
+            s.mentee_id,
+            s.mentor_id,
+            func.count(s.id).label("completed"),
+            func.count(f.rating).label("rated"),
+            func.coalesce(func.sum(f.rating), 0).label("rating_sum"),
+        )
+        .select_from(
+            SESSIONS.outerjoin(
+                FEEDBACK,
+                and_(f.app_id == s.app_id, f.session_id == s.id, f.author == Author.mentee.value),
+            )
+        )
+        .where(s.app_id == app_id, s.status == SessionStatus.completed.value, mentee, mentor)
+        .group_by(s.mentee_id, s.mentor_id)
+    )
+
+
 async def histories(
     db_session: AsyncSession, app_id: str, mentee_ids: Sequence[str], mentor_ids: Sequence[str]
 ) -> dict[tuple[str, str], History]:
     if not mentee_ids or not mentor_ids:
         return {}
-    s, f = Session, Feedback
-    query = (
-        sa_select(
-            col(s.mentee_id),
-            col(s.mentor_id),
-            func.count(col(s.id)),
-            func.count(col(f.rating)),
-            func.coalesce(func.sum(col(f.rating)), 0),
-        )
-        .select_from(s)
-        .outerjoin(
-            f,
-            and_(
-                col(f.app_id) == col(s.app_id),
-                col(f.session_id) == col(s.id),
-                col(f.author) == Author.mentee.value,
-            ),
-        )
-        .where(
-            col(s.app_id) == app_id,
-            col(s.status) == SessionStatus.completed.value,
-            col(s.mentee_id).in_(list(mentee_ids)),
-            col(s.mentor_id).in_(list(mentor_ids)),
-        )
-        .group_by(col(s.mentee_id), col(s.mentor_id))
+    s = SESSIONS.c
+    query = _history_query(
+        app_id, s.mentee_id.in_(list(mentee_ids)), s.mentor_id.in_(list(mentor_ids))
     )
     rows = await (await db_session.connection()).execute(query)
     return {(a, b): History(n, rated, int(total or 0)) for a, b, n, rated, total in rows.all()}
@@ -610,6 +761,13 @@ def _offers_first_skill(filters: Filters) -> str:
     )
 
 
+# PostgreSQL examines the best max(MIN_WINDOW, WINDOW_PER_CANDIDATE x limit) found mentors
+# first (`_windows`): ranking every found one is unavoidable (the order is by rank), sorting
+# every one and carrying their filtered columns through the sort is not.
+WINDOW_PER_CANDIDATE = 10
+MIN_WINDOW = 100
+
+
 # Both engines: the found mentors in order of relevance (`position`), and the hard filters
 # checked on them in that order until `limit` pass (a filter on a window's rows is not pushed
 # below the window, so PostgreSQL evaluates it only on the rows the LIMIT pulls). The first
@@ -627,12 +785,16 @@ _TAIL = """
 """
 
 
-def _pg_candidates(terms: Sequence[str], filters: Filters, params: dict[str, Any]) -> str:
+def _pg_candidates(
+    terms: Sequence[str], filters: Filters, params: dict[str, Any], window: int | None = None
+) -> str:
     # Retrieval orders by ts_rank (no positions: a few microseconds a document); the
     # candidates kept are then ranked by ts_rank_cd, the component's measure (as text_ranks):
     # cover density costs ~50 us a document, too much for the thousands a common word matches.
     # Only the id, the rank and what the filters read go through the sort; the kept few are
-    # read again by their key for ts_rank_cd.
+    # read again by their key for ts_rank_cd. With a `window`, only the `window` best found
+    # are kept (a bounded top-N sort, not a sort of every found mentor) and examined; the
+    # first row then counts those, not every found mentor (`candidates` reads it).
     quick, final, match = "0", "0", []
     if terms:
         params["terms"] = _pg_query(terms)
@@ -659,18 +821,44 @@ def _pg_candidates(terms: Sequence[str], filters: Filters, params: dict[str, Any
         order="d.quick DESC, d.id",  # the window's order: no sort, the filter runs lazily
         join="JOIN mentor_documents AS d ON d.app_id = :app_id AND d.mentor_id = b.id CROSS JOIN q",
     )
-    return f"""
-    WITH q AS (SELECT {query} AS query),
-    matched AS MATERIALIZED (
-        SELECT d.mentor_id AS id, {quick} AS quick, d.mentor_id, d.app_id, d.active, d.languages,
-               d.formats, d.session_lengths
+    found = f"""
           FROM mentor_documents AS d
           CROSS JOIN q
          WHERE d.app_id = :app_id AND ({" OR ".join(match)})
+    """
+    if window is None:
+        return f"""
+        WITH q AS (SELECT {query} AS query),
+        matched AS MATERIALIZED (
+            SELECT d.mentor_id AS id, {quick} AS quick, d.mentor_id, d.app_id, d.active,
+                   d.languages, d.formats, d.session_lengths
+            {found}
+        ),
+        ordered AS (
+            SELECT d.*, row_number() OVER (ORDER BY d.quick DESC, d.id) AS position
+              FROM matched AS d
+        )
+        {tail}
+        """
+    # The window: the id and the rank alone through the top-N sort (the filtered columns
+    # would be copied for every found mentor), the filtered columns read by key for the rows
+    # the LIMIT pulls.
+    params["window"] = window
+    return f"""
+    WITH q AS (SELECT {query} AS query),
+    matched AS MATERIALIZED (
+        SELECT d.mentor_id AS id, {quick} AS quick
+        {found}
+         ORDER BY quick DESC, d.mentor_id LIMIT :window
+    ),
+    ranked AS (
+        SELECT m.*, row_number() OVER (ORDER BY m.quick DESC, m.id) AS position
+          FROM matched AS m
     ),
     ordered AS (
-        SELECT d.*, row_number() OVER (ORDER BY d.quick DESC, d.id) AS position
-          FROM matched AS d
+        SELECT r.*, d.mentor_id, d.app_id, d.active, d.languages, d.formats, d.session_lengths
+          FROM ranked AS r
+          JOIN mentor_documents AS d ON d.app_id = :app_id AND d.mentor_id = r.id
     )
     {tail}
     """
@@ -724,6 +912,30 @@ def _sqlite_candidates(terms: Sequence[str], filters: Filters, params: dict[str,
     """
 
 
+# The retrieval statements by their SQL: one per shape (short or long ask, the filters given,
+# windowed or not), kept so that db/fast.py compiles each once.
+_texts: BoundedLRU[str, TextClause] = BoundedLRU(
+    max_entries=256, max_weight=256 * 16_384, weigh=lambda sql, _clause: 4 * len(sql)
+)
+
+
+def _text(sql: str) -> TextClause:
+    found = _texts.get(sql)
+    if found is None:
+        found = text(sql)
+        _texts.put(sql, found)
+    return found
+
+
+def _windows(dialect: str, limit: int) -> list[int | None]:
+    """The windows `candidates` tries in turn (None: every found mentor). PostgreSQL: the best
+    max(MIN_WINDOW, WINDOW_PER_CANDIDATE x limit) first, every found mentor only when fewer
+    than `limit` of those pass the filters (then they are all examined anyway)."""
+    if dialect == "postgresql":
+        return [max(MIN_WINDOW, WINDOW_PER_CANDIDATE * limit), None]
+    return [None]
+
+
 async def candidates(
     db_session: AsyncSession, app_id: str, ask: str, filters: Filters, limit: int
 ) -> tuple[list[tuple[str, float]], int]:
@@ -735,35 +947,24 @@ async def candidates(
     if not terms and not filters.skills:
         return [], 0
     dialect = db_session.get_bind().dialect.name
-    params: dict[str, Any] = {"app_id": app_id, "limit": limit}
-    connection = await db_session.connection()
-    if dialect == "postgresql":
-        sql = _pg_candidates(terms, filters, params)
-    else:
-        sql = _sqlite_candidates(terms, filters, params)
-    matched = 0
-    kept: list[tuple[int, str, float]] = []
-    for mentor_id, rank, position in await connection.execute(text(sql), params):
-        if mentor_id is None:
-            matched = int(position or 0)
+    for window in _windows(dialect, limit):
+        params: dict[str, Any] = {"app_id": app_id, "limit": limit}
+        if dialect == "postgresql":
+            sql = _pg_candidates(terms, filters, params, window)
         else:
-            kept.append((int(position), mentor_id, float(rank or 0.0)))
+            sql = _sqlite_candidates(terms, filters, params)
+        matched = 0
+        kept: list[tuple[int, str, float]] = []
+        for mentor_id, rank, position in await fast.fetch(db_session, _text(sql), params):
+            if mentor_id is None:
+                matched = int(position or 0)
+            else:
+                kept.append((int(position), mentor_id, float(rank or 0.0)))
+        if len(kept) == limit or window is None or matched < window:
+            break  # enough passed, or every found mentor was in the window
     kept.sort()
     examined = kept[-1][0] if len(kept) == limit else matched
     return [(mentor_id, rank) for _, mentor_id, rank in kept], examined - len(kept)
-
-
-async def mentor_rows(
-    db_session: AsyncSession, app_id: str, mentor_ids: Sequence[str]
-) -> list[Mentor]:
-    """Whole mentors to show, in the order asked."""
-    if not mentor_ids:
-        return []
-    rows = await db_session.exec(
-        select(Mentor).where(col(Mentor.app_id) == app_id, col(Mentor.id).in_(list(mentor_ids)))
-    )
-    by_id = {m.id: m for m in rows.all()}
-    return [by_id[i] for i in mentor_ids if i in by_id]
 
 
 def relative(ranks: Mapping[str, float]) -> dict[str, float]:

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from mentorapi.apps.auth import CurrentCaller
-from mentorapi.db.uow import DbSession
+from mentorapi.db.uow import DbSession, reads_only
 from mentorapi.kit.problems import problems
 from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.matching import service
@@ -42,7 +42,7 @@ def render(found: service.Recommendations) -> Recommendations:
     return Recommendations(
         data=[
             Recommendation(
-                mentor=MentorRead.from_model(item.mentor, item.mentor.offers),
+                mentor=MentorRead.from_model(item.mentor, item.offers),
                 score=item.evaluation.score.score,
                 components=MatchComponents(**item.evaluation.score.components),
                 reasons=item.evaluation.score.reasons,
@@ -60,6 +60,7 @@ def render(found: service.Recommendations) -> Recommendations:
     summary="Recommend mentors for an ask",
     description=RECOMMEND,
     responses=problems(404, 422),
+    dependencies=[Depends(reads_only)],  # a POST that only reads
 )
 async def recommend_mentors(
     caller: CurrentCaller, db_session: DbSession, body: RecommendationRequest

@@ -40,9 +40,9 @@ from mentorapi.availability.slots import (
     US,
     Rules,
     calendar_from,
-    clock_around,
     free_starts,
     rules_from,
+    shared_clock,
     to_us,
 )
 from mentorapi.kit.timezones import utcnow, zone
@@ -257,7 +257,8 @@ def _time(ask: Ask, mentor: MentorFacts, now: datetime) -> _Time:
     """The mentor's free starts in the ask's window and their sessions in its first week."""
     rules = _rules(mentor)
     a, b = to_us(ask.start), to_us(ask.end)
-    clock = clock_around(rules.zone, a, b, _AROUND // timedelta(microseconds=1) + DAY)
+    margin = _AROUND // timedelta(microseconds=1) + DAY
+    clock = shared_clock(rules.zone, a - margin, b + margin)
     calendar = calendar_from(clock, mentor.held, weeks=True, days=rules.daily)
     lengths = mentor.session_lengths
     duration = ask.duration_minutes or (min(lengths) if lengths else 30)
@@ -274,13 +275,20 @@ def _time(ask: Ask, mentor: MentorFacts, now: datetime) -> _Time:
     return _Time(np.asarray(starts, dtype=np.int64), duration, week, rules.capacity)
 
 
+_WAKING_SECONDS = (WAKING_HOURS[0] * 3600, WAKING_HOURS[1] * 3600)
+
+
 def _availability(ask: Ask, time: _Time, mentee_offset: int) -> tuple[float, list[str]]:
     starts = time.starts
     count = int(starts.size)
     if not count:
         return 0.0, []
-    hours = ((starts // US + mentee_offset) % 86_400) // 3600
-    waking = int(np.count_nonzero((hours >= WAKING_HOURS[0]) & (hours < WAKING_HOURS[1])))
+    # The seconds of the mentee's day each start falls on (a few dozen starts: plain Python
+    # beats numpy's per-call cost here).
+    low, high = _WAKING_SECONDS
+    waking = sum(
+        1 for start in starts.tolist() if low <= (start // US + mentee_offset) % 86_400 < high
+    )
     value = 0.5 * min(1.0, count / 8) + 0.5 * min(1.0, waking / 4)
     low, high = WAKING_HOURS
     return value, [
@@ -611,6 +619,39 @@ async def load(
         records=await repository.skill_records(db_session, app_id, ids, skill_ids),
         names=names,
         weights=await policy_weights(db_session, app_id),
+    )
+
+
+async def load_ask(
+    db_session: AsyncSession,
+    *,
+    app_id: str,
+    ask: Ask,
+    mentor_ids: Sequence[str],
+    now: datetime,
+    texts: dict[tuple[str, str], float],
+    weights: Mapping[str, float] | None,
+) -> Context:
+    """`load` for one ask whose text relevance and policy weights (None: the defaults) the
+    caller has: the mentors with the mentee's marks and history in one statement, and the
+    asked skills' records in another when skills are asked."""
+    held_from = min(now, ask.start) - _AROUND
+    held_to = max(now + DEFAULT_WINDOW, ask.end) + _AROUND
+    mentee_id = ask.mentee.id
+    found = await repository.candidate_facts(
+        db_session, app_id, mentee_id, mentor_ids, held_from=held_from, held_to=held_to, now=now
+    )
+    mentors = [c.facts for c in found]
+    skill_ids = {s.skill_id for s in ask.skills}
+    ids = [m.id for m in mentors if m.active]
+    return Context(
+        mentors=mentors,
+        texts=texts,
+        marks={(mentee_id, c.facts.id): c.mark for c in found if c.mark is not None},
+        histories={(mentee_id, c.facts.id): c.history for c in found if c.history is not None},
+        records=await repository.skill_records(db_session, app_id, ids, skill_ids),
+        names={o["skill"]["id"]: o["skill"]["name"] for m in mentors for o in m.offers},
+        weights=weights_of(weights),
     )
 
 

@@ -11,13 +11,16 @@ the hard filters it can check allow (active, language, format, length, levels, n
 checking them in order of relevance until CANDIDATES pass, and returns those. `excluded_count`
 counts the mentors examined and left out: by those filters (the found ones ranked above the
 last candidate kept, or all found ones when fewer pass) and by the slot engine.
-Ranking: scoring.py scores each (its facts read in a fixed number of statements), the slot
-engine drops those with no free slot in the window (or, with no window, a full week), and the
-best `limit` are answered.
+Ranking: scoring.py scores each (their facts, rows, the mentee's marks and history read in
+one statement), the slot engine drops those with no free slot in the window (or, with no
+window, a full week), and the best `limit` are answered. With the mentee and the app's weights
+read first, a recommendation is three statements: one more for the records of the skills asked
+for or sought, one more to check that listed skills exist.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,10 +32,10 @@ from mentorapi.kit.errors import NotFound
 from mentorapi.kit.versioning import check_version
 from mentorapi.matching import repository, scoring
 from mentorapi.matching.models import MatchFeedback, MatchingPolicy
-from mentorapi.matching.repository import Filters
+from mentorapi.matching.repository import Filters, MentorFacts
 from mentorapi.matching.schemas import MatchFeedbackCreate, MatchingPolicyPut, RecommendationRequest
 from mentorapi.matching.scoring import Ask, Asked, Evaluation
-from mentorapi.mentors.models import Format, Mentor
+from mentorapi.mentors.models import Format, MentorFields, SkillOffer
 
 # How many retrieved mentors are scored for a request of `limit`: enough that the busy, the
 # full and the far away can give way to others.
@@ -118,7 +121,8 @@ async def give_feedback(
 
 @dataclass(frozen=True)
 class Recommended:
-    mentor: Mentor
+    mentor: MentorFields  # the mentor's row as read with their facts
+    offers: list[SkillOffer]  # the skills shown (the row's copy, in display order)
     evaluation: Evaluation
 
     @property
@@ -140,8 +144,7 @@ async def recommend(
     *, db_session: AsyncSession, app_id: str, actor: Caller, data: RecommendationRequest
 ) -> Recommendations:
     require_mentee(actor, data.mentee_id)
-    mentees = await repository.mentees(db_session, app_id, [data.mentee_id])
-    mentee = mentees.get(data.mentee_id)
+    mentee, weights = await repository.asker(db_session, app_id, data.mentee_id)
     if mentee is None:
         raise NotFound(f"no mentee {data.mentee_id}")
     asked_ids = [s.skill_id for s in data.skills]
@@ -181,17 +184,18 @@ async def recommend(
         duration_minutes=data.duration_minutes,
     )
     ranks = repository.relative(dict(found))
-    context = await scoring.load(
+    context = await scoring.load_ask(
         db_session,
         app_id=app_id,
-        asks=[ask],
+        ask=ask,
         mentor_ids=[mentor_id for mentor_id, _ in found],
         now=current,
         texts={(mentee.id, mentor_id): rank for mentor_id, rank in ranks.items()},
+        weights=weights,
     )
     scorer = context.scorer(current)
     needs_slot = data.window is not None and data.format != Format.async_
-    kept: list[tuple[str, Evaluation]] = []
+    kept: list[tuple[MentorFacts, Evaluation]] = []
     for mentor in context.mentors:
         evaluation = scorer.evaluate(ask, mentor, context.pair(mentee.id, mentor.id))
         if (
@@ -201,11 +205,12 @@ async def recommend(
         ):
             excluded += 1
             continue
-        kept.append((mentor.id, evaluation))
-    kept.sort(key=lambda item: (-item[1].score.score, item[0]))
-    best = kept[: data.limit]
-    rows = await repository.mentor_rows(db_session, app_id, [mentor_id for mentor_id, _ in best])
-    by_id = {row.id: row for row in rows}
+        kept.append((mentor, evaluation))
+    kept.sort(key=lambda item: (-item[1].score.score, item[0].id))
     return Recommendations(
-        [Recommended(by_id[m], evaluation) for m, evaluation in best if m in by_id], excluded
+        [
+            Recommended(mentor.row, cast(list[SkillOffer], mentor.offers), evaluation)
+            for mentor, evaluation in kept[: data.limit]
+        ],
+        excluded,
     )
