@@ -29,7 +29,7 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import queries
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -269,6 +269,41 @@ async def test_the_documents_meet_every_kind_of_error() -> None:
         core, _ = await _both(document, {"y": True} if "$y" in document else None)
         found.update(message.split(" ")[0] for _, message, _ in core["errors"])
     assert {"Cannot", "Int", "Float", "Enum", "not"} <= found, found
+
+
+# The same text parsed once, as graphql/documents.py's cache hands a document over: executions
+# of one document may share their plans (execution._shared_plan).
+SHARED = strawberry.Schema(
+    query=Query,
+    types=[Pet],
+    extensions=[ParserCache()],
+    execution_context_class=PlainFieldsExecutor,
+)
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+async def test_plans_shared_by_executions_answer_as_graphql_core_does(
+    document: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An execution of a document run before plans nothing anew, unless its variables could
+    change what is selected (@include, @skip): every answer is graphql-core's, whatever the
+    variables of the executions before it."""
+    planned: list[str] = []
+    original = PlainFieldsExecutor._plan_completion
+
+    def counting(self: PlainFieldsExecutor, type_: Any, fields: Any) -> Any:
+        planned.append(str(type_))
+        return original(self, type_, fields)
+
+    monkeypatch.setattr(PlainFieldsExecutor, "_plan_completion", counting)
+    for run, flag in enumerate((True, False, True, False)):
+        variables = {"y": flag} if "$y" in document else None
+        planned.clear()
+        core = await CORE.execute(document, variable_values=variables, root_value=Query())
+        shared = await SHARED.execute(document, variable_values=variables, root_value=Query())
+        assert _answer(shared) == _answer(core)
+        if run > 0:
+            assert (planned != []) == ("@" in document), planned
 
 
 SDL = CORE.as_str()
