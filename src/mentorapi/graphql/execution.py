@@ -300,7 +300,8 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                 self._plan_completion(type_, fields),
             )
             _PLANS.put(key, found)
-        return found[-1]
+        plan: Plan | None = found[-1]
+        return plan
 
     def _plan_read(self, parent_type: GraphQLObjectType, fields: FieldDetailsList) -> Read | None:
         name = fields[0].node.name.value
