@@ -18,6 +18,16 @@ types, `@defer`, and every field when a middleware is installed go through graph
 
 What is read, and how each value is coerced (the type's own `coerce_output_value`), is
 strawberry's and graphql-core's: only the calls around them are left out.
+
+The plan for a list or an object type is one generated Python function (`_Code`): an
+object's fields read one after the other into a dict display, a list's items in one
+comprehension, and a leaf's shortcut (`_leaf_shortcut`: a value its coercion returns as it
+is) written inline, so a value costs no call of its own; any other value goes through the
+leaf's completion. Closures did the same with a call per value: 5.5M instructions to complete
+the mentors page, 3.0M compiled. The code is compiled once per shape of source and kept
+(bounded), and plans are shared by the executions of one parsed operation (documents.py
+keeps the parsed document) when no directive or fragment variable can make what a field
+selects depend on the variables (`_shared_plan`): planning the page anew was 0.8M a request.
 """
 
 from collections.abc import Callable
