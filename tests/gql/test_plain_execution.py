@@ -12,7 +12,7 @@ import asyncio
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from enum import Enum, IntEnum
+from enum import Enum, IntEnum, StrEnum
 from typing import Any, ClassVar
 
 import pytest
@@ -325,7 +325,17 @@ def test_any_document_answers_as_graphql_core_does(document: str) -> None:
     assert plain == core
 
 
-SCALARS = [GraphQLString, GraphQLID, GraphQLInt, GraphQLBoolean, GraphQLFloat]
+@strawberry.enum
+class Shade(StrEnum):
+    DARK = "dark"
+    ALSO_DARK = "dark"  # an alias: the same member
+    LIGHT = "light"
+
+
+# strawberry's enum types, as the schema converted them (CustomGraphQLEnumType).
+COLOR = CORE._schema.get_type("Color")
+SHADE = strawberry.Schema(query=Query, types=[Pet, Shade])._schema.get_type("Shade")
+SCALARS = [GraphQLString, GraphQLID, GraphQLInt, GraphQLBoolean, GraphQLFloat, COLOR, SHADE]
 VALUES = st.one_of(
     st.none(),
     st.booleans(),
@@ -333,7 +343,8 @@ VALUES = st.one_of(
     st.floats(allow_nan=True),
     st.text(),
     st.builds(Tag, st.text()),
-    st.sampled_from([Size.BIG, Color.RED, b"x", [1], object()]),
+    st.sampled_from([*Color, *Shade, "red", "RED", "dark", "DARK"]),
+    st.sampled_from([Size.BIG, b"x", [1], object()]),
 )
 
 
@@ -349,7 +360,7 @@ def _coerced(complete: Any, value: Any) -> tuple[str, Any]:
 def test_a_leaf_completes_as_its_type_coerces(value: Any, nullable: bool, type_: Any) -> None:
     """What execution.leaf_completion gives for any value is what the type's own coercion
     gives (a value, or a refusal that sends the field back to graphql-core), class for class:
-    its shortcut for values returned as they are changes nothing."""
+    its shortcut for values returned as they are, or for an enum's members, changes nothing."""
     complete = leaf_completion(type_, nullable, lambda _value: False)
     found = _coerced(complete, value)
     if value is None:

@@ -31,6 +31,8 @@ selects depend on the variables (`_shared_plan`): planning the page anew was 0.8
 """
 
 from collections.abc import Callable
+from contextlib import suppress
+from enum import Enum, EnumMeta
 from keyword import iskeyword
 from types import CodeType
 from typing import Any
@@ -93,16 +95,20 @@ class Plan:
     the same as a Python expression over a local variable, for a list or an object to
     complete its items and fields without a call each (see `_Code`)."""
 
-    def __init__(self, complete: Complete, shortcut: str | None = None) -> None:
+    def __init__(self, complete: Complete, shortcut: "Shortcut | None" = None) -> None:
         self.complete = complete
-        # A condition on `{v}` under which the completed value is `{v}` itself.
-        self._shortcut = shortcut
+        self.shortcut = shortcut
 
     def inline(self, code: "_Code", variable: str) -> str:
         call = f"{code.ref(self.complete)}({variable})"
-        if self._shortcut is None:
+        if self.shortcut is None:
             return call
-        return f"({variable} if {self._shortcut.format(v=variable)} else {call})"
+        condition, value, names = self.shortcut
+        refs = {name: code.ref(found) for name, found in names.items()}
+        return (
+            f"({value.format(v=variable, **refs)} if {condition.format(v=variable, **refs)}"
+            f" else {call})"
+        )
 
 
 class _Code:
@@ -131,7 +137,7 @@ class _Code:
     def none_check(variable: str, nullable: bool) -> list[str]:
         return [f"if {variable} is None:", "    return None" if nullable else "    raise Unusual"]
 
-    def compiled(self, body: list[str], shortcut: str | None = None) -> Plan:
+    def compiled(self, body: list[str], shortcut: "Shortcut | None" = None) -> Plan:
         source = "def complete(value):\n" + "".join(f"    {line}\n" for line in body)
         code = _COMPILED.get(source)
         if code is None:
@@ -183,16 +189,41 @@ _COMPILED: BoundedLRU[str, CodeType] = BoundedLRU(
 )
 
 
-def _leaf_shortcut(type_: GraphQLLeafType) -> str | None:
+# A leaf's completion for the values that need no coercion call: (a condition on `{v}`, the
+# completed value, the objects either names, by their placeholders).
+Shortcut = tuple[str, str, dict[str, Any]]
+
+
+def _leaf_shortcut(type_: GraphQLLeafType) -> Shortcut | None:
     """graphql-core's String, ID and Boolean give back a value of their exact Python class
     (str, str, bool) as it is, and Int an int within 32 bits (serialize_string, _id,
-    _boolean, _int): the condition for such a value, nearly every value of a page."""
+    _boolean, _int): nearly every value of a page. A strawberry enum's member (strawberry's
+    coercion compares it with each value of the type) completes to the name its coercion
+    gives it, worked out once per plan for every member."""
     if type_ is GraphQLString or type_ is GraphQLID:
-        return "{v}.__class__ is str"
+        return ("{v}.__class__ is str", "{v}", {})
     if type_ is GraphQLBoolean:
-        return "{v}.__class__ is bool"
+        return ("{v}.__class__ is bool", "{v}", {})
     if type_ is GraphQLInt:
-        return f"{{v}}.__class__ is int and {GRAPHQL_MIN_INT} <= {{v}} <= {GRAPHQL_MAX_INT}"
+        return (
+            f"{{v}}.__class__ is int and {GRAPHQL_MIN_INT} <= {{v}} <= {GRAPHQL_MAX_INT}",
+            "{v}",
+            {},
+        )
+    members = getattr(type_, "wrapped_cls", None)  # strawberry's CustomGraphQLEnumType
+    if isinstance(members, EnumMeta) and not hasattr(members, "__await__"):
+        names: dict[Enum, str] = {}
+        member: Enum
+        for member in members:
+            with suppress(Exception):  # a member it refuses is left to the completion
+                name = type_.coerce_output_value(member)
+                if isinstance(name, str):
+                    names[member] = name
+        return (
+            "{v}.__class__ is {members}",
+            "{names}[{v}]",
+            {"members": members, "names": names},
+        )
     return None
 
 
