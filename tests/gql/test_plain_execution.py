@@ -276,7 +276,7 @@ async def test_the_documents_meet_every_kind_of_error() -> None:
 SHARED = strawberry.Schema(
     query=Query,
     types=[Pet],
-    extensions=[ParserCache()],
+    extensions=[ParserCache],
     execution_context_class=PlainFieldsExecutor,
 )
 

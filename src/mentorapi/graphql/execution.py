@@ -95,20 +95,23 @@ class Plan:
     the same as a Python expression over a local variable, for a list or an object to
     complete its items and fields without a call each (see `_Code`)."""
 
-    def __init__(self, complete: Complete, shortcut: "Shortcut | None" = None) -> None:
+    def __init__(
+        self, complete: Complete, shortcut: "Shortcut | None" = None, null: bool = False
+    ) -> None:
         self.complete = complete
         self.shortcut = shortcut
+        self.null = null  # a leaf of a nullable type: None completes to None
 
     def inline(self, code: "_Code", variable: str) -> str:
-        call = f"{code.ref(self.complete)}({variable})"
-        if self.shortcut is None:
-            return call
-        condition, value, names = self.shortcut
-        refs = {name: code.ref(found) for name, found in names.items()}
-        return (
-            f"({value.format(v=variable, **refs)} if {condition.format(v=variable, **refs)}"
-            f" else {call})"
-        )
+        found = f"{code.ref(self.complete)}({variable})"
+        if self.shortcut is not None:
+            condition, value, names = self.shortcut
+            refs = {name: code.ref(named) for name, named in names.items()}
+            found = (
+                f"({value.format(v=variable, **refs)} if {condition.format(v=variable, **refs)}"
+                f" else {found})"
+            )
+        return f"(None if {variable} is None else {found})" if self.null else found
 
 
 class _Code:
@@ -137,7 +140,9 @@ class _Code:
     def none_check(variable: str, nullable: bool) -> list[str]:
         return [f"if {variable} is None:", "    return None" if nullable else "    raise Unusual"]
 
-    def compiled(self, body: list[str], shortcut: "Shortcut | None" = None) -> Plan:
+    def compiled(
+        self, body: list[str], shortcut: "Shortcut | None" = None, null: bool = False
+    ) -> Plan:
         source = "def complete(value):\n" + "".join(f"    {line}\n" for line in body)
         code = _COMPILED.get(source)
         if code is None:
@@ -145,7 +150,7 @@ class _Code:
             _COMPILED.put(source, code)
         namespace = dict(self.names)
         exec(code, namespace)  # defines `complete`, a function of the names above
-        return Plan(namespace["complete"], shortcut)
+        return Plan(namespace["complete"], shortcut, null)
 
 
 # Plans of recent operations, by their field groups (`_shared_plan`); bounded as the
@@ -244,13 +249,11 @@ def leaf_plan(type_: GraphQLLeafType, nullable: bool, is_awaitable: Callable[[An
             raise _Unusual
         return coerced
 
-    shortcut = _leaf_shortcut(type_)
-    if shortcut is None:
-        return Plan(complete_leaf)
+    plan = Plan(complete_leaf, _leaf_shortcut(type_), nullable)
+    if plan.shortcut is None and not nullable:
+        return plan
     code = _Code()
-    return code.compiled(
-        [f"return {Plan(complete_leaf, shortcut).inline(code, 'value')}"], shortcut
-    )
+    return code.compiled([f"return {plan.inline(code, 'value')}"], plan.shortcut, nullable)
 
 
 class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
