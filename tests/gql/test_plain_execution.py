@@ -9,6 +9,7 @@ through ours; the two answers must be equal.
 """
 
 import asyncio
+import gc
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from mentorapi.graphql import execution
 from mentorapi.graphql.execution import PlainFieldsExecutor, leaf_completion
 from tests.conftest import Tenant
 from tests.factories import create_mentor, create_skill
@@ -304,6 +306,22 @@ async def test_plans_shared_by_executions_answer_as_graphql_core_does(
         assert _answer(shared) == _answer(core)
         if run > 0:
             assert (planned != []) == ("@" in document), planned
+
+
+async def test_plans_live_no_longer_than_their_operation() -> None:
+    """Shared plans hang off their operation, weakly: a document parsed for one request (no
+    cache keeps it) takes its plans with it, whatever clients send."""
+    gc.collect()
+    before = len(execution._OPERATIONS)
+    for i in range(50):
+        # No errors: a logged error's traceback (kept by the test's log capture) holds on to
+        # the executor, and so to the operation.
+        document = f"{{ node {{ leaf {{ name count }} n{i}: grid }} }}"
+        core, plain = await _both(document)
+        assert plain == core
+        assert not plain["errors"]
+    gc.collect()
+    assert len(execution._OPERATIONS) <= before
 
 
 SDL = CORE.as_str()

@@ -28,11 +28,14 @@ the mentors page, 3.0M compiled. The code is compiled once per shape of source a
 (bounded), and plans are shared by the executions of one parsed operation (documents.py
 keeps the parsed document) when no directive or fragment variable can make what a field
 selects depend on the variables (`_shared_plan`): planning the page anew was 0.8M a request.
+They hang off the operation weakly: gone with it, never keeping a document alive.
 """
 
+import weakref
 from collections.abc import Callable
 from contextlib import suppress
 from enum import Enum, EnumMeta
+from functools import partial
 from keyword import iskeyword
 from types import CodeType
 from typing import Any
@@ -60,7 +63,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from mentorapi.kit.bounded import MIN_WEIGHT, BoundedLRU
+from mentorapi.kit.bounded import BoundedLRU
 
 # Completes a value read from a field (or returned by a resolver) for the field's type.
 Complete = Callable[[Any], Any]
@@ -153,28 +156,35 @@ class _Code:
         return Plan(namespace["complete"], shortcut, null)
 
 
-# Plans of recent operations, by their field groups (`_shared_plan`); bounded as the
-# document cache is: documents, and so plans, are the clients'.
-_PLANS: BoundedLRU[tuple[int, ...], tuple[Any, ...]] = BoundedLRU(
-    max_entries=4096, max_weight=16 << 20, weigh=lambda key, _plan: 512 + 64 * len(key)
-)
-_ALIKE: BoundedLRU[int, tuple[OperationDefinitionNode, bool]] = BoundedLRU(
-    max_entries=1024, max_weight=1 << 20, weigh=lambda _key, _found: MIN_WEIGHT
-)
+# A plan, by its field group: (type, is_awaitable, the group's field nodes, the plan).
+Plans = dict[tuple[int, ...], tuple[Any, ...]]
+
+# The plans of each live operation (`_shared_plan`), by the operation's id, with a weak
+# reference to it: they are dropped with the operation (when the document cache lets its
+# document go, or with the request for a document not cached), and never keep one alive.
+_OPERATIONS: dict[int, tuple["weakref.ref[OperationDefinitionNode]", Plans | None]] = {}
 
 
-def _collected_alike(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
-    """Whether no directive or fragment variable, anywhere in the operation or the fragments,
-    can make collecting its fields depend on the variables (looked at once per operation)."""
-    found = _ALIKE.get(id(operation))
-    if found is None or found[0] is not operation:
+def _operation_plans(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> Plans | None:
+    """The plans shared by the executions of `operation`, or None when a directive or a
+    fragment variable, anywhere in the operation or its fragments, can make collecting its
+    fields depend on the variables (looked at once per operation)."""
+    key = id(operation)
+    found = _OPERATIONS.get(key)
+    if found is None or found[0]() is not operation:
         alike = not any(details.variable_signatures for details in fragments.values()) and not any(
             _has_directives(node)
             for node in (operation, *(details.definition for details in fragments.values()))
         )
-        found = (operation, alike)
-        _ALIKE.put(id(operation), found)
+        found = (weakref.ref(operation, partial(_forget, key)), {} if alike else None)
+        _OPERATIONS[key] = found
     return found[1]
+
+
+def _forget(key: int, dead: "weakref.ref[OperationDefinitionNode]") -> None:
+    found = _OPERATIONS.get(key)
+    if found is not None and found[0] is dead:
+        del _OPERATIONS[key]
 
 
 def _has_directives(definition: Node) -> bool:
@@ -190,7 +200,7 @@ def _has_directives(definition: Node) -> bool:
 
 
 _COMPILED: BoundedLRU[str, CodeType] = BoundedLRU(
-    max_entries=512, max_weight=4 << 20, weigh=lambda source, _code: 4 * len(source)
+    max_entries=512, max_weight=8 << 20, weigh=lambda source, _code: 8 * len(source)
 )
 
 
@@ -328,22 +338,16 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         fields they select are collected the same way whatever the variables: in an operation
         without directives (@skip, @include, @defer) or fragment variables, collection is a
         function of the document and the schema alone."""
-        operation = self.operation
-        if not _collected_alike(operation, self.fragments):
+        plans = _operation_plans(self.operation, self.fragments)
+        if plans is None:
             return self._plan_completion(type_, fields)
         nodes = tuple(details.node for details in fields)
         # The entry holds everything its key names by id, so no id is reused while it lives.
-        key = (id(operation), id(type_), id(self.is_awaitable), *map(id, nodes))
-        found = _PLANS.get(key)
+        key = (id(type_), id(self.is_awaitable), *map(id, nodes))
+        found = plans.get(key)
         if found is None:
-            found = (
-                operation,
-                type_,
-                self.is_awaitable,
-                nodes,
-                self._plan_completion(type_, fields),
-            )
-            _PLANS.put(key, found)
+            found = (type_, self.is_awaitable, nodes, self._plan_completion(type_, fields))
+            plans[key] = found
         plan: Plan | None = found[-1]
         return plan
 
