@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from graphql import parse
 
+from mentorapi.db import fast
 from mentorapi.graphql.lookahead import selects
+from mentorapi.mentors import repository
 from mentorapi.mentors.gql import SkillsNotLoaded
 from tests.conftest import Tenant, count_statements, own
 from tests.factories import book_session, bookable, create_mentor, create_skill
@@ -142,3 +144,51 @@ def test_selects_sees_through_aliases_and_fragments(document: str, expected: boo
 def test_skills_never_loaded_are_never_read_as_none() -> None:
     with pytest.raises(RuntimeError, match="not loaded"):
         list(SkillsNotLoaded())
+
+
+SKILL_FIELDS = "id slug name category description version createdAt updatedAt"
+
+
+async def test_a_skill_offered_by_many_is_read_once_and_whole(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The links statement carries each skill's row on one link only (the rest NULL), and
+    every mentor's nested skill is still the whole skill, as `skill(id:)` gives it."""
+    skills = [
+        await create_skill(tenant.client, name=f"Skill {i}", category=f"c{i}", description="d")
+        for i in range(3)
+    ]
+    skills.append(await create_skill(tenant.client, name="Bare"))  # no category, description
+    for i in range(6):
+        picks = [
+            {"skill_id": s["id"], "level": 1 + (i + j) % 5, "note": f"n{i}{j}" if j % 2 else None}
+            for j, s in enumerate(skills)
+        ]
+        await create_mentor(tenant.client, skills=picks)
+    links: list[Any] = []
+    original = fast.fetch
+
+    async def capturing(db_session: Any, statement: Any, params: Any) -> Any:
+        rows = await original(db_session, statement, params)
+        if "mentor_skills" in str(statement):
+            links.extend(rows)
+        return rows
+
+    monkeypatch.setattr(fast, "fetch", capturing)
+    data = await gql_data(
+        tenant.client,
+        f"{{ mentors(first: 50) {{ edges {{ node {{ skills {{ level note skill {{ {SKILL_FIELDS} }}"
+        " } } } } }",
+    )
+    whole = {
+        s["id"]: (
+            await gql_data(tenant.client, f'{{ skill(id: "{s["id"]}") {{ {SKILL_FIELDS} }} }}')
+        )["skill"]
+        for s in skills
+    }
+    nested = [s for e in data["mentors"]["edges"] for s in e["node"]["skills"]]
+    assert len(nested) == 24
+    for link in nested:
+        assert link["skill"] == whole[link["skill"]["id"]]
+    assert len(links) == 24
+    assert sum(row[repository._SKILL_ID] is not None for row in links) == len(skills)

@@ -9,10 +9,11 @@ through ours; the two answers must be equal.
 """
 
 import asyncio
+import gc
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from enum import Enum, IntEnum
+from enum import Enum, IntEnum, StrEnum
 from typing import Any, ClassVar
 
 import pytest
@@ -29,10 +30,11 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import queries
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from mentorapi.graphql import execution
 from mentorapi.graphql.execution import PlainFieldsExecutor, leaf_completion
 from tests.conftest import Tenant
 from tests.factories import create_mentor, create_skill
@@ -271,6 +273,57 @@ async def test_the_documents_meet_every_kind_of_error() -> None:
     assert {"Cannot", "Int", "Float", "Enum", "not"} <= found, found
 
 
+# The same text parsed once, as graphql/documents.py's cache hands a document over: executions
+# of one document may share their plans (execution._shared_plan).
+SHARED = strawberry.Schema(
+    query=Query,
+    types=[Pet],
+    extensions=[ParserCache],
+    execution_context_class=PlainFieldsExecutor,
+)
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+async def test_plans_shared_by_executions_answer_as_graphql_core_does(
+    document: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An execution of a document run before plans nothing anew, unless its variables could
+    change what is selected (@include, @skip): every answer is graphql-core's, whatever the
+    variables of the executions before it."""
+    planned: list[str] = []
+    original = PlainFieldsExecutor._plan_completion
+
+    def counting(self: PlainFieldsExecutor, type_: Any, fields: Any) -> Any:
+        planned.append(str(type_))
+        return original(self, type_, fields)
+
+    monkeypatch.setattr(PlainFieldsExecutor, "_plan_completion", counting)
+    for run, flag in enumerate((True, False, True, False)):
+        variables = {"y": flag} if "$y" in document else None
+        planned.clear()
+        core = await CORE.execute(document, variable_values=variables, root_value=Query())
+        shared = await SHARED.execute(document, variable_values=variables, root_value=Query())
+        assert _answer(shared) == _answer(core)
+        if run > 0:
+            assert (planned != []) == ("@" in document), planned
+
+
+async def test_plans_live_no_longer_than_their_operation() -> None:
+    """Shared plans hang off their operation, weakly: a document parsed for one request (no
+    cache keeps it) takes its plans with it, whatever clients send."""
+    gc.collect()
+    before = len(execution._OPERATIONS)
+    for i in range(50):
+        # No errors: a logged error's traceback (kept by the test's log capture) holds on to
+        # the executor, and so to the operation.
+        document = f"{{ node {{ leaf {{ name count }} n{i}: grid }} }}"
+        core, plain = await _both(document)
+        assert plain == core
+        assert not plain["errors"]
+    gc.collect()
+    assert len(execution._OPERATIONS) <= before
+
+
 SDL = CORE.as_str()
 
 
@@ -290,7 +343,17 @@ def test_any_document_answers_as_graphql_core_does(document: str) -> None:
     assert plain == core
 
 
-SCALARS = [GraphQLString, GraphQLID, GraphQLInt, GraphQLBoolean, GraphQLFloat]
+@strawberry.enum
+class Shade(StrEnum):
+    DARK = "dark"
+    ALSO_DARK = "dark"  # an alias: the same member
+    LIGHT = "light"
+
+
+# strawberry's enum types, as the schema converted them (CustomGraphQLEnumType).
+COLOR = CORE._schema.get_type("Color")
+SHADE = strawberry.Schema(query=Query, types=[Pet, Shade])._schema.get_type("Shade")
+SCALARS = [GraphQLString, GraphQLID, GraphQLInt, GraphQLBoolean, GraphQLFloat, COLOR, SHADE]
 VALUES = st.one_of(
     st.none(),
     st.booleans(),
@@ -298,7 +361,8 @@ VALUES = st.one_of(
     st.floats(allow_nan=True),
     st.text(),
     st.builds(Tag, st.text()),
-    st.sampled_from([Size.BIG, Color.RED, b"x", [1], object()]),
+    st.sampled_from([*Color, *Shade, "red", "RED", "dark", "DARK"]),
+    st.sampled_from([Size.BIG, b"x", [1], object()]),
 )
 
 
@@ -314,7 +378,7 @@ def _coerced(complete: Any, value: Any) -> tuple[str, Any]:
 def test_a_leaf_completes_as_its_type_coerces(value: Any, nullable: bool, type_: Any) -> None:
     """What execution.leaf_completion gives for any value is what the type's own coercion
     gives (a value, or a refusal that sends the field back to graphql-core), class for class:
-    its shortcut for values returned as they are changes nothing."""
+    its shortcut for values returned as they are, or for an enum's members, changes nothing."""
     complete = leaf_completion(type_, nullable, lambda _value: False)
     found = _coerced(complete, value)
     if value is None:

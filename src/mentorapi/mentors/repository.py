@@ -3,7 +3,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, make_dataclass
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Select, String, and_, any_, bindparam, func
+from sqlalchemy import Select, String, and_, any_, bindparam, case, func
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
@@ -285,12 +285,18 @@ _SkillRow: Any = make_dataclass(
     "_SkillRow", [c.name for c in _SKILLS.columns], frozen=True, slots=True
 )
 
-_SKILL_ID = [c.name for c in _SKILLS.columns].index("id")  # in a skill row, as selected
+# A skill-links row: the link's mentor, level, note and skill id, then the skill's columns.
+_SKILL_COLUMNS = 4
+_SKILL_ID = _SKILL_COLUMNS + [c.name for c in _SKILLS.columns].index("id")
 
 _skill_links_statements: dict[str, Select[Any]] = {}
 
 
 def _skill_links_statement(dialect: str) -> Select[Any]:
+    """Each link (mentor, level, note, skill id), with the skill's row on the first link to
+    that skill only (NULLs after): a page's 150 links name about 5 skills, and decoding the
+    whole skill row (two timestamps, five texts) on every link was most of the statement's
+    CPU in the driver."""
     # On the driver (db/fast.py), which takes no expanding IN list: an array on PostgreSQL.
     statement = _skill_links_statements.get(dialect)
     if statement is None:
@@ -300,16 +306,31 @@ def _skill_links_statement(dialect: str) -> Select[Any]:
             if dialect == "postgresql"
             else mentor_id.in_(bindparam("mentor_ids", expanding=True))
         )
-        statement = _skill_links_statements[dialect] = (
-            sa_select(_LINKS.c.mentor_id, _LINKS.c.level, _LINKS.c.note, *_SKILLS.columns)
+        links = (
+            sa_select(
+                _LINKS.c.mentor_id,
+                _LINKS.c.level,
+                _LINKS.c.note,
+                _LINKS.c.skill_id,
+                *(c.label(f"s_{c.name}") for c in _SKILLS.columns),
+                func.row_number().over(partition_by=_LINKS.c.skill_id).label("nth"),
+            )
             .join(_SKILLS, _SKILLS.c.id == _LINKS.c.skill_id)
             .where(
                 _LINKS.c.app_id == bindparam("app_id"),
                 _SKILLS.c.app_id == bindparam("app_id"),
                 wanted,
             )
-            .order_by(_LINKS.c.level.desc(), _SKILLS.c.slug)
+            .subquery()
         )
+        first = links.c.nth == 1
+        statement = _skill_links_statements[dialect] = sa_select(
+            links.c.mentor_id,
+            links.c.level,
+            links.c.note,
+            links.c.skill_id,
+            *(case((first, links.c[f"s_{c.name}"])).label(c.name) for c in _SKILLS.columns),
+        ).order_by(links.c.level.desc(), links.c.s_slug)
     return statement
 
 
@@ -318,7 +339,8 @@ async def skills_for(
 ) -> dict[str, list[SkillLink]]:
     """The skills of many mentors in one query (the GraphQL loader), highest level first, as
     plain values (no ORM identity map or instances: read-only, and many per page; a skill's
-    row once however many mentors offer it); another app's mentor ids find nothing."""
+    row read and built once however many mentors offer it); another app's mentor ids find
+    nothing."""
     result: dict[str, list[SkillLink]] = defaultdict(list)
     if not mentor_ids:
         return result
@@ -327,12 +349,13 @@ async def skills_for(
         _skill_links_statement(_dialect(db_session)),
         {"app_id": app_id, "mentor_ids": list(mentor_ids)},
     )
-    skills: dict[str, SkillFields] = {}
-    for mentor_id, level, note, *skill in rows:
-        found = skills.get(skill[_SKILL_ID])
-        if found is None:
-            found = skills[skill[_SKILL_ID]] = _SkillRow(*skill)
-        result[mentor_id].append(SkillLink(found, level, note))
+    skills: dict[str, SkillFields] = {
+        row[_SKILL_ID]: _SkillRow(*row[_SKILL_COLUMNS:])
+        for row in rows
+        if row[_SKILL_ID] is not None
+    }
+    for row in rows:
+        result[row[0]].append(SkillLink(skills[row[3]], row[1], row[2]))
     return result
 
 
