@@ -1,45 +1,37 @@
-"""A row's default factories are asked about once per process (db/factories.py), not at every
-row built: building a `Session` ran `inspect.signature` on each factory it used, and for
-`list` (a builtin) parsed its text signature with `ast`."""
+"""db/factories.py keeps pydantic's answer about each default factory for the process: the
+answer must be pydantic's own, for every factory of every table, and rows still get fresh
+defaults (a kept answer, never a kept value)."""
 
 from typing import Any
 
-import pytest
-from pydantic._internal import _typing_extra
+from pydantic._internal import _fields
+from sqlmodel import SQLModel
 
+from mentorapi.db import factories
 from mentorapi.sessions.models import Session
 
 
-def _session() -> Session:
-    return Session(
-        app_id="app_x",
-        mentor_id="men_x",
-        mentee_id="mte_x",
-        status="booked",
-        topic="t",
-        questions=[],
-        skill_id="skl_x",
-        format="video",
-        duration_minutes=30,
-    )
+def _factories() -> list[Any]:
+    found = []
+    for mapper in SQLModel._sa_registry.mappers:
+        for info in mapper.class_.model_fields.values():
+            if info.default_factory is not None:
+                found.append(info.default_factory)
+    return found
 
 
-def test_building_a_row_asks_no_signature_after_the_first(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    _session()
-    asked: list[Any] = []
-    real = _typing_extra.signature_no_eval
+def test_the_kept_answer_is_pydantics_for_every_factory() -> None:
+    every = _factories()
+    assert every  # the tables do have factories (lists, ids, clocks)
+    if factories._ask is None:  # a pydantic without the question: nothing is installed
+        return
+    assert _fields.takes_validated_data_argument is factories.takes_validated_data_argument
+    for factory in every:
+        assert factories.takes_validated_data_argument(factory) == factories._ask(factory)
 
-    def counted(factory: Any) -> Any:
-        asked.append(factory)
-        return real(factory)
 
-    monkeypatch.setattr(_typing_extra, "signature_no_eval", counted)
-    first, second = _session(), _session()
-    assert asked == []
-    # Still a fresh value from each factory: an id of its own, a list of its own.
-    assert first.id != second.id
+def test_rows_get_fresh_defaults() -> None:
+    required = {name: None for name, info in Session.model_fields.items() if info.is_required()}
+    first, second = Session(**required), Session(**required)
+    assert first.id != second.id  # an id factory, called for each row
     assert first.id.startswith("ses_")
-    assert first.history == []
-    assert first.history is not second.history

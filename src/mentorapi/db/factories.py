@@ -14,11 +14,13 @@ from typing import Any
 
 from pydantic._internal import _fields
 
-_ask: Callable[[Any], bool] = _fields.takes_validated_data_argument
+# Absent before pydantic 2.10 (no factory took the data then): nothing to keep.
+_ask: Callable[[Any], bool] | None = getattr(_fields, "takes_validated_data_argument", None)
 _known: dict[Any, bool] = {}
 
 
 def takes_validated_data_argument(factory: Any) -> bool:
+    assert _ask is not None  # installed only where pydantic has it
     try:
         return _known[factory]
     except KeyError:
@@ -30,4 +32,6 @@ def takes_validated_data_argument(factory: Any) -> bool:
 
 def install() -> None:
     """Once, before any row is built (db/base.py, which every table imports)."""
+    if _ask is None:
+        return
     _fields.takes_validated_data_argument = takes_validated_data_argument  # type: ignore[assignment]
