@@ -40,6 +40,12 @@ TOPICS_KEPT = 8000
 # a setting per transaction would not hold in the autocommit reads (GraphQL queries) and a
 # setting per connection would not survive PgBouncer's transaction pooling. Connections opened
 # before the migration keep 0.6 until they reconnect (fewer typos found, nothing wrong).
+# Parallel plans read 0.3 too: planning a statement with `<%` loads pg_trgm in the leader, and
+# workers load the leader's libraries, then take its settings, before parallel mode. A parallel
+# VACUUM from a session that has not loaded pg_trgm logs "parameter
+# pg_trgm.word_similarity_threshold cannot be set during a parallel operation": its worker loads
+# pg_trgm for the trigram index and cannot apply the database's setting then. Cosmetic: VACUUM
+# never compares similarities (a `SELECT word_similarity('', '')` first silences it).
 TRIGRAM_THRESHOLD = 0.3
 _PG_DATABASE_SETTING = """
     DO $$ BEGIN
