@@ -16,7 +16,10 @@ from fastapi import FastAPI
 from mentorapi.apps import admission
 from mentorapi.graphql.feed import mentoring_event_topic
 from mentorapi.kit.timezones import utcnow
-from tests.conftest import Tenant
+from mentorapi.mentoring_events import live
+from mentorapi.mentoring_events.schemas import LiveUpdate
+from mentorapi.mentoring_events.service import Viewer
+from tests.conftest import Tenant, count_statements
 from tests.factories import mint_token
 from tests.gql.helpers import serve
 from tests.gql.test_subscriptions import receive, subscribe, websocket
@@ -333,3 +336,67 @@ async def test_a_graphql_query_reads_the_event_and_its_schedule(
         for a in rest["assignments"]
     ]
     assert event["registrations"]["pageInfo"]["hasNextPage"] is True
+
+
+STREAMS = 10
+SHARED_READ = 2  # the event, and every published assignment: once for all the streams
+
+
+async def test_one_read_per_process_serves_every_stream_after_a_change(
+    app: FastAPI, tenant: Tenant, clock: ManualClock
+) -> None:
+    """Ten feeds of one event in one process: a change of the schedule costs one shared read
+    (not two statements per feed), and each feed still shows its own member's assignments."""
+    ready = await published_event(tenant, 3, STREAMS)
+    absent = next(a["mentee_id"] for a in ready.schedule["assignments"] if a["round"] == 1)
+
+    async def check() -> None:
+        pass
+
+    feeds = [
+        live.follow(
+            database=app.state.db,
+            pubsub=app.state.pubsub,
+            app_id=tenant.id,
+            event_id=ready.id,
+            viewer=Viewer(None, mentee_id, everyone=False),
+            check=check,
+        )
+        for mentee_id in ready.crowd.mentee_ids
+    ]
+    try:
+        for feed in feeds:
+            first = await asyncio.wait_for(anext(feed), WAIT)
+            assert isinstance(first, LiveUpdate)
+            assert first.cause == "connected"
+        # The feeds wait for the change in tasks that count their statements (a task keeps
+        # the context it was made in); the change itself is made outside the count.
+        with count_statements() as statements:
+            waiting = [asyncio.ensure_future(anext(feed)) for feed in feeds]
+        await post(
+            tenant.client, f"/v1/mentoring-events/{ready.id}/no-shows", {"member_id": absent}
+        )
+        updates = await asyncio.wait_for(asyncio.gather(*waiting), WAIT)
+        assert len(statements) == SHARED_READ, statements
+        schedule = await get(tenant.client, f"/v1/mentoring-events/{ready.id}/schedule")
+        for mentee_id, update in zip(ready.crowd.mentee_ids, updates, strict=True):
+            assert isinstance(update, LiveUpdate)
+            assert (update.cause, update.schedule_version) == ("schedule", 2)
+            expected = next(
+                (
+                    a
+                    for a in schedule["assignments"]
+                    if a["mentee_id"] == mentee_id and a["round"] == 1
+                ),
+                None,
+            )
+            mine = update.my_assignment
+            assert (mine.model_dump(mode="json") if mine else None) == expected, mentee_id
+            if mentee_id == absent:
+                assert mine is None
+        assert len(live.shared_reads(app.state.pubsub)) == 1
+    finally:
+        for feed in feeds:
+            await feed.aclose()
+    # Nothing kept once the feeds are gone.
+    assert len(live.shared_reads(app.state.pubsub)) == 0
