@@ -338,17 +338,21 @@ async def test_a_graphql_query_reads_the_event_and_its_schedule(
     assert event["registrations"]["pageInfo"]["hasNextPage"] is True
 
 
-STREAMS = 10
+MENTEES = 10
 SHARED_READ = 2  # the event, and every published assignment: once for all the streams
 
 
 async def test_one_read_per_process_serves_every_stream_after_a_change(
     app: FastAPI, tenant: Tenant, clock: ManualClock
 ) -> None:
-    """Ten feeds of one event in one process: a change of the schedule costs one shared read
-    (not two statements per feed), and each feed still shows its own member's assignments."""
-    ready = await published_event(tenant, 3, STREAMS)
+    """A dozen feeds of one event in one process (ten mentees, a mentor, the API key): a change
+    of the schedule costs one shared read (not two statements per feed), and each feed still
+    shows what its own read would have: its member's assignment, none for the API key."""
+    ready = await published_event(tenant, 3, MENTEES)
     absent = next(a["mentee_id"] for a in ready.schedule["assignments"] if a["round"] == 1)
+    mentor_id = ready.crowd.mentor_ids[0]
+    viewers = [Viewer(None, m, everyone=False) for m in ready.crowd.mentee_ids]
+    viewers += [Viewer(mentor_id, None, everyone=False), Viewer(None, None, everyone=True)]
 
     async def check() -> None:
         pass
@@ -359,10 +363,10 @@ async def test_one_read_per_process_serves_every_stream_after_a_change(
             pubsub=app.state.pubsub,
             app_id=tenant.id,
             event_id=ready.id,
-            viewer=Viewer(None, mentee_id, everyone=False),
+            viewer=viewer,
             check=check,
         )
-        for mentee_id in ready.crowd.mentee_ids
+        for viewer in viewers
     ]
     try:
         for feed in feeds:
@@ -379,21 +383,25 @@ async def test_one_read_per_process_serves_every_stream_after_a_change(
         updates = await asyncio.wait_for(asyncio.gather(*waiting), WAIT)
         assert len(statements) == SHARED_READ, statements
         schedule = await get(tenant.client, f"/v1/mentoring-events/{ready.id}/schedule")
-        for mentee_id, update in zip(ready.crowd.mentee_ids, updates, strict=True):
+        for viewer, update in zip(viewers, updates, strict=True):
             assert isinstance(update, LiveUpdate)
             assert (update.cause, update.schedule_version) == ("schedule", 2)
             expected = next(
                 (
                     a
                     for a in schedule["assignments"]
-                    if a["mentee_id"] == mentee_id and a["round"] == 1
+                    if a["round"] == 1
+                    and not viewer.everyone
+                    and viewer.mentee_id in (None, a["mentee_id"])
+                    and viewer.mentor_id in (None, a["mentor_id"])
                 ),
                 None,
             )
             mine = update.my_assignment
-            assert (mine.model_dump(mode="json") if mine else None) == expected, mentee_id
-            if mentee_id == absent:
+            assert (mine.model_dump(mode="json") if mine else None) == expected, viewer
+            if viewer.mentee_id == absent:
                 assert mine is None
+        assert updates[-2].my_assignment is not None  # the mentor sits at a table
         assert len(live.shared_reads(app.state.pubsub)) == 1
     finally:
         for feed in feeds:

@@ -93,10 +93,36 @@ async def read(
         write_intent.reset(token)
 
 
-def seen_by(everyone: Snapshot, viewer: Viewer) -> Snapshot:
-    """A shared read (every assignment) as the viewer's own read would have found it."""
-    mine = tuple(a for a in everyone.mine if service.live_sees(viewer, a.mentor_id, a.mentee_id))
-    return replace(everyone, mine=mine)
+class Everyone:
+    """A shared read: the event with every published assignment, indexed by person once, so
+    each of hundreds of feeds picks its viewer's in a look-up (not a scan of the schedule)."""
+
+    __slots__ = ("by_mentee", "by_mentor", "snapshot")
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.by_mentor: dict[str, list[AssignmentRead]] = {}
+        self.by_mentee: dict[str, list[AssignmentRead]] = {}
+        for a in snapshot.mine:  # in the read's order: round, table, mentee
+            self.by_mentor.setdefault(a.mentor_id, []).append(a)
+            self.by_mentee.setdefault(a.mentee_id, []).append(a)
+
+    def seen_by(self, viewer: Viewer) -> Snapshot:
+        """As the viewer's own read (`service.live_state`) finds it: the API key alone sees
+        phases only; a member (or `member_id`) their own, as mentor or as mentee."""
+        if viewer.everyone:
+            return replace(self.snapshot, mine=())
+        as_mentor = self.by_mentor.get(viewer.mentor_id, []) if viewer.mentor_id else []
+        as_mentee = self.by_mentee.get(viewer.mentee_id, []) if viewer.mentee_id else []
+        if as_mentor and as_mentee:  # both sides: merged in the read's order
+            both = {(a.round, a.table, a.mentee_id): a for a in (*as_mentor, *as_mentee)}
+            return replace(self.snapshot, mine=tuple(both[k] for k in sorted(both)))
+        return replace(self.snapshot, mine=tuple(as_mentor or as_mentee))
+
+
+async def _read_everyone(database: Database, app_id: str, event_id: str) -> Everyone | None:
+    snapshot = await read(database, app_id, event_id, None)
+    return None if snapshot is None else Everyone(snapshot)
 
 
 KEEP_PER_EVENT = 4  # shared reads kept per followed event: the last few notices' (see below)
@@ -107,7 +133,7 @@ class _Followed:
 
     def __init__(self) -> None:
         self.streams = 0
-        self.reads: OrderedDict[str, asyncio.Future[Snapshot | None]] = OrderedDict()
+        self.reads: OrderedDict[str, asyncio.Future[Everyone | None]] = OrderedDict()
 
 
 class SharedReads:
@@ -144,13 +170,13 @@ class SharedReads:
 
     async def after(
         self, database: Database, app_id: str, event_id: str, notice: str
-    ) -> Snapshot | None:
+    ) -> Everyone | None:
         """The event (every published assignment) as read after `notice`, shared. Only inside
         `following(app_id, event_id)`."""
         followed = self._events[(app_id, event_id)]
         task = followed.reads.get(notice)
         if task is None:
-            task = asyncio.ensure_future(read(database, app_id, event_id, None))
+            task = asyncio.ensure_future(_read_everyone(database, app_id, event_id))
             task.add_done_callback(_retrieved)
             followed.reads[notice] = task
             while len(followed.reads) > KEEP_PER_EVENT:
@@ -159,7 +185,7 @@ class SharedReads:
         return await asyncio.shield(task)
 
 
-def _retrieved(task: asyncio.Future[Snapshot | None]) -> None:
+def _retrieved(task: asyncio.Future[Everyone | None]) -> None:
     """Its waiters see a failure; this keeps asyncio from logging one nobody awaited."""
     if not task.cancelled():
         task.exception()
@@ -252,7 +278,7 @@ async def follow(
                     heard = asyncio.ensure_future(anext(messages))
                     if isinstance(notice, ScheduleNotice):
                         everyone = await shared.after(database, app_id, event_id, notice.id)
-                        found = None if everyone is None else seen_by(everyone, viewer)
+                        found = None if everyone is None else everyone.seen_by(viewer)
                     else:
                         found = await read(database, app_id, event_id, viewer)
                     if found is None:

@@ -783,7 +783,7 @@ async def live_state_of_everyone(
 ) -> LiveState | None:
     """As `live_state`, with every published assignment of the event: one read that all of a
     process's feeds of the event share after a change (live.py), each then keeping what its
-    viewer sees (`live_sees`)."""
+    viewer sees."""
     event = await repository.get(db_session, app_id, event_id)
     if event is None:
         return None
@@ -792,16 +792,6 @@ async def live_state_of_everyone(
     if published:
         rows = await repository.assignments(db_session, app_id, event_id, Stage.published.value)
     return LiveState(event, published, rows)
-
-
-def live_sees(viewer: Viewer, mentor_id: str, mentee_id: str) -> bool:
-    """Whether the viewer's live feed shows an assignment of this pair: the same rule as
-    `live_state`'s read (the API key alone sees phases only; a member, their own), in memory."""
-    if viewer.everyone:
-        return False
-    return (viewer.mentor_id is not None and mentor_id == viewer.mentor_id) or (
-        viewer.mentee_id is not None and mentee_id == viewer.mentee_id
-    )
 
 
 # --- follow-ups ---------------------------------------------------------------------------------
