@@ -408,3 +408,40 @@ async def test_one_read_per_process_serves_every_stream_after_a_change(
             await feed.aclose()
     # Nothing kept once the feeds are gone.
     assert len(live.shared_reads(app.state.pubsub)) == 0
+
+
+async def test_a_shared_read_outlives_a_feed_that_leaves_and_a_failed_one_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: asyncio.Queue[asyncio.Future[live.Everyone | None]] = asyncio.Queue()
+
+    async def reading(database: Any, app_id: str, event_id: str) -> live.Everyone | None:
+        result: asyncio.Future[live.Everyone | None] = asyncio.get_running_loop().create_future()
+        started.put_nowait(result)
+        return await result
+
+    monkeypatch.setattr(live, "_read_everyone", reading)
+    shared = live.SharedReads()
+    nowhere: Any = None  # the database: the read above needs none
+    with shared.following("app", "event"), shared.following("app", "event"):
+        leaving = asyncio.ensure_future(shared.after(nowhere, "app", "event", "notice-1"))
+        staying = asyncio.ensure_future(shared.after(nowhere, "app", "event", "notice-1"))
+        first = await started.get()
+        leaving.cancel()  # its client left: the others' read goes on
+        with pytest.raises(asyncio.CancelledError):
+            await leaving
+        assert not first.cancelled()
+        first.set_result(None)
+        assert await staying is None
+        # Heard late, the same notice is served by the same read.
+        assert await shared.after(nowhere, "app", "event", "notice-1") is None
+        assert started.empty()
+        failing = asyncio.ensure_future(shared.after(nowhere, "app", "event", "notice-2"))
+        (await started.get()).set_exception(RuntimeError("the database is away"))
+        with pytest.raises(RuntimeError):
+            await failing
+        again = asyncio.ensure_future(shared.after(nowhere, "app", "event", "notice-2"))
+        (await started.get()).set_result(None)  # a failed read is not kept: read anew
+        assert await again is None
+        assert len(shared) == 1
+    assert len(shared) == 0

@@ -143,10 +143,12 @@ class SharedReads:
     `ScheduleNotice`, with the id of its event row); the first to ask for the read after it
     starts it, the others await the same task. A read started after a notice was published
     shows at least that change (it follows the commit), so it serves every feed that heard that
-    notice, early or late. Bounded by entries: one per event with a feed open in this process
-    (dropped with its last feed), holding the reads of its last KEEP_PER_EVENT notices; a feed
-    that hears an older notice than those reads alone (correct, merely not shared). A gap marker
-    has no shared identity (each subscriber gets its own): such a feed reads alone too."""
+    notice, early or late (a feed whose read would otherwise come after the others took theirs
+    and left). Bounded by entries: one per event with a feed open in this process (dropped with
+    its last feed), holding the reads of its last KEEP_PER_EVENT notices; a feed that hears an
+    older notice starts a read again (correct, merely not shared). A failed read is not kept. A
+    gap marker has no shared identity (each subscriber gets its own): such a feed reads alone;
+    so does the first read of a feed (feeds open one by one, not in a burst)."""
 
     def __init__(self) -> None:
         self._events: dict[tuple[str, str], _Followed] = {}
@@ -175,7 +177,9 @@ class SharedReads:
         `following(app_id, event_id)`."""
         followed = self._events[(app_id, event_id)]
         task = followed.reads.get(notice)
-        if task is None:
+        if task is None or (task.done() and task.exception() is not None):
+            # None yet, or it failed: its waiters saw that; whoever asks now reads anew.
+            followed.reads.pop(notice, None)
             task = asyncio.ensure_future(_read_everyone(database, app_id, event_id))
             task.add_done_callback(_retrieved)
             followed.reads[notice] = task
