@@ -426,7 +426,7 @@ async def test_a_shared_read_outlives_a_feed_that_leaves_and_a_failed_one_is_not
     with shared.following("app", "event"), shared.following("app", "event"):
         leaving = asyncio.ensure_future(shared.after(nowhere, "app", "event", "notice-1"))
         staying = asyncio.ensure_future(shared.after(nowhere, "app", "event", "notice-1"))
-        first = await started.get()
+        first = await asyncio.wait_for(started.get(), WAIT)
         leaving.cancel()  # its client left: the others' read goes on
         with pytest.raises(asyncio.CancelledError):
             await leaving
@@ -437,11 +437,15 @@ async def test_a_shared_read_outlives_a_feed_that_leaves_and_a_failed_one_is_not
         assert await shared.after(nowhere, "app", "event", "notice-1") is None
         assert started.empty()
         failing = asyncio.ensure_future(shared.after(nowhere, "app", "event", "notice-2"))
-        (await started.get()).set_exception(RuntimeError("the database is away"))
+        (await asyncio.wait_for(started.get(), WAIT)).set_exception(
+            RuntimeError("the database is away")
+        )
         with pytest.raises(RuntimeError):
             await failing
         again = asyncio.ensure_future(shared.after(nowhere, "app", "event", "notice-2"))
-        (await started.get()).set_result(None)  # a failed read is not kept: read anew
+        (await asyncio.wait_for(started.get(), WAIT)).set_result(
+            None
+        )  # a failed read is not kept: read anew
         assert await again is None
         assert len(shared) == 1
     assert len(shared) == 0
