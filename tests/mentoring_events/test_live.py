@@ -16,7 +16,10 @@ from fastapi import FastAPI
 from mentorapi.apps import admission
 from mentorapi.graphql.feed import mentoring_event_topic
 from mentorapi.kit.timezones import utcnow
-from tests.conftest import Tenant
+from mentorapi.mentoring_events import live
+from mentorapi.mentoring_events.schemas import LiveUpdate
+from mentorapi.mentoring_events.service import Viewer
+from tests.conftest import Tenant, count_statements
 from tests.factories import mint_token
 from tests.gql.helpers import serve
 from tests.gql.test_subscriptions import receive, subscribe, websocket
@@ -333,3 +336,116 @@ async def test_a_graphql_query_reads_the_event_and_its_schedule(
         for a in rest["assignments"]
     ]
     assert event["registrations"]["pageInfo"]["hasNextPage"] is True
+
+
+MENTEES = 10
+SHARED_READ = 2  # the event, and every published assignment: once for all the streams
+
+
+async def test_one_read_per_process_serves_every_stream_after_a_change(
+    app: FastAPI, tenant: Tenant, clock: ManualClock
+) -> None:
+    """A dozen feeds of one event in one process (ten mentees, a mentor, the API key): a change
+    of the schedule costs one shared read (not two statements per feed), and each feed still
+    shows what its own read would have: its member's assignment, none for the API key."""
+    ready = await published_event(tenant, 3, MENTEES)
+    absent = next(a["mentee_id"] for a in ready.schedule["assignments"] if a["round"] == 1)
+    mentor_id = ready.crowd.mentor_ids[0]
+    viewers = [Viewer(None, m, everyone=False) for m in ready.crowd.mentee_ids]
+    viewers += [Viewer(mentor_id, None, everyone=False), Viewer(None, None, everyone=True)]
+
+    async def check() -> None:
+        pass
+
+    feeds = [
+        live.follow(
+            database=app.state.db,
+            pubsub=app.state.pubsub,
+            app_id=tenant.id,
+            event_id=ready.id,
+            viewer=viewer,
+            check=check,
+        )
+        for viewer in viewers
+    ]
+    try:
+        for feed in feeds:
+            first = await asyncio.wait_for(anext(feed), WAIT)
+            assert isinstance(first, LiveUpdate)
+            assert first.cause == "connected"
+        # The feeds wait for the change in tasks that count their statements (a task keeps
+        # the context it was made in); the change itself is made outside the count.
+        with count_statements() as statements:
+            waiting = [asyncio.ensure_future(anext(feed)) for feed in feeds]
+        await post(
+            tenant.client, f"/v1/mentoring-events/{ready.id}/no-shows", {"member_id": absent}
+        )
+        updates = await asyncio.wait_for(asyncio.gather(*waiting), WAIT)
+        assert len(statements) == SHARED_READ, statements
+        schedule = await get(tenant.client, f"/v1/mentoring-events/{ready.id}/schedule")
+        for viewer, update in zip(viewers, updates, strict=True):
+            assert isinstance(update, LiveUpdate)
+            assert (update.cause, update.schedule_version) == ("schedule", 2)
+            expected = next(
+                (
+                    a
+                    for a in schedule["assignments"]
+                    if a["round"] == 1
+                    and not viewer.everyone
+                    and viewer.mentee_id in (None, a["mentee_id"])
+                    and viewer.mentor_id in (None, a["mentor_id"])
+                ),
+                None,
+            )
+            mine = update.my_assignment
+            assert (mine.model_dump(mode="json") if mine else None) == expected, viewer
+            if viewer.mentee_id == absent:
+                assert mine is None
+        assert updates[-2].my_assignment is not None  # the mentor sits at a table
+        assert len(live.shared_reads(app.state.pubsub)) == 1
+    finally:
+        for feed in feeds:
+            await feed.aclose()
+    # Nothing kept once the feeds are gone.
+    assert len(live.shared_reads(app.state.pubsub)) == 0
+
+
+async def test_a_shared_read_outlives_a_feed_that_leaves_and_a_failed_one_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: asyncio.Queue[asyncio.Future[live.Everyone | None]] = asyncio.Queue()
+
+    async def reading(database: Any, app_id: str, event_id: str) -> live.Everyone | None:
+        result: asyncio.Future[live.Everyone | None] = asyncio.get_running_loop().create_future()
+        started.put_nowait(result)
+        return await result
+
+    monkeypatch.setattr(live, "_read_everyone", reading)
+    shared = live.SharedReads()
+    nowhere: Any = None  # the database: the read above needs none
+    with shared.following("app", "event"), shared.following("app", "event"):
+        leaving = asyncio.ensure_future(shared.after(nowhere, "app", "event", "notice-1"))
+        staying = asyncio.ensure_future(shared.after(nowhere, "app", "event", "notice-1"))
+        first = await asyncio.wait_for(started.get(), WAIT)
+        leaving.cancel()  # its client left: the others' read goes on
+        with pytest.raises(asyncio.CancelledError):
+            await leaving
+        assert not first.cancelled()
+        first.set_result(None)
+        assert await staying is None
+        # Heard late, the same notice is served by the same read.
+        assert await shared.after(nowhere, "app", "event", "notice-1") is None
+        assert started.empty()
+        failing = asyncio.ensure_future(shared.after(nowhere, "app", "event", "notice-2"))
+        (await asyncio.wait_for(started.get(), WAIT)).set_exception(
+            RuntimeError("the database is away")
+        )
+        with pytest.raises(RuntimeError):
+            await failing
+        again = asyncio.ensure_future(shared.after(nowhere, "app", "event", "notice-2"))
+        (await asyncio.wait_for(started.get(), WAIT)).set_result(
+            None
+        )  # a failed read is not kept: read anew
+        assert await again is None
+        assert len(shared) == 1
+    assert len(shared) == 0

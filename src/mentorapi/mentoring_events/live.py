@@ -6,9 +6,10 @@ and then sends it, whoever else is listening wherever. A change of the schedule 
 solved again after a no-show or a late arrival) is a committed event row, which reaches the
 feeds of every process the way session changes reach GraphQL subscriptions (on PostgreSQL a
 trigger's NOTIFY read by graphql/fanout.py in each process, on SQLite graphql/feed.py after
-the commit); a feed then reads the member's assignments again. A gap marker (the process lost
-its LISTEN connection for a while) is read as a change too: the feed reads again, loses
-nothing.
+the commit); the feeds of the process then read the event again, once for all of them
+(`SharedReads`: one read of every published assignment, each feed keeping its viewer's). A gap
+marker (the process lost its LISTEN connection for a while) is read as a change too: the feed
+reads again on its own, loses nothing.
 
 One generator serves both faces: `GET /v1/mentoring-events/{id}/live` (Server-Sent Events,
 rest.py) and the GraphQL subscription `eventLive` (gql.py). Before each message it asks
@@ -19,12 +20,14 @@ while it waits.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 from mentorapi.db.engine import Database, write_intent
-from mentorapi.graphql.feed import mentoring_event_topic
+from mentorapi.graphql.feed import ScheduleNotice, mentoring_event_topic
 from mentorapi.graphql.pubsub import PubSub
 from mentorapi.mentoring_events import clock, service
 from mentorapi.mentoring_events.models import EventStatus, Moment, Phase, Timeline
@@ -62,12 +65,18 @@ class Snapshot:
         return self.timeline.moment(at)
 
 
-async def read(database: Database, app_id: str, event_id: str, viewer: Viewer) -> Snapshot | None:
-    """The event now (None: it is gone), in a short read of its own."""
+async def read(
+    database: Database, app_id: str, event_id: str, viewer: Viewer | None
+) -> Snapshot | None:
+    """The event now (None: it is gone), in a short read of its own: the viewer's assignments,
+    or (viewer None) every published assignment, for `SharedReads` to share out."""
     token = write_intent.set(False)  # SQLite: a reader's BEGIN, never queued behind writers
     try:
         async with database.read_sessionmaker() as db_session:
-            state = await service.live_state(db_session, app_id, event_id, viewer)
+            if viewer is None:
+                state = await service.live_state_of_everyone(db_session, app_id, event_id)
+            else:
+                state = await service.live_state(db_session, app_id, event_id, viewer)
             if state is None:
                 return None
             event = state.event
@@ -82,6 +91,119 @@ async def read(database: Database, app_id: str, event_id: str, viewer: Viewer) -
             )
     finally:
         write_intent.reset(token)
+
+
+class Everyone:
+    """A shared read: the event with every published assignment, indexed by person once, so
+    each of hundreds of feeds picks its viewer's in a look-up (not a scan of the schedule)."""
+
+    __slots__ = ("by_mentee", "by_mentor", "snapshot")
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.by_mentor: dict[str, list[AssignmentRead]] = {}
+        self.by_mentee: dict[str, list[AssignmentRead]] = {}
+        for a in snapshot.mine:  # in the read's order: round, table, mentee
+            self.by_mentor.setdefault(a.mentor_id, []).append(a)
+            self.by_mentee.setdefault(a.mentee_id, []).append(a)
+
+    def seen_by(self, viewer: Viewer) -> Snapshot:
+        """As the viewer's own read (`service.live_state`) finds it: the API key alone sees
+        phases only; a member (or `member_id`) their own, as mentor or as mentee."""
+        if viewer.everyone:
+            return replace(self.snapshot, mine=())
+        as_mentor = self.by_mentor.get(viewer.mentor_id, []) if viewer.mentor_id else []
+        as_mentee = self.by_mentee.get(viewer.mentee_id, []) if viewer.mentee_id else []
+        if as_mentor and as_mentee:  # both sides: merged in the read's order
+            both = {(a.round, a.table, a.mentee_id): a for a in (*as_mentor, *as_mentee)}
+            return replace(self.snapshot, mine=tuple(both[k] for k in sorted(both)))
+        return replace(self.snapshot, mine=tuple(as_mentor or as_mentee))
+
+
+async def _read_everyone(database: Database, app_id: str, event_id: str) -> Everyone | None:
+    snapshot = await read(database, app_id, event_id, None)
+    return None if snapshot is None else Everyone(snapshot)
+
+
+KEEP_PER_EVENT = 4  # shared reads kept per followed event: the last few notices' (see below)
+
+
+class _Followed:
+    __slots__ = ("reads", "streams")
+
+    def __init__(self) -> None:
+        self.streams = 0
+        self.reads: OrderedDict[str, asyncio.Future[Everyone | None]] = OrderedDict()
+
+
+class SharedReads:
+    """One read per process per schedule change, whatever the number of feeds listening.
+
+    Every feed of an event in this process hears the same notice (pub/sub hands them the same
+    `ScheduleNotice`, with the id of its event row); the first to ask for the read after it
+    starts it, the others await the same task. A read started after a notice was published
+    shows at least that change (it follows the commit), so it serves every feed that heard that
+    notice, early or late (a feed whose read would otherwise come after the others took theirs
+    and left). Bounded by entries: one per event with a feed open in this process (dropped with
+    its last feed), holding the reads of its last KEEP_PER_EVENT notices; a feed that hears an
+    older notice starts a read again (correct, merely not shared). A failed read is not kept. A
+    gap marker has no shared identity (each subscriber gets its own): such a feed reads alone;
+    so does the first read of a feed (feeds open one by one, not in a burst)."""
+
+    def __init__(self) -> None:
+        self._events: dict[tuple[str, str], _Followed] = {}
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    @contextlib.contextmanager
+    def following(self, app_id: str, event_id: str) -> Iterator[None]:
+        key = (app_id, event_id)
+        followed = self._events.setdefault(key, _Followed())
+        followed.streams += 1
+        try:
+            yield
+        finally:
+            followed.streams -= 1
+            if followed.streams == 0 and self._events.get(key) is followed:
+                del self._events[key]
+                for task in followed.reads.values():
+                    task.cancel()  # nobody is left to await it
+
+    async def after(
+        self, database: Database, app_id: str, event_id: str, notice: str
+    ) -> Everyone | None:
+        """The event (every published assignment) as read after `notice`, shared. Only inside
+        `following(app_id, event_id)`."""
+        followed = self._events[(app_id, event_id)]
+        task = followed.reads.get(notice)
+        if task is None or (task.done() and task.exception() is not None):
+            # None yet, or it failed: its waiters saw that; whoever asks now reads anew.
+            followed.reads.pop(notice, None)
+            task = asyncio.ensure_future(_read_everyone(database, app_id, event_id))
+            task.add_done_callback(_retrieved)
+            followed.reads[notice] = task
+            while len(followed.reads) > KEEP_PER_EVENT:
+                followed.reads.popitem(last=False)  # its waiters still hold the task
+        # Shielded: a feed that leaves (cancelled) must not cancel the others' read.
+        return await asyncio.shield(task)
+
+
+def _retrieved(task: asyncio.Future[Everyone | None]) -> None:
+    """Its waiters see a failure; this keeps asyncio from logging one nobody awaited."""
+    if not task.cancelled():
+        task.exception()
+
+
+_shared: WeakKeyDictionary[PubSub, SharedReads] = WeakKeyDictionary()
+
+
+def shared_reads(pubsub: PubSub) -> SharedReads:
+    """The coordinator of the feeds that listen on this pub/sub (one per app in a process)."""
+    found = _shared.get(pubsub)
+    if found is None:
+        found = _shared[pubsub] = SharedReads()
+    return found
 
 
 def update(snapshot: Snapshot, moment: Moment, cause: str, now: datetime) -> LiveUpdate:
@@ -116,8 +238,13 @@ async def follow(
     (and a KeepAlive after `keepalive_seconds` of quiet, if given); it ends after the `ended`
     message (or `expired`, for an event never published by its start), or when the event is
     gone. `check` raises to end it (the credential lapsed)."""
+    shared = shared_reads(pubsub)
     # Subscribed before the first read: a change committed in between is heard, not lost.
-    async with pubsub.subscribe(mentoring_event_topic(app_id, event_id)) as messages:
+    async with (
+        pubsub.subscribe(mentoring_event_topic(app_id, event_id)) as messages,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        stack.enter_context(shared.following(app_id, event_id))
         snapshot = await read(database, app_id, event_id, viewer)
         if snapshot is None:
             return
@@ -149,12 +276,22 @@ async def follow(
                     with contextlib.suppress(asyncio.CancelledError):
                         await woken
                 if heard in done:
-                    heard.result()  # a schedule notice, or a gap marker: read again either way
+                    # A schedule notice (one read per process, shared), or a gap marker (a
+                    # read of its own): read again either way.
+                    notice = heard.result()
                     heard = asyncio.ensure_future(anext(messages))
-                    found = await read(database, app_id, event_id, viewer)
+                    if isinstance(notice, ScheduleNotice):
+                        everyone = await shared.after(database, app_id, event_id, notice.id)
+                        found = None if everyone is None else everyone.seen_by(viewer)
+                    else:
+                        found = await read(database, app_id, event_id, viewer)
                     if found is None:
                         return
-                    snapshot, cause = found, Cause.schedule
+                    # A shared read may predate this feed's first read (the notice was heard
+                    # late): never step back to an older schedule.
+                    if found.schedule_version >= snapshot.schedule_version:
+                        snapshot = found
+                    cause = Cause.schedule
                 elif woken in done:
                     cause = Cause.phase
                 else:

@@ -778,6 +778,22 @@ async def live_state(
     return LiveState(event, published, rows)
 
 
+async def live_state_of_everyone(
+    db_session: AsyncSession, app_id: str, event_id: str
+) -> LiveState | None:
+    """As `live_state`, with every published assignment of the event: one read that all of a
+    process's feeds of the event share after a change (live.py), each then keeping what its
+    viewer sees."""
+    event = await repository.get(db_session, app_id, event_id)
+    if event is None:
+        return None
+    published = event.schedule_status == ScheduleStatus.published
+    rows: list[Assignment] = []
+    if published:
+        rows = await repository.assignments(db_session, app_id, event_id, Stage.published.value)
+    return LiveState(event, published, rows)
+
+
 # --- follow-ups ---------------------------------------------------------------------------------
 
 
