@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Integer,
@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
@@ -120,6 +121,44 @@ async def mentee_timezone(db_session: AsyncSession, app_id: str, mentee_id: str)
 # --- what to plan again -------------------------------------------------------------------------
 
 
+_Planned = TypeVar("_Planned", Session, GroupSession)
+
+
+async def _to_replan(
+    db_session: AsyncSession,
+    model: type[_Planned],
+    active: str,
+    pending: SelectOfScalar[Any],
+    *,
+    app_id: str,
+    ending_after: datetime,
+    mentor_id: str | None,
+    after_id: str,
+    limit: int,
+) -> list[_Planned]:
+    """The rows of `model` whose reminders a new policy changes, in id order from `after_id`:
+    those `active` that end after `ending_after`, and any with rows still to send (`pending`).
+    Locked in id order, before their rows, as every change of one locks it first, so that a
+    transition racing the new plan waits for it rather than deadlocking with it."""
+    query = sm_select(model).where(
+        col(model.app_id) == app_id,
+        col(model.id) > after_id,
+        or_(
+            (col(model.status) == active) & (col(model.ends_at) > ending_after),
+            col(model.id).in_(pending),
+        ),
+    )
+    if mentor_id is not None:
+        query = query.where(col(model.mentor_id) == mentor_id)
+    query = (
+        query.order_by(col(model.id))
+        .limit(limit)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return list((await db_session.exec(query)).all())
+
+
 async def sessions_to_replan(
     db_session: AsyncSession,
     app_id: str,
@@ -129,32 +168,22 @@ async def sessions_to_replan(
     after_id: str = "",
     limit: int = 500,
 ) -> list[Session]:
-    """Sessions whose rows a new policy changes, in id order from `after_id`: booked sessions
-    that end after `ending_after`, and any session with rows still to send. Locked (in id
-    order, before their rows, as every change of a session locks it first), so that a
-    transition racing the new plan waits for it rather than deadlocking with it."""
+    """Booked sessions ending after `ending_after`, and any session with rows still to send."""
     pending = sm_select(ScheduledNotification.session_id).where(
         col(ScheduledNotification.app_id) == app_id,
         col(ScheduledNotification.kind).in_(_SESSION_KIND_VALUES),
     )
-    query = sm_select(Session).where(
-        col(Session.app_id) == app_id,
-        col(Session.id) > after_id,
-        or_(
-            (col(Session.status) == SessionStatus.booked.value)
-            & (col(Session.ends_at) > ending_after),
-            col(Session.id).in_(pending),
-        ),
+    return await _to_replan(
+        db_session,
+        Session,
+        SessionStatus.booked.value,
+        pending,
+        app_id=app_id,
+        ending_after=ending_after,
+        mentor_id=mentor_id,
+        after_id=after_id,
+        limit=limit,
     )
-    if mentor_id is not None:
-        query = query.where(col(Session.mentor_id) == mentor_id)
-    query = (
-        query.order_by(col(Session.id))
-        .limit(limit)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    return list((await db_session.exec(query)).all())
 
 
 async def groups_to_replan(
@@ -166,31 +195,22 @@ async def groups_to_replan(
     after_id: str = "",
     limit: int = 500,
 ) -> list[GroupSession]:
-    """Group sessions whose rows a new policy changes, in id order from `after_id`: scheduled
-    ones that end after `ending_after`, and any with rows still to send. Locked in id order
-    (every change of a group session or its seats locks it first, as for sessions above)."""
+    """Scheduled group sessions ending after `ending_after`, and any with rows still to send."""
     pending = sm_select(ScheduledNotification.group_session_id).where(
         col(ScheduledNotification.app_id) == app_id,
         col(ScheduledNotification.group_session_id).is_not(None),
     )
-    query = sm_select(GroupSession).where(
-        col(GroupSession.app_id) == app_id,
-        col(GroupSession.id) > after_id,
-        or_(
-            (col(GroupSession.status) == GroupSessionStatus.scheduled.value)
-            & (col(GroupSession.ends_at) > ending_after),
-            col(GroupSession.id).in_(pending),
-        ),
+    return await _to_replan(
+        db_session,
+        GroupSession,
+        GroupSessionStatus.scheduled.value,
+        pending,
+        app_id=app_id,
+        ending_after=ending_after,
+        mentor_id=mentor_id,
+        after_id=after_id,
+        limit=limit,
     )
-    if mentor_id is not None:
-        query = query.where(col(GroupSession.mentor_id) == mentor_id)
-    query = (
-        query.order_by(col(GroupSession.id))
-        .limit(limit)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    return list((await db_session.exec(query)).all())
 
 
 async def open_items_of_mentee(
