@@ -163,11 +163,30 @@ async def test_the_worker_sends_each_at_its_time_once(
     assert (ended.data["id"], ended.data["due_at"]) == (gid, group["ends_at"])
     assert await queued(db, tenant.id) == []
 
-    # Completing asks for no feedback (feedback is given on one-to-one sessions only).
-    await _post(tenant, f"/v1/group-sessions/{gid}/complete")
+    # Completing asks both sides of each taken seat for feedback, the app's delay (10 minutes)
+    # after the end; the seat given back is asked nothing.
+    completed = await _post(tenant, f"/v1/group-sessions/{gid}/complete")
     clock.set("2027-01-11T10:00:00Z")
     await scheduler.run_due()
-    assert len(await sent(db, tenant.id, *GROUP_TYPES)) == 6
+    asked = (await sent(db, tenant.id, *GROUP_TYPES))[6:]
+    assert sorted((e.type, e.object_id, e.data["party"]) for e in asked) == [
+        ("feedback.requested", seat_a["id"], "mentee"),
+        ("feedback.requested", seat_a["id"], "mentor"),
+    ]
+    due = "2027-01-11T08:40:00Z"
+    for event in asked:
+        party = event.data["party"]
+        assert event.id == keys.event_id(
+            tenant.id, keys.feedback_requested(seat_a["id"], party), at(due)
+        )
+        assert event.data == {
+            **seat_a,
+            "group_session": completed,
+            "party": party,
+            "due_at": due,
+            "lateness_seconds": 4800.0,
+        }
+    assert await queued(db, tenant.id) == []
 
 
 async def test_a_row_that_no_longer_holds_is_dropped(
