@@ -85,6 +85,7 @@ class GroupFeedbackCreate(FeedbackCreate):
             "examples": [
                 {
                     "author": "mentee",
+                    "mentee_id": ex.MENTEE_ID,
                     "rating": 5,
                     "impact": "Ranked each region's reps with ROW_NUMBER, no helper column.",
                     "visibility": "public",
