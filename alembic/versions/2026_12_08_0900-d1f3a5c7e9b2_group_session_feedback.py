@@ -9,8 +9,8 @@ session and the seat a group session's feedback is on, both (app_id, id) keys th
 A CHECK keeps exactly one subject (a session, or a seat with its group session), and
 (app_id, seat_id, author) is unique as (app_id, session_id, author) is (NULLs are distinct).
 Batch mode: SQLite rebuilds the table for the nullable change and the constraints.
-Downgrading deletes the group sessions' feedback first (its impact updates go by their
-cascade), since `session_id` is NOT NULL again; the mentors' rating counters keep what that
+Downgrading deletes the group sessions' feedback and its impact updates first, since
+`session_id` is NOT NULL again; the mentors' rating counters keep what that
 feedback added to them.
 """
 
@@ -43,6 +43,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Their impact updates first: SQLite's migrations run without foreign keys (no cascade).
+    op.execute(
+        "DELETE FROM impact_updates WHERE feedback_id IN "
+        "(SELECT id FROM feedback WHERE session_id IS NULL)"
+    )
     op.execute("DELETE FROM feedback WHERE session_id IS NULL")
     with op.batch_alter_table('feedback', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_feedback_app_id_seats'), type_='foreignkey')

@@ -28,6 +28,7 @@ from tests.group_sessions.conftest import (
 )
 from tests.group_sessions.test_bad_input import UNKNOWN
 from tests.test_directory import assert_problem
+from tests.test_feedback import completed_session
 
 AFTER = "2027-01-11T08:31:00Z"  # MONDAY_9's 30 minutes are over
 RATED = {
@@ -150,15 +151,14 @@ async def test_feedback_on_seats_of_a_completed_group_session(
 async def test_a_seat_given_back_gets_no_feedback(
     tenant: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    group, _, gone = await _completed(tenant, monkeypatch, seated=1)
+    group, (seat,), gone = await _completed(tenant, monkeypatch, seated=1)
     path = f"/v1/group-sessions/{group['id']}/feedback"
-    assert_problem(
-        await tenant.client.post(path, json={**RATED, "mentee_id": gone["mentee_id"]}), 404
-    )
-    assert_problem(
-        await tenant.client.post(path, json={**NOTE, "mentee_id": gone["mentee_id"]}), 404
-    )
-    assert await _rows(db, tenant.id) == 0
+    for body in (RATED, NOTE):
+        refused = await tenant.client.post(path, json={**body, "mentee_id": gone["mentee_id"]})
+        assert "no taken seat" in assert_problem(refused, 404)["detail"]
+    taken = await tenant.client.post(path, json={**RATED, "mentee_id": seat["mentee_id"]})
+    assert taken.status_code == 201, taken.text
+    assert await _rows(db, tenant.id) == 1
 
 
 @pytest.mark.parametrize(
@@ -248,6 +248,16 @@ async def test_another_apps_ids_are_unknown(
     )
     assert await _rows(db, tenant.id) == 0
     assert await _rows(db, other_tenant.id) == 0
+    ours = await c.post(
+        f"/v1/group-sessions/{group['id']}/feedback", json={**RATED, "mentee_id": seat["mentee_id"]}
+    )
+    assert ours.status_code == 201, ours.text
+    assert (await c.get(f"/v1/group-sessions/{group['id']}/feedback")).json()["data"] == [
+        ours.json()
+    ]
+    assert (await other_tenant.client.get(f"/v1/group-sessions/{theirs['id']}/feedback")).json()[
+        "data"
+    ] == []
 
 
 async def test_member_tokens_give_their_own_side_only(
@@ -316,30 +326,40 @@ async def test_the_database_refuses_a_second_per_seat_and_author(
     assert mentor["ratings_count"] == 1
 
 
-async def test_the_check_keeps_one_subject(tenant: Tenant, db: Database) -> None:
-    """A feedback row is on a session or on a seat (with its group session): never both,
-    never neither, never a seat without its group session."""
-    mentor = await group_world(tenant.client)
-    (mentee,) = await mentees(tenant.client, 1)
-    for subject in (
-        {},
-        {"group_session_id": UNKNOWN["grp"]},
-        {"session_id": "ses_x", "seat_id": "sea_x", "group_session_id": "grp_x"},
-        {"seat_id": "sea_x"},
-    ):
-        async with db.sessionmaker() as s:
+async def test_the_check_keeps_one_subject(
+    tenant: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feedback row is on a session or on a seat with its group session: never both, never
+    neither, never a seat without its group session (or the other way round)."""
+    group, (seat, _), _ = await _completed(tenant, monkeypatch)
+    sid = await completed_session(tenant)
+    on_seat = {"group_session_id": group["id"], "seat_id": seat["id"]}
+
+    async def add(**subject: Any) -> None:
+        async with db.sessionmaker() as s, s.begin():
             s.add(
                 Feedback(
                     app_id=tenant.id,
-                    mentor_id=mentor["mentor_id"],
-                    mentee_id=mentee,
-                    author="mentee",
+                    mentor_id=group["mentor_id"],
+                    mentee_id=seat["mentee_id"],
+                    author="mentor",
                     **subject,
                 )
             )
-            with pytest.raises(IntegrityError):
-                await s.flush()
-            await s.rollback()
+
+    for subject in (
+        {},
+        {"group_session_id": group["id"]},
+        {"seat_id": seat["id"]},
+        {"session_id": sid, **on_seat},
+        {"session_id": sid, "seat_id": seat["id"]},
+    ):
+        with pytest.raises(IntegrityError):
+            await add(**subject)
+    await add(**on_seat)
+    with pytest.raises(IntegrityError):  # (app, seat, author) is unique
+        await add(**on_seat)
+    assert await _rows(db, tenant.id) == 1
 
 
 @pytest.mark.postgres_only

@@ -378,3 +378,4 @@ async def test_a_cancelled_group_session_asks_no_feedback(
         json={"author": "mentee", "rating": 4, "mentee_id": ana},
     )
     assert refused.status_code == 404  # the seat went with the group session
+    assert "no taken seat" in refused.json()["detail"]
