@@ -420,3 +420,55 @@ async def test_a_misspelled_ask_finds_the_skill(tenant: Tenant, clock: Clock) ->
     found = await recommend(client, mentee_id=mentee["id"], ask="pivto tabels")
     assert ids(found) == [right["id"]]
     assert found["data"][0]["components"]["text"] == 1.0
+
+
+async def test_feedback_on_a_group_session_of_the_skill_counts(
+    tenant: Tenant, clock: Clock
+) -> None:
+    """A mentee's rating on a seat counts for the group session's skill, as a session's does
+    for its own (the mentor's counters and the per-skill records follow one rule)."""
+    client = tenant.client
+    pivots = await _pivots(client)
+    rated = await mentor(client, pivots["id"])
+    other = await mentor(client, pivots["id"])
+    someone = await create_mentee(client)
+    created = await client.post(
+        "/v1/group-sessions",
+        json={
+            "mentor_id": rated["id"],
+            "skill_id": pivots["id"],
+            "topic": "Pivot tables: office hours",
+            "format": "video",
+            "duration_minutes": 30,
+            "seats": 4,
+            "starts_at": "2027-01-05T09:00:00Z",
+        },
+    )
+    assert created.status_code == 201, created.text
+    gid = created.json()["id"]
+    seat = await client.post(
+        f"/v1/group-sessions/{gid}/seats",
+        json={"mentee_id": someone["id"], "ask": "Group by month in a pivot table"},
+    )
+    assert seat.status_code == 201, seat.text
+    clock.set(created.json()["ends_at"])
+    assert (await client.post(f"/v1/group-sessions/{gid}/complete")).status_code == 200
+    given = await client.post(
+        f"/v1/group-sessions/{gid}/feedback",
+        json={"author": "mentee", "mentee_id": someone["id"], "rating": 5, "impact": "Done"},
+    )
+    assert given.status_code == 201, given.text
+    clock.set("2027-01-11T08:00:00Z")
+    mentee = await create_mentee(client)
+    found = by_id(
+        await recommend(
+            client,
+            mentee_id=mentee["id"],
+            ask=ASK,
+            skills=[{"skill_id": pivots["id"], "min_level": 1}],
+        )
+    )
+    a, b = found[rated["id"]], found[other["id"]]
+    assert a["components"]["feedback"] > b["components"]["feedback"]
+    assert "5.00 from 1 rated sessions on this skill" in a["reasons"]
+    assert "1 impact stories on this skill" in a["reasons"]

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from mentorapi.db.engine import Database
+from mentorapi.feedback.models import Feedback
 from mentorapi.reminders import keys
 from mentorapi.reminders.models import ScheduledNotification
 from mentorapi.reminders.worker import Scheduler
@@ -163,11 +164,30 @@ async def test_the_worker_sends_each_at_its_time_once(
     assert (ended.data["id"], ended.data["due_at"]) == (gid, group["ends_at"])
     assert await queued(db, tenant.id) == []
 
-    # Completing asks for no feedback (feedback is given on one-to-one sessions only).
-    await _post(tenant, f"/v1/group-sessions/{gid}/complete")
+    # Completing asks both sides of each taken seat for feedback, the app's delay (10 minutes)
+    # after the end; the seat given back is asked nothing.
+    completed = await _post(tenant, f"/v1/group-sessions/{gid}/complete")
     clock.set("2027-01-11T10:00:00Z")
     await scheduler.run_due()
-    assert len(await sent(db, tenant.id, *GROUP_TYPES)) == 6
+    asked = (await sent(db, tenant.id, *GROUP_TYPES))[6:]
+    assert sorted((e.type, e.object_id, e.data["party"]) for e in asked) == [
+        ("feedback.requested", seat_a["id"], "mentee"),
+        ("feedback.requested", seat_a["id"], "mentor"),
+    ]
+    due = "2027-01-11T08:40:00Z"
+    for event in asked:
+        party = event.data["party"]
+        assert event.id == keys.event_id(
+            tenant.id, keys.feedback_requested(seat_a["id"], party), at(due)
+        )
+        assert event.data == {
+            **seat_a,
+            "group_session": completed,
+            "party": party,
+            "due_at": due,
+            "lateness_seconds": 4800.0,
+        }
+    assert await queued(db, tenant.id) == []
 
 
 async def test_a_row_that_no_longer_holds_is_dropped(
@@ -248,3 +268,114 @@ async def test_graphql_changes_plan_the_same_rows(
     assert await _plan(db, tenant) == _rows(gid, [], MONDAY_9, ends, 1440, 60)
     await gql_data(c, "mutation($g: ID!) { cancelGroupSession(id: $g) { status } }", {"g": gid})
     assert await _plan(db, tenant) == []
+
+
+async def test_feedback_requests_follow_the_seats_and_the_feedback(
+    tenant: Tenant, db: Database, clock: Clock, scheduler: Scheduler
+) -> None:
+    """Completing plans a request per taken seat and party, the app's delay after the end (at
+    completion, if that is later); feedback given takes that party's away; a new delay moves
+    the rest; the worker drops one whose feedback arrived after it was claimed."""
+    group, (ana, ben, cleo) = await _group(tenant)
+    gid = group["id"]
+    seat_a = await take_seat(tenant.client, gid, ana)
+    seat_b = await take_seat(tenant.client, gid, ben)
+    seat_c = await take_seat(tenant.client, gid, cleo)
+    await _post(tenant, f"/v1/group-sessions/{gid}/seats/{seat_c['id']}/cancel", {"by": "mentee"})
+
+    def requests(rows: list[ScheduledNotification]) -> list[tuple[str | None, str | None, str]]:
+        return sorted(
+            (r.seat_id, r.party, r.due_at.isoformat())
+            for r in rows
+            if r.kind == "feedback_requested"
+        )
+
+    clock.set("2027-01-11T08:35:00Z")  # 5 minutes after the end: before the delay is over
+    await _post(tenant, f"/v1/group-sessions/{gid}/complete")
+    due = at("2027-01-11T08:40:00Z").isoformat()
+    assert requests(await queued(db, tenant.id)) == sorted(
+        (s["id"], party, due) for s in (seat_a, seat_b) for party in ("mentee", "mentor")
+    )
+    for row in await queued(db, tenant.id):
+        if row.kind == "feedback_requested":
+            assert (row.group_session_id, row.session_id) == (gid, None)
+            assert row.key == keys.feedback_requested(row.seat_id or "", row.party or "")
+
+    # Ana's feedback: her request goes; the mentor's on her seat stays.
+    given = await tenant.client.post(
+        f"/v1/group-sessions/{gid}/feedback",
+        json={"author": "mentee", "rating": 4, "mentee_id": ana},
+    )
+    assert given.status_code == 201, given.text
+    left = requests(await queued(db, tenant.id))
+    assert (seat_a["id"], "mentee", due) not in left
+    assert len(left) == 3
+
+    # A new delay moves the requests still queued (the group session has rows to send).
+    response = await tenant.client.put(
+        "/v1/app/reminders",
+        json={"offsets_minutes": [1440, 60], "feedback_request_delay_minutes": 30},
+    )
+    assert response.status_code == 200, response.text
+    later = at("2027-01-11T09:00:00Z").isoformat()
+    assert {d for _, _, d in requests(await queued(db, tenant.id))} == {later}
+
+    # Ben's feedback arrives after a worker would have claimed his request: dropped anyway.
+    async with db.sessionmaker() as s, s.begin():
+        s.add(
+            Feedback(
+                app_id=tenant.id,
+                group_session_id=gid,
+                seat_id=seat_b["id"],
+                mentor_id=group["mentor_id"],
+                mentee_id=ben,
+                author="mentee",
+                rating=5,
+            )
+        )
+    clock.set("2027-01-11T09:00:00Z")
+    await scheduler.run_due()
+    asked = await sent(db, tenant.id, "feedback.requested")
+    assert sorted((e.object_id, e.data["party"]) for e in asked) == [
+        (seat_a["id"], "mentor"),
+        (seat_b["id"], "mentor"),
+    ]
+    assert requests(await queued(db, tenant.id)) == []
+    # Planning again (another policy) sends nothing twice.
+    response = await tenant.client.put("/v1/app/reminders", json={"offsets_minutes": [60]})
+    assert response.status_code == 200, response.text
+    await scheduler.run_due()
+    assert len(await sent(db, tenant.id, "feedback.requested")) == 2
+
+
+async def test_a_group_session_completed_late_asks_at_completion(
+    tenant: Tenant, db: Database, clock: Clock, scheduler: Scheduler
+) -> None:
+    group, (ana, _, _) = await _group(tenant)
+    seat = await take_seat(tenant.client, group["id"], ana)
+    clock.set("2027-01-12T10:00:00Z")  # a day after the end
+    await _post(tenant, f"/v1/group-sessions/{group['id']}/complete")
+    rows = [r for r in await queued(db, tenant.id) if r.kind == "feedback_requested"]
+    assert sorted((r.seat_id, r.party, r.due_at) for r in rows) == [
+        (seat["id"], "mentee", at("2027-01-12T10:00:00Z")),
+        (seat["id"], "mentor", at("2027-01-12T10:00:00Z")),
+    ]
+    await scheduler.run_due()
+    asked = await sent(db, tenant.id, "feedback.requested")
+    assert {(e.object_id, e.data["lateness_seconds"]) for e in asked} == {(seat["id"], 0.0)}
+    assert len(asked) == 2
+
+
+async def test_a_cancelled_group_session_asks_no_feedback(
+    tenant: Tenant, db: Database, clock: Clock
+) -> None:
+    group, (ana, _, _) = await _group(tenant)
+    await take_seat(tenant.client, group["id"], ana)
+    await _post(tenant, f"/v1/group-sessions/{group['id']}/cancel", {})
+    assert await queued(db, tenant.id) == []
+    refused = await tenant.client.post(
+        f"/v1/group-sessions/{group['id']}/feedback",
+        json={"author": "mentee", "rating": 4, "mentee_id": ana},
+    )
+    assert refused.status_code == 404  # the seat went with the group session
+    assert "no taken seat" in refused.json()["detail"]

@@ -9,7 +9,12 @@ import strawberry
 
 from mentorapi.feedback import service
 from mentorapi.feedback.models import Author, Feedback, Visibility, editable_until
-from mentorapi.feedback.schemas import FeedbackCreate, FeedbackUpdate, ImpactUpdateCreate
+from mentorapi.feedback.schemas import (
+    FeedbackCreate,
+    FeedbackUpdate,
+    GroupFeedbackCreate,
+    ImpactUpdateCreate,
+)
 from mentorapi.feedback.service import FeedbackView
 from mentorapi.graphql.context import Info
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
@@ -29,6 +34,10 @@ class VisibilityEnum(Enum):
     PUBLIC = Visibility.public.value
 
 
+def _id(value: str | None) -> strawberry.ID | None:
+    return None if value is None else strawberry.ID(value)
+
+
 @strawberry.type
 class ImpactUpdate:
     id: strawberry.ID
@@ -37,10 +46,19 @@ class ImpactUpdate:
     created_at: datetime
 
 
-@strawberry.type(name="Feedback", description="What a session changed, in one side's words.")
+@strawberry.type(
+    name="Feedback",
+    description="What a session (or a seat of a group session) changed, in one side's words.",
+)
 class FeedbackType:
     id: strawberry.ID
-    session_id: strawberry.ID
+    session_id: strawberry.ID | None = strawberry.field(
+        description="Null for feedback on a group session's seat."
+    )
+    group_session_id: strawberry.ID | None = strawberry.field(
+        description="Null for feedback on a one-to-one session."
+    )
+    seat_id: strawberry.ID | None
     mentor_id: strawberry.ID
     mentee_id: strawberry.ID
     author: AuthorEnum
@@ -72,7 +90,9 @@ class FeedbackType:
     def from_model(cls, feedback: Feedback) -> "FeedbackType":
         return cls(
             id=strawberry.ID(feedback.id),
-            session_id=strawberry.ID(feedback.session_id),
+            session_id=_id(feedback.session_id),
+            group_session_id=_id(feedback.group_session_id),
+            seat_id=_id(feedback.seat_id),
             mentor_id=strawberry.ID(feedback.mentor_id),
             mentee_id=strawberry.ID(feedback.mentee_id),
             author=AuthorEnum(feedback.author),
@@ -97,6 +117,21 @@ def _node(info: Info, view: FeedbackView) -> FeedbackType:
 @strawberry.input(description="As POST /v1/sessions/{id}/feedback.")
 class SubmitFeedbackInput:
     author: AuthorEnum
+    rating: int | None = strawberry.UNSET
+    impact: str | None = strawberry.UNSET
+    takeaways: list[str] | None = strawberry.UNSET
+    thanks: str | None = strawberry.UNSET
+    note: str | None = strawberry.UNSET
+    visibility: VisibilityEnum | None = strawberry.UNSET
+
+
+@strawberry.input(description="As POST /v1/group-sessions/{id}/feedback.")
+class SubmitGroupSessionFeedbackInput:
+    author: AuthorEnum
+    mentee_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Whose seat: required from the mentor and with the API key.",
+    )
     rating: int | None = strawberry.UNSET
     impact: str | None = strawberry.UNSET
     takeaways: list[str] | None = strawberry.UNSET
@@ -189,6 +224,23 @@ class Mutation:
         async with info.context.session() as db_session:
             view = await service.submit(
                 db_session=db_session, app_id=app_id, actor=actor, session_id=checked, data=data
+            )
+        return _node(info, view)
+
+    @strawberry.mutation(
+        description="Feedback on a taken seat of a completed group session (one per seat and "
+        "author)."
+    )
+    async def submit_group_session_feedback(
+        self, info: Info, group_session_id: strawberry.ID, input: SubmitGroupSessionFeedbackInput
+    ) -> FeedbackType:
+        checked = typed_id(group_session_id, "grp", argument="groupSessionId")
+        data = validate(GroupFeedbackCreate, _no_nulls(as_dict(input)))
+        app_id = await info.context.app_id()
+        actor = await info.context.caller()
+        async with info.context.session() as db_session:
+            view = await service.submit_for_group(
+                db_session=db_session, app_id=app_id, actor=actor, group_id=checked, data=data
             )
         return _node(info, view)
 

@@ -1,6 +1,6 @@
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Column, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, String, UniqueConstraint
 from sqlmodel import Field
 
 from mentorapi.db.base import TenantOwned, same_app
@@ -22,23 +22,37 @@ class Visibility(NamedStrEnum):
     public = "public"  # also on the mentor's public profile
 
 
-def _ref() -> Column[str]:
-    # The id of another row of the same app (its foreign key is same_app(...) on the table).
-    return Column(String(30), nullable=False, index=True)
+def _ref(*, nullable: bool = False, index: bool = True) -> Column[str]:
+    # The id of another row of the same app (its foreign key is same_app(...) on the table);
+    # no index of its own where a composite index starts with (app_id, it).
+    return Column(String(30), nullable=nullable, index=index)
 
 
 class Feedback(TenantOwned, table=True):
     __tablename__ = "feedback"
-    # One per author per session; the database refuses a second even from racing requests.
+    # Feedback closes a one-to-one session (`session_id`) or one seat of a group session
+    # (`group_session_id` and `seat_id`: the mentee of that seat and the group's mentor), never
+    # both. One per author per session or seat; the database refuses a second even from racing
+    # requests (NULLs are distinct, so each constraint binds only its own kind of row).
     __table_args__ = (
         UniqueConstraint("app_id", "session_id", "author"),
+        UniqueConstraint("app_id", "seat_id", "author"),
+        CheckConstraint(
+            "(session_id IS NULL) <> (seat_id IS NULL) "
+            "AND (seat_id IS NULL) = (group_session_id IS NULL)",
+            name="one_subject",
+        ),
         same_app("session_id", "sessions"),
+        same_app("group_session_id", "group_sessions"),
+        same_app("seat_id", "seats"),
         same_app("mentor_id", "mentors"),
         same_app("mentee_id", "mentees"),
     )
 
     id: str = Field(default_factory=lambda: new_id("fbk"), primary_key=True, max_length=30)
-    session_id: str = Field(sa_column=_ref())
+    session_id: str | None = Field(default=None, sa_column=_ref(nullable=True))
+    group_session_id: str | None = Field(default=None, sa_column=_ref(nullable=True))
+    seat_id: str | None = Field(default=None, sa_column=_ref(nullable=True, index=False))
     mentor_id: str = Field(sa_column=_ref())
     mentee_id: str = Field(sa_column=_ref())
     author: str = Field(max_length=8)

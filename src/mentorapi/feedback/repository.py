@@ -37,6 +37,21 @@ async def by_author(
     return (await db_session.exec(query)).first()
 
 
+async def for_group_session(db_session: AsyncSession, app_id: str, group_id: str) -> list[Feedback]:
+    return (await for_group_sessions(db_session, app_id, [group_id])).get(group_id, [])
+
+
+async def by_seat_author(
+    db_session: AsyncSession, app_id: str, seat_id: str, author: Author
+) -> Feedback | None:
+    query = select(Feedback).where(
+        col(Feedback.app_id) == app_id,
+        col(Feedback.seat_id) == seat_id,
+        col(Feedback.author) == author.value,
+    )
+    return (await db_session.exec(query)).first()
+
+
 async def public_for_mentor(
     db_session: AsyncSession, app_id: str, mentor_id: str, page: PageRequest
 ) -> tuple[list[Feedback], str | None]:
@@ -111,7 +126,28 @@ async def for_sessions(
         .order_by(col(Feedback.id))
     )
     for row in (await db_session.exec(query)).all():
-        result[row.session_id].append(row)
+        result[row.session_id or ""].append(row)
+    return result
+
+
+async def for_group_sessions(
+    db_session: AsyncSession, app_id: str, group_ids: Sequence[str]
+) -> dict[str, list[Feedback]]:
+    """The feedback on the seats of several group sessions in one query (for DataLoaders),
+    by seat and then author."""
+    result: dict[str, list[Feedback]] = defaultdict(list)
+    if not group_ids:
+        return result
+    query = (
+        select(Feedback)
+        .where(
+            col(Feedback.app_id) == app_id,
+            col(Feedback.group_session_id).in_(list(group_ids)),
+        )
+        .order_by(col(Feedback.seat_id), col(Feedback.author), col(Feedback.id))
+    )
+    for row in (await db_session.exec(query)).all():
+        result[row.group_session_id or ""].append(row)
     return result
 
 

@@ -9,10 +9,11 @@ from mentorapi.feedback.schemas import (
     FeedbackCreate,
     FeedbackRead,
     FeedbackUpdate,
+    GroupFeedbackCreate,
     ImpactUpdateCreate,
 )
 from mentorapi.feedback.service import FeedbackView
-from mentorapi.kit.ids import FeedbackId, MentorId, SessionId
+from mentorapi.kit.ids import FeedbackId, GroupSessionId, MentorId, SessionId
 from mentorapi.kit.pagination import Page, PageRequest, page_request
 from mentorapi.kit.problems import problems
 from mentorapi.kit.versioning import parse_if_match, set_etag
@@ -56,6 +57,51 @@ async def session_feedback(
 ) -> Page[FeedbackRead]:
     views = await service.for_session(
         db_session=db_session, app_id=caller.app_id, actor=caller, session_id=session_id
+    )
+    return Page(data=[_read(v) for v in views], next_cursor=None)
+
+
+@router.post(
+    "/group-sessions/{group_session_id}/feedback",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="submitGroupSessionFeedback",
+    summary="Give feedback on a seat of a completed group session (one per seat and author)",
+    description="The body of session feedback, plus `mentee_id`: whose seat (required from "
+    "the mentor and with the API key; a mentee's member token may leave it out). 404 when "
+    "that mentee holds no taken seat in the group session; 409 before the group session is "
+    "completed (`group_session_status`) or when that author already gave feedback on the seat.",
+    responses=problems(404, 409, 422, etag=201),
+)
+async def submit_group_session_feedback(
+    caller: CurrentCaller,
+    db_session: DbSession,
+    group_session_id: GroupSessionId,
+    body: GroupFeedbackCreate,
+    response: Response,
+) -> FeedbackRead:
+    view = await service.submit_for_group(
+        db_session=db_session,
+        app_id=caller.app_id,
+        actor=caller,
+        group_id=group_session_id,
+        data=body,
+    )
+    return _read(view, response)
+
+
+@router.get(
+    "/group-sessions/{group_session_id}/feedback",
+    operation_id="listGroupSessionFeedback",
+    summary="The feedback on a group session's seats, from both sides",
+    description="All of it for the API key and the group session's mentor; for a mentee, "
+    "their own seat's and the mentees' public feedback.",
+    responses=problems(404, 422),
+)
+async def group_session_feedback(
+    caller: CurrentCaller, db_session: DbSession, group_session_id: GroupSessionId
+) -> Page[FeedbackRead]:
+    views = await service.for_group_session(
+        db_session=db_session, app_id=caller.app_id, actor=caller, group_id=group_session_id
     )
     return Page(data=[_read(v) for v in views], next_cursor=None)
 

@@ -9,9 +9,12 @@ from mentorapi.kit import examples as ex
 from mentorapi.kit.bodies import RequestBody, ResponseBody
 from mentorapi.kit.ids import (
     FeedbackIdOut,
+    GroupSessionIdOut,
     ImpactUpdateIdOut,
+    MenteeId,
     MenteeIdOut,
     MentorIdOut,
+    SeatIdOut,
     SessionIdOut,
 )
 
@@ -76,6 +79,33 @@ class FeedbackCreate(RequestBody):
         return self
 
 
+class GroupFeedbackCreate(FeedbackCreate):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "author": "mentee",
+                    "mentee_id": ex.MENTEE_ID,
+                    "rating": 5,
+                    "impact": "Ranked each region's reps with ROW_NUMBER, no helper column.",
+                    "visibility": "public",
+                },
+                {
+                    "author": "mentor",
+                    "mentee_id": ex.MENTEE_ID,
+                    "note": "Next: try PARTITION BY with a running total.",
+                },
+            ]
+        }
+    )
+
+    mentee_id: MenteeId | None = Field(
+        default=None,
+        description="Whose seat the feedback is on. Required from the mentor and with the API "
+        "key; a mentee's member token may leave it out (their own seat).",
+    )
+
+
 class FeedbackUpdate(RequestBody):
     model_config = ConfigDict(json_schema_extra={"examples": [{"visibility": "public"}]})
 
@@ -129,6 +159,8 @@ class FeedbackRead(ResponseBody):
                 {
                     "id": ex.FEEDBACK_ID,
                     "session_id": ex.SESSION_ID,
+                    "group_session_id": None,
+                    "seat_id": None,
                     "mentor_id": ex.MENTOR_ID,
                     "mentee_id": ex.MENTEE_ID,
                     "author": "mentee",
@@ -149,7 +181,15 @@ class FeedbackRead(ResponseBody):
     )
 
     id: FeedbackIdOut
-    session_id: SessionIdOut
+    session_id: SessionIdOut | None = Field(
+        description="The one-to-one session the feedback is on (null: a group session's seat)."
+    )
+    group_session_id: GroupSessionIdOut | None = Field(
+        description="The group session the feedback is on (null: a one-to-one session)."
+    )
+    seat_id: SeatIdOut | None = Field(
+        description="The seat of the group session (its mentee is `mentee_id`)."
+    )
     mentor_id: MentorIdOut
     mentee_id: MenteeIdOut
     author: Author
@@ -170,6 +210,8 @@ class FeedbackRead(ResponseBody):
         return cls(
             id=feedback.id,
             session_id=feedback.session_id,
+            group_session_id=feedback.group_session_id,
+            seat_id=feedback.seat_id,
             mentor_id=feedback.mentor_id,
             mentee_id=feedback.mentee_id,
             author=Author(feedback.author),

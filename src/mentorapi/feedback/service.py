@@ -1,4 +1,11 @@
-"""Feedback on completed sessions, impact updates, and the mentor stats they feed."""
+"""Feedback on completed sessions and on the seats of completed group sessions, impact
+updates, and the mentor stats they feed.
+
+A feedback row is on one subject: a one-to-one session, or one taken seat of a group session
+(its mentee and the group session's mentor are the two sides, as a session's are). Every rule
+after that is the same for both: one per author per subject, only once the subject completed,
+the mentee's rating counted in the mentor's stats, `feedback.submitted` in the transaction,
+that party's `feedback.requested` taken off the queue."""
 
 from dataclasses import dataclass
 
@@ -20,9 +27,12 @@ from mentorapi.feedback.schemas import (
     FeedbackCreate,
     FeedbackRead,
     FeedbackUpdate,
+    GroupFeedbackCreate,
     ImpactUpdateCreate,
     ImpactUpdateRead,
 )
+from mentorapi.group_sessions import repository as group_sessions_repository
+from mentorapi.group_sessions.models import GroupSessionStatus
 from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
@@ -116,6 +126,18 @@ async def public_for_mentor(
     return await _views(db_session, app_id, rows), cursor
 
 
+async def for_group_session(
+    *, db_session: AsyncSession, app_id: str, actor: Caller, group_id: str
+) -> list[FeedbackView]:
+    """The feedback on a group session's seats that the caller may read: all of it for the API
+    key and the mentor, a mentee's own seat's (and public mentee feedback) for a mentee."""
+    group = await group_sessions_repository.get(db_session, app_id, group_id)
+    if group is None:
+        raise NotFound(f"no group session {group_id}")
+    rows = readable(actor, await repository.for_group_session(db_session, app_id, group.id))
+    return await _views(db_session, app_id, rows)
+
+
 async def submit(
     *, db_session: AsyncSession, app_id: str, actor: Caller, session_id: str, data: FeedbackCreate
 ) -> FeedbackView:
@@ -144,14 +166,79 @@ async def submit(
         mentee_id=session.mentee_id,
         **data.model_dump(mode="json"),
     )
+    return await _give(db_session, feedback, data)
+
+
+async def submit_for_group(
+    *,
+    db_session: AsyncSession,
+    app_id: str,
+    actor: Caller,
+    group_id: str,
+    data: GroupFeedbackCreate,
+) -> FeedbackView:
+    """Feedback on one taken seat of a completed group session: the seat's mentee's, or the
+    mentor's on that mentee (`mentee_id`; a mentee's member token may leave it out)."""
+    group = await group_sessions_repository.get(db_session, app_id, group_id)
+    if group is None:
+        raise NotFound(f"no group session {group_id}")
+    mentee_id = data.mentee_id
+    if mentee_id is None and data.author is Author.mentee and actor.member is not None:
+        mentee_id = actor.member.mentee_id
+    if mentee_id is None:
+        raise InvalidInput(
+            "whose seat: `mentee_id` is required (but from a mentee's own member token)",
+            loc=["body", "mentee_id"],
+        )
+    not_found = f"no taken seat of mentee {mentee_id} in group session {group_id}"
+    seat = await group_sessions_repository.taken_seat_of(db_session, app_id, group.id, mentee_id)
+    if seat is None:
+        raise NotFound(not_found)
+    require_party(
+        actor,
+        Role(data.author.value),
+        mentor_id=group.mentor_id,
+        mentee_id=seat.mentee_id,
+        not_found=not_found,
+        action=f"giving the {data.author.value}'s feedback",
+    )
+    if group.status != GroupSessionStatus.completed.value:
+        raise Conflict(
+            f"feedback closes a completed group session; this one is {group.status}",
+            extra={"group_session_status": group.status},
+        )
+    if await repository.by_seat_author(db_session, app_id, seat.id, data.author) is not None:
+        raise Conflict(f"the {data.author.value} already gave feedback on this seat")
+    feedback = Feedback(
+        app_id=app_id,
+        group_session_id=group.id,
+        seat_id=seat.id,
+        mentor_id=group.mentor_id,
+        mentee_id=seat.mentee_id,
+        **data.model_dump(mode="json", exclude={"mentee_id"}),
+    )
+    return await _give(db_session, feedback, data)
+
+
+async def _give(db_session: AsyncSession, feedback: Feedback, data: FeedbackCreate) -> FeedbackView:
+    """Write new feedback (its subject checked by the caller) and what follows from it, in the
+    caller's transaction; a second by the same author on the same subject, even from a racing
+    request, is a 409 (the unique constraints)."""
+    app_id = feedback.app_id
     db_session.add(feedback)
     await flush_or_conflict(db_session, f"the {data.author.value} already gave feedback")
-    await reminders_service.feedback_given(db_session, app_id, session.id, data.author.value)
+    await reminders_service.feedback_given(
+        db_session,
+        app_id,
+        data.author.value,
+        session_id=feedback.session_id,
+        seat_id=feedback.seat_id,
+    )
     if data.author is Author.mentee:
         await repository.add_to_mentor_stats(
             db_session,
             app_id,
-            session.mentor_id,
+            feedback.mentor_id,
             ratings=1,
             rating_points=data.rating or 0,
             impact_stories=1 if data.impact else 0,

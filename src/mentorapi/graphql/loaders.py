@@ -119,6 +119,9 @@ class Loaders:
             self._scoped_groups(goals_repository.for_mentees)
         )
         self.session_feedback: DataLoader[str, list[Feedback]] = DataLoader(self._session_feedback)
+        self.group_session_feedback: DataLoader[str, list[Feedback]] = DataLoader(
+            self._group_session_feedback
+        )
         self.mentor_feedback: DataLoader[FirstOf, list[Feedback]] = DataLoader(
             self._first_of(
                 lambda s, app_id, ids, n, _only: feedback_repository.public_for_mentors(
@@ -216,4 +219,11 @@ class Loaders:
         caller = await self._context.caller()
         async with self._context.session() as db_session:
             found = await feedback_repository.for_sessions(db_session, app_id, keys)
+        return [feedback_service.readable(caller, found.get(key, [])) for key in keys]
+
+    async def _group_session_feedback(self, keys: list[str]) -> list[list[Feedback]]:
+        app_id = await self._context.app_id()
+        caller = await self._context.caller()
+        async with self._context.session() as db_session:
+            found = await feedback_repository.for_group_sessions(db_session, app_id, keys)
         return [feedback_service.readable(caller, found.get(key, [])) for key in keys]

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -26,6 +26,9 @@ from mentorapi.mentors.gql import FormatEnum, MentorType, mentor_objects
 from mentorapi.sessions.gql import PastTime, SideEnum
 from mentorapi.sessions.schemas import Cancel, Complete, Reschedule
 from mentorapi.skills.gql import SkillType
+
+if TYPE_CHECKING:
+    from mentorapi.feedback.gql import FeedbackType
 
 
 @strawberry.enum(name="GroupSessionStatus")
@@ -129,6 +132,18 @@ class GroupSessionType:
     async def attendees(self, info: Info) -> list[SeatType]:
         rows = await info.context.loaders.attendees.load(self.id)
         return [SeatType.from_model(s) for s in rows]
+
+    @strawberry.field(
+        description="The feedback on its seats that the caller may read (as GET "
+        "/v1/group-sessions/{id}/feedback), by seat."
+    )
+    async def feedback(
+        self, info: Info
+    ) -> list[Annotated["FeedbackType", strawberry.lazy("mentorapi.feedback.gql")]]:
+        from mentorapi.feedback.gql import FeedbackType
+
+        rows = await info.context.loaders.group_session_feedback.load(self.id)
+        return [FeedbackType.from_model(f) for f in rows]
 
     @classmethod
     def from_model(cls, group: GroupSession) -> "GroupSessionType":

@@ -127,6 +127,19 @@ async def get_seat(
     return (await db_session.exec(query)).first()
 
 
+async def taken_seat_of(
+    db_session: AsyncSession, app_id: str, group_id: str, mentee_id: str
+) -> Seat | None:
+    """The mentee's taken seat in the group session (one at most: uq_seats_one_taken_per_mentee)."""
+    query = select(Seat).where(
+        col(Seat.app_id) == app_id,
+        col(Seat.group_session_id) == group_id,
+        col(Seat.mentee_id) == mentee_id,
+        col(Seat.status) == _TAKEN,
+    )
+    return (await db_session.exec(query)).first()
+
+
 async def taken_seats(
     db_session: AsyncSession, app_id: str, group_id: str, *, for_update: bool = False
 ) -> list[Seat]:

@@ -108,12 +108,20 @@ def _visible(actor: Caller) -> Visible:
     return None if own is None else (own.mentor_id, own.mentee_id)
 
 
-async def _plan_times(db_session: AsyncSession, group: GroupSession, *, new: bool = False) -> None:
-    """The group session's reminders, start and end, in line with it and its seats now (the
-    group session locked by the caller, or `new`)."""
+async def _plan_times(
+    db_session: AsyncSession, group: GroupSession, *, new: bool = False, completing: bool = False
+) -> None:
+    """The group session's reminders, start, end and feedback requests, in line with it and
+    its seats now (the group session locked by the caller, or `new`)."""
     policy = await reminders.policy_for(db_session, group.app_id, {group.mentor_id})
     await timed.plan(
-        db_session, group, offsets=policy.offsets_for(group.mentor_id), now=sessions.now(), new=new
+        db_session,
+        group,
+        offsets=policy.offsets_for(group.mentor_id),
+        feedback_delay=policy.feedback_delay,
+        now=sessions.now(),
+        new=new,
+        completing=completing,
     )
 
 
@@ -394,7 +402,7 @@ async def complete(
         app_id=app_id,
         events=[_group_event(group, EventType.group_session_completed, before)],
     )
-    await _plan_times(db_session, group)
+    await _plan_times(db_session, group, completing=True)
     return group
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.feedback.models import Author
 from mentorapi.group_sessions import repository
 from mentorapi.group_sessions.models import GroupSession, GroupSessionStatus, Seat, SeatStatus
 from mentorapi.group_sessions.schemas import group_session_json, seat_json
@@ -34,6 +35,8 @@ from mentorapi.webhooks.models import EventType
 from mentorapi.webhooks.outbox import GivenEvent
 
 _TOOK_PLACE = (GroupSessionStatus.scheduled.value, GroupSessionStatus.completed.value)
+_SEATED = _TOOK_PLACE  # whose taken seats the plan reads
+PARTIES = (Author.mentee.value, Author.mentor.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,30 +44,37 @@ class Planned:
     key: str
     kind: NotificationKind
     due_at: datetime
-    seat_id: str | None = None  # a mentee's reminder: their seat
+    seat_id: str | None = None  # a mentee's reminder, a feedback request: the seat
     minutes_before: int | None = None
+    party: str | None = None  # a feedback request: who is asked
 
-    def row(self, group: GroupSession, written_at: datetime) -> dict[str, Any]:
+    def row(self, group: GroupSession, due_at: datetime, written_at: datetime) -> dict[str, Any]:
         return {
             "app_id": group.app_id,
             "key": self.key,
             "kind": self.kind.value,
-            "due_at": self.due_at,
+            "due_at": due_at,
             "session_id": None,
             "action_item_id": None,
             "mentoring_event_id": None,
             "group_session_id": group.id,
             "seat_id": self.seat_id,
-            "party": None,
+            "party": self.party,
             "minutes_before": self.minutes_before,
             "created_at": written_at,
             "updated_at": written_at,
         }
 
 
-def wanted(group: GroupSession, seats: Sequence[Seat], offsets: Sequence[int]) -> list[Planned]:
+def wanted(
+    group: GroupSession,
+    seats: Sequence[Seat],
+    offsets: Sequence[int],
+    feedback_delay: timedelta,
+) -> list[Planned]:
     """Every row the group session (and its taken `seats`) calls for, whether or not its time
-    has passed."""
+    has passed. (As a session's: a feedback request is wanted of every party; planning again
+    after one gave feedback may queue theirs anew, and the worker, which checks, drops it.)"""
     rows: list[Planned] = []
     if group.status == GroupSessionStatus.scheduled:
         for minutes in offsets:
@@ -98,6 +108,18 @@ def wanted(group: GroupSession, seats: Sequence[Seat], offsets: Sequence[int]) -
         rows.append(
             Planned(keys.ended(group.id, group.ends_at), NotificationKind.ended, group.ends_at)
         )
+    if group.status == GroupSessionStatus.completed:
+        for seat in seats:
+            for party in PARTIES:
+                rows.append(
+                    Planned(
+                        keys.feedback_requested(seat.id, party),
+                        NotificationKind.feedback_requested,
+                        group.ends_at + feedback_delay,
+                        seat_id=seat.id,
+                        party=party,
+                    )
+                )
     return rows
 
 
@@ -106,19 +128,35 @@ async def plan(
     group: GroupSession,
     *,
     offsets: Sequence[int],
+    feedback_delay: timedelta,
     now: datetime,
     new: bool = False,
+    completing: bool = False,
 ) -> None:
     """Bring the group session's queued rows in line with it and its taken seats (the group
-    session locked by the caller, or `new`: just created, nothing queued yet)."""
+    session locked by the caller, or `new`: just created, nothing queued yet). `completing`:
+    it was just completed, so its feedback requests go now if their time has passed."""
     seats: list[Seat] = []
-    if group.status == GroupSessionStatus.scheduled and not new:
+    if group.status in _SEATED and not new:
         seats = await repository.taken_seats(db_session, group.app_id, group.id)
-    plan = {p.key: p for p in wanted(group, seats, offsets)}
-    existing = [] if new else await queue.keys_of_group(db_session, group.app_id, group.id)
+    plan = {p.key: p for p in wanted(group, seats, offsets, feedback_delay)}
+    existing = {} if new else await queue.keys_of_group(db_session, group.app_id, group.id)
     await queue.delete_keys(db_session, group.app_id, [k for k in existing if k not in plan])
-    # A key names its time: a row kept is right as it is; one whose time has passed is skipped.
-    rows = [p.row(group, now) for key, p in plan.items() if key not in existing and p.due_at > now]
+    # A key names its time (a row kept is right as it is), but a feedback request's, whose
+    # delay may have changed; a row whose time has passed is skipped, but a feedback request
+    # of a group session just completed, which goes now.
+    moves: list[tuple[str, datetime]] = []
+    rows: list[dict[str, Any]] = []
+    for key, planned in plan.items():
+        if key in existing:
+            if existing[key] != planned.due_at:
+                moves.append((key, max(planned.due_at, now)))
+            continue
+        if planned.due_at > now:
+            rows.append(planned.row(group, planned.due_at, now))
+        elif completing and planned.kind is NotificationKind.feedback_requested:
+            rows.append(planned.row(group, now, now))
+    await queue.move_due(db_session, group.app_id, moves)
     await queue.insert_rows(db_session, rows, now)
 
 
@@ -135,6 +173,7 @@ def _event(
     row: ScheduledNotification,
     group: GroupSession,
     seat: Seat | None,
+    authors: set[tuple[str, str, str]],
     now: datetime,
     grace: timedelta,
 ) -> GivenEvent | None:
@@ -168,6 +207,17 @@ def _event(
         if group.status not in _TOOK_PLACE or row.key != keys.ended(group.id, group.ends_at):
             return None
         event_type = EventType.group_session_ended
+    elif kind is NotificationKind.feedback_requested:
+        party = row.party or ""
+        if (
+            group.status != GroupSessionStatus.completed
+            or seat is None
+            or seat.status != SeatStatus.taken
+            or (row.app_id, seat.id, party) in authors
+        ):
+            return None
+        event_type, object_id = EventType.feedback_requested, seat.id
+        data = {**seat_json(seat), "group_session": data, "party": party}
     else:
         return None
     return GivenEvent(
@@ -194,11 +244,19 @@ async def due(
     seats = await queue.seats(
         db_session, {(r.app_id, r.seat_id) for r in ready if r.seat_id is not None}
     )
+    authors = await queue.seat_feedback_authors(
+        db_session,
+        {
+            (r.app_id, r.seat_id)
+            for r in ready
+            if r.seat_id is not None and r.kind == NotificationKind.feedback_requested
+        },
+    )
     given: list[GivenEvent] = []
     for row in ready:
         group = groups[(row.app_id, row.group_session_id or "")]
         seat = seats.get((row.app_id, row.seat_id or ""))
-        event = _event(row, group, seat, now, grace)
+        event = _event(row, group, seat, authors, now, grace)
         if event is not None:
             given.append(event)
     return Due(given, ready)

@@ -15,7 +15,19 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import JSON, Select, String, Table, TextClause, and_, any_, bindparam, func, text
+from sqlalchemy import (
+    JSON,
+    Select,
+    String,
+    Table,
+    TextClause,
+    and_,
+    any_,
+    bindparam,
+    func,
+    text,
+    union_all,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
@@ -25,6 +37,7 @@ from mentorapi.availability.models import Availability
 from mentorapi.db import fast
 from mentorapi.feedback.models import Author, Feedback
 from mentorapi.goals.models import Goal
+from mentorapi.group_sessions.models import GroupSession
 from mentorapi.kit.bounded import BoundedLRU
 from mentorapi.matching.models import MatchFeedback, MatchingPolicy, MentorDocument
 from mentorapi.mentees.models import Mentee, MenteeSkill
@@ -519,33 +532,44 @@ class SkillRecord:
 async def skill_records(
     db_session: AsyncSession, app_id: str, mentor_ids: Sequence[str], skill_ids: Iterable[str]
 ) -> dict[tuple[str, str], SkillRecord]:
+    """Per mentor and skill, the mentees' feedback on sessions and on group sessions' seats of
+    that skill (the one rule of the mentor's own counters, by skill), in one statement."""
     skills = sorted(set(skill_ids))
     if not mentor_ids or not skills:
         return {}
-    s, f = Session, Feedback
-    query = (
-        sa_select(
-            col(f.mentor_id),
-            col(s.skill_id),
-            func.count(col(f.rating)),
-            func.coalesce(func.sum(col(f.rating)), 0),
-            func.count(col(f.id)).filter(col(f.impact) != ""),
+    f = Feedback
+    parts: list[Any] = []
+    for subject, key in ((Session, f.session_id), (GroupSession, f.group_session_id)):
+        parts.append(
+            sa_select(
+                col(f.mentor_id).label("mentor_id"),
+                col(subject.skill_id).label("skill_id"),
+                func.count(col(f.rating)).label("rated"),
+                func.coalesce(func.sum(col(f.rating)), 0).label("rating_sum"),
+                func.count(col(f.id)).filter(col(f.impact) != "").label("impacts"),
+            )
+            .select_from(f)
+            .join(
+                subject,
+                and_(col(subject.app_id) == col(f.app_id), col(subject.id) == col(key)),
+            )
+            .where(
+                col(f.app_id) == app_id,
+                col(subject.app_id) == app_id,
+                col(f.author) == Author.mentee.value,
+                col(f.mentor_id).in_(list(mentor_ids)),
+                col(subject.skill_id).in_(skills),
+            )
+            .group_by(col(f.mentor_id), col(subject.skill_id))
         )
-        .select_from(f)
-        .join(s, and_(col(s.app_id) == col(f.app_id), col(s.id) == col(f.session_id)))
-        .where(
-            col(f.app_id) == app_id,
-            col(s.app_id) == app_id,
-            col(f.author) == Author.mentee.value,
-            col(f.mentor_id).in_(list(mentor_ids)),
-            col(s.skill_id).in_(skills),
+    rows = await (await db_session.connection()).execute(union_all(*parts))
+    found: dict[tuple[str, str], SkillRecord] = {}
+    for m, k, n, total, impacts in rows.all():
+        was = found.get((m, k), SkillRecord(0, 0, 0))
+        found[(m, k)] = SkillRecord(
+            was.rated + n, was.rating_sum + int(total or 0), was.impacts + impacts
         )
-        .group_by(col(f.mentor_id), col(s.skill_id))
-    )
-    rows = await (await db_session.connection()).execute(query)
-    return {
-        (m, k): SkillRecord(n, int(total or 0), impacts) for m, k, n, total, impacts in rows.all()
-    }
+    return found
 
 
 # --- text ---

@@ -273,18 +273,20 @@ async def rows_of_items(
     return list((await db_session.exec(query)).all())
 
 
-async def keys_of_group(db_session: AsyncSession, app_id: str, group_id: str) -> list[str]:
-    """The keys of a group session's rows (its seats' too) still to send, locked: a worker
-    that claimed one of them finishes first."""
+async def keys_of_group(
+    db_session: AsyncSession, app_id: str, group_id: str
+) -> dict[str, datetime]:
+    """The keys of a group session's rows (its seats' too) still to send, with their due
+    times, locked: a worker that claimed one of them finishes first."""
     query = (
-        sm_select(ScheduledNotification.key)
+        sm_select(ScheduledNotification.key, ScheduledNotification.due_at)
         .where(
             col(ScheduledNotification.app_id) == app_id,
             col(ScheduledNotification.group_session_id) == group_id,
         )
         .with_for_update()
     )
-    return list((await db_session.exec(query)).all())
+    return dict((await db_session.exec(query)).all())
 
 
 async def delete_keys(db_session: AsyncSession, app_id: str, keys: Sequence[str]) -> None:
@@ -298,12 +300,25 @@ async def delete_keys(db_session: AsyncSession, app_id: str, keys: Sequence[str]
 
 
 async def delete_feedback_request(
-    db_session: AsyncSession, app_id: str, session_id: str, party: str
+    db_session: AsyncSession,
+    app_id: str,
+    party: str,
+    *,
+    session_id: str | None = None,
+    seat_id: str | None = None,
 ) -> None:
+    """A party's feedback request on a session, or on a group session's seat (one of the two)."""
+    if (session_id is None) == (seat_id is None):
+        raise ValueError("a feedback request is on a session or on a seat")
+    subject = (
+        col(ScheduledNotification.session_id) == session_id
+        if session_id is not None
+        else col(ScheduledNotification.seat_id) == seat_id
+    )
     await db_session.exec(
         delete(ScheduledNotification).where(
             col(ScheduledNotification.app_id) == app_id,
-            col(ScheduledNotification.session_id) == session_id,
+            subject,
             col(ScheduledNotification.kind) == NotificationKind.feedback_requested.value,
             col(ScheduledNotification.party) == party,
         )
@@ -448,7 +463,22 @@ async def feedback_authors(
         ),
         CrossTenant.scheduler,
     )
-    return {(f.app_id, f.session_id, f.author) for f in (await db_session.exec(query)).all()}
+    return {(f.app_id, f.session_id or "", f.author) for f in (await db_session.exec(query)).all()}
+
+
+async def seat_feedback_authors(
+    db_session: AsyncSession, keys: set[tuple[str, str]]
+) -> set[tuple[str, str, str]]:
+    """(app_id, seat_id, author) of the feedback given on these seats of group sessions."""
+    if not keys:
+        return set()
+    query = across_tenants(
+        sm_select(Feedback).where(
+            pairs_in(_dialect(db_session), col(Feedback.app_id), col(Feedback.seat_id), keys)
+        ),
+        CrossTenant.scheduler,
+    )
+    return {(f.app_id, f.seat_id or "", f.author) for f in (await db_session.exec(query)).all()}
 
 
 async def action_items(

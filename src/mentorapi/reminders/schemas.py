@@ -296,6 +296,32 @@ class SeatReminderData(SeatRead):
     lateness_seconds: float = Field(description=_LATENESS)
 
 
+class SeatFeedbackRequestData(SeatRead):
+    """`data` of `feedback.requested` on a group session: the taken seat, its completed group
+    session, and who is asked (the seat's mentee, or the mentor on that mentee)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **SEAT_READ_EXAMPLE,
+                    "group_session": {**GROUP_SESSION_READ_EXAMPLE, "status": "completed"},
+                    "party": "mentee",
+                    "due_at": "2027-03-04T17:40:00Z",
+                    "lateness_seconds": 0.12,
+                }
+            ]
+        }
+    )
+
+    group_session: GroupSessionRead = Field(description="The completed group session.")
+    party: Author = Field(description="Who is asked for feedback on the seat.")
+    due_at: datetime = Field(
+        description="The group session's end plus the policy's delay (or its completion, if later)."
+    )
+    lateness_seconds: float = Field(description=_LATENESS)
+
+
 class GroupSessionTimeData(GroupSessionRead):
     """`data` of `group_session.started` and `group_session.ended`: the group session, at its
     start or end."""

@@ -15,7 +15,8 @@ The rules (README "Reminders and time-driven events"):
   app prompts the mentor to complete it on `session.ended`.)
 - `action_item.due` goes at 09:00 in the mentee's zone on the item's due date, unless it is done.
 - A group session gets its reminders (the mentor's, and each seated mentee's), start and end
-  by the same rules (group_sessions/timed.py).
+  by the same rules, and once completed a `feedback.requested` for each taken seat and party
+  (group_sessions/timed.py).
 - Every row is written, replaced or removed in the transaction of the change that decides it,
   and the worker checks again, under the session's lock, that the row still holds when it
   sends: a session cancelled a second before a reminder gets none.
@@ -228,7 +229,13 @@ async def _replan(
             policy = await policy_for(db_session, app_id, {g.mentor_id for g in groups})
             for group in groups:
                 offsets = policy.offsets_for(group.mentor_id)
-                await group_timed.plan(db_session, group, offsets=offsets, now=current)
+                await group_timed.plan(
+                    db_session,
+                    group,
+                    offsets=offsets,
+                    feedback_delay=policy.feedback_delay,
+                    now=current,
+                )
         if len(groups) < REPLAN_BATCH:
             return
         after = groups[-1].id
@@ -369,10 +376,18 @@ async def plan_sessions(
 
 
 async def feedback_given(
-    db_session: AsyncSession, app_id: str, session_id: str, party: str
+    db_session: AsyncSession,
+    app_id: str,
+    party: str,
+    *,
+    session_id: str | None = None,
+    seat_id: str | None = None,
 ) -> None:
-    """That party will not be asked for feedback on the session."""
-    await repository.delete_feedback_request(db_session, app_id, session_id, party)
+    """That party will not be asked for feedback on the session, or on the group session's
+    seat."""
+    await repository.delete_feedback_request(
+        db_session, app_id, party, session_id=session_id, seat_id=seat_id
+    )
 
 
 def _item_due(item: ActionItem, timezone: str) -> tuple[date, datetime] | None:

@@ -27,6 +27,7 @@ from mentorapi.reminders.schemas import (
     FeedbackRequestData,
     GroupSessionReminderData,
     GroupSessionTimeData,
+    SeatFeedbackRequestData,
     SeatReminderData,
     SessionReminderData,
     SessionTimeData,
@@ -127,7 +128,10 @@ class SessionTimeEvent(BaseModel):
 class FeedbackRequestedEvent(BaseModel):
     type: Literal["feedback.requested"]
     timestamp: datetime = Field(description="When the request was due.")
-    data: FeedbackRequestData
+    data: FeedbackRequestData | SeatFeedbackRequestData = Field(
+        description="A one-to-one session's request (the session), or a group session's (the "
+        "seat, with `group_session`)."
+    )
 
 
 class ActionItemDueEvent(BaseModel):
@@ -210,8 +214,9 @@ _DESCRIPTIONS = {
     EventType.session_started: "A booked session's start time has come.",
     EventType.session_ended: "A booked session's end time has come (prompt the mentor to "
     "complete it).",
-    EventType.feedback_requested: "Ask `party` for feedback on a completed session: the "
-    "policy's delay after its end, unless that party has already given feedback.",
+    EventType.feedback_requested: "Ask `party` for feedback on a completed session, or on a "
+    "taken seat of a completed group session (one per seat and party): the policy's delay "
+    "after its end, unless that party has already given feedback.",
     EventType.action_item_due: "An action item not done is due today (09:00 in the mentee's zone).",
     EventType.mentoring_event_schedule_published: "A speed-mentoring event's schedule is "
     "published: read it with `GET /v1/mentoring-events/{id}/schedule`.",
@@ -224,7 +229,8 @@ _DESCRIPTIONS = {
     EventType.mentoring_event_expired: "A speed-mentoring event's start came before its "
     "schedule was published: it is `expired` (final; nothing can be registered, built or "
     "published any more).",
-    EventType.feedback_submitted: "Feedback on a session was submitted.",
+    EventType.feedback_submitted: "Feedback on a session, or on a seat of a group session "
+    "(`group_session_id`, `seat_id`), was submitted.",
     EventType.feedback_impact_added: "A later impact update was added to feedback.",
     EventType.group_session_created: "A mentor's group session was created: its seats are open.",
     EventType.group_session_rescheduled: "A group session moved, with every seat in it; "
