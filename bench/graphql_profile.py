@@ -4,6 +4,7 @@ app, so the figures are the server's own work (the database's is not in them).
 
     python -m bench.graphql_profile [--database sqlite|postgresql] [--requests 200]
                                     [--batches 7] [--profile graphql|rest] [--top 30]
+                                    [--dump FILE]
     python -m bench graphql_profile                    # both databases, no profile
 
 Batches alternate GraphQL and REST in one window, so a slow spell of a shared machine falls on
@@ -17,12 +18,10 @@ no other load on the machine changes (bench/kit/callgrind.py):
 
 import argparse
 import asyncio
-import cProfile
+import functools
 import gc
-import io
 import json
 import os
-import pstats
 import statistics
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.graphql import GRAPHQL_QUERY
-from bench.kit.callgrind import instrument
+from bench.kit.profiling import callgrind_window, cprofile, profile_main
 from bench.kit.registry import Scenario
 
 MENTORS = 50
@@ -123,14 +122,6 @@ async def _batch(call: Send, requests: int) -> float:
     return (time.process_time() - started) * 1000 / requests
 
 
-def profile_text(profiler: cProfile.Profile, top: int) -> str:
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.strip_dirs().sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
-    return out.getvalue()
-
-
 async def run(
     *,
     database: str = "sqlite",
@@ -138,6 +129,7 @@ async def run(
     batches: int = 7,
     profile: str | None = None,
     top: int = 30,
+    dump: str | None = None,
     callgrind: str | None = None,
 ) -> dict[str, Any]:
     from mentorapi.config import Settings
@@ -170,20 +162,17 @@ async def run(
                 # One batch of one face, the only requests counted (bench/kit/callgrind.py).
                 faces = {callgrind: faces[callgrind]}
                 batches = 1
-                await instrument(True)
             measured: dict[str, list[float]] = {name: [] for name in faces}
-            for _ in range(batches):
-                for name, call in faces.items():
-                    measured[name].append(await _batch(call, requests))
-            if callgrind is not None:
-                await instrument(False)
+            async with callgrind_window(callgrind is not None):
+                for _ in range(batches):
+                    for name, call in faces.items():
+                        measured[name].append(await _batch(call, requests))
             profiled = ""
             if profile is not None:
-                profiler = cProfile.Profile()
-                profiler.enable()
-                await _batch(faces[profile], requests)
-                profiler.disable()
-                profiled = profile_text(profiler, top)
+                # Wall clock, as this profile always was (SQLite's thread is not charged to
+                # the event loop's wait).
+                batch = functools.partial(_batch, faces[profile], requests)
+                profiled = await cprofile(batch, top, dump, cpu=False)
     medians = {name: statistics.median(values) for name, values in measured.items()}
     return {
         "database": database,
@@ -230,34 +219,21 @@ SCENARIOS = [
 ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--batches", type=int, default=7)
-    parser.add_argument("--profile", choices=("graphql", "rest"), default=None)
-    parser.add_argument("--top", type=int, default=30)
-    parser.add_argument(
-        "--callgrind",
-        choices=("graphql", "rest"),
-        default=None,
-        help="under callgrind --instr-atstart=no: one batch of this face, the only part counted",
+
+
+def main() -> None:
+    profile_main(
+        __doc__,
+        run,
+        _options,
+        faces=("graphql", "rest"),
+        callgrind_help="under callgrind --instr-atstart=no: one batch of this face, the only "
+        "part counted",
     )
-    args = parser.parse_args()
-    result = asyncio.run(
-        run(
-            database=args.database,
-            requests=args.requests,
-            batches=args.batches,
-            profile=args.profile,
-            top=args.top,
-            callgrind=args.callgrind,
-        )
-    )
-    text = result.pop("profile")
-    print(json.dumps(result, indent=2))
-    if text:
-        print(text)
 
 
 if __name__ == "__main__":

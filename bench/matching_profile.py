@@ -17,8 +17,6 @@ figures are the request's own work. Instruction counts, which no other load chan
 """
 
 import argparse
-import asyncio
-import cProfile
 import dataclasses
 import gc
 import json
@@ -29,8 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.graphql_profile import asgi_caller, profile_text
-from bench.kit.callgrind import instrument
+from bench.graphql_profile import asgi_caller
+from bench.kit.profiling import callgrind_window, cprofile, profile_main
 from bench.kit.registry import Scenario
 
 DATABASE = "mentorapi_bench_matching_profile"
@@ -150,20 +148,9 @@ async def run(
             firsts = [t[0] for ask in population.generic if (t := await recommend(ask, 1))]
             busy = sum(1 for m in firsts if m in population.busiest) / max(1, len(firsts))
             figures = {"recall_at_5": round(hits / total, 3), "busiest_1pct_top1": busy}
-        if callgrind:
-            await instrument(True)
-        measured = [await batch(requests) for _ in range(batches)]
-        if callgrind:
-            await instrument(False)
-        profiled = ""
-        if profile:
-            profiler = cProfile.Profile(time.process_time)  # CPU, not waits
-            profiler.enable()
-            await batch(requests)
-            profiler.disable()
-            profiled = profile_text(profiler, top)
-            if dump:
-                profiler.dump_stats(dump)
+        async with callgrind_window(callgrind):
+            measured = [await batch(requests) for _ in range(batches)]
+        profiled = await cprofile(lambda: batch(requests), top, dump) if profile else ""
     return {
         "requests_per_batch": requests,
         "batches": batches,
@@ -195,37 +182,15 @@ SCENARIOS = [
 ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--reuse", action="store_true", help="keep and reuse the seeded database")
     parser.add_argument("--no-quality", dest="quality", action="store_false")
-    parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--dump", help="with --profile: also write the raw stats to this file")
-    parser.add_argument(
-        "--callgrind",
-        action="store_true",
-        help="under callgrind --instr-atstart=no: collect during the measured batches only",
-    )
-    args = parser.parse_args()
-    result = asyncio.run(
-        run(
-            requests=args.requests,
-            batches=args.batches,
-            reuse=args.reuse,
-            profile=args.profile,
-            top=args.top,
-            dump=args.dump,
-            callgrind=args.callgrind,
-            quality=args.quality,
-        )
-    )
-    text = result.pop("profile")
-    print(json.dumps(result, indent=2))
-    if text:
-        print(text)
+
+
+def main() -> None:
+    profile_main(__doc__, run, _options)
 
 
 if __name__ == "__main__":

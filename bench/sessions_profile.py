@@ -16,8 +16,6 @@ than req/s (medians of the batches). Instruction counts, which do not depend on 
 """
 
 import argparse
-import asyncio
-import cProfile
 import gc
 import json
 import os
@@ -30,8 +28,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.graphql_profile import asgi_caller, profile_text
-from bench.kit.callgrind import instrument
+from bench.graphql_profile import asgi_caller
+from bench.kit.profiling import callgrind_window, cprofile, profile_main
 from bench.kit.registry import Scenario
 
 DATABASE = "mentorapi_bench_sessions_profile"
@@ -146,22 +144,9 @@ async def run(
             finally:
                 statement_counter.reset(token)
             lock = _lock_position(counted)
-            if callgrind:
-                await instrument(True)
-            measured = [await batch(bookings) for _ in range(batches)]
-            if callgrind:
-                await instrument(False)
-            profiled = ""
-            if profile:
-                # CPU time, not wall time: on a shared machine a send to PostgreSQL that wakes
-                # its backend often loses the core, and wall time charges that wait to `send`.
-                profiler = cProfile.Profile(time.process_time)
-                profiler.enable()
-                await batch(bookings)
-                profiler.disable()
-                profiled = profile_text(profiler, top)
-                if dump:
-                    profiler.dump_stats(dump)
+            async with callgrind_window(callgrind):
+                measured = [await batch(bookings) for _ in range(batches)]
+            profiled = await cprofile(lambda: batch(bookings), top, dump) if profile else ""
     return {
         "database": database,
         "bookings_per_batch": bookings,
@@ -191,35 +176,14 @@ SCENARIOS = [
 ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="postgresql")
     parser.add_argument("--bookings", type=int, default=100)
     parser.add_argument("--batches", type=int, default=5)
-    parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--dump", help="with --profile: also write the raw stats to this file")
-    parser.add_argument(
-        "--callgrind",
-        action="store_true",
-        help="under callgrind --instr-atstart=no: collect during the measured batches only",
-    )
-    args = parser.parse_args()
-    result = asyncio.run(
-        run(
-            database=args.database,
-            bookings=args.bookings,
-            batches=args.batches,
-            profile=args.profile,
-            top=args.top,
-            dump=args.dump,
-            callgrind=args.callgrind,
-        )
-    )
-    text = result.pop("profile")
-    print(json.dumps(result, indent=2))
-    if text:
-        print(text)
+
+
+def main() -> None:
+    profile_main(__doc__, run, _options)
 
 
 if __name__ == "__main__":

@@ -7,14 +7,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from mentorapi.db.migrate import downgrade, upgrade
+from mentorapi.db.listen import asyncpg_dsn
+from mentorapi.db.migrate import alembic_config, downgrade, upgrade
 from mentorapi.db.models import metadata
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.matching.models import compared, is_search_table
@@ -285,3 +288,134 @@ async def test_the_single_buffer_becomes_both_buffers_and_back(empty_database: s
         ("mtr_3", 240, 240, None, None, None, 60, 5),
     ]
     assert downgraded == [("mtr_1", 15), ("mtr_2", 20), ("mtr_3", 240)]
+
+
+# --- index builds that leave tables open for writes (db/online.py) -------------------------------
+
+BEFORE_ONLINE = "c4e6a8b0d2f1"  # the revision before the first index built CONCURRENTLY
+ONLINE = ("ix_events_created_at", "ix_deliveries_finished", "ix_jobs_finished_at")
+
+APP = (
+    "INSERT INTO apps (id, name, token_secret, cors_origins, created_at, updated_at) "
+    "VALUES ('app_1', 'a', 's', '[]', now(), now())"
+)
+EVENT = (
+    "INSERT INTO events (created_at, updated_at, app_id, id, type, object_id, sequence, data) "
+    "VALUES (now(), now(), 'app_1', $1, 'webhook.test', NULL, 1, '{}')"
+)
+JOB = (
+    "INSERT INTO jobs (created_at, updated_at, app_id, id, kind, status, payload, progress, "
+    "attempts, run_after) VALUES (now(), now(), 'app_1', $1, 'match_run', 'queued', '{}', 0, "
+    "0, now())"
+)
+
+
+def _stamp(url: str, revision: str) -> None:
+    command.stamp(alembic_config(url), revision)
+
+
+async def _pg_indexes(url: str) -> dict[str, tuple[bool, str]]:
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows = await connection.fetch(
+            "SELECT c.relname, i.indisvalid, pg_get_indexdef(c.oid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ANY($1::text[])",
+            list(ONLINE),
+        )
+    finally:
+        await connection.close()
+    return {name: (valid, definition) for name, valid, definition in rows}
+
+
+async def test_the_online_index_migrations_run_again_and_rebuild_a_failed_build(
+    empty_database: str,
+) -> None:
+    """Each step is safe to repeat (a migration re-run after a failure half-way, or by hand):
+    an index already there is kept, one already gone is not dropped twice, and on PostgreSQL
+    the INVALID leftover of a CONCURRENTLY build that failed is dropped and built anew."""
+    url = empty_database
+    await asyncio.to_thread(upgrade, url)
+    await asyncio.to_thread(_stamp, url, BEFORE_ONLINE)
+    await asyncio.to_thread(upgrade, url)  # every index is already there
+    diff, _ = await _inspect(url)
+    assert diff == []
+
+    await asyncio.to_thread(downgrade, url, BEFORE_ONLINE)
+    await asyncio.to_thread(_stamp, url, "head")
+    await asyncio.to_thread(downgrade, url, BEFORE_ONLINE)  # every index is already gone
+    await asyncio.to_thread(upgrade, url)
+    diff, _ = await _inspect(url)
+    assert diff == []
+
+    if "postgresql" not in url:
+        return
+    built = await _pg_indexes(url)
+    # A build that failed half-way: a unique index over duplicates fails after creating its
+    # catalog entry, and leaves it INVALID under the name (as a cancelled build would).
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await connection.execute("DROP INDEX ix_jobs_finished_at")
+        await connection.execute(APP)
+        for job_id in ("job_1", "job_2"):
+            await connection.execute(JOB, job_id)
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await connection.execute(
+                "CREATE UNIQUE INDEX CONCURRENTLY ix_jobs_finished_at ON jobs (app_id)"
+            )
+    finally:
+        await connection.close()
+    assert (await _pg_indexes(url))["ix_jobs_finished_at"][0] is False
+    await asyncio.to_thread(_stamp, url, "c4e6a8b0d2f3")
+    await asyncio.to_thread(upgrade, url)
+    assert await _pg_indexes(url) == built
+    assert all(valid for valid, _ in built.values())
+
+
+@pytest.mark.skipif("postgresql" not in DATABASES, reason="PostgreSQL's lock on a table")
+async def test_the_retention_indexes_build_while_events_are_written() -> None:
+    """While the retention migration builds its index on `events`, a new writer of `events`
+    goes on. The build is made to wait, deterministically, on a writer whose transaction is
+    open when it starts (a CONCURRENTLY build waits for those; a plain one queues a SHARE lock
+    behind them, and every later writer queues behind that); the test sees it waiting in
+    pg_locks, then writes an event with a lock timeout."""
+    name, url = await _create_pg_database()
+    try:
+        await asyncio.to_thread(upgrade, url, BEFORE_ONLINE)
+        early = await asyncpg.connect(asyncpg_dsn(url))
+        late = await asyncpg.connect(asyncpg_dsn(url))
+        watcher = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await early.execute(APP)
+            open_write = early.transaction()
+            await open_write.start()
+            await early.execute(EVENT, "evt_early")
+            migration = asyncio.ensure_future(asyncio.to_thread(upgrade, url, "c4e6a8b0d2f3"))
+            waiting = None
+            for _ in range(600):  # until the build waits (30 s at most)
+                waiting = await watcher.fetchval(
+                    "SELECT a.query FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                    "WHERE NOT l.granted AND a.datname = current_database() "
+                    "AND a.query ILIKE '%INDEX%ix_events_created_at%'"
+                )
+                if waiting is not None or migration.done():
+                    break
+                await asyncio.sleep(0.05)
+            assert waiting is not None, "the index build never waited on the open writer"
+            await late.execute("SET lock_timeout = '5s'")
+            try:
+                await late.execute(EVENT, "evt_late")
+                blocked = None
+            except asyncpg.LockNotAvailableError as error:
+                blocked = error
+            assert not migration.done()  # still waiting for the early writer
+            await open_write.commit()
+            await migration
+        finally:
+            for connection in (early, late, watcher):
+                await connection.close()
+        assert blocked is None, f"a writer of events waited on the index build: {waiting}"
+        assert "CONCURRENTLY" in waiting
+        indexes = await _pg_indexes(url)
+        assert {name for name, (valid, _) in indexes.items() if valid} == set(ONLINE[:2])
+    finally:
+        await _drop_pg_database(name)

@@ -9,12 +9,16 @@ MENTORAPI_WEBHOOK_RETENTION_DAYS (retention.py). `ix_events_created_at` (created
 serves its keyset sweep of the log by age across apps; `ix_deliveries_finished` (updated_at,
 partial: status <> 'pending') finds the deliveries that are over by when they ended, and is
 never touched by the retries of pending ones.
+
+Both are built CONCURRENTLY on PostgreSQL (db/online.py): a plain CREATE INDEX would hold off
+every write to a large `events` table (every state change writes its event there) for the
+whole build. Same indexes as before; a database that already ran the plain version has them and
+is not migrated again.
 """
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
+from mentorapi.db import online
 
 revision: str = 'c4e6a8b0d2f3'
 down_revision: str | None = 'c4e6a8b0d2f1'
@@ -25,24 +29,10 @@ FINISHED = "status <> 'pending'"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.create_index('ix_events_created_at', ['created_at', 'app_id', 'id'], unique=False)
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index(
-            'ix_deliveries_finished',
-            ['updated_at'],
-            unique=False,
-            postgresql_where=sa.text(FINISHED),
-            sqlite_where=sa.text(FINISHED),
-        )
+    online.create_index('ix_events_created_at', 'events', ['created_at', 'app_id', 'id'])
+    online.create_index('ix_deliveries_finished', 'deliveries', ['updated_at'], where=FINISHED)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.drop_index(
-            'ix_deliveries_finished',
-            postgresql_where=sa.text(FINISHED),
-            sqlite_where=sa.text(FINISHED),
-        )
-    with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.drop_index('ix_events_created_at')
+    online.drop_index('ix_deliveries_finished', 'deliveries')
+    online.drop_index('ix_events_created_at', 'events')

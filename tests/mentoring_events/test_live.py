@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from mentorapi.apps import admission
-from mentorapi.graphql.feed import mentoring_event_topic
+from mentorapi.graphql.feed import ScheduleNotice, mentoring_event_topic
 from mentorapi.kit.timezones import utcnow
 from mentorapi.mentoring_events import live
 from mentorapi.mentoring_events.schemas import LiveUpdate
@@ -23,7 +23,7 @@ from tests.conftest import Tenant, count_statements
 from tests.factories import mint_token
 from tests.gql.helpers import serve
 from tests.gql.test_subscriptions import receive, subscribe, websocket
-from tests.mentoring_events.conftest import ManualClock, get, post, published_event
+from tests.mentoring_events.conftest import ManualClock, Ready, get, post, published_event
 
 WAIT = 10.0  # seconds at most for any one message (nothing here waits for real rounds)
 
@@ -342,32 +342,74 @@ MENTEES = 10
 SHARED_READ = 2  # the event, and every published assignment: once for all the streams
 
 
+async def _published_and_heard(app: FastAPI, tenant: Tenant) -> Ready:
+    """A published event whose publishing this process's subscribers have all heard: on
+    PostgreSQL the fan-out hands a commit's notice over a moment later, and a feed that opened
+    meanwhile would hear it as a change (one more read than the test counts)."""
+    ready = await published_event(tenant, 3, MENTEES, publish=False)
+    async with app.state.pubsub.subscribe(mentoring_event_topic(tenant.id, ready.id)) as heard:
+        ready.schedule = await post(
+            tenant.client, f"/v1/mentoring-events/{ready.id}/schedule/publish"
+        )
+        assert isinstance(await asyncio.wait_for(anext(heard), WAIT), ScheduleNotice)
+    return ready
+
+
+def _viewers(ready: Any) -> list[Viewer]:
+    """Ten mentees, a mentor, the API key."""
+    viewers = [Viewer(None, m, everyone=False) for m in ready.crowd.mentee_ids]
+    mentor = Viewer(ready.crowd.mentor_ids[0], None, everyone=False)
+    return [*viewers, mentor, Viewer(None, None, everyone=True)]
+
+
+def _feeds(app: FastAPI, tenant: Tenant, event_id: str, viewers: list[Viewer]) -> list[Any]:
+    async def check() -> None:
+        pass
+
+    return [
+        live.follow(
+            database=app.state.db,
+            pubsub=app.state.pubsub,
+            app_id=tenant.id,
+            event_id=event_id,
+            viewer=viewer,
+            check=check,
+        )
+        for viewer in viewers
+    ]
+
+
+def _expected(schedule: dict[str, Any], viewer: Viewer, round: int = 1) -> Any:
+    """The viewer's assignment of `round`, as their own read would find it."""
+    return next(
+        (
+            a
+            for a in schedule["assignments"]
+            if a["round"] == round
+            and not viewer.everyone
+            and viewer.mentee_id in (None, a["mentee_id"])
+            and viewer.mentor_id in (None, a["mentor_id"])
+        ),
+        None,
+    )
+
+
+def _shown(update: Any) -> Any:
+    assert isinstance(update, LiveUpdate)
+    mine = update.my_assignment
+    return mine.model_dump(mode="json") if mine else None
+
+
 async def test_one_read_per_process_serves_every_stream_after_a_change(
     app: FastAPI, tenant: Tenant, clock: ManualClock
 ) -> None:
     """A dozen feeds of one event in one process (ten mentees, a mentor, the API key): a change
     of the schedule costs one shared read (not two statements per feed), and each feed still
     shows what its own read would have: its member's assignment, none for the API key."""
-    ready = await published_event(tenant, 3, MENTEES)
+    ready = await _published_and_heard(app, tenant)
     absent = next(a["mentee_id"] for a in ready.schedule["assignments"] if a["round"] == 1)
-    mentor_id = ready.crowd.mentor_ids[0]
-    viewers = [Viewer(None, m, everyone=False) for m in ready.crowd.mentee_ids]
-    viewers += [Viewer(mentor_id, None, everyone=False), Viewer(None, None, everyone=True)]
-
-    async def check() -> None:
-        pass
-
-    feeds = [
-        live.follow(
-            database=app.state.db,
-            pubsub=app.state.pubsub,
-            app_id=tenant.id,
-            event_id=ready.id,
-            viewer=viewer,
-            check=check,
-        )
-        for viewer in viewers
-    ]
+    viewers = _viewers(ready)
+    feeds = _feeds(app, tenant, ready.id, viewers)
     try:
         for feed in feeds:
             first = await asyncio.wait_for(anext(feed), WAIT)
@@ -386,21 +428,9 @@ async def test_one_read_per_process_serves_every_stream_after_a_change(
         for viewer, update in zip(viewers, updates, strict=True):
             assert isinstance(update, LiveUpdate)
             assert (update.cause, update.schedule_version) == ("schedule", 2)
-            expected = next(
-                (
-                    a
-                    for a in schedule["assignments"]
-                    if a["round"] == 1
-                    and not viewer.everyone
-                    and viewer.mentee_id in (None, a["mentee_id"])
-                    and viewer.mentor_id in (None, a["mentor_id"])
-                ),
-                None,
-            )
-            mine = update.my_assignment
-            assert (mine.model_dump(mode="json") if mine else None) == expected, viewer
+            assert _shown(update) == _expected(schedule, viewer), viewer
             if viewer.mentee_id == absent:
-                assert mine is None
+                assert update.my_assignment is None
         assert updates[-2].my_assignment is not None  # the mentor sits at a table
         assert len(live.shared_reads(app.state.pubsub)) == 1
     finally:
@@ -408,6 +438,102 @@ async def test_one_read_per_process_serves_every_stream_after_a_change(
             await feed.aclose()
     # Nothing kept once the feeds are gone.
     assert len(live.shared_reads(app.state.pubsub)) == 0
+
+
+async def test_one_read_per_process_serves_every_stream_after_a_lost_listen_connection(
+    app: FastAPI, tenant: Tenant, clock: ManualClock
+) -> None:
+    """When the process lost its feed of changes for a while (graphql/fanout.py, its LISTEN
+    connection back: `interrupt()`), every feed is told of a gap and reads again: a dozen feeds
+    share one read (two statements, not two per feed), each showing its viewer's own."""
+    ready = await _published_and_heard(app, tenant)
+    viewers = _viewers(ready)
+    feeds = _feeds(app, tenant, ready.id, viewers)
+    try:
+        for feed in feeds:
+            assert isinstance(await asyncio.wait_for(anext(feed), WAIT), LiveUpdate)
+        with count_statements() as statements:
+            waiting = [asyncio.ensure_future(anext(feed)) for feed in feeds]
+        assert app.state.pubsub.interrupt() >= len(feeds)  # as the fan-out does
+        updates = await asyncio.wait_for(asyncio.gather(*waiting), WAIT)
+        assert len(statements) == SHARED_READ, statements
+        for viewer, update in zip(viewers, updates, strict=True):
+            assert isinstance(update, LiveUpdate)
+            assert (update.cause, update.schedule_version) == ("schedule", 1)
+            assert _shown(update) == _expected(ready.schedule, viewer), viewer
+        assert updates[-2].my_assignment is not None
+    finally:
+        for feed in feeds:
+            await feed.aclose()
+    assert len(live.shared_reads(app.state.pubsub)) == 0
+
+
+async def test_feeds_opening_at_once_share_their_first_read(
+    app: FastAPI, tenant: Tenant, clock: ManualClock
+) -> None:
+    """A dozen phones reconnecting at once: their feeds' first reads are one read (two
+    statements, not two per feed), each first message still the viewer's own."""
+    ready = await _published_and_heard(app, tenant)
+    viewers = _viewers(ready)
+    feeds = _feeds(app, tenant, ready.id, viewers)
+    try:
+        with count_statements() as statements:
+            firsts = await asyncio.wait_for(asyncio.gather(*(anext(feed) for feed in feeds)), WAIT)
+        assert len(statements) == SHARED_READ, statements
+        for viewer, first in zip(viewers, firsts, strict=True):
+            assert isinstance(first, LiveUpdate)
+            assert (first.cause, first.schedule_version) == ("connected", 1)
+            assert _shown(first) == _expected(ready.schedule, viewer), viewer
+        assert firsts[-2].my_assignment is not None
+    finally:
+        for feed in feeds:
+            await feed.aclose()
+    assert len(live.shared_reads(app.state.pubsub)) == 0
+
+
+async def test_a_fresh_read_starts_after_its_caller_asked_and_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A caller that asks while a fresh read runs gets the next one (the running one may have
+    begun before a change it must see), shared with everyone asking meanwhile; a failed one
+    reaches its callers only; the last feed leaving cancels what is left."""
+    started: asyncio.Queue[asyncio.Future[live.Everyone | None]] = asyncio.Queue()
+
+    async def reading(database: Any, app_id: str, event_id: str) -> live.Everyone | None:
+        result: asyncio.Future[live.Everyone | None] = asyncio.get_running_loop().create_future()
+        started.put_nowait(result)
+        return await result
+
+    monkeypatch.setattr(live, "_read_everyone", reading)
+    shared = live.SharedReads()
+    nowhere: Any = None
+    one: Any = object()
+    two: Any = object()
+    with shared.following("app", "event"):
+        early = asyncio.ensure_future(shared.fresh(nowhere, "app", "event"))
+        first = await asyncio.wait_for(started.get(), WAIT)
+        later = [asyncio.ensure_future(shared.fresh(nowhere, "app", "event")) for _ in range(3)]
+        await asyncio.sleep(0)
+        assert started.empty()  # one read at a time
+        first.set_result(one)
+        assert await early is one
+        second = await asyncio.wait_for(started.get(), WAIT)
+        second.set_result(two)
+        assert [await f for f in later] == [two, two, two]
+        assert started.empty()
+        failing = asyncio.ensure_future(shared.fresh(nowhere, "app", "event"))
+        (await asyncio.wait_for(started.get(), WAIT)).set_exception(RuntimeError("away"))
+        with pytest.raises(RuntimeError):
+            await failing
+        again = asyncio.ensure_future(shared.fresh(nowhere, "app", "event"))
+        (await asyncio.wait_for(started.get(), WAIT)).set_result(one)
+        assert await again is one
+        leaving = asyncio.ensure_future(shared.fresh(nowhere, "app", "event"))
+        reading_now = await asyncio.wait_for(started.get(), WAIT)
+    assert len(shared) == 0
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+    assert reading_now.cancelled()
 
 
 async def test_a_shared_read_outlives_a_feed_that_leaves_and_a_failed_one_is_not_kept(

@@ -34,10 +34,14 @@ class GapReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Gap:
-    """Messages were lost just before the next one; `missed` is None when nobody can count them."""
+    """Messages were lost just before the next one; `missed` is None when nobody can count them.
+    `interruption`: the number of the pub/sub's `interrupt()` that lost them (the latest one,
+    when the subscriber was told of several before it read), the same for every subscriber it
+    told; None for a subscriber's own loss (slow_subscriber)."""
 
     reason: GapReason
     missed: int | None
+    interruption: int | None = None
 
 
 class _Subscriber:
@@ -46,18 +50,18 @@ class _Subscriber:
     def __init__(self) -> None:
         self.queue: deque[Any] = deque()
         self.missed = 0
-        self.interrupted = False
+        self.interrupted: int | None = None  # the latest interrupt() not yet reported
         self.ready = asyncio.Event()
 
     def gap(self) -> Gap | None:
         """The gap to report before the next message, if any (and forget it)."""
-        if self.interrupted:
-            found = Gap(GapReason.feed_interrupted, None)
+        if self.interrupted is not None:
+            found = Gap(GapReason.feed_interrupted, None, self.interrupted)
         elif self.missed:
             found = Gap(GapReason.slow_subscriber, self.missed)
         else:
             return None
-        self.interrupted, self.missed = False, 0
+        self.interrupted, self.missed = None, 0
         return found
 
 
@@ -65,6 +69,7 @@ class PubSub:
     def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
         self._queue_size = queue_size
         self._subscribers: defaultdict[str, set[_Subscriber]] = defaultdict(set)
+        self._interruptions = 0
 
     def subscribers(self, topic: str) -> int:
         return len(self._subscribers.get(topic, ()))
@@ -86,10 +91,11 @@ class PubSub:
 
     def interrupt(self) -> int:
         """Tell every current subscriber that messages may have been lost; returns how many."""
+        self._interruptions += 1
         told = 0
         for subscribers in self._subscribers.values():
             for subscriber in subscribers:
-                subscriber.interrupted = True
+                subscriber.interrupted = self._interruptions
                 subscriber.ready.set()
                 told += 1
         return told

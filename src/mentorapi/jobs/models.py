@@ -11,7 +11,7 @@ success (jobs/runner.py), so a job that is taken over half-way leaves nothing be
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field
 
 from mentorapi.db.base import TenantOwned
@@ -27,12 +27,24 @@ class JobStatus(NamedStrEnum):
     failed = "failed"
 
 
+FINISHED = "finished_at IS NOT NULL"
+
+
 class Job(TenantOwned, table=True):
     __tablename__ = "jobs"
     __table_args__ = (
         # The claim: the oldest job that is due (queued and past `run_after`, or running with an
         # expired lease), of any app.
         Index("ix_jobs_status_run_after", "status", "run_after"),
+        # Retention: the oldest finished jobs first (jobs/repository.py, prune_finished). Only
+        # finished jobs have a `finished_at`; the predicate follows from the prune's
+        # `finished_at < :before`, so even a generic plan (prepared statement) uses it.
+        Index(
+            "ix_jobs_finished_at",
+            "finished_at",
+            postgresql_where=text(FINISHED),
+            sqlite_where=text(FINISHED),
+        ),
     )
 
     id: str = Field(default_factory=lambda: new_id("job"), primary_key=True, max_length=30)

@@ -180,17 +180,10 @@ async def release(
 JobReference = tuple[Any, Any]
 
 
-async def prune_finished(
-    db_session: AsyncSession,
-    *,
-    before: datetime,
-    limit: int,
-    kept_by: Sequence[JobReference] = (),
-) -> int:
-    """Delete up to `limit` jobs that finished (succeeded or failed) before `before` and that
-    no row in `kept_by` names, the oldest first. Picked FOR UPDATE SKIP LOCKED (another
-    pruner takes other jobs) in the caller's transaction; a finished job never runs again, so
-    nothing else waits on these rows."""
+def finished_before(*, before: datetime, limit: int, kept_by: Sequence[JobReference] = ()) -> Any:
+    """The (app_id, id) of up to `limit` jobs that finished (succeeded or failed) before
+    `before` and that no row in `kept_by` names, the oldest first, FOR UPDATE SKIP LOCKED. Read
+    in `finished_at` order through ix_jobs_finished_at (jobs/models.py)."""
     conditions = [
         col(Job.status).in_([JobStatus.succeeded, JobStatus.failed]),
         col(Job.finished_at) < before,
@@ -202,7 +195,7 @@ async def prune_finished(
             .exists()
         )
         conditions.append(~named)
-    picked = across_tenants(
+    return across_tenants(
         select(col(Job.app_id), col(Job.id))
         .where(*conditions)
         .order_by(col(Job.finished_at))
@@ -210,6 +203,19 @@ async def prune_finished(
         .with_for_update(skip_locked=True),
         CrossTenant.housekeeping,
     )
+
+
+async def prune_finished(
+    db_session: AsyncSession,
+    *,
+    before: datetime,
+    limit: int,
+    kept_by: Sequence[JobReference] = (),
+) -> int:
+    """Delete the jobs `finished_before` picks. Picked FOR UPDATE SKIP LOCKED (another pruner
+    takes other jobs) in the caller's transaction; a finished job never runs again, so nothing
+    else waits on these rows."""
+    picked = finished_before(before=before, limit=limit, kept_by=kept_by)
     keys = [(app_id, id_) for app_id, id_ in (await db_session.exec(picked)).all()]
     if not keys:
         return 0

@@ -8,8 +8,10 @@ feeds of every process the way session changes reach GraphQL subscriptions (on P
 trigger's NOTIFY read by graphql/fanout.py in each process, on SQLite graphql/feed.py after
 the commit); the feeds of the process then read the event again, once for all of them
 (`SharedReads`: one read of every published assignment, each feed keeping its viewer's). A gap
-marker (the process lost its LISTEN connection for a while) is read as a change too: the feed
-reads again on its own, loses nothing.
+marker (the process lost its LISTEN connection for a while) is read as a change too, and shared
+the same way: every feed told of one interruption takes the one read made after it. The first
+read of a feed is shared as well, with the feeds that open meanwhile (phones reconnecting at
+once after a network blip): so N feeds of an event cost one read per process, not N.
 
 One generator serves both faces: `GET /v1/mentoring-events/{id}/live` (Server-Sent Events,
 rest.py) and the GraphQL subscription `eventLive` (gql.py). Before each message it asks
@@ -28,7 +30,7 @@ from weakref import WeakKeyDictionary
 
 from mentorapi.db.engine import Database, write_intent
 from mentorapi.graphql.feed import ScheduleNotice, mentoring_event_topic
-from mentorapi.graphql.pubsub import PubSub
+from mentorapi.graphql.pubsub import Gap, PubSub
 from mentorapi.mentoring_events import clock, service
 from mentorapi.mentoring_events.models import EventStatus, Moment, Phase, Timeline
 from mentorapi.mentoring_events.schemas import AssignmentRead, LiveUpdate, assignment_read
@@ -129,11 +131,15 @@ KEEP_PER_EVENT = 4  # shared reads kept per followed event: the last few notices
 
 
 class _Followed:
-    __slots__ = ("reads", "streams")
+    __slots__ = ("reader", "reads", "streams", "waiting")
 
     def __init__(self) -> None:
         self.streams = 0
         self.reads: OrderedDict[str, asyncio.Future[Everyone | None]] = OrderedDict()
+        # Fresh reads (`SharedReads.fresh`): the read the callers since the last one started
+        # wait for, and the task that makes them one after the other.
+        self.waiting: asyncio.Future[Everyone | None] | None = None
+        self.reader: asyncio.Future[None] | None = None
 
 
 class SharedReads:
@@ -147,8 +153,13 @@ class SharedReads:
     and left). Bounded by entries: one per event with a feed open in this process (dropped with
     its last feed), holding the reads of its last KEEP_PER_EVENT notices; a feed that hears an
     older notice starts a read again (correct, merely not shared). A failed read is not kept. A
-    gap marker has no shared identity (each subscriber gets its own): such a feed reads alone;
-    so does the first read of a feed (feeds open one by one, not in a burst)."""
+    gap marker of an interruption (the LISTEN connection was lost) is shared the same way,
+    keyed by the interruption's number: every subscriber told of it gets the same one, and a
+    read started after the interruption shows whatever it may have lost.
+
+    What has no shared identity (a feed's first read; a feed's own slow-subscriber gap) takes a
+    `fresh` read: one started after it asked, shared with every feed that asks before that read
+    starts. One such read at a time per event: those who ask while it runs share the next."""
 
     def __init__(self) -> None:
         self._events: dict[tuple[str, str], _Followed] = {}
@@ -169,6 +180,10 @@ class SharedReads:
                 del self._events[key]
                 for task in followed.reads.values():
                     task.cancel()  # nobody is left to await it
+                if followed.reader is not None:
+                    followed.reader.cancel()
+                if followed.waiting is not None:
+                    followed.waiting.cancel()
 
     async def after(
         self, database: Database, app_id: str, event_id: str, notice: str
@@ -187,6 +202,40 @@ class SharedReads:
                 followed.reads.popitem(last=False)  # its waiters still hold the task
         # Shielded: a feed that leaves (cancelled) must not cancel the others' read.
         return await asyncio.shield(task)
+
+    async def fresh(self, database: Database, app_id: str, event_id: str) -> Everyone | None:
+        """The event (every published assignment) as read by a read that starts after this
+        call, shared with every caller until it starts. Only inside `following(app_id,
+        event_id)`."""
+        followed = self._events[(app_id, event_id)]
+        waiting = followed.waiting
+        if waiting is None:
+            waiting = followed.waiting = asyncio.get_running_loop().create_future()
+            waiting.add_done_callback(_retrieved)
+            if followed.reader is None or followed.reader.done():
+                followed.reader = asyncio.ensure_future(
+                    _read_in_turn(database, followed, app_id, event_id)
+                )
+        # Shielded: a feed that leaves (cancelled) must not cancel the others' read.
+        return await asyncio.shield(waiting)
+
+
+async def _read_in_turn(
+    database: Database, followed: _Followed, app_id: str, event_id: str
+) -> None:
+    """Fresh reads one after the other while anyone waits for one: each serves every caller that
+    asked before it started (`SharedReads.fresh`). Never more than one at a time per event."""
+    while followed.waiting is not None:
+        callers, followed.waiting = followed.waiting, None
+        try:
+            found = await _read_everyone(database, app_id, event_id)
+        except asyncio.CancelledError:
+            callers.cancel()  # the event's last feed left
+            raise
+        except Exception as error:  # its callers see it; whoever asks next reads anew
+            callers.set_exception(error)
+        else:
+            callers.set_result(found)
 
 
 def _retrieved(task: asyncio.Future[Everyone | None]) -> None:
@@ -245,9 +294,11 @@ async def follow(
         contextlib.AsyncExitStack() as stack,
     ):
         stack.enter_context(shared.following(app_id, event_id))
-        snapshot = await read(database, app_id, event_id, viewer)
-        if snapshot is None:
+        # Started after the subscription, shared with the feeds opening meanwhile.
+        everyone = await shared.fresh(database, app_id, event_id)
+        if everyone is None:
             return
+        snapshot = everyone.seen_by(viewer)
         heard: asyncio.Future[object] = asyncio.ensure_future(anext(messages))
         try:
             cause = Cause.connected
@@ -276,17 +327,19 @@ async def follow(
                     with contextlib.suppress(asyncio.CancelledError):
                         await woken
                 if heard in done:
-                    # A schedule notice (one read per process, shared), or a gap marker (a
-                    # read of its own): read again either way.
+                    # A schedule notice or a gap marker: read again (shared) either way.
                     notice = heard.result()
                     heard = asyncio.ensure_future(anext(messages))
                     if isinstance(notice, ScheduleNotice):
                         everyone = await shared.after(database, app_id, event_id, notice.id)
-                        found = None if everyone is None else everyone.seen_by(viewer)
-                    else:
-                        found = await read(database, app_id, event_id, viewer)
-                    if found is None:
+                    elif isinstance(notice, Gap) and notice.interruption is not None:
+                        key = f"interruption {notice.interruption}"  # never an event's id
+                        everyone = await shared.after(database, app_id, event_id, key)
+                    else:  # this subscriber's own gap (it fell behind)
+                        everyone = await shared.fresh(database, app_id, event_id)
+                    if everyone is None:
                         return
+                    found = everyone.seen_by(viewer)
                     # A shared read may predate this feed's first read (the notice was heard
                     # late): never step back to an older schedule.
                     if found.schedule_version >= snapshot.schedule_version:
