@@ -67,18 +67,13 @@ class Snapshot:
         return self.timeline.moment(at)
 
 
-async def read(
-    database: Database, app_id: str, event_id: str, viewer: Viewer | None
-) -> Snapshot | None:
-    """The event now (None: it is gone), in a short read of its own: the viewer's assignments,
-    or (viewer None) every published assignment, for `SharedReads` to share out."""
+async def read(database: Database, app_id: str, event_id: str) -> Snapshot | None:
+    """The event now (None: it is gone) with every published assignment, in a short read of
+    its own, for `SharedReads` to share out."""
     token = write_intent.set(False)  # SQLite: a reader's BEGIN, never queued behind writers
     try:
         async with database.read_sessionmaker() as db_session:
-            if viewer is None:
-                state = await service.live_state_of_everyone(db_session, app_id, event_id)
-            else:
-                state = await service.live_state(db_session, app_id, event_id, viewer)
+            state = await service.live_state_of_everyone(db_session, app_id, event_id)
             if state is None:
                 return None
             event = state.event
@@ -110,8 +105,8 @@ class Everyone:
             self.by_mentee.setdefault(a.mentee_id, []).append(a)
 
     def seen_by(self, viewer: Viewer) -> Snapshot:
-        """As the viewer's own read (`service.live_state`) finds it: the API key alone sees
-        phases only; a member (or `member_id`) their own, as mentor or as mentee."""
+        """As the viewer's schedule read (`service._assignments_of`) finds it: the API key
+        alone sees phases only; a member (or `member_id`) their own, as mentor or as mentee."""
         if viewer.everyone:
             return replace(self.snapshot, mine=())
         as_mentor = self.by_mentor.get(viewer.mentor_id, []) if viewer.mentor_id else []
@@ -123,7 +118,7 @@ class Everyone:
 
 
 async def _read_everyone(database: Database, app_id: str, event_id: str) -> Everyone | None:
-    snapshot = await read(database, app_id, event_id, None)
+    snapshot = await read(database, app_id, event_id)
     return None if snapshot is None else Everyone(snapshot)
 
 

@@ -765,25 +765,12 @@ class LiveState:
     assignments: list[Assignment]
 
 
-async def live_state(
-    db_session: AsyncSession, app_id: str, event_id: str, viewer: Viewer
-) -> LiveState | None:
-    event = await repository.get(db_session, app_id, event_id)
-    if event is None:
-        return None
-    published = event.schedule_status == ScheduleStatus.published
-    rows: list[Assignment] = []
-    if published and not viewer.everyone:
-        rows = await _assignments_of(db_session, event, Stage.published, viewer)
-    return LiveState(event, published, rows)
-
-
 async def live_state_of_everyone(
     db_session: AsyncSession, app_id: str, event_id: str
 ) -> LiveState | None:
-    """As `live_state`, with every published assignment of the event: one read that all of a
-    process's feeds of the event share after a change (live.py), each then keeping what its
-    viewer sees."""
+    """The event with every published assignment: one read that all of a process's feeds of
+    the event share (live.py), each then keeping what its viewer sees (`_assignments_of`'s
+    rule, mirrored by `live.Everyone.seen_by`)."""
     event = await repository.get(db_session, app_id, event_id)
     if event is None:
         return None

@@ -1,7 +1,7 @@
 """jobs: an index for pruning finished jobs by when they finished
 
 Revision ID: d2b4f6a8c0e1
-Revises: c4e6a8b0d2f3
+Revises: d1f3a5c7e9b2
 Create Date: 2026-12-07 11:00:00
 
 Housekeeping deletes jobs that finished more than MENTORAPI_JOB_RETENTION_DAYS ago, the oldest
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from mentorapi.db import online
 
 revision: str = 'd2b4f6a8c0e1'
-down_revision: str | None = 'c4e6a8b0d2f3'
+down_revision: str | None = 'd1f3a5c7e9b2'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
