@@ -293,6 +293,8 @@ async def test_the_single_buffer_becomes_both_buffers_and_back(empty_database: s
 # --- index builds that leave tables open for writes (db/online.py) -------------------------------
 
 BEFORE_ONLINE = "c4e6a8b0d2f1"  # the revision before the first index built CONCURRENTLY
+# (revision before, migration that builds indexes CONCURRENTLY), in the chain's order
+ONLINE_STEPS = (("c4e6a8b0d2f1", "c4e6a8b0d2f3"), ("d1f3a5c7e9b2", "d2b4f6a8c0e1"))
 ONLINE = ("ix_events_created_at", "ix_deliveries_finished", "ix_jobs_finished_at")
 
 APP = (
@@ -335,15 +337,19 @@ async def test_the_online_index_migrations_run_again_and_rebuild_a_failed_build(
     the INVALID leftover of a CONCURRENTLY build that failed is dropped and built anew."""
     url = empty_database
     await asyncio.to_thread(upgrade, url)
-    await asyncio.to_thread(_stamp, url, BEFORE_ONLINE)
-    await asyncio.to_thread(upgrade, url)  # every index is already there
+    for before, online in ONLINE_STEPS:  # each online migration alone, not those between
+        await asyncio.to_thread(_stamp, url, before)
+        await asyncio.to_thread(upgrade, url, online)  # every index is already there
+    await asyncio.to_thread(_stamp, url, "head")
     diff, _ = await _inspect(url)
     assert diff == []
 
-    await asyncio.to_thread(downgrade, url, BEFORE_ONLINE)
+    for before, online in ONLINE_STEPS:
+        for _ in range(2):  # the second time, every index is already gone
+            await asyncio.to_thread(_stamp, url, online)
+            await asyncio.to_thread(downgrade, url, before)
+        await asyncio.to_thread(upgrade, url, online)
     await asyncio.to_thread(_stamp, url, "head")
-    await asyncio.to_thread(downgrade, url, BEFORE_ONLINE)  # every index is already gone
-    await asyncio.to_thread(upgrade, url)
     diff, _ = await _inspect(url)
     assert diff == []
 
@@ -365,7 +371,7 @@ async def test_the_online_index_migrations_run_again_and_rebuild_a_failed_build(
     finally:
         await connection.close()
     assert (await _pg_indexes(url))["ix_jobs_finished_at"][0] is False
-    await asyncio.to_thread(_stamp, url, "c4e6a8b0d2f3")
+    await asyncio.to_thread(_stamp, url, ONLINE_STEPS[-1][0])
     await asyncio.to_thread(upgrade, url)
     assert await _pg_indexes(url) == built
     assert all(valid for valid, _ in built.values())
