@@ -19,7 +19,7 @@ from operator import itemgetter
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from mentorapi.availability.schemas import DAYS, minutes_of
+from mentorapi.availability.schemas import DAY_NUMBERS, minutes_of
 from mentorapi.kit.bounded import MIN_WEIGHT, BoundedLRU
 from mentorapi.kit.timezones import zone
 
@@ -247,7 +247,7 @@ def rules_from(
     """Rules from an availability's stored values (JSON windows as saved by the service)."""
     by_day: dict[int, list[tuple[int, int]]] = {}
     for w in weekly:
-        by_day.setdefault(DAYS.index(w["day"]), []).append(
+        by_day.setdefault(DAY_NUMBERS[w["day"]], []).append(
             (minutes_of(w["start"]), minutes_of(w["end"]))
         )
     return Rules(
