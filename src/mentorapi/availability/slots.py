@@ -317,13 +317,18 @@ def open_spans(rules: Rules, clock: Clock, first_day: int, last_day: int) -> lis
     resolves with the offset before the switch, i.e. it lands just after the gap."""
     found: list[USpan] = []
     weekly, overrides = rules.weekly, rules.overrides
+    # One offset over the whole clock (most zones, most weeks): `clock.utc` is a subtraction.
+    fixed = clock.offsets[0] if len(clock.offsets) == 1 else None
     for day in range(first_day, last_day + 1):
         windows = overrides.get(date_of(day)) if overrides else None
         if windows is None:
             windows = weekly.get((day + 3) % 7, ())
         midnight = day * DAY
         for start, end in windows:
-            a, b = clock.utc(midnight + start * MINUTE), clock.utc(midnight + end * MINUTE)
+            if fixed is not None:
+                a, b = midnight + start * MINUTE - fixed, midnight + end * MINUTE - fixed
+            else:
+                a, b = clock.utc(midnight + start * MINUTE), clock.utc(midnight + end * MINUTE)
             if b > a:
                 found.append((a, b))
     found.sort()
