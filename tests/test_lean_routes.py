@@ -6,6 +6,7 @@ answered is checked too: the lean one for every request whose parameters validat
 service raises included), the documented one for the rest.
 """
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -14,22 +15,26 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from mentorapi.kit import lean
-from mentorapi.kit.lean import LeanRoute
+from mentorapi.kit.lean import LeanBodyRoute, LeanRoute
 from mentorapi.main import create_app
+from mentorapi.matching.schemas import RecommendationRequest
 from tests import conftest
 from tests.conftest import Tenant, count_statements, own
 from tests.factories import (
     as_member,
     book_session,
     bookable,
+    create_mentee,
     create_mentor,
     create_skill,
     mint_token,
 )
+from tests.matching.conftest import mentor as create_matching_mentor
 
 WEEK = {"start": "2027-03-22T00:00:00Z", "end": "2027-04-05T00:00:00Z"}  # Berlin's DST switch
 
@@ -363,3 +368,140 @@ def test_a_lean_route_refuses_an_endpoint_that_reads_headers() -> None:
 
     with pytest.raises(ValueError, match="Header"):
         lean.LeanRoute("/things", handler, documented=documented)
+
+
+# --- recommendations: a POST with a JSON body -------------------------------------------------
+
+RECOMMENDATIONS = "/v1/matching/recommendations"
+UNKNOWN_SKILL = "skl_01JD8X4K8Y3N6Q2W5E7R9T1V3V"
+ASK_WEEK = {"from": "2027-03-22T00:00:00Z", "to": "2027-03-29T00:00:00Z"}
+
+
+async def _post_both(
+    faces: Faces, content: bytes, headers: dict[str, str] | None = None
+) -> tuple[httpx.Response, httpx.Response]:
+    sent = {
+        "Authorization": f"Bearer {faces.key}",
+        "Content-Type": "application/json",
+        **(headers or {}),
+    }
+    answers = []
+    for recorder in (faces.lean, faces.plain):
+        transport = httpx.ASGITransport(app=recorder)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answers.append(await client.post(RECOMMENDATIONS, content=content, headers=sent))
+    return answers[0], answers[1]
+
+
+async def _askers(tenant: Tenant) -> dict[str, str]:
+    skill = await create_skill(tenant.client, name="Pivot tables")
+    for bio in ("Pivot tables for sales reports", "Tablas dinámicas, ça va"):
+        await create_matching_mentor(tenant.client, skill["id"], headline="Excel analyst", bio=bio)
+    mentee = await create_mentee(tenant.client)
+    return {"skill": skill["id"], "mentee": mentee["id"]}
+
+
+def _body(**fields: Any) -> bytes:
+    return json.dumps(fields, ensure_ascii=False).encode()
+
+
+async def test_recommendations_are_answered_by_the_lean_route_with_the_same_bytes(
+    faces: Faces, tenant: Tenant
+) -> None:
+    ids = await _askers(tenant)
+    mentee = ids["mentee"]
+    bodies = [
+        _body(mentee_id=mentee, ask="pivot tables for sales", window=ASK_WEEK),
+        _body(mentee_id=mentee, ask="tablas dinámicas", window=ASK_WEEK, duration_minutes=30),
+        _body(
+            mentee_id=mentee,
+            ask="pivot",
+            skills=[{"skill_id": ids["skill"], "min_level": 1}],
+            languages=["en"],
+            format="video",
+            limit=1,
+            window=ASK_WEEK,
+        ),
+        # Errors the service raises: the lean route answers them (problem+json).
+        _body(mentee_id="mte_01JD8X9E3F4G5H6J7K8M9N0P1Q", ask="pivot tables"),
+        _body(
+            mentee_id=mentee, ask="pivot", skills=[{"skill_id": "skl_01JD8X4K8Y3N6Q2W5E7R9T1V3V"}]
+        ),
+    ]
+    statuses = []
+    for content in bodies:
+        with count_statements() as on_lean:
+            lean, plain = await _post_both(faces, content)
+        _same(lean, plain)
+        assert isinstance(faces.lean.route, LeanBodyRoute), content
+        assert isinstance(faces.plain.route, APIRoute), content
+        statuses.append(lean.status_code)
+        if lean.status_code == 200:
+            # Each face ran the same statements (none written: a read-only unit of work).
+            half = len(own(on_lean)) // 2
+            assert own(on_lean)[:half] == own(on_lean)[half:]
+            assert not any(s.lstrip().upper().startswith("BEGIN") for s in own(on_lean))
+    assert statuses == [200, 200, 200, 404, 404]
+
+
+async def test_invalid_bodies_fall_through_to_the_documented_route(
+    faces: Faces, tenant: Tenant
+) -> None:
+    ids = await _askers(tenant)
+    mentee = ids["mentee"]
+    cases: list[tuple[bytes, dict[str, str], int]] = [
+        (b"", {}, 422),
+        (b"not json", {}, 422),
+        (b"[]", {}, 422),
+        (b'"pivot tables"', {}, 422),
+        (_body(mentee_id=12, ask="pivot tables"), {}, 422),
+        (_body(mentee_id=mentee, ask="pivot tables", limit=0), {}, 422),
+        (_body(mentee_id=mentee, ask="pivot tables", extra="not a field"), {}, 422),
+        (_body(mentee_id=mentee, ask="  "), {}, 422),
+        (_body(mentee_id=mentee, ask="pivot\x00tables"), {}, 422),  # JSON's \u0000
+        (b'{"mentee_id": "%s", "ask": "pivot \\ud800 tables"}' % mentee.encode(), {}, 422),
+        (_body(mentee_id=mentee, ask="pivot tables", languages=["de\x00"]), {}, 422),
+        # Another content type: FastAPI reads it its own way (a JSON one, or not JSON at all).
+        (_body(mentee_id=mentee, ask="pivot tables"), {"Content-Type": "text/plain"}, 422),
+        (
+            _body(mentee_id=mentee, ask="pivot tables", window=ASK_WEEK),
+            {"Content-Type": "application/json; charset=utf-8"},
+            200,
+        ),
+        # On the documented route a body that is not JSON is refused first (422), then a bad
+        # credential (401), before a body that does not validate.
+        (b"not json", {"Authorization": "Bearer mk_not-a-key"}, 422),
+        (_body(mentee_id=12, ask="pivot"), {"Authorization": "Bearer mk_not-a-key"}, 401),
+    ]
+    for content, headers, status in cases:
+        lean, plain = await _post_both(faces, content, headers)
+        _same(lean, plain)
+        assert lean.status_code == status, (content, lean.text)
+        assert isinstance(faces.lean.route, APIRoute), content
+    # A valid body with a bad credential: the lean route, the same 401.
+    lean, plain = await _post_both(
+        faces, _body(mentee_id=mentee, ask="pivot"), {"Authorization": "Bearer mk_not-a-key"}
+    )
+    _same(lean, plain)
+    assert lean.status_code == 401
+    assert isinstance(faces.lean.route, LeanBodyRoute)
+
+
+def test_a_lean_body_route_takes_the_documented_endpoints_body() -> None:
+    class Other(BaseModel):
+        x: int
+
+    async def documented(body: Other) -> None:
+        return None
+
+    async def with_query(body: Other, q: str | None = None) -> None:
+        return None
+
+    async def handler(_request: Request, _body: Any) -> Response:
+        return Response()
+
+    assert lean.LeanBodyRoute("/things", handler, documented=documented, body=Other).body is Other
+    with pytest.raises(ValueError, match="body is not"):
+        lean.LeanBodyRoute("/things", handler, documented=documented, body=RecommendationRequest)
+    with pytest.raises(ValueError, match="its body only"):
+        lean.LeanBodyRoute("/things", handler, documented=with_query, body=Other)

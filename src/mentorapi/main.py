@@ -34,6 +34,7 @@ from mentorapi.kit.problems import install_problem_handlers
 from mentorapi.kit.ratelimit import RateLimitHeaders, create_rate_limiter
 from mentorapi.kit.text import refuse_unstorable_text
 from mentorapi.limits import BodySizeLimit
+from mentorapi.matching.rest import lean_routes as matching_lean_routes
 from mentorapi.matching.rest import router as matching_router
 from mentorapi.mentees.rest import router as mentees_router
 from mentorapi.mentoring_events.live import StreamSlots
@@ -182,7 +183,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.webhooks.include_router(webhook_docs)
     openapi.install(app)
     if settings.lean_routes:
-        lean.install(app.router.routes, [*availability_lean_routes, *mentors_lean_routes])
+        lean.install(
+            app.router.routes,
+            [*availability_lean_routes, *mentors_lean_routes, *matching_lean_routes],
+        )
 
     metrics = app.state.metrics = Metrics()
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from mentorapi.matching.schemas import Recommendations
 from tests.conftest import Tenant, count_statements, own
 from tests.factories import create_mentee, create_mentor, create_skill
 from tests.matching.conftest import WEEK, complete_with_feedback, ids, mentor, recommend
@@ -472,3 +473,27 @@ async def test_feedback_on_a_group_session_of_the_skill_counts(
     assert a["components"]["feedback"] > b["components"]["feedback"]
     assert "5.00 from 1 rated sessions on this skill" in a["reasons"]
     assert "1 impact stories on this skill" in a["reasons"]
+
+
+async def test_the_answer_is_the_response_models_bytes(tenant: Tenant, clock: Clock) -> None:
+    """The route writes plain data straight to JSON (rest.render_data): re-validated and
+    re-serialized by the documented model, the body comes out the same, byte for byte."""
+    client = tenant.client
+    pivots = await _pivots(client)
+    for bio in ("Spreadsheets daily, ça va", "Pivot tables for sales reports"):
+        await mentor(client, pivots["id"], headline="Excel analyst — pivots", bio=bio)
+    mentee = await create_mentee(client)
+    for body in (
+        {"ask": ASK, "window": WEEK, "duration_minutes": 30},
+        {"ask": ASK, "skills": [{"skill_id": pivots["id"], "min_level": 1}]},
+    ):
+        response = await client.post(
+            "/v1/matching/recommendations", json={"mentee_id": mentee["id"], **body}
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        found = response.json()
+        assert len(found["data"]) == 2
+        assert found["data"][0]["first_slots"]
+        content = response.content
+        assert Recommendations.model_validate_json(content).model_dump_json().encode() == content

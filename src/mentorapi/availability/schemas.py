@@ -46,9 +46,18 @@ class Day(NamedStrEnum):
 
 
 DAYS = list(Day)
+# Weekday numbers (0 = Monday) by name, as the windows store them.
+DAY_NUMBERS = {day.value: number for number, day in enumerate(DAYS)}
+
+# Every time a window may hold (HH:MM, 00:00-24:00: 1,441 of them, fixed), parsed once: the slot
+# rules of every mentor scored are read from these strings on every request.
+_MINUTES = {f"{m // 60:02d}:{m % 60:02d}": m for m in range(24 * 60 + 1)}
 
 
 def minutes_of(hhmm: str) -> int:
+    found = _MINUTES.get(hhmm)
+    if found is not None:
+        return found
     hours, minutes = hhmm.split(":")
     return int(hours) * 60 + int(minutes)
 

@@ -19,7 +19,7 @@ from operator import itemgetter
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from mentorapi.availability.schemas import DAYS, minutes_of
+from mentorapi.availability.schemas import DAY_NUMBERS, minutes_of
 from mentorapi.kit.bounded import MIN_WEIGHT, BoundedLRU
 from mentorapi.kit.timezones import zone
 
@@ -247,7 +247,7 @@ def rules_from(
     """Rules from an availability's stored values (JSON windows as saved by the service)."""
     by_day: dict[int, list[tuple[int, int]]] = {}
     for w in weekly:
-        by_day.setdefault(DAYS.index(w["day"]), []).append(
+        by_day.setdefault(DAY_NUMBERS[w["day"]], []).append(
             (minutes_of(w["start"]), minutes_of(w["end"]))
         )
     return Rules(
@@ -317,13 +317,18 @@ def open_spans(rules: Rules, clock: Clock, first_day: int, last_day: int) -> lis
     resolves with the offset before the switch, i.e. it lands just after the gap."""
     found: list[USpan] = []
     weekly, overrides = rules.weekly, rules.overrides
+    # One offset over the whole clock (most zones, most weeks): `clock.utc` is a subtraction.
+    fixed = clock.offsets[0] if len(clock.offsets) == 1 else None
     for day in range(first_day, last_day + 1):
         windows = overrides.get(date_of(day)) if overrides else None
         if windows is None:
             windows = weekly.get((day + 3) % 7, ())
         midnight = day * DAY
         for start, end in windows:
-            a, b = clock.utc(midnight + start * MINUTE), clock.utc(midnight + end * MINUTE)
+            if fixed is not None:
+                a, b = midnight + start * MINUTE - fixed, midnight + end * MINUTE - fixed
+            else:
+                a, b = clock.utc(midnight + start * MINUTE), clock.utc(midnight + end * MINUTE)
             if b > a:
                 found.append((a, b))
     found.sort()

@@ -1,4 +1,4 @@
-"""Lean routes: the hottest GETs, served without FastAPI's per-request machinery.
+"""Lean routes: the hottest GETs (and one POST), served without FastAPI's per-request machinery.
 
 FastAPI spends about as much CPU on a request as a slots page costs to compute: the walk
 through the nested routers, the dependency graph (solved anew for every request), a validation
@@ -20,8 +20,17 @@ the same service code, and leaves FastAPI the rest:
 
 The OpenAPI document ignores it (it is not an `APIRoute`): the documented route describes it.
 `MENTORAPI_LEAN_ROUTES=false` leaves every request to FastAPI.
+
+A `LeanBodyRoute` does the same for a POST whose only parameter is a JSON body (the
+recommendations' ask): it matches its path and method when the request says its body is
+`application/json`, reads the body, and parses and validates it as FastAPI does (`json.loads`,
+then the documented endpoint's body model in Python mode). A body that does not parse or
+validate, or that holds text no database stores (kit/text.py), is handed back, as it came, to
+the router with this route declined, so the documented route answers (its 422, or whatever
+comes first there: a bad credential's 401).
 """
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -29,13 +38,13 @@ from typing import Annotated, Any
 from fastapi import params
 from fastapi._compat import ModelField, field_annotation_is_sequence
 from fastapi.dependencies.utils import get_dependant, get_flat_params
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from mentorapi.kit import text
 
@@ -43,6 +52,9 @@ from mentorapi.kit import text
 VALUES = "mentorapi.lean.values"
 
 Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
+BodyHandler = Callable[[Request, Any], Awaitable[Response]]
+# Set on a request's scope when a lean body route hands it back to the router.
+DECLINED = "mentorapi.lean.declined"
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,79 @@ class LeanRoute(BaseRoute):
         raise NoMatchFound(name, path_params)
 
 
-def install(routes: list[BaseRoute], lean: list[LeanRoute]) -> None:
+class LeanBodyRoute(BaseRoute):
+    def __init__(
+        self,
+        path: str,
+        handler: BodyHandler,
+        *,
+        documented: Callable[..., Any],
+        body: type[BaseModel],
+    ) -> None:
+        """`handler(request, body)` answers POST `path` (no path or query parameters) for the
+        documented endpoint `documented`, whose one body parameter must be a `body`."""
+        self.path = path
+        self.handler = handler
+        self.body = body
+        self.path_regex, self.path_format, _ = compile_path(path)
+        path_params, query = documented_params(path, documented)
+        if path_params or query or self.path_regex.groupindex:
+            raise ValueError(f"{path}: a lean body route reads its body only")
+        bodies = get_dependant(path=path, call=documented).body_params
+        if [field.field_info.annotation for field in bodies] != [body]:
+            raise ValueError(f"{path}: the documented endpoint's body is not {body.__name__}")
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope.get(DECLINED):
+            return Match.NONE, {}
+        if text.url_may_hold_nul(scope):  # the documented route answers its 422
+            return Match.NONE, {}
+        if self.path_regex.match(_route_path(scope)) is None:
+            return Match.NONE, {}
+        types = [value for name, value in scope["headers"] if name == b"content-type"]
+        if types != [b"application/json"]:  # anything else: FastAPI reads it its own way
+            return Match.NONE, {}
+        return Match.FULL, {"route": self, "path_params": {}}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        raw = await request.body()
+        try:
+            # What FastAPI does with a JSON body: json.loads, then the model in Python mode.
+            parsed = json.loads(raw)
+            # Text no database stores: the documented route's routers answer its 422
+            # (kit/text.py, which walks only a body that may hold some, as here).
+            if text.body_may_hold_unstorable(raw) and any(True for _ in text.unstorable_at(parsed)):
+                body = None
+            else:
+                body = self.body.model_validate(parsed)
+        except ValueError:  # not JSON (JSONDecodeError), or invalid (ValidationError)
+            body = None
+        if body is None:
+            scope[DECLINED] = True
+            await scope["router"](scope, _replay(raw, receive), send)
+            return
+        response = await self.handler(request, body)
+        await response(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        raise NoMatchFound(name, path_params)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The request's body once more, then whatever the client sends next (a disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def install(routes: list[BaseRoute], lean: list[LeanRoute | LeanBodyRoute]) -> None:
     """Put lean routes ahead of every other route (the router takes the first full match)."""
     routes[:0] = lean

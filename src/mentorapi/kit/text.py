@@ -77,7 +77,7 @@ async def refuse_unstorable_text(request: Request) -> None:
     if url_may_hold_nul(request.scope):
         found += issues(dict(request.path_params), ("path",))
         found += issues(dict(_grouped(request.query_params.multi_items())), ("query",))
-    if request.method in _WITH_BODY and _may_hold_unstorable(await request.body()):
+    if request.method in _WITH_BODY and body_may_hold_unstorable(await request.body()):
         try:
             body = await request.json()
         except ValueError:  # not JSON: the endpoint reads no JSON from it either
@@ -94,7 +94,7 @@ def url_may_hold_nul(scope: Mapping[str, Any]) -> bool:
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _may_hold_unstorable(body: bytes) -> bool:
+def body_may_hold_unstorable(body: bytes) -> bool:
     return bool(body) and (not body.isascii() or b"\\u" in body or b"\x00" in body)
 
 

@@ -1,24 +1,26 @@
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.apps.auth import CurrentCaller
-from mentorapi.db.uow import DbSession, reads_only
+from mentorapi.apps.auth import CurrentCaller, authenticate_request
+from mentorapi.apps.caller import Caller
+from mentorapi.db.uow import DbSession, reads_only, unit_of_work
+from mentorapi.kit import lean
 from mentorapi.kit.problems import problems
+from mentorapi.kit.responses import data_response
 from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.matching import service
 from mentorapi.matching.models import MatchingPolicy
 from mentorapi.matching.schemas import (
-    MatchComponents,
     MatchFeedbackCreate,
     MatchFeedbackRead,
     MatchingPolicyPut,
     MatchingPolicyRead,
-    Recommendation,
     RecommendationRequest,
     Recommendations,
 )
-from mentorapi.mentors.schemas import MentorRead
+from mentorapi.mentors.schemas import read_data
 
 router = APIRouter(prefix="/v1/matching", tags=["matching"])
 
@@ -38,20 +40,23 @@ POLICY = (
 )
 
 
-def render(found: service.Recommendations) -> Recommendations:
-    return Recommendations(
-        data=[
-            Recommendation(
-                mentor=MentorRead.from_model(item.mentor, item.offers),
-                score=item.evaluation.score.score,
-                components=MatchComponents(**item.evaluation.score.components),
-                reasons=item.evaluation.score.reasons,
-                first_slots=item.first_slots,
-            )
+def render_data(found: service.Recommendations) -> dict[str, Any]:
+    """The fields of Recommendations as plain data, written straight to JSON by the route
+    (kit/responses.py: FastAPI would validate a returned model again, turn it into Python data
+    and then into JSON). tests/matching/test_recommendations.py holds the bytes to the model's."""
+    return {
+        "data": [
+            {
+                "mentor": read_data(item.mentor, item.offers),
+                "score": float(item.evaluation.score.score),
+                "components": {k: float(v) for k, v in item.evaluation.score.components.items()},
+                "reasons": item.evaluation.score.reasons,
+                "first_slots": item.first_slots,
+            }
             for item in found.data
         ],
-        excluded_count=found.excluded_count,
-    )
+        "excluded_count": found.excluded_count,
+    }
 
 
 @router.post(
@@ -59,16 +64,45 @@ def render(found: service.Recommendations) -> Recommendations:
     operation_id="recommendMentors",
     summary="Recommend mentors for an ask",
     description=RECOMMEND,
+    response_model=Recommendations,
     responses=problems(404, 422),
     dependencies=[Depends(reads_only)],  # a POST that only reads
 )
 async def recommend_mentors(
     caller: CurrentCaller, db_session: DbSession, body: RecommendationRequest
-) -> Recommendations:
+) -> Response:
+    return await _recommend(caller, db_session, body)
+
+
+async def _recommend(
+    caller: Caller, db_session: AsyncSession, body: RecommendationRequest
+) -> Response:
+    """The answer: one body for both faces of the route (above and `lean_routes`)."""
     found = await service.recommend(
         db_session=db_session, app_id=caller.app_id, actor=caller, data=body
     )
-    return render(found)
+    return data_response(render_data(found))
+
+
+async def _lean_recommend(request: Request, body: RecommendationRequest) -> Response:
+    # What the documented route's dependencies do, in their order: the unit of work opened
+    # read-only (`reads_only`), the caller admitted, then the body (already validated).
+    reads_only(request)
+    async with unit_of_work(request) as db_session:
+        found = await authenticate_request(request, db_session)
+        return await _recommend(found.caller, db_session, body)
+
+
+# The same route for every request whose JSON body validates, without FastAPI's machinery
+# (kit/lean.py); tests/test_lean_routes.py holds the two to the same answers.
+lean_routes = [
+    lean.LeanBodyRoute(
+        "/v1/matching/recommendations",
+        _lean_recommend,
+        documented=recommend_mentors,
+        body=RecommendationRequest,
+    )
+]
 
 
 @router.post(

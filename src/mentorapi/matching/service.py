@@ -127,7 +127,7 @@ class Recommended:
 
     @property
     def first_slots(self) -> list[datetime]:
-        return [from_us(int(s)) for s in self.evaluation.free_starts[: scoring.FIRST_SLOTS]]
+        return [from_us(s) for s in self.evaluation.free_starts[: scoring.FIRST_SLOTS]]
 
 
 @dataclass(frozen=True)
