@@ -152,6 +152,17 @@ async def enabled_endpoints_of_apps(
     return found
 
 
+_INSERT_EVENTS = insert(EVENTS)
+
+
+async def insert_events(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Event rows in one statement (several: one executemany). Through the session, not its
+    connection: the session's `do_orm_execute` listeners see the rows (on SQLite the
+    subscription feed hears new events there, graphql/feed.py)."""
+    if rows:
+        await db_session.exec(_INSERT_EVENTS, params=list(rows))
+
+
 async def insert_deliveries(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     connection = await db_session.connection()
     await connection.execute(insert(DELIVERIES), list(rows))
