@@ -17,6 +17,18 @@ from mentorapi.webhooks import repository
 from mentorapi.webhooks.models import DeliveryStatus, Event, EventType, WebhookEndpoint
 
 
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """An enabled endpoint, as the outbox needs it: which events it takes (None or empty: all)."""
+
+    app_id: str
+    id: str
+    events: list[str] | None
+
+    def takes(self, type: EventType) -> bool:
+        return not self.events or type.value in self.events
+
+
 @dataclass(frozen=True)
 class NewEvent:
     """An event to record. `data` must be JSON-ready (e.g. `SessionRead.model_dump(mode="json")`);
@@ -45,10 +57,13 @@ async def record(
     return Event(**row)  # what was written, for the caller to read (not in the unit of work)
 
 
-async def subscribers(db_session: AsyncSession, app_id: str) -> list[WebhookEndpoint]:
+async def subscribers(db_session: AsyncSession, app_id: str) -> list[Subscriber]:
     """The app's enabled endpoints, for `record_many(..., endpoints=)`: a caller that records
     under a lock the endpoints do not need reads them before taking the lock."""
-    return await repository.enabled_endpoints(db_session, app_id)
+    return [
+        Subscriber(app_id, id, events)
+        for id, events in await repository.enabled_endpoints(db_session, app_id)
+    ]
 
 
 async def record_many(
@@ -56,7 +71,7 @@ async def record_many(
     *,
     app_id: str,
     events: Sequence[NewEvent],
-    endpoints: Sequence[WebhookEndpoint] | None = None,
+    endpoints: Sequence[Subscriber] | None = None,
 ) -> None:
     """`record` for several events of one app (a series' 26 bookings): the endpoints read once
     (or given: `subscribers`), the objects' last sequence numbers in one query, the events and
@@ -68,7 +83,7 @@ async def _write_for_subscribers(
     db_session: AsyncSession,
     app_id: str,
     events: Sequence[NewEvent],
-    endpoints: Sequence[WebhookEndpoint] | None,
+    endpoints: Sequence[Subscriber] | None,
 ) -> list[dict[str, Any]]:
     if not events:
         return []
@@ -80,7 +95,7 @@ async def _write_for_subscribers(
         db_session,
         app_id,
         events,
-        lambda type: [e for e in endpoints if not e.events or type.value in e.events],
+        lambda type: [e for e in endpoints if e.takes(type)],
     )
 
 
@@ -93,7 +108,10 @@ async def record_for_endpoint(
 ) -> Event:
     """An event delivered to one endpoint only (`webhook.test`)."""
     (row,) = await _write(
-        db_session, endpoint.app_id, [NewEvent(type, data)], lambda _type: [endpoint]
+        db_session,
+        endpoint.app_id,
+        [NewEvent(type, data)],
+        lambda _type: [Subscriber(endpoint.app_id, endpoint.id, endpoint.events)],
     )
     return Event(**row)
 
@@ -102,7 +120,7 @@ async def _write(
     db_session: AsyncSession,
     app_id: str,
     events: Sequence[NewEvent],
-    endpoints_for: Callable[[EventType], list[WebhookEndpoint]],
+    endpoints_for: Callable[[EventType], list[Subscriber]],
 ) -> list[dict[str, Any]]:
     created = {e.object_id for e in events if e.created}
     asked = {
