@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Dialect, Select, TextClause
+from sqlalchemy import CompoundSelect, Dialect, Select, TextClause
 from sqlalchemy.engine import Compiled
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,9 +41,9 @@ from mentorapi.db.dropped import DatabaseUnavailable, is_dropped
 from mentorapi.db.engine import UNNAMED_STATEMENTS, WRITER, statement_counter
 from mentorapi.kit.bounded import BoundedLRU
 
-# A SELECT built with SQLAlchemy, or one written as text (matching's retrieval): either is
-# compiled once per dialect and kept while the statement object lives.
-Query = Select[Any] | TextClause
+# A SELECT built with SQLAlchemy (a UNION of them), or one written as text (matching's
+# retrieval): either is compiled once per dialect and kept while the statement object lives.
+Query = Select[Any] | CompoundSelect[Any] | TextClause
 
 
 @dataclass(frozen=True)
