@@ -326,3 +326,36 @@ async def test_a_series_runs_as_many_statements_for_26_occurrences_as_for_2(
         assert response.status_code == 200, response.text
         counts.append((len(own(booked)), len(own(cancelled))))
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.postgres_only
+async def test_a_bookings_reads_before_the_mentor_lock_run_on_the_driver(tenant: Tenant) -> None:
+    """The key claimed (advisory lock, the key's row), the webhook endpoints (FOR KEY SHARE) and
+    the reminder policy: straight on asyncpg (db/fast.py), in the booking's transaction, not
+    through SQLAlchemy's execution path (about 0.3M instructions a statement, callgrind).
+    Before: only the key's row."""
+    from mentorapi.db import fast
+
+    base = await bookable(tenant.client)
+    seen: list[str] = []
+    fast.observers.append(lambda sql, _options: seen.append(sql))
+    try:
+        with count_statements() as statements:
+            response = await tenant.client.post(
+                "/v1/sessions",
+                json={**base, "starts_at": "2027-01-11T08:00:00Z"},
+                headers={"Idempotency-Key": "on-the-driver"},
+            )
+    finally:
+        fast.observers.pop()
+    assert response.status_code == 201, response.text
+    ran = own(statements)
+    lock = next(i for i, s in enumerate(ran) if "FROM mentors" in s)
+    before = ran[:lock]
+    assert len(before) == 4, before
+    assert "pg_try_advisory_xact_lock" in before[0]
+    assert "FROM idempotency_keys" in before[1]
+    assert "FROM webhook_endpoints" in before[2]
+    assert "FOR KEY SHARE" in before[2]
+    assert "FROM reminder_policies" in before[3]
+    assert [s for s in before if s not in seen] == []

@@ -304,3 +304,27 @@ async def test_first_policies_at_once_are_200_or_409_never_500(tenant: Tenant) -
     assert {r.status_code for r in responses} <= {200, 409}, [r.text for r in responses]
     final = (await tenant.client.get("/v1/app/reminders")).json()
     assert 1 <= final["version"] <= sum(r.status_code == 200 for r in responses)
+
+
+async def test_a_booking_takes_its_mentors_own_offsets_and_the_apps_delay(
+    tenant: Tenant, db: Database, clock: Clock
+) -> None:
+    """A booking reads the policy for its one mentor (db/fast.py's statement): the mentor's own
+    offsets, the app's feedback delay; another mentor's booking, the app's offsets."""
+    put = await tenant.client.put(
+        "/v1/app/reminders",
+        json={"offsets_minutes": [30], "feedback_request_delay_minutes": 120},
+    )
+    assert put.status_code == 200, put.text
+    base = await bookable(tenant.client)
+    other = await bookable(tenant.client)
+    mine = await tenant.client.put(
+        f"/v1/app/reminders/mentors/{base['mentor_id']}", json={"offsets_minutes": [5, 120]}
+    )
+    assert mine.status_code == 200, mine.text
+    session = await book_session(tenant.client, base, MONDAY_9)
+    second = await book_session(tenant.client, other, MONDAY_9)
+    rows = await plan(db, tenant.id, session["id"])
+    assert _reminders(rows) == [120, 5]
+    assert [r[1] for r in rows if r[0] == "feedback_requested"] == ["2027-01-11T10:30:00Z"] * 2
+    assert _reminders(await plan(db, tenant.id, second["id"])) == [30]

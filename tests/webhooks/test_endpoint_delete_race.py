@@ -20,7 +20,7 @@ async def test_a_delete_waits_for_the_change_that_read_the_endpoint(
     endpoint = await create_endpoint(tenant, "http://127.0.0.1:9/hook")
     async with db.sessionmaker() as s, s.begin():
         # The outbox's read of the endpoints, as in any booking's transaction ...
-        assert [e.id for e in await repository.enabled_endpoints(s, tenant.id)] == [endpoint["id"]]
+        assert [e.id for e in await outbox.subscribers(s, tenant.id)] == [endpoint["id"]]
         # ... then the endpoint is deleted from another connection before the change commits.
         deleting = asyncio.create_task(
             tenant.client.delete(f"/v1/webhook-endpoints/{endpoint['id']}")

@@ -7,10 +7,12 @@ page), `fetch` runs the same SQLAlchemy statement, compiled once per dialect, on
 connection of the session. Everywhere else (SQLite, other drivers) it is an ordinary
 `connection.execute`: one statement, two ways of sending it, the same rows.
 
-Only plain SELECTs, outside any locking: the driver call runs on the session's connection but
-does not start SQLAlchemy's transaction (reads on PostgreSQL run in autocommit anyway). A
-read-only session that holds no connection yet (a GET that has run nothing through the ORM)
-borrows one from the pool for the statement instead of opening its own. Rows
+Only SELECTs. In a session that writes, the statement runs in the session's transaction, on its
+connection: the driver's BEGIN is sent first if SQLAlchemy has not sent it yet (its asyncpg
+adapter sends it lazily, before its first statement), so a locking read (`FOR KEY SHARE`)
+holds its lock until the commit. A read-only session that holds no connection yet (a GET that
+has run nothing through the ORM) borrows one from the pool for the statement instead of
+opening its own (reads on PostgreSQL run in autocommit anyway): no locking reads there. Rows
 are sequences of the selected columns, in order, on both paths (callers unpack them into
 dataclasses). Statements are still counted (`X-SQL-Statements`, the tests' statement counts)
 like any other, and shown to `observers` (the tests' tenancy check): the engine's
@@ -30,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Dialect, Select, TextClause
+from sqlalchemy import CompoundSelect, Dialect, Select, TextClause
 from sqlalchemy.engine import Compiled
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,9 +41,9 @@ from mentorapi.db.dropped import DatabaseUnavailable, is_dropped
 from mentorapi.db.engine import UNNAMED_STATEMENTS, WRITER, statement_counter
 from mentorapi.kit.bounded import BoundedLRU
 
-# A SELECT built with SQLAlchemy, or one written as text (matching's retrieval): either is
-# compiled once per dialect and kept while the statement object lives.
-Query = Select[Any] | TextClause
+# A SELECT built with SQLAlchemy (a UNION of them), or one written as text (matching's
+# retrieval): either is compiled once per dialect and kept while the statement object lives.
+Query = Select[Any] | CompoundSelect[Any] | TextClause
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,7 @@ async def fetch(
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     try:
+        await _begun(raw.dbapi_connection)
         rows = await _driver_fetch(raw, dialect, sql, args)
     except Exception as exc:
         if _dropped(driver, exc):
@@ -189,6 +192,15 @@ async def fetch(
             raise DatabaseUnavailable("the database connection was lost") from exc
         raise
     return rows
+
+
+async def _begun(adapted: Any) -> None:
+    """The transaction SQLAlchemy began on this connection, begun on the driver too: what its
+    asyncpg adapter does before running a statement of its own (nothing in autocommit)."""
+    if adapted._transaction is None:
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
 
 
 def _dropped(driver: Any, exc: Exception) -> bool:

@@ -2,10 +2,11 @@
 (and the live feeds of speed-mentoring events from their schedule's events).
 
 The outbox writes an `Event` row in the business transaction. SQLAlchemy session events on the
-app's sessionmaker watch those rows: `after_flush` keeps the new session events in
-`session.info`, `after_commit` publishes them to the in-process pub/sub, `after_rollback` drops
-them. So a subscriber hears of a change exactly when it became true, and never of one that
-rolled back. Nothing here touches the outbox itself.
+app's sessionmaker watch those rows: `do_orm_execute` keeps the new session events of the
+outbox's INSERT in `session.info` (and `after_flush` those of an `Event` flushed as an object),
+`after_commit` publishes them to the in-process pub/sub, `after_rollback` drops them. So a
+subscriber hears of a change exactly when it became true, and never of one that rolled back.
+Nothing here touches the outbox itself.
 
 That is the SQLite path: one process, so this process's commits are all there is. On
 PostgreSQL every process hears every commit (any process's, the worker's) from a NOTIFY
@@ -16,11 +17,12 @@ taking part, so a subscriber hears only what it asked for, within its own app.
 """
 
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
+from sqlalchemy import Table, event
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 from sqlmodel import Session as SQLModelSession
 
 from mentorapi.db.engine import Database
@@ -28,6 +30,8 @@ from mentorapi.graphql.pubsub import PubSub, topic_for
 from mentorapi.webhooks.models import Event
 
 log = logging.getLogger("mentorapi.graphql")
+
+EVENTS = cast(Table, Event.__table__)  # type: ignore[attr-defined]
 
 PENDING = "mentorapi.graphql.feed"
 SESSION_EVENT_PREFIX = "session."
@@ -72,17 +76,32 @@ def topics_of(found: SessionEvent) -> list[str]:
 _SESSION_KEYS = ("id", "mentor_id", "mentee_id")
 
 
+def _event_fields(row: object) -> tuple[str, str, str, Any] | None:
+    """(id, app_id, type, data) of an event: an `Event`, or a row the outbox inserts."""
+    if isinstance(row, Event):
+        return row.id, row.app_id, row.type, row.data
+    if isinstance(row, Mapping):
+        try:
+            return str(row["id"]), str(row["app_id"]), str(row["type"]), row["data"]
+        except KeyError:
+            return None
+    return None
+
+
 def session_event(row: object) -> SessionEvent | None:
     """The subscription message of an event row, or None: only events that carry a session (as
     sessions.service writes them) feed subscriptions."""
+    fields = _event_fields(row)
+    if fields is None:
+        return None
+    id, app_id, type, data = fields
     if (
-        isinstance(row, Event)
-        and row.type.startswith(SESSION_EVENT_PREFIX)
-        and row.type not in NOT_FOR_SUBSCRIBERS
-        and isinstance(row.data, dict)
-        and all(isinstance(row.data.get(k), str) for k in _SESSION_KEYS)
+        type.startswith(SESSION_EVENT_PREFIX)
+        and type not in NOT_FOR_SUBSCRIBERS
+        and isinstance(data, dict)
+        and all(isinstance(data.get(k), str) for k in _SESSION_KEYS)
     ):
-        return SessionEvent(row.id, row.app_id, row.type, dict(row.data))
+        return SessionEvent(id, app_id, type, dict(data))
     return None
 
 
@@ -109,13 +128,12 @@ def mentoring_event_topic(app_id: str, event_id: str) -> str:
 
 
 def schedule_notice(row: object) -> ScheduleNotice | None:
-    if (
-        isinstance(row, Event)
-        and row.type in SCHEDULE_EVENT_TYPES
-        and isinstance(row.data, dict)
-        and isinstance(row.data.get("id"), str)
-    ):
-        return ScheduleNotice(row.id, row.app_id, row.type, str(row.data["id"]))
+    fields = _event_fields(row)
+    if fields is None:
+        return None
+    id, app_id, type, data = fields
+    if type in SCHEDULE_EVENT_TYPES and isinstance(data, dict) and isinstance(data.get("id"), str):
+        return ScheduleNotice(id, app_id, type, str(data["id"]))
     return None
 
 
@@ -140,13 +158,27 @@ def publish(pubsub: PubSub, found: Message) -> None:
         log.exception("could not publish event %s to subscriptions", found.id)
 
 
-def _after_flush(session: Session, _flush: UOWTransaction) -> None:
-    # Still the pre-flush view here: `session.new` holds the rows this flush inserted.
-    for row in session.new:
+def _keep(session: Session, rows: Iterable[object]) -> None:
+    for row in rows:
         found = message_of(row)
         if found is not None:
             pending: list[Message] = session.info.setdefault(PENDING, [])
             pending.append(found)
+
+
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    # Still the pre-flush view here: `session.new` holds the rows this flush inserted.
+    _keep(session, session.new)
+
+
+def _on_execute(state: ORMExecuteState) -> None:
+    """The rows of an INSERT into the event log (the outbox writes rows, not objects). Before
+    it runs: if it fails, the transaction rolls back and `_after_rollback` forgets them."""
+    statement = state.statement
+    if not (state.is_insert and getattr(statement, "table", None) is EVENTS):
+        return
+    params = state.parameters
+    _keep(state.session, params if isinstance(params, Sequence) else [params])
 
 
 def _publisher(pubsub: PubSub) -> Any:
@@ -168,6 +200,7 @@ def install_feed(database: Database, pubsub: PubSub) -> None:
     sessionmaker's sync_session_class, the way SQLAlchemy documents events with asyncio)."""
     sync_maker: sessionmaker[SQLModelSession] = sessionmaker(class_=SQLModelSession)
     event.listen(sync_maker, "after_flush", _after_flush)
+    event.listen(sync_maker, "do_orm_execute", _on_execute)
     event.listen(sync_maker, "after_commit", _publisher(pubsub))
     event.listen(sync_maker, "after_rollback", _after_rollback)
     database.sessionmaker.configure(sync_session_class=sync_maker)

@@ -260,12 +260,12 @@ class IdempotencyMiddleware:
         """Take the key for this request (None), or the response to give instead of running
         it. In the request's transaction: what it claims is released if it rolls back."""
         # PostgreSQL: held until the transaction ends, a duplicate running meanwhile is refused.
+        # Both on the driver (db/fast.py), in the request's transaction (which it begins).
         postgresql = s.bind is not None and s.bind.dialect.name == "postgresql"
-        if postgresql and not await s.scalar(_TRY_LOCK, {"lock": f"{app_id} {key}"}):
+        if postgresql and not (await fast.fetch(s, _TRY_LOCK, {"lock": f"{app_id} {key}"}))[0][0]:
             return _in_flight()
         now = utcnow()
         the_key = {"app_id": app_id, "key": key}
-        # On the driver (db/fast.py): the transaction has begun (PostgreSQL: the lock above).
         rows = await fast.fetch(s, _KEPT, the_key)
         if not rows:
             return None

@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
     Integer,
     String,
     Table,
@@ -23,6 +25,7 @@ from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from mentorapi.db import fast
 from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.feedback.models import Feedback
@@ -69,23 +72,29 @@ async def get_mentor_policy(
     return (await db_session.exec(query)).first()
 
 
-# Built once, with bind parameters (the mentors' ids an expanding one): SQLAlchemy finds the
-# compiled form by the statement's cache key instead of building the union for each booking.
-_POLICIES = union_all(
-    select(
-        literal(None, String).label("mentor_id"),
-        col(ReminderPolicy.offsets_minutes),
-        col(ReminderPolicy.feedback_request_delay_minutes),
-    ).where(col(ReminderPolicy.app_id) == bindparam("app_id")),
-    select(
-        col(MentorReminderPolicy.mentor_id),
-        col(MentorReminderPolicy.offsets_minutes),
-        literal(None, Integer),
-    ).where(
-        col(MentorReminderPolicy.app_id) == bindparam("app_id"),
-        col(MentorReminderPolicy.mentor_id).in_(bindparam("mentor_ids", expanding=True)),
-    ),
+def _policies_of(mentors: ColumnElement[bool]) -> CompoundSelect[Any]:
+    """The app's policy and the offsets of the `mentors` that have their own."""
+    return union_all(
+        select(
+            literal(None, String).label("mentor_id"),
+            col(ReminderPolicy.offsets_minutes),
+            col(ReminderPolicy.feedback_request_delay_minutes),
+        ).where(col(ReminderPolicy.app_id) == bindparam("app_id")),
+        select(
+            col(MentorReminderPolicy.mentor_id),
+            col(MentorReminderPolicy.offsets_minutes),
+            literal(None, Integer),
+        ).where(col(MentorReminderPolicy.app_id) == bindparam("app_id"), mentors),
+    )
+
+
+# Built once, with bind parameters: SQLAlchemy finds the compiled form by the statement's cache
+# key instead of building the union for each booking. Several mentors: an expanding parameter;
+# one (a booking): a plain one, so the statement runs on the driver (db/fast.py).
+_POLICIES = _policies_of(
+    col(MentorReminderPolicy.mentor_id).in_(bindparam("mentor_ids", expanding=True))
 )
+_POLICY_OF_ONE = _policies_of(col(MentorReminderPolicy.mentor_id) == bindparam("mentor_id"))
 
 
 async def policies(
@@ -96,9 +105,17 @@ async def policies(
     reminders with these, while it holds the mentor's lock)."""
     found: tuple[list[int], int] | None = None
     offsets: dict[str, list[int]] = {}
-    connection = await db_session.connection()
-    params = {"app_id": app_id, "mentor_ids": sorted(set(mentor_ids))}
-    for mentor_id, minutes, delay in (await connection.execute(_POLICIES, params)).all():
+    mentors = sorted(set(mentor_ids))
+    rows: Sequence[Sequence[Any]]
+    if len(mentors) == 1:
+        rows = await fast.fetch(
+            db_session, _POLICY_OF_ONE, {"app_id": app_id, "mentor_id": mentors[0]}
+        )
+    else:
+        connection = await db_session.connection()
+        params = {"app_id": app_id, "mentor_ids": mentors}
+        rows = (await connection.execute(_POLICIES, params)).all()
+    for mentor_id, minutes, delay in rows:
         if mentor_id is None:
             found = (list(minutes), delay)
         else:

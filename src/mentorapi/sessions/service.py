@@ -66,7 +66,7 @@ from mentorapi.sessions.schemas import (
     session_json,
 )
 from mentorapi.webhooks import outbox
-from mentorapi.webhooks.models import EventType, WebhookEndpoint
+from mentorapi.webhooks.models import EventType
 from mentorapi.webhooks.outbox import NewEvent
 
 ASYNC_ANSWER_WITHIN = timedelta(days=7)
@@ -109,7 +109,7 @@ async def _record(
     type: EventType,
     before: dict[str, Any] | None = None,
     *,
-    endpoints: list[WebhookEndpoint] | None = None,
+    endpoints: list[outbox.Subscriber] | None = None,
 ) -> None:
     await outbox.record_many(
         db_session,
@@ -224,7 +224,7 @@ async def check_offer(
 
 async def _unguarded(
     db_session: AsyncSession, app_id: str, mentor_id: str
-) -> tuple[list[WebhookEndpoint], reminders.Policy]:
+) -> tuple[list[outbox.Subscriber], reminders.Policy]:
     """What a new booking writes with but the mentor's lock does not guard (the app's webhook
     endpoints, the reminder policy), read before the lock: every round trip made while the
     mentor is locked is one that all other bookings of the mentor wait for."""

@@ -17,6 +17,18 @@ from mentorapi.webhooks import repository
 from mentorapi.webhooks.models import DeliveryStatus, Event, EventType, WebhookEndpoint
 
 
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """An enabled endpoint, as the outbox needs it: which events it takes (None or empty: all)."""
+
+    app_id: str
+    id: str
+    events: list[str] | None
+
+    def takes(self, type: EventType) -> bool:
+        return not self.events or type.value in self.events
+
+
 @dataclass(frozen=True)
 class NewEvent:
     """An event to record. `data` must be JSON-ready (e.g. `SessionRead.model_dump(mode="json")`);
@@ -39,16 +51,19 @@ async def record(
     created: bool = False,
 ) -> Event:
     """Write the event and one pending delivery per enabled endpoint subscribed to its type."""
-    (event,) = await record_many(
-        db_session, app_id=app_id, events=[NewEvent(type, data, object_id, created)]
+    (row,) = await _write_for_subscribers(
+        db_session, app_id, [NewEvent(type, data, object_id, created)], None
     )
-    return event
+    return Event(**row)  # what was written, for the caller to read (not in the unit of work)
 
 
-async def subscribers(db_session: AsyncSession, app_id: str) -> list[WebhookEndpoint]:
+async def subscribers(db_session: AsyncSession, app_id: str) -> list[Subscriber]:
     """The app's enabled endpoints, for `record_many(..., endpoints=)`: a caller that records
     under a lock the endpoints do not need reads them before taking the lock."""
-    return await repository.enabled_endpoints(db_session, app_id)
+    return [
+        Subscriber(app_id, id, events)
+        for id, events in await repository.enabled_endpoints(db_session, app_id)
+    ]
 
 
 async def record_many(
@@ -56,11 +71,20 @@ async def record_many(
     *,
     app_id: str,
     events: Sequence[NewEvent],
-    endpoints: Sequence[WebhookEndpoint] | None = None,
-) -> list[Event]:
+    endpoints: Sequence[Subscriber] | None = None,
+) -> None:
     """`record` for several events of one app (a series' 26 bookings): the endpoints read once
     (or given: `subscribers`), the objects' last sequence numbers in one query, the events and
-    the deliveries written in one flush each, in order."""
+    the deliveries written in one statement each, in order."""
+    await _write_for_subscribers(db_session, app_id, events, endpoints)
+
+
+async def _write_for_subscribers(
+    db_session: AsyncSession,
+    app_id: str,
+    events: Sequence[NewEvent],
+    endpoints: Sequence[Subscriber] | None,
+) -> list[dict[str, Any]]:
     if not events:
         return []
     if endpoints is None:
@@ -71,7 +95,7 @@ async def record_many(
         db_session,
         app_id,
         events,
-        lambda type: [e for e in endpoints if not e.events or type.value in e.events],
+        lambda type: [e for e in endpoints if e.takes(type)],
     )
 
 
@@ -83,18 +107,21 @@ async def record_for_endpoint(
     data: dict[str, Any],
 ) -> Event:
     """An event delivered to one endpoint only (`webhook.test`)."""
-    (event,) = await _write(
-        db_session, endpoint.app_id, [NewEvent(type, data)], lambda _type: [endpoint]
+    (row,) = await _write(
+        db_session,
+        endpoint.app_id,
+        [NewEvent(type, data)],
+        lambda _type: [Subscriber(endpoint.app_id, endpoint.id, endpoint.events)],
     )
-    return event
+    return Event(**row)
 
 
 async def _write(
     db_session: AsyncSession,
     app_id: str,
     events: Sequence[NewEvent],
-    endpoints_for: Callable[[EventType], list[WebhookEndpoint]],
-) -> list[Event]:
+    endpoints_for: Callable[[EventType], list[Subscriber]],
+) -> list[dict[str, Any]]:
     created = {e.object_id for e in events if e.created}
     asked = {
         (app_id, e.object_id)
@@ -102,6 +129,7 @@ async def _write(
         if e.object_id is not None and e.object_id not in created
     }
     last = await repository.last_sequences(db_session, asked)
+    now = utcnow()
     rows = []
     for new in events:
         sequence = 1
@@ -109,20 +137,12 @@ async def _write(
             sequence = last.get((app_id, new.object_id), 0) + 1
             last[(app_id, new.object_id)] = sequence
         rows.append(
-            Event(
-                app_id=app_id,
-                type=new.type.value,
-                object_id=new.object_id,
-                sequence=sequence,
-                data=new.data,
-            )
+            _event_row(new_id("evt"), app_id, new.type, new.object_id, sequence, new.data, now, now)
         )
-    db_session.add_all(rows)
-    await db_session.flush()  # the event rows first: deliveries reference them
-    now = utcnow()
+    await repository.insert_events(db_session, rows)  # first: deliveries reference them
     deliveries = [
-        _delivery(app_id, event.id, endpoint.id, now)
-        for event, new in zip(rows, events, strict=True)
+        _delivery(app_id, row["id"], endpoint.id, now)
+        for row, new in zip(rows, events, strict=True)
         for endpoint in endpoints_for(new.type)
     ]
     if deliveries:
@@ -130,6 +150,31 @@ async def _write(
         # e6a2c4b8d0f1), with no round trip of its own.
         await repository.insert_deliveries(db_session, deliveries)
     return rows
+
+
+def _event_row(
+    id: str,
+    app_id: str,
+    type: EventType,
+    object_id: str | None,
+    sequence: int,
+    data: dict[str, Any],
+    created_at: datetime,
+    updated_at: datetime,
+) -> dict[str, Any]:
+    """An event as a row: written without an ORM object, as deliveries are (nobody reads it
+    back in the transaction that records it; building and flushing an `Event` cost more than
+    its INSERT)."""
+    return {
+        "id": id,
+        "app_id": app_id,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "type": type.value,
+        "object_id": object_id,
+        "sequence": sequence,
+        "data": data,
+    }
 
 
 def _delivery(app_id: str, event_id: str, endpoint_id: str, now: datetime) -> dict[str, Any]:
@@ -179,32 +224,30 @@ async def record_given(
     sequences = await repository.last_sequences(db_session, objects)
     endpoints = await repository.enabled_endpoints_of_apps(db_session, {e.app_id for e in fresh})
     written: list[Event] = []
+    rows: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
     for given in fresh:
         sequence = 1
         if given.object_id is not None:
             sequence = sequences.get((given.app_id, given.object_id), 0) + 1
             sequences[(given.app_id, given.object_id)] = sequence
-        written.append(
-            Event(
-                id=given.id,
-                app_id=given.app_id,
-                type=given.type.value,
-                object_id=given.object_id,
-                sequence=sequence,
-                data=given.data,
-                created_at=given.happened_at,
-                updated_at=now,
-            )
+        row = _event_row(
+            given.id,
+            given.app_id,
+            given.type,
+            given.object_id,
+            sequence,
+            given.data,
+            given.happened_at,
+            now,
         )
+        rows.append(row)
+        written.append(Event(**row))
         for endpoint in endpoints.get(given.app_id, []):
             if endpoint.events and given.type.value not in endpoint.events:
                 continue
             deliveries.append(_delivery(given.app_id, given.id, endpoint.id, now))
-    # Through the ORM: on SQLite the subscription feed (graphql/feed.py) hears new event rows
-    # at flush; on PostgreSQL a trigger announces them at commit.
-    db_session.add_all(written)
-    await db_session.flush()
+    await repository.insert_events(db_session, rows)
     if deliveries:
         # The workers wake at commit: the trigger on deliveries (migration e6a2c4b8d0f1).
         await repository.insert_deliveries(db_session, deliveries)

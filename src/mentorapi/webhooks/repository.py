@@ -11,6 +11,7 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.db import fast
 from mentorapi.db.paging import SortKey, paginate
 from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
@@ -51,20 +52,21 @@ def _dialect(db_session: AsyncSession) -> str:
 # number of concurrent changes: `.with_for_update(read=True, key_share=True)`.
 
 
-# Built once (every change that records an event reads it): its compiled form is found by the
-# statement's cache key.
-_ENABLED_ENDPOINTS = (
-    sm_select(WebhookEndpoint)
-    .where(
-        col(WebhookEndpoint.app_id) == bindparam("app_id"), col(WebhookEndpoint.enabled).is_(True)
-    )
+# What the outbox needs of them (their ids and event filters), on the driver (db/fast.py): every
+# change that records an event reads it. In the change's transaction: the lock is held to its end.
+_SUBSCRIBERS = (
+    select(ENDPOINTS.c.id, ENDPOINTS.c.events)
+    .where(ENDPOINTS.c.app_id == bindparam("app_id"), ENDPOINTS.c.enabled.is_(True))
     .with_for_update(read=True, key_share=True)
 )
 
 
-async def enabled_endpoints(db_session: AsyncSession, app_id: str) -> list[WebhookEndpoint]:
-    found = await db_session.exec(_ENABLED_ENDPOINTS, params={"app_id": app_id})
-    return list(found.all())
+async def enabled_endpoints(
+    db_session: AsyncSession, app_id: str
+) -> list[tuple[str, list[str] | None]]:
+    """(id, event types or None: all) of the app's enabled endpoints, locked FOR KEY SHARE."""
+    rows = await fast.fetch(db_session, _SUBSCRIBERS, {"app_id": app_id})
+    return [(id, events) for id, events in rows]
 
 
 async def notify_workers(db_session: AsyncSession) -> None:
@@ -150,6 +152,17 @@ async def enabled_endpoints_of_apps(
     for endpoint in (await db_session.exec(query)).all():
         found.setdefault(endpoint.app_id, []).append(endpoint)
     return found
+
+
+_INSERT_EVENTS = insert(EVENTS)
+
+
+async def insert_events(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Event rows in one statement (several: one executemany). Through the session, not its
+    connection: the session's `do_orm_execute` listeners see the rows (on SQLite the
+    subscription feed hears new events there, graphql/feed.py)."""
+    if rows:
+        await db_session.exec(_INSERT_EVENTS, params=list(rows))
 
 
 async def insert_deliveries(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

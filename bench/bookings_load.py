@@ -1,0 +1,221 @@
+"""The sessions bench's bookings alone (2,000 distinct (mentor, slot) pairs, 100 clients, a key
+each, after 200 unmeasured), with where the time goes: CPU per booking of the server, of its
+PostgreSQL backends and of this client, and pg_stat_activity sampled every 20 ms (backends by
+state and wait event: `idle in transaction|Client|ClientRead` is a transaction waiting for the
+server, `active|Lock|...` a row-lock wait). `--ceiling` sends the measured bookings to
+`bench.ceiling` (the same statements from a bare asyncpg handler) instead of mentorapi.
+
+    PYTHONPATH=src:. python -m bench.bookings_load [--ceiling]
+    python -m bench bookings_load bookings_ceiling
+"""
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.kit.db import asyncpg_dsn, fresh_database
+from bench.kit.registry import Scenario
+from bench.kit.seed import create_bench_app
+from bench.kit.server import Server, free_port
+from bench.sessions import (
+    BOOKING_MENTORS,
+    BOOKINGS,
+    CLIENTS,
+    _booking,
+    _drive,
+    _mentor,
+    _post,
+    _post_json,
+    _skill_and_mentee,
+    _verify,
+    settle,
+    slots_base,
+)
+
+DATABASE = "mentorapi_bench_bookings_load"
+WARMUP = 200
+SAMPLE_SECONDS = 0.02
+
+
+async def _sample(url: str, stop: asyncio.Event, counts: collections.Counter[str]) -> int:
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    samples = 0
+    try:
+        while not stop.is_set():
+            rows = await connection.fetch(
+                """SELECT state, wait_event_type, wait_event FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid()
+                      AND backend_type = 'client backend'"""
+            )
+            samples += 1
+            for row in rows:
+                counts[f"{row['state']}|{row['wait_event_type']}|{row['wait_event']}"] += 1
+            await asyncio.sleep(SAMPLE_SECONDS)
+    finally:
+        await connection.close()
+    return samples
+
+
+class _Ceiling:
+    """bench.ceiling in a process group of its own, for CPU accounting like `Server`."""
+
+    def __init__(self, url: str, app_id: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "bench.ceiling", "--database-url", url),
+                *("--app-id", app_id, "--port", str(self.port)),
+            ],
+            start_new_session=True,
+        )
+
+    async def ready(self) -> None:
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("bench.ceiling did not start") from None
+                await asyncio.sleep(0.2)
+                continue
+            writer.close()
+            await asyncio.sleep(1)  # the pools of both processes
+            return
+
+    def pids(self) -> list[int]:
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.getpgid(int(entry)) == self.proc.pid:
+                        found.append(int(entry))
+                except OSError:
+                    continue
+        return found
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(10)
+
+
+async def measure(ceiling: bool) -> dict[str, Any]:
+    url = await fresh_database(DATABASE)
+    app_id, key = await create_bench_app(url)
+    base = slots_base()
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=CLIENTS, keepalive_expiry=2.0)
+    async with (
+        Server(url, workers=2, name="bookings-load") as server,
+        httpx.AsyncClient(
+            base_url=server.base_url, headers=headers, timeout=60, limits=limits
+        ) as client,
+    ):
+        skill, _ = await _skill_and_mentee(client)
+        await _post_json(
+            client, "/v1/webhook-endpoints", {"url": "https://example.com/mentorapi-bench"}
+        )
+        mentors = [await _mentor(client, n, skill["id"]) for n in range(BOOKING_MENTORS)]
+        mentees = [
+            (
+                await _post_json(
+                    client,
+                    "/v1/mentees",
+                    {"external_id": f"bench-mentee-{n}", "name": "Mentee", "timezone": "UTC"},
+                )
+            )["id"]
+            for n in range(BOOKING_MENTORS)
+        ]
+        await settle(url)
+
+        def jobs(count: int, offset: timedelta) -> list[dict[str, Any]]:
+            return [
+                _booking(
+                    mentors[i % BOOKING_MENTORS],
+                    mentees[i % BOOKING_MENTORS],
+                    skill["id"],
+                    base + offset + timedelta(minutes=15 * (i // BOOKING_MENTORS)),
+                )
+                for i in range(count)
+            ]
+
+        calls = [
+            _post(client, "/v1/sessions", j, str(uuid.uuid4()))
+            for j in jobs(WARMUP, timedelta(days=20))
+        ]
+        await _drive(calls, CLIENTS, server, url)
+        target: Any = server
+        measured = client
+        bare = None
+        if ceiling:
+            server.stop()  # its pools' connections back to PostgreSQL (max_connections)
+            bare = target = _Ceiling(url, app_id)
+            await bare.ready()
+            measured = httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{bare.port}", headers=headers, timeout=60, limits=limits
+            )
+        try:
+            stop = asyncio.Event()
+            counts: collections.Counter[str] = collections.Counter()
+            sampler = asyncio.create_task(_sample(url, stop, counts))
+            load_before = os.getloadavg()
+            started = time.process_time()
+            calls = [
+                _post(measured, "/v1/sessions", j, str(uuid.uuid4()))
+                for j in jobs(BOOKINGS, timedelta())
+            ]
+            load = await _drive(calls, CLIENTS, target, url)
+            client_cpu = time.process_time() - started
+            stop.set()
+            samples = await sampler
+        finally:
+            if bare is not None:
+                await measured.aclose()
+                bare.stop()
+    found = load.summary("booking")
+    found["client_cpu_ms_per_booking"] = round(client_cpu * 1000 / load.requests, 2)
+    found["load_average"] = [round(a, 2) for a in load_before + os.getloadavg()]
+    found["verify"] = await _verify(url, app_id)
+    found["backends_by_state_and_wait"] = {
+        k: round(v / samples, 2) for k, v in counts.most_common() if v / samples >= 0.05
+    }
+    found["server"] = "bench.ceiling" if ceiling else "mentorapi"
+    return found
+
+
+async def _mentorapi() -> dict[str, Any]:
+    """Bookings at 100 clients: CPU split and PostgreSQL's wait events."""
+    return await measure(False)
+
+
+async def _ceiling() -> dict[str, Any]:
+    """The same bookings sent to bench.ceiling (bare asyncpg, the same statements)."""
+    return await measure(True)
+
+
+SCENARIOS = [
+    Scenario("bookings_load", _mentorapi, "bookings: CPU split and wait events", default=False),
+    Scenario("bookings_ceiling", _ceiling, "bookings from bare asyncpg: a ceiling", default=False),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ceiling", action="store_true")
+    print(json.dumps(asyncio.run(measure(parser.parse_args().ceiling)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
