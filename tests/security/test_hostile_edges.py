@@ -18,8 +18,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
+from mentorapi.cli import _http_protocol
+from mentorapi.http_protocol import HeaderDeadlineProtocol
 from mentorapi.main import create_app
 from tests.conftest import Tenant, make_tenant, running, test_settings
 from tests.gql.helpers import error_codes, gql, serve
@@ -170,3 +173,72 @@ async def test_a_body_that_does_not_arrive_in_time_is_a_408(
 async def test_a_body_that_arrives_in_time_is_not_hurried(slow_tenant: Tenant) -> None:
     response = await slow_tenant.client.post("/v1/skills", json={"slug": "quick", "name": "Q"})
     assert response.status_code == 201, response.text
+
+
+# --- headers that never finish arriving (uvicorn, as `serve` runs it) -------------------------
+
+
+class QuickDeadline(HeaderDeadlineProtocol):
+    def header_timeout_seconds(self) -> float:
+        return TIMEOUT
+
+
+@contextlib.asynccontextmanager
+async def serve_with_deadline(application: FastAPI) -> AsyncIterator[str]:
+    config = uvicorn.Config(
+        application,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_level="warning",
+        http=QuickDeadline,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+def test_serve_runs_uvicorn_with_the_header_deadline() -> None:
+    assert _http_protocol() is HeaderDeadlineProtocol
+
+
+@pytest.mark.parametrize("kept_alive", [False, True], ids=["first-request", "kept-alive"])
+async def test_headers_that_do_not_arrive_in_time_close_the_connection(
+    app: FastAPI, tenant: Tenant, kept_alive: bool
+) -> None:
+    request = f"GET /v1/skills HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {tenant.key}\r\n\r\n"
+    async with serve_with_deadline(app) as base, connection(base) as (reader, writer):
+        if kept_alive:  # a request answered first: the deadline is each request's
+            writer.write(request.encode())
+            await writer.drain()
+            assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+            length = int(head.split("content-length:")[1].split("\r\n")[0])
+            await reader.readexactly(length)
+        writer.write(b"GET /v1/skills HTTP/1.1\r\nHost: test\r\n")
+        await writer.drain()
+
+        async def trickle() -> None:
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                writer.write(b"X")
+                await writer.drain()
+
+        trickling = asyncio.create_task(trickle())
+        try:
+            async with asyncio.timeout(TIMEOUT + 5):
+                rest = await reader.read()  # the connection closed: nothing more, ever
+        finally:
+            trickling.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await trickling
+        assert b"HTTP/1.1" not in rest
