@@ -12,7 +12,9 @@ on all of them; the medians are printed, with the compiles each mode made per re
 - repeated: one document, again and again (parsed, validated and compiled once);
 - unique: a document of a new shape every request (parsed and validated every time too);
 - unique-plain: the same stream with `PlainFieldsExecutor` swapped for strawberry's own
-  execution context: what a hostile stream costs when nothing is compiled.
+  execution context: what a hostile stream costs when nothing is compiled;
+- unique-twice (and -plain): each new document sent twice running, the second time found in
+  the document cache, planned and compiled (the most a stream can make the service plan).
 """
 
 import argparse
@@ -82,7 +84,7 @@ def hostile(i: int) -> str:
 
 
 def document(i: int | None) -> str:
-    return hostile(-1) if i is None else hostile(i)
+    return hostile(-1) if i is None else hostile(i)  # unique_twice's are below -1
 
 
 def compiles() -> int:
@@ -147,10 +149,18 @@ async def run(
             async def unique() -> tuple[int, bytes]:
                 return await asgi_caller(app, "POST", "/graphql", auth, body(next(counter)))()
 
+            twice = iter(i // 2 for i in range(10**9))
+
+            async def unique_twice() -> tuple[int, bytes]:
+                # Each new document sent twice running: planned (and compiled) the second time.
+                return await asgi_caller(app, "POST", "/graphql", auth, body(-2 - next(twice)))()
+
             modes: dict[str, tuple[Callable[[], Any], type]] = {
                 "repeated": (repeated, PlainFieldsExecutor),
                 "unique": (unique, PlainFieldsExecutor),
                 "unique-plain": (unique, StrawberryGraphQLCoreExecutionContext),
+                "unique-twice": (unique_twice, PlainFieldsExecutor),
+                "unique-twice-plain": (unique_twice, StrawberryGraphQLCoreExecutionContext),
                 "repeated-plain": (repeated, StrawberryGraphQLCoreExecutionContext),
             }
             for call, executor in modes.values():  # warm: imports, prepared statements

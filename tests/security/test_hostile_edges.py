@@ -20,12 +20,14 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from websockets.exceptions import ConnectionClosed
 
 from mentorapi.cli import _http_protocol
 from mentorapi.http_protocol import HeaderDeadlineProtocol
 from mentorapi.main import create_app
 from tests.conftest import Tenant, make_tenant, running, test_settings
 from tests.gql.helpers import error_codes, gql, serve
+from tests.gql.test_subscriptions import websocket
 from tests.security.test_nul_and_text import fill, sample
 
 SUPERSCRIPTS = ['"\xb2"', "\xb9", 'W/"\xb3"', '"1\xb2"']
@@ -242,3 +244,17 @@ async def test_headers_that_do_not_arrive_in_time_close_the_connection(
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await trickling
         assert b"HTTP/1.1" not in rest
+
+
+async def test_a_websocket_message_with_a_4300_digit_number_is_invalid_json(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    """The socket's messages are read by the same decode_json: 4400, as for any non-JSON."""
+    message = '{"id": "1", "type": "subscribe", "payload": {"query": "{ app { id } }", '
+    message += '"variables": {"x": ' + HUGE + "}}}"
+    async with serve(app) as url, websocket(url, tenant.key) as ws:
+        await ws.send(message)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4400, closed.value.rcvd
