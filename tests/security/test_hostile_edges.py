@@ -25,7 +25,8 @@ from websockets.exceptions import ConnectionClosed
 from mentorapi.cli import _http_protocol
 from mentorapi.http_protocol import HeaderDeadlineProtocol
 from mentorapi.main import create_app
-from tests.conftest import Tenant, make_tenant, running, test_settings
+from tests import conftest
+from tests.conftest import Tenant, make_tenant, running
 from tests.gql.helpers import error_codes, gql, serve
 from tests.gql.test_subscriptions import websocket
 from tests.security.test_nul_and_text import fill, sample
@@ -94,7 +95,7 @@ TIMEOUT = 0.5
 
 @pytest.fixture(scope="module")
 async def slow_app(database_url: str) -> AsyncIterator[FastAPI]:
-    settings = test_settings(database_url, request_body_timeout_seconds=TIMEOUT)
+    settings = conftest.test_settings(database_url, request_body_timeout_seconds=TIMEOUT)
     async with running(create_app(settings)) as application:
         yield application
 
