@@ -72,7 +72,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from mentorapi.kit.bounded import BoundedLRU
+from mentorapi.kit.bounded import MIN_WEIGHT, BoundedLRU
 
 # Completes a value read from a field (or returned by a resolver) for the field's type.
 Complete = Callable[[Any], Any]
@@ -299,6 +299,26 @@ def leaf_plan(type_: GraphQLLeafType, nullable: bool, is_awaitable: Callable[[An
     return code.compiled([f"return {plan.inline(code, 'value')}"], plan.shortcut, nullable)
 
 
+# Leaf plans by (type, nullability, awaitable check): a pure function of the three, and planning
+# an operation made one per leaf field (285 a request for bench/graphql_shapes.py's documents,
+# each a function made from its code). The entry holds the objects its key names by id.
+_LEAVES: BoundedLRU[tuple[int, bool, int], tuple[Any, Any, Plan]] = BoundedLRU(
+    max_entries=1024, max_weight=1024 * MIN_WEIGHT, weigh=lambda _key, _plan: MIN_WEIGHT
+)
+
+
+def _cached_leaf_plan(
+    type_: GraphQLLeafType, nullable: bool, is_awaitable: Callable[[Any], bool]
+) -> Plan:
+    key = (id(type_), nullable, id(is_awaitable))
+    found = _LEAVES.get(key)
+    if found is None:
+        found = (type_, is_awaitable, leaf_plan(type_, nullable, is_awaitable))
+        _LEAVES.put(key, found)
+    plan: Plan = found[2]
+    return plan
+
+
 class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
     # Plain reads only for an operation met before (see the module's docstring); tests that
     # compare every execution with graphql-core's plan from the first.
@@ -414,7 +434,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         if isinstance(type_, GraphQLList):
             return self._plan_list(type_, fields, nullable)
         if is_leaf_type(type_):
-            return leaf_plan(type_, nullable, self.is_awaitable)
+            return _cached_leaf_plan(type_, nullable, self.is_awaitable)
         if isinstance(type_, GraphQLObjectType) and type_.is_type_of is None:
             return self._plan_object(type_, fields, nullable)
         return None  # abstract types, or an object type that checks its values
