@@ -123,7 +123,7 @@ def checked_out(application: FastAPI) -> int:
     return count
 
 
-@pytest.mark.parametrize("path", ["/v1/skills", "/graphql"])
+@pytest.mark.parametrize("path", ["/v1/skills", "/v1/skills idempotent", "/graphql"])
 @pytest.mark.parametrize("how", ["stalled", "trickled", "chunked"])
 async def test_a_body_that_does_not_arrive_in_time_is_a_408(
     slow_app: FastAPI, slow_tenant: Tenant, path: str, how: str
@@ -131,9 +131,11 @@ async def test_a_body_that_does_not_arrive_in_time_is_a_408(
     tenant = slow_tenant
     body = b'{"slug": "slow", "name": "Slow", "query": "{ app { id } }"}'
     length = b"Transfer-Encoding: chunked" if how == "chunked" else b"Content-Length: 200"
+    path, _, idempotent = path.partition(" ")
     head = b"\r\n".join(
         [
             f"POST {path} HTTP/1.1".encode(),
+            *([b"Idempotency-Key: slow-1"] if idempotent else []),
             b"Host: test",
             f"Authorization: Bearer {tenant.key}".encode(),
             b"Content-Type: application/json",
