@@ -7,7 +7,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mentorapi.config import get_settings
 from mentorapi.db.engine import Database, create_database
@@ -56,7 +56,17 @@ def _serve(args: argparse.Namespace) -> None:
             access_log=False,
             # After the drain (drain.py): how long the requests in flight may take to finish.
             timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+            http=_http_protocol(),
         )
+
+
+def _http_protocol() -> Any:
+    """uvicorn's httptools protocol with a deadline for headers, where httptools is there."""
+    try:
+        from mentorapi.http_protocol import HeaderDeadlineProtocol
+    except ImportError:  # uvicorn without its [standard] extras: h11, as uvicorn picks
+        return "auto"
+    return HeaderDeadlineProtocol
 
 
 def _worker(_args: argparse.Namespace) -> None:

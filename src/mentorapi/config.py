@@ -33,6 +33,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # A request's body must have arrived this long after the request reached the application
+    # (limits.py): a client trickling it, or stalling, gets a 408 and its connection back.
+    request_body_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # And its headers within this long of the connection opening (or of their first byte, on a
+    # kept-alive connection), or `serve` closes the connection (http_protocol.py).
+    request_header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
 
     # Stopping gracefully (README "Rolling restarts"). On SIGTERM `serve` first drains: /readyz
     # answers 503 while every other request is served as before, for this long, so that the

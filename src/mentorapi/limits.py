@@ -1,4 +1,4 @@
-"""Refuse oversized request bodies and WebSocket messages, counted as they stream.
+"""Refuse oversized or slow request bodies and WebSocket messages, counted as they stream.
 
 `Content-Length` is only a claim: a chunked body has none, and a client may send more than it
 announced. So every `http.request` chunk is counted as it arrives, for every route, before
@@ -6,7 +6,17 @@ anything authenticates or parses it; the first byte past the limit ends the requ
 (or, if a response had somehow started already, with the connection dropped). WebSocket
 messages are limited the same way and a larger one closes the socket with 1009 (message too
 big), whatever the server in front of us allows.
+
+A body must also have arrived within `timeout_seconds` of the request reaching us: uvicorn
+waits for a body as long as its client keeps the connection open, so a client sending a byte
+now and then, or stopping halfway, would hold its request (and whatever it holds) for ever.
+Past the deadline the request ends with a 408. Nothing here holds a database connection while
+it waits (the idempotency middleware reads the body before it opens a session; FastAPI reads
+it before a route's dependencies run; GraphQL's session is opened by its first query), and
+the deadline bounds the wait anyway.
 """
+
+import asyncio
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mentorapi.kit.problems import problem_response
 
 MAX_BODY_BYTES = 1_000_000
+BODY_TIMEOUT_SECONDS = 60.0
 WS_MESSAGE_TOO_BIG = 1009  # RFC 6455
 
 
@@ -23,6 +34,23 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, f"request bodies are limited to {max_bytes} bytes")
+
+
+class BodyTimeout(HTTPException):
+    """Raised from `receive` when the body has not arrived by the deadline (an HTTPException,
+    as `BodyTooLarge`)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, f"the request body must arrive within {seconds:g} seconds")
+
+
+def too_slow(seconds: float) -> ASGIApp:
+    return problem_response(
+        408,
+        "Request timeout",
+        f"the request body must arrive within {seconds:g} seconds",
+        "request-timeout",
+    )
 
 
 def too_large(max_bytes: int) -> ASGIApp:
@@ -43,9 +71,15 @@ def _declared_length(scope: Scope) -> int | None:
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = MAX_BODY_BYTES,
+        timeout_seconds: float = BODY_TIMEOUT_SECONDS,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -68,21 +102,35 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, self._counted(receive), counted_send)
-        except BodyTooLarge:
+        except (BodyTooLarge, BodyTimeout) as exc:
             if started:
-                raise  # too late for a 413: the server drops the connection
-            await too_large(self.max_bytes)(scope, receive, send)
+                raise  # too late for a 413 or 408: the server drops the connection
+            if isinstance(exc, BodyTimeout):
+                await too_slow(self.timeout_seconds)(scope, receive, send)
+            else:
+                await too_large(self.max_bytes)(scope, receive, send)
 
     def _counted(self, receive: Receive) -> Receive:
         seen = 0
+        complete = False
+        deadline = asyncio.get_running_loop().time() + self.timeout_seconds
 
         async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # past the body, `receive` waits for a disconnect: never timed
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(self.timeout_seconds) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
                     raise BodyTooLarge(self.max_bytes)
+                complete = not message.get("more_body", False)
+            else:
+                complete = True
             return message
 
         return counted

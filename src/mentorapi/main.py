@@ -195,7 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the metrics: a replayed response is still a request served.
     app.add_middleware(IdempotencyMiddleware, database=lambda: app.state.db)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(BodySizeLimit, timeout_seconds=settings.request_body_timeout_seconds)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(CorsMiddleware, global_origins=settings.cors_origin_list)
     if settings.debug_sql_count:

@@ -1,7 +1,9 @@
 """What GraphQL cannot even read is a 400 problem+json, as in REST: never a 500, never text.
 
 `null` as the body was a 500 (strawberry called `.get` on it), and JSON nested deeper than the
-standard library's recursion limit was a 500 (RecursionError) on /graphql.
+standard library's recursion limit was a 500 (RecursionError) on /graphql; so were bytes that are
+not UTF-8 (UnicodeDecodeError) and an integer of more than 4,300 digits (ValueError: the
+interpreter's int_max_str_digits), in the body or in GET's `variables`.
 """
 
 import httpx
@@ -19,6 +21,11 @@ BODIES = {
     "a batch": b'[{"query": "{ app { id } }"}]',
     "not json": b"{query",
     "query not a string": b'{"query": 5}',
+    "not utf-8": b'{"query": "{ app { id } }", "variables": {"x": "\xff\xfe"}}',
+    "not utf-8 in the query": b'{"query": "{ app { id \xc3 } }"}',
+    "a 5,000-digit number": b'{"query": "query($x: Int) { app { id } }", "variables": {"x": '
+    + b"9" * 5000
+    + b"}}",
 }
 
 
@@ -35,7 +42,9 @@ async def test_unreadable_graphql_bodies_are_400_problems(tenant: Tenant, name: 
         assert response.json()["status"] == 400
 
 
-@pytest.mark.parametrize("variables", ["null", "[1]", "{bad", "[" * 5000 + "]" * 5000])
+@pytest.mark.parametrize(
+    "variables", ["null", "[1]", "{bad", "[" * 5000 + "]" * 5000, '{"x": ' + "9" * 5000 + "}"]
+)
 async def test_unreadable_get_variables_are_400_problems(tenant: Tenant, variables: str) -> None:
     response = await tenant.client.get(
         "/graphql", params={"query": "query($x: Int) { app { id } }", "variables": variables}

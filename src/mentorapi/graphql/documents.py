@@ -31,10 +31,12 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FieldNode,
+    FloatValueNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    IntValueNode,
     ListValueNode,
     ObjectValueNode,
     OperationDefinitionNode,
@@ -47,6 +49,9 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from mentorapi.kit.bounded import BoundedLRU
+
+# An Int is 32 bits, and a Float's 17 significant digits can be written in far fewer.
+MAX_NUMBER_LENGTH = 100
 
 # Sums are capped here: a summary needs to know "over the limit", not by how much, and capped
 # numbers keep the arithmetic on small ints whatever the document multiplies.
@@ -90,6 +95,7 @@ class _Local:
     selections: int = 0
     directives: int = 0
     value_depth: int = 0
+    longest_number: int = 0  # characters of the longest Int or Float literal
     # (fragment name, the level the spread sits at, or None inside an introspection field,
     # which the depth limit leaves to graphql-core's MaxIntrospectionDepthRule)
     spreads: list[tuple[str, int | None]] = field(default_factory=list)
@@ -116,12 +122,12 @@ def _local(selection_set: SelectionSetNode, work: Work) -> _Local:
             local.directives += len(selection.directives or ())
             for directive in selection.directives or ():
                 for argument in directive.arguments or ():
-                    local.value_depth = max(local.value_depth, _value_depth(argument.value))
+                    _values(local, argument.value)
             if isinstance(selection, FieldNode):
                 if selection.alias is not None:
                     local.aliases += 1
                 for argument in selection.arguments or ():
-                    local.value_depth = max(local.value_depth, _value_depth(argument.value))
+                    _values(local, argument.value)
                 if level is not None:
                     local.depth = max(local.depth, level)
                 if selection.selection_set is not None:
@@ -138,18 +144,27 @@ def _local(selection_set: SelectionSetNode, work: Work) -> _Local:
     return local
 
 
-def _value_depth(value: ValueNode) -> int:
-    """How deep lists and input objects nest in a literal (without recursion)."""
-    deepest = 0
+def _values(local: _Local, value: ValueNode) -> None:
+    depth, longest = _value_facts(value)
+    local.value_depth = max(local.value_depth, depth)
+    local.longest_number = max(local.longest_number, longest)
+
+
+def _value_facts(value: ValueNode) -> tuple[int, int]:
+    """How deep lists and input objects nest in a literal (without recursion), and the
+    characters of its longest number."""
+    deepest = longest = 0
     stack = [(value, 0)]
     while stack:
         node, depth = stack.pop()
         deepest = max(deepest, depth)
-        if isinstance(node, ListValueNode):
+        if isinstance(node, IntValueNode | FloatValueNode):
+            longest = max(longest, len(node.value))
+        elif isinstance(node, ListValueNode):
             stack.extend((v, depth + 1) for v in node.values)
         elif isinstance(node, ObjectValueNode):
             stack.extend((f.value, depth + 1) for f in node.fields)
-    return deepest
+    return deepest, longest
 
 
 def _expand(local: _Local, summaries: dict[str, _Summary]) -> _Summary:
@@ -246,17 +261,20 @@ def check_document(
     locals_: dict[str, _Local] = {}
     operations: list[OperationDefinitionNode] = []
     operation_locals: list[_Local] = []
-    written = directives = value_depth = 0
+    written = directives = value_depth = longest_number = 0
     for definition in document.definitions:
         if isinstance(definition, FragmentDefinitionNode | OperationDefinitionNode):
             local = _local(definition.selection_set, work)
             written += local.selections
             directives += local.directives + len(definition.directives or ())
             value_depth = max(value_depth, local.value_depth)
+            longest_number = max(longest_number, local.longest_number)
             for variable in getattr(definition, "variable_definitions", None) or ():
                 directives += len(variable.directives or ())
                 if variable.default_value is not None:
-                    value_depth = max(value_depth, _value_depth(variable.default_value))
+                    depth, longest = _value_facts(variable.default_value)
+                    value_depth = max(value_depth, depth)
+                    longest_number = max(longest_number, longest)
         if isinstance(definition, FragmentDefinitionNode):
             # A name defined twice is graphql-core's to report; the first one stands for it.
             if definition.name.value not in fragments:
@@ -281,6 +299,17 @@ def check_document(
                 f"an argument nests lists or input objects {value_depth} deep, more than the "
                 f"maximum of {limits.max_value_depth}: pass deep values as variables",
                 maxValueDepth=limits.max_value_depth,
+            )
+        ]
+
+    if longest_number > MAX_NUMBER_LENGTH:
+        # graphql-core's Int coercion calls `int` on it, which raises past 4,300 digits: an
+        # INTERNAL error, not the client's. No argument takes a number this long.
+        return [
+            _error(
+                f"a number literal is {longest_number} characters long, more than the maximum "
+                f"of {MAX_NUMBER_LENGTH}",
+                maxNumberLength=MAX_NUMBER_LENGTH,
             )
         ]
 

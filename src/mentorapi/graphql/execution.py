@@ -29,6 +29,15 @@ the mentors page, 3.0M compiled. The code is compiled once per shape of source a
 keeps the parsed document) when no directive or fragment variable can make what a field
 selects depend on the variables (`_shared_plan`): planning the page anew was 0.8M a request.
 They hang off the operation weakly: gone with it, never keeping a document alive.
+
+Nothing is planned for an operation's first execution: graphql-core executes all of it.
+Planning walks the whole selection and compiles a function per new shape, and a document
+chooses its shapes (aliases, field orders), so a stream of documents each of a new shape
+cost more than executing them plainly: 15 aliases of a mentors page in a new field order
+each request, 260M instructions a request planned against 220M plain (bench/graphql_shapes.py;
+now 223M). Clients send the same few documents again and again, and the document cache
+(documents.py, bounded in entries and bytes) hands the same operation to each: planned at its
+second execution, it is the one met again; a document sent once costs what plain execution does.
 """
 
 import weakref
@@ -63,7 +72,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from mentorapi.kit.bounded import BoundedLRU
+from mentorapi.kit.bounded import MIN_WEIGHT, BoundedLRU
 
 # Completes a value read from a field (or returned by a resolver) for the field's type.
 Complete = Callable[[Any], Any]
@@ -150,6 +159,7 @@ class _Code:
         code = _COMPILED.get(source)
         if code is None:
             code = compile(source, "<mentorapi.graphql.execution>", "exec")
+            _COUNTS["compiles"] += 1
             _COMPILED.put(source, code)
         namespace = dict(self.names)
         exec(code, namespace)  # defines `complete`, a function of the names above
@@ -165,13 +175,27 @@ Plans = dict[tuple[int, ...], tuple[Any, ...]]
 _OPERATIONS: dict[int, tuple["weakref.ref[OperationDefinitionNode]", Plans | None]] = {}
 
 
+# Stands for the plans of an operation executed once, not planned (never written to).
+_MET: Plans = {}
+
+
+def _met_before(operation: OperationDefinitionNode) -> bool:
+    """Whether `operation` (this very object: the document cache's, for a text sent before)
+    has been executed before; remembers it if not (forgotten with it, weakly)."""
+    found = _OPERATIONS.get(id(operation))
+    if found is not None and found[0]() is operation:
+        return True
+    _OPERATIONS[id(operation)] = (weakref.ref(operation, partial(_forget, id(operation))), _MET)
+    return False
+
+
 def _operation_plans(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> Plans | None:
     """The plans shared by the executions of `operation`, or None when a directive or a
     fragment variable, anywhere in the operation or its fragments, can make collecting its
     fields depend on the variables (looked at once per operation)."""
     key = id(operation)
     found = _OPERATIONS.get(key)
-    if found is None or found[0]() is not operation:
+    if found is None or found[0]() is not operation or found[1] is _MET:
         alike = not any(details.variable_signatures for details in fragments.values()) and not any(
             _has_directives(node)
             for node in (operation, *(details.definition for details in fragments.values()))
@@ -197,6 +221,15 @@ def _has_directives(definition: Node) -> bool:
         if selection_set is not None:
             stack.extend(selection_set.selections)
     return False
+
+
+# Compiles made (tests and benches read it).
+_COUNTS = {"compiles": 0}
+
+
+def compile_count() -> int:
+    """How many completion functions this process has compiled."""
+    return _COUNTS["compiles"]
 
 
 _COMPILED: BoundedLRU[str, CodeType] = BoundedLRU(
@@ -266,11 +299,37 @@ def leaf_plan(type_: GraphQLLeafType, nullable: bool, is_awaitable: Callable[[An
     return code.compiled([f"return {plan.inline(code, 'value')}"], plan.shortcut, nullable)
 
 
+# Leaf plans by (type, nullability, awaitable check): a pure function of the three, and planning
+# an operation made one per leaf field (285 a request for bench/graphql_shapes.py's documents,
+# each a function made from its code). The entry holds the objects its key names by id.
+_LEAVES: BoundedLRU[tuple[int, bool, int], tuple[Any, Any, Plan]] = BoundedLRU(
+    max_entries=1024, max_weight=1024 * MIN_WEIGHT, weigh=lambda _key, _plan: MIN_WEIGHT
+)
+
+
+def _cached_leaf_plan(
+    type_: GraphQLLeafType, nullable: bool, is_awaitable: Callable[[Any], bool]
+) -> Plan:
+    key = (id(type_), nullable, id(is_awaitable))
+    found = _LEAVES.get(key)
+    if found is None:
+        found = (type_, is_awaitable, leaf_plan(type_, nullable, is_awaitable))
+        _LEAVES.put(key, found)
+    plan: Plan = found[2]
+    return plan
+
+
 class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
+    # Plain reads only for an operation met before (see the module's docstring); tests that
+    # compare every execution with graphql-core's plan from the first.
+    plan_first_execution = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         middleware = self.middleware_manager
-        self._direct = middleware is None or not middleware.middlewares
+        self._direct = (middleware is None or not middleware.middlewares) and (
+            _met_before(self.operation) or self.plan_first_execution
+        )
         # Per execution, as graphql-core's memo of collected sub-fields: a field group is a
         # list made for this execution, kept here with the plan so its id is not reused.
         self._reads: dict[int, tuple[FieldDetailsList, Read | None]] = {}
@@ -375,7 +434,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         if isinstance(type_, GraphQLList):
             return self._plan_list(type_, fields, nullable)
         if is_leaf_type(type_):
-            return leaf_plan(type_, nullable, self.is_awaitable)
+            return _cached_leaf_plan(type_, nullable, self.is_awaitable)
         if isinstance(type_, GraphQLObjectType) and type_.is_type_of is None:
             return self._plan_object(type_, fields, nullable)
         return None  # abstract types, or an object type that checks its values

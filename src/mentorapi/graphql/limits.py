@@ -42,7 +42,9 @@ def _int_argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> i
             continue
         value = argument.value
         if isinstance(value, IntValueNode):
-            return int(value.value)
+            # Past 32 bits it is no Int (validation says so, as BAD_USER_INPUT); past 4,300
+            # digits `int` raises, an INTERNAL error before this check.
+            return int(value.value) if len(value.value) <= 11 else None
         if isinstance(value, VariableNode):
             found = variables.get(value.name.value)
             return found if isinstance(found, int) else None

@@ -89,12 +89,19 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
             return super().encode_json(data)
 
     def decode_json(self, data: str | bytes) -> object:
-        # JSON nested deeper than the interpreter's stack (`[[[[...]]]]` in the variables) is
-        # not JSON we can read: strawberry's 400 (over WebSocket, 4400), not a RecursionError.
+        # What the standard library's reader raises besides JSONDecodeError is still JSON we
+        # cannot read, so strawberry's 400 (over WebSocket, 4400), never a 500: nested deeper
+        # than the interpreter's stack (`[[[[...]]]]` in the variables, a RecursionError),
+        # bytes that are not UTF-8 (a UnicodeDecodeError), an integer of more than 4,300
+        # digits (the interpreter's int_max_str_digits, a ValueError).
         try:
             return json.loads(data)
+        except json.JSONDecodeError:
+            raise
         except RecursionError:
             raise json.JSONDecodeError("nested too deeply", "", 0) from None
+        except ValueError as exc:  # UnicodeDecodeError is one
+            raise json.JSONDecodeError(str(exc)[:200], "", 0) from None
 
     async def on_ws_connect(self, context: Context) -> None:
         # Admit the socket at connection_init, as a request: a bad credential, or an empty

@@ -22,7 +22,9 @@ async def parse_if_match(
     if if_match is None or if_match.strip() == "*":
         return None
     raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
+    # ASCII digits only: `isdigit` is also true of "²" and "¹" (latin-1, as headers are
+    # read), which `int` refuses, a 500.
+    if not (raw.isascii() and raw.isdigit()):
         raise InvalidInput('If-Match must be a version such as "3"', loc=["header", "If-Match"])
     return int(raw)
 
