@@ -77,9 +77,10 @@ class _Prepared:
     results: tuple[Callable[[Any], Any] | None, ...] | None
 
 
-# Called with each statement's SQL and execution options before it is sent to the driver (the
-# engine's cursor events never see it). Empty in production; the tests add their tenancy check.
-observers: list[Callable[[str, Mapping[str, Any]], None]] = []
+# Called with each statement's SQL, its dialect's name and its execution options before it is
+# sent to the driver (the engine's cursor events never see it). Empty in production; the tests
+# add their tenancy check.
+observers: list[Callable[[str, str, Mapping[str, Any]], None]] = []
 
 # About the bytes a statement and its compiled form hold, per character of its SQL (measured
 # with tracemalloc on the mentor search: 25 to 110; tests/security/test_memory_bounds.py).
@@ -302,7 +303,7 @@ def _arguments(
         processor = prepared.processors.get(name)
         args.append(processor(value) if processor is not None and value is not None else value)
     for observe in observers:
-        observe(prepared.sql, statement.get_execution_options())
+        observe(prepared.sql, dialect.name, statement.get_execution_options())
     counted = statement_counter.get()
     if counted is not None:
         counted.append(prepared.sql)
