@@ -10,7 +10,6 @@ from graphql import parse
 
 from mentorapi.db import fast
 from mentorapi.graphql.lookahead import selects
-from mentorapi.mentors import repository
 from mentorapi.mentors.gql import SkillsNotLoaded
 from tests.conftest import Tenant, count_statements, own
 from tests.factories import book_session, bookable, create_mentor, create_skill

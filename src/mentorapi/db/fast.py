@@ -46,10 +46,10 @@ from sqlalchemy import (
     TextClause,
     any_,
     bindparam,
+    func,
 )
 from sqlalchemy import column as sa_column
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Compiled
@@ -146,7 +146,7 @@ def in_list(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElemen
     SQLite (its planner reads this as an IN list: the same index lookups)."""
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=ARRAY(String())))
-    values = sa_select(sa_column("value")).select_from(
+    values: Select[Any] = sa_select(sa_column("value")).select_from(
         func.json_each(bindparam(name, type_=JSON()))
     )
     return column.in_(values.scalar_subquery())

@@ -304,7 +304,10 @@ def _skill_links_statement(dialect: str) -> Any:
         on_page = fast.in_list(_LINKS.c.mentor_id, "mentor_ids", dialect)
         links = _LINKS.c
         skills = sa_select(
-            *(null().cast(c.type).label(c.name) for c in (links.mentor_id, links.level, links.note)),
+            *(
+                null().cast(c.type).label(c.name)
+                for c in (links.mentor_id, links.level, links.note)
+            ),
             _SKILLS.c.id.label("skill_id"),
             *_SKILLS.columns,
         ).where(
