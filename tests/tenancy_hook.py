@@ -1,7 +1,7 @@
 """The suite-wide tenancy check: every SELECT, UPDATE and DELETE that reads or writes a tenant
 table (any table with an `app_id` column, from the SQLModel metadata) must say which app it is
 for. conftest.py installs it on every engine (a class-level `before_cursor_execute` listener)
-and on the asyncpg fast path (db/fast.py `observers`); a statement that breaks the rule raises
+and on the driver paths (db/fast.py `observers`); a statement that breaks the rule raises
 `TenancyViolation` where it runs and is recorded, so the test fails even if the code that ran it
 swallowed the error (a background worker).
 
@@ -281,13 +281,12 @@ def _before_cursor_execute(
     check(sql, conn.dialect.name, options, flushing=flushing)
 
 
-def _fast(sql: str, options: Mapping[str, Any]) -> None:
-    # The fast path only runs on asyncpg.
-    check(sql, "postgresql", options)
+def _fast(sql: str, dialect: str, options: Mapping[str, Any]) -> None:
+    check(sql, dialect, options)
 
 
 def install() -> None:
-    """On every engine (present and future) and on the asyncpg fast path."""
+    """On every engine (present and future) and on the driver paths (db/fast.py)."""
     if not event.contains(Engine, "before_cursor_execute", _before_cursor_execute):
         event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
         event.listen(Session, "after_begin", _remember_owner)

@@ -4,8 +4,14 @@ SQLAlchemy's execution path (execution context, cursor adaptation, result metada
 bridge) costs about 0.1 ms of CPU per statement, three times what asyncpg itself needs to run
 a prepared statement. For the API-key lookup (every request) and the mentor list (the hottest
 page), `fetch` runs the same SQLAlchemy statement, compiled once per dialect, on the asyncpg
-connection of the session. Everywhere else (SQLite, other drivers) it is an ordinary
-`connection.execute`: one statement, two ways of sending it, the same rows.
+connection of the session. On SQLite (aiosqlite) it runs the statement on the sqlite3
+connection of the session, in its transaction, in one hop to aiosqlite's thread
+(`execute_fetchall`: SQLAlchemy's cursor takes four: cursor, execute, fetchall, close) and
+turns the columns into Python values with SQLAlchemy's own result processors for their types
+(JSON, UTC timestamps), looked up once per statement. Everywhere else (other drivers, a
+statement with an expanding IN list) it is an ordinary `connection.execute`: one statement,
+two ways of sending it, the same rows. A list parameter that both drivers take as one value:
+`in_list` (an array on PostgreSQL, a JSON array read by json_each on SQLite).
 
 Only SELECTs. In a session that writes, the statement runs in the session's transaction, on its
 connection: the driver's BEGIN is sent first if SQLAlchemy has not sent it yet (its asyncpg
@@ -32,7 +38,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Dialect, Select, TextClause
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    CompoundSelect,
+    Dialect,
+    Select,
+    String,
+    TextClause,
+    any_,
+    bindparam,
+    func,
+)
+from sqlalchemy import column as sa_column
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Compiled
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -52,11 +73,16 @@ class _Prepared:
     sql: str
     names: tuple[str, ...]  # parameter names in $1, $2, ... order
     processors: Mapping[str, Callable[[Any], Any]]  # bind processors (JSON, UTC timestamps)
+    # SQLite: whether the driver can run it (no expanding IN list), and the result processors
+    # of its columns, in order (None: the driver's value as it is); None if none has one.
+    direct: bool
+    results: tuple[Callable[[Any], Any] | None, ...] | None
 
 
-# Called with each statement's SQL and execution options before it is sent to the driver (the
-# engine's cursor events never see it). Empty in production; the tests add their tenancy check.
-observers: list[Callable[[str, Mapping[str, Any]], None]] = []
+# Called with each statement's SQL, its dialect's name and its execution options before it is
+# sent to the driver (the engine's cursor events never see it). Empty in production; the tests
+# add their tenancy check.
+observers: list[Callable[[str, str, Mapping[str, Any]], None]] = []
 
 # About the bytes a statement and its compiled form hold, per character of its SQL (measured
 # with tracemalloc on the mentor search: 25 to 110; tests/security/test_memory_bounds.py).
@@ -87,15 +113,45 @@ def _prepare(statement: Query, dialect: Dialect) -> _Prepared:
     found = _prepared.get(key)
     if found is None or found.compiled.statement is not statement:
         compiled = statement.compile(dialect=dialect)
-        if compiled.post_compile_params or compiled.literal_execute_params:
+        direct = not (compiled.post_compile_params or compiled.literal_execute_params)
+        if not direct and _uses_asyncpg(dialect):
             raise ValueError("db.fast does not render expanding (IN) parameters")
         names = tuple(compiled.positiontup or ())
         processors = {
             n: p for n, p in compiled._bind_processors.items() if n in names and callable(p)
         }
-        found = _Prepared(compiled, compiled.string, names, processors)
+        found = _Prepared(
+            compiled, compiled.string, names, processors, direct, _result_processors(compiled)
+        )
         _prepared.put(key, found)
     return found
+
+
+def _result_processors(compiled: Compiled) -> tuple[Callable[[Any], Any] | None, ...] | None:
+    """What SQLAlchemy's result would call on each column's value (its type's processor for
+    this dialect: UTC timestamps and JSON on SQLite), or None if no column has one. asyncpg
+    rows are returned as the driver decodes them (never through these)."""
+    dialect = compiled.dialect
+    if not _uses_aiosqlite(dialect):
+        return None
+    found = tuple(
+        column.type._cached_result_processor(dialect, None)
+        for column in getattr(compiled, "_result_columns", ())
+    )
+    return found if any(p is not None for p in found) else None
+
+
+def in_list(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """`column IN (the strings bound as name)`, the list sent as one value whatever its length:
+    one statement for every length, which the drivers take as they are (no expanding IN
+    list): `= ANY(array)` on PostgreSQL, `IN (SELECT value FROM json_each(json array))` on
+    SQLite (its planner reads this as an IN list: the same index lookups)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(String())))
+    values: Select[Any] = sa_select(sa_column("value")).select_from(
+        func.json_each(bindparam(name, type_=JSON()))
+    )
+    return column.in_(values.scalar_subquery())
 
 
 # Per pooled connection (its record's `info`, which lives and dies with the driver connection):
@@ -145,6 +201,43 @@ def _uses_asyncpg(dialect: Dialect) -> bool:
     return dialect.name == "postgresql" and dialect.driver == "asyncpg"
 
 
+def _uses_aiosqlite(dialect: Dialect) -> bool:
+    return dialect.name == "sqlite" and dialect.driver == "aiosqlite"
+
+
+async def _sqlite_fetch(
+    connection: Any, statement: Query, params: Mapping[str, Any]
+) -> Sequence[Sequence[Any]]:
+    """The rows on the sqlite3 connection of the session (its transaction, begun by
+    `db_session.connection()`), in one hop to aiosqlite's thread."""
+    dialect = connection.dialect
+    prepared = _prepare(statement, dialect)
+    if not prepared.direct:
+        return list((await connection.execute(statement, params)).all())
+    args, sql = _arguments(statement, dialect, params)
+    raw = await connection.get_raw_connection()
+    try:
+        rows: list[Sequence[Any]] = await raw.driver_connection.execute_fetchall(sql, args)
+    except Exception as exc:
+        # As SQLAlchemy would raise it (OperationalError for "database is locked", ...).
+        raise sa_exc.DBAPIError.instance(
+            sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from exc
+    results = prepared.results
+    if results is None:
+        return rows
+    convert = [(i, p) for i, p in enumerate(results) if p is not None]
+    processed = []
+    for row in rows:
+        values = list(row)
+        for i, process in convert:
+            value = values[i]
+            if value is not None:
+                values[i] = process(value)
+        processed.append(values)
+    return processed
+
+
 async def fetch(
     db_session: AsyncSession, statement: Query, params: Mapping[str, Any]
 ) -> Sequence[Sequence[Any]]:
@@ -178,6 +271,8 @@ async def fetch(
         return rows
     connection = await db_session.connection()
     dialect = connection.dialect
+    if _uses_aiosqlite(dialect):
+        return await _sqlite_fetch(connection, statement, params)
     if not _uses_asyncpg(dialect):
         return list((await connection.execute(statement, params)).all())
     args, sql = _arguments(statement, dialect, params)
@@ -220,7 +315,7 @@ def _arguments(
         processor = prepared.processors.get(name)
         args.append(processor(value) if processor is not None and value is not None else value)
     for observe in observers:
-        observe(prepared.sql, statement.get_execution_options())
+        observe(prepared.sql, dialect.name, statement.get_execution_options())
     counted = statement_counter.get()
     if counted is not None:
         counted.append(prepared.sql)

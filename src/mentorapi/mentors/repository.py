@@ -3,11 +3,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, make_dataclass
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Select, String, and_, any_, bindparam, case, func
+from sqlalchemy import Select, and_, bindparam, func, null
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -287,60 +286,59 @@ _SkillRow: Any = make_dataclass(
 
 # A skill-links row: the link's mentor, level, note and skill id, then the skill's columns.
 _SKILL_COLUMNS = 4
-_SKILL_ID = _SKILL_COLUMNS + [c.name for c in _SKILLS.columns].index("id")
 
-_skill_links_statements: dict[str, Select[Any]] = {}
+# One statement per dialect (they differ in how the list of mentor ids is sent: fast.in_list).
+_skill_links_statements: dict[str, Any] = {}
 
 
-def _skill_links_statement(dialect: str) -> Select[Any]:
-    """Each link (mentor, level, note, skill id), with the skill's row on the first link to
-    that skill only (NULLs after): a page's 150 links name about 5 skills, and decoding the
-    whole skill row (two timestamps, five texts) on every link was most of the statement's
-    CPU in the driver."""
-    # On the driver (db/fast.py), which takes no expanding IN list: an array on PostgreSQL.
+def _skill_links_statement(dialect: str) -> Any:
+    """The page's skills, each once (its row, and NULL for a link's columns), then each link
+    (mentor, level, note, skill id, and NULL for the skill's columns): a page's 150 links name
+    about 5 skills, and decoding the whole skill row (two timestamps, five texts) on every link
+    was most of the statement's CPU in the driver. (A window function marking each skill's
+    first link did the same in one pass, but on SQLite it read every link of the app, in the
+    (skill, mentor) index's order, and cost twice the two lookups by mentor here; the order is
+    made in Python, as for the stored offers.)"""
     statement = _skill_links_statements.get(dialect)
     if statement is None:
-        mentor_id = _LINKS.c.mentor_id
-        wanted = (
-            mentor_id == any_(bindparam("mentor_ids", type_=ARRAY(String())))
-            if dialect == "postgresql"
-            else mentor_id.in_(bindparam("mentor_ids", expanding=True))
+        on_page = fast.in_list(_LINKS.c.mentor_id, "mentor_ids", dialect)
+        links = _LINKS.c
+        skills = sa_select(
+            *(
+                null().cast(c.type).label(c.name)
+                for c in (links.mentor_id, links.level, links.note)
+            ),
+            _SKILLS.c.id.label("skill_id"),
+            *_SKILLS.columns,
+        ).where(
+            _SKILLS.c.app_id == bindparam("app_id"),
+            _SKILLS.c.id.in_(
+                sa_select(links.skill_id).where(links.app_id == bindparam("app_id"), on_page)
+            ),
         )
-        links = (
+        statement = _skill_links_statements[dialect] = skills.union_all(
             sa_select(
-                _LINKS.c.mentor_id,
-                _LINKS.c.level,
-                _LINKS.c.note,
-                _LINKS.c.skill_id,
-                *(c.label(f"s_{c.name}") for c in _SKILLS.columns),
-                func.row_number().over(partition_by=_LINKS.c.skill_id).label("nth"),
-            )
-            .join(_SKILLS, _SKILLS.c.id == _LINKS.c.skill_id)
-            .where(
-                _LINKS.c.app_id == bindparam("app_id"),
-                _SKILLS.c.app_id == bindparam("app_id"),
-                wanted,
-            )
-            .subquery()
+                links.mentor_id,
+                links.level,
+                links.note,
+                links.skill_id,
+                *(null().cast(c.type) for c in _SKILLS.columns),
+            ).where(links.app_id == bindparam("app_id"), on_page)
         )
-        first = links.c.nth == 1
-        statement = _skill_links_statements[dialect] = sa_select(
-            links.c.mentor_id,
-            links.c.level,
-            links.c.note,
-            links.c.skill_id,
-            *(case((first, links.c[f"s_{c.name}"])).label(c.name) for c in _SKILLS.columns),
-        ).order_by(links.c.level.desc(), links.c.s_slug)
     return statement
+
+
+def _link_order(link: SkillLink) -> tuple[int, str]:
+    return -link.level, link.skill.slug
 
 
 async def skills_for(
     db_session: AsyncSession, app_id: str, mentor_ids: Sequence[str]
 ) -> dict[str, list[SkillLink]]:
-    """The skills of many mentors in one query (the GraphQL loader), highest level first, as
-    plain values (no ORM identity map or instances: read-only, and many per page; a skill's
-    row read and built once however many mentors offer it); another app's mentor ids find
-    nothing."""
+    """The skills of many mentors in one query (the GraphQL loader), highest level first (then
+    by slug, as sort_offers), as plain values (no ORM identity map or instances: read-only, and
+    many per page; a skill's row read and built once however many mentors offer it); another
+    app's mentor ids find nothing."""
     result: dict[str, list[SkillLink]] = defaultdict(list)
     if not mentor_ids:
         return result
@@ -350,12 +348,13 @@ async def skills_for(
         {"app_id": app_id, "mentor_ids": list(mentor_ids)},
     )
     skills: dict[str, SkillFields] = {
-        row[_SKILL_ID]: _SkillRow(*row[_SKILL_COLUMNS:])
-        for row in rows
-        if row[_SKILL_ID] is not None
+        row[3]: _SkillRow(*row[_SKILL_COLUMNS:]) for row in rows if row[0] is None
     }
     for row in rows:
-        result[row[0]].append(SkillLink(skills[row[3]], row[1], row[2]))
+        if row[0] is not None:
+            result[row[0]].append(SkillLink(skills[row[3]], row[1], row[2]))
+    for found in result.values():
+        found.sort(key=_link_order)
     return result
 
 
