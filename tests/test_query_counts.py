@@ -338,7 +338,7 @@ async def test_a_bookings_reads_before_the_mentor_lock_run_on_the_driver(tenant:
 
     base = await bookable(tenant.client)
     seen: list[str] = []
-    fast.observers.append(lambda sql, _options: seen.append(sql))
+    fast.observers.append(lambda sql, _dialect, _options: seen.append(sql))
     try:
         with count_statements() as statements:
             response = await tenant.client.post(
