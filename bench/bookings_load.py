@@ -69,13 +69,16 @@ async def _sample(url: str, stop: asyncio.Event, counts: collections.Counter[str
 
 
 class _Ceiling:
-    """bench.ceiling in a process group of its own, for CPU accounting like `Server`."""
+    """A ceiling (bench.ceiling, or `module` built on it) in a process group of its own, for
+    CPU accounting like `Server`."""
 
-    def __init__(self, url: str, app_id: str) -> None:
+    def __init__(self, url: str, app_id: str, module: str = "bench.ceiling") -> None:
+        self.module = module
         self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [
-                *(sys.executable, "-m", "bench.ceiling", "--database-url", url),
+                *(sys.executable, "-m", module, "--database-url", url),
                 *("--app-id", app_id, "--port", str(self.port)),
             ],
             start_new_session=True,
@@ -88,7 +91,7 @@ class _Ceiling:
                 _, writer = await asyncio.open_connection("127.0.0.1", self.port)
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("bench.ceiling did not start") from None
+                    raise RuntimeError(f"{self.module} did not start") from None
                 await asyncio.sleep(0.2)
                 continue
             writer.close()

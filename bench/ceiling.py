@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -239,8 +240,14 @@ async def book(pool: asyncpg.Pool, app_id: str, key: str, raw: bytes) -> tuple[i
     return 201, out
 
 
-async def serve(sock: socket.socket, dsn: str, app_id: str) -> None:
+# A request's answer from its headers (lower-cased names) and body: (status, JSON bytes).
+Handler = Callable[[dict[str, str], bytes], Awaitable[tuple[int, bytes]]]
+
+
+async def serve(sock: socket.socket, dsn: str, handler: Callable[[asyncpg.Pool], Handler]) -> None:
+    """HTTP/1.1 keep-alive on `sock`, each request answered by `handler(pool)`."""
     pool = await asyncpg.create_pool(dsn, min_size=5, max_size=20)
+    answer = handler(pool)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -253,7 +260,7 @@ async def serve(sock: socket.socket, dsn: str, app_id: str) -> None:
                         name, value = line.split(":", 1)
                         headers[name.strip().lower()] = value.strip()
                 raw = await reader.readexactly(int(headers.get("content-length", "0")))
-                status, out = await book(pool, app_id, headers.get("idempotency-key", ""), raw)
+                status, out = await answer(headers, raw)
                 writer.write(
                     f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
                     f"content-length: {len(out)}\r\n\r\n".encode()
@@ -270,8 +277,10 @@ async def serve(sock: socket.socket, dsn: str, app_id: str) -> None:
         await server.serve_forever()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def start(description: str, handler: Callable[[str], Callable[[asyncpg.Pool], Handler]]) -> None:
+    """The command line of a ceiling: `handler(app_id)(pool)` answers its requests, in
+    `--processes` processes sharing one listening socket."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--app-id", required=True)
     parser.add_argument("--port", type=int, required=True)
@@ -286,7 +295,21 @@ def main() -> None:
     for _ in range(args.processes - 1):
         if os.fork() == 0:
             break
-    asyncio.run(serve(sock, dsn, args.app_id))
+    asyncio.run(serve(sock, dsn, handler(args.app_id)))
+
+
+def _bookings(app_id: str) -> Callable[[asyncpg.Pool], Handler]:
+    def bound(pool: asyncpg.Pool) -> Handler:
+        async def answer(headers: dict[str, str], raw: bytes) -> tuple[int, bytes]:
+            return await book(pool, app_id, headers.get("idempotency-key", ""), raw)
+
+        return answer
+
+    return bound
+
+
+def main() -> None:
+    start(__doc__.split("\n\n")[0], _bookings)
 
 
 if __name__ == "__main__":

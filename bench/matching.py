@@ -436,7 +436,7 @@ end
 )
 
 
-def _wrk(server: Server, population: Population, duration: float) -> dict[str, Any]:
+def _wrk(base_url: str, population: Population, duration: float) -> dict[str, Any]:
     bodies = [
         json.dumps({"mentee_id": population.asker, "ask": ask}) for ask, _ in population.planted
     ]
@@ -450,7 +450,7 @@ def _wrk(server: Server, population: Population, duration: float) -> dict[str, A
         lua.flush()
         args = [ensure_wrk(), "--latency", "-t", "2", "-c", str(CONNECTIONS)]
         args += ["-d", f"{max(1, round(duration))}s", "--timeout", "10s", "-s", lua.name]
-        output = procs.run([*args, server.base_url], timeout=duration + 60)
+        output = procs.run([*args, base_url], timeout=duration + 60)
     return parse(output).as_dict()
 
 
@@ -494,7 +494,7 @@ async def run() -> dict[str, Any]:
     env = {"MENTORAPI_DEBUG_SQL_COUNT": "true"}
     async with Server(url, workers=workers, env=env, name="matching") as server:
         figures = await quality(server, population)
-        await asyncio.to_thread(_wrk, server, population, opts.warmup)
+        await asyncio.to_thread(_wrk, server.base_url, population, opts.warmup)
         # CPU per request (the server's processes, PostgreSQL's backends) and how busy the
         # machine was: on a shared machine req/s follows the other load, these much less.
         pids = server.pids()
@@ -502,7 +502,7 @@ async def run() -> dict[str, Any]:
         # Per backend: the pools may open connections during the run (counted from 0).
         db_before = {pid: cpu_seconds([pid]) for pid in await backend_pids(url)}
         busy_before, load_before = machine_busy_seconds(), os.getloadavg()[0]
-        latency = await asyncio.to_thread(_wrk, server, population, opts.duration)
+        latency = await asyncio.to_thread(_wrk, server.base_url, population, opts.duration)
         served = max(1, latency["requests"])
         figures["server_cpu_ms_per_request"] = round(
             1000 * (cpu_seconds(pids) - server_before) / served, 2
