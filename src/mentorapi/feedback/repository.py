@@ -1,7 +1,7 @@
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import Float, cast, func, update
+from sqlalchemy import ColumnElement, Float, cast, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,12 +29,7 @@ async def for_session(db_session: AsyncSession, app_id: str, session_id: str) ->
 async def by_author(
     db_session: AsyncSession, app_id: str, session_id: str, author: Author
 ) -> Feedback | None:
-    query = select(Feedback).where(
-        col(Feedback.app_id) == app_id,
-        col(Feedback.session_id) == session_id,
-        col(Feedback.author) == author.value,
-    )
-    return (await db_session.exec(query)).first()
+    return await _given(db_session, app_id, col(Feedback.session_id) == session_id, author)
 
 
 async def for_group_session(db_session: AsyncSession, app_id: str, group_id: str) -> list[Feedback]:
@@ -44,10 +39,15 @@ async def for_group_session(db_session: AsyncSession, app_id: str, group_id: str
 async def by_seat_author(
     db_session: AsyncSession, app_id: str, seat_id: str, author: Author
 ) -> Feedback | None:
+    return await _given(db_session, app_id, col(Feedback.seat_id) == seat_id, author)
+
+
+async def _given(
+    db_session: AsyncSession, app_id: str, subject: ColumnElement[bool], author: Author
+) -> Feedback | None:
+    """What `author` gave on one subject (a session, or a seat of a group session)."""
     query = select(Feedback).where(
-        col(Feedback.app_id) == app_id,
-        col(Feedback.seat_id) == seat_id,
-        col(Feedback.author) == author.value,
+        col(Feedback.app_id) == app_id, subject, col(Feedback.author) == author.value
     )
     return (await db_session.exec(query)).first()
 

@@ -248,12 +248,12 @@ class IdempotencyMiddleware:
             if owner is None or early is not None:
                 await s.rollback()
             if owner is None:
-                await self.app(scope, _replay_body(body, receive), send)
+                await self.app(scope, replay_body(body, receive), send)
             elif early is not None:
                 await early(scope, receive, send)
             else:
                 await self._run(
-                    scope, _replay_body(body, receive), send, s, owner.app_id, key, fingerprint
+                    scope, replay_body(body, receive), send, s, owner.app_id, key, fingerprint
                 )
 
     async def _claim(self, s: AsyncSession, app_id: str, key: str, fingerprint: str) -> Any | None:
@@ -428,8 +428,9 @@ async def _read_body(receive: Receive) -> bytes | None:
     return b"".join(chunks)
 
 
-def _replay_body(body: bytes, receive: Receive) -> Receive:
-    """The body we already read, once; then the real channel (a client disconnect)."""
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """The body we already read, once; then the real channel (a client disconnect). Also used
+    by the lean routes (kit/lean.py), which hand a body they read back to the router."""
     sent = False
 
     async def replay() -> Message:

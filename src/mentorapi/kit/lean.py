@@ -44,9 +44,10 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from mentorapi.kit import text
+from mentorapi.kit.idempotency import replay_body
 
 # Where `matches` leaves the validated values for `handle` (a key of the request's scope).
 VALUES = "mentorapi.lean.values"
@@ -210,27 +211,13 @@ class LeanBodyRoute(BaseRoute):
             body = None
         if body is None:
             scope[DECLINED] = True
-            await scope["router"](scope, _replay(raw, receive), send)
+            await scope["router"](scope, replay_body(raw, receive), send)
             return
         response = await self.handler(request, body)
         await response(scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
         raise NoMatchFound(name, path_params)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """The request's body once more, then whatever the client sends next (a disconnect)."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def install(routes: list[BaseRoute], lean: list[LeanRoute | LeanBodyRoute]) -> None:

@@ -472,30 +472,29 @@ async def feedback_authors(
     db_session: AsyncSession, keys: set[tuple[str, str]]
 ) -> set[tuple[str, str, str]]:
     """(app_id, session_id, author) of the feedback given on these sessions."""
-    if not keys:
-        return set()
-    query = across_tenants(
-        sm_select(Feedback).where(
-            pairs_in(_dialect(db_session), col(Feedback.app_id), col(Feedback.session_id), keys)
-        ),
-        CrossTenant.scheduler,
-    )
-    return {(f.app_id, f.session_id or "", f.author) for f in (await db_session.exec(query)).all()}
+    return await _authors(db_session, keys, "session_id")
 
 
 async def seat_feedback_authors(
     db_session: AsyncSession, keys: set[tuple[str, str]]
 ) -> set[tuple[str, str, str]]:
     """(app_id, seat_id, author) of the feedback given on these seats of group sessions."""
+    return await _authors(db_session, keys, "seat_id")
+
+
+async def _authors(
+    db_session: AsyncSession, keys: set[tuple[str, str]], subject: str
+) -> set[tuple[str, str, str]]:
     if not keys:
         return set()
+    column = col(getattr(Feedback, subject))
+    given = pairs_in(_dialect(db_session), col(Feedback.app_id), column, keys)
     query = across_tenants(
-        sm_select(Feedback).where(
-            pairs_in(_dialect(db_session), col(Feedback.app_id), col(Feedback.seat_id), keys)
-        ),
+        sm_select(Feedback).where(given),
         CrossTenant.scheduler,
     )
-    return {(f.app_id, f.seat_id or "", f.author) for f in (await db_session.exec(query)).all()}
+    rows = (await db_session.exec(query)).all()
+    return {(f.app_id, getattr(f, subject) or "", f.author) for f in rows}
 
 
 async def action_items(
