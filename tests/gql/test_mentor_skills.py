@@ -1,7 +1,9 @@
 """A mentor's skills are loaded by whoever builds mentor objects, for all of them at once, when
 the selection asks for them (graphql/lookahead.py), and read as plain data: through aliases,
 fragments and inline fragments, in lists, in one mentor, in mutations and under sessions, the
-skills are the links' (the same as REST's), in one statement however many mentors."""
+skills are the links' (the same as REST's), in one statement however many mentors. (A list or
+one mentor asking only for what the stored offers hold is answered from them instead:
+tests/gql/test_mentor_offers.py.)"""
 
 from typing import Any
 
