@@ -1,7 +1,9 @@
 """A mentor's skills are loaded by whoever builds mentor objects, for all of them at once, when
 the selection asks for them (graphql/lookahead.py), and read as plain data: through aliases,
 fragments and inline fragments, in lists, in one mentor, in mutations and under sessions, the
-skills are the links' (the same as REST's), in one statement however many mentors."""
+skills are the links' (the same as REST's), in one statement however many mentors. (A list or
+one mentor asking only for what the stored offers hold is answered from them instead:
+tests/gql/test_mentor_offers.py.)"""
 
 from typing import Any
 
@@ -10,6 +12,7 @@ from graphql import parse
 
 from mentorapi.db import fast
 from mentorapi.graphql.lookahead import selects
+from mentorapi.mentors import gql as mentors_gql
 from mentorapi.mentors.gql import SkillsNotLoaded
 from tests.conftest import Tenant, count_statements, own
 from tests.factories import book_session, bookable, create_mentor, create_skill
@@ -49,8 +52,15 @@ SHAPES = {
 }
 
 
+@pytest.mark.parametrize("path", ["offers", "links"])
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-async def test_every_way_of_asking_gets_each_mentors_skills(tenant: Tenant, shape: str) -> None:
+async def test_every_way_of_asking_gets_each_mentors_skills(
+    tenant: Tenant, shape: str, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """These selections ask only for what the offers hold: answered from them (no links
+    statement), or, with that path turned off, from the links (one statement)."""
+    if path == "links":
+        monkeypatch.setattr(mentors_gql, "_offers_fit", lambda info, at: False)
     created = {m["id"]: m for m in await _mentors(tenant, 7)}
     query = SHAPES[shape]
     with count_statements() as statements:
@@ -62,7 +72,8 @@ async def test_every_way_of_asking_gets_each_mentors_skills(tenant: Tenant, shap
         node = edge["node"]
         key = "s" if shape == "alias" else "skills"
         assert _gql_skills(node, key) == _rest_skills(created[node["id"]])
-    assert len([s for s in own(statements) if _is_links(s)]) == 1
+    links = len([s for s in own(statements) if _is_links(s)])
+    assert links == (1 if path == "links" else 0)
 
 
 async def test_skills_not_asked_for_are_not_loaded(tenant: Tenant) -> None:

@@ -3,7 +3,7 @@
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import strawberry
 
@@ -13,11 +13,11 @@ from mentorapi.feedback.gql import FeedbackType
 from mentorapi.graphql.context import Info
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
 from mentorapi.graphql.loaders import load_all
-from mentorapi.graphql.lookahead import selects
+from mentorapi.graphql.lookahead import Allowed, selects, selects_only
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.mentors import service
-from mentorapi.mentors.models import Format, MentorFields
+from mentorapi.mentors.models import Format, MentorFields, SkillOffer, SkillRefData
 from mentorapi.mentors.schemas import (
     MentorCreate,
     MentorSearch,
@@ -166,14 +166,70 @@ class SkillsNotLoaded(list[SkillLevel]):
         raise RuntimeError("a mentor's skills were read but not loaded (graphql/lookahead.py)")
 
 
-async def mentor_objects(info: Info, mentors: Sequence[MentorFields], *at: str) -> list[MentorType]:
+class OfferedSkill(SkillType):
+    """A skill as a mentor's stored offers carry it (Mentor.offers: id, slug, name, category),
+    for a selection that asks for nothing else (`OFFER_FIELDS`). The Skill fields outside the
+    offers are not there: reading one is an error (INTERNAL, logged), never a made-up value."""
+
+    def __init__(self, skill: SkillRefData) -> None:  # not the dataclass's: four fields only
+        self.id = strawberry.ID(skill["id"])
+        self.slug = skill["slug"]
+        self.name = skill["name"]
+        self.category = skill["category"]
+
+    def _missing(self) -> NoReturn:
+        raise RuntimeError("a skill field outside the offers was read (mentors/gql.py)")
+
+    description = property(_missing)
+    version = property(_missing)
+    created_at = property(_missing)
+    updated_at = property(_missing)
+
+
+# What a mentor's `skills` selection may ask for to be answered from the offers (names, not
+# aliases; through fragments): the rest of Skill needs its rows, through the links.
+_REF: Allowed = dict.fromkeys(("id", "slug", "name", "category", "__typename"))
+OFFER_FIELDS: Allowed = {"level": None, "note": None, "__typename": None, "skill": _REF}
+
+
+def _offers_fit(info: Info, at: Sequence[str]) -> bool:
+    return selects_only(info, (*at, "skills"), OFFER_FIELDS)
+
+
+async def mentor_objects(
+    info: Info,
+    mentors: Sequence[MentorFields],
+    *at: str,
+    offers: Sequence[list[SkillOffer]] | None = None,
+) -> list[MentorType]:
     """`mentors` as GraphQL objects, with their skills when the selection asks for them (`at`:
-    the fields between the current one and the mentors): one loader call for all of them, so
-    one statement per request however many mentors and resolvers ask. The skills come from the
-    links (full Skill rows for the nested `skill` field); the service's display-only offers
-    do not fit that shape."""
+    the fields between the current one and the mentors). When the caller has the mentors'
+    offers (`offers`: the service's display copy, Mentor.offers, kept exact in the transactions
+    that change skills or links) and the selection asks only for what they hold, the skills
+    are built from them: no statement. Otherwise from the links (full Skill rows), in one
+    loader call for all of them, so one statement per request however many mentors and
+    resolvers ask."""
     if not selects(info, *at, "skills"):
         return [MentorType.from_model(m, SkillsNotLoaded()) for m in mentors]
+    if offers is not None and _offers_fit(info, at):
+        refs: dict[str, SkillType] = {}  # a page's mentors share a few skills: one object each
+
+        def ref(data: SkillRefData) -> SkillType:
+            found = refs.get(data["id"])
+            if found is None:
+                found = refs[data["id"]] = OfferedSkill(data)
+            return found
+
+        return [
+            MentorType.from_model(
+                mentor,
+                [
+                    SkillLevel(skill=ref(o["skill"]), level=o["level"], note=o["note"])
+                    for o in shown
+                ],
+            )
+            for mentor, shown in zip(mentors, offers, strict=True)
+        ]
     links = await load_all(info.context.loaders.mentor_skills, [m.id for m in mentors])
     skills: dict[str, SkillType] = {}  # a page's mentors share a few skills: one object each
 
@@ -193,7 +249,7 @@ async def mentor_objects(info: Info, mentors: Sequence[MentorFields], *at: str) 
 
 
 async def _node(info: Info, view: MentorView) -> MentorType:
-    (node,) = await mentor_objects(info, [view.mentor])
+    (node,) = await mentor_objects(info, [view.mentor], offers=[view.skills])
     return node
 
 
@@ -265,7 +321,9 @@ class Query:
                 session_length=args.session_length,
                 sort=order,
             )
-        nodes = await mentor_objects(info, [v.mentor for v in views], "edges", "node")
+        nodes = await mentor_objects(
+            info, [v.mentor for v in views], "edges", "node", offers=[v.skills for v in views]
+        )
         return Connection[MentorType].build(
             list(zip(views, nodes, strict=True)),
             cursor,
