@@ -132,15 +132,21 @@ async def _drive(calls: list[Call], clients: int, server: Server, url: str) -> L
             body = response.json() if response.content else {}
             load.bodies.append((response.status_code, body, response.headers))
 
+    await _with_cpu(load, server, url, asyncio.gather(*(client() for _ in range(clients))))
+    return load
+
+
+async def _with_cpu(load: Load, server: Server, url: str, work: Awaitable[Any]) -> None:
+    """Await `work`, setting the seconds it took and the CPU the server and its PostgreSQL
+    backends spent meanwhile on `load`."""
     pids, database_pids = server.pids(), await backend_pids(url)
     cpu_before, database_before = cpu_seconds(pids), cpu_seconds(database_pids)
     started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await work
     load.seconds = time.perf_counter() - started
     load.server_cpu = cpu_seconds(pids) - cpu_before
     # Backends the pools opened meanwhile count from their start.
     load.database_cpu = cpu_seconds(await backend_pids(url)) - database_before
-    return load
 
 
 def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any], key: str) -> Call:
