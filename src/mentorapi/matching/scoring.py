@@ -120,14 +120,33 @@ class PairFacts:
     history: History | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class Evaluation:
-    """A pair's score and what recommendations also show or filter on."""
+    """A pair's score and what recommendations also show or filter on. The score's components
+    and reasons (`score`) are made when first asked for: a recommendation ranks its candidates
+    by `value` and shows those of the `limit` it returns only."""
 
-    score: PairScore
-    free_starts: tuple[int, ...]  # microseconds, in time order
-    duration_minutes: int
-    capacity_full: bool  # the week of the window's start is full
+    __slots__ = ("_explain", "_score", "capacity_full", "duration_minutes", "free_starts", "value")
+
+    def __init__(
+        self,
+        value: float,
+        explain: Callable[[], PairScore],
+        free_starts: tuple[int, ...],
+        duration_minutes: int,
+        capacity_full: bool,
+    ) -> None:
+        self.value = value  # the score, as `score.score` says it
+        self.free_starts = free_starts  # microseconds, in time order
+        self.duration_minutes = duration_minutes
+        self.capacity_full = capacity_full  # the week of the window's start is full
+        self._explain = explain
+        self._score: PairScore | None = None
+
+    @property
+    def score(self) -> PairScore:
+        if self._score is None:
+            self._score = self._explain()
+        return self._score
 
 
 def seeking_skills(mentee: MenteeFacts) -> tuple[Asked, ...]:
@@ -528,29 +547,52 @@ class Scorer:
     ) -> tuple[PairScore, _Base] | None:
         """The pair's score, or None when a hard filter that does not depend on time excludes
         it (an inactive mentor, a dismissal, no shared language)."""
+        found = self._total(ask, mentor, pair)
+        if found is None:
+            return None
+        total, base, text, continuity = found
+        return self._explain(self.final(total), base, text, continuity), base
+
+    def _total(
+        self, ask: Ask, mentor: MentorFacts, pair: PairFacts
+    ) -> tuple[float, _Base, float, tuple[float, list[str]] | None] | None:
+        """The pair's weighted sum, its base, its rounded text relevance and its continuity
+        (rounded, with its reasons; None for a pair with no past and no mark): all `score`
+        needs, the components and reasons aside."""
         if not mentor.active or pair.mark == _DISMISS:
             return None
         base = self._base(ask, mentor)
         if base is None:
             return None
-        weights = self.weights
         text = round(pair.text, 4)
+        total = self.with_text(base.partial, text)
+        continuity: tuple[float, list[str]] | None = None
+        if pair.history is not None or pair.mark is not None:  # few pairs have any
+            value, history = _continuity(pair)
+            continuity = (round(value, 4), history)
+            total += self.weights[_CONTINUITY] * continuity[0]
+        return total, base, text, continuity
+
+    def _explain(
+        self,
+        score: float,
+        base: _Base,
+        text: float,
+        continuity: tuple[float, list[str]] | None,
+    ) -> PairScore:
+        """The PairScore of a pair `_total` summed: its components and its reasons."""
+        weights = self.weights
         components = base.components.copy()
         components["text"] = text
-        text_part = weights[_TEXT] * text
-        total = self.with_text(base.partial, text)
         blocks: list[tuple[float, int, list[str]]] = []
         if weights[_TEXT] > 0 and text >= 0.005:
             reason = f"Your ask matches their profile (text relevance {text:.2f})"
-            blocks.append((text_part, _TEXT, [reason]))
-        if pair.history is not None or pair.mark is not None:  # few pairs have any
-            value, history = _continuity(pair)
-            continuity = round(value, 4)
-            components["continuity"] = continuity
-            continuity_part = weights[_CONTINUITY] * continuity
-            total += continuity_part
-            if weights[_CONTINUITY] > 0 and continuity >= 0.005 and history:
-                blocks.append((continuity_part, _CONTINUITY, history))
+            blocks.append((weights[_TEXT] * text, _TEXT, [reason]))
+        if continuity is not None:
+            value, history = continuity
+            components["continuity"] = value
+            if weights[_CONTINUITY] > 0 and value >= 0.005 and history:
+                blocks.append((weights[_CONTINUITY] * value, _CONTINUITY, history))
         # The reasons of the components that add most, each only where it adds something.
         if not blocks:
             reasons = list(base.reasons)
@@ -559,17 +601,20 @@ class Scorer:
         else:
             ranked = sorted([*base.ranked, *blocks], key=_rank_order)
             reasons = [reason for _, _, found in ranked for reason in found]
-        return PairScore(self.final(total), components, reasons), base
+        return PairScore(score, components, reasons)
 
     def evaluate(self, ask: Ask, mentor: MentorFacts, pair: PairFacts) -> Evaluation | None:
-        """`score`, with what recommendations also show or filter on."""
-        found = self.score(ask, mentor, pair)
+        """`score`, with what recommendations also show or filter on; the components and
+        reasons are made (by `score`'s `_explain`) when the evaluation's `score` is read."""
+        found = self._total(ask, mentor, pair)
         if found is None:
             return None
-        score, base = found
+        total, base, text, continuity = found
+        value = self.final(total)
         time = base.time
         return Evaluation(
-            score=score,
+            value,
+            lambda: self._explain(value, base, text, continuity),
             free_starts=time.starts,
             duration_minutes=time.duration_minutes,
             capacity_full=time.capacity is not None and time.week_count >= time.capacity,
