@@ -172,12 +172,17 @@ def weights_of(policy: Mapping[str, float] | None) -> dict[str, float]:
 # --- components ---
 
 
-def _skill(ask: Ask, mentor: MentorFacts, names: Mapping[str, str]) -> tuple[float, list[str]]:
+# A component's reasons, made when a pair's reasons are asked for (`_Base._rank`).
+Reasons = Callable[[], list[str]]
+_NONE: Reasons = list
+
+
+def _skill(ask: Ask, mentor: MentorFacts, names: Mapping[str, str]) -> tuple[float, Reasons]:
     if not ask.skills:
-        return 0.0, []
+        return 0.0, _NONE
     levels = mentor.levels
     fits: list[float] = []
-    reasons: list[str] = []
+    offered: list[tuple[Asked, int]] = []
     for asked in ask.skills:
         level = levels.get(asked.skill_id)
         if level is None:
@@ -188,19 +193,27 @@ def _skill(ask: Ask, mentor: MentorFacts, names: Mapping[str, str]) -> tuple[flo
             fits.append(1.0 if span <= 0 else 0.6 + 0.4 * (level - asked.target) / span)
         else:
             fits.append(0.3 * level / asked.target)
-        name = names.get(asked.skill_id, asked.skill_id)
-        if asked.explicit:
-            reasons.append(f"Teaches {name} at level {level} (you asked for {asked.target})")
-        else:
-            reasons.append(
-                f"Teaches {name} at level {level}, a skill you seek (you are at {asked.current})"
-            )
+        offered.append((asked, level))
+
+    def reasons() -> list[str]:
+        found: list[str] = []
+        for asked, level in offered:
+            name = names.get(asked.skill_id, asked.skill_id)
+            if asked.explicit:
+                found.append(f"Teaches {name} at level {level} (you asked for {asked.target})")
+            else:
+                found.append(
+                    f"Teaches {name} at level {level}, a skill you seek"
+                    f" (you are at {asked.current})"
+                )
+        return found
+
     return sum(fits) / len(fits), reasons
 
 
 def _feedback(
     ask: Ask, mentor: MentorFacts, records: Mapping[tuple[str, str], SkillRecord]
-) -> tuple[float, list[str]]:
+) -> tuple[float, Reasons]:
     if ask.skills:
         found = [records[key] for a in ask.skills if (key := (mentor.id, a.skill_id)) in records]
         rated = sum(r.rated for r in found)
@@ -212,24 +225,28 @@ def _feedback(
         impacts = mentor.impact_stories
     smoothed = (PRIOR_WEIGHT * PRIOR_MEAN + total) / (PRIOR_WEIGHT + rated)
     value = 0.85 * (smoothed - 1) / 4 + 0.15 * min(1.0, impacts / 3)
-    reasons: list[str] = []
-    if rated:
-        reasons.append(f"{total / rated:.2f} from {rated} rated sessions{where}")
-    if impacts:
-        reasons.append(f"{impacts} impact stories{where}")
+
+    def reasons() -> list[str]:
+        found: list[str] = []
+        if rated:
+            found.append(f"{total / rated:.2f} from {rated} rated sessions{where}")
+        if impacts:
+            found.append(f"{impacts} impact stories{where}")
+        return found
+
     return value, reasons
 
 
-def _language(ask: Ask, mentor: MentorFacts) -> tuple[float, list[str]] | None:
+def _language(ask: Ask, mentor: MentorFacts) -> tuple[float, Reasons] | None:
     """None: they share no language (a hard filter)."""
     wanted = ask.languages
     if not wanted:
-        return 1.0, []
+        return 1.0, _NONE
     if not mentor.languages:
-        return 0.5, []
+        return 0.5, _NONE
     for i, language in enumerate(wanted):
         if language in mentor.languages:
-            return 1.0 - 0.25 * min(i, 2), [f"Speaks {language}"]
+            return 1.0 - 0.25 * min(i, 2), lambda spoken=language: [f"Speaks {spoken}"]
     return None
 
 
@@ -238,15 +255,15 @@ def _offset_seconds(timezone: str, at: datetime) -> int:
     return int(offset.total_seconds()) if offset is not None else 0
 
 
-def _timezone(mentee_offset: int, mentor: MentorFacts, at: datetime) -> tuple[float, list[str]]:
+def _timezone(mentee_offset: int, mentor: MentorFacts, at: datetime) -> tuple[float, Reasons]:
     hours = abs(mentee_offset - _offset_seconds(mentor.timezone, at)) / 3600
     hours = min(hours, 24 - hours) if hours <= 24 else 12.0
     value = 1.0 - min(hours, 12.0) / 12
     if hours == 0:
-        return value, [f"Lives by your clock ({mentor.timezone})"]
+        return value, lambda: [f"Lives by your clock ({mentor.timezone})"]
     if hours <= 3:
-        return value, [f"{hours:g} hours from your time zone ({mentor.timezone})"]
-    return value, []
+        return value, lambda: [f"{hours:g} hours from your time zone ({mentor.timezone})"]
+    return value, _NONE
 
 
 def _rules(mentor: MentorFacts) -> Rules:
@@ -318,26 +335,26 @@ def waking_count(starts: Sequence[int], offset: int) -> int:
     return count
 
 
-def _availability(ask: Ask, time: _Time, mentee_offset: int) -> tuple[float, list[str]]:
+def _availability(ask: Ask, time: _Time, mentee_offset: int) -> tuple[float, Reasons]:
     starts = time.starts
     count = len(starts)
     if not count:
-        return 0.0, []
+        return 0.0, _NONE
     waking = waking_count(starts, mentee_offset)
     value = 0.5 * min(1.0, count / 8) + 0.5 * min(1.0, waking / 4)
     low, high = WAKING_HOURS
-    return value, [
+    return value, lambda: [
         f"{count} free {time.duration_minutes}-minute slots in the window, "
         f"{waking} within {low:02d}:00-{high:02d}:00 in your zone"
     ]
 
 
-def _load(time: _Time) -> tuple[float, list[str]]:
+def _load(time: _Time) -> tuple[float, Reasons]:
     capacity = time.capacity or NOMINAL_CAPACITY
     value = 1.0 - min(1.0, time.week_count / capacity)
     if time.capacity is not None and time.week_count < time.capacity:
-        return value, [f"{time.week_count} of {time.capacity} sessions taken that week"]
-    return value, []
+        return value, lambda: [f"{time.week_count} of {time.capacity} sessions taken that week"]
+    return value, _NONE
 
 
 def _continuity(pair: PairFacts) -> tuple[float, list[str]]:
@@ -369,7 +386,7 @@ def _rank_order(item: tuple[float, int, list[str]]) -> tuple[float, int]:
     return (-item[0], item[1])
 
 
-_NO_HISTORY: tuple[float, list[str]] = (0.0, [])
+_NO_HISTORY: tuple[float, Reasons] = (0.0, _NONE)
 F = TypeVar("F", float, np.ndarray)
 
 
@@ -384,7 +401,7 @@ class _Base:
 
     def __init__(
         self,
-        parts: tuple[tuple[float, list[str]], ...],
+        parts: tuple[tuple[float, Reasons], ...],
         weights: list[float],
         values: list[float],
         contributions: list[float],
@@ -410,14 +427,13 @@ class _Base:
     def _rank(self) -> tuple[list[tuple[float, int, list[str]]], list[str]]:
         if self._ranked is None:
             weights, values, parts = self._weights, self.components, self._parts
-            ranked = sorted(
-                (
-                    (self._contributions[i], i, parts[i][1])
-                    for i in range(len(COMPONENTS))
-                    if weights[i] > 0 and values[COMPONENTS[i]] >= 0.005 and parts[i][1]
-                ),
-                key=_rank_order,
-            )
+            ranked: list[tuple[float, int, list[str]]] = []
+            for i in range(len(COMPONENTS)):
+                if weights[i] > 0 and values[COMPONENTS[i]] >= 0.005:
+                    found = parts[i][1]()  # the component's reasons, made here
+                    if found:
+                        ranked.append((self._contributions[i], i, found))
+            ranked.sort(key=_rank_order)
             self._ranked = (ranked, [reason for _, _, found in ranked for reason in found])
         return self._ranked
 
@@ -449,7 +465,7 @@ class Scorer:
         self._times: dict[tuple[str, datetime, datetime, int | None], _Time] = {}
         self._bases: dict[tuple[str, int], _Base | None] = {}
         self._offsets: dict[tuple[str, datetime], int] = {}
-        self._parts: dict[tuple[object, ...], tuple[float, list[str]] | None] = {}
+        self._parts: dict[tuple[object, ...], tuple[float, Reasons] | None] = {}
         # An ask's profile (all a base depends on) as a small number, found once per ask.
         self._profiles: dict[tuple[object, ...], int] = {}
         self._profile_of: dict[int, tuple[Ask, int]] = {}
@@ -492,8 +508,8 @@ class Scorer:
         return found
 
     def _part(
-        self, key: tuple[object, ...], compute: Callable[[], tuple[float, list[str]] | None]
-    ) -> tuple[float, list[str]] | None:
+        self, key: tuple[object, ...], compute: Callable[[], tuple[float, Reasons] | None]
+    ) -> tuple[float, Reasons] | None:
         if key in self._parts:
             return self._parts[key]
         found = self._parts[key] = compute()
