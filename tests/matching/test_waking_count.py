@@ -182,7 +182,7 @@ def test_the_scorer_answers_from_the_engines_starts(
     count, waking = len(engine.starts), by_definition(engine.starts, offset)
     assert value == (0.5 * min(1.0, count / 8) + 0.5 * min(1.0, waking / 4) if count else 0.0)
     if count:
-        assert reasons == [
+        assert reasons() == [
             f"{count} free {case['duration']}-minute slots in the window, "
             f"{waking} within 08:00-20:00 in your zone"
         ]

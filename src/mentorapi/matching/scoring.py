@@ -120,14 +120,33 @@ class PairFacts:
     history: History | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class Evaluation:
-    """A pair's score and what recommendations also show or filter on."""
+    """A pair's score and what recommendations also show or filter on. The score's components
+    and reasons (`score`) are made when first asked for: a recommendation ranks its candidates
+    by `value` and shows those of the `limit` it returns only."""
 
-    score: PairScore
-    free_starts: tuple[int, ...]  # microseconds, in time order
-    duration_minutes: int
-    capacity_full: bool  # the week of the window's start is full
+    __slots__ = ("_explain", "_score", "capacity_full", "duration_minutes", "free_starts", "value")
+
+    def __init__(
+        self,
+        value: float,
+        explain: Callable[[], PairScore],
+        free_starts: tuple[int, ...],
+        duration_minutes: int,
+        capacity_full: bool,
+    ) -> None:
+        self.value = value  # the score, as `score.score` says it
+        self.free_starts = free_starts  # microseconds, in time order
+        self.duration_minutes = duration_minutes
+        self.capacity_full = capacity_full  # the week of the window's start is full
+        self._explain = explain
+        self._score: PairScore | None = None
+
+    @property
+    def score(self) -> PairScore:
+        if self._score is None:
+            self._score = self._explain()
+        return self._score
 
 
 def seeking_skills(mentee: MenteeFacts) -> tuple[Asked, ...]:
@@ -153,12 +172,17 @@ def weights_of(policy: Mapping[str, float] | None) -> dict[str, float]:
 # --- components ---
 
 
-def _skill(ask: Ask, mentor: MentorFacts, names: Mapping[str, str]) -> tuple[float, list[str]]:
+# A component's reasons, made when a pair's reasons are asked for (`_Base._rank`).
+Reasons = Callable[[], list[str]]
+_NONE: Reasons = list
+
+
+def _skill(ask: Ask, mentor: MentorFacts, names: Mapping[str, str]) -> tuple[float, Reasons]:
     if not ask.skills:
-        return 0.0, []
+        return 0.0, _NONE
     levels = mentor.levels
     fits: list[float] = []
-    reasons: list[str] = []
+    offered: list[tuple[Asked, int]] = []
     for asked in ask.skills:
         level = levels.get(asked.skill_id)
         if level is None:
@@ -169,19 +193,27 @@ def _skill(ask: Ask, mentor: MentorFacts, names: Mapping[str, str]) -> tuple[flo
             fits.append(1.0 if span <= 0 else 0.6 + 0.4 * (level - asked.target) / span)
         else:
             fits.append(0.3 * level / asked.target)
-        name = names.get(asked.skill_id, asked.skill_id)
-        if asked.explicit:
-            reasons.append(f"Teaches {name} at level {level} (you asked for {asked.target})")
-        else:
-            reasons.append(
-                f"Teaches {name} at level {level}, a skill you seek (you are at {asked.current})"
-            )
+        offered.append((asked, level))
+
+    def reasons() -> list[str]:
+        found: list[str] = []
+        for asked, level in offered:
+            name = names.get(asked.skill_id, asked.skill_id)
+            if asked.explicit:
+                found.append(f"Teaches {name} at level {level} (you asked for {asked.target})")
+            else:
+                found.append(
+                    f"Teaches {name} at level {level}, a skill you seek"
+                    f" (you are at {asked.current})"
+                )
+        return found
+
     return sum(fits) / len(fits), reasons
 
 
 def _feedback(
     ask: Ask, mentor: MentorFacts, records: Mapping[tuple[str, str], SkillRecord]
-) -> tuple[float, list[str]]:
+) -> tuple[float, Reasons]:
     if ask.skills:
         found = [records[key] for a in ask.skills if (key := (mentor.id, a.skill_id)) in records]
         rated = sum(r.rated for r in found)
@@ -193,24 +225,28 @@ def _feedback(
         impacts = mentor.impact_stories
     smoothed = (PRIOR_WEIGHT * PRIOR_MEAN + total) / (PRIOR_WEIGHT + rated)
     value = 0.85 * (smoothed - 1) / 4 + 0.15 * min(1.0, impacts / 3)
-    reasons: list[str] = []
-    if rated:
-        reasons.append(f"{total / rated:.2f} from {rated} rated sessions{where}")
-    if impacts:
-        reasons.append(f"{impacts} impact stories{where}")
+
+    def reasons() -> list[str]:
+        found: list[str] = []
+        if rated:
+            found.append(f"{total / rated:.2f} from {rated} rated sessions{where}")
+        if impacts:
+            found.append(f"{impacts} impact stories{where}")
+        return found
+
     return value, reasons
 
 
-def _language(ask: Ask, mentor: MentorFacts) -> tuple[float, list[str]] | None:
+def _language(ask: Ask, mentor: MentorFacts) -> tuple[float, Reasons] | None:
     """None: they share no language (a hard filter)."""
     wanted = ask.languages
     if not wanted:
-        return 1.0, []
+        return 1.0, _NONE
     if not mentor.languages:
-        return 0.5, []
+        return 0.5, _NONE
     for i, language in enumerate(wanted):
         if language in mentor.languages:
-            return 1.0 - 0.25 * min(i, 2), [f"Speaks {language}"]
+            return 1.0 - 0.25 * min(i, 2), lambda spoken=language: [f"Speaks {spoken}"]
     return None
 
 
@@ -219,15 +255,15 @@ def _offset_seconds(timezone: str, at: datetime) -> int:
     return int(offset.total_seconds()) if offset is not None else 0
 
 
-def _timezone(mentee_offset: int, mentor: MentorFacts, at: datetime) -> tuple[float, list[str]]:
+def _timezone(mentee_offset: int, mentor: MentorFacts, at: datetime) -> tuple[float, Reasons]:
     hours = abs(mentee_offset - _offset_seconds(mentor.timezone, at)) / 3600
     hours = min(hours, 24 - hours) if hours <= 24 else 12.0
     value = 1.0 - min(hours, 12.0) / 12
     if hours == 0:
-        return value, [f"Lives by your clock ({mentor.timezone})"]
+        return value, lambda: [f"Lives by your clock ({mentor.timezone})"]
     if hours <= 3:
-        return value, [f"{hours:g} hours from your time zone ({mentor.timezone})"]
-    return value, []
+        return value, lambda: [f"{hours:g} hours from your time zone ({mentor.timezone})"]
+    return value, _NONE
 
 
 def _rules(mentor: MentorFacts) -> Rules:
@@ -299,26 +335,26 @@ def waking_count(starts: Sequence[int], offset: int) -> int:
     return count
 
 
-def _availability(ask: Ask, time: _Time, mentee_offset: int) -> tuple[float, list[str]]:
+def _availability(ask: Ask, time: _Time, mentee_offset: int) -> tuple[float, Reasons]:
     starts = time.starts
     count = len(starts)
     if not count:
-        return 0.0, []
+        return 0.0, _NONE
     waking = waking_count(starts, mentee_offset)
     value = 0.5 * min(1.0, count / 8) + 0.5 * min(1.0, waking / 4)
     low, high = WAKING_HOURS
-    return value, [
+    return value, lambda: [
         f"{count} free {time.duration_minutes}-minute slots in the window, "
         f"{waking} within {low:02d}:00-{high:02d}:00 in your zone"
     ]
 
 
-def _load(time: _Time) -> tuple[float, list[str]]:
+def _load(time: _Time) -> tuple[float, Reasons]:
     capacity = time.capacity or NOMINAL_CAPACITY
     value = 1.0 - min(1.0, time.week_count / capacity)
     if time.capacity is not None and time.week_count < time.capacity:
-        return value, [f"{time.week_count} of {time.capacity} sessions taken that week"]
-    return value, []
+        return value, lambda: [f"{time.week_count} of {time.capacity} sessions taken that week"]
+    return value, _NONE
 
 
 def _continuity(pair: PairFacts) -> tuple[float, list[str]]:
@@ -350,7 +386,7 @@ def _rank_order(item: tuple[float, int, list[str]]) -> tuple[float, int]:
     return (-item[0], item[1])
 
 
-_NO_HISTORY: tuple[float, list[str]] = (0.0, [])
+_NO_HISTORY: tuple[float, Reasons] = (0.0, _NONE)
 F = TypeVar("F", float, np.ndarray)
 
 
@@ -365,7 +401,7 @@ class _Base:
 
     def __init__(
         self,
-        parts: tuple[tuple[float, list[str]], ...],
+        parts: tuple[tuple[float, Reasons], ...],
         weights: list[float],
         values: list[float],
         contributions: list[float],
@@ -391,14 +427,13 @@ class _Base:
     def _rank(self) -> tuple[list[tuple[float, int, list[str]]], list[str]]:
         if self._ranked is None:
             weights, values, parts = self._weights, self.components, self._parts
-            ranked = sorted(
-                (
-                    (self._contributions[i], i, parts[i][1])
-                    for i in range(len(COMPONENTS))
-                    if weights[i] > 0 and values[COMPONENTS[i]] >= 0.005 and parts[i][1]
-                ),
-                key=_rank_order,
-            )
+            ranked: list[tuple[float, int, list[str]]] = []
+            for i in range(len(COMPONENTS)):
+                if weights[i] > 0 and values[COMPONENTS[i]] >= 0.005:
+                    found = parts[i][1]()  # the component's reasons, made here
+                    if found:
+                        ranked.append((self._contributions[i], i, found))
+            ranked.sort(key=_rank_order)
             self._ranked = (ranked, [reason for _, _, found in ranked for reason in found])
         return self._ranked
 
@@ -430,7 +465,7 @@ class Scorer:
         self._times: dict[tuple[str, datetime, datetime, int | None], _Time] = {}
         self._bases: dict[tuple[str, int], _Base | None] = {}
         self._offsets: dict[tuple[str, datetime], int] = {}
-        self._parts: dict[tuple[object, ...], tuple[float, list[str]] | None] = {}
+        self._parts: dict[tuple[object, ...], tuple[float, Reasons] | None] = {}
         # An ask's profile (all a base depends on) as a small number, found once per ask.
         self._profiles: dict[tuple[object, ...], int] = {}
         self._profile_of: dict[int, tuple[Ask, int]] = {}
@@ -473,8 +508,8 @@ class Scorer:
         return found
 
     def _part(
-        self, key: tuple[object, ...], compute: Callable[[], tuple[float, list[str]] | None]
-    ) -> tuple[float, list[str]] | None:
+        self, key: tuple[object, ...], compute: Callable[[], tuple[float, Reasons] | None]
+    ) -> tuple[float, Reasons] | None:
         if key in self._parts:
             return self._parts[key]
         found = self._parts[key] = compute()
@@ -528,29 +563,52 @@ class Scorer:
     ) -> tuple[PairScore, _Base] | None:
         """The pair's score, or None when a hard filter that does not depend on time excludes
         it (an inactive mentor, a dismissal, no shared language)."""
+        found = self._total(ask, mentor, pair)
+        if found is None:
+            return None
+        total, base, text, continuity = found
+        return self._explain(self.final(total), base, text, continuity), base
+
+    def _total(
+        self, ask: Ask, mentor: MentorFacts, pair: PairFacts
+    ) -> tuple[float, _Base, float, tuple[float, list[str]] | None] | None:
+        """The pair's weighted sum, its base, its rounded text relevance and its continuity
+        (rounded, with its reasons; None for a pair with no past and no mark): all `score`
+        needs, the components and reasons aside."""
         if not mentor.active or pair.mark == _DISMISS:
             return None
         base = self._base(ask, mentor)
         if base is None:
             return None
-        weights = self.weights
         text = round(pair.text, 4)
+        total = self.with_text(base.partial, text)
+        continuity: tuple[float, list[str]] | None = None
+        if pair.history is not None or pair.mark is not None:  # few pairs have any
+            value, history = _continuity(pair)
+            continuity = (round(value, 4), history)
+            total += self.weights[_CONTINUITY] * continuity[0]
+        return total, base, text, continuity
+
+    def _explain(
+        self,
+        score: float,
+        base: _Base,
+        text: float,
+        continuity: tuple[float, list[str]] | None,
+    ) -> PairScore:
+        """The PairScore of a pair `_total` summed: its components and its reasons."""
+        weights = self.weights
         components = base.components.copy()
         components["text"] = text
-        text_part = weights[_TEXT] * text
-        total = self.with_text(base.partial, text)
         blocks: list[tuple[float, int, list[str]]] = []
         if weights[_TEXT] > 0 and text >= 0.005:
             reason = f"Your ask matches their profile (text relevance {text:.2f})"
-            blocks.append((text_part, _TEXT, [reason]))
-        if pair.history is not None or pair.mark is not None:  # few pairs have any
-            value, history = _continuity(pair)
-            continuity = round(value, 4)
-            components["continuity"] = continuity
-            continuity_part = weights[_CONTINUITY] * continuity
-            total += continuity_part
-            if weights[_CONTINUITY] > 0 and continuity >= 0.005 and history:
-                blocks.append((continuity_part, _CONTINUITY, history))
+            blocks.append((weights[_TEXT] * text, _TEXT, [reason]))
+        if continuity is not None:
+            value, history = continuity
+            components["continuity"] = value
+            if weights[_CONTINUITY] > 0 and value >= 0.005 and history:
+                blocks.append((weights[_CONTINUITY] * value, _CONTINUITY, history))
         # The reasons of the components that add most, each only where it adds something.
         if not blocks:
             reasons = list(base.reasons)
@@ -559,17 +617,20 @@ class Scorer:
         else:
             ranked = sorted([*base.ranked, *blocks], key=_rank_order)
             reasons = [reason for _, _, found in ranked for reason in found]
-        return PairScore(self.final(total), components, reasons), base
+        return PairScore(score, components, reasons)
 
     def evaluate(self, ask: Ask, mentor: MentorFacts, pair: PairFacts) -> Evaluation | None:
-        """`score`, with what recommendations also show or filter on."""
-        found = self.score(ask, mentor, pair)
+        """`score`, with what recommendations also show or filter on; the components and
+        reasons are made (by `score`'s `_explain`) when the evaluation's `score` is read."""
+        found = self._total(ask, mentor, pair)
         if found is None:
             return None
-        score, base = found
+        total, base, text, continuity = found
+        value = self.final(total)
         time = base.time
         return Evaluation(
-            score=score,
+            value,
+            lambda: self._explain(value, base, text, continuity),
             free_starts=time.starts,
             duration_minutes=time.duration_minutes,
             capacity_full=time.capacity is not None and time.week_count >= time.capacity,

@@ -13,7 +13,8 @@ counts the mentors examined and left out: by those filters (the found ones ranke
 last candidate kept, or all found ones when fewer pass) and by the slot engine.
 Ranking: scoring.py scores each (their facts, rows, the mentee's marks and history read in
 one statement), the slot engine drops those with no free slot in the window (or, with no
-window, a full week), and the best `limit` are answered. With the mentee and the app's weights
+window, a full week), and the best `limit` are answered: their components and reasons (and
+first slots) are made for those only (scoring.Evaluation). With the mentee and the app's weights
 read first, a recommendation is three statements: one more for the records of the skills asked
 for or sought, one more to check that listed skills exist.
 """
@@ -206,7 +207,7 @@ async def recommend(
             excluded += 1
             continue
         kept.append((mentor, evaluation))
-    kept.sort(key=lambda item: (-item[1].score.score, item[0].id))
+    kept.sort(key=lambda item: (-item[1].value, item[0].id))
     return Recommendations(
         [
             Recommended(mentor.row, cast(list[SkillOffer], mentor.offers), evaluation)
