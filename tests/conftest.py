@@ -171,10 +171,22 @@ def dialect(db: Database) -> str:
     return db.dialect
 
 
+class ServerTransport(httpx.ASGITransport):
+    """The app in process, each request in a task of its own, as a server (uvicorn) runs it:
+    what a request sets in context variables stays in the request, as in production. Through
+    the plain ASGITransport a GET's read-only intent (db/uow.py) leaked into the test, so a
+    session the test then opened began DEFERRED on SQLite, and its first write failed at once
+    ("database is locked") if a worker held the write lock at that moment. A task starts with a
+    copy of the test's context: what the test sets (count_statements) the request still sees."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await asyncio.create_task(super().handle_async_request(request))
+
+
 @pytest.fixture
 async def anon(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client with no credentials."""
-    transport = httpx.ASGITransport(app=app)
+    transport = ServerTransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
 
@@ -190,7 +202,7 @@ async def make_tenant(app: FastAPI, name: str = "test app") -> AsyncIterator[Ten
     database: Database = app.state.db
     async with database.sessionmaker() as s, s.begin():
         created, issued = await apps_service.create_app(db_session=s, name=name)
-    transport = httpx.ASGITransport(app=app)
+    transport = ServerTransport(app=app)
     headers = {"Authorization": f"Bearer {issued.secret}"}
     async with httpx.AsyncClient(
         transport=transport, base_url="http://test", headers=headers
@@ -224,8 +236,9 @@ def own(statements: list[str]) -> list[str]:
 
 @contextmanager
 def count_statements() -> Iterator[list[str]]:
-    """Collect the SQL statements run inside the block (requests made through ASGITransport
-    run in the test's own context, so their statements are counted too)."""
+    """Collect the SQL statements run inside the block (requests made through ServerTransport
+    run in a copy of the test's context, which holds this list, so their statements are counted
+    too)."""
     statements: list[str] = []
     token = statement_counter.set(statements)
     try:

@@ -337,3 +337,36 @@ async def test_the_worker_runs_inside_the_app(database_url: str) -> None:
             [request] = await receiver.wait_count(1)
             assert verify(endpoint["secret"], request)["type"] == "webhook.test"
             assert request.headers["webhook-id"] == sent["id"]
+
+
+async def test_a_session_of_the_test_after_a_get_writes_as_a_writer(
+    tenant: Tenant, db: Database
+) -> None:
+    """The test client runs each request as a server does, in a context of its own: a GET's
+    read-only intent (db/uow.py) does not leak into the test. Otherwise a session the test
+    opens afterwards (as test_410_gone_disables_the_endpoint records an event) begins DEFERRED
+    on SQLite, and its first write fails at once ("database is locked": SQLite does not wait
+    to upgrade a read transaction) when a worker's poll holds the write lock at that moment."""
+    await tenant.client.get("/v1/webhook-endpoints")
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_write_lock() -> None:  # a worker's claim, made slow
+        async with db.sessionmaker() as w, w.begin():
+            await w.exec(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.app_id == "app_none")  # type: ignore[arg-type]
+                .values(version=WebhookEndpoint.version)
+            )
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold_the_write_lock())
+    await holding.wait()
+    asyncio.get_running_loop().call_later(0.3, release.set)
+    # As a writer, the session waits for the lock (busy_timeout) and then writes.
+    async with db.sessionmaker() as s, s.begin():
+        later = await outbox.record(
+            s, app_id=tenant.id, type=EventType.session_booked, data={"id": "ses_x"}
+        )
+    await holder
+    assert (await event(tenant, later.id))["deliveries"] == []
