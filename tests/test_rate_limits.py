@@ -269,3 +269,26 @@ async def test_a_bucket_takes_several_tokens_at_once(clock: FakeClock) -> None:
     assert not refused.allowed
     assert refused.retry_after_seconds == pytest.approx(0.5)
     assert (await limiter.hit("k", 4, 2.0, 1)).remaining == 0
+
+
+async def test_more_live_buckets_than_the_bound_do_not_purge_at_every_hit(
+    clock: FakeClock,
+) -> None:
+    """Past MAX_KEYS buckets, every one still live, each hit walked every bucket into a new
+    dict (a purge that freed nothing): 100,000 active callers made every request O(100,000)."""
+
+    class Small(MemoryRateLimiter):
+        MAX_KEYS = 10
+
+    limiter = Small(clock)
+    purges, seen = 0, id(limiter._tat)
+    for n in range(1000):
+        await limiter.hit(f"caller {n}", 5, 60.0)  # all live: the window has not passed
+        if id(limiter._tat) != seen:  # a purge builds the dict anew
+            purges, seen = purges + 1, id(limiter._tat)
+    assert purges <= 8  # at 11, 22, 44, ... buckets
+    clock.now += 61.0  # all full again: the next purge forgets them
+    for n in range(2000):
+        await limiter.hit(f"later {n}", 5, 60.0)
+    assert len(limiter._tat) <= 2 * 2000
+    assert "caller 0" not in limiter._tat

@@ -93,15 +93,23 @@ class MemoryRateLimiter:
     def __init__(self, clock: Clock = time.time) -> None:
         self._tat: dict[str, float] = {}
         self._clock = clock
+        self._purge_above = self.MAX_KEYS
 
     async def hit(self, key: str, limit: int, window: float, tokens: int = 1) -> Decision:
         now = self._clock()
         decision, tat = _decide(self._tat.get(key, now), now, limit, window, tokens)
         self._tat[key] = tat
-        if len(self._tat) > self.MAX_KEYS:
-            # Full buckets carry no state: forget them, so memory stays bounded.
-            self._tat = {k: t for k, t in self._tat.items() if t > now}
+        if len(self._tat) > self._purge_above:
+            self._purge(now)
         return decision
+
+    def _purge(self, now: float) -> None:
+        # Full buckets carry no state: forget them, so memory stays bounded. What is left is
+        # live (each a caller active within its window); the next purge waits until the dict
+        # has doubled, so that more live callers than MAX_KEYS cost a purge now and then, not
+        # a walk of every bucket at every request.
+        self._tat = {k: t for k, t in self._tat.items() if t > now}
+        self._purge_above = max(self.MAX_KEYS, 2 * len(self._tat))
 
 
 # asyncpg needs the parameters' types spelled out (FLOAT8 = double precision).
