@@ -277,6 +277,37 @@ async def test_an_expired_member_token_closes_the_subscription(
         await _book_and_expect_close(app, tenant, base, ws)
 
 
+async def test_an_idle_socket_is_closed_when_its_token_expires(
+    app: FastAPI, tenant: Tenant, db: Database
+) -> None:
+    """Nothing to send, nothing to check: the socket stayed open, its credential long expired,
+    for as long as the client liked (for ever). Now it is closed at the expiry."""
+    base = await bookable(tenant.client)
+    mentor = (await tenant.client.get(f"/v1/mentors/{base['mentor_id']}")).json()
+    ttl = timedelta(minutes=1)
+    issued = utcnow().replace(microsecond=0) - ttl - timedelta(seconds=tokens.LEEWAY_SECONDS - 2)
+    token = tokens.mint(
+        secret=await _token_secret(db, tenant.id),
+        app_id=tenant.id,
+        external_id=mentor["external_id"],
+        role=Role.mentor,
+        now=issued,
+        ttl=ttl,
+    )
+    async with serve(app) as url, graphql_socket(url, token) as ws:
+        await _subscribed(app, tenant, ws, base["mentor_id"])
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)  # no message: the close, about 2 s in
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401, closed.value.rcvd
+    # The control: a valid token's socket stays open.
+    long_lived = await mint_token(tenant.client, mentor["external_id"], "mentor")
+    async with serve(app) as url, graphql_socket(url, long_lived) as ws:
+        await _subscribed(app, tenant, ws, base["mentor_id"])
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), 3)
+
+
 async def test_rotating_the_token_secret_without_grace_closes_the_subscription(
     app: FastAPI, tenant: Tenant
 ) -> None:

@@ -117,6 +117,8 @@ class Context(BaseContext):
         self._found: Authenticated | None = None
         self._generation = -1  # the key cache's, when the caller was last identified
         self._connect_spent = False
+        self._expiry: asyncio.TimerHandle | None = None  # see `close_at_expiry`
+        self._expiry_check: asyncio.Task[None] | None = None
         self.loaders = Loaders(self)
 
     @property
@@ -269,7 +271,36 @@ class Context(BaseContext):
         may replay (the client fixes the request and retries with the same key)."""
         setattr(self._connection.state, idempotency.NOT_COMPLETED, True)
 
+    def close_at_expiry(self) -> None:
+        """Over a WebSocket, once admitted: close it (4401) when its credential expires, even
+        if no message is due then. Checked only before messages, a socket whose token had
+        expired stayed open for as long as nothing happened to what it follows (for ever)."""
+        found = self._found
+        if found is None or found.expires_at is None or not isinstance(self._connection, WebSocket):
+            return
+        loop = asyncio.get_running_loop()
+        # Just past the instant `still_admitted` refuses it.
+        delay = (found.expires_at - utcnow()).total_seconds() + 0.01
+        self._expiry = loop.call_later(max(0.0, delay), self._expired)
+
+    def _expired(self) -> None:
+        self._expiry = None
+        self._expiry_check = asyncio.get_running_loop().create_task(self._close_if_expired())
+
+    async def _close_if_expired(self) -> None:
+        try:
+            await self.close_unless_admitted()
+        except SocketClosed:
+            return
+        except RuntimeError:  # the client closed it meanwhile: nothing left to close
+            return
+        # Still admitted: the credential is another by now (identified again); its expiry.
+        self.close_at_expiry()
+
     async def close(self) -> None:
+        if self._expiry is not None:  # the socket is done: nothing to close at expiry
+            self._expiry.cancel()
+            self._expiry = None
         if self._db_session is not None and not self._owned:
             await self._db_session.close()  # rolls back whatever was not committed
 
