@@ -220,3 +220,75 @@ async def test_concurrent_hits_never_overspend(limited_app: FastAPI) -> None:
     # Remaining is read against each caller's own clock, so under a race it is only bounded.
     assert all(0 <= d.remaining <= 4 for d in decisions)
     assert all(d.retry_after_seconds > 0 for d in decisions if not d.allowed)
+
+
+def _skills(*keys: str) -> str:
+    return "{ " + " ".join(f"{k}: skills(first: 1) {{ edges {{ cursor }} }}" for k in keys) + " }"
+
+
+async def test_a_graphql_operation_spends_a_token_per_root_field(
+    limited_app: FastAPI, clock: FakeClock
+) -> None:
+    """Each root field is what one REST request does (a list, a recommendation, a write): an
+    operation of aliases spent one token for them all (15 recommendations for one)."""
+    async with await client_for(limited_app, await new_key(limited_app)) as client:
+        two = _skills("a", "b").replace(" }", " __typename }", 1)  # introspection is free
+        answered = await client.post("/graphql", json={"query": two})
+        assert answered.status_code == 200, answered.text
+        assert "errors" not in answered.json()
+        assert answered.headers["RateLimit-Remaining"] == str(LIMIT - 2)
+        # Two more when one is left: refused whole, nothing runs.
+        refused = await client.post("/graphql", json={"query": two})
+        assert refused.status_code == 429
+        assert refused.json()["data"] is None
+        assert [e["extensions"]["code"] for e in refused.json()["errors"]] == ["RATE_LIMITED"]
+        assert refused.headers["Retry-After"] == str(int(WINDOW / LIMIT))
+        # Fields of one response key merge (one runs), through fragments too: one token.
+        merged = "query { s: skills(first: 1) { edges { cursor } } ...F } "
+        merged += "fragment F on Query { s: skills(first: 1) { edges { cursor } } }"
+        one = await client.post("/graphql", json={"query": merged})
+        assert one.status_code == 200, one.text
+        assert one.headers["RateLimit-Remaining"] == "0"
+        # More root fields than the budget holds take the whole budget (never refused for ever).
+        clock.now += WINDOW
+        many = await client.post("/graphql", json={"query": _skills("a", "b", "c", "d", "e")})
+        assert many.status_code == 200, many.text
+        assert many.headers["RateLimit-Remaining"] == "0"
+        # REST spends alike: two requests, two tokens.
+        clock.now += WINDOW
+        for _ in range(2):
+            assert (await client.get("/v1/skills")).status_code == 200
+        listed = await client.post("/graphql", json={"query": _skills("a")})
+        assert listed.headers["RateLimit-Remaining"] == "0"
+
+
+async def test_a_bucket_takes_several_tokens_at_once(clock: FakeClock) -> None:
+    limiter = MemoryRateLimiter(clock)
+    assert (await limiter.hit("k", 4, 2.0, 3)).remaining == 1
+    refused = await limiter.hit("k", 4, 2.0, 2)
+    assert not refused.allowed
+    assert refused.retry_after_seconds == pytest.approx(0.5)
+    assert (await limiter.hit("k", 4, 2.0, 1)).remaining == 0
+
+
+async def test_more_live_buckets_than_the_bound_do_not_purge_at_every_hit(
+    clock: FakeClock,
+) -> None:
+    """Past MAX_KEYS buckets, every one still live, each hit walked every bucket into a new
+    dict (a purge that freed nothing): 100,000 active callers made every request O(100,000)."""
+
+    class Small(MemoryRateLimiter):
+        MAX_KEYS = 10
+
+    limiter = Small(clock)
+    purges, seen = 0, id(limiter._tat)
+    for n in range(1000):
+        await limiter.hit(f"caller {n}", 5, 60.0)  # all live: the window has not passed
+        if id(limiter._tat) != seen:  # a purge builds the dict anew
+            purges, seen = purges + 1, id(limiter._tat)
+    assert purges <= 8  # at 11, 22, 44, ... buckets
+    clock.now += 61.0  # all full again: the next purge forgets them
+    for n in range(2000):
+        await limiter.hit(f"later {n}", 5, 60.0)
+    assert len(limiter._tat) <= 2 * 2000
+    assert "caller 0" not in limiter._tat

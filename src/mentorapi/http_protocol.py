@@ -7,6 +7,11 @@ application's (limits.py: `request_body_timeout_seconds`); the headers are the s
 `serve` runs uvicorn with this protocol: a request's headers, from its connection opening or
 from its first byte on a kept-alive connection, must be complete within
 `request_header_timeout_seconds`, or the connection is closed (there is no request to answer).
+
+"Its first byte" is any byte on a connection between requests, not only the one that begins a
+request: uvicorn stops its keep-alive timer at any data, and the parser skips the empty lines
+a client may send between requests without beginning one, so a kept-alive connection sent a
+bare CRLF now and then was held by no timer at all.
 """
 
 import asyncio
@@ -26,6 +31,18 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._header_timer is None and self._between_requests():
+            self._arm()
+        super().data_received(data)
+
+    def _between_requests(self) -> bool:
+        # No request in hand: none yet, or the last one answered (and none queued behind it).
+        # While one is being answered, what arrives is its body (limits.py's deadline), or a
+        # pipelined request, whose first byte arms the timer (on_message_begin).
+        cycle = self.cycle
+        return cycle is None or (cycle.response_complete and not self.pipeline)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

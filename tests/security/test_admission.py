@@ -80,15 +80,17 @@ async def test_a_refused_mutation_changes_nothing(
         assert (await other.get("/v1/skills")).json()["data"] == []
 
 
-async def test_one_operation_spends_one_token_however_many_fields(
+async def test_an_operation_spends_one_token_per_root_field_however_deep(
     limited_app: FastAPI,
 ) -> None:
-    many = "{ a: app { id } b: app { name } c: skills { edges { node { id } } } }"
+    """Nested fields are free (REST's one request answers them too); each root field is a
+    request of its own (tests/test_rate_limits.py has the rest of the rule)."""
+    deep = "{ app { id name } skills { edges { node { id name } } pageInfo { hasNextPage } } }"
     async with await client_for(limited_app, await new_key(limited_app)) as client:
-        response = await client.post("/graphql", json={"query": many})
+        response = await client.post("/graphql", json={"query": deep})
         assert response.status_code == 200, response.text
         assert not response.json().get("errors")
-        assert response.headers["RateLimit-Remaining"] == str(LIMIT - 1)
+        assert response.headers["RateLimit-Remaining"] == str(LIMIT - 2)
 
 
 async def test_a_members_bucket_is_shared_by_both_faces(
@@ -273,6 +275,37 @@ async def test_an_expired_member_token_closes_the_subscription(
         await _subscribed(app, tenant, ws, base["mentor_id"])
         await asyncio.sleep(2.5)
         await _book_and_expect_close(app, tenant, base, ws)
+
+
+async def test_an_idle_socket_is_closed_when_its_token_expires(
+    app: FastAPI, tenant: Tenant, db: Database
+) -> None:
+    """Nothing to send, nothing to check: the socket stayed open, its credential long expired,
+    for as long as the client liked (for ever). Now it is closed at the expiry."""
+    base = await bookable(tenant.client)
+    mentor = (await tenant.client.get(f"/v1/mentors/{base['mentor_id']}")).json()
+    ttl = timedelta(minutes=1)
+    issued = utcnow().replace(microsecond=0) - ttl - timedelta(seconds=tokens.LEEWAY_SECONDS - 2)
+    token = tokens.mint(
+        secret=await _token_secret(db, tenant.id),
+        app_id=tenant.id,
+        external_id=mentor["external_id"],
+        role=Role.mentor,
+        now=issued,
+        ttl=ttl,
+    )
+    async with serve(app) as url, graphql_socket(url, token) as ws:
+        await _subscribed(app, tenant, ws, base["mentor_id"])
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)  # no message: the close, about 2 s in
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401, closed.value.rcvd
+    # The control: a valid token's socket stays open.
+    long_lived = await mint_token(tenant.client, mentor["external_id"], "mentor")
+    async with serve(app) as url, graphql_socket(url, long_lived) as ws:
+        await _subscribed(app, tenant, ws, base["mentor_id"])
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), 3)
 
 
 async def test_rotating_the_token_secret_without_grace_closes_the_subscription(

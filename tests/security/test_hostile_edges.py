@@ -8,6 +8,11 @@
   waits as long as the client keeps the connection open; now it is a 408 past the deadline.
   Nothing holds a database connection meanwhile (checked here while the body is stalled).
 
+- JSON nested a few hundred levels deep, that the standard library still parses: the walk for
+  unstorable text (kit/text.py) recursed, deeper in the stack than the parse, and ran out of
+  it (a 500 on REST bodies, a GraphQL error without a code for variables); deeper still, the
+  recommendations' lean route let the parser's RecursionError out (a 500; FastAPI: 400).
+
 GraphQL bodies that are not UTF-8, or hold a 4,300-digit number, are in test_graphql_http.py.
 """
 
@@ -17,6 +22,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -24,6 +30,7 @@ from websockets.exceptions import ConnectionClosed
 
 from mentorapi.cli import _http_protocol
 from mentorapi.http_protocol import HeaderDeadlineProtocol
+from mentorapi.kit import text
 from mentorapi.main import create_app
 from tests import conftest
 from tests.conftest import Tenant, make_tenant, running
@@ -249,6 +256,62 @@ async def test_headers_that_do_not_arrive_in_time_close_the_connection(
         assert b"HTTP/1.1" not in rest
 
 
+async def answered(reader: asyncio.StreamReader, status: bytes = b"200") -> None:
+    """Read one response of a kept-alive connection to its end."""
+    assert (await reader.readline()).startswith(b"HTTP/1.1 " + status)
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+    await reader.readexactly(int(head.split("content-length:")[1].split("\r\n")[0]))
+
+
+@pytest.mark.parametrize("trickled", [False, True], ids=["once", "trickled"])
+async def test_empty_lines_between_requests_do_not_hold_a_connection(
+    app: FastAPI, tenant: Tenant, trickled: bool
+) -> None:
+    """The parser skips empty lines between requests without beginning one; uvicorn stopped
+    its keep-alive timer at them, and nothing timed the connection any more (held for ever)."""
+    request = f"GET /v1/skills HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {tenant.key}\r\n\r\n"
+    async with serve_with_deadline(app) as base, connection(base) as (reader, writer):
+        writer.write(request.encode())
+        await writer.drain()
+        await answered(reader)
+        writer.write(b"\r\n")
+        await writer.drain()
+
+        async def trickle() -> None:
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                writer.write(b"\r\n")
+                await writer.drain()
+
+        trickling = asyncio.create_task(trickle()) if trickled else None
+        try:
+            async with asyncio.timeout(TIMEOUT + 5):
+                assert await reader.read() == b""  # closed, nothing sent
+        finally:
+            if trickling is not None:
+                trickling.cancel()
+                with contextlib.suppress(asyncio.CancelledError, OSError):
+                    await trickling
+
+
+async def test_pipelined_and_kept_alive_requests_are_still_answered(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    """Requests sent back to back (pipelined, with empty lines between) and a request sent on a
+    connection idle for less than the deadline are answered; the deadline is each request's."""
+    request = f"GET /v1/skills HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {tenant.key}\r\n\r\n"
+    async with serve_with_deadline(app) as base, connection(base) as (reader, writer):
+        writer.write(((request + "\r\n") * 3 + request).encode())
+        await writer.drain()
+        for _ in range(4):
+            await answered(reader)
+        for _ in range(3):  # idle, but past a deadline in all: each request starts its own
+            await asyncio.sleep(TIMEOUT * 0.6)
+            writer.write(request.encode())
+            await writer.drain()
+            await answered(reader)
+
+
 async def test_a_websocket_message_with_a_4300_digit_number_is_invalid_json(
     app: FastAPI, tenant: Tenant
 ) -> None:
@@ -261,3 +324,57 @@ async def test_a_websocket_message_with_a_4300_digit_number_is_invalid_json(
             await asyncio.wait_for(ws.recv(), 10)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4400, closed.value.rcvd
+
+
+# --- JSON nested as deep as the parser goes ----------------------------------------------------
+
+
+def nested(depth: int, inner: bytes) -> bytes:
+    return b"[" * depth + inner + b"]" * depth
+
+
+def test_the_unstorable_text_walk_needs_no_stack() -> None:
+    value: Any = "a\x00"
+    for _ in range(50_000):
+        value = [value]
+    assert list(text.unstorable_at({"x": value}, ("body",))) == [("body", "x", *[0] * 50_000)]
+    # Keys count, ahead of their value, in order.
+    found = text.issues({"\ud800": ["\x00", "ok", {"k\x00": "v\x00"}]}, ("variables",))
+    assert [issue["loc"] for issue in found] == [
+        ["variables", "\ud800"],
+        ["variables", "\ud800", 0],
+        ["variables", "\ud800", 2, "k\x00"],
+        ["variables", "\ud800", 2, "k\x00"],
+    ]
+
+
+async def test_json_nested_as_deep_as_it_parses_is_never_a_server_error(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    """Every depth around the interpreter's limit (where the parse just succeeds, the walk is
+    deeper still), through a real server: REST bodies with an escape (walked for unstorable
+    text), GraphQL variables (always walked), and the recommendations' lean route."""
+    bodies = {
+        "/v1/skills": lambda d: b'{"slug": "\\u0041", "x": ' + nested(d, b"1") + b"}",
+        "/graphql": lambda d: (
+            b'{"query": "{ app { id } }", "variables": {"x": ' + nested(d, b"1") + b"}}"
+        ),
+        "/v1/matching/recommendations": lambda d: nested(d, b"1"),
+    }
+    failures = []
+    async with (
+        serve(app) as base,
+        httpx.AsyncClient(base_url=base, headers=tenant.client.headers) as client,
+    ):
+        for path, body in bodies.items():
+            for depth in [*range(850, 1000), 100_000]:
+                response = await client.post(
+                    path, content=body(depth), headers={"Content-Type": "application/json"}
+                )
+                if path == "/graphql" and response.status_code == 200:
+                    errors = response.json().get("errors") or []
+                    if any("code" not in e.get("extensions", {}) for e in errors):
+                        failures.append((path, depth, response.text[:200]))
+                elif response.status_code not in (400, 422):
+                    failures.append((path, depth, response.status_code, response.text[:200]))
+    assert failures == []

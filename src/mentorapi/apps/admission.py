@@ -9,7 +9,8 @@ The body limit is counted before any of this, for every route (`limits.BodySizeL
    a member token's signature checked before anything it claims is trusted; the CORS middleware
    learns the caller's own app's origins.
 2. `spend`: one token from the caller's rate-limit bucket (one per API key, one per member,
-   shared by both faces), with the `RateLimit-*` headers for the response, or a 429 with
+   shared by both faces; a GraphQL operation takes one per root field, the REST requests it
+   stands for), with the `RateLimit-*` headers for the response, or a 429 with
    `Retry-After`.
 3. `Standing`: a response that lasts (a live stream) checks again, before each message, that
    its credential still holds.
@@ -42,8 +43,9 @@ async def identify(
     return found
 
 
-async def spend(connection: HTTPConnection, found: Authenticated) -> None:
-    """Take a token from the caller's bucket; the headers go on the response either way."""
+async def spend(connection: HTTPConnection, found: Authenticated, tokens: int = 1) -> None:
+    """Take a token from the caller's bucket (a GraphQL operation: one per root field, as
+    many as the REST requests it stands for); the headers go on the response either way."""
     settings: Settings = connection.app.state.settings
     if not settings.rate_limits_enabled:
         return
@@ -58,6 +60,7 @@ async def spend(connection: HTTPConnection, found: Authenticated) -> None:
             found.rate_key,
             limit,
             settings.rate_limit_window_seconds,
+            tokens,
         )
     except TooManyRequests as refused:
         # GraphQL answers with a body of its own: the headers reach it through the state.

@@ -10,7 +10,8 @@ Never await a DataLoader inside `session()`: the loader needs the lock too.
 
 The caller is admitted as REST admits a request (`apps/admission.py`), lazily (GraphiQL's page
 and introspection need no credentials): identified once per connection, one rate-limit token per
-operation (HTTP request, or WebSocket `subscribe`), and over a WebSocket checked again before
+root field of an operation (HTTP request, or WebSocket `subscribe`; 15 aliases of
+`recommendMentors` cost what 15 REST requests do), and over a WebSocket checked again before
 every operation and every subscription message (`still_admitted`), the socket closed with 4401
 when the credential no longer holds.
 """
@@ -28,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
+from strawberry.types import ExecutionContext
 from strawberry.types import Info as StrawberryInfo
 from strawberry.types.graphql import OperationType
 
@@ -37,6 +39,8 @@ from mentorapi.apps.keycache import KeyCache
 from mentorapi.apps.models import AppFields
 from mentorapi.apps.service import Authenticated
 from mentorapi.db.engine import Database, write_intent
+from mentorapi.graphql.documents import chosen_operation
+from mentorapi.graphql.limits import root_fields
 from mentorapi.graphql.loaders import Loaders
 from mentorapi.graphql.pubsub import PubSub
 from mentorapi.kit import idempotency
@@ -57,6 +61,18 @@ class _Operation:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     spent: bool = False
     refused: TooManyRequests | None = None
+    execution: ExecutionContext | None = None
+
+    def tokens(self) -> int:
+        """One per root field (limits.root_fields): what REST would charge for the requests
+        the operation stands for; one when the operation cannot be told (it will not run)."""
+        execution = self.execution
+        document = execution.graphql_document if execution is not None else None
+        if execution is None or document is None:
+            return 1
+        requested = getattr(execution, "requested_operation_name", execution.operation_name)
+        chosen = chosen_operation(document, requested)
+        return 1 if chosen is None else max(1, root_fields(document, chosen))
 
 
 # Set by `Admission` as each operation starts, in the task that runs it: over a WebSocket many
@@ -68,7 +84,7 @@ class Admission(SchemaExtension):
     """Marks the start of an operation, for `Context` to admit it once (see `_Operation`)."""
 
     def on_operation(self) -> Iterator[None]:
-        _OPERATION.set(_Operation())
+        _OPERATION.set(_Operation(execution=self.execution_context))
         yield
 
 
@@ -101,6 +117,8 @@ class Context(BaseContext):
         self._found: Authenticated | None = None
         self._generation = -1  # the key cache's, when the caller was last identified
         self._connect_spent = False
+        self._expiry: asyncio.TimerHandle | None = None  # see `close_at_expiry`
+        self._expiry_check: asyncio.Task[None] | None = None
         self.loaders = Loaders(self)
 
     @property
@@ -184,7 +202,7 @@ class Context(BaseContext):
                 await self.still_admitted()
             found = await self._identified()
             try:
-                await admission.spend(self._connection, found)
+                await admission.spend(self._connection, found, operation.tokens())
             except TooManyRequests as refused:
                 operation.refused = refused
                 if self.response is not None:  # over HTTP the whole request is refused
@@ -253,7 +271,36 @@ class Context(BaseContext):
         may replay (the client fixes the request and retries with the same key)."""
         setattr(self._connection.state, idempotency.NOT_COMPLETED, True)
 
+    def close_at_expiry(self) -> None:
+        """Over a WebSocket, once admitted: close it (4401) when its credential expires, even
+        if no message is due then. Checked only before messages, a socket whose token had
+        expired stayed open for as long as nothing happened to what it follows (for ever)."""
+        found = self._found
+        if found is None or found.expires_at is None or not isinstance(self._connection, WebSocket):
+            return
+        loop = asyncio.get_running_loop()
+        # Just past the instant `still_admitted` refuses it.
+        delay = (found.expires_at - utcnow()).total_seconds() + 0.01
+        self._expiry = loop.call_later(max(0.0, delay), self._expired)
+
+    def _expired(self) -> None:
+        self._expiry = None
+        self._expiry_check = asyncio.get_running_loop().create_task(self._close_if_expired())
+
+    async def _close_if_expired(self) -> None:
+        try:
+            await self.close_unless_admitted()
+        except SocketClosed:
+            return
+        except RuntimeError:  # the client closed it meanwhile: nothing left to close
+            return
+        # Still admitted: the credential is another by now (identified again); its expiry.
+        self.close_at_expiry()
+
     async def close(self) -> None:
+        if self._expiry is not None:  # the socket is done: nothing to close at expiry
+            self._expiry.cancel()
+            self._expiry = None
         if self._db_session is not None and not self._owned:
             await self._db_session.close()  # rolls back whatever was not committed
 

@@ -10,8 +10,8 @@ list multiplies by LIST_ESTIMATE, except a connection's `edges`, already counted
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -28,6 +28,7 @@ from graphql import (
     get_named_type,
     get_nullable_type,
 )
+from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
 from mentorapi.graphql.documents import chosen_operation
@@ -117,6 +118,32 @@ class Coster:
 
 
 _COST_CAP = 1 << 40
+
+
+def root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> int:
+    """The fields an operation runs at its root (through fragments; fields of one response key
+    merge into one), introspection's aside: each is what one REST request does (a list, a
+    recommendation, a write), so an operation spends as many rate-limit tokens
+    (graphql/context.py). A field under `@skip` or `@include` counts: it may run."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    keys: set[str] = set()
+    spread: set[str] = set()
+    pending = [operation.selection_set]
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                if not selection.name.value.startswith("__"):
+                    keys.add((selection.alias or selection.name).value)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in spread and name in fragments:
+                    spread.add(name)
+                    pending.append(fragments[name].selection_set)
+    return len(keys)
 
 
 def query_cost(

@@ -110,6 +110,7 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
             await context.app()
         except (Unauthenticated, TooManyRequests) as exc:
             raise ConnectionRejectionError({"message": exc.detail}) from exc
+        context.close_at_expiry()
 
 
 def _with_feed(app: FastAPI, settings: Settings) -> None:

@@ -207,7 +207,9 @@ class LeanBodyRoute(BaseRoute):
                 body = None
             else:
                 body = self.body.model_validate(parsed)
-        except ValueError:  # not JSON (JSONDecodeError), or invalid (ValidationError)
+        # Not JSON (JSONDecodeError, an int past 4,300 digits), invalid (ValidationError), or
+        # nested deeper than the interpreter's stack (`[[[[...`: FastAPI's 400).
+        except (ValueError, RecursionError):
             body = None
         if body is None:
             scope[DECLINED] = True

@@ -67,11 +67,13 @@ def _whole_seconds(seconds: float) -> int:
     return max(0, math.ceil(seconds - 1e-6))
 
 
-def _decide(tat: float, now: float, limit: int, window: float) -> tuple[Decision, float]:
-    """GCRA: the decision for one request at `now`, and the bucket's new `tat`."""
+def _decide(
+    tat: float, now: float, limit: int, window: float, tokens: int = 1
+) -> tuple[Decision, float]:
+    """GCRA: the decision for a request taking `tokens` at `now`, and the bucket's new `tat`."""
     interval = window / limit
     start = max(tat, now)
-    new_tat = start + interval
+    new_tat = start + interval * tokens
     # A millionth of an interval of slack: float rounding never refuses the last token.
     if new_tat - now <= window + interval * 1e-6:
         remaining = int((window - (new_tat - now)) / interval + 1e-6)
@@ -80,7 +82,7 @@ def _decide(tat: float, now: float, limit: int, window: float) -> tuple[Decision
 
 
 class RateLimiter(Protocol):
-    async def hit(self, key: str, limit: int, window: float) -> Decision: ...
+    async def hit(self, key: str, limit: int, window: float, tokens: int = 1) -> Decision: ...
 
 
 class MemoryRateLimiter:
@@ -91,25 +93,33 @@ class MemoryRateLimiter:
     def __init__(self, clock: Clock = time.time) -> None:
         self._tat: dict[str, float] = {}
         self._clock = clock
+        self._purge_above = self.MAX_KEYS
 
-    async def hit(self, key: str, limit: int, window: float) -> Decision:
+    async def hit(self, key: str, limit: int, window: float, tokens: int = 1) -> Decision:
         now = self._clock()
-        decision, tat = _decide(self._tat.get(key, now), now, limit, window)
+        decision, tat = _decide(self._tat.get(key, now), now, limit, window, tokens)
         self._tat[key] = tat
-        if len(self._tat) > self.MAX_KEYS:
-            # Full buckets carry no state: forget them, so memory stays bounded.
-            self._tat = {k: t for k, t in self._tat.items() if t > now}
+        if len(self._tat) > self._purge_above:
+            self._purge(now)
         return decision
+
+    def _purge(self, now: float) -> None:
+        # Full buckets carry no state: forget them, so memory stays bounded. What is left is
+        # live (each a caller active within its window); the next purge waits until the dict
+        # has doubled, so that more live callers than MAX_KEYS cost a purge now and then, not
+        # a walk of every bucket at every request.
+        self._tat = {k: t for k, t in self._tat.items() if t > now}
+        self._purge_above = max(self.MAX_KEYS, 2 * len(self._tat))
 
 
 # asyncpg needs the parameters' types spelled out (FLOAT8 = double precision).
 _PG_HIT = text(
     """
     INSERT INTO rate_limit_buckets AS b (key, tat)
-    VALUES (:key, CAST(:now AS FLOAT8) + CAST(:interval AS FLOAT8))
+    VALUES (:key, CAST(:now AS FLOAT8) + CAST(:step AS FLOAT8))
     ON CONFLICT (key) DO UPDATE
-        SET tat = GREATEST(b.tat, CAST(:now AS FLOAT8)) + CAST(:interval AS FLOAT8)
-        WHERE GREATEST(b.tat, CAST(:now AS FLOAT8)) + CAST(:interval AS FLOAT8)
+        SET tat = GREATEST(b.tat, CAST(:now AS FLOAT8)) + CAST(:step AS FLOAT8)
+        WHERE GREATEST(b.tat, CAST(:now AS FLOAT8)) + CAST(:step AS FLOAT8)
               - CAST(:now AS FLOAT8) <= CAST(:span AS FLOAT8)
     RETURNING tat
     """
@@ -130,20 +140,20 @@ class PostgresRateLimiter:
         self._engine = engine
         self._clock = clock
 
-    async def hit(self, key: str, limit: int, window: float) -> Decision:
+    async def hit(self, key: str, limit: int, window: float, tokens: int = 1) -> Decision:
         now = self._clock()
         interval = window / limit
         params = {
             "key": key,
             "now": now,
-            "interval": interval,
+            "step": interval * tokens,
             "span": window + interval * 1e-6,
         }
         async with self._engine.begin() as conn:
             stored = (await conn.execute(_PG_HIT, params)).scalar_one_or_none()
             if stored is None:
                 stored = (await conn.execute(_PG_READ, {"key": key})).scalar_one()
-                decision, _ = _decide(float(stored), now, limit, window)
+                decision, _ = _decide(float(stored), now, limit, window, tokens)
                 return decision
         # The row now holds the tat after this request: reconstruct the decision from it.
         new_tat = float(stored)
@@ -199,9 +209,12 @@ def create_rate_limiter(settings: Settings, db: Database) -> RateLimiter:
     return MemoryRateLimiter()
 
 
-async def enforce(limiter: RateLimiter, key: str, limit: int, window: float) -> dict[str, str]:
-    """Take a token for `key`: the RateLimit-* headers for the response, or a 429."""
-    decision = await limiter.hit(key, limit, window)
+async def enforce(
+    limiter: RateLimiter, key: str, limit: int, window: float, tokens: int = 1
+) -> dict[str, str]:
+    """Take `tokens` (at most the whole budget) for `key`: the RateLimit-* headers for the
+    response, or a 429."""
+    decision = await limiter.hit(key, limit, window, max(1, min(tokens, limit)))
     headers = decision.headers()
     if not decision.allowed:
         raise TooManyRequests(

@@ -33,18 +33,43 @@ def storable(value: str) -> bool:
 
 def unstorable_at(value: Any, loc: Loc = ()) -> Iterator[Loc]:
     """The location of every unstorable string in `value` (a str, or JSON-like lists and dicts;
-    dict keys count too: they are stored as well)."""
+    dict keys count too: they are stored as well), depth first, in order.
+
+    A walk with a stack of its own, not a recursive one: JSON nested a few hundred levels
+    deep parses near the top of the interpreter's stack, while this walk runs deep inside a
+    request (FastAPI's dependencies, GraphQL's validation), where a recursive walk ran out of
+    stack (a RecursionError: a 500, or GraphQL's error without a code). A location is made
+    only for what is found."""
     if isinstance(value, str):
         if not storable(value):
             yield loc
-    elif isinstance(value, Mapping):
+        return
+    keys: list[str | int] = []  # from `value` to the container pending[-1] walks
+    pending = [_children(value)]
+    while pending:
+        step = next(pending[-1], None)
+        if step is None:
+            pending.pop()
+            if keys:
+                keys.pop()
+            continue
+        key, item = step
+        if isinstance(item, str):
+            if not storable(item):
+                yield (*loc, *keys, key)
+        elif isinstance(item, Mapping | list | tuple):
+            keys.append(key)
+            pending.append(_children(item))
+
+
+def _children(value: Any) -> Iterator[tuple[str | int, Any]]:
+    if isinstance(value, Mapping):
         for key, item in value.items():
-            if isinstance(key, str) and not storable(key):
-                yield (*loc, key)
-            yield from unstorable_at(item, (*loc, key))
+            if isinstance(key, str):
+                yield key, key  # a key is checked as text of its own, ahead of its value
+            yield key, item
     elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            yield from unstorable_at(item, (*loc, index))
+        yield from enumerate(value)
 
 
 def issues(value: Any, loc: Loc = ()) -> list[dict[str, Any]]:
