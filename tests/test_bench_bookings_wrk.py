@@ -103,15 +103,15 @@ def test_open_loop_sends_at_the_offered_rate(echo: EchoServer) -> None:
     assert booked.unmatched == 0
     # 600 at 200/s: due over 2.995 s; a server that answers at once keeps the schedule.
     # (Bounds for a shared, loaded machine: wrk itself may wait for a core now and then.)
-    assert 2.95 <= booked.seconds <= 3.5
-    assert booked.late <= 30
+    assert 2.95 <= booked.seconds <= 4.0, booked.seconds
+    assert booked.late <= 60, booked.late
     times = sorted(t for t, _ in echo.seen)
     # Evenly spread, not in bursts: any 0.5 s holds about 100 of them.
     halves = [
         sum(1 for t in times if times[0] + k / 2 <= t < times[0] + (k + 1) / 2) for k in range(5)
     ]
-    assert all(85 <= n <= 115 for n in halves), halves
-    assert max(booked.latencies_ms) < 250
+    assert all(80 <= n <= 120 for n in halves), halves
+    assert max(booked.latencies_ms) < 500, max(booked.latencies_ms)
 
 
 def test_open_loop_latency_counts_from_the_due_time() -> None:
@@ -125,7 +125,7 @@ def test_open_loop_latency_counts_from_the_due_time() -> None:
     # The last ones waited for about 2 s (due by 2 s, served at 200/s until 4 s) on top of 0.5.
     assert latencies[-1] > 2000
     assert booked.late > 300
-    assert 3.8 <= booked.seconds <= 6
+    assert 3.8 <= booked.seconds <= 8, booked.seconds
 
 
 def test_closed_loop_sends_each_booking_once(echo: EchoServer) -> None:

@@ -181,7 +181,8 @@ local interval = rate > 0 and 1000 / rate or 0
 local sending = {["Content-Type"] = "application/json", ["Authorization"] = %(auth)s}
 local reserved, sent, answered, unmatched, late, fillers = 0, 0, 0, 0, 0, 0
 local first, last, schedule = nil, nil, nil
-local due, sent_at, latencies, statuses = {}, {}, {}, {}
+local due, due_first, due_last = {}, 1, 0  -- open loop: places reserved, not yet sent
+local sent_at, latencies, statuses = {}, {}, {}
 
 function delay()
   if reserved >= #jobs then
@@ -194,7 +195,8 @@ function delay()
   local now = now_ms()
   schedule = schedule or now
   local at = schedule + (reserved - 1) * interval
-  due[reserved] = at
+  due_last = due_last + 1
+  due[due_last] = at
   if at <= now then
     return 0
   end
@@ -215,7 +217,18 @@ function request()
   local now = now_ms()
   local from = now
   if rate > 0 then
-    from = due[sent]  -- the sent-th send takes the sent-th place: timers fire in order
+    if due_first <= due_last then
+      -- The earliest place not yet sent: timers fire in order, so it is this one's.
+      from = due[due_first]
+      due[due_first] = nil
+      due_first = due_first + 1
+    else
+      -- Sent without a delay() first: wrk reconnected a connection that had a request in
+      -- flight. It takes the next place, or goes now if that is still to come.
+      reserved = reserved + 1
+      schedule = schedule or now
+      from = math.min(now, schedule + (reserved - 1) * interval)
+    end
     if now - from > 10 then
       late = late + 1
     end
