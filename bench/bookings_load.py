@@ -33,13 +33,13 @@ from bench.kit.server import Server
 from bench.sessions import (
     BOOKING_MENTORS,
     BOOKINGS,
-    _booking,
     _drive,
     _mentor,
     _post,
     _post_json,
     _skill_and_mentee,
     _verify,
+    booking_jobs,
     settle,
     slots_base,
 )
@@ -98,15 +98,7 @@ async def measure(ceiling: bool, wrk: bool = False, rate: float = 0.0) -> dict[s
         await settle(url)
 
         def jobs(count: int, offset: timedelta) -> list[dict[str, Any]]:
-            return [
-                _booking(
-                    mentors[i % BOOKING_MENTORS],
-                    mentees[i % BOOKING_MENTORS],
-                    skill["id"],
-                    base + offset + timedelta(minutes=15 * (i // BOOKING_MENTORS)),
-                )
-                for i in range(count)
-            ]
+            return booking_jobs(mentors, mentees, skill["id"], base + offset, count)
 
         calls = [
             _post(client, "/v1/sessions", j, str(uuid.uuid4()))
