@@ -32,10 +32,15 @@ from bench.graphql_profile import asgi_caller
 from bench.kit.profiling import callgrind_window, cprofile, profile_main
 from bench.kit.registry import Scenario
 
-# One database per checkout: `--reuse` keeps it between runs, and two worktrees' runs must not
-# drop or migrate each other's (to the other's head).
-CHECKOUT = hashlib.sha256(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
-DATABASE = f"mentorapi_bench_matching_profile_{CHECKOUT}"
+
+def database_name(checkout: Path) -> str:
+    """One database per checkout: `--reuse` keeps it between runs, and two worktrees' runs must
+    not drop or migrate each other's (to the other's head)."""
+    digest = hashlib.sha256(str(checkout.resolve()).encode()).hexdigest()[:8]
+    return f"mentorapi_bench_matching_profile_{digest}"
+
+
+DATABASE = database_name(Path(__file__).resolve().parents[1])
 WARMUP = 20
 
 
