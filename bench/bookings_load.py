@@ -4,10 +4,11 @@ PostgreSQL backends and of this client, and pg_stat_activity sampled every 20 ms
 state and wait event: `idle in transaction|Client|ClientRead` is a transaction waiting for the
 server, `active|Lock|...` a row-lock wait). `--ceiling` sends the measured bookings to
 `bench.ceiling` (the same statements from a bare asyncpg handler) instead of mentorapi. `--wrk`
-sends them from wrk (one thread, 100 connections, each request the next prepared body and key)
-instead of httpx in this process, whose CPU per booking exceeds the server's.
+sends them from wrk (`bench.kit.bookings`: one thread, 100 connections, each request the next
+prepared body and key) instead of httpx in this process, whose CPU per booking exceeds the
+server's; `--rate N` with it offers N bookings/s in all (open loop) instead of a closed loop.
 
-    PYTHONPATH=src:. python -m bench.bookings_load [--ceiling] [--wrk]
+    PYTHONPATH=src:. python -m bench.bookings_load [--ceiling] [--wrk [--rate 300]]
     python -m bench bookings_load bookings_ceiling bookings_wrk bookings_ceiling_wrk
 """
 
@@ -16,11 +17,6 @@ import asyncio
 import collections
 import json
 import os
-import resource
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from datetime import timedelta
@@ -29,26 +25,21 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.kit import procs
+from bench.kit.bookings import CLIENTS, Ceiling, wrk_bookings
 from bench.kit.db import asyncpg_dsn, fresh_database
 from bench.kit.registry import Scenario
 from bench.kit.seed import create_bench_app
-from bench.kit.server import Server, free_port
-from bench.kit.wrk import LUA as WRK_LUA
-from bench.kit.wrk import MARK, ensure_wrk, parse
+from bench.kit.server import Server
 from bench.sessions import (
     BOOKING_MENTORS,
     BOOKINGS,
-    CLIENTS,
-    Load,
-    _booking,
     _drive,
     _mentor,
     _post,
     _post_json,
     _skill_and_mentee,
     _verify,
-    _with_cpu,
+    booking_jobs,
     settle,
     slots_base,
 )
@@ -77,199 +68,7 @@ async def _sample(url: str, stop: asyncio.Event, counts: collections.Counter[str
     return samples
 
 
-class _Ceiling:
-    """A ceiling (bench.ceiling, or `module` built on it) in a process group of its own, for
-    CPU accounting like `Server`."""
-
-    def __init__(self, url: str, app_id: str, module: str = "bench.ceiling") -> None:
-        self.module = module
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", module, "--database-url", url),
-                *("--app-id", app_id, "--port", str(self.port)),
-            ],
-            start_new_session=True,
-        )
-
-    async def ready(self) -> None:
-        deadline = time.monotonic() + 30.0
-        while True:
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.module} did not start") from None
-                await asyncio.sleep(0.2)
-                continue
-            writer.close()
-            await asyncio.sleep(1)  # the pools of both processes
-            return
-
-    def pids(self) -> list[int]:
-        found = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    if os.getpgid(int(entry)) == self.proc.pid:
-                        found.append(int(entry))
-                except OSError:
-                    continue
-        return found
-
-    def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(10)
-
-
-BOOKINGS_MARK = "BENCH_BOOKINGS "
-WRK_CAP_SECONDS = 180  # wrk stops itself when the last booking is answered; this is a backstop
-
-# One wrk thread (one Lua state, so one list and one counter): each request takes the next
-# prepared (match, key, body); a connection that finds none left idles in delay(), so no slot is
-# asked for twice. The latency of a booking runs from its request() to the response naming its
-# mentor and start (the same span as httpx's), because wrk's own histogram is corrected for
-# coordinated omission (synthetic samples added under every slow one), which a closed loop of a
-# fixed count does not want. The last answer prints them and sends wrk SIGINT, which ends its run.
-WRK_BOOKINGS_LUA = """
-local ffi = require("ffi")
-ffi.cdef[[
-typedef struct { long tv_sec; long tv_nsec; } bench_timespec_t;
-int clock_gettime(int clock, bench_timespec_t *now);
-int getpid(void);
-int kill(int pid, int sig);
-]]
-local clock = ffi.new("bench_timespec_t")
-local function now_ms()
-  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
-  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
-end
-local jobs = dofile(%(jobs)s)
-local sending = {["Content-Type"] = "application/json", ["Authorization"] = %(auth)s}
-local reserved, sent, answered, unmatched = 0, 0, 0, 0
-local first, last = nil, nil
-local sent_at, latencies, statuses = {}, {}, {}
-
-function delay()
-  if reserved < #jobs then
-    reserved = reserved + 1
-    return 0
-  end
-  return 3600000
-end
-
-function request()
-  if reserved == 0 then  -- wrk's check of the script before the run: never sent
-    return wrk.format("POST", "/v1/sessions", sending, jobs[1][3])
-  end
-  if sent >= #jobs then  -- only after a reconnect: nothing left to book
-    return wrk.format("GET", "/bench-no-bookings-left")
-  end
-  sent = sent + 1
-  local job = jobs[sent]
-  sending["Idempotency-Key"] = job[2]
-  local now = now_ms()
-  first = first or now
-  sent_at[job[1]] = now
-  return wrk.format("POST", "/v1/sessions", sending, job[3])
-end
-
-function response(status, headers, body)
-  local now = now_ms()
-  answered = answered + 1
-  statuses[status] = (statuses[status] or 0) + 1
-  local mentor = body:match('"mentor_id":%%s*"([^"]+)"')
-  local starts = body:match('"starts_at":%%s*"([^"]+)"')
-  local match = mentor and starts and (mentor .. starts:sub(1, 16))
-  if match and sent_at[match] then
-    latencies[#latencies + 1] = string.format("%%.3f", now - sent_at[match])
-    sent_at[match] = nil
-  else
-    unmatched = unmatched + 1
-  end
-  last = now
-  if answered == #jobs then
-    local codes = {}
-    for code, n in pairs(statuses) do codes[#codes + 1] = string.format('"%%d":%%d', code, n) end
-    io.write(string.format(
-      '%(bookings_mark)s{"sent":%%d,"answered":%%d,"unmatched":%%d,"seconds":%%.4f,'
-      .. '"statuses":{%%s},"latencies_ms":[%%s]}\\n',
-      sent, answered, unmatched, (last - first) / 1000, table.concat(codes, ","),
-      table.concat(latencies, ",")))
-    io.flush()
-    ffi.C.kill(ffi.C.getpid(), 2)
-  end
-end
-""" + WRK_LUA[WRK_LUA.index("function done(") :]
-
-
-def _run_wrk(base_url: str, auth: str, bodies: list[dict[str, Any]]) -> tuple[str, float]:
-    """wrk's output for `bodies` POSTed once each, and the CPU seconds wrk used."""
-    with tempfile.TemporaryDirectory(prefix="mentorapi-bench-") as folder:
-        jobs = os.path.join(folder, "jobs.lua")
-        with open(jobs, "w") as out:
-            out.write("return {\n")
-            for body in bodies:
-                match = body["mentor_id"] + body["starts_at"][:16]
-                job = (match, str(uuid.uuid4()), json.dumps(body))
-                out.write("{" + ", ".join(json.dumps(v) for v in job) + "},\n")
-            out.write("}\n")
-        script = os.path.join(folder, "bookings.lua")
-        with open(script, "w") as out:
-            out.write(
-                WRK_BOOKINGS_LUA
-                % {
-                    "jobs": json.dumps(jobs),
-                    "auth": json.dumps(auth),
-                    "bookings_mark": BOOKINGS_MARK,
-                    "mark": MARK,
-                }
-            )
-        args = [ensure_wrk(), "--latency", "-t", "1", "-c", str(CLIENTS)]
-        args += ["-d", f"{WRK_CAP_SECONDS}s", "--timeout", "30s", "-s", script, base_url]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        output = procs.run(args, timeout=WRK_CAP_SECONDS + 60)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return output, cpu
-
-
-async def _wrk_load(
-    target: Any, url: str, auth: str, bodies: list[dict[str, Any]]
-) -> tuple[Load, float, dict[str, Any]]:
-    """`bodies` booked from wrk: the load (latencies and statuses as wrk's Lua saw them, CPU
-    of server and PostgreSQL), wrk's CPU seconds, and what wrk itself reported."""
-    load = Load()
-    ran: list[tuple[str, float]] = []
-
-    async def work() -> None:
-        ran.append(await asyncio.to_thread(_run_wrk, target.base_url, auth, bodies))
-
-    await _with_cpu(load, target, url, work())
-    output, cpu = ran[0]
-    line = next((ln for ln in output.splitlines() if ln.startswith(BOOKINGS_MARK)), None)
-    if line is None:
-        raise RuntimeError(f"wrk did not answer every booking:\n{output[-2000:]}")
-    seen = json.loads(line[len(BOOKINGS_MARK) :])
-    load.requests, load.seconds = seen["answered"], seen["seconds"]
-    load.latencies = seen["latencies_ms"]
-    load.statuses = {int(k): v for k, v in seen["statuses"].items()}
-    wrk = parse(output)
-    return (
-        load,
-        cpu,
-        {
-            "sent": seen["sent"],
-            "non_2xx": sum(v for k, v in load.statuses.items() if not 200 <= k < 300),
-            "answers_without_a_latency": seen["unmatched"],
-            "wrk_socket_errors": wrk.socket_errors,
-            "wrk_own_p50_p99_ms_corrected": [wrk.p50_ms, wrk.p99_ms],
-        },
-    )
-
-
-async def measure(ceiling: bool, wrk: bool = False) -> dict[str, Any]:
+async def measure(ceiling: bool, wrk: bool = False, rate: float = 0.0) -> dict[str, Any]:
     url = await fresh_database(DATABASE)
     app_id, key = await create_bench_app(url)
     base = slots_base()
@@ -299,15 +98,7 @@ async def measure(ceiling: bool, wrk: bool = False) -> dict[str, Any]:
         await settle(url)
 
         def jobs(count: int, offset: timedelta) -> list[dict[str, Any]]:
-            return [
-                _booking(
-                    mentors[i % BOOKING_MENTORS],
-                    mentees[i % BOOKING_MENTORS],
-                    skill["id"],
-                    base + offset + timedelta(minutes=15 * (i // BOOKING_MENTORS)),
-                )
-                for i in range(count)
-            ]
+            return booking_jobs(mentors, mentees, skill["id"], base + offset, count)
 
         calls = [
             _post(client, "/v1/sessions", j, str(uuid.uuid4()))
@@ -319,7 +110,7 @@ async def measure(ceiling: bool, wrk: bool = False) -> dict[str, Any]:
         bare = None
         if ceiling:
             server.stop()  # its pools' connections back to PostgreSQL (max_connections)
-            bare = target = _Ceiling(url, app_id)
+            bare = target = Ceiling(url, app_id)
             await bare.ready()
             measured = httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{bare.port}", headers=headers, timeout=60, limits=limits
@@ -331,8 +122,8 @@ async def measure(ceiling: bool, wrk: bool = False) -> dict[str, Any]:
             load_before = os.getloadavg()
             extra: dict[str, Any] = {}
             if wrk:
-                load, client_cpu, extra = await _wrk_load(
-                    target, url, headers["Authorization"], jobs(BOOKINGS, timedelta())
+                load, client_cpu, extra = await wrk_bookings(
+                    target, url, headers["Authorization"], jobs(BOOKINGS, timedelta()), rate
                 )
             else:
                 started = time.process_time()
@@ -392,8 +183,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ceiling", action="store_true")
     parser.add_argument("--wrk", action="store_true")
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="with --wrk: bookings/s offered (open loop)"
+    )
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.ceiling, args.wrk)), indent=2))
+    print(json.dumps(asyncio.run(measure(args.ceiling, args.wrk, args.rate)), indent=2))
 
 
 if __name__ == "__main__":

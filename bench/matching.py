@@ -226,10 +226,21 @@ async def populate(url: str, mentors: int, skills: int, seed: int = 7) -> Popula
     planted: list[tuple[str, list[str]]] = []
     taken: set[int] = set()
     pairs: set[tuple[str, ...]] = set()
-    skills_with_mentors = [s for s in skill_list if len(firsts.get(s[0], [])) > 20]
-    for i in range(PLANTED_ASKS):
+    # Skills that are the first of over 20 mentors (of at least PLANTED_PER_ASK in a small
+    # population, e.g. --mentors 300): an ask whose skill has no mentors or pairs of its own
+    # words left is skipped, so a small population gets fewer asks (at 10,000, all 100).
+    skills_with_mentors = [s for s in skill_list if len(firsts.get(s[0], [])) > 20] or [
+        s for s in skill_list if len(firsts.get(s[0], [])) >= PLANTED_PER_ASK
+    ]
+    asks_of: dict[str, int] = {}
+    for i in range(PLANTED_ASKS if skills_with_mentors else 0):
         sid, name, _ = skills_with_mentors[i % len(skills_with_mentors)]
-        while True:  # bounded: 28 pairs of a skill's own words, a few asks per skill
+        own_words = len(vocab[sid][12:])
+        left = sum(1 for n in firsts[sid] if n not in taken)
+        if asks_of.get(sid, 0) >= own_words * (own_words - 1) // 2 or left < PLANTED_PER_ASK:
+            continue
+        asks_of[sid] = asks_of.get(sid, 0) + 1
+        while True:  # bounded: a pair of the skill's own words is left (checked above)
             own = tuple(sorted(rng.sample(vocab[sid][12:], k=2)))
             if own not in pairs:
                 pairs.add(own)

@@ -21,8 +21,8 @@ import asyncpg
 import httpx
 
 from bench import ceiling
-from bench.bookings_load import _Ceiling
 from bench.kit import report
+from bench.kit.bookings import Ceiling
 from bench.kit.db import backend_pids, fresh_database
 from bench.kit.options import options
 from bench.kit.registry import Scenario
@@ -199,7 +199,7 @@ async def run() -> dict[str, Any]:
                 async with Server(url, workers=2, name="matching-ceiling") as server:
                     runs[name].append(await _run(population, server, server.pids()))
                 continue
-            bare = _Ceiling(url, population.app_id, "bench.matching_ceiling")
+            bare = Ceiling(url, population.app_id, "bench.matching_ceiling")
             try:
                 await bare.ready()
                 await _check(population, bare.base_url)

@@ -19,6 +19,7 @@ figures are the request's own work. Instruction counts, which no other load chan
 import argparse
 import dataclasses
 import gc
+import hashlib
 import json
 import os
 import statistics
@@ -31,7 +32,15 @@ from bench.graphql_profile import asgi_caller
 from bench.kit.profiling import callgrind_window, cprofile, profile_main
 from bench.kit.registry import Scenario
 
-DATABASE = "mentorapi_bench_matching_profile"
+
+def database_name(checkout: Path) -> str:
+    """One database per checkout: `--reuse` keeps it between runs, and two worktrees' runs must
+    not drop or migrate each other's (to the other's head)."""
+    digest = hashlib.sha256(str(checkout.resolve()).encode()).hexdigest()[:8]
+    return f"mentorapi_bench_matching_profile_{digest}"
+
+
+DATABASE = database_name(Path(__file__).resolve().parents[1])
 WARMUP = 20
 
 

@@ -39,6 +39,12 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"BENCH_{name}", default)
 
 
+def given(name: str) -> bool:
+    """Whether option `name` was set (flag or BENCH_* variable), for a scenario whose own
+    default differs from the shared one."""
+    return f"BENCH_{name.upper()}" in os.environ
+
+
 def options() -> Options:
     base = Options()
     opts = Options(

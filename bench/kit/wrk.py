@@ -24,18 +24,37 @@ function setup(thread)
 end
 function request()
   counter = counter + 1
-  return wrk.format("GET", paths[((counter + (offset or 0)) %% #paths) + 1])
+  return wrk.format(nil, paths[((counter + (offset or 0)) %% #paths) + 1])
 end
 function done(summary, latency, requests)
   local e = summary.errors
+  local failures = 0  -- answers whose body held the `fail_on` text (FAIL_ON below), if any
+  for _, t in ipairs(bench_threads or {}) do failures = failures + t:get("bench_failures") end
   io.write(string.format(
     '%(mark)s{"requests":%%d,"duration_us":%%d,"bytes":%%d,'
     .. '"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d,'
-    .. '"p50_us":%%d,"p75_us":%%d,"p90_us":%%d,"p99_us":%%d,"max_us":%%d,"mean_us":%%.1f}\\n',
+    .. '"p50_us":%%d,"p75_us":%%d,"p90_us":%%d,"p99_us":%%d,"max_us":%%d,"mean_us":%%.1f,'
+    .. '"failures":%%d}\\n',
     summary.requests, summary.duration, summary.bytes,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(75), latency:percentile(90),
-    latency:percentile(99), latency.max, latency.mean))
+    latency:percentile(99), latency.max, latency.mean, failures))
+end
+"""
+
+# One path, with `fail_on`: every answer's body is searched for that text (a GraphQL answer
+# with "errors" comes with status 200). Each thread counts in its own Lua state; done() adds
+# them up through the threads setup() kept.
+FAIL_ON = """
+bench_threads = {}
+function setup(thread)
+  table.insert(bench_threads, thread)
+end
+bench_failures = 0
+function response(status, headers, body)
+  if body:find(%(needle)s, 1, true) then
+    bench_failures = bench_failures + 1
+  end
 end
 """
 
@@ -52,6 +71,7 @@ class WrkResult:
     mean_ms: float
     non_2xx: int  # non-2xx/3xx responses
     socket_errors: int  # connect, read, write errors and timeouts
+    failures: int = 0  # answers whose body held `fail_on`
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,25 +108,36 @@ _DONE = "function done(summary, latency, requests)"
 LUA_ONE_PATH = """
 wrk.path = %(path)s
 %(headers)s
+%(check)s
 """ + LUA[LUA.index(_DONE) :]
 
 
-def script(paths: list[str], headers: dict[str, str]) -> str:
+def script(
+    paths: list[str],
+    headers: dict[str, str],
+    *,
+    method: str = "GET",
+    body: str | None = None,
+    fail_on: str | None = None,
+) -> str:
     if not paths:
         raise ValueError("wrk needs at least one path")
+    lines = [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
+    lines.append(f"wrk.method = {_lua_string(method)}")
+    if body is not None:
+        lines.append(f"wrk.body = {_lua_string(body)}")
     if len(paths) == 1:
         return LUA_ONE_PATH % {
             "path": _lua_string(paths[0]),
-            "headers": "\n".join(
-                f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()
-            ),
+            "headers": "\n".join(lines),
+            "check": FAIL_ON % {"needle": _lua_string(fail_on)} if fail_on else "",
             "mark": MARK,
         }
+    if fail_on:
+        raise ValueError("fail_on is for one path")  # LUA's setup() is the rotation's
     return LUA % {
         "paths": ", ".join(_lua_string(p) for p in paths),
-        "headers": "\n".join(
-            f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()
-        ),
+        "headers": "\n".join(lines),
         "mark": MARK,
     }
 
@@ -128,6 +159,7 @@ def parse(output: str) -> WrkResult:
         mean_ms=round(raw["mean_us"] / 1000, 3),
         non_2xx=raw["status"],
         socket_errors=raw["connect"] + raw["read"] + raw["write"] + raw["timeout"],
+        failures=raw.get("failures", 0),
     )
 
 
@@ -139,13 +171,18 @@ def run_wrk(
     duration: float,
     connections: int,
     threads: int,
+    method: str = "GET",
+    body: str | None = None,
+    fail_on: str | None = None,
 ) -> WrkResult:
-    """Load `base_url` (loopback only) rotating through `paths` for `duration` seconds."""
+    """Load `base_url` (loopback only) rotating through `paths` for `duration` seconds: GETs,
+    or `method` with `body`; `fail_on` (one path only): answers whose body holds that text
+    are counted as `failures`."""
     if urlsplit(base_url).hostname not in LOOPBACK:
         raise ValueError(f"benchmarks load loopback only, not {base_url}")
     wrk = ensure_wrk()
     with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="mentorapi-bench-") as lua:
-        lua.write(script(paths, headers))
+        lua.write(script(paths, headers, method=method, body=body, fail_on=fail_on))
         lua.flush()
         args = [wrk, "--latency", "-t", str(threads), "-c", str(connections)]
         args += ["-d", f"{max(1, round(duration))}s", "--timeout", "10s", "-s", lua.name]
