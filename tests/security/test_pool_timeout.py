@@ -11,6 +11,7 @@ connection of its own) and off.
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,11 +19,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from graphql import GraphQLError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from mentorapi.graphql.errors import BUSY_MESSAGE, is_expected, to_graphql_error
 from mentorapi.main import create_app
 from tests import conftest
 from tests.conftest import Tenant, make_tenant, running
@@ -234,3 +238,20 @@ async def test_graphql_over_websocket_with_an_exhausted_pool_is_service_unavaila
                 {"code": "SERVICE_UNAVAILABLE", "retryAfter": 1}
             ], errors
         assert await _query_over_websocket(url, small_tenant.key, base["mentor_id"]) == ok
+
+
+@pytest.mark.parametrize(
+    "busy",
+    [
+        PoolTimeout("QueuePool limit of size 1 overflow 0 reached, connection timed out"),
+        OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")),
+    ],
+    ids=["pool", "sqlite-lock"],
+)
+def test_graphql_maps_a_busy_database_to_service_unavailable(busy: Exception) -> None:
+    """The pool's wait, and SQLite's lock (until now an INTERNAL error in GraphQL), are the
+    same SERVICE_UNAVAILABLE with retryAfter a dropped connection is, with their own message."""
+    error = to_graphql_error(GraphQLError("boom", original_error=busy))
+    assert error.extensions == {"code": "SERVICE_UNAVAILABLE", "retryAfter": 1}
+    assert error.message == BUSY_MESSAGE
+    assert is_expected(GraphQLError("boom", original_error=busy))  # not logged as a bug
