@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     # transaction mode turn it off: a statement prepared on one server connection is unknown
     # to the next ("prepared statement ... does not exist").
     database_statement_cache: bool = True
-    # Connection pool per process; PostgreSQL only (SQLite uses one file, no pool to size).
+    # Connection pool per process; PostgreSQL only (SQLite keeps SQLAlchemy's own pool sizes).
     # Steady, with no overflow by default: SQLAlchemy closes an overflow connection as soon as
     # it is handed back while the pool is full, so under load that hovers above the pool size
     # a new PostgreSQL connection (a backend process, a handshake, type introspection) was
@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     # the pool size requests wait their turn for a connection instead.
     db_pool_size: int = Field(default=20, ge=1, le=200)
     db_max_overflow: int = Field(default=0, ge=0, le=200)
+    # How long a request waits for a free pooled connection before it is answered 503
+    # `database-busy` with Retry-After (GraphQL: SERVICE_UNAVAILABLE), nothing written. On
+    # PostgreSQL and on SQLite (whose file database SQLAlchemy pools too: 5 connections and
+    # 10 overflow, not sized by the two settings above). SQLAlchemy's own default is 30 s,
+    # which under overload held each client 30 s for an answer it could have had at once.
+    # 5 s: a connection is held for milliseconds per request, so a burst the pool can absorb
+    # drains well within it, and a wait past it means the database is overloaded, when a
+    # client is better served by a quick 503 and retrying than by a hang; and it stays under
+    # the timeouts in front of us (clients' ~10 s, the balancer's header timeout of 10 s),
+    # so the client gets our answer rather than its own timeout.
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     db_echo: bool = False
 
     host: str = "127.0.0.1"

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mentorapi.apps import repository
-from mentorapi.db import dropped
+from mentorapi.db import busy, dropped
 from mentorapi.db.engine import Database
 from mentorapi.kit.problems import problem_response
 
@@ -95,9 +95,10 @@ class CorsMiddleware:
             async with db.sessionmaker() as db_session:
                 return await repository.any_app_allows_origin(db_session, origin)
         except Exception as exc:
-            # Outside every route's error handling: a connection dropped here answers as a
-            # refusal (the browser retries the preflight), never a 500.
-            if dropped.is_dropped(exc):
+            # Outside every route's error handling: a connection dropped here, or no pooled
+            # connection free in time, answers as a refusal (the browser retries the
+            # preflight), never a 500.
+            if dropped.is_dropped(exc) or busy.is_busy(exc):
                 return False
             raise
 

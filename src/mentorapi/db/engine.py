@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Dialect, event
+from sqlalchemy import Dialect, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -105,6 +105,13 @@ def _no_statement_cache() -> dict[str, Any]:
     return {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
 
 
+def _sqlite_in_memory(database_url: str) -> bool:
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return False
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
 def create_database(settings: Settings) -> Database:
     kwargs: dict[str, Any] = {
         "echo": settings.db_echo,
@@ -113,6 +120,11 @@ def create_database(settings: Settings) -> Database:
         "json_deserializer": orjson.loads,
         "json_serializer": _json_serializer,
     }
+    # Both databases pool (SQLite's file database too: AsyncAdaptedQueuePool, 5 + 10 overflow):
+    # a checkout that waits this long raises the pool's TimeoutError, a 503 (db/busy.py).
+    # SQLite in memory has one shared connection (StaticPool), no queue to time out.
+    if not _sqlite_in_memory(settings.database_url):
+        kwargs["pool_timeout"] = settings.db_pool_timeout_seconds
     if settings.is_sqlite:
         kwargs["connect_args"] = {"timeout": 30}
     else:

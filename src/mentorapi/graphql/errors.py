@@ -5,6 +5,10 @@ pydantic ValidationError -> BAD_USER_INPUT with the same `errors` list REST give
 a query the schema rejects (syntax, unknown field, a limit) -> GRAPHQL_VALIDATION_FAILED;
 a dropped database connection -> SERVICE_UNAVAILABLE, and the result carries no data at all
 (part of an answer, or of a change whose commit may not have happened, is worse than none);
+a busy database (no pooled connection free in time, SQLite's lock: db/busy.py) -> the same
+SERVICE_UNAVAILABLE with `retryAfter` and no data, with its own message: the client does what
+it does for a dropped connection (waits `retryAfter` seconds and retries), and nothing was
+written either way;
 anything else -> INTERNAL with a fixed message: the exception is logged, never sent.
 """
 
@@ -18,6 +22,7 @@ from pydantic import ValidationError
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 
+from mentorapi.db.busy import is_busy
 from mentorapi.db.dropped import RETRY_AFTER_SECONDS, is_dropped
 from mentorapi.kit.errors import DomainError
 
@@ -26,6 +31,7 @@ log = logging.getLogger("mentorapi.graphql")
 INTERNAL_MESSAGE = "an unexpected error occurred"
 UNAVAILABLE = "SERVICE_UNAVAILABLE"
 UNAVAILABLE_MESSAGE = "the connection to the database was lost; nothing was changed, retry"
+BUSY_MESSAGE = "the database is busy; nothing was changed, retry"
 
 
 def _camel(name: str | int) -> str | int:
@@ -67,6 +73,7 @@ def is_expected(error: GraphQLError) -> bool:
             DomainError | ValidationError | InputInvalid | InvalidScalar | GraphQLError,
         )
         or is_dropped(original)  # the database's outage, not our bug (db/dropped.py)
+        or is_busy(original)  # nor is its overload (db/busy.py)
     )
 
 
@@ -118,6 +125,9 @@ def to_graphql_error(error: GraphQLError) -> GraphQLError:
     if original is not None and is_dropped(original):
         extensions = {"code": UNAVAILABLE, "retryAfter": RETRY_AFTER_SECONDS}
         return _with(error, UNAVAILABLE_MESSAGE, extensions)
+    if original is not None and is_busy(original):
+        extensions = {"code": UNAVAILABLE, "retryAfter": RETRY_AFTER_SECONDS}
+        return _with(error, BUSY_MESSAGE, extensions)
     if original is None or isinstance(original, GraphQLError):
         if error.extensions and "code" in error.extensions:
             return error

@@ -18,7 +18,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
 from mentorapi.config import Settings
+from mentorapi.db.busy import is_busy
+from mentorapi.db.dropped import RETRY_AFTER_SECONDS, is_dropped
 from mentorapi.graphql.context import Context, get_context
+from mentorapi.graphql.errors import BUSY_MESSAGE, UNAVAILABLE, UNAVAILABLE_MESSAGE
 from mentorapi.graphql.fanout import Fanout
 from mentorapi.graphql.feed import install_feed
 from mentorapi.graphql.pubsub import PubSub
@@ -110,6 +113,14 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
             await context.app()
         except (Unauthenticated, TooManyRequests) as exc:
             raise ConnectionRejectionError({"message": exc.detail}) from exc
+        except Exception as exc:
+            if not (is_busy(exc) or is_dropped(exc)):
+                raise
+            # The database busy (no pooled connection free in time) or unreachable: refused
+            # as an empty bucket is, never a crashed socket; the client connects again later.
+            message = UNAVAILABLE_MESSAGE if is_dropped(exc) else BUSY_MESSAGE
+            payload = {"message": message, "code": UNAVAILABLE, "retryAfter": RETRY_AFTER_SECONDS}
+            raise ConnectionRejectionError(payload) from exc
         context.close_at_expiry()
 
 

@@ -46,11 +46,12 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mentorapi.db import fast
+from mentorapi.db.busy import is_busy
 from mentorapi.db.dropped import is_dropped
 from mentorapi.db.engine import Database
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.db.types import JSONList, UTCDateTime
-from mentorapi.kit.problems import problem_response, unavailable_response
+from mentorapi.kit.problems import busy_response, problem_response, unavailable_response
 from mentorapi.kit.timezones import utcnow
 from mentorapi.limits import MAX_BODY_BYTES
 
@@ -240,10 +241,11 @@ class IdempotencyMiddleware:
                     key = owner.stored_key(key)
                     early = await self._claim(s, owner.app_id, key, fingerprint)
             except Exception as exc:
-                if not is_dropped(exc):
+                if not (is_dropped(exc) or is_busy(exc)):
                     raise
                 # Outside the routes' exception handlers: answer as they would (nothing kept).
-                await unavailable_response()(scope, receive, send)
+                answer = unavailable_response() if is_dropped(exc) else busy_response()
+                await answer(scope, receive, send)
                 return
             if owner is None or early is not None:
                 await s.rollback()

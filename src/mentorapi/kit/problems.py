@@ -13,6 +13,7 @@ from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mentorapi.db.busy import PoolTimeout, is_busy
 from mentorapi.db.dropped import DROPPED, RETRY_AFTER_SECONDS, DatabaseUnavailable, is_dropped
 from mentorapi.kit.errors import DomainError
 from mentorapi.kit.ids import MatchRunIdOut
@@ -198,10 +199,6 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, title, detail, slug, headers=exc.headers)
 
 
-def _is_sqlite_busy(exc: Exception) -> bool:
-    return isinstance(exc, DBAPIError) and "database is locked" in str(exc.orig)
-
-
 def unavailable_response() -> JSONResponse:
     """The answer to a request whose database connection dropped (db/dropped.py)."""
     return problem_response(
@@ -213,24 +210,29 @@ def unavailable_response() -> JSONResponse:
     )
 
 
+def busy_response() -> JSONResponse:
+    """The answer to a request that waited too long for the database (db/busy.py): every
+    pooled connection in use past MENTORAPI_DB_POOL_TIMEOUT_SECONDS, or SQLite's write lock
+    past its busy_timeout. Nothing was written; not retried here (the wait would double)."""
+    return problem_response(
+        503,
+        "Database busy",
+        "the database is busy; nothing was changed, retry in a moment",
+        "database-busy",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
     if is_dropped(exc):
         # A read is run once more by RetryDroppedReads, which this mark tells to.
         request.scope.setdefault("state", {})[DROPPED] = True
         return unavailable_response()
+    if is_busy(exc):
+        return busy_response()
     if not isinstance(exc, OperationalError):
         raise exc  # as before: the last-resort handler answers 500 and logs it
-    if not _is_sqlite_busy(exc):
-        return await _unexpected(request, exc)
-    # SQLite has one writer; under a burst a request can wait past busy_timeout. Tell the client
-    # to retry rather than answer 500 (PostgreSQL has no such lock).
-    return problem_response(
-        503,
-        "Database busy",
-        "the embedded database is busy; retry in a moment",
-        "database-busy",
-        headers={"Retry-After": "1"},
-    )
+    return await _unexpected(request, exc)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -242,10 +244,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    # The database's errors: SQLite's busy lock, and a dropped connection however it shows
+    # The database's errors: busy (SQLite's lock, or no pooled connection free in time: the
+    # pool's TimeoutError is not a DBAPIError), and a dropped connection however it shows
     # (SQLAlchemy's DBAPIError, asyncpg's own on the fast path, a socket's, a session's
     # "invalid transaction" after it); any other of these still goes on to a 500.
-    for kind in (DBAPIError, DatabaseUnavailable, PendingRollbackError, ConnectionError):
+    kinds = (DBAPIError, PoolTimeout, DatabaseUnavailable, PendingRollbackError, ConnectionError)
+    for kind in kinds:
         app.add_exception_handler(kind, _database_busy)
     app.add_exception_handler(Exception, _unexpected)
 
