@@ -2,10 +2,11 @@
 
 An executemany (`connection.execute(insert(table), rows)`) reaches PostgreSQL as one execution
 per row: asyncpg pipelines them in one round trip, but each is a statement of its own to the
-server (executor start and end, its after-row triggers' queue, its own pg_stat_statements
-call). A booking writes about six reminder rows; sent as six executions they cost PostgreSQL
-0.37-0.58 ms a booking, about 60 us each, where a row inside one statement costs about 10 us
-(bench/README.md, "Bookings in PostgreSQL"). Here the rows go as columns, one array each,
+server (Bind, Execute, executor start and end, its after-row triggers' queue). A booking
+writes about six reminder rows: as one statement they cost its PostgreSQL backend 0.28-0.29
+ms instead of 0.31-0.33 (measured alone; the rows' own work, seven index entries and six
+foreign-key triggers each, is most of it: bench/README.md, "Bookings in PostgreSQL"), and
+the server's Python is the same. Here the rows go as columns, one array each,
 to `INSERT INTO t (a, b) SELECT * FROM unnest($1::a_type[], $2::b_type[])`: one execution
 and one statement text per table and set of columns, however many rows (a multi-row VALUES
 would be a statement per row count, and costs SQLAlchemy ~0.2 ms to build and key for six
