@@ -30,7 +30,7 @@ import asyncpg
 import httpx
 
 from bench.kit import procs
-from bench.kit.db import asyncpg_dsn, fresh_database
+from bench.kit.db import OBSERVER, asyncpg_dsn, fresh_database
 from bench.kit.registry import Scenario
 from bench.kit.seed import create_bench_app
 from bench.kit.server import Server, cpu_seconds, free_port
@@ -59,7 +59,9 @@ SAMPLE_SECONDS = 0.02
 
 
 async def _sample(url: str, stop: asyncio.Event, counts: collections.Counter[str]) -> int:
-    connection = await asyncpg.connect(asyncpg_dsn(url))
+    connection = await asyncpg.connect(
+        asyncpg_dsn(url), server_settings={"application_name": OBSERVER}
+    )
     samples = 0
     try:
         while not stop.is_set():
@@ -270,17 +272,19 @@ async def _wrk_load(
 
 
 # Each backend of the bench database by what it is for: the LISTEN connections (woken by
-# every NOTIFY), the rest (the pools, the keeper's ANALYZE rounds).
+# every NOTIFY; their last statement may be a keepalive SELECT 1 instead), the rest (the
+# pools, the keeper's ANALYZE rounds).
 _BACKENDS = """SELECT pid, CASE WHEN query ILIKE 'LISTEN%' OR query ILIKE 'UNLISTEN%'
                                  THEN 'listen' ELSE 'pool' END AS kind
                  FROM pg_stat_activity WHERE datname = current_database()
-                  AND pid <> pg_backend_pid() AND backend_type = 'client backend'"""
+                  AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                  AND application_name <> $1"""
 
 
 async def _backend_cpu(connection: asyncpg.Connection) -> dict[str, float]:
     """CPU seconds so far of the bench database's backends, by kind (`_BACKENDS`)."""
     found: dict[str, float] = collections.defaultdict(float)
-    for row in await connection.fetch(_BACKENDS):
+    for row in await connection.fetch(_BACKENDS, OBSERVER):
         found[row["kind"]] += cpu_seconds([row["pid"]])
     return found
 
