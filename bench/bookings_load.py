@@ -26,10 +26,10 @@ import asyncpg
 import httpx
 
 from bench.kit.bookings import CLIENTS, Ceiling, wrk_bookings
-from bench.kit.db import asyncpg_dsn, fresh_database
+from bench.kit.db import OBSERVER, asyncpg_dsn, fresh_database
 from bench.kit.registry import Scenario
 from bench.kit.seed import create_bench_app
-from bench.kit.server import Server
+from bench.kit.server import Server, cpu_seconds
 from bench.sessions import (
     BOOKING_MENTORS,
     BOOKINGS,
@@ -50,7 +50,9 @@ SAMPLE_SECONDS = 0.02
 
 
 async def _sample(url: str, stop: asyncio.Event, counts: collections.Counter[str]) -> int:
-    connection = await asyncpg.connect(asyncpg_dsn(url))
+    connection = await asyncpg.connect(
+        asyncpg_dsn(url), server_settings={"application_name": OBSERVER}
+    )
     samples = 0
     try:
         while not stop.is_set():
@@ -68,7 +70,90 @@ async def _sample(url: str, stop: asyncio.Event, counts: collections.Counter[str
     return samples
 
 
-async def measure(ceiling: bool, wrk: bool = False, rate: float = 0.0) -> dict[str, Any]:
+# Each backend of the bench database by what it is for: the LISTEN connections (woken by
+# every NOTIFY; their last statement may be a keepalive SELECT 1 instead), the rest (the
+# pools, the keeper's ANALYZE rounds).
+_BACKENDS = """SELECT pid, CASE WHEN query ILIKE 'LISTEN%' OR query ILIKE 'UNLISTEN%'
+                                 THEN 'listen' ELSE 'pool' END AS kind
+                 FROM pg_stat_activity WHERE datname = current_database()
+                  AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                  AND application_name <> $1"""
+
+
+async def _backend_cpu(connection: asyncpg.Connection) -> dict[str, float]:
+    """CPU seconds so far of the bench database's backends, by kind (`_BACKENDS`)."""
+    found: dict[str, float] = collections.defaultdict(float)
+    for row in await connection.fetch(_BACKENDS, OBSERVER):
+        found[row["kind"]] += cpu_seconds([row["pid"]])
+    return found
+
+
+_DATABASE_COUNTS = """SELECT sessions, xact_commit, xact_rollback FROM pg_stat_database
+                        WHERE datname = current_database()"""
+
+
+async def _statements_on(url: str) -> dict[str, Any] | None:
+    """pg_stat_statements created in the bench database and reset, if the server preloads it
+    (a server of your own: `BENCH_POSTGRES_URL`), and the database's counts of sessions
+    (connections opened), commits and rollbacks so far; None if it does not preload it."""
+    connection = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    try:
+        preload = await connection.fetchval("SHOW shared_preload_libraries")
+        if "pg_stat_statements" not in preload:
+            return None
+        await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await connection.execute("SELECT pg_stat_statements_reset()")
+        await connection.execute("SELECT pg_stat_clear_snapshot()")
+        return dict(await connection.fetchrow(_DATABASE_COUNTS)) | {
+            "cpu": await _backend_cpu(connection)
+        }
+    finally:
+        await connection.close()
+
+
+async def _statements(
+    url: str, bookings: int, counts: dict[str, Any]
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """What the bench database's backends did since `_statements_on` (which gave `counts`),
+    per booking: connections opened, commits, rollbacks; and each statement's calls,
+    executor and planner milliseconds, plans, buffer hits, WAL bytes and text's start."""
+    connection = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    try:
+        await asyncio.sleep(1.0)  # an idle backend reports its counts within a second or so
+        now = dict(await connection.fetchrow(_DATABASE_COUNTS))
+        database = {k: round((v - counts[k]) / bookings, 3) for k, v in now.items()}
+        for kind, seconds in (await _backend_cpu(connection)).items():
+            database[f"cpu_ms_{kind}"] = round(
+                (seconds - counts["cpu"].get(kind, 0.0)) * 1000 / bookings, 3
+            )
+        rows = await connection.fetch(
+            """SELECT s.query, s.calls, s.total_exec_time, s.total_plan_time, s.plans, s.rows,
+                      s.shared_blks_hit, s.shared_blks_dirtied, s.wal_bytes
+                 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+                WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat%'
+                ORDER BY s.total_exec_time + s.total_plan_time DESC"""
+        )
+    finally:
+        await connection.close()
+    return database, [
+        {
+            "calls": round(r["calls"] / bookings, 3),
+            "exec_ms": round(r["total_exec_time"] / bookings, 4),
+            "plan_ms": round(r["total_plan_time"] / bookings, 4),
+            "plans": round(r["plans"] / bookings, 3),
+            "blks_hit": round(r["shared_blks_hit"] / bookings, 1),
+            "wal_bytes": round(float(r["wal_bytes"]) / bookings),
+            "query": " ".join(r["query"].split())[:160],
+        }
+        for r in rows
+        if r["total_exec_time"] + r["total_plan_time"] >= bookings * 0.002
+        or r["calls"] >= bookings // 10
+    ]
+
+
+async def measure(
+    ceiling: bool, wrk: bool = False, rate: float = 0.0, statements: bool = False
+) -> dict[str, Any]:
     url = await fresh_database(DATABASE)
     app_id, key = await create_bench_app(url)
     base = slots_base()
@@ -121,6 +206,7 @@ async def measure(ceiling: bool, wrk: bool = False, rate: float = 0.0) -> dict[s
             sampler = asyncio.create_task(_sample(url, stop, counts))
             load_before = os.getloadavg()
             extra: dict[str, Any] = {}
+            counting = await _statements_on(url) if statements else None
             if wrk:
                 load, client_cpu, extra = await wrk_bookings(
                     target, url, headers["Authorization"], jobs(BOOKINGS, timedelta()), rate
@@ -135,6 +221,10 @@ async def measure(ceiling: bool, wrk: bool = False, rate: float = 0.0) -> dict[s
                 client_cpu = time.process_time() - started
             stop.set()
             samples = await sampler
+            if counting is not None:
+                database, per = await _statements(url, load.requests, counting)
+                extra["database_per_booking"] = database
+                extra["statements_per_booking"] = per
         finally:
             if bare is not None:
                 await measured.aclose()
@@ -186,8 +276,17 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=0.0, help="with --wrk: bookings/s offered (open loop)"
     )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="per-statement figures from pg_stat_statements, if the server preloads it",
+    )
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.ceiling, args.wrk, args.rate)), indent=2))
+    print(
+        json.dumps(
+            asyncio.run(measure(args.ceiling, args.wrk, args.rate, args.statements)), indent=2
+        )
+    )
 
 
 if __name__ == "__main__":

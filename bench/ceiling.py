@@ -1,9 +1,10 @@
 """A ceiling, not mentorapi: the SQL statements of a booking (as `bench.sessions_profile`
 prints them at this commit: idempotency claim, endpoints, reminder policy, mentor and mentee
-locked, the booking facts, the five INSERTs) sent by a bare asyncpg handler behind a minimal
-asyncio HTTP/1.1 server (two processes, a pool of 20 each), with no framework, no ORM, no
-validation and no rule checked in Python. Whatever this machine books per second with it, under
-the same 100 clients, is the most mentorapi could book here. Copies of the SQL live here only.
+locked, the booking facts, the five INSERTs, the reminders' six rows in one of them) sent by
+a bare asyncpg handler behind a minimal asyncio HTTP/1.1 server (two processes, a pool of 20
+each), with no framework, no ORM, no validation and no rule checked in Python. Whatever this
+machine books per second with it, under the same 100 clients, is the most mentorapi could
+book here. Copies of the SQL live here only.
 
     python -m bench.ceiling --database-url postgresql://... --app-id app_... --port 8123
 """
@@ -16,6 +17,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -97,11 +99,46 @@ INSERT_DELIVERY = (
     " attempts, next_attempt_at, last_status_code, last_error)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 )
-INSERT_REMINDER = (
+# The rows mentorapi plans for a booked session with the default policy: a reminder 1440 and
+# 60 minutes before (those still to come), its start, its end, and a feedback request of
+# each party 10 minutes after the end: about six rows, in one statement as mentorapi sends
+# them (db/rows.py). (Until 2026-12-06 this wrote one row, a sixth of mentorapi's.)
+INSERT_REMINDERS = (
     "INSERT INTO scheduled_notifications (created_at, updated_at, app_id, key, kind, due_at,"
-    " session_id, action_item_id, party, minutes_before)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    " session_id, party, minutes_before) SELECT * FROM unnest($1::TIMESTAMPTZ[],"
+    " $2::TIMESTAMPTZ[], $3::VARCHAR[], $4::VARCHAR[], $5::VARCHAR[], $6::TIMESTAMPTZ[],"
+    " $7::VARCHAR[], $8::VARCHAR[], $9::INTEGER[])"
 )
+OFFSETS_MINUTES = (1440, 60)
+FEEDBACK_DELAY = timedelta(minutes=10)
+
+
+def _reminders(session_id: str, start: datetime, end: datetime, now: datetime) -> list[list[Any]]:
+    """The columns of INSERT_REMINDERS after the three shared ones (created_at, updated_at,
+    app_id), one list per column: key, kind, due_at, session_id, party, minutes_before."""
+    rows: list[tuple[str, str, datetime, str | None, int | None]] = [
+        (f"{session_id}/reminder/{m}", "reminder", start - timedelta(minutes=m), None, m)
+        for m in OFFSETS_MINUTES
+        if start - timedelta(minutes=m) > now
+    ]
+    rows += [
+        (f"{session_id}/started", "started", start, None, None),
+        (f"{session_id}/ended", "ended", end, None, None),
+    ]
+    rows += [
+        (
+            f"{session_id}/feedback_requested/{p}",
+            "feedback_requested",
+            end + FEEDBACK_DELAY,
+            p,
+            None,
+        )
+        for p in ("mentor", "mentee")
+    ]
+    keys, kinds, dues, parties, minutes = (list(c) for c in zip(*rows, strict=True))
+    return [keys, kinds, dues, [session_id] * len(rows), parties, minutes]
+
+
 INSERT_KEY = (
     "INSERT INTO idempotency_keys (app_id, key, fingerprint, created_at, expires_at,"
     " status_code, headers, body) VALUES ($1, $2, $3, $4, $5, $6, $7::JSONB, $8)"
@@ -212,19 +249,9 @@ async def book(pool: asyncpg.Pool, app_id: str, key: str, raw: bytes) -> tuple[i
                 None,
                 None,
             )
-        await c.execute(
-            INSERT_REMINDER,
-            now,
-            now,
-            app_id,
-            f"session:{session_id}:60",
-            "session_reminder",
-            start - timedelta(minutes=60),
-            session_id,
-            None,
-            None,
-            60,
-        )
+        columns = _reminders(session_id, start, end, now)
+        count = len(columns[0])
+        await c.execute(INSERT_REMINDERS, [now] * count, [now] * count, [app_id] * count, *columns)
         out = json.dumps(session).encode()
         await c.execute(
             INSERT_KEY,

@@ -3,14 +3,20 @@ lookup, and the page with every mentor's skills in one query (no query per mento
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event, func
+from sqlmodel import col, select
 
 from mentorapi.db.debug import HEADER
+from mentorapi.db.engine import Database, statement_counter
 from mentorapi.kit.pagination import Page
 from mentorapi.main import create_app
 from mentorapi.mentors.schemas import MentorRead
+from mentorapi.reminders.models import ScheduledNotification
+from mentorapi.webhooks.models import Delivery
 from tests.conftest import Tenant, count_statements, make_tenant, own, running
 from tests.conftest import test_settings as settings_for  # aliased: not collected as a test
 from tests.factories import bookable, create_mentor, create_skill
@@ -260,6 +266,65 @@ async def test_a_booking_with_its_key_runs_a_fixed_set_of_statements(
     assert not [s for s in ran if "max(events.sequence)" in s], ran
     assert not [s for s in ran if "FROM apps" in s], ran
     assert len(ran) == (10 if dialect == "postgresql" else 9), ran
+
+
+async def test_a_booking_runs_each_statement_once_on_postgresql(
+    tenant: Tenant, db: Database, dialect: str
+) -> None:
+    """A booking's reminders (several rows) and webhook deliveries (one per endpoint) are one
+    INSERT each, not an executemany: asyncpg sends an executemany as one execution per row,
+    each a statement of its own for PostgreSQL. Before: one execution per row (about six for
+    the reminders). SQLite keeps the executemany (one prepared statement stepped per row
+    anyway)."""
+    base = await bookable(tenant.client)
+    for n in range(2):
+        hook = await tenant.client.post(
+            "/v1/webhook-endpoints", json={"url": f"https://example.com/mentorapi-hook-{n}"}
+        )
+        assert hook.status_code == 201, hook.text
+    many: list[str] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, executemany: bool) -> None:
+        if executemany and statement_counter.get() is not None:
+            many.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        with count_statements():
+            response = await tenant.client.post(
+                "/v1/sessions",
+                json={**base, "starts_at": "2027-01-11T08:00:00Z"},
+                headers={"Idempotency-Key": "once"},
+            )
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert response.status_code == 201, response.text
+    session_id = response.json()["id"]
+    async with db.sessionmaker() as s:
+        reminders = (
+            await s.exec(
+                select(func.count())
+                .select_from(ScheduledNotification)
+                .where(
+                    col(ScheduledNotification.app_id) == tenant.id,
+                    col(ScheduledNotification.session_id) == session_id,
+                )
+            )
+        ).one()
+        deliveries = (
+            await s.exec(
+                select(func.count()).select_from(Delivery).where(col(Delivery.app_id) == tenant.id)
+            )
+        ).one()
+    assert reminders >= 2
+    assert deliveries == 2
+    if dialect == "postgresql":
+        assert many == [], many
+    else:
+        assert [m.split(" (")[0] for m in many] == [
+            "INSERT INTO deliveries",
+            "INSERT INTO scheduled_notifications",
+        ]
 
 
 def _after_the_mentor_lock(statements: list[str], dialect: str) -> list[str]:

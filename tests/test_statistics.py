@@ -134,6 +134,17 @@ async def _analyzed(url: str, table: str) -> tuple[int, Any]:
     return row["rows"], row["last_analyze"]
 
 
+async def _inserted(url: str, table: str, rows: int) -> bool:
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        counted = await connection.fetchval(
+            "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = $1", table
+        )
+    finally:
+        await connection.close()
+    return bool(counted is not None and counted >= rows)
+
+
 @needs_postgres
 async def test_the_first_page_after_a_bulk_import_walks_the_index(fresh_url: str) -> None:
     # Without the keeper (as before it, and as with autovacuum off or not yet round): the
@@ -286,3 +297,35 @@ async def test_writes_that_commit_after_a_round_get_a_last_look(fresh_url: str) 
             return rows >= 0.9 * MENTORS
 
         assert await eventually(caught_up)
+
+
+@needs_postgres
+async def test_a_burst_reanalyzes_a_table_analyzed_lately_only_once_it_doubled(
+    fresh_url: str,
+) -> None:
+    """While writes go on (`settled=False`), a table analyzed in the last minute is analyzed
+    again once it has doubled, not at every 10%: each ANALYZE makes every backend plan its
+    statements on the table again (a burst of bookings into small tables was analyzed every
+    2 s). The round after the burst (settled) applies the 10% rule."""
+    application = _app(fresh_url, auto_analyze=False)
+    async with conftest.running(application):
+        db: Database = application.state.db
+        app_id = await _new_tenant(db)
+        await _import(db, app_id, 1000)
+        # The inserts counted first (a backend reports them up to 10 s later), or they would
+        # count as changes since the ANALYZE.
+        assert await eventually(lambda: _inserted(fresh_url, "mentors", 1000))
+        assert "mentors" in [a.table for a in await analyze_stale(db.engine) or []]
+        assert (await _analyzed(fresh_url, "mentors"))[0] == 1000
+
+        await _import(db, app_id, 500, start=1000)  # +50%: stale by the 10% rule
+        assert "mentors" not in [
+            a.table for a in await analyze_stale(db.engine, settled=False) or []
+        ]
+        assert (await _analyzed(fresh_url, "mentors"))[0] == 1000
+        assert "mentors" in [a.table for a in await analyze_stale(db.engine) or []]
+        assert (await _analyzed(fresh_url, "mentors"))[0] == 1500
+
+        await _import(db, app_id, 1600, start=1500)  # more than doubled
+        assert "mentors" in [a.table for a in await analyze_stale(db.engine, settled=False) or []]
+        assert (await _analyzed(fresh_url, "mentors"))[0] == 3100

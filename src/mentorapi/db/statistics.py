@@ -16,7 +16,9 @@ runs ANALYZE on those. "Enough" is autovacuum's default rule (50 rows + 10% chan
 cumulative statistics every backend reports) or, read straight from the table's size and thus
 free of the second or more those counters take to arrive, 10% more pages than the last
 ANALYZE saw. Both are PostgreSQL's own, database-wide figures: a partner importing through
-many processes (or hosts) is seen whole, whichever process looks.
+many processes (or hosts) is seen whole, whichever process looks. While the writes go on, a
+table analyzed in the last minute must have doubled instead (BURST_FRACTION): an ANALYZE makes
+every backend plan its statements on that table again.
 
 One round is one short transaction (safe behind PgBouncer in transaction mode): a
 transaction-level advisory lock lets one process at a time analyze (the others skip that
@@ -40,12 +42,24 @@ from mentorapi.db.base import metadata
 
 log = logging.getLogger("mentorapi")
 
-# Autovacuum's defaults (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor).
+# Autovacuum's defaults (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor); the
+# fraction applies to pages as well (growth counts as change before the counters show it).
 CHANGED_ROWS = 50
 CHANGED_FRACTION = 0.1
-# Growth in pages (8 kB each) that counts as a change before the counters show it.
+# Growth in pages (8 kB each) that counts as a change whatever the table's size.
 GROWN_PAGES = 8
-GROWN_FRACTION = 0.1
+# While writes go on, a table analyzed within the last RECENT_SECONDS (autovacuum_naptime's
+# default) is analyzed again only once it has changed or grown by BURST_FRACTION (doubled),
+# not 10%: each ANALYZE invalidates every cached plan on the table in every backend (the
+# prepared statements of every pool connection and the foreign keys' checks), which are all
+# planned again on their next use. A burst of bookings into small tables (2,000 into 200)
+# was analyzed every round, 2 s apart: the ANALYZEs (0.65 ms a booking) and the planning
+# they caused (0.9 ms a booking, against 0.26 ms with this rule) were a third of PostgreSQL's
+# CPU per booking (bench/README.md, "Bookings in PostgreSQL").
+# Between doublings the planner still scales its row counts to the table's current size
+# (pages); the round after the burst (the last look) applies the 10% rule again.
+RECENT_SECONDS = 60.0
+BURST_FRACTION = 1.0
 # One key for every mentorapi process on the database: who analyzes this round.
 LOCK_KEY = 0x6D656E746F72  # "mentor"
 LOCK_TIMEOUT = "1s"
@@ -65,17 +79,26 @@ _STALE = text(
            pg_relation_size(c.oid) / current_setting('block_size')::int AS pages_now
     FROM pg_class c
     LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+    -- The share of the table that must have changed (or grown): autovacuum's 10%, or during
+    -- a burst, for a table analyzed less than a minute ago, all of it (see BURST_FRACTION).
+    CROSS JOIN LATERAL (
+      SELECT CASE
+        WHEN CAST(:settled AS boolean) THEN CAST(:changed_fraction AS float8)
+        WHEN greatest(s.last_analyze, s.last_autoanalyze)
+             > now() - make_interval(secs => CAST(:recent_seconds AS float8))
+          THEN CAST(:burst_fraction AS float8)
+        ELSE CAST(:changed_fraction AS float8)
+      END AS fraction
+    ) f
     WHERE c.relnamespace = current_schema()::regnamespace
       AND c.relkind IN ('r', 'p')
       AND c.relname::text = ANY(CAST(:tables AS text[]))
       AND pg_has_role(c.relowner, 'USAGE')
       AND (
         coalesce(s.n_mod_since_analyze, 0)
-          >= CAST(:changed_rows AS float8)
-             + CAST(:changed_fraction AS float8) * greatest(c.reltuples, 0)
+          >= CAST(:changed_rows AS float8) + f.fraction * greatest(c.reltuples, 0)
         OR pg_relation_size(c.oid) / current_setting('block_size')::int
-          >= c.relpages
-             + greatest(CAST(:grown_pages AS float8), CAST(:grown_fraction AS float8) * c.relpages)
+          >= c.relpages + greatest(CAST(:grown_pages AS float8), f.fraction * c.relpages)
       )
     ORDER BY c.relname
     """
@@ -102,10 +125,11 @@ def application_tables() -> list[str]:
 
 
 async def analyze_stale(
-    engine: AsyncEngine, tables: Iterable[str] | None = None
+    engine: AsyncEngine, tables: Iterable[str] | None = None, *, settled: bool = True
 ) -> list[Analyzed] | None:
     """One round: ANALYZE the stale tables among `tables` (default: the application's). The
-    tables analyzed, or None if another process held the round."""
+    tables analyzed, or None if another process held the round. `settled=False` (a round
+    while writes go on) asks a table analyzed lately to have doubled (BURST_FRACTION)."""
     names = list(tables) if tables is not None else application_tables()
     async with engine.begin() as connection:
         await connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
@@ -121,7 +145,9 @@ async def analyze_stale(
                     "changed_rows": CHANGED_ROWS,
                     "changed_fraction": CHANGED_FRACTION,
                     "grown_pages": GROWN_PAGES,
-                    "grown_fraction": GROWN_FRACTION,
+                    "settled": settled,
+                    "recent_seconds": RECENT_SECONDS,
+                    "burst_fraction": BURST_FRACTION,
                 },
             )
         ).all()
@@ -180,18 +206,18 @@ class StatisticsKeeper:
             # during the round wakes the next one.
             await asyncio.sleep(self.delay)
             self._wrote.clear()
-            await self._round()
+            await self._round(settled=False)
             # Once the burst is over, one more look: the round may have run before the last
             # of it committed (other processes' writes too), and the counters of a commit
             # reach PostgreSQL's view up to 10 s later (an idle backend's, PGSTAT_IDLE_INTERVAL).
             try:
                 await asyncio.wait_for(self._wrote.wait(), timeout=self.settle)
             except TimeoutError:
-                await self._round()
+                await self._round(settled=True)
 
-    async def _round(self) -> None:
+    async def _round(self, *, settled: bool) -> None:
         try:
-            analyzed = await analyze_stale(self.engine)
+            analyzed = await analyze_stale(self.engine, settled=settled)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a lock timeout, the database away: the next look tries again

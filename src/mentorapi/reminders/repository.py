@@ -13,7 +13,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     literal,
     or_,
     select,
@@ -26,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from mentorapi.db import fast
+from mentorapi.db import rows as db_rows
 from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.feedback.models import Feedback
@@ -366,8 +366,7 @@ async def insert_rows(
     by themselves."""
     if not rows:
         return
-    connection = await db_session.connection()
-    await connection.execute(insert(SCHEDULED), list(rows))
+    await db_rows.insert_rows(await db_session.connection(), SCHEDULED, rows)
     if any(row["due_at"] <= now + HORIZON for row in rows):
         await _notify(db_session)
 

@@ -12,6 +12,7 @@ from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db import fast
+from mentorapi.db import rows as db_rows
 from mentorapi.db.paging import SortKey, paginate
 from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
@@ -166,8 +167,7 @@ async def insert_events(db_session: AsyncSession, rows: Sequence[dict[str, Any]]
 
 
 async def insert_deliveries(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    connection = await db_session.connection()
-    await connection.execute(insert(DELIVERIES), list(rows))
+    await db_rows.insert_rows(await db_session.connection(), DELIVERIES, rows)
 
 
 async def events_by_keys(db_session: AsyncSession, keys: Sequence[tuple[str, str]]) -> list[Event]:
