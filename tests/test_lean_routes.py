@@ -64,7 +64,7 @@ class Faces:
         sent = {"Authorization": f"Bearer {self.key}", **(headers or {})}
         answers = []
         for recorder in (self.lean, self.plain):
-            transport = httpx.ASGITransport(app=recorder)
+            transport = conftest.ServerTransport(app=recorder)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 answers.append(await client.request(method, path, headers=sent))
         return answers[0], answers[1]
@@ -211,7 +211,7 @@ async def test_the_lean_route_runs_the_same_statements(faces: Faces, tenant: Ten
     path = f"/v1/mentors/{base['mentor_id']}/slots?{_query(**WEEK, duration='30')}"
     counted = []
     for recorder in (faces.lean, faces.plain):
-        transport = httpx.ASGITransport(app=recorder)
+        transport = conftest.ServerTransport(app=recorder)
         headers = {"Authorization": f"Bearer {faces.key}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             with count_statements() as statements:
@@ -387,7 +387,7 @@ async def _post_both(
     }
     answers = []
     for recorder in (faces.lean, faces.plain):
-        transport = httpx.ASGITransport(app=recorder)
+        transport = conftest.ServerTransport(app=recorder)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             answers.append(await client.post(RECOMMENDATIONS, content=content, headers=sent))
     return answers[0], answers[1]
