@@ -32,6 +32,7 @@ comes first there: a bad credential's 401).
 """
 
 import email.message
+import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -163,6 +164,8 @@ class LeanRoute(BaseRoute):
         raise NoMatchFound(name, path_params)
 
 
+# Bounded: the values are the callers', and a client sends the same one every time.
+@functools.lru_cache(maxsize=64)
 def is_json_type(value: bytes) -> bool:
     """Whether FastAPI parses a body sent with this Content-Type as JSON: its media type is
     application/json or application/*+json, in any case, with any parameters (charset). The
