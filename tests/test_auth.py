@@ -11,7 +11,7 @@ from mentorapi.apps import service
 from mentorapi.apps.models import ApiKey
 from mentorapi.db.engine import Database
 from mentorapi.main import create_app
-from tests.conftest import Tenant
+from tests.conftest import ServerTransport, Tenant
 
 V1_ROUTES = sorted(
     (method.upper(), path)
@@ -49,7 +49,7 @@ async def test_rotation_keeps_the_old_key_for_the_grace_then_revocation_ends_it(
 ) -> None:
     async with db.sessionmaker() as s, s.begin():
         new = await service.rotate_key(db_session=s, app_id=tenant.id, grace=timedelta(hours=1))
-    transport = httpx.ASGITransport(app=app)
+    transport = ServerTransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         new_headers = {"Authorization": f"Bearer {new.secret}"}
         assert (await c.get("/v1/app", headers=new_headers)).json()["id"] == tenant.id

@@ -144,7 +144,7 @@ async def global_app(database_url: str) -> AsyncIterator[FastAPI]:
 
 
 async def test_global_origins_apply_to_every_app(global_app: FastAPI, tenant: Tenant) -> None:
-    transport = httpx.ASGITransport(app=global_app)
+    transport = conftest.ServerTransport(app=global_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.options(
             "/v1/skills", headers=preflight_headers("http://localhost:3000")

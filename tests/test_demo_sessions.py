@@ -5,11 +5,12 @@ from fastapi import FastAPI
 
 from mentorapi.db.engine import Database
 from mentorapi.demo import ensure_demo
+from tests.conftest import ServerTransport
 
 
 async def test_demo_has_availability_and_sessions(app: FastAPI, db: Database) -> None:
     key = await ensure_demo(db, None)
-    transport = httpx.ASGITransport(app=app)
+    transport = ServerTransport(app=app)
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as c:
         sessions = (await c.get("/v1/sessions")).json()["data"]

@@ -64,7 +64,7 @@ class Faces:
         sent = {"Authorization": f"Bearer {self.key}", **(headers or {})}
         answers = []
         for recorder in (self.lean, self.plain):
-            transport = httpx.ASGITransport(app=recorder)
+            transport = conftest.ServerTransport(app=recorder)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 answers.append(await client.request(method, path, headers=sent))
         return answers[0], answers[1]
@@ -211,7 +211,7 @@ async def test_the_lean_route_runs_the_same_statements(faces: Faces, tenant: Ten
     path = f"/v1/mentors/{base['mentor_id']}/slots?{_query(**WEEK, duration='30')}"
     counted = []
     for recorder in (faces.lean, faces.plain):
-        transport = httpx.ASGITransport(app=recorder)
+        transport = conftest.ServerTransport(app=recorder)
         headers = {"Authorization": f"Bearer {faces.key}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             with count_statements() as statements:
@@ -388,7 +388,7 @@ async def _post_both(
     }
     answers = []
     for recorder in (faces.lean, faces.plain):
-        transport = httpx.ASGITransport(app=recorder)
+        transport = conftest.ServerTransport(app=recorder)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             answers.append(await client.post(RECOMMENDATIONS, content=content, headers=sent))
     return answers[0], answers[1]
@@ -465,13 +465,8 @@ async def test_invalid_bodies_fall_through_to_the_documented_route(
         (_body(mentee_id=mentee, ask="pivot\x00tables"), {}, 422),  # JSON's \u0000
         (b'{"mentee_id": "%s", "ask": "pivot \\ud800 tables"}' % mentee.encode(), {}, 422),
         (_body(mentee_id=mentee, ask="pivot tables", languages=["de\x00"]), {}, 422),
-        # Another content type: FastAPI reads it its own way (a JSON one, or not JSON at all).
+        # A content type FastAPI does not read as JSON: its 422.
         (_body(mentee_id=mentee, ask="pivot tables"), {"Content-Type": "text/plain"}, 422),
-        (
-            _body(mentee_id=mentee, ask="pivot tables", window=ASK_WEEK),
-            {"Content-Type": "application/json; charset=utf-8"},
-            200,
-        ),
         # On the documented route a body that is not JSON is refused first (422), then a bad
         # credential (401), before a body that does not validate.
         (b"not json", {"Authorization": "Bearer mk_not-a-key"}, 422),
@@ -489,6 +484,61 @@ async def test_invalid_bodies_fall_through_to_the_documented_route(
     _same(lean, plain)
     assert lean.status_code == 401
     assert isinstance(faces.lean.route, LeanBodyRoute)
+
+
+# Content types FastAPI reads as JSON (application/json or application/*+json, any case, any
+# parameters), and ones it does not: the body is then not JSON to it, its 422.
+JSON_TYPES = [
+    "application/json; charset=utf-8",
+    "application/json;charset=UTF-8",
+    'application/json; charset="utf-8"',
+    "Application/JSON",
+    "APPLICATION/JSON; CHARSET=UTF-8",
+    "application/json;",
+    "application/vnd.api+json",
+    "application/merge-patch+json; charset=utf-8",
+    "APPLICATION/PROBLEM+JSON",
+]
+NOT_JSON_TYPES = [
+    "text/json",
+    "text/plain; charset=utf-8",
+    "application/jsonx",
+    "application/json-seq",
+    "application/x-json",
+    "application/ json",
+    "application/json, text/plain",
+    "application",
+    "json",
+    "*/*",
+    "multipart/form-data; boundary=x",
+    "application/x-www-form-urlencoded",
+]
+
+
+async def test_every_json_content_type_fastapi_reads_takes_the_lean_route(
+    faces: Faces, tenant: Tenant
+) -> None:
+    """The lean route takes exactly the bodies FastAPI would read as JSON, with the same bytes
+    for the answer; anything else goes to the documented route."""
+    ids = await _askers(tenant)
+    content = _body(mentee_id=ids["mentee"], ask="pivot tables", window=ASK_WEEK)
+    for content_type in [*JSON_TYPES, *NOT_JSON_TYPES]:
+        lean, plain = await _post_both(faces, content, {"Content-Type": content_type})
+        _same(lean, plain)
+        is_json = content_type in JSON_TYPES
+        assert plain.status_code == (200 if is_json else 422), (content_type, plain.text)
+        served = LeanBodyRoute if is_json else APIRoute
+        assert isinstance(faces.lean.route, served), content_type
+    # Two Content-Type headers: left to FastAPI (which reads the first).
+    for types in (["application/json", "application/json"], ["text/plain", "application/json"]):
+        headers = [("Authorization", f"Bearer {faces.key}"), *(("Content-Type", t) for t in types)]
+        answers = []
+        for recorder in (faces.lean, faces.plain):
+            transport = conftest.ServerTransport(app=recorder)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                answers.append(await client.post(RECOMMENDATIONS, content=content, headers=headers))
+        _same(answers[0], answers[1])
+        assert isinstance(faces.lean.route, APIRoute), types
 
 
 def test_a_lean_body_route_takes_the_documented_endpoints_body() -> None:

@@ -294,8 +294,17 @@ async def test_the_single_buffer_becomes_both_buffers_and_back(empty_database: s
 
 BEFORE_ONLINE = "c4e6a8b0d2f1"  # the revision before the first index built CONCURRENTLY
 # (revision before, migration that builds indexes CONCURRENTLY), in the chain's order
-ONLINE_STEPS = (("c4e6a8b0d2f1", "c4e6a8b0d2f3"), ("d1f3a5c7e9b2", "d2b4f6a8c0e1"))
-ONLINE = ("ix_events_created_at", "ix_deliveries_finished", "ix_jobs_finished_at")
+ONLINE_STEPS = (
+    ("c4e6a8b0d2f1", "c4e6a8b0d2f3"),
+    ("d1f3a5c7e9b2", "d2b4f6a8c0e1"),
+    ("d2b4f6a8c0e1", "d3c5e7a9b1f4"),
+)
+ONLINE = (
+    "ix_events_created_at",
+    "ix_deliveries_finished",
+    "ix_jobs_finished_at",
+    "ix_mentoring_events_schedule_job",
+)
 
 APP = (
     "INSERT INTO apps (id, name, token_secret, cors_origins, created_at, updated_at) "
@@ -371,7 +380,7 @@ async def test_the_online_index_migrations_run_again_and_rebuild_a_failed_build(
     finally:
         await connection.close()
     assert (await _pg_indexes(url))["ix_jobs_finished_at"][0] is False
-    await asyncio.to_thread(_stamp, url, ONLINE_STEPS[-1][0])
+    await asyncio.to_thread(_stamp, url, "d1f3a5c7e9b2")  # before the jobs' index
     await asyncio.to_thread(upgrade, url)
     assert await _pg_indexes(url) == built
     assert all(valid for valid, _ in built.values())

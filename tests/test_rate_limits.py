@@ -64,7 +64,7 @@ async def limited_app(database_url: str, dialect: str, clock: FakeClock) -> Asyn
 
 async def client_for(app: FastAPI, token: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
+        transport=conftest.ServerTransport(app=app),
         base_url="http://test",
         headers={"Authorization": f"Bearer {token}"},
     )

@@ -28,7 +28,7 @@ from mentorapi.graphql.pubsub import PubSub
 from mentorapi.main import create_app
 from mentorapi.sessions import service as sessions_service
 from mentorapi.webhooks.models import Event
-from tests.conftest import Tenant, make_tenant, running
+from tests.conftest import ServerTransport, Tenant, make_tenant, running
 from tests.conftest import test_settings as settings_for
 from tests.factories import book_session, bookable
 from tests.gql.helpers import serve
@@ -61,7 +61,7 @@ async def process(database_url: str, pubsub: PubSub | None = None) -> AsyncItera
 
 def client_of(application: FastAPI, tenant: Tenant) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=application),
+        transport=ServerTransport(app=application),
         base_url="http://test",
         headers={"Authorization": f"Bearer {tenant.key}"},
     )

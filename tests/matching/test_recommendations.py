@@ -329,6 +329,59 @@ async def test_continuity_with_a_mentor_rated_well(tenant: Tenant, clock: Clock)
     )
 
 
+async def test_a_seat_in_a_completed_group_session_is_a_past_meeting(
+    tenant: Tenant, clock: Clock
+) -> None:
+    """Continuity counts a mentor's completed group sessions too: a mentee who kept a seat met
+    the mentor (rated: her rating counts); a seat given back, or a group session not held, is
+    no meeting."""
+    client = tenant.client
+    pivots = await _pivots(client)
+    host = await mentor(client, pivots["id"])
+    rated, unrated, left = [(await create_mentee(client))["id"] for _ in range(3)]
+    group = await client.post(
+        "/v1/group-sessions",
+        json={
+            "mentor_id": host["id"],
+            "skill_id": pivots["id"],
+            "topic": "Pivot tables for sales reports: office hours",
+            "format": "video",
+            "duration_minutes": 30,
+            "seats": 6,
+            "starts_at": "2027-01-05T09:00:00Z",
+        },
+    )
+    assert group.status_code == 201, group.text
+    path = f"/v1/group-sessions/{group.json()['id']}"
+    seats = {}
+    for mentee_id in (rated, unrated, left):
+        seat = await client.post(f"{path}/seats", json={"mentee_id": mentee_id, "ask": ASK})
+        assert seat.status_code == 201, seat.text
+        seats[mentee_id] = seat.json()["id"]
+    gone = await client.post(f"{path}/seats/{seats[left]}/cancel", json={"by": "mentee"})
+    assert gone.status_code == 200, gone.text
+    # Not held yet: no one met the mentor.
+    found = by_id(await recommend(client, mentee_id=rated, ask=ASK))
+    assert found[host["id"]]["components"]["continuity"] == 0.0
+    clock.set("2027-01-05T09:31:00Z")
+    assert (await client.post(f"{path}/complete")).status_code == 200
+    feedback = await client.post(
+        f"{path}/feedback", json={"author": "mentee", "mentee_id": rated, "rating": 5}
+    )
+    assert feedback.status_code == 201, feedback.text
+    clock.set("2027-01-11T08:00:00Z")
+    expected = {rated: 1.0, unrated: 0.6, left: 0.0}
+    for mentee_id, continuity in expected.items():
+        with count_statements() as statements:
+            found = by_id(await recommend(client, mentee_id=mentee_id, ask=ASK))
+        assert found[host["id"]]["components"]["continuity"] == continuity, mentee_id
+        assert len(own(statements)) == 3, statements  # as for any ask (see the README)
+    found = by_id(await recommend(client, mentee_id=rated, ask=ASK))
+    assert (
+        "You rated your 1 past sessions with them 5.00 on average" in found[host["id"]]["reasons"]
+    )
+
+
 async def test_the_policy_weights_change_the_order(tenant: Tenant, clock: Clock) -> None:
     client = tenant.client
     pivots = await _pivots(client)

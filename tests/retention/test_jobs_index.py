@@ -1,7 +1,9 @@
 """The prune of finished jobs reads them through ix_jobs_finished_at, oldest first, instead of
 scanning every finished job: on PostgreSQL with 200,000 finished jobs (analysed), both the plan
 made for the values (the first executions of a prepared statement) and the generic plan (what
-a prepared statement may switch to later) use it; SQLite plans with it too."""
+a prepared statement may switch to later) use it; SQLite plans with it too. Whether a mentoring
+event names a job (one of the references that keep it) is asked through
+ix_mentoring_events_schedule_job, never by reading every event."""
 
 import asyncio
 import sqlite3
@@ -22,6 +24,7 @@ from mentorapi.retention import BATCH_SIZE, JOB_REFERENCES
 from tests.conftest import DATABASES, _create_pg_database, _drop_pg_database
 
 FINISHED_JOBS = 200_000
+EVENTS = FINISHED_JOBS // 4
 BEFORE = datetime(2026, 11, 1, tzinfo=UTC)
 
 
@@ -60,6 +63,16 @@ INSERT INTO jobs (created_at, updated_at, app_id, id, kind, status, payload, pro
                   attempts, run_after)
 SELECT now(), now(), 'app_1', 'queued_' || n, 'match_run', 'queued', '{{}}', 0, 0, now()
 FROM generate_series(1, 2000) AS n;
+-- Events whose schedule a job built (every fourth job), and events never scheduled.
+INSERT INTO mentoring_events (created_at, updated_at, app_id, id, title, starts_at, timezone,
+                              rounds, round_minutes, transition_minutes, table_capacity,
+                              meetings_per_mentee, mode, registration_closes_at, status,
+                              registrations_version, schedule_status, schedule_version,
+                              schedule_job_id, schedule_stats, version)
+SELECT now(), now(), 'app_1', 'mev_' || n, 'e', now(), 'UTC', 3, 10, 5, 4, 2, 'speed',
+       now(), 'draft', 0, 'none', 0, CASE WHEN n <= {EVENTS} THEN 'job_' || (4 * n) END,
+       '{{}}', 1
+FROM generate_series(1, 2 * {EVENTS}) AS n;
 ANALYZE;
 """
 
@@ -109,6 +122,15 @@ def _sqlite_plan(path: str) -> str:
                 for at in (f"2026-06-01T00:00:{n % 60:02d}.{n:06d}+00:00",)
             ),
         )
+        connection.executemany(
+            "INSERT INTO mentoring_events (created_at, updated_at, app_id, id, title, "
+            "starts_at, timezone, rounds, round_minutes, transition_minutes, table_capacity, "
+            "meetings_per_mentee, mode, registration_closes_at, status, registrations_version, "
+            "schedule_status, schedule_version, schedule_job_id, schedule_stats, version) "
+            "VALUES ('2026-01-01', '2026-01-01', 'app_1', ?, 'e', '2026-01-01', 'UTC', 3, 10, "
+            "5, 4, 2, 'speed', '2026-01-01', 'draft', 0, 'none', 0, ?, '{}', 1)",
+            ((f"mev_{n}", f"job_{4 * n}" if n < 5_000 else None) for n in range(10_000)),
+        )
         connection.execute("ANALYZE")
         rows = connection.execute(f"EXPLAIN QUERY PLAN {sql}", values).fetchall()
     return "\n".join(str(row[-1]) for row in rows)
@@ -123,8 +145,12 @@ async def test_the_prune_of_finished_jobs_reads_them_by_the_finish_time_index(
             "SEARCH jobs USING INDEX ix_jobs_finished_at" in plan
         ), plan
         assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+        assert "mentoring_events USING COVERING INDEX ix_mentoring_events_schedule_job" in plan
+        assert "SCAN mentoring_events" not in plan, plan
         return
     for plan in await _postgresql_plans(migrated):
         assert "ix_jobs_finished_at on jobs" in plan, plan
         assert "Seq Scan on jobs" not in plan, plan
         assert "Sort" not in plan, plan  # read in finished_at order, not sorted
+        assert "ix_mentoring_events_schedule_job on mentoring_events" in plan, plan
+        assert "Seq Scan on mentoring_events" not in plan, plan

@@ -90,7 +90,7 @@ async def world(tenant: Tenant) -> World:
 def _client(app: FastAPI, key: str) -> httpx.AsyncClient:
     # raise_app_exceptions=False: a 500 is an answer to assert on, not an exception that stops
     # the loop at the first one.
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = conftest.ServerTransport(app=app, raise_app_exceptions=False)
     headers = {"Authorization": f"Bearer {key}"}
     return httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers)
 

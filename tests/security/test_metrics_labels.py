@@ -4,6 +4,8 @@ would otherwise be a new time series, kept for the life of the process."""
 import httpx
 from fastapi import FastAPI
 
+from tests.conftest import ServerTransport
+
 
 def _series(app: FastAPI) -> int:
     registry = app.state.metrics.registry
@@ -11,7 +13,7 @@ def _series(app: FastAPI) -> int:
 
 
 async def test_invented_methods_and_paths_add_no_series(app: FastAPI) -> None:
-    transport = httpx.ASGITransport(app=app)
+    transport = ServerTransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         for n in range(3):  # the "other" and "unmatched" series exist after the first round
             await client.request(f"XMETHOD{n}", "/v1/skills")

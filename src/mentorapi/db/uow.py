@@ -34,31 +34,39 @@ def reads_only(request: Request) -> None:
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     writes = request.method not in READ_METHODS and not request.scope.get(READS_ONLY)
-    write_intent.set(writes)
-    owned = idempotency.unit_of_work(request)
-    if owned is not None:
-        # A POST with an Idempotency-Key: the middleware opened this unit of work and commits
-        # it together with the key (kit/idempotency.py); an error still rolls it back here.
-        try:
-            yield owned
-        except BaseException:
-            await owned.rollback()
-            raise
-        return
-    database = get_database(request)
-    if not writes:
-        # Nothing to commit: closing hands the connection back (and, on SQLite, ends the read
-        # transaction); a commit would only walk SQLAlchemy's transaction state for nothing.
-        async with database.read_sessionmaker() as session:
-            yield session
-        return
-    async with database.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    # Reset on the way out: a GET's read-only intent must not outlive its unit of work, even
+    # when what follows runs in the same task (after `unit_of_work`, or a test's client that
+    # runs the app in the test's own task).
+    token = write_intent.set(writes)
+    try:
+        owned = idempotency.unit_of_work(request)
+        if owned is not None:
+            # A POST with an Idempotency-Key: the middleware opened this unit of work and
+            # commits it together with the key (kit/idempotency.py); an error still rolls it
+            # back here.
+            try:
+                yield owned
+            except BaseException:
+                await owned.rollback()
+                raise
+            return
+        database = get_database(request)
+        if not writes:
+            # Nothing to commit: closing hands the connection back (and, on SQLite, ends the
+            # read transaction); a commit would only walk SQLAlchemy's transaction state for
+            # nothing.
+            async with database.read_sessionmaker() as session:
+                yield session
+            return
+        async with database.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+    finally:
+        write_intent.reset(token)
 
 
 # The same unit of work for code that runs outside FastAPI's dependencies (kit/lean.py).

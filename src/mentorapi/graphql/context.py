@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 
 from fastapi.requests import HTTPConnection
@@ -145,19 +145,22 @@ class Context(BaseContext):
             self._db_session = maker()
         return self._db_session
 
-    def reads_only(self) -> None:
+    def reads_only(self) -> Token[bool] | None:
         """The operation is a query over HTTP: its unit of work is read-only, as a REST GET's
         (db/uow.py): on PostgreSQL no BEGIN and COMMIT, and reads may borrow a pooled
         connection (db/fast.py); on SQLite a deferred BEGIN that never waits behind writers.
         A read that must repair state still writes, through `db.uow.writable()`. Over a
-        WebSocket every operation shares the socket's session, which stays writable."""
+        WebSocket every operation shares the socket's session, which stays writable. Returns
+        the token that puts `write_intent` back, for the caller to reset when the operation
+        ends, or None when nothing changed."""
         if (
             self._db_session is None
             and not isinstance(self._connection, WebSocket)
             and idempotency.unit_of_work(self._connection) is None
         ):
             self._read_only = True
-            write_intent.set(False)
+            return write_intent.set(False)
+        return None
 
     def _authorization(self) -> str | None:
         # Browsers cannot set headers on a WebSocket: there the credential comes in the
@@ -333,7 +336,15 @@ class UnitOfWork(SchemaExtension):
             isinstance(context, Context)
             and self.execution_context.operation_type is OperationType.QUERY
         ):
-            context.reads_only()
+            token = context.reads_only()
+            if token is not None:
+                # The read-only intent ends with the execution: it must not reach what runs
+                # next in the same task (the commit, or the caller of the app).
+                try:
+                    yield
+                finally:
+                    write_intent.reset(token)
+                return
         yield
 
     async def on_operation(self) -> AsyncIterator[None]:

@@ -40,8 +40,9 @@ now 223M). Clients send the same few documents again and again, and the document
 second execution, it is the one met again; a document sent once costs what plain execution does.
 """
 
+import asyncio
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from enum import Enum, EnumMeta
 from functools import partial
@@ -319,6 +320,10 @@ def _cached_leaf_plan(
     return plan
 
 
+async def _ready(value: Any) -> Any:
+    return value
+
+
 class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
     # Plain reads only for an operation met before (see the module's docstring); tests that
     # compare every execution with graphql-core's plan from the first.
@@ -334,6 +339,29 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         # list made for this execution, kept here with the plan so its id is not reused.
         self._reads: dict[int, tuple[FieldDetailsList, Read | None]] = {}
         self._completions: dict[tuple[int, int], tuple[FieldDetailsList, Plan | None]] = {}
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """graphql-core's answer, once every resolver the execution started has finished.
+        When an error propagates past fields whose resolvers are still pending (awaitables of
+        sibling fields or list items), graphql-core returns at once and settles those in the
+        background (`Executor.settle_in_background`). They would then run after the operation's
+        unit of work has ended (graphql/context.py: committed or rolled back, and closed), and
+        an event loop that stops first (asyncio.run) cancels them before they start, leaving
+        the coroutines they hold never awaited. Waiting here keeps every resolver inside the
+        operation; an execution with nothing in the background returns as before."""
+        result = super().execute_operation(serially)
+        if self.is_awaitable(result):
+            return self._settled(result)
+        if self.background_futures:
+            return self._settled(_ready(result))
+        return result
+
+    async def _settled(self, result: Awaitable[Any]) -> Any:
+        answer = await result
+        pending = self.background_futures
+        while pending:  # a settled future leaves the set (graphql-core's done callback)
+            await asyncio.wait(list(pending))
+        return answer
 
     def execute_field(
         self,

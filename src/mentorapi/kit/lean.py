@@ -23,13 +23,16 @@ The OpenAPI document ignores it (it is not an `APIRoute`): the documented route 
 
 A `LeanBodyRoute` does the same for a POST whose only parameter is a JSON body (the
 recommendations' ask): it matches its path and method when the request says its body is
-`application/json`, reads the body, and parses and validates it as FastAPI does (`json.loads`,
-then the documented endpoint's body model in Python mode). A body that does not parse or
+JSON as FastAPI tells (`application/json` or `application/*+json`, any case, any parameters),
+reads the body, and parses and validates it as FastAPI does (`json.loads`, then the documented
+endpoint's body model in Python mode). A body that does not parse or
 validate, or that holds text no database stores (kit/text.py), is handed back, as it came, to
 the router with this route declined, so the documented route answers (its 422, or whatever
 comes first there: a bad credential's 401).
 """
 
+import email.message
+import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -161,6 +164,23 @@ class LeanRoute(BaseRoute):
         raise NoMatchFound(name, path_params)
 
 
+# Bounded: the values are the callers', and a client sends the same one every time.
+@functools.lru_cache(maxsize=64)
+def is_json_type(value: bytes) -> bool:
+    """Whether FastAPI parses a body sent with this Content-Type as JSON: its media type is
+    application/json or application/*+json, in any case, with any parameters (charset). The
+    test FastAPI makes (fastapi/routing.py, `get_request_handler`), through the same parser,
+    so that a type it would not read as JSON never takes the lean route."""
+    if value == b"application/json":  # nearly every request: no parse
+        return True
+    message = email.message.Message()
+    message["content-type"] = value.decode("latin-1")  # as Starlette decodes headers
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
 class LeanBodyRoute(BaseRoute):
     def __init__(
         self,
@@ -191,7 +211,7 @@ class LeanBodyRoute(BaseRoute):
         if self.path_regex.match(_route_path(scope)) is None:
             return Match.NONE, {}
         types = [value for name, value in scope["headers"] if name == b"content-type"]
-        if types != [b"application/json"]:  # anything else: FastAPI reads it its own way
+        if len(types) != 1 or not is_json_type(types[0]):  # FastAPI reads it its own way
             return Match.NONE, {}
         return Match.FULL, {"route": self, "path_params": {}}
 

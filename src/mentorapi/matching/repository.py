@@ -9,7 +9,7 @@ added up. The component is each rank over the best rank of its ask (`relative`):
 """
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, make_dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -37,7 +37,7 @@ from mentorapi.availability.models import Availability
 from mentorapi.db import fast
 from mentorapi.feedback.models import Author, Feedback
 from mentorapi.goals.models import Goal
-from mentorapi.group_sessions.models import GroupSession
+from mentorapi.group_sessions.models import GroupSession, GroupSessionStatus, Seat, SeatStatus
 from mentorapi.kit.bounded import BoundedLRU
 from mentorapi.matching.models import MatchFeedback, MatchingPolicy, MentorDocument
 from mentorapi.mentees.models import Mentee, MenteeSkill
@@ -56,6 +56,8 @@ POLICIES = cast(Table, MatchingPolicy.__table__)  # type: ignore[attr-defined]
 MARKS = cast(Table, MatchFeedback.__table__)  # type: ignore[attr-defined]
 SESSIONS = cast(Table, Session.__table__)  # type: ignore[attr-defined]
 FEEDBACK = cast(Table, Feedback.__table__)  # type: ignore[attr-defined]
+SEATS = cast(Table, Seat.__table__)  # type: ignore[attr-defined]
+GROUP_SESSIONS = cast(Table, GroupSession.__table__)  # type: ignore[attr-defined]
 
 # The reads of a recommendation are statements built once per dialect and run on the driver
 # (db/fast.py): building and compiling a statement, and SQLAlchemy's execution path, cost more
@@ -327,8 +329,8 @@ def _facts_statement(dialect: str, *, mentee: bool) -> Select[Any]:
         f = MARKS.c
         history = _history_query(
             bindparam("app_id"),
-            SESSIONS.c.mentee_id == bindparam("mentee_id"),
-            _ids_in(SESSIONS.c.mentor_id, "ids", dialect),
+            lambda mentee, _mentor: mentee == bindparam("mentee_id"),
+            lambda _mentee, mentor: _ids_in(mentor, "ids", dialect),
         ).subquery("history")
         h = history.c
         columns += [f.action, h.completed, h.rated, h.rating_sum]
@@ -483,26 +485,66 @@ class History:
     rating_sum: int
 
 
-def _history_query(app_id: Any, mentee: Any, mentor: Any) -> Select[Any]:
+# A condition on the (mentee_id, mentor_id) columns of the pairs that met (`_history_query`).
+PairCondition = Callable[[Any, Any], Any]
+
+
+def _history_query(app_id: Any, mentee: PairCondition, mentor: PairCondition) -> Select[Any]:
     """(mentee, mentor, completed sessions, rated by the mentee, their ratings' sum) for the
-    pairs with completed sessions among those `mentee` and `mentor` (conditions) keep."""
+    pairs that met, among those `mentee` and `mentor` (conditions on the mentee's and the
+    mentor's id columns) keep. They met in a completed one-to-one session, or in a completed
+    group session of the mentor's where the mentee kept a seat; the mentee's rating of either
+    counts. Each arm of the union filters on its own columns, so either database reads only
+    the pairs asked about."""
     s, f = SESSIONS.c, FEEDBACK.c
-    return (
-        sa_select(
-            s.mentee_id,
-            s.mentor_id,
-            func.count(s.id).label("completed"),
-            func.count(f.rating).label("rated"),
-            func.coalesce(func.sum(f.rating), 0).label("rating_sum"),
-        )
+    one_to_one = (
+        sa_select(s.mentee_id, s.mentor_id, f.rating)
         .select_from(
             SESSIONS.outerjoin(
                 FEEDBACK,
                 and_(f.app_id == s.app_id, f.session_id == s.id, f.author == Author.mentee.value),
             )
         )
-        .where(s.app_id == app_id, s.status == SessionStatus.completed.value, mentee, mentor)
-        .group_by(s.mentee_id, s.mentor_id)
+        .where(
+            s.app_id == app_id,
+            s.status == SessionStatus.completed.value,
+            mentee(s.mentee_id, s.mentor_id),
+            mentor(s.mentee_id, s.mentor_id),
+        )
+    )
+    seat, group = SEATS.c, GROUP_SESSIONS.c
+    seated = (
+        sa_select(seat.mentee_id, group.mentor_id, f.rating)
+        .select_from(
+            SEATS.join(
+                GROUP_SESSIONS,
+                and_(group.app_id == seat.app_id, group.id == seat.group_session_id),
+            ).outerjoin(
+                FEEDBACK,
+                and_(
+                    f.app_id == seat.app_id, f.seat_id == seat.id, f.author == Author.mentee.value
+                ),
+            )
+        )
+        .where(
+            seat.app_id == app_id,
+            seat.status == SeatStatus.taken.value,
+            group.status == GroupSessionStatus.completed.value,
+            mentee(seat.mentee_id, group.mentor_id),
+            mentor(seat.mentee_id, group.mentor_id),
+        )
+    )
+    met = union_all(one_to_one, seated).subquery("met")
+    return (
+        sa_select(
+            met.c.mentee_id,
+            met.c.mentor_id,
+            func.count().label("completed"),
+            func.count(met.c.rating).label("rated"),
+            func.coalesce(func.sum(met.c.rating), 0).label("rating_sum"),
+        )
+        .select_from(met)
+        .group_by(met.c.mentee_id, met.c.mentor_id)
     )
 
 
@@ -511,9 +553,11 @@ async def histories(
 ) -> dict[tuple[str, str], History]:
     if not mentee_ids or not mentor_ids:
         return {}
-    s = SESSIONS.c
+    mentees, mentors = list(mentee_ids), list(mentor_ids)
     query = _history_query(
-        app_id, s.mentee_id.in_(list(mentee_ids)), s.mentor_id.in_(list(mentor_ids))
+        app_id,
+        lambda mentee, _mentor: mentee.in_(mentees),
+        lambda _mentee, mentor: mentor.in_(mentors),
     )
     rows = await (await db_session.connection()).execute(query)
     return {(a, b): History(n, rated, int(total or 0)) for a, b, n, rated, total in rows.all()}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from mentorapi.db.base import TenantOwned, Timestamped, same_app
@@ -90,8 +90,24 @@ def _ref(*, nullable: bool = False, primary_key: bool = False) -> Any:
     return Column(String(30), nullable=nullable, index=True)
 
 
+SCHEDULED = "schedule_job_id IS NOT NULL"
+
+
 class MentoringEvent(TenantOwned, table=True):
     __tablename__ = "mentoring_events"
+    __table_args__ = (
+        # Retention: the prune of finished jobs keeps the job an event names as its schedule's
+        # build (retention.py, JOB_REFERENCES), and looks that up for every finished job it
+        # considers. Partial: an event with no build is never looked up (`=` implies NOT NULL,
+        # so even a generic plan uses it).
+        Index(
+            "ix_mentoring_events_schedule_job",
+            "app_id",
+            "schedule_job_id",
+            postgresql_where=text(SCHEDULED),
+            sqlite_where=text(SCHEDULED),
+        ),
+    )
 
     id: str = Field(default_factory=lambda: new_id("mev"), primary_key=True, max_length=30)
     title: str = Field(max_length=200)
