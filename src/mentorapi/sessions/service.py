@@ -34,6 +34,7 @@ from mentorapi.apps.caller import (
 from mentorapi.availability import service as availability_service
 from mentorapi.availability.service import BookingFacts
 from mentorapi.availability.slots import Rules, why_not
+from mentorapi.db.built import built
 from mentorapi.db.integrity import flush_or_conflict, or_conflict
 from mentorapi.db.uow import writable
 from mentorapi.group_sessions import places
@@ -300,19 +301,23 @@ def _new_session(
     expires_at = None
     if status is SessionStatus.requested:
         expires_at = starts_at or timezones.utcnow() + ASYNC_ANSWER_WITHIN
-    return Session(
-        app_id=app_id,
-        mentor_id=data.mentor_id,
-        mentee_id=data.mentee_id,
-        status=status.value,
-        topic=data.topic,
-        questions=data.questions,
-        skill_id=data.skill_id,
-        format=data.format.value,
-        duration_minutes=data.duration_minutes,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        expires_at=expires_at,
+    # Written as a row (repository.insert_new), never flushed: `built`, not `Session(...)`.
+    return built(
+        Session,
+        {
+            "app_id": app_id,
+            "mentor_id": data.mentor_id,
+            "mentee_id": data.mentee_id,
+            "status": status.value,
+            "topic": data.topic,
+            "questions": data.questions,
+            "skill_id": data.skill_id,
+            "format": data.format.value,
+            "duration_minutes": data.duration_minutes,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "expires_at": expires_at,
+        },
     )
 
 
