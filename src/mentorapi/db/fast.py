@@ -13,7 +13,10 @@ statement with an expanding IN list) it is an ordinary `connection.execute`: one
 two ways of sending it, the same rows. A list parameter that both drivers take as one value:
 `in_list` (an array on PostgreSQL, a JSON array read by json_each on SQLite).
 
-Only SELECTs. In a session that writes, the statement runs in the session's transaction, on its
+SELECTs (`fetch`), and the INSERTs a booking writes as rows (`insert`: the session, its event,
+delivery, reminders and idempotency key, each about 0.25M instructions through SQLAlchemy's
+Core execution; a broken constraint raises the `IntegrityError` SQLAlchemy would). In a session
+that writes, the statement runs in the session's transaction, on its
 connection: the driver's BEGIN is sent first if SQLAlchemy has not sent it yet (its asyncpg
 adapter sends it lazily, before its first statement), so a locking read (`FOR KEY SHARE`)
 holds its lock until the commit. A read-only session that holds no connection yet (a GET that
@@ -43,6 +46,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Dialect,
+    Insert,
     Select,
     String,
     TextClause,
@@ -101,7 +105,7 @@ def statement_weight(sql: str) -> int:
 # the `is` check below tells apart.
 MAX_STATEMENTS = 1_024
 MAX_BYTES = 32 * 2**20
-_prepared: BoundedLRU[tuple[int, str], _Prepared] = BoundedLRU(
+_prepared: BoundedLRU[tuple[Any, ...], _Prepared] = BoundedLRU(
     max_entries=MAX_STATEMENTS,
     max_weight=MAX_BYTES,
     weigh=lambda key, prepared: statement_weight(prepared.sql),
@@ -314,9 +318,125 @@ def _arguments(
         value = values[name]
         processor = prepared.processors.get(name)
         args.append(processor(value) if processor is not None and value is not None else value)
+    _observed(prepared.sql, dialect.name, statement.get_execution_options())
+    return args, prepared.sql
+
+
+def _observed(sql: str, dialect: str, options: Mapping[str, Any]) -> None:
+    """A statement about to be sent to the driver, shown to the observers and counted."""
     for observe in observers:
-        observe(prepared.sql, dialect.name, statement.get_execution_options())
+        observe(sql, dialect, options)
     counted = statement_counter.get()
     if counted is not None:
-        counted.append(prepared.sql)
-    return args, prepared.sql
+        counted.append(sql)
+
+
+# --- INSERTs ------------------------------------------------------------------------------------
+
+
+def _prepare_insert(statement: Insert, dialect: Dialect, keys: tuple[str, ...]) -> _Prepared:
+    """`statement` compiled for rows with these columns, as SQLAlchemy compiles it for them
+    (`column_keys`: the keys of the first row), once per dialect and set of columns. Not
+    `direct` when the table has a column default SQLAlchemy computes at execution time."""
+    key = (id(statement), dialect.name, keys)
+    found = _prepared.get(key)
+    if found is None or found.compiled.statement is not statement:
+        compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys))
+        names = tuple(compiled.positiontup or ())
+        processors = {
+            n: p for n, p in compiled._bind_processors.items() if n in names and callable(p)
+        }
+        direct = not (compiled.insert_prefetch or compiled.postfetch or compiled.returning)
+        found = _Prepared(compiled, compiled.string, names, processors, direct, None)
+        _prepared.put(key, found)
+    return found
+
+
+async def insert(
+    db_session: AsyncSession,
+    statement: Insert,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    orm: bool = False,
+) -> None:
+    """`INSERT` the rows (each with the same columns) in the session's transaction: one
+    statement, or one executemany for several rows, as `connection.execute(statement, rows)`
+    runs them. On asyncpg it goes straight to the driver, and a constraint the rows break
+    raises the `IntegrityError` SQLAlchemy would raise (db.integrity.or_conflict maps it to
+    its 409 as before); elsewhere through SQLAlchemy: on the session's connection, or with
+    `orm`, through the session itself, so its `do_orm_execute` listeners see the rows (the
+    SQLite subscription feed hears new events that way, graphql/feed.py)."""
+    if not rows:
+        return
+    connection = await db_session.connection()
+    dialect = connection.dialect
+    keys = tuple(rows[0])
+    prepared = _prepare_insert(statement, dialect, keys) if _uses_asyncpg(dialect) else None
+    if prepared is None or not prepared.direct or any(tuple(row) != keys for row in rows):
+        if orm:
+            await db_session.exec(statement, params=list(rows))
+        else:
+            await connection.execute(statement, list(rows))
+        return
+    compiled = prepared.compiled
+    arguments = []
+    for row in rows:
+        values: Mapping[str, Any] = compiled.construct_params(row) or {}
+        args = []
+        for name in prepared.names:
+            value = values[name]
+            processor = prepared.processors.get(name)
+            args.append(processor(value) if processor is not None and value is not None else value)
+        arguments.append(args)
+    _observed(prepared.sql, dialect.name, statement.get_execution_options())
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    try:
+        await _begun(raw.dbapi_connection)
+        if len(arguments) == 1:
+            await _driver_fetch(raw, dialect, prepared.sql, arguments[0])
+        else:
+            await _driver_executemany(raw, dialect, prepared.sql, arguments)
+    except Exception as exc:
+        if _dropped(driver, exc):
+            await connection.invalidate(exc)
+            raise DatabaseUnavailable("the database connection was lost") from exc
+        _raise_as_sqlalchemy(exc, prepared.sql, arguments, dialect)
+        raise
+
+
+async def _driver_executemany(
+    raw: Any, dialect: Dialect, sql: str, arguments: Sequence[Sequence[Any]]
+) -> None:
+    """`driver.executemany(sql, arguments)`; on a described statement as `_driver_fetch`."""
+    driver: Any = raw.driver_connection
+    if dialect not in UNNAMED_STATEMENTS:
+        await driver.executemany(sql, arguments)
+        return
+    described = _described(raw.info)
+    statement = described.get(sql)
+    if statement is None:
+        statement = await driver.prepare(sql)
+        described.put(sql, statement)
+    try:
+        await statement.executemany(arguments)
+    except Exception:
+        described.pop(sql)
+        raise
+
+
+def _raise_as_sqlalchemy(
+    exc: Exception, sql: str, arguments: Sequence[Any], dialect: Dialect
+) -> None:
+    """The driver's error as SQLAlchemy's asyncpg dialect raises it (an asyncpg
+    `UniqueViolationError`, `ExclusionViolationError`, ... is an `IntegrityError`); nothing
+    for an error it does not translate."""
+    dbapi: Any = dialect.loaded_dbapi
+    translate: Mapping[type, Any] = dbapi._asyncpg_error_translate
+    for cls in type(exc).__mro__:
+        adapted = translate.get(cls)
+        if adapted is not None:
+            error = adapted(exc.args[0] if exc.args else str(exc), exc)
+            raise sa_exc.DBAPIError.instance(
+                sql, arguments, error, dbapi.Error, dialect=dialect
+            ) from exc

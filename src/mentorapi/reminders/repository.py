@@ -359,6 +359,9 @@ async def move_due(
     )
 
 
+_INSERT_SCHEDULED = insert(SCHEDULED)
+
+
 async def insert_rows(
     db_session: AsyncSession, rows: Sequence[dict[str, Any]], now: datetime
 ) -> None:
@@ -366,8 +369,7 @@ async def insert_rows(
     by themselves."""
     if not rows:
         return
-    connection = await db_session.connection()
-    await connection.execute(insert(SCHEDULED), list(rows))
+    await fast.insert(db_session, _INSERT_SCHEDULED, rows)
     if any(row["due_at"] <= now + HORIZON for row in rows):
         await _notify(db_session)
 

@@ -26,6 +26,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from mentorapi.db import fast
 from mentorapi.db.paging import SortKey, paginate
 from mentorapi.db.ranked import first_per_group
 from mentorapi.db.tenancy import CrossTenant, across_tenants
@@ -128,8 +129,7 @@ async def insert_new(db_session: AsyncSession, sessions: Sequence[Session]) -> N
     flush of a `Session` cost more than its INSERT. The objects stay as they were built (not
     in the unit of work), for the response, the events and the reminders."""
     rows = [{name: getattr(s, name) for name in _SESSION_COLUMNS} for s in sessions]
-    connection = await db_session.connection()
-    await connection.execute(_INSERT_SESSIONS, rows)
+    await fast.insert(db_session, _INSERT_SESSIONS, rows)
 
 
 GROUP_SESSIONS = cast(Table, GroupSession.__table__)  # type: ignore[attr-defined]
