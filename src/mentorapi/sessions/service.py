@@ -55,6 +55,7 @@ from mentorapi.sessions.models import (
     SessionNote,
     SessionStatus,
 )
+from mentorapi.sessions.repository import LockedMentor
 from mentorapi.sessions.schemas import (
     ActionItemCreate,
     ActionItemUpdate,
@@ -192,7 +193,9 @@ async def list_sessions(
 # --- booking -----------------------------------------------------------------------------------
 
 
-def check_terms(mentor: Mentor, *, format: Format, duration_minutes: SessionLength) -> None:
+def check_terms(
+    mentor: Mentor | LockedMentor, *, format: Format, duration_minutes: SessionLength
+) -> None:
     """The format and the length the mentor offers (a 422 at the body's field)."""
     if format.value not in mentor.formats:
         raise InvalidInput(
@@ -242,7 +245,7 @@ async def _lock(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor
 
 async def _lock_both(
     db_session: AsyncSession, app_id: str, mentor_id: str, mentee_id: str
-) -> Mentor:
+) -> LockedMentor:
     """The mentor and the mentee of a booking locked in one statement (mentor first, as
     always); 404 for whichever of them does not exist, the mentor first."""
     mentor = await repository.lock_mentor_and_mentee(db_session, app_id, mentor_id, mentee_id)
@@ -261,7 +264,7 @@ async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> 
 
 async def _check_ask(
     db_session: AsyncSession,
-    mentor: Mentor,
+    mentor: LockedMentor,
     data: SessionCreate,
     span: tuple[datetime, datetime] | None,
 ) -> BookingFacts:
