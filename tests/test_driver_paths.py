@@ -380,3 +380,29 @@ async def test_an_overlap_past_the_checks_is_the_same_409_on_the_driver(
     assert json.loads(answers[0][2])["detail"] == SLOT_TAKEN
     listed = await tenant.client.get("/v1/sessions", params={"mentor_id": base["mentor_id"]})
     assert len(listed.json()["data"]) == 1
+
+
+_TRANSACTION = text("SELECT txid_current()")
+_ONE = text("SELECT 1")
+
+
+async def test_the_connection_is_asked_for_once_a_transaction(db: Database, dialect: str) -> None:
+    """The driver paths ask SQLAlchemy for the session's connection once per transaction (a
+    trip through its greenlet bridge each time), and afresh after a commit or a rollback: the
+    next statement runs in the next transaction, never on the one that ended."""
+    statement = _TRANSACTION if dialect == "postgresql" else _ONE
+    async with db.sessionmaker() as s:
+        with patch.object(s, "connection", wraps=s.connection) as asked:
+            first = await fast.fetch(s, statement, {})
+            second = await fast.fetch(s, statement, {})
+            assert asked.call_count == 1
+            await s.commit()
+            third = await fast.fetch(s, statement, {})
+            assert asked.call_count == 2
+            await s.rollback()
+            fourth = await fast.fetch(s, statement, {})
+            assert asked.call_count == 3
+            await s.rollback()
+    if dialect == "postgresql":
+        assert first == second
+        assert len({first[0][0], third[0][0], fourth[0][0]}) == 3

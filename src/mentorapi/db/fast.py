@@ -59,7 +59,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Compiled
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db.dropped import DatabaseUnavailable, is_dropped
@@ -210,7 +210,7 @@ def _uses_aiosqlite(dialect: Dialect) -> bool:
 
 
 async def _sqlite_fetch(
-    connection: Any, statement: Query, params: Mapping[str, Any]
+    connection: Any, raw: Any, statement: Query, params: Mapping[str, Any]
 ) -> Sequence[Sequence[Any]]:
     """The rows on the sqlite3 connection of the session (its transaction, begun by
     `db_session.connection()`), in one hop to aiosqlite's thread."""
@@ -219,7 +219,6 @@ async def _sqlite_fetch(
     if not prepared.direct:
         return list((await connection.execute(statement, params)).all())
     args, sql = _arguments(statement, dialect, params)
-    raw = await connection.get_raw_connection()
     try:
         rows: list[Sequence[Any]] = await raw.driver_connection.execute_fetchall(sql, args)
     except Exception as exc:
@@ -273,14 +272,13 @@ async def fetch(
             if borrowed.is_valid:
                 borrowed.close()  # back to the pool (no transaction was begun: nothing to reset)
         return rows
-    connection = await db_session.connection()
+    connection, raw = await _held(db_session)
     dialect = connection.dialect
     if _uses_aiosqlite(dialect):
-        return await _sqlite_fetch(connection, statement, params)
+        return await _sqlite_fetch(connection, raw, statement, params)
     if not _uses_asyncpg(dialect):
         return list((await connection.execute(statement, params)).all())
     args, sql = _arguments(statement, dialect, params)
-    raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     try:
         await _begun(raw.dbapi_connection)
@@ -291,6 +289,32 @@ async def fetch(
             raise DatabaseUnavailable("the database connection was lost") from exc
         raise
     return rows
+
+
+# In a session's `info`: its transaction when last asked, that transaction's connection and the
+# pooled connection under it. Each `db_session.connection()` and `get_raw_connection()` is a
+# trip through SQLAlchemy's greenlet bridge (about 40K instructions each); a booking's eleven
+# statements on the driver asked for both every time.
+_HELD = "mentorapi_fast_held"
+
+
+async def _held(db_session: AsyncSession) -> tuple[AsyncConnection, Any]:
+    """The session's connection (its transaction begun, as `db_session.connection()` begins
+    it) and the pooled connection under it, asked of SQLAlchemy once per transaction."""
+    transaction = db_session.sync_session.get_transaction()
+    found = db_session.info.get(_HELD)
+    if (
+        found is not None
+        and transaction is not None
+        and found[0] is transaction
+        and transaction.is_active
+        and found[2].is_valid
+    ):
+        return found[1], found[2]
+    connection = await db_session.connection()
+    raw = await connection.get_raw_connection()
+    db_session.info[_HELD] = (db_session.sync_session.get_transaction(), connection, raw)
+    return connection, raw
 
 
 async def _begun(adapted: Any) -> None:
@@ -368,7 +392,7 @@ async def insert(
     SQLite subscription feed hears new events that way, graphql/feed.py)."""
     if not rows:
         return
-    connection = await db_session.connection()
+    connection, raw = await _held(db_session)
     dialect = connection.dialect
     keys = tuple(rows[0])
     prepared = _prepare_insert(statement, dialect, keys) if _uses_asyncpg(dialect) else None
@@ -389,7 +413,6 @@ async def insert(
             args.append(processor(value) if processor is not None and value is not None else value)
         arguments.append(args)
     _observed(prepared.sql, dialect.name, statement.get_execution_options())
-    raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     try:
         await _begun(raw.dbapi_connection)
