@@ -5,7 +5,7 @@ and never another app's rows; and for a booking's INSERTs, the same statements a
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest.mock import patch
 
@@ -16,6 +16,7 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
+from mentorapi.db import engine as fast_engine
 from mentorapi.db import fast
 from mentorapi.db.engine import Database
 from mentorapi.group_sessions import places
@@ -406,3 +407,44 @@ async def test_the_connection_is_asked_for_once_a_transaction(db: Database, dial
     if dialect == "postgresql":
         assert first == second
         assert len({first[0][0], third[0][0], fourth[0][0]}) == 3
+
+
+@pytest.mark.parametrize("unnamed", [False, True])
+async def test_a_series_is_written_in_one_executemany_each(
+    db: Database, dialect: str, tenant: Tenant, unnamed: bool
+) -> None:
+    """A series' rows go in one statement each (an executemany on the driver), also as
+    behind PgBouncer with the statement cache off (each statement described once per
+    connection, db/fast.py); a duplicate among them is the series' 409 and writes nothing."""
+    if unnamed and dialect != "postgresql":
+        pytest.skip("the unnamed statements are asyncpg's")
+    base = await bookable(tenant.client)
+    body = {**base, "starts_at": "2027-03-18T08:00:00Z", "count": 4, "interval_weeks": 1}
+    with ExitStack() as stack:
+        if unnamed:
+            fast_engine.UNNAMED_STATEMENTS.add(db.engine.dialect)
+            stack.callback(fast_engine.UNNAMED_STATEMENTS.discard, db.engine.dialect)
+        # Two of the four sessions with one id (the series' own id as ever).
+        made = session_models.new_id
+        ids = iter(["ses_01JD8X4K8Y3N6Q2W5E7R9T1V3A"] * 2 + [made("ses"), made("ses")])
+
+        def new_id(prefix: str) -> str:
+            return next(ids) if prefix == "ses" else made(prefix)
+
+        with patch.object(session_models, "new_id", new_id):
+            refused = await tenant.client.post("/v1/series", json=body)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["detail"] == SLOT_TAKEN
+        with count_statements() as statements:
+            booked = await tenant.client.post("/v1/series", json=body)
+        assert booked.status_code == 201, booked.text
+    assert len(booked.json()["sessions"]) == 4
+    inserts = [s.split()[2] for s in own(statements) if s.startswith("INSERT")]
+    assert inserts == [
+        "series",
+        "sessions",
+        "events",
+        "scheduled_notifications",
+    ]
+    listed = await tenant.client.get("/v1/sessions", params={"mentor_id": base["mentor_id"]})
+    assert len(listed.json()["data"]) == 4
