@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic_core import to_json
 
 from mentorapi.apps.auth import CurrentCaller, authenticate_request
 from mentorapi.db.uow import DbSession, unit_of_work
@@ -69,15 +70,15 @@ async def _lean_book(request: Request, body: SessionCreate) -> Response:
     async with unit_of_work(request) as db_session:
         found = await authenticate_request(request, db_session)
         caller = found.caller
-        session = await service.book(
+        booked = await service.book_as_json(
             db_session=db_session, app_id=caller.app_id, actor=caller, data=body
         )
+    # The SessionRead its event carries, written as FastAPI writes the model (the same bytes:
+    # tests/test_lean_routes.py), without building it again.
     response = Response(
-        SessionRead.from_model(session).model_dump_json(),
-        status_code=status.HTTP_201_CREATED,
-        media_type="application/json",
+        to_json(booked.data), status_code=status.HTTP_201_CREATED, media_type="application/json"
     )
-    set_etag(response, session.version)
+    set_etag(response, booked.session.version)
     return response
 
 

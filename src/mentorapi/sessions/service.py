@@ -17,6 +17,7 @@ read the action items. Someone outside a session gets 404 for it, the other side
 Permission checks come before any lock, expiry or change, so a refusal changes nothing.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -390,6 +391,24 @@ async def check_mentee_free(
 async def book(
     *, db_session: AsyncSession, app_id: str, actor: Caller, data: SessionCreate
 ) -> Session:
+    booked = await book_as_json(db_session=db_session, app_id=app_id, actor=actor, data=data)
+    return booked.session
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """A new session, and the session as JSON data (`session_json`, what `SessionRead` writes),
+    as its created event carries it: a response can be written from it without building the
+    `SessionRead` again."""
+
+    session: Session
+    data: dict[str, Any]
+
+
+async def book_as_json(
+    *, db_session: AsyncSession, app_id: str, actor: Caller, data: SessionCreate
+) -> Booked:
+    """`book`, with the session as JSON data too."""
     # A member books only for themself; any other mentee does not exist for them.
     require_mentee(actor, data.mentee_id)
     endpoints, policy = await _unguarded(db_session, app_id, data.mentor_id)
@@ -409,9 +428,10 @@ async def book(
     session = _new_session(app_id, data, facts.auto_accept, starts_at)
     async with or_conflict(SLOT_TAKEN):
         await repository.insert_new(db_session, [session])
-    await _record(db_session, session, _created_event(session), endpoints=endpoints)
+    created = _event(session, _created_event(session))
+    await outbox.record_many(db_session, app_id=app_id, events=[created], endpoints=endpoints)
     await reminders.plan_sessions(db_session, [session], now=current, new=True, policy=policy)
-    return session
+    return Booked(session, created.data)
 
 
 def occurrences(first: datetime, tz_name: str, count: int, interval_weeks: int) -> list[datetime]:
