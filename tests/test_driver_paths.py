@@ -1,9 +1,11 @@
 """db/fast.py's driver paths for the mentors page (asyncpg on PostgreSQL, aiosqlite on SQLite):
 the same rows as SQLAlchemy's own execution of the same statement, the same statement count,
-and never another app's rows."""
+and never another app's rows; and for a booking's INSERTs, the same statements and the same
+409 when a constraint refuses them."""
 
+import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest.mock import patch
 
@@ -14,15 +16,20 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
+from mentorapi.db import engine as fast_engine
 from mentorapi.db import fast
 from mentorapi.db.engine import Database
+from mentorapi.group_sessions import places
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.mentors import repository
 from mentorapi.mentors.models import MentorSkill
 from mentorapi.mentors.schemas import MentorSort
+from mentorapi.sessions import models as session_models
+from mentorapi.sessions import service as session_service
+from mentorapi.sessions.service import SLOT_TAKEN
 from mentorapi.skills.models import Skill
 from tests.conftest import Tenant, count_statements, own
-from tests.factories import create_mentor, create_skill
+from tests.factories import book_session, bookable, create_mentor, create_skill
 from tests.gql.helpers import gql_data
 
 MENTORS = 14
@@ -257,3 +264,188 @@ async def test_a_driver_error_on_sqlite_is_sqlalchemys(db: Database, dialect: st
 
 
 _BROKEN = text("SELECT missing FROM no_such_table")
+
+
+# --- a booking's INSERTs (db.fast.insert) -------------------------------------------------------
+
+
+def _problem(response: Any) -> tuple[int, str, bytes]:
+    return response.status_code, response.headers["content-type"], response.content
+
+
+async def test_a_bookings_inserts_run_on_the_driver(
+    db: Database, dialect: str, tenant: Tenant
+) -> None:
+    """On PostgreSQL every statement of a booking (the mentor's and mentee's lock, the session,
+    its event, delivery, reminders and key) is sent straight to the driver: counted, never
+    through SQLAlchemy's cursor; on SQLite the INSERTs go through SQLAlchemy, as before. The
+    same statements either way."""
+    await tenant.client.post("/v1/webhook-endpoints", json={"url": "https://example.com/hook"})
+    base = await bookable(tenant.client)
+    assert isinstance(db.engine, AsyncEngine)
+    seen: list[str] = []
+
+    def cursor(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        seen.append(sql)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", cursor)
+    try:
+        counted = []
+        for starts, face in (("2027-03-23T09:00:00Z", "driver"), ("2027-03-23T10:00:00Z", "sa")):
+            if face == "sa":  # what SQLAlchemy's cursor saw of the first booking
+                through_cursor = [s for s in counted[0] if s in seen]
+            with count_statements() as statements:
+                if face == "sa":
+                    with through_sqlalchemy():
+                        await _book(tenant, base, starts, key=face)
+                else:
+                    await _book(tenant, base, starts, key=face)
+            counted.append(own(statements))
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", cursor)
+    # Several rows of a table go as one INSERT ... SELECT FROM unnest on PostgreSQL (db/rows.py).
+    inserts = [s for s in counted[0] if s.startswith("INSERT")]
+    tables = ["sessions", "events", "deliveries", "scheduled_notifications", "idempotency_keys"]
+    assert [s.split()[2] for s in inserts] == tables
+    assert counted[0] == counted[1]
+    if dialect == "postgresql":  # every statement, the locks and the INSERTs included
+        assert len(counted[0]) == 11
+        assert through_cursor == []
+    else:
+        assert [s for s in through_cursor if s.startswith("INSERT")] == inserts
+    assert all(s in seen for s in inserts)  # through SQLAlchemy: its cursor saw each
+
+
+async def _book(tenant: Tenant, base: dict[str, Any], starts: str, *, key: str) -> Any:
+    response = await tenant.client.post(
+        "/v1/sessions", json={**base, "starts_at": starts}, headers={"Idempotency-Key": key}
+    )
+    assert response.status_code == 201, response.text
+    return response
+
+
+async def test_a_duplicate_session_is_the_same_409_on_the_driver(tenant: Tenant) -> None:
+    """A broken unique key (here the session's id, forced) raises SQLAlchemy's IntegrityError
+    from the driver too: the booking's 409 problem, the same bytes as through SQLAlchemy, and
+    nothing written (the slot stays free)."""
+    base = await bookable(tenant.client)
+    taken = await book_session(tenant.client, base, "2027-03-23T09:00:00Z")
+    answers = []
+    for starts, sqlalchemy in (("2027-03-23T10:00:00Z", False), ("2027-03-23T10:00:00Z", True)):
+        with patch.object(session_models, "new_id", lambda _prefix: taken["id"]):
+            if sqlalchemy:
+                with through_sqlalchemy():
+                    response = await tenant.client.post(
+                        "/v1/sessions", json={**base, "starts_at": starts}
+                    )
+            else:
+                response = await tenant.client.post(
+                    "/v1/sessions", json={**base, "starts_at": starts}
+                )
+        answers.append(_problem(response))
+    assert answers[0] == answers[1]
+    status, content_type, content = answers[0]
+    assert (status, content_type) == (409, "application/problem+json")
+    assert json.loads(content)["detail"] == SLOT_TAKEN
+    # Nothing was written: the slot is still free to book.
+    await book_session(tenant.client, base, "2027-03-23T10:00:00Z")
+
+
+async def test_an_overlap_past_the_checks_is_the_same_409_on_the_driver(
+    dialect: str, tenant: Tenant
+) -> None:
+    """PostgreSQL's exclusion constraint, behind the booking's checks (switched off here),
+    refuses an overlapping session on the driver as through SQLAlchemy: the same 409, with an
+    Idempotency-Key kept, and no second session."""
+    if dialect != "postgresql":
+        pytest.skip("the exclusion constraint is PostgreSQL's")
+    base = await bookable(tenant.client)
+    await book_session(tenant.client, base, "2027-03-23T09:00:00Z")
+    answers = []
+    with (
+        patch.object(session_service, "why_not", lambda *_args: None),
+        patch.object(places, "clashing", lambda *_args: False),
+    ):
+        for key, sqlalchemy in (("a", False), ("b", True)):
+            body = {**base, "starts_at": "2027-03-23T09:15:00Z"}
+            headers = {"Idempotency-Key": key}
+            if sqlalchemy:
+                with through_sqlalchemy():
+                    response = await tenant.client.post("/v1/sessions", json=body, headers=headers)
+            else:
+                response = await tenant.client.post("/v1/sessions", json=body, headers=headers)
+            answers.append(_problem(response))
+            again = await tenant.client.post("/v1/sessions", json=body, headers=headers)
+            assert again.content == response.content  # kept and replayed
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 409
+    assert json.loads(answers[0][2])["detail"] == SLOT_TAKEN
+    listed = await tenant.client.get("/v1/sessions", params={"mentor_id": base["mentor_id"]})
+    assert len(listed.json()["data"]) == 1
+
+
+_TRANSACTION = text("SELECT txid_current()")
+_ONE = text("SELECT 1")
+
+
+async def test_the_connection_is_asked_for_once_a_transaction(db: Database, dialect: str) -> None:
+    """The driver paths ask SQLAlchemy for the session's connection once per transaction (a
+    trip through its greenlet bridge each time), and afresh after a commit or a rollback: the
+    next statement runs in the next transaction, never on the one that ended."""
+    statement = _TRANSACTION if dialect == "postgresql" else _ONE
+    async with db.sessionmaker() as s:
+        with patch.object(s, "connection", wraps=s.connection) as asked:
+            first = await fast.fetch(s, statement, {})
+            second = await fast.fetch(s, statement, {})
+            assert asked.call_count == 1
+            await s.commit()
+            third = await fast.fetch(s, statement, {})
+            assert asked.call_count == 2
+            await s.rollback()
+            fourth = await fast.fetch(s, statement, {})
+            assert asked.call_count == 3
+            await s.rollback()
+    if dialect == "postgresql":
+        assert first == second
+        assert len({first[0][0], third[0][0], fourth[0][0]}) == 3
+
+
+@pytest.mark.parametrize("unnamed", [False, True])
+async def test_a_series_is_written_in_one_executemany_each(
+    db: Database, dialect: str, tenant: Tenant, unnamed: bool
+) -> None:
+    """A series' rows go in one statement each (an executemany on the driver), also as
+    behind PgBouncer with the statement cache off (each statement described once per
+    connection, db/fast.py); a duplicate among them is the series' 409 and writes nothing."""
+    if unnamed and dialect != "postgresql":
+        pytest.skip("the unnamed statements are asyncpg's")
+    base = await bookable(tenant.client)
+    body = {**base, "starts_at": "2027-03-18T08:00:00Z", "count": 4, "interval_weeks": 1}
+    with ExitStack() as stack:
+        if unnamed:
+            fast_engine.UNNAMED_STATEMENTS.add(db.engine.dialect)
+            stack.callback(fast_engine.UNNAMED_STATEMENTS.discard, db.engine.dialect)
+        # Two of the four sessions with one id (the series' own id as ever).
+        made = session_models.new_id
+        ids = iter(["ses_01JD8X4K8Y3N6Q2W5E7R9T1V3A"] * 2 + [made("ses"), made("ses")])
+
+        def new_id(prefix: str) -> str:
+            return next(ids) if prefix == "ses" else made(prefix)
+
+        with patch.object(session_models, "new_id", new_id):
+            refused = await tenant.client.post("/v1/series", json=body)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["detail"] == SLOT_TAKEN
+        with count_statements() as statements:
+            booked = await tenant.client.post("/v1/series", json=body)
+        assert booked.status_code == 201, booked.text
+    assert len(booked.json()["sessions"]) == 4
+    inserts = [s.split()[2] for s in own(statements) if s.startswith("INSERT")]
+    assert inserts == [
+        "series",
+        "sessions",
+        "events",
+        "scheduled_notifications",
+    ]
+    listed = await tenant.client.get("/v1/sessions", params={"mentor_id": base["mentor_id"]})
+    assert len(listed.json()["data"]) == 4

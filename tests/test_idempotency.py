@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import event
 from sqlmodel import col, select
 
+from mentorapi.db import fast
 from mentorapi.db.engine import Database
 from mentorapi.kit.idempotency import IdempotencyKey, IdempotencyMiddleware, purge_expired
 from mentorapi.kit.timezones import utcnow
@@ -244,17 +245,22 @@ async def test_a_change_whose_key_cannot_be_kept_does_not_happen(
     body = {**base, "starts_at": MONDAY_9}
     headers = {"Idempotency-Key": "unsaved"}
 
-    def refuse(*args: object) -> None:
-        statement = str(args[2])
+    def refuse_sql(statement: str) -> None:
         if statement.startswith(("INSERT INTO idempotency_keys", "UPDATE idempotency_keys")):
             raise RuntimeError("the database refuses the response (test)")
 
+    def refuse(*args: object) -> None:
+        refuse_sql(str(args[2]))
+
+    # Through SQLAlchemy's cursor, or straight to the driver (db/fast.py, PostgreSQL).
     sync_engine = db.engine.sync_engine
     event.listen(sync_engine, "before_cursor_execute", refuse)
+    fast.observers.append(lambda sql, _dialect, _options: refuse_sql(sql))
     try:
         failed = await tenant.client.post("/v1/sessions", json=body, headers=headers)
     finally:
         event.remove(sync_engine, "before_cursor_execute", refuse)
+        fast.observers.pop()
     assert failed.status_code >= 500, failed.text
     assert (await tenant.client.get("/v1/sessions")).json()["data"] == []
     retry = await tenant.client.post("/v1/sessions", json=body, headers=headers)

@@ -559,3 +559,156 @@ def test_a_lean_body_route_takes_the_documented_endpoints_body() -> None:
         lean.LeanBodyRoute("/things", handler, documented=documented, body=RecommendationRequest)
     with pytest.raises(ValueError, match="its body only"):
         lean.LeanBodyRoute("/things", handler, documented=with_query, body=Other)
+
+
+# --- bookings: POST /v1/sessions, the busiest write -----------------------------------------
+
+SESSIONS = "/v1/sessions"
+# What differs between two bookings made alike (new ids, the clock, the slot asked for).
+_OWN_VALUES = ("id", "starts_at", "ends_at", "expires_at", "created_at", "updated_at")
+
+
+async def _book_both(
+    faces: Faces, contents: tuple[bytes, bytes], headers: tuple[dict[str, str], dict[str, str]]
+) -> tuple[httpx.Response, httpx.Response]:
+    answers = []
+    for recorder, content, extra in zip((faces.lean, faces.plain), contents, headers, strict=True):
+        sent = {
+            "Authorization": f"Bearer {faces.key}",
+            "Content-Type": "application/json",
+            **extra,
+        }
+        transport = httpx.ASGITransport(app=recorder)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answers.append(await client.post(SESSIONS, content=content, headers=sent))
+    return answers[0], answers[1]
+
+
+def _as_lean_booked(lean: httpx.Response, plain: httpx.Response) -> bytes:
+    """The plain face's body with the values that must differ between two bookings (ids,
+    times) written as the lean face's: the bytes must then be the same."""
+    mine, theirs = lean.json(), plain.json()
+    content = plain.content
+    for name in _OWN_VALUES:
+        if theirs[name] is not None:
+            content = content.replace(
+                json.dumps(theirs[name]).encode(), json.dumps(mine[name]).encode(), 1
+            )
+    return content
+
+
+async def test_bookings_are_answered_by_the_lean_route_with_the_same_bytes(
+    faces: Faces, tenant: Tenant
+) -> None:
+    base = await bookable(tenant.client)
+    requested = await bookable(tenant.client, auto_accept=False)
+    slots = iter(f"2027-03-{day}T{hour:02d}:00:00Z" for day in (23, 24) for hour in range(9, 14))
+    cases: list[tuple[dict[str, Any], dict[str, str]]] = [
+        (base, {}),
+        (base, {"Idempotency-Key": "first"}),  # each face its own key (kept per face below)
+        ({**base, "questions": [], "topic": "  Pivot tables, once more please  "}, {}),
+        (requested, {}),  # requested: it expires unanswered at its start
+        ({**base, "format": "chat", "duration_minutes": 15}, {}),
+    ]
+    for fields, headers in cases:
+        bodies = []
+        for _ in range(2):
+            bodies.append(_body(**fields, starts_at=next(slots)))
+        keyed = [{k: f"{v}-{face}" for k, v in headers.items()} for face in ("lean", "plain")]
+        with count_statements() as statements:
+            lean, plain = await _book_both(faces, (bodies[0], bodies[1]), (keyed[0], keyed[1]))
+        assert lean.status_code == 201, lean.text
+        assert isinstance(faces.lean.route, LeanBodyRoute)
+        assert isinstance(faces.plain.route, APIRoute)
+        assert lean.headers.multi_items() == plain.headers.multi_items()
+        assert lean.content == _as_lean_booked(lean, plain)
+        # Each face ran the same statements, in the same order.
+        half = len(own(statements)) // 2
+        assert own(statements)[:half] == own(statements)[half:]
+        if headers:
+            # The key kept the lean face's answer: a retry replays its bytes.
+            transport = httpx.ASGITransport(app=faces.lean)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                again = await client.post(
+                    SESSIONS,
+                    content=bodies[0],
+                    headers={
+                        "Authorization": f"Bearer {faces.key}",
+                        "Content-Type": "application/json",
+                        **keyed[0],
+                    },
+                )
+            assert again.status_code == 201
+            assert again.content == lean.content
+            assert again.headers["idempotent-replayed"] == "true"
+
+
+async def test_booking_refusals_are_the_same_problems_on_both_faces(
+    faces: Faces, tenant: Tenant
+) -> None:
+    base = await bookable(tenant.client)
+    await book_session(tenant.client, base, "2027-03-23T09:00:00Z")
+    other = await create_skill(tenant.client, name="Macros")
+    cases: list[tuple[bytes, dict[str, str], int]] = [
+        (_body(**base, starts_at="2027-03-23T09:00:00Z"), {}, 409),  # taken
+        (_body(**base, starts_at="2027-03-23T09:15:00Z"), {}, 409),  # overlaps it
+        (_body(**base, starts_at="2027-03-23T03:00:00Z"), {}, 409),  # outside the hours
+        (_body(**{**base, "skill_id": other["id"]}, starts_at="2027-03-24T09:00:00Z"), {}, 422),
+        (_body(**base, starts_at="2027-03-24T09:00:30Z"), {}, 422),  # not a whole minute
+        (_body(**{**base, "format": "async"}, starts_at="2027-03-24T09:00:00Z"), {}, 422),
+        (_body(**base), {}, 422),  # no start
+        (_body(**{**base, "mentor_id": "mtr_01JD8X4K8Y3N6Q2W5E7R9T1V3V"}), {}, 404),
+        (_body(**{**base, "mentee_id": "mte_01JD8X9E3F4G5H6J7K8M9N0P1Q"}), {}, 404),
+        # A refusal with a key is kept, and the same on both faces.
+        (_body(**base, starts_at="2027-03-23T09:00:00Z"), {"Idempotency-Key": "taken"}, 409),
+        (_body(**base, starts_at="2027-03-23T09:00:00Z"), {"Authorization": "Bearer mk_no"}, 401),
+    ]
+    for content, headers, status in cases:
+        keyed = [{k: f"{v}-{face}" for k, v in headers.items()} for face in ("lean", "plain")]
+        if "Authorization" in headers:
+            keyed = [headers, headers]
+        with count_statements() as statements:
+            lean, plain = await _book_both(faces, (content, content), (keyed[0], keyed[1]))
+        _same(lean, plain)
+        assert lean.status_code == status, (content, lean.text)
+        assert isinstance(faces.lean.route, LeanBodyRoute), content
+        half = len(own(statements)) // 2
+        assert own(statements)[:half] == own(statements)[half:], content
+
+
+async def test_invalid_booking_bodies_fall_through_to_the_documented_route(
+    faces: Faces, tenant: Tenant
+) -> None:
+    base = await bookable(tenant.client)
+    start = {"starts_at": "2027-03-23T09:00:00Z"}
+    cases: list[tuple[bytes, dict[str, str], int]] = [
+        (b"", {}, 422),
+        (b"not json", {}, 422),
+        (b"[]", {}, 422),
+        (_body(**{**base, "duration_minutes": 61}, **start), {}, 422),
+        (_body(**{**base, "topic": "short"}, **start), {}, 422),
+        (_body(**base, **start, extra="not a field"), {}, 422),
+        (_body(**base, starts_at="2027-03-23T09:00:00"), {}, 422),  # no offset
+        (_body(**{**base, "topic": "Pivot tables\x00 and more"}, **start), {}, 422),
+        (_body(**base, **start), {"Content-Type": "text/plain"}, 422),
+        (_body(**base, **start), {"Idempotency-Key": "x" * 256}, 422),
+        (_body(**{**base, "mentor_id": 12}, **start), {"Authorization": "Bearer mk_no"}, 401),
+        (b"not json", {"Idempotency-Key": "bad-body"}, 422),
+    ]
+    for content, headers, status in cases:
+        with count_statements() as statements:
+            lean, plain = await _book_both(faces, (content, content), (headers, headers))
+        _same(lean, plain)
+        assert lean.status_code == status, (content, lean.text)
+        # The documented route (or the middleware, for a bad key) answered.
+        assert not isinstance(faces.lean.route, LeanBodyRoute), content
+        half = len(own(statements)) // 2
+        assert own(statements)[:half] == own(statements)[half:], content
+    # A valid body in another content type FastAPI reads as JSON: the lean route books it too.
+    lean, plain = await _book_both(
+        faces,
+        (_body(**base, **start), _body(**base, starts_at="2027-03-23T10:00:00Z")),
+        ({"Content-Type": "application/json; charset=utf-8"},) * 2,
+    )
+    assert (lean.status_code, plain.status_code) == (201, 201)
+    assert isinstance(faces.lean.route, LeanBodyRoute)

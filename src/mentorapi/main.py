@@ -45,6 +45,7 @@ from mentorapi.metrics import Metrics, MetricsMiddleware
 from mentorapi.reminders.rest import router as reminders_router
 from mentorapi.reminders.worker import Scheduler
 from mentorapi.retention import Retention
+from mentorapi.sessions.rest import lean_routes as sessions_lean_routes
 from mentorapi.sessions.rest import router as sessions_router
 from mentorapi.sessions.rest import series_router
 from mentorapi.skills.rest import router as skills_router
@@ -185,7 +186,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.lean_routes:
         lean.install(
             app.router.routes,
-            [*availability_lean_routes, *mentors_lean_routes, *matching_lean_routes],
+            [
+                *availability_lean_routes,
+                *mentors_lean_routes,
+                *matching_lean_routes,
+                *sessions_lean_routes,
+            ],
         )
 
     metrics = app.state.metrics = Metrics()

@@ -36,7 +36,7 @@ from mentorapi.kit.versioning import check_version
 from mentorapi.mentors import service as mentors_service
 from mentorapi.mentors.models import Mentor
 from mentorapi.sessions import repository as sessions_repository
-from mentorapi.sessions.repository import Held
+from mentorapi.sessions.repository import Held, LockedMentor
 
 MAX_RANGE = timedelta(days=31)
 # Sessions starting this far around a range can still touch it: a day covers any session plus
@@ -157,7 +157,7 @@ class BookingFacts:
 
 async def booking_facts(
     db_session: AsyncSession,
-    mentor: Mentor,
+    mentor: LockedMentor,
     *,
     mentee_id: str,
     skill_id: str,

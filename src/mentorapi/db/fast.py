@@ -13,7 +13,10 @@ statement with an expanding IN list) it is an ordinary `connection.execute`: one
 two ways of sending it, the same rows. A list parameter that both drivers take as one value:
 `in_list` (an array on PostgreSQL, a JSON array read by json_each on SQLite).
 
-Only SELECTs. In a session that writes, the statement runs in the session's transaction, on its
+SELECTs (`fetch`), and the INSERTs a booking writes as rows (`insert`: the session, its event,
+delivery, reminders and idempotency key, each about 0.25M instructions through SQLAlchemy's
+Core execution; a broken constraint raises the `IntegrityError` SQLAlchemy would). In a session
+that writes, the statement runs in the session's transaction, on its
 connection: the driver's BEGIN is sent first if SQLAlchemy has not sent it yet (its asyncpg
 adapter sends it lazily, before its first statement), so a locking read (`FOR KEY SHARE`)
 holds its lock until the commit. A read-only session that holds no connection yet (a GET that
@@ -43,6 +46,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Dialect,
+    Insert,
     Select,
     String,
     TextClause,
@@ -55,9 +59,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Compiled
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mentorapi.db import rows as db_rows
 from mentorapi.db.dropped import DatabaseUnavailable, is_dropped
 from mentorapi.db.engine import UNNAMED_STATEMENTS, WRITER, statement_counter
 from mentorapi.kit.bounded import BoundedLRU
@@ -101,7 +106,7 @@ def statement_weight(sql: str) -> int:
 # the `is` check below tells apart.
 MAX_STATEMENTS = 1_024
 MAX_BYTES = 32 * 2**20
-_prepared: BoundedLRU[tuple[int, str], _Prepared] = BoundedLRU(
+_prepared: BoundedLRU[tuple[Any, ...], _Prepared] = BoundedLRU(
     max_entries=MAX_STATEMENTS,
     max_weight=MAX_BYTES,
     weigh=lambda key, prepared: statement_weight(prepared.sql),
@@ -206,7 +211,7 @@ def _uses_aiosqlite(dialect: Dialect) -> bool:
 
 
 async def _sqlite_fetch(
-    connection: Any, statement: Query, params: Mapping[str, Any]
+    connection: Any, raw: Any, statement: Query, params: Mapping[str, Any]
 ) -> Sequence[Sequence[Any]]:
     """The rows on the sqlite3 connection of the session (its transaction, begun by
     `db_session.connection()`), in one hop to aiosqlite's thread."""
@@ -215,7 +220,6 @@ async def _sqlite_fetch(
     if not prepared.direct:
         return list((await connection.execute(statement, params)).all())
     args, sql = _arguments(statement, dialect, params)
-    raw = await connection.get_raw_connection()
     try:
         rows: list[Sequence[Any]] = await raw.driver_connection.execute_fetchall(sql, args)
     except Exception as exc:
@@ -269,14 +273,13 @@ async def fetch(
             if borrowed.is_valid:
                 borrowed.close()  # back to the pool (no transaction was begun: nothing to reset)
         return rows
-    connection = await db_session.connection()
+    connection, raw = await _held(db_session)
     dialect = connection.dialect
     if _uses_aiosqlite(dialect):
-        return await _sqlite_fetch(connection, statement, params)
+        return await _sqlite_fetch(connection, raw, statement, params)
     if not _uses_asyncpg(dialect):
         return list((await connection.execute(statement, params)).all())
     args, sql = _arguments(statement, dialect, params)
-    raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     try:
         await _begun(raw.dbapi_connection)
@@ -287,6 +290,32 @@ async def fetch(
             raise DatabaseUnavailable("the database connection was lost") from exc
         raise
     return rows
+
+
+# In a session's `info`: its transaction when last asked, that transaction's connection and the
+# pooled connection under it. Each `db_session.connection()` and `get_raw_connection()` is a
+# trip through SQLAlchemy's greenlet bridge (about 40K instructions each); a booking's eleven
+# statements on the driver asked for both every time.
+_HELD = "mentorapi_fast_held"
+
+
+async def _held(db_session: AsyncSession) -> tuple[AsyncConnection, Any]:
+    """The session's connection (its transaction begun, as `db_session.connection()` begins
+    it) and the pooled connection under it, asked of SQLAlchemy once per transaction."""
+    transaction = db_session.sync_session.get_transaction()
+    found = db_session.info.get(_HELD)
+    if (
+        found is not None
+        and transaction is not None
+        and found[0] is transaction
+        and transaction.is_active
+        and found[2].is_valid
+    ):
+        return found[1], found[2]
+    connection = await db_session.connection()
+    raw = await connection.get_raw_connection()
+    db_session.info[_HELD] = (db_session.sync_session.get_transaction(), connection, raw)
+    return connection, raw
 
 
 async def _begun(adapted: Any) -> None:
@@ -314,9 +343,131 @@ def _arguments(
         value = values[name]
         processor = prepared.processors.get(name)
         args.append(processor(value) if processor is not None and value is not None else value)
+    _observed(prepared.sql, dialect.name, statement.get_execution_options())
+    return args, prepared.sql
+
+
+def _observed(sql: str, dialect: str, options: Mapping[str, Any]) -> None:
+    """A statement about to be sent to the driver, shown to the observers and counted."""
     for observe in observers:
-        observe(prepared.sql, dialect.name, statement.get_execution_options())
+        observe(sql, dialect, options)
     counted = statement_counter.get()
     if counted is not None:
-        counted.append(prepared.sql)
-    return args, prepared.sql
+        counted.append(sql)
+
+
+# --- INSERTs ------------------------------------------------------------------------------------
+
+
+def _prepare_insert(statement: Insert, dialect: Dialect, keys: tuple[str, ...]) -> _Prepared:
+    """`statement` compiled for rows with these columns, as SQLAlchemy compiles it for them
+    (`column_keys`: the keys of the first row), once per dialect and set of columns. Not
+    `direct` when the table has a column default SQLAlchemy computes at execution time."""
+    key = (id(statement), dialect.name, keys)
+    found = _prepared.get(key)
+    if found is None or found.compiled.statement is not statement:
+        compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys))
+        names = tuple(compiled.positiontup or ())
+        processors = {
+            n: p for n, p in compiled._bind_processors.items() if n in names and callable(p)
+        }
+        direct = not (compiled.insert_prefetch or compiled.postfetch or compiled.returning)
+        found = _Prepared(compiled, compiled.string, names, processors, direct, None)
+        _prepared.put(key, found)
+    return found
+
+
+async def insert(
+    db_session: AsyncSession,
+    statement: Insert,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    orm: bool = False,
+    one_statement: bool = False,
+) -> None:
+    """`INSERT` the rows (each with the same columns) in the session's transaction: one
+    statement, or one executemany for several rows, as `connection.execute(statement, rows)`
+    runs them. On asyncpg it goes straight to the driver, and a constraint the rows break
+    raises the `IntegrityError` SQLAlchemy would raise (db.integrity.or_conflict maps it to
+    its 409 as before); elsewhere through SQLAlchemy: on the session's connection, or with
+    `orm`, through the session itself, so its `do_orm_execute` listeners see the rows (the
+    SQLite subscription feed hears new events that way, graphql/feed.py)."""
+    if not rows:
+        return
+    connection, raw = await _held(db_session)
+    dialect = connection.dialect
+    if one_statement and len(rows) > 1 and dialect.name == "postgresql" and not orm:
+        # Several rows as one statement, not an execution each (db/rows.py): for the tables
+        # whose rows every booking writes several of (reminders, deliveries).
+        one = db_rows.as_one(statement, rows)
+        if one is not None:
+            statement, rows = one[0], [one[1]]
+    keys = tuple(rows[0])
+    prepared = _prepare_insert(statement, dialect, keys) if _uses_asyncpg(dialect) else None
+    if prepared is None or not prepared.direct or any(tuple(row) != keys for row in rows):
+        if orm:
+            await db_session.exec(statement, params=list(rows))
+        else:
+            await connection.execute(statement, list(rows))
+        return
+    compiled = prepared.compiled
+    arguments = []
+    for row in rows:
+        values: Mapping[str, Any] = compiled.construct_params(row) or {}
+        args = []
+        for name in prepared.names:
+            value = values[name]
+            processor = prepared.processors.get(name)
+            args.append(processor(value) if processor is not None and value is not None else value)
+        arguments.append(args)
+    _observed(prepared.sql, dialect.name, statement.get_execution_options())
+    driver = raw.driver_connection
+    try:
+        await _begun(raw.dbapi_connection)
+        if len(arguments) == 1:
+            await _driver_fetch(raw, dialect, prepared.sql, arguments[0])
+        else:
+            await _driver_executemany(raw, dialect, prepared.sql, arguments)
+    except Exception as exc:
+        if _dropped(driver, exc):
+            await connection.invalidate(exc)
+            raise DatabaseUnavailable("the database connection was lost") from exc
+        _raise_as_sqlalchemy(exc, prepared.sql, arguments, dialect)
+        raise
+
+
+async def _driver_executemany(
+    raw: Any, dialect: Dialect, sql: str, arguments: Sequence[Sequence[Any]]
+) -> None:
+    """`driver.executemany(sql, arguments)`; on a described statement as `_driver_fetch`."""
+    driver: Any = raw.driver_connection
+    if dialect not in UNNAMED_STATEMENTS:
+        await driver.executemany(sql, arguments)
+        return
+    described = _described(raw.info)
+    statement = described.get(sql)
+    if statement is None:
+        statement = await driver.prepare(sql)
+        described.put(sql, statement)
+    try:
+        await statement.executemany(arguments)
+    except Exception:
+        described.pop(sql)
+        raise
+
+
+def _raise_as_sqlalchemy(
+    exc: Exception, sql: str, arguments: Sequence[Any], dialect: Dialect
+) -> None:
+    """The driver's error as SQLAlchemy's asyncpg dialect raises it (an asyncpg
+    `UniqueViolationError`, `ExclusionViolationError`, ... is an `IntegrityError`); nothing
+    for an error it does not translate."""
+    dbapi: Any = dialect.loaded_dbapi
+    translate: Mapping[type, Any] = dbapi._asyncpg_error_translate
+    for cls in type(exc).__mro__:
+        adapted = translate.get(cls)
+        if adapted is not None:
+            error = adapted(exc.args[0] if exc.args else str(exc), exc)
+            raise sa_exc.DBAPIError.instance(
+                sql, arguments, error, dbapi.Error, dialect=dialect
+            ) from exc

@@ -17,12 +17,11 @@ one row; rows whose keys differ; a column left out that has a Python-side defaul
 executemany fills in) it is the executemany.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Insert, Select, Table, bindparam, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 # (table, columns) -> the statement, built once so that SQLAlchemy's compiled cache finds it.
 # Bounded by the code: the callers' tables and the column sets their rows are built with.
@@ -45,7 +44,7 @@ def _unnest_insert(table: Table, columns: tuple[str, ...]) -> Insert:
     return found
 
 
-def _one_statement(table: Table, rows: Sequence[dict[str, Any]]) -> tuple[str, ...] | None:
+def _one_statement(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...] | None:
     """The columns of `rows` if they can go as one unnest INSERT, else None."""
     if len(rows) < 2:
         return None
@@ -58,15 +57,17 @@ def _one_statement(table: Table, rows: Sequence[dict[str, Any]]) -> tuple[str, .
     return columns
 
 
-async def insert_rows(
-    connection: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]
-) -> None:
-    """Insert `rows` (dicts of column values) into `table`: one statement on PostgreSQL."""
-    if not rows:
-        return
-    columns = _one_statement(table, rows) if connection.dialect.name == "postgresql" else None
+def as_one(
+    statement: Insert, rows: Sequence[Mapping[str, Any]]
+) -> tuple[Insert, dict[str, Any]] | None:
+    """`statement` (a plain `insert(table)`) for `rows` as one unnest INSERT and its parameters
+    (one array per column), or None where an executemany is the way (`_one_statement`).
+    PostgreSQL only: the caller (db.fast.insert) asks there alone."""
+    table = statement.table
+    if not isinstance(table, Table):
+        return None
+    columns = _one_statement(table, rows)
     if columns is None:
-        await connection.execute(Insert(table), list(rows))
-        return
+        return None
     params = {f"c{i}": [row[name] for row in rows] for i, name in enumerate(columns)}
-    await connection.execute(_unnest_insert(table, columns), params)
+    return _unnest_insert(table, columns), params

@@ -333,8 +333,7 @@ class IdempotencyMiddleware:
             # The route rolled back (it raised: a 404, a 409): its answer is kept on its own.
             acted = s.in_transaction()
             try:
-                connection = await s.connection()
-                await connection.execute(_INSERT_KEY, row)
+                await fast.insert(s, _INSERT_KEY, [row])
                 await s.commit()
             except Exception as exc:
                 await s.rollback()

@@ -1,4 +1,4 @@
-"""Lean routes: the hottest GETs (and one POST), served without FastAPI's per-request machinery.
+"""Lean routes: the hottest GETs (and two POSTs), served without FastAPI's per-request machinery.
 
 FastAPI spends about as much CPU on a request as a slots page costs to compute: the walk
 through the nested routers, the dependency graph (solved anew for every request), a validation
@@ -22,13 +22,14 @@ The OpenAPI document ignores it (it is not an `APIRoute`): the documented route 
 `MENTORAPI_LEAN_ROUTES=false` leaves every request to FastAPI.
 
 A `LeanBodyRoute` does the same for a POST whose only parameter is a JSON body (the
-recommendations' ask): it matches its path and method when the request says its body is
-JSON as FastAPI tells (`application/json` or `application/*+json`, any case, any parameters),
-reads the body, and parses and validates it as FastAPI does (`json.loads`, then the documented
-endpoint's body model in Python mode). A body that does not parse or
-validate, or that holds text no database stores (kit/text.py), is handed back, as it came, to
-the router with this route declined, so the documented route answers (its 422, or whatever
-comes first there: a bad credential's 401).
+recommendations' ask, a booking): it matches its path and method when the request says its
+body is JSON as FastAPI tells (`application/json` or `application/*+json`, any case, any
+parameters), reads the body, and parses and validates it as FastAPI does (`json.loads`, then the
+documented endpoint's body model in Python mode). A body that does not parse or validate, or
+that holds text no database stores (kit/text.py), is handed back, as it came, to the router
+with this route declined, so the documented route answers (its 422, or whatever comes first
+there: a bad credential's 401). With an `Idempotency-Key` the middleware has read the body
+already and hands it on (kit/idempotency.replay_body).
 """
 
 import email.message

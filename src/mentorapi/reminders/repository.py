@@ -13,6 +13,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -25,7 +26,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from mentorapi.db import fast
-from mentorapi.db import rows as db_rows
 from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
 from mentorapi.feedback.models import Feedback
@@ -359,6 +359,9 @@ async def move_due(
     )
 
 
+_INSERT_SCHEDULED = insert(SCHEDULED)
+
+
 async def insert_rows(
     db_session: AsyncSession, rows: Sequence[dict[str, Any]], now: datetime
 ) -> None:
@@ -366,7 +369,7 @@ async def insert_rows(
     by themselves."""
     if not rows:
         return
-    await db_rows.insert_rows(await db_session.connection(), SCHEDULED, rows)
+    await fast.insert(db_session, _INSERT_SCHEDULED, rows, one_statement=True)
     if any(row["due_at"] <= now + HORIZON for row in rows):
         await _notify(db_session)
 

@@ -1,9 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic_core import to_json
 
-from mentorapi.apps.auth import CurrentCaller
-from mentorapi.db.uow import DbSession
+from mentorapi.apps.auth import CurrentCaller, authenticate_request
+from mentorapi.db.uow import DbSession, unit_of_work
+from mentorapi.kit import lean
 from mentorapi.kit.ids import ActionItemId, MenteeId, MentorId, SeriesId, SessionId
 from mentorapi.kit.pagination import Page, PageRequest, page_request
 from mentorapi.kit.problems import problems
@@ -59,6 +61,32 @@ async def book_session(
         await service.book(db_session=db_session, app_id=caller.app_id, actor=caller, data=body),
         response,
     )
+
+
+async def _lean_book(request: Request, body: SessionCreate) -> Response:
+    # What the documented route's dependencies do, in their order: the unit of work (the
+    # Idempotency-Key's, when the middleware opened one), the caller admitted, then the body
+    # (already validated); committed on the way out, before the response is sent.
+    async with unit_of_work(request) as db_session:
+        found = await authenticate_request(request, db_session)
+        caller = found.caller
+        booked = await service.book_as_json(
+            db_session=db_session, app_id=caller.app_id, actor=caller, data=body
+        )
+    # The SessionRead its event carries, written as FastAPI writes the model (the same bytes:
+    # tests/test_lean_routes.py), without building it again.
+    response = Response(
+        to_json(booked.data), status_code=status.HTTP_201_CREATED, media_type="application/json"
+    )
+    set_etag(response, booked.session.version)
+    return response
+
+
+# The booking, the busiest write, without FastAPI's machinery for every body that validates
+# (kit/lean.py); tests/test_lean_routes.py holds the two faces to the same answers.
+lean_routes = [
+    lean.LeanBodyRoute("/v1/sessions", _lean_book, documented=book_session, body=SessionCreate)
+]
 
 
 @router.get(

@@ -17,6 +17,7 @@ read the action items. Someone outside a session gets 404 for it, the other side
 Permission checks come before any lock, expiry or change, so a refusal changes nothing.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -34,6 +35,7 @@ from mentorapi.apps.caller import (
 from mentorapi.availability import service as availability_service
 from mentorapi.availability.service import BookingFacts
 from mentorapi.availability.slots import Rules, why_not
+from mentorapi.db.built import built
 from mentorapi.db.integrity import flush_or_conflict, or_conflict
 from mentorapi.db.uow import writable
 from mentorapi.group_sessions import places
@@ -54,6 +56,7 @@ from mentorapi.sessions.models import (
     SessionNote,
     SessionStatus,
 )
+from mentorapi.sessions.repository import LockedMentor
 from mentorapi.sessions.schemas import (
     ActionItemCreate,
     ActionItemUpdate,
@@ -191,7 +194,9 @@ async def list_sessions(
 # --- booking -----------------------------------------------------------------------------------
 
 
-def check_terms(mentor: Mentor, *, format: Format, duration_minutes: SessionLength) -> None:
+def check_terms(
+    mentor: Mentor | LockedMentor, *, format: Format, duration_minutes: SessionLength
+) -> None:
     """The format and the length the mentor offers (a 422 at the body's field)."""
     if format.value not in mentor.formats:
         raise InvalidInput(
@@ -241,7 +246,7 @@ async def _lock(db_session: AsyncSession, app_id: str, mentor_id: str) -> Mentor
 
 async def _lock_both(
     db_session: AsyncSession, app_id: str, mentor_id: str, mentee_id: str
-) -> Mentor:
+) -> LockedMentor:
     """The mentor and the mentee of a booking locked in one statement (mentor first, as
     always); 404 for whichever of them does not exist, the mentor first."""
     mentor = await repository.lock_mentor_and_mentee(db_session, app_id, mentor_id, mentee_id)
@@ -260,7 +265,7 @@ async def lock_mentee(db_session: AsyncSession, app_id: str, mentee_id: str) -> 
 
 async def _check_ask(
     db_session: AsyncSession,
-    mentor: Mentor,
+    mentor: LockedMentor,
     data: SessionCreate,
     span: tuple[datetime, datetime] | None,
 ) -> BookingFacts:
@@ -300,19 +305,23 @@ def _new_session(
     expires_at = None
     if status is SessionStatus.requested:
         expires_at = starts_at or timezones.utcnow() + ASYNC_ANSWER_WITHIN
-    return Session(
-        app_id=app_id,
-        mentor_id=data.mentor_id,
-        mentee_id=data.mentee_id,
-        status=status.value,
-        topic=data.topic,
-        questions=data.questions,
-        skill_id=data.skill_id,
-        format=data.format.value,
-        duration_minutes=data.duration_minutes,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        expires_at=expires_at,
+    # Written as a row (repository.insert_new), never flushed: `built`, not `Session(...)`.
+    return built(
+        Session,
+        {
+            "app_id": app_id,
+            "mentor_id": data.mentor_id,
+            "mentee_id": data.mentee_id,
+            "status": status.value,
+            "topic": data.topic,
+            "questions": data.questions,
+            "skill_id": data.skill_id,
+            "format": data.format.value,
+            "duration_minutes": data.duration_minutes,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "expires_at": expires_at,
+        },
     )
 
 
@@ -382,6 +391,24 @@ async def check_mentee_free(
 async def book(
     *, db_session: AsyncSession, app_id: str, actor: Caller, data: SessionCreate
 ) -> Session:
+    booked = await book_as_json(db_session=db_session, app_id=app_id, actor=actor, data=data)
+    return booked.session
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """A new session, and the session as JSON data (`session_json`, what `SessionRead` writes),
+    as its created event carries it: a response can be written from it without building the
+    `SessionRead` again."""
+
+    session: Session
+    data: dict[str, Any]
+
+
+async def book_as_json(
+    *, db_session: AsyncSession, app_id: str, actor: Caller, data: SessionCreate
+) -> Booked:
+    """`book`, with the session as JSON data too."""
     # A member books only for themself; any other mentee does not exist for them.
     require_mentee(actor, data.mentee_id)
     endpoints, policy = await _unguarded(db_session, app_id, data.mentor_id)
@@ -401,9 +428,10 @@ async def book(
     session = _new_session(app_id, data, facts.auto_accept, starts_at)
     async with or_conflict(SLOT_TAKEN):
         await repository.insert_new(db_session, [session])
-    await _record(db_session, session, _created_event(session), endpoints=endpoints)
+    created = _event(session, _created_event(session))
+    await outbox.record_many(db_session, app_id=app_id, events=[created], endpoints=endpoints)
     await reminders.plan_sessions(db_session, [session], now=current, new=True, policy=policy)
-    return session
+    return Booked(session, created.data)
 
 
 def occurrences(first: datetime, tz_name: str, count: int, interval_weeks: int) -> list[datetime]:

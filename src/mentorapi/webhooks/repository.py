@@ -12,7 +12,6 @@ from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.db import fast
-from mentorapi.db import rows as db_rows
 from mentorapi.db.paging import SortKey, paginate
 from mentorapi.db.pairs import pairs_in
 from mentorapi.db.tenancy import CrossTenant, across_tenants
@@ -159,15 +158,18 @@ _INSERT_EVENTS = insert(EVENTS)
 
 
 async def insert_events(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Event rows in one statement (several: one executemany). Through the session, not its
-    connection: the session's `do_orm_execute` listeners see the rows (on SQLite the
-    subscription feed hears new events there, graphql/feed.py)."""
-    if rows:
-        await db_session.exec(_INSERT_EVENTS, params=list(rows))
+    """Event rows in one statement (several: one executemany). Elsewhere than on asyncpg
+    through the session, not its connection: the session's `do_orm_execute` listeners see the
+    rows (on SQLite the subscription feed hears new events there, graphql/feed.py; PostgreSQL's
+    processes hear them from a trigger's NOTIFY instead)."""
+    await fast.insert(db_session, _INSERT_EVENTS, rows, orm=True)
+
+
+_INSERT_DELIVERIES = insert(DELIVERIES)
 
 
 async def insert_deliveries(db_session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    await db_rows.insert_rows(await db_session.connection(), DELIVERIES, rows)
+    await fast.insert(db_session, _INSERT_DELIVERIES, rows, one_statement=True)
 
 
 async def events_by_keys(db_session: AsyncSession, keys: Sequence[tuple[str, str]]) -> list[Event]:
