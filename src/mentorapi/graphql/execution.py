@@ -98,6 +98,18 @@ class _Constant:
         return self.value
 
 
+def read_field(source: Any, name: str) -> Any:
+    """strawberry's default resolver (`StrawberryConfig.default_resolver`, graphql/schema.py):
+    what a field without a resolver reads off its source. An attribute, as strawberry's own
+    (`getattr`), or, from a plain `dict` standing for an object of a type without resolvers,
+    its item by the field's Python name: a resolver that has its data as dicts (a mentor's
+    stored offers) need not build an object per value, so a page of mentors builds 150
+    fewer. A key the dict lacks is an error (INTERNAL), never a made-up value."""
+    if source.__class__ is dict:
+        return source[name]
+    return getattr(source, name)
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -143,9 +155,12 @@ class _Code:
         return name
 
     def read(self, resolve: Callable[[Any, str], Any], attribute: str) -> str:
-        # strawberry's default resolver is getattr: `value.name` is the same read.
-        if resolve is getattr and attribute.isidentifier() and not iskeyword(attribute):
-            return f"value.{attribute}"
+        # strawberry's default resolver (getattr, or ours, `read_field`) written inline.
+        if attribute.isidentifier() and not iskeyword(attribute):
+            if resolve is getattr:
+                return f"value.{attribute}"
+            if resolve is read_field:
+                return f"(value[{attribute!r}] if value.__class__ is dict else value.{attribute})"
         return f"{self.ref(resolve)}(value, {self.ref(attribute)})"
 
     @staticmethod
@@ -332,7 +347,7 @@ class _AwaitableCheck:
 
     def __init__(self, is_awaitable: Callable[[Any], bool]) -> None:
         self.is_awaitable = is_awaitable
-        self.never: set[type] = set()
+        self.never: set[type] = {dict}  # plain data (`read_field`)
 
     def __call__(self, value: Any) -> bool:
         if self.is_awaitable(value):
