@@ -483,3 +483,30 @@ async def test_the_mentors_page_builds_resolve_info_for_its_root_field_only(
     assert len(data["mentors"]["edges"]) == 3
     assert data["mentors"]["edges"][0]["node"]["skills"][0]["skill"]["id"] == skill["id"]
     assert built == ["mentors"]
+
+
+async def test_the_mentors_page_asks_no_object_whether_it_is_awaitable(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edges (dicts), mentors and their offers (dicts) are of classes known never to be
+    awaitable: once a class is known, its values are not asked again (200 calls a page)."""
+    skill = await create_skill(tenant.client)
+    for _ in range(3):
+        await create_mentor(tenant.client, skills=[{"skill_id": skill["id"], "level": 4}])
+    asked: list[type] = []
+    original = execution._AwaitableCheck.__call__
+
+    def counting(self: execution._AwaitableCheck, value: Any) -> bool:
+        asked.append(value.__class__)
+        return original(self, value)
+
+    monkeypatch.setattr(execution._AwaitableCheck, "__call__", counting)
+    document = """{ mentors(first: 10) { edges { node { id formats
+             skills { skill { id slug } level } stats { sessionsCompleted } } }
+             pageInfo { hasNextPage } } }"""
+    for _ in range(3):  # the first execution is graphql-core's; the second plans
+        data = await gql_data(tenant.client, document)
+    assert len(data["mentors"]["edges"]) == 3
+    asked.clear()
+    await gql_data(tenant.client, document)
+    assert asked == []
