@@ -5,6 +5,7 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from mentorapi.graphql import limits
 from mentorapi.graphql import schema as schema_module
 from mentorapi.graphql.limits import LIST_ESTIMATE, MAX_COST, query_cost
 from mentorapi.graphql.schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, build_schema
@@ -79,6 +80,36 @@ def test_cost_formula() -> None:
     assert query_cost(schema, operation, {}, {}) == expected  # type: ignore[arg-type]
     default = parse("{ mentors { edges { node { id } } } }").definitions[0]
     assert query_cost(schema, default, {}, {}) == 1 + 20 * 3  # type: ignore[arg-type]
+
+
+def test_a_cost_is_walked_once_per_operation_and_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An operation met again (the document cache hands over the same one) with the same
+    values of the variables its cost read is not walked again; other values are, and get
+    their own cost; a variable the cost never read changes nothing."""
+    from graphql import parse
+
+    schema = build_schema()._schema
+    text = "query ($n: Int!, $x: Boolean) { mentors(first: $n) { edges { node { id } } } }"
+    operation = parse(text).definitions[0]
+    walks: list[object] = []
+    original = limits.Coster.__init__
+
+    def counting(self: limits.Coster, *args: object) -> None:
+        walks.append(args[-1])
+        original(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(limits.Coster, "__init__", counting)
+    costs = [
+        query_cost(schema, operation, {}, variables)  # type: ignore[arg-type]
+        for variables in ({"n": 50}, {"n": 50, "x": True}, {"n": 7}, {"n": 50}, {"n": 7.0}, {})
+    ]
+    assert costs == [1 + 50 * 3, 1 + 50 * 3, 1 + 7 * 3, 1 + 50 * 3, 1 + 20 * 3, 1 + 20 * 3]
+    assert len(walks) == 4  # 50, 7, 7.0 (not an Int: the default) and none given
+    fresh = parse(text).definitions[0]  # another document: walked anew
+    assert query_cost(schema, fresh, {}, {"n": 50}) == 1 + 50 * 3  # type: ignore[arg-type]
+    assert len(walks) == 5
 
 
 async def test_page_size_is_capped(tenant: Tenant) -> None:

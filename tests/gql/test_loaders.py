@@ -78,3 +78,20 @@ async def test_load_all_batches_caches_and_raises_like_load_many() -> None:
     finally:
         loop.set_exception_handler(None)
     assert unretrieved == []
+
+
+async def test_loaders_are_made_when_first_asked_for_and_kept(app: FastAPI, db: Database) -> None:
+    """A request's loaders are made at first use (a page uses one or two of eighteen), and a
+    loader asked for twice is the same one: its batch and cache are the request's."""
+    context = Context(db, graphql_request(app, "Bearer nothing"))
+    try:
+        loaders = context.loaders
+        assert not any(isinstance(v, DataLoader) for v in vars(loaders).values())
+        assert loaders.mentor is loaders.mentor
+        assert loaders.mentor is not loaders.mentee
+        assert [v for v in vars(loaders).values() if isinstance(v, DataLoader)] == [
+            loaders.mentor,
+            loaders.mentee,
+        ]
+    finally:
+        await context.close()

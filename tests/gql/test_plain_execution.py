@@ -32,10 +32,11 @@ from hypothesis import strategies as st
 from hypothesis_graphql import queries
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.permission import BasePermission
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from mentorapi.graphql import execution
-from mentorapi.graphql.execution import PlainFieldsExecutor, leaf_completion
+from mentorapi.graphql.execution import PlainFieldsExecutor, leaf_completion, read_field
 from tests.conftest import Tenant
 from tests.factories import create_mentor, create_skill
 from tests.gql.helpers import gql_data
@@ -96,6 +97,9 @@ class Node:
     grid: list[list[int]]
     pets: list[Named]
     guarded: str = strawberry.field(permission_classes=[Deny])
+    # Plain data (execution.read_field): dicts standing for Leaf objects.
+    plain: Leaf | None = None
+    plains: list[Leaf | None] = strawberry.field(default_factory=list)
 
     @strawberry.field
     def times(self, n: int = 2) -> int:
@@ -127,6 +131,15 @@ def _leaf(i: int, **changes: Any) -> Leaf:
     }
     values.update(changes)
     return Leaf(**values)
+
+
+class SubLeaf(Leaf):
+    """A value of a subclass of its type's class (as strawberry's generic edges are)."""
+
+
+def _plain(i: int, **changes: Any) -> dict[str, Any]:
+    """A Leaf as plain data: its fields by their Python names, in a dict."""
+    return {**vars(_leaf(i)), **changes}
 
 
 def _soon(value: Any) -> "asyncio.Future[Any]":
@@ -176,6 +189,8 @@ def _nodes() -> list[Node]:
             grid=[[i, i + 1], [i + 2]],
             pets=[Pet(name=f"pet {i}", kind="cat")],
             guarded="secret",
+            plain=_plain(i) if i % 2 else None,  # type: ignore[arg-type]
+            plains=[_plain(i + 40), SubLeaf(**vars(_leaf(i + 50))), None],  # type: ignore[list-item]
         )
         for i in range(3)
     ]
@@ -188,6 +203,14 @@ def _nodes() -> list[Node]:
             grid=[[1], _generated(3), [None]],  # type: ignore[list-item]
             pets=[Pet(name="pet", kind="dog")],
             guarded="secret",
+            plain=_plain(31, name=None),  # type: ignore[arg-type]
+            plains=[
+                _plain(32, count="many"),
+                {"name": "no other key"},
+                _plain(33, maybe=_soon("awaited")),
+                {**_plain(34), "extra": "ignored"},
+                _plain(35, tags=None),
+            ],  # type: ignore[list-item]
         )
     )
     nodes.append(
@@ -233,9 +256,11 @@ class EagerPlainFieldsExecutor(PlainFieldsExecutor):
     plan_first_execution = True
 
 
-CORE = strawberry.Schema(query=Query, types=[Pet])
+# The service's default resolver (graphql/schema.py), for graphql-core's reads as for ours.
+CONFIG = StrawberryConfig(default_resolver=read_field)
+CORE = strawberry.Schema(query=Query, types=[Pet], config=CONFIG)
 PLAIN = strawberry.Schema(
-    query=Query, types=[Pet], execution_context_class=EagerPlainFieldsExecutor
+    query=Query, types=[Pet], execution_context_class=EagerPlainFieldsExecutor, config=CONFIG
 )
 
 LEAF = "name maybe count ratio flag color maybeColor ident when tags maybeTags __typename"
@@ -252,6 +277,10 @@ DOCUMENTS = [
     "{ nodes { ...F leaf { ... on Leaf { tags } } } } fragment F on Node { leaf { name } }",
     "query($y: Boolean!) { nodes { leaf { name @include(if: $y) count @skip(if: $y) } } }",
     f"{{ leafField {{ {LEAF} }} __typename node {{ __typename leaf {{ __typename }} }} }}",
+    f"{{ nodes {{ plain {{ {LEAF} }} plains {{ {LEAF} }} }} }}",
+    f"{{ brokenNode {{ plain {{ {LEAF} }} }} }}",
+    f"{{ brokenNode {{ plains {{ {LEAF} }} }} }}",
+    "{ brokenNode { plains { name } } }",
     "{ node { pets { ... on Pet { kind } name } } }",
 ]
 
@@ -290,6 +319,7 @@ SHARED = strawberry.Schema(
     types=[Pet],
     extensions=[ParserCache],
     execution_context_class=EagerPlainFieldsExecutor,
+    config=CONFIG,
 )
 
 
@@ -457,6 +487,7 @@ async def test_with_a_middleware_every_field_goes_through_it() -> None:
         types=[Pet],
         extensions=[Counting],
         execution_context_class=EagerPlainFieldsExecutor,
+        config=CONFIG,
     )
     Counting.seen = []
     result = await schema.execute("{ node { leaf { name count } } }")
@@ -489,3 +520,30 @@ async def test_the_mentors_page_builds_resolve_info_for_its_root_field_only(
     assert len(data["mentors"]["edges"]) == 3
     assert data["mentors"]["edges"][0]["node"]["skills"][0]["skill"]["id"] == skill["id"]
     assert built == ["mentors"]
+
+
+async def test_the_mentors_page_asks_no_object_whether_it_is_awaitable(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edges (dicts), mentors and their offers (dicts) are of classes known never to be
+    awaitable: once a class is known, its values are not asked again (200 calls a page)."""
+    skill = await create_skill(tenant.client)
+    for _ in range(3):
+        await create_mentor(tenant.client, skills=[{"skill_id": skill["id"], "level": 4}])
+    asked: list[type] = []
+    original = execution._AwaitableCheck.__call__
+
+    def counting(self: execution._AwaitableCheck, value: Any) -> bool:
+        asked.append(value.__class__)
+        return original(self, value)
+
+    monkeypatch.setattr(execution._AwaitableCheck, "__call__", counting)
+    document = """{ mentors(first: 10) { edges { node { id formats
+             skills { skill { id slug } level } stats { sessionsCompleted } } }
+             pageInfo { hasNextPage } } }"""
+    for _ in range(3):  # the first execution is graphql-core's; the second plans
+        data = await gql_data(tenant.client, document)
+    assert len(data["mentors"]["edges"]) == 3
+    asked.clear()
+    await gql_data(tenant.client, document)
+    assert asked == []

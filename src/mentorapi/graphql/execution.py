@@ -47,7 +47,7 @@ from contextlib import suppress
 from enum import Enum, EnumMeta
 from functools import partial
 from keyword import iskeyword
-from types import CodeType
+from types import CodeType, CoroutineType, GeneratorType
 from typing import Any
 
 from graphql import (
@@ -99,6 +99,18 @@ class _Constant:
         return self.value
 
 
+def read_field(source: Any, name: str) -> Any:
+    """strawberry's default resolver (`StrawberryConfig.default_resolver`, graphql/schema.py):
+    what a field without a resolver reads off its source. An attribute, as strawberry's own
+    (`getattr`), or, from a plain `dict` standing for an object of a type without resolvers,
+    its item by the field's Python name: a resolver that has its data as dicts (a mentor's
+    stored offers) need not build an object per value, so a page of mentors builds 150
+    fewer. A key the dict lacks is an error (INTERNAL), never a made-up value."""
+    if source.__class__ is dict:
+        return source[name]
+    return getattr(source, name)
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -144,9 +156,12 @@ class _Code:
         return name
 
     def read(self, resolve: Callable[[Any, str], Any], attribute: str) -> str:
-        # strawberry's default resolver is getattr: `value.name` is the same read.
-        if resolve is getattr and attribute.isidentifier() and not iskeyword(attribute):
-            return f"value.{attribute}"
+        # strawberry's default resolver (getattr, or ours, `read_field`) written inline.
+        if attribute.isidentifier() and not iskeyword(attribute):
+            if resolve is getattr:
+                return f"value.{attribute}"
+            if resolve is read_field:
+                return f"(value[{attribute!r}] if value.__class__ is dict else value.{attribute})"
         return f"{self.ref(resolve)}(value, {self.ref(attribute)})"
 
     @staticmethod
@@ -261,16 +276,19 @@ def _leaf_shortcut(type_: GraphQLLeafType) -> Shortcut | None:
         )
     members = getattr(type_, "wrapped_cls", None)  # strawberry's CustomGraphQLEnumType
     if isinstance(members, EnumMeta) and not hasattr(members, "__await__"):
-        names: dict[Enum, str] = {}
+        # By the member's own name, not the member: an Enum's `__hash__` is a Python function
+        # (100 calls for a page's formats), a str's hash is cached. A member's `_name_` is
+        # unique in its class (an alias is the same object as the member it names).
+        names: dict[str, str] = {}
         member: Enum
         for member in members:
             with suppress(Exception):  # a member it refuses is left to the completion
                 name = type_.coerce_output_value(member)
                 if isinstance(name, str):
-                    names[member] = name
+                    names[member._name_] = name
         return (
             "{v}.__class__ is {members}",
-            "{names}[{v}]",
+            "{names}[{v}._name_]",
             {"members": members, "names": names},
         )
     return None
@@ -322,6 +340,43 @@ def _cached_leaf_plan(
 
 async def _ready(value: Any) -> Any:
     return value
+
+
+class _AwaitableCheck:
+    """`is_awaitable`, remembering the classes whose instances never are: an object's plan
+    asks it only of a value whose class is not in `never`. A page's edges (of `Edge`, while
+    their type's class is strawberry's `Edge[Mentor]`) and its offered skills (a subclass of
+    the Skill type's class) were 200 calls a request. Only the classes of strawberry types
+    are remembered (the schema's, a bounded set): one without `__await__` and neither a
+    coroutine nor a generator makes no awaitable (`await` looks at the class alone)."""
+
+    def __init__(self, is_awaitable: Callable[[Any], bool]) -> None:
+        self.is_awaitable = is_awaitable
+        self.never: set[type] = {dict}  # plain data (`read_field`)
+
+    def __call__(self, value: Any) -> bool:
+        if self.is_awaitable(value):
+            return True
+        cls = value.__class__
+        if (
+            hasattr(cls, "__strawberry_definition__")
+            and not hasattr(cls, "__await__")
+            and not issubclass(cls, (CoroutineType, GeneratorType))
+        ):
+            self.never.add(cls)
+        return False
+
+
+# One check per `is_awaitable` (strawberry's, in practice): the entry holds the function its
+# key names by id.
+_CHECKS: dict[int, tuple[Callable[[Any], bool], _AwaitableCheck]] = {}
+
+
+def _awaitable_check(is_awaitable: Callable[[Any], bool]) -> _AwaitableCheck:
+    found = _CHECKS.get(id(is_awaitable))
+    if found is None:
+        found = _CHECKS[id(is_awaitable)] = (is_awaitable, _AwaitableCheck(is_awaitable))
+    return found[1]
 
 
 class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -496,15 +551,11 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
             reads.append((response_name, read))
         code = _Code()
-        # Instances of the type's own class (a strawberry type without `__await__`, as they
-        # all are) are never awaitable: asked only of anything else.
-        known = getattr(type_.extensions.get(DEFINITION_BACKREF), "origin", None)
-        if hasattr(known, "__await__"):
-            known = None
+        # A value of a class known never to be awaitable is not asked (`_AwaitableCheck`).
+        check = _awaitable_check(self.is_awaitable)
         body = [
             *code.none_check("value", nullable),
-            f"if value.__class__ is not {code.ref(known)}"
-            f" and {code.ref(self.is_awaitable)}(value):",
+            f"if value.__class__ not in {code.ref(check.never)} and {code.ref(check)}(value):",
             "    raise Unusual",
         ]
         # Every field is read first, then completed: a read is a pure function of its source.

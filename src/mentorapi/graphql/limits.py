@@ -7,7 +7,9 @@ list multiplies by LIST_ESTIMATE, except a connection's `edges`, already counted
 50 * (3 + 10 * 2). Introspection fields are free (the depth and token limits bound them).
 """
 
+import weakref
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from graphql import (
@@ -37,7 +39,7 @@ LIST_ESTIMATE = 10
 MAX_COST = 20_000
 
 
-def _int_argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> int | None:
+def _int_argument(node: FieldNode, name: str, variables: "_Reads") -> int | None:
     for argument in node.arguments or ():
         if argument.name.value != name:
             continue
@@ -65,7 +67,7 @@ class Coster:
     ) -> None:
         self.schema = schema
         self.fragments = fragments
-        self.variables = variables
+        self.variables = _Reads(variables)
         self.memo: dict[str, int] = {}
         self.visited = 0  # selections looked at: tests assert it is linear
 
@@ -146,6 +148,44 @@ def root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> i
     return len(keys)
 
 
+class _Reads:
+    """The request's variables, remembering which the cost was worked out from."""
+
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        self._variables = variables
+        self.read: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        found = self.read[name] = self._variables.get(name, _ABSENT)
+        return None if found is _ABSENT else found
+
+
+_ABSENT: Any = object()
+
+# Costs already worked out, by operation (this very object: the document cache hands the same
+# one to every request with its text), weakly: (the operation, the schema, then each cost with
+# the variables it read, as (name, value) pairs). A cost is a function of the schema, the
+# document and the variables it read, so an entry whose reads match answers: clients send the
+# same few documents, and walking the page's (25 fields) was 2% of its request.
+_Known = list[tuple[tuple[tuple[str, Any], ...], int]]
+_COSTS: dict[int, tuple["weakref.ref[OperationDefinitionNode]", GraphQLSchema, _Known]] = {}
+_COSTS_PER_OPERATION = 8  # distinct variables (a `first` of 10, of 50, ...): the newest kept
+
+
+def _same(variables: Mapping[str, Any], read: tuple[tuple[str, Any], ...]) -> bool:
+    for name, value in read:
+        found = variables.get(name, _ABSENT)
+        if found.__class__ is not value.__class__ or found != value:
+            return False
+    return True
+
+
+def _forget(key: int, dead: "weakref.ref[OperationDefinitionNode]") -> None:
+    found = _COSTS.get(key)
+    if found is not None and found[0] is dead:
+        del _COSTS[key]
+
+
 def query_cost(
     schema: GraphQLSchema,
     operation: OperationDefinitionNode,
@@ -155,7 +195,19 @@ def query_cost(
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
-    return Coster(schema, fragments, variables).cost(operation.selection_set, root)
+    entry = _COSTS.get(id(operation))
+    if entry is None or entry[0]() is not operation or entry[1] is not schema:
+        entry = (weakref.ref(operation, partial(_forget, id(operation))), schema, [])
+        _COSTS[id(operation)] = entry
+    known = entry[2]
+    for read, cost in known:
+        if _same(variables, read):
+            return cost
+    coster = Coster(schema, fragments, variables)
+    cost = coster.cost(operation.selection_set, root)
+    known.append((tuple(coster.variables.read.items()), cost))
+    del known[:-_COSTS_PER_OPERATION]
+    return cost
 
 
 class QueryCostLimiter(SchemaExtension):

@@ -8,6 +8,7 @@ shows more than the matching query would."""
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -74,69 +75,106 @@ async def load_all(loader: DataLoader[K, V], keys: Iterable[K]) -> list[V]:
 class Loaders:
     def __init__(self, context: "Context") -> None:
         self._context = context
+        # Each loader is made when first asked for: a request uses one or two of them.
+
+    @cached_property
+    def mentor_skills(self) -> DataLoader[str, MentorSkills]:
         # Rows under a parent, scoped to the calling app like every loader: a parent id from
         # another app (a forged global id, a stale key) loads nothing.
-        self.mentor_skills: DataLoader[str, MentorSkills] = DataLoader(
-            self._scoped_groups(mentors_repository.skills_for)
-        )
-        self.mentee_seeking: DataLoader[str, MenteeSeeking] = DataLoader(
-            self._scoped_groups(mentees_repository.seeking_for)
-        )
-        self.milestones: DataLoader[str, list[Milestone]] = DataLoader(
-            self._scoped_groups(goals_repository.milestones_for)
-        )
-        self.impact_updates: DataLoader[str, list[ImpactUpdate]] = DataLoader(
-            self._scoped_groups(feedback_repository.updates_for)
-        )
+        return DataLoader(self._scoped_groups(mentors_repository.skills_for))
+
+    @cached_property
+    def mentee_seeking(self) -> DataLoader[str, MenteeSeeking]:
+        return DataLoader(self._scoped_groups(mentees_repository.seeking_for))
+
+    @cached_property
+    def milestones(self) -> DataLoader[str, list[Milestone]]:
+        return DataLoader(self._scoped_groups(goals_repository.milestones_for))
+
+    @cached_property
+    def impact_updates(self) -> DataLoader[str, list[ImpactUpdate]]:
+        return DataLoader(self._scoped_groups(feedback_repository.updates_for))
+
+    @cached_property
+    def skill(self) -> DataLoader[str, Skill | None]:
         # Rows by id, scoped to the calling app (another app's id loads as None).
-        self.skill: DataLoader[str, Skill | None] = DataLoader(
+        return DataLoader(
             self._by_id(lambda s, app_id, ids: skills_repository.find(s, app_id, ids=ids))
         )
-        self.mentor: DataLoader[str, Mentor | None] = DataLoader(
-            self._by_id(mentors_repository.get_many)
-        )
-        self.mentee: DataLoader[str, Mentee | None] = DataLoader(
-            self._by_id(mentees_repository.get_many)
-        )
-        self.series: DataLoader[str, Series | None] = DataLoader(
-            self._by_id(sessions_repository.get_many_series)
-        )
-        self.series_sessions: DataLoader[str, list[Session]] = DataLoader(
-            self._scoped_groups(sessions_repository.sessions_of_series)
-        )
-        self.availability: DataLoader[str, Availability | None] = DataLoader(self._availability)
-        self.group_session: DataLoader[str, GroupSession | None] = DataLoader(
-            self._by_id(group_sessions_repository.get_many)
-        )
+
+    @cached_property
+    def mentor(self) -> DataLoader[str, Mentor | None]:
+        return DataLoader(self._by_id(mentors_repository.get_many))
+
+    @cached_property
+    def mentee(self) -> DataLoader[str, Mentee | None]:
+        return DataLoader(self._by_id(mentees_repository.get_many))
+
+    @cached_property
+    def series(self) -> DataLoader[str, Series | None]:
+        return DataLoader(self._by_id(sessions_repository.get_many_series))
+
+    @cached_property
+    def series_sessions(self) -> DataLoader[str, list[Session]]:
+        return DataLoader(self._scoped_groups(sessions_repository.sessions_of_series))
+
+    @cached_property
+    def availability(self) -> DataLoader[str, Availability | None]:
+        return DataLoader(self._availability)
+
+    @cached_property
+    def group_session(self) -> DataLoader[str, GroupSession | None]:
+        return DataLoader(self._by_id(group_sessions_repository.get_many))
+
+    @cached_property
+    def attendees(self) -> DataLoader[str, list[Seat]]:
         # The taken seats of a group session that the caller may see.
-        self.attendees: DataLoader[str, list[Seat]] = DataLoader(self._attendees)
+        return DataLoader(self._attendees)
+
+    @cached_property
+    def cohort_members(self) -> DataLoader[str, cohorts_repository.Members]:
         # The lists of cohorts a resolver has already been allowed to read (API key only).
-        self.cohort_members: DataLoader[str, cohorts_repository.Members] = DataLoader(
-            self._cohort_members
-        )
-        self.cohort_sizes: DataLoader[str, tuple[int, int]] = DataLoader(self._cohort_sizes)
-        self.goals: DataLoader[str, list[Goal]] = DataLoader(
-            self._scoped_groups(goals_repository.for_mentees)
-        )
-        self.session_feedback: DataLoader[str, list[Feedback]] = DataLoader(self._session_feedback)
-        self.group_session_feedback: DataLoader[str, list[Feedback]] = DataLoader(
-            self._group_session_feedback
-        )
-        self.mentor_feedback: DataLoader[FirstOf, list[Feedback]] = DataLoader(
+        return DataLoader(self._cohort_members)
+
+    @cached_property
+    def cohort_sizes(self) -> DataLoader[str, tuple[int, int]]:
+        return DataLoader(self._cohort_sizes)
+
+    @cached_property
+    def goals(self) -> DataLoader[str, list[Goal]]:
+        return DataLoader(self._scoped_groups(goals_repository.for_mentees))
+
+    @cached_property
+    def session_feedback(self) -> DataLoader[str, list[Feedback]]:
+        return DataLoader(self._session_feedback)
+
+    @cached_property
+    def group_session_feedback(self) -> DataLoader[str, list[Feedback]]:
+        return DataLoader(self._group_session_feedback)
+
+    @cached_property
+    def mentor_feedback(self) -> DataLoader[FirstOf, list[Feedback]]:
+        return DataLoader(
             self._first_of(
                 lambda s, app_id, ids, n, _only: feedback_repository.public_for_mentors(
                     s, app_id, ids, limit=n
                 )
             )
         )
-        self.upcoming_sessions: DataLoader[FirstOf, list[Session]] = DataLoader(
+
+    @cached_property
+    def upcoming_sessions(self) -> DataLoader[FirstOf, list[Session]]:
+        return DataLoader(
             self._first_of(
                 lambda s, app_id, ids, n, only: sessions_repository.upcoming_for_mentors(
                     s, app_id, ids, now=sessions_service.now(), limit=n, participant=only
                 )
             )
         )
-        self.mentee_sessions: DataLoader[FirstOf, list[Session]] = DataLoader(
+
+    @cached_property
+    def mentee_sessions(self) -> DataLoader[FirstOf, list[Session]]:
+        return DataLoader(
             self._first_of(
                 lambda s, app_id, ids, n, only: sessions_repository.latest_for_mentees(
                     s, app_id, ids, limit=n, participant=only

@@ -6,7 +6,7 @@ so a client can switch faces mid-list.
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import strawberry
 
@@ -52,14 +52,16 @@ class Connection(Generic[T]):
         `info` the connection field's. Edges get their cursors only when the selection asks
         for them (graphql/lookahead.py): a page of 50 made 50 cursors (sort keys, JSON,
         base64) for a client that reads `pageInfo.endCursor`, if anything."""
+        # Edges are plain data (graphql/execution.read_field): a dict each, not an object.
         if selects(info, "edges", "cursor"):
-            edges = [Edge(cursor=encode_cursor(sort, key(row)), node=node(row)) for row in rows]
-            end = edges[-1].cursor if edges else None
+            cursors = [encode_cursor(sort, key(row)) for row in rows]
+            edges = [{"cursor": c, "node": node(row)} for c, row in zip(cursors, rows, strict=True)]
+            end = cursors[-1] if cursors else None
         else:
-            edges = [Edge(cursor=NOT_SELECTED, node=node(row)) for row in rows]
+            edges = [{"cursor": NOT_SELECTED, "node": node(row)} for row in rows]
             end = encode_cursor(sort, key(rows[-1])) if rows else None
         return cls(
-            edges=edges,
+            edges=cast("list[Edge[T]]", edges),
             page_info=PageInfo(has_next_page=next_cursor is not None, end_cursor=end),
         )
 

@@ -43,7 +43,7 @@ from mentorapi.graphql.documents import (
     new_documents,
 )
 from mentorapi.graphql.errors import ErrorCodes, InvalidScalar, is_expected
-from mentorapi.graphql.execution import PlainFieldsExecutor
+from mentorapi.graphql.execution import PlainFieldsExecutor, read_field
 from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answers
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
 from mentorapi.graphql.text import RefuseUnstorableText
@@ -212,7 +212,11 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
         subscription=_merged("Subscription"),
         extensions=extensions,
         execution_context_class=PlainFieldsExecutor,
-        config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME, date: DATE}),
+        config=StrawberryConfig(
+            auto_camel_case=True,
+            scalar_map={datetime: DATETIME, date: DATE},
+            default_resolver=read_field,  # attributes, or a dict's items (plain data)
+        ),
     )
     schema.introspection_answers = answers
     schema.documents = documents

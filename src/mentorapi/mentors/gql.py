@@ -3,7 +3,7 @@
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
@@ -17,7 +17,7 @@ from mentorapi.graphql.lookahead import Allowed, selects, selects_only
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.mentors import service
-from mentorapi.mentors.models import Format, MentorFields, SkillOffer, SkillRefData
+from mentorapi.mentors.models import Format, MentorFields, SkillOffer
 from mentorapi.mentors.schemas import (
     MentorCreate,
     MentorSearch,
@@ -142,13 +142,17 @@ class MentorType:
             languages=list(mentor.languages),
             formats=[_FORMATS[f] for f in mentor.formats],
             session_lengths=list(mentor.session_lengths),
-            stats=MentorStats(
-                sessions_completed=mentor.sessions_completed,
-                minutes_mentored=mentor.minutes_mentored,
-                average_rating=average_rating(mentor),
-                ratings_count=mentor.ratings_count,
-                mentees_helped=mentor.mentees_helped,
-                impact_stories=mentor.impact_stories,
+            # Plain data (graphql/execution.read_field): MentorStats's fields by name.
+            stats=cast(
+                MentorStats,
+                {
+                    "sessions_completed": mentor.sessions_completed,
+                    "minutes_mentored": mentor.minutes_mentored,
+                    "average_rating": average_rating(mentor),
+                    "ratings_count": mentor.ratings_count,
+                    "mentees_helped": mentor.mentees_helped,
+                    "impact_stories": mentor.impact_stories,
+                },
             ),
             version=mentor.version,
             created_at=mentor.created_at,
@@ -164,26 +168,6 @@ class SkillsNotLoaded(list[SkillLevel]):
 
     def __iter__(self) -> Iterator[SkillLevel]:
         raise RuntimeError("a mentor's skills were read but not loaded (graphql/lookahead.py)")
-
-
-class OfferedSkill(SkillType):
-    """A skill as a mentor's stored offers carry it (Mentor.offers: id, slug, name, category),
-    for a selection that asks for nothing else (`OFFER_FIELDS`). The Skill fields outside the
-    offers are not there: reading one is an error (INTERNAL, logged), never a made-up value."""
-
-    def __init__(self, skill: SkillRefData) -> None:  # not the dataclass's: four fields only
-        self.id = strawberry.ID(skill["id"])
-        self.slug = skill["slug"]
-        self.name = skill["name"]
-        self.category = skill["category"]
-
-    def _missing(self) -> NoReturn:
-        raise RuntimeError("a skill field outside the offers was read (mentors/gql.py)")
-
-    description = property(_missing)
-    version = property(_missing)
-    created_at = property(_missing)
-    updated_at = property(_missing)
 
 
 # What a mentor's `skills` selection may ask for to be answered from the offers (names, not
@@ -212,22 +196,12 @@ async def mentor_objects(
     if not selects(info, *at, "skills"):
         return [MentorType.from_model(m, SkillsNotLoaded()) for m in mentors]
     if offers is not None and _offers_fit(info, at):
-        refs: dict[str, SkillType] = {}  # a page's mentors share a few skills: one object each
-
-        def ref(data: SkillRefData) -> SkillType:
-            found = refs.get(data["id"])
-            if found is None:
-                found = refs[data["id"]] = OfferedSkill(data)
-            return found
-
+        # Plain data: an offer holds a SkillLevel's fields by their names, its `skill` the
+        # Skill fields OFFER_FIELDS allows, and both are read as they are
+        # (graphql/execution.read_field); a field outside them is a missing key, an error
+        # (INTERNAL), never a made-up value.
         return [
-            MentorType.from_model(
-                mentor,
-                [
-                    SkillLevel(skill=ref(o["skill"]), level=o["level"], note=o["note"])
-                    for o in shown
-                ],
-            )
+            MentorType.from_model(mentor, cast("list[SkillLevel]", shown))
             for mentor, shown in zip(mentors, offers, strict=True)
         ]
     links = await load_all(info.context.loaders.mentor_skills, [m.id for m in mentors])
