@@ -46,6 +46,7 @@ from mentorapi.graphql.errors import ErrorCodes, InvalidScalar, is_expected
 from mentorapi.graphql.execution import PlainFieldsExecutor
 from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answers
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
+from mentorapi.graphql.lists import ListBounds, RefuseLongLists, rest_list_bounds
 from mentorapi.graphql.text import RefuseUnstorableText
 from mentorapi.group_sessions import gql as group_sessions_gql
 from mentorapi.matching import gql as matching_gql
@@ -135,6 +136,7 @@ DATE = strawberry.scalar(
 class MentorapiSchema(strawberry.Schema):
     introspection_answers: Answers | None = None  # graphql/introspection.py
     documents: Documents | None = None  # graphql/documents.py: parsed, with their verdicts
+    list_bounds: ListBounds | None = None  # graphql/lists.py
 
     def _create_execution_context(
         self,
@@ -188,6 +190,7 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
     # document (strawberry's QueryDepthLimiter and MaxAliasesLimiter expand every fragment
     # spread again, exponential in a document of spreads that spread twice).
     rules: list[type[ASTValidationRule]] = []
+    bounds = ListBounds()  # filled below, once the schema exists
     answers = new_answers()  # one memo per schema, shared by its requests
     documents = new_documents()  # verdicts depend on the schema's rules: one cache per schema
     if not introspection:
@@ -205,6 +208,7 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
         partial(DocumentValidation, LIMITS, documents, MAX_DOCUMENT_LENGTH),
         # After DocumentValidation, whose validation errors it adds to (graphql/text.py).
         RefuseUnstorableText,
+        partial(RefuseLongLists, bounds),  # the same, for lists over their bound (lists.py)
     ]
     schema = MentorapiSchema(
         query=_merged("Query"),
@@ -214,6 +218,8 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
         execution_context_class=PlainFieldsExecutor,
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME, date: DATE}),
     )
+    bounds.fill(schema._schema, rest_list_bounds())
+    schema.list_bounds = bounds
     schema.introspection_answers = answers
     schema.documents = documents
     return schema
