@@ -206,9 +206,11 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
         partial(IntrospectionMemo, answers),  # after the cost: it may answer, then nothing runs
         # Clients send the same few documents again and again: parse and validate each once.
         partial(DocumentValidation, LIMITS, documents, MAX_DOCUMENT_LENGTH),
-        # After DocumentValidation, whose validation errors it adds to (graphql/text.py).
+        # After DocumentValidation, whose validation errors they add to: lists over their
+        # bound (graphql/lists.py), first, so that their items are not walked for text either;
+        # text the database cannot store (graphql/text.py).
+        partial(RefuseLongLists, bounds),
         RefuseUnstorableText,
-        partial(RefuseLongLists, bounds),  # the same, for lists over their bound (lists.py)
     ]
     schema = MentorapiSchema(
         query=_merged("Query"),
