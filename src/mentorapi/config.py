@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     # and a subscription), a 429 past it.
     live_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
     live_streams_per_caller: int = Field(default=4, ge=1, le=100)
+    # GraphQL WebSockets one credential holds open at once in one process (graphql/sockets.py):
+    # each is a task, a session and up to 20 operations. `connection_init` past it closes 4429.
+    graphql_sockets_per_key: int = Field(default=50, ge=1, le=10_000)
+    graphql_sockets_per_member: int = Field(default=5, ge=1, le=1_000)
 
     # Housekeeping in each `serve` and `worker` process (expire unanswered requests, forget
     # Idempotency-Keys older than 24 h, prune by retention), every interval. Safe in many

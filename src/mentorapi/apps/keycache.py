@@ -70,6 +70,8 @@ class KeyCache:
         self._generation = 0
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Told after each forgetting: whoever else holds credentials (graphql/sockets.py).
+        self.on_forget: list[Callable[[], None]] = []
 
     @property
     def listening(self) -> bool:
@@ -113,6 +115,8 @@ class KeyCache:
     def forget_all(self) -> None:
         self._generation += 1
         self._entries.clear()
+        for callback in self.on_forget:
+            callback()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -121,26 +125,7 @@ class KeyCache:
 
     def watch(self, engine: AsyncEngine) -> None:
         """Forget at the commit of any write to apps or keys on this engine."""
-        sync = engine.sync_engine
-        event.listen(sync, "before_cursor_execute", self._statement)
-        event.listen(sync, "commit", self._commit)
-        event.listen(sync, "rollback", self._rollback)
-
-    def _statement(
-        self, conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
-    ) -> None:
-        if _AUTH_WRITE.match(statement):
-            conn.info[_TOUCHED] = True
-
-    def _commit(self, conn: Any) -> None:
-        if conn.info.pop(_TOUCHED, False):
-            self.forget_all()
-
-    def _rollback(self, conn: Any) -> None:
-        # A dropped connection's rollback: it has no info to read (asking raises), and nothing
-        # it wrote can have been committed.
-        if not conn.invalidated:
-            conn.info.pop(_TOUCHED, None)
+        watch_auth_writes(engine, self.forget_all)
 
     # --- listening -------------------------------------------------------------------------------
 
@@ -170,6 +155,37 @@ class KeyCache:
     def _start_listening(self) -> None:
         self.forget_all()  # whatever was read before we listened
         self._listening.set()
+
+
+class _AuthWrites:
+    def __init__(self, committed: Callable[[], None]) -> None:
+        self.committed = committed
+
+    def statement(
+        self, conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        if _AUTH_WRITE.match(statement):
+            conn.info[_TOUCHED] = True
+
+    def commit(self, conn: Any) -> None:
+        if conn.info.pop(_TOUCHED, False):
+            self.committed()
+
+    def rollback(self, conn: Any) -> None:
+        # A dropped connection's rollback: it has no info to read (asking raises), and nothing
+        # it wrote can have been committed.
+        if not conn.invalidated:
+            conn.info.pop(_TOUCHED, None)
+
+
+def watch_auth_writes(engine: AsyncEngine, committed: Callable[[], None]) -> None:
+    """Call `committed` at the commit of any write to apps or keys (or a member's deletion) on
+    this engine: this process's own changes, on any database."""
+    writes = _AuthWrites(committed)
+    sync = engine.sync_engine
+    event.listen(sync, "before_cursor_execute", writes.statement)
+    event.listen(sync, "commit", writes.commit)
+    event.listen(sync, "rollback", writes.rollback)
 
 
 def create_key_cache(database_url: str) -> KeyCache | None:

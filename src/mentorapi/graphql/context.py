@@ -17,6 +17,7 @@ when the credential no longer holds.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -43,6 +44,7 @@ from mentorapi.graphql.documents import chosen_operation
 from mentorapi.graphql.limits import root_fields
 from mentorapi.graphql.loaders import Loaders
 from mentorapi.graphql.pubsub import PubSub
+from mentorapi.graphql.sockets import OpenSockets
 from mentorapi.kit import idempotency
 from mentorapi.kit.errors import TooManyRequests, Unauthenticated
 from mentorapi.kit.timezones import utcnow
@@ -119,6 +121,7 @@ class Context(BaseContext):
         self._connect_spent = False
         self._expiry: asyncio.TimerHandle | None = None  # see `close_at_expiry`
         self._expiry_check: asyncio.Task[None] | None = None
+        self.sockets: OpenSockets | None = None  # where the socket holds a place, once admitted
         self.loaders = Loaders(self)
 
     @property
@@ -241,10 +244,39 @@ class Context(BaseContext):
         except Unauthenticated as exc:
             if not isinstance(self._connection, WebSocket):
                 raise
-            # A close reason is at most 123 bytes.
-            reason = exc.detail.encode()[:120].decode(errors="ignore")
-            await self._connection.close(code=CLOSE_UNAUTHORIZED, reason=reason)
+            await _close_unauthorized(self._connection, exc)
             raise SocketClosed from exc
+
+    def credential(self) -> str | None:
+        """The socket's `Authorization` value (graphql/sockets.py checks each one once)."""
+        return self._authorization()
+
+    async def recheck(self) -> bool:
+        """Something about apps, keys or members changed (graphql/sockets.py): identify the
+        caller again, in a short read of its own (the socket's session may be in an operation's
+        unit of work), and close the socket (4401) when the credential no longer holds, idle
+        or not. False when it was closed."""
+        if self._found is None or not isinstance(self._connection, WebSocket):
+            return True
+        try:
+            if self._found.expires_at is not None and self._found.expires_at <= utcnow():
+                raise Unauthenticated("the credential has expired: connect again with a fresh one")
+            async with self._database.read_sessionmaker() as db_session:
+                await admission.identify(self._connection, db_session, self._authorization())
+        except Unauthenticated as exc:
+            # RuntimeError: the client closed it meanwhile, nothing left to close.
+            with contextlib.suppress(RuntimeError):
+                await _close_unauthorized(self._connection, exc)
+            return False
+        return True
+
+    @property
+    def connection(self) -> HTTPConnection:
+        return self._connection
+
+    async def admitted(self) -> Authenticated:
+        """The caller, admitted (`connection_init`: the socket's own token)."""
+        return await self._authenticated()
 
     async def app(self) -> AppFields:
         return (await self._authenticated()).app
@@ -301,11 +333,20 @@ class Context(BaseContext):
         self.close_at_expiry()
 
     async def close(self) -> None:
+        if self.sockets is not None:  # every way a socket ends comes here (get_context)
+            self.sockets.give_back(self)
+            self.sockets = None
         if self._expiry is not None:  # the socket is done: nothing to close at expiry
             self._expiry.cancel()
             self._expiry = None
         if self._db_session is not None and not self._owned:
             await self._db_session.close()  # rolls back whatever was not committed
+
+
+async def _close_unauthorized(websocket: WebSocket, exc: Unauthenticated) -> None:
+    # A close reason is at most 123 bytes.
+    reason = exc.detail.encode()[:120].decode(errors="ignore")
+    await websocket.close(code=CLOSE_UNAUTHORIZED, reason=reason)
 
 
 Info = StrawberryInfo[Context, None]

@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
+from mentorapi.apps.keycache import KeyCache, watch_auth_writes
 from mentorapi.config import Settings
 from mentorapi.db.busy import is_busy
 from mentorapi.db.dropped import RETRY_AFTER_SECONDS, is_dropped
@@ -26,6 +28,7 @@ from mentorapi.graphql.fanout import Fanout
 from mentorapi.graphql.feed import install_feed
 from mentorapi.graphql.pubsub import PubSub
 from mentorapi.graphql.schema import build_schema
+from mentorapi.graphql.sockets import CLOSE_TOO_MANY, OpenSockets
 from mentorapi.kit.errors import TooManyRequests, Unauthenticated
 from mentorapi.kit.problems import problem_response
 
@@ -110,7 +113,7 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
         # Admit the socket at connection_init, as a request: a bad credential, or an empty
         # bucket, closes it with 4403. Each operation is admitted again (graphql/context.py).
         try:
-            await context.app()
+            found = await context.admitted()
         except (Unauthenticated, TooManyRequests) as exc:
             raise ConnectionRejectionError({"message": exc.detail}) from exc
         except Exception as exc:
@@ -121,6 +124,19 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
             message = UNAVAILABLE_MESSAGE if is_dropped(exc) else BUSY_MESSAGE
             payload = {"message": message, "code": UNAVAILABLE, "retryAfter": RETRY_AFTER_SECONDS}
             raise ConnectionRejectionError(payload) from exc
+        finally:
+            # End the identifying read: an acknowledged socket with no operation held its
+            # pooled connection (idle in transaction) until its first subscription began; a
+            # few such sockets took the whole pool (on SQLite, the one connection).
+            await context.finish(commit=False)
+        # At most so many sockets per credential in this process (graphql/sockets.py); the
+        # place is given back when the socket ends, however it ends (Context.close).
+        sockets: OpenSockets = context.connection.app.state.graphql_sockets
+        if not sockets.take(context, found.rate_key, member=not found.caller.is_api_key):
+            reason = "too many open sockets for this credential: close one first"
+            await cast(WebSocket, context.connection).close(code=CLOSE_TOO_MANY, reason=reason)
+            raise WebSocketDisconnected  # strawberry ends the socket's handler quietly
+        context.sockets = sockets
         context.close_at_expiry()
 
 
@@ -132,26 +148,45 @@ def _with_feed(app: FastAPI, settings: Settings) -> None:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         async with inner(app) as state:
-            if app.state.db.dialect == "postgresql":
-                app.state.fanout = Fanout(
-                    app.state.db, app.state.pubsub, settings.session_database_url
-                )
-                await app.state.fanout.start()
-                try:
-                    yield state
-                finally:
-                    await app.state.fanout.stop()
+            # Open sockets are checked again when apps, keys or members change: on every
+            # process's notice of it (PostgreSQL, through the key cache), else on this
+            # process's own commits of such a change.
+            sockets: OpenSockets = app.state.graphql_sockets
+            key_cache: KeyCache | None = getattr(app.state, "key_cache", None)
+            if key_cache is not None:
+                key_cache.on_forget.append(sockets.changed)
             else:
-                app.state.fanout = None
-                install_feed(app.state.db, app.state.pubsub)
-                yield state
+                watch_auth_writes(app.state.db.engine, sockets.changed)
+            try:
+                async with _feed(app, settings):
+                    yield state
+            finally:
+                await sockets.stop()
 
     app.router.lifespan_context = lifespan
+
+
+@asynccontextmanager
+async def _feed(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    if app.state.db.dialect == "postgresql":
+        app.state.fanout = Fanout(app.state.db, app.state.pubsub, settings.session_database_url)
+        await app.state.fanout.start()
+        try:
+            yield
+        finally:
+            await app.state.fanout.stop()
+    else:
+        app.state.fanout = None
+        install_feed(app.state.db, app.state.pubsub)
+        yield
 
 
 def install_graphql(app: FastAPI, settings: Settings) -> None:
     # Subscriptions read from here; graphql/feed.py publishes committed session events to it.
     app.state.pubsub = PubSub()
+    app.state.graphql_sockets = OpenSockets(
+        settings.graphql_sockets_per_key, settings.graphql_sockets_per_member
+    )
     _with_feed(app, settings)
     app.state.graphql_schema = build_schema(settings)
     router = MentorapiGraphQLRouter(

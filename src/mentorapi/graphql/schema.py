@@ -46,6 +46,7 @@ from mentorapi.graphql.errors import ErrorCodes, InvalidScalar, is_expected
 from mentorapi.graphql.execution import PlainFieldsExecutor, read_field
 from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answers
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
+from mentorapi.graphql.lists import ListBounds, RefuseLongLists, rest_list_bounds
 from mentorapi.graphql.text import RefuseUnstorableText
 from mentorapi.group_sessions import gql as group_sessions_gql
 from mentorapi.matching import gql as matching_gql
@@ -135,6 +136,7 @@ DATE = strawberry.scalar(
 class MentorapiSchema(strawberry.Schema):
     introspection_answers: Answers | None = None  # graphql/introspection.py
     documents: Documents | None = None  # graphql/documents.py: parsed, with their verdicts
+    list_bounds: ListBounds | None = None  # graphql/lists.py
 
     def _create_execution_context(
         self,
@@ -188,6 +190,7 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
     # document (strawberry's QueryDepthLimiter and MaxAliasesLimiter expand every fragment
     # spread again, exponential in a document of spreads that spread twice).
     rules: list[type[ASTValidationRule]] = []
+    bounds = ListBounds()  # filled below, once the schema exists
     answers = new_answers()  # one memo per schema, shared by its requests
     documents = new_documents()  # verdicts depend on the schema's rules: one cache per schema
     if not introspection:
@@ -203,7 +206,10 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
         partial(IntrospectionMemo, answers),  # after the cost: it may answer, then nothing runs
         # Clients send the same few documents again and again: parse and validate each once.
         partial(DocumentValidation, LIMITS, documents, MAX_DOCUMENT_LENGTH),
-        # After DocumentValidation, whose validation errors it adds to (graphql/text.py).
+        # After DocumentValidation, whose validation errors they add to: lists over their
+        # bound (graphql/lists.py), first, so that their items are not walked for text either;
+        # text the database cannot store (graphql/text.py).
+        partial(RefuseLongLists, bounds),
         RefuseUnstorableText,
     ]
     schema = MentorapiSchema(
@@ -218,6 +224,8 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
             default_resolver=read_field,  # attributes, or a dict's items (plain data)
         ),
     )
+    bounds.fill(schema._schema, rest_list_bounds())
+    schema.list_bounds = bounds
     schema.introspection_answers = answers
     schema.documents = documents
     return schema
