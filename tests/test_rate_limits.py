@@ -56,7 +56,7 @@ async def limited_app(database_url: str, dialect: str, clock: FakeClock) -> Asyn
     async with application.router.lifespan_context(application):
         limiter = application.state.rate_limiter
         if isinstance(limiter, PostgresRateLimiter):
-            application.state.rate_limiter = PostgresRateLimiter(application.state.db.engine, clock)
+            application.state.rate_limiter = PostgresRateLimiter(limiter.engine, clock)
         else:
             application.state.rate_limiter = MemoryRateLimiter(clock)
         yield application

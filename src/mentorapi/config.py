@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     # budget: a limit N times the documented one, by default and silently. Its cost is one
     # short statement per request; one process on PostgreSQL may save it with `memory`.
     rate_limit_backend: Literal["auto", "memory", "postgres"] = "auto"
+    # postgres: the bucket statement's own pool, beside MENTORAPI_DB_POOL_SIZE's, per process
+    # (db/engine.py says why it is not the requests' pool). Each statement holds a connection
+    # for one round trip, so a few serve thousands of requests a second.
+    rate_limit_pool_size: int = Field(default=2, ge=1, le=50)
     # The refill window: a bucket holds the budget below and refills it fully over this window.
     rate_limit_window_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Requests per window for each API key (server to server, so generous).

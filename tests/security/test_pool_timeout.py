@@ -5,8 +5,8 @@ nothing written, and the pool is as it was; once connections are free again, req
 
 SQLAlchemy pools SQLite's file database too (5 connections and 10 overflow, whatever
 MENTORAPI_DB_POOL_SIZE says), so the test holds every connection the pool will give, on both
-databases, and with the rate limiter on (its PostgreSQL bucket statement checks out a
-connection of its own) and off.
+databases, and with the rate limiter on (its PostgreSQL bucket statement has a small pool of
+its own, which the test leaves free: the requests wait for the main pool) and off.
 """
 
 import asyncio
@@ -41,12 +41,11 @@ GQL_MUTATION = """mutation ($input: CreateSkillInput!) { createSkill(input: $inp
 
 @pytest.fixture(params=[False, True], ids=["no-rate-limit", "rate-limit"])
 async def small_app(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[FastAPI]:
-    # With the rate limiter on PostgreSQL a write holds its session's connection while the
-    # bucket statement takes another (a request of its own needs two): a pool of 1 would
-    # time out every cold write, held connections or not.
+    # A request needs one connection of the pool, rate limiter or not (the bucket statement
+    # has its own: test_pool_hold_and_wait.py).
     settings = conftest.test_settings(
         database_url,
-        db_pool_size=2 if request.param else 1,
+        db_pool_size=1,
         db_pool_timeout_seconds=TIMEOUT,
         rate_limits_enabled=request.param,
     )
@@ -214,13 +213,11 @@ async def test_graphql_over_websocket_with_an_exhausted_pool_is_service_unavaila
 ) -> None:
     engine: AsyncEngine = small_app.state.db.engine
     base = await bookable(small_tenant.client)
-    # The socket is admitted at connection_init: that takes a connection when the key is not
-    # cached (SQLite has no key cache) or the rate limiter's bucket is in PostgreSQL.
-    settings = small_app.state.settings
+    # The socket is admitted at connection_init: that takes a connection of the pool when the
+    # key is not cached (SQLite has no key cache); the rate limiter's bucket statement in
+    # PostgreSQL takes one of its own pool, which is not held.
     keys = small_app.state.key_cache
-    at_init = (keys is None or not keys.listening) or (
-        settings.rate_limits_enabled and settings.rate_limit_store == "postgres"
-    )
+    at_init = keys is None or not keys.listening
     async with serve(small_app) as url:
         ok = await _query_over_websocket(url, small_tenant.key, base["mentor_id"])
         assert ok["type"] == "next", ok

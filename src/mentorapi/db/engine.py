@@ -36,6 +36,13 @@ class Database:
     # COMMIT (autocommit), two round trips fewer per read. At READ COMMITTED, the default, every
     # statement sees its own snapshot either way, so a transaction around reads adds nothing.
     read_sessionmaker: async_sessionmaker[AsyncSession]
+    # PostgreSQL: a small pool of its own for the rate limiter's bucket statement
+    # (kit/ratelimit.py), which a request runs while its session may hold a connection of the
+    # main pool (its key lookup, its Idempotency-Key claim). From the same pool, N such
+    # requests on a pool of N would each hold one connection and wait for another: a
+    # deadlock every one of them would leave only by the pool timeout (503). A bucket
+    # statement holds its connection for one round trip and waits for nothing else.
+    limiter_engine: AsyncEngine | None = None
 
     @property
     def dialect(self) -> str:
@@ -43,6 +50,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.limiter_engine is not None:
+            await self.limiter_engine.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -113,6 +122,29 @@ def _sqlite_in_memory(database_url: str) -> bool:
 
 
 def create_database(settings: Settings) -> Database:
+    engine = _create_engine(settings, settings.db_pool_size)
+    sessionmaker = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    read_options: dict[str, Any] = {READ_ONLY: True}
+    limiter_engine = None
+    if engine.dialect.name == "postgresql":
+        read_options["isolation_level"] = "AUTOCOMMIT"
+        if settings.rate_limit_store == "postgres":
+            limiter_engine = _create_engine(settings, settings.rate_limit_pool_size)
+    read_sessionmaker = async_sessionmaker(
+        engine.execution_options(**read_options),
+        class_=AsyncSession,
+        expire_on_commit=False,
+        info={WRITER: sessionmaker},
+    )
+    return Database(
+        engine=engine,
+        sessionmaker=sessionmaker,
+        read_sessionmaker=read_sessionmaker,
+        limiter_engine=limiter_engine,
+    )
+
+
+def _create_engine(settings: Settings, pool_size: int) -> AsyncEngine:
     kwargs: dict[str, Any] = {
         "echo": settings.db_echo,
         # JSON columns (languages, formats, lengths, a page's skills...) are small documents
@@ -129,7 +161,7 @@ def create_database(settings: Settings) -> Database:
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs.update(
-            pool_size=settings.db_pool_size,
+            pool_size=pool_size,
             max_overflow=settings.db_max_overflow,
             # No SELECT 1 per checkout: db/dropped.py asks the driver whether the connection
             # is closed (free), and a read whose connection drops anyway is run again.
@@ -148,14 +180,4 @@ def create_database(settings: Settings) -> Database:
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     event.listen(engine.sync_engine, "before_cursor_execute", _guard_and_count)
     watch_pool(engine)
-    sessionmaker = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-    read_options: dict[str, Any] = {READ_ONLY: True}
-    if engine.dialect.name == "postgresql":
-        read_options["isolation_level"] = "AUTOCOMMIT"
-    read_sessionmaker = async_sessionmaker(
-        engine.execution_options(**read_options),
-        class_=AsyncSession,
-        expire_on_commit=False,
-        info={WRITER: sessionmaker},
-    )
-    return Database(engine=engine, sessionmaker=sessionmaker, read_sessionmaker=read_sessionmaker)
+    return engine

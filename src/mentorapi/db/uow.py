@@ -87,12 +87,15 @@ async def writable(db_session: AsyncSession) -> AsyncIterator[AsyncSession]:
     if writer is None:
         yield db_session
         return
+    # The read hands its connection back first (ending its transaction where there is one,
+    # SQLite, so its next statement reads a snapshot that includes the write; on PostgreSQL,
+    # autocommit, nothing else): holding it while the write waits for a second one from the
+    # same pool, N such reads on a pool of N would each wait for the others until the pool
+    # timeout (503). Nothing it loaded is expired (expire_on_commit=False).
+    await db_session.commit()
     token = write_intent.set(True)  # SQLite: BEGIN IMMEDIATE, as for any writer
     try:
         async with writer() as session, session.begin():
             yield session
     finally:
         write_intent.reset(token)
-    # Ends the read's transaction where there is one (SQLite), so its next statement reads a
-    # snapshot that includes the write; on PostgreSQL (autocommit) it is a no-op.
-    await db_session.commit()

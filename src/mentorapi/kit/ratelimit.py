@@ -9,7 +9,9 @@ float is all there is to store, and one conditional UPDATE is all there is to do
 - `MemoryRateLimiter`: a dict in this process. Right for one process (and for SQLite).
 - `PostgresRateLimiter`: a row per key in `rate_limit_buckets`, updated with one atomic
   `INSERT … ON CONFLICT DO UPDATE … WHERE … RETURNING` on its own short transaction (never the
-  request's, so a bucket row is locked for microseconds, not for the whole request).
+  request's, so a bucket row is locked for microseconds, not for the whole request), on a
+  small pool of its own (`Database.limiter_engine`): a request may hold a connection of the
+  main pool when it is rate-limited, and must never wait for a second one from it.
 """
 
 import math
@@ -140,6 +142,10 @@ class PostgresRateLimiter:
         self._engine = engine
         self._clock = clock
 
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
     async def hit(self, key: str, limit: int, window: float, tokens: int = 1) -> Decision:
         now = self._clock()
         interval = window / limit
@@ -205,7 +211,8 @@ async def purge_full_buckets(
 
 def create_rate_limiter(settings: Settings, db: Database) -> RateLimiter:
     if settings.rate_limit_store == "postgres":
-        return PostgresRateLimiter(db.engine)
+        # Its own pool: never the one the request's session may hold a connection of.
+        return PostgresRateLimiter(db.limiter_engine or db.engine)
     return MemoryRateLimiter()
 
 
