@@ -19,7 +19,7 @@ async def test_a_query_does_not_wait_behind_a_writer(db: Database, tenant: Tenan
     mentor = await create_mentor(tenant.client, name="Before")
     query = "query($id: ID!) { mentor(id: $id) { name } }"
     async with db.sessionmaker() as writer, writer.begin():
-        await writer.execute(
+        await (await writer.connection()).execute(
             text("UPDATE mentors SET name = 'During' WHERE app_id = :app AND id = :id"),
             {"app": tenant.id, "id": mentor["id"]},
         )

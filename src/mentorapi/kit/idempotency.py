@@ -274,7 +274,7 @@ class IdempotencyMiddleware:
         kept_fingerprint, created_at, expires_at, status_code, headers, body = rows[0]
         stale = status_code is None and created_at < now - ABANDONED_AFTER
         if expires_at <= now or stale:
-            await s.execute(_FORGET, the_key)
+            await (await s.connection()).execute(_FORGET, the_key)
             return None
         if kept_fingerprint != fingerprint:
             return _problem(
