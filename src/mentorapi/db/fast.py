@@ -188,18 +188,24 @@ async def _driver_fetch(
     if dialect not in UNNAMED_STATEMENTS:
         rows: list[Sequence[Any]] = await driver.fetch(sql, *args)
         return rows
-    described = _described(raw.info)
-    statement = described.get(sql)
-    if statement is None:
-        # Unnamed (the cache is off), and marked to be parsed again in every run.
-        statement = await driver.prepare(sql)
-        described.put(sql, statement)
+    described, statement = await _described_statement(raw, sql)
     try:
         rows = await statement.fetch(*args)
     except Exception:
         described.pop(sql)  # whatever went wrong, describe it afresh next time
         raise
     return rows
+
+
+async def _described_statement(raw: Any, sql: str) -> tuple[BoundedLRU[str, Any], Any]:
+    """The connection's described statements and `sql`'s among them, prepared if new."""
+    described = _described(raw.info)
+    statement = described.get(sql)
+    if statement is None:
+        # Unnamed (the cache is off), and marked to be parsed again in every run.
+        statement = await raw.driver_connection.prepare(sql)
+        described.put(sql, statement)
+    return described, statement
 
 
 def _uses_asyncpg(dialect: Dialect) -> bool:
@@ -444,11 +450,7 @@ async def _driver_executemany(
     if dialect not in UNNAMED_STATEMENTS:
         await driver.executemany(sql, arguments)
         return
-    described = _described(raw.info)
-    statement = described.get(sql)
-    if statement is None:
-        statement = await driver.prepare(sql)
-        described.put(sql, statement)
+    described, statement = await _described_statement(raw, sql)
     try:
         await statement.executemany(arguments)
     except Exception:

@@ -24,7 +24,7 @@ from mentorapi.mentors.schemas import (
     MentorSkillsPut,
     MentorSort,
     MentorUpdate,
-    average_rating,
+    stats_data,
 )
 from mentorapi.mentors.service import MentorView
 from mentorapi.skills.gql import SkillChoiceInput, SkillLevel, SkillType
@@ -143,17 +143,7 @@ class MentorType:
             formats=[_FORMATS[f] for f in mentor.formats],
             session_lengths=list(mentor.session_lengths),
             # Plain data (graphql/execution.read_field): MentorStats's fields by name.
-            stats=cast(
-                MentorStats,
-                {
-                    "sessions_completed": mentor.sessions_completed,
-                    "minutes_mentored": mentor.minutes_mentored,
-                    "average_rating": average_rating(mentor),
-                    "ratings_count": mentor.ratings_count,
-                    "mentees_helped": mentor.mentees_helped,
-                    "impact_stories": mentor.impact_stories,
-                },
-            ),
+            stats=cast(MentorStats, stats_data(mentor)),
             version=mentor.version,
             created_at=mentor.created_at,
             updated_at=mentor.updated_at,

@@ -185,6 +185,19 @@ def average_rating(mentor: MentorFields) -> float | None:
     return round(mentor.rating_sum / mentor.ratings_count, 2) if mentor.ratings_count else None
 
 
+def stats_data(mentor: MentorFields) -> dict[str, Any]:
+    """A mentor's stats as plain data: REST's `stats` object, and GraphQL's `MentorStats`
+    (graphql/execution.read_field reads a dict's items)."""
+    return {
+        "sessions_completed": mentor.sessions_completed,
+        "minutes_mentored": mentor.minutes_mentored,
+        "average_rating": average_rating(mentor),
+        "ratings_count": mentor.ratings_count,
+        "mentees_helped": mentor.mentees_helped,
+        "impact_stories": mentor.impact_stories,
+    }
+
+
 def read_data(mentor: MentorFields, skills: Sequence[SkillOffer]) -> dict[str, Any]:
     """The fields of MentorRead as plain data, from a model or a row of the mentors table."""
     return {
@@ -199,14 +212,7 @@ def read_data(mentor: MentorFields, skills: Sequence[SkillOffer]) -> dict[str, A
         "formats": mentor.formats,
         "session_lengths": mentor.session_lengths,
         "skills": skills,
-        "stats": {
-            "sessions_completed": mentor.sessions_completed,
-            "minutes_mentored": mentor.minutes_mentored,
-            "average_rating": average_rating(mentor),
-            "ratings_count": mentor.ratings_count,
-            "mentees_helped": mentor.mentees_helped,
-            "impact_stories": mentor.impact_stories,
-        },
+        "stats": stats_data(mentor),
         "version": mentor.version,
         "created_at": mentor.created_at,
         "updated_at": mentor.updated_at,
