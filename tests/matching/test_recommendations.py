@@ -9,6 +9,7 @@ import httpx
 from mentorapi.matching.schemas import Recommendations
 from tests.conftest import Tenant, count_statements, own
 from tests.factories import create_mentee, create_mentor, create_skill
+from tests.gql.helpers import gql_data
 from tests.matching.conftest import WEEK, complete_with_feedback, ids, mentor, recommend
 from tests.reminders.conftest import Clock
 
@@ -54,8 +55,19 @@ def check_reasons(item: dict[str, Any]) -> None:
             assert components["load"] == round(1 - int(found[1]) / int(found[2]), 4)
         elif reason == "You bookmarked them":
             assert components["continuity"] >= 0.5
-        elif re.fullmatch(r"You (rated your|had) \d+ .*", reason):
-            assert components["continuity"] > 0
+        elif found := re.fullmatch(
+            r"You rated (?:your (\d+)|(\d+) of your (\d+)) past sessions? with them "
+            r"([\d.]+) on average",
+            reason,
+        ):
+            rated, of = found[1] or found[2], found[1] or found[3]
+            assert 1 <= int(rated) <= int(of)
+            average = float(found[4])
+            rated_well = 1.0 if average >= 4 else 0.5 if average >= 3 else 0.0
+            # At least 0.5 for a bookmarked mentor ("You bookmarked them").
+            assert components["continuity"] in (rated_well, max(rated_well, 0.5))
+        elif re.fullmatch(r"You had \d+ past sessions? with them", reason):
+            assert components["continuity"] >= 0.6
         else:
             raise AssertionError(f"unknown reason {reason!r}")
     # The score is the policy's weighted mean of the components shown (default weights).
@@ -324,9 +336,7 @@ async def test_continuity_with_a_mentor_rated_well(tenant: Tenant, clock: Clock)
     found = by_id(await recommend(client, mentee_id=mentee["id"], ask=ASK))
     assert found[past["id"]]["components"]["continuity"] == 1.0
     assert found[other["id"]]["components"]["continuity"] == 0.0
-    assert (
-        "You rated your 1 past sessions with them 5.00 on average" in found[past["id"]]["reasons"]
-    )
+    assert "You rated your 1 past session with them 5.00 on average" in found[past["id"]]["reasons"]
 
 
 async def test_a_seat_in_a_completed_group_session_is_a_past_meeting(
@@ -377,9 +387,55 @@ async def test_a_seat_in_a_completed_group_session_is_a_past_meeting(
         assert found[host["id"]]["components"]["continuity"] == continuity, mentee_id
         assert len(own(statements)) == 3, statements  # as for any ask (see the README)
     found = by_id(await recommend(client, mentee_id=rated, ask=ASK))
-    assert (
-        "You rated your 1 past sessions with them 5.00 on average" in found[host["id"]]["reasons"]
+    assert "You rated your 1 past session with them 5.00 on average" in found[host["id"]]["reasons"]
+    found = by_id(await recommend(client, mentee_id=unrated, ask=ASK))
+    assert "You had 1 past session with them" in found[host["id"]]["reasons"]
+
+
+async def test_past_sessions_count_one_to_one_and_group_alike(tenant: Tenant, clock: Clock) -> None:
+    """The reason names what continuity counted: a rated one-to-one session and an unrated seat
+    kept in a group session are her 2 past sessions with the mentor, 1 of them rated; GraphQL
+    says what REST says."""
+    client = tenant.client
+    pivots = await _pivots(client)
+    host = await mentor(client, pivots["id"])
+    mentee = (await create_mentee(client))["id"]
+    await complete_with_feedback(
+        client,
+        clock,
+        mentor_id=host["id"],
+        mentee_id=mentee,
+        skill_id=pivots["id"],
+        starts_at="2027-01-04T09:00:00Z",
+        rating=5,
     )
+    group = await client.post(
+        "/v1/group-sessions",
+        json={
+            "mentor_id": host["id"],
+            "skill_id": pivots["id"],
+            "topic": "Pivot tables for sales reports: office hours",
+            "format": "video",
+            "duration_minutes": 30,
+            "seats": 6,
+            "starts_at": "2027-01-05T09:00:00Z",
+        },
+    )
+    assert group.status_code == 201, group.text
+    path = f"/v1/group-sessions/{group.json()['id']}"
+    seat = await client.post(f"{path}/seats", json={"mentee_id": mentee, "ask": ASK})
+    assert seat.status_code == 201, seat.text
+    clock.set("2027-01-05T09:31:00Z")
+    assert (await client.post(f"{path}/complete")).status_code == 200
+    clock.set("2027-01-11T08:00:00Z")
+    rest = await recommend(client, mentee_id=mentee, ask=ASK)
+    reasons = by_id(rest)[host["id"]]["reasons"]
+    assert "You rated 1 of your 2 past sessions with them 5.00 on average" in reasons, reasons
+    query = """query($input: RecommendMentorsInput!) {
+      recommendMentors(input: $input) { data { mentor { id } reasons } } }"""
+    data = await gql_data(client, query, {"input": {"menteeId": mentee, "ask": ASK}})
+    found = {i["mentor"]["id"]: i["reasons"] for i in data["recommendMentors"]["data"]}
+    assert found == {i["mentor"]["id"]: i["reasons"] for i in rest["data"]}
 
 
 async def test_the_policy_weights_change_the_order(tenant: Tenant, clock: Clock) -> None:

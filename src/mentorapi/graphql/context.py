@@ -233,7 +233,20 @@ class Context(BaseContext):
             return
         async with self._identifying:
             self._found = None
-        await self._identified()
+            generation = keys.generation() if keys is not None else -1
+            # In a short read of its own, not the socket's session: a subscription checks
+            # before each message, and that session would keep the connection (on SQLite, the
+            # write lock) while the feed waits and its own reads ask the pool for another; N
+            # subscriptions on a pool of N held every connection (503s until they ended).
+            token = write_intent.set(False)
+            try:
+                async with self._database.read_sessionmaker() as db_session:
+                    self._found = await admission.identify(
+                        self._connection, db_session, self._authorization()
+                    )
+            finally:
+                write_intent.reset(token)
+            self._generation = generation
 
     async def close_unless_admitted(self) -> None:
         """Before a subscription sends a message: when the credential no longer holds, close

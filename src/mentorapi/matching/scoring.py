@@ -357,6 +357,19 @@ def _load(time: _Time) -> tuple[float, Reasons]:
     return value, _NONE
 
 
+def _past_sessions(n: int) -> str:
+    # A past session: a completed one-to-one session, or a completed group session of the
+    # mentor's in which the mentee kept her seat (repository._history_query; the README's).
+    return f"{n} past session" if n == 1 else f"{n} past sessions"
+
+
+def _rated_of(history: History) -> str:
+    """`your 2 past sessions`, or `1 of your 3 past sessions` when some went unrated."""
+    if history.rated == history.completed:
+        return f"your {_past_sessions(history.rated)}"
+    return f"{history.rated} of your {_past_sessions(history.completed)}"
+
+
 def _continuity(pair: PairFacts) -> tuple[float, list[str]]:
     value = 0.0
     reasons: list[str] = []
@@ -365,12 +378,10 @@ def _continuity(pair: PairFacts) -> tuple[float, list[str]]:
         if history.rated:
             average = history.rating_sum / history.rated
             value = 1.0 if average >= 4 else 0.5 if average >= 3 else 0.0
-            reasons.append(
-                f"You rated your {history.rated} past sessions with them {average:.2f} on average"
-            )
+            reasons.append(f"You rated {_rated_of(history)} with them {average:.2f} on average")
         else:
             value = 0.6
-            reasons.append(f"You had {history.completed} completed sessions with them")
+            reasons.append(f"You had {_past_sessions(history.completed)} with them")
     if pair.mark == FeedbackAction.bookmark.value:
         value = max(value, 0.5)
         reasons.append("You bookmarked them")
