@@ -238,15 +238,18 @@ class Context(BaseContext):
             # before each message, and that session would keep the connection (on SQLite, the
             # write lock) while the feed waits and its own reads ask the pool for another; N
             # subscriptions on a pool of N held every connection (503s until they ended).
-            token = write_intent.set(False)
-            try:
-                async with self._database.read_sessionmaker() as db_session:
-                    self._found = await admission.identify(
-                        self._connection, db_session, self._authorization()
-                    )
-            finally:
-                write_intent.reset(token)
+            self._found = await self._identify_apart()
             self._generation = generation
+
+    async def _identify_apart(self) -> Authenticated:
+        """The caller identified again in a short read of its own, never in the socket's
+        session (which may be in an operation's unit of work, or idle while a feed waits)."""
+        token = write_intent.set(False)
+        try:
+            async with self._database.read_sessionmaker() as db_session:
+                return await admission.identify(self._connection, db_session, self._authorization())
+        finally:
+            write_intent.reset(token)
 
     async def close_unless_admitted(self) -> None:
         """Before a subscription sends a message: when the credential no longer holds, close
@@ -274,8 +277,7 @@ class Context(BaseContext):
         try:
             if self._found.expires_at is not None and self._found.expires_at <= utcnow():
                 raise Unauthenticated("the credential has expired: connect again with a fresh one")
-            async with self._database.read_sessionmaker() as db_session:
-                await admission.identify(self._connection, db_session, self._authorization())
+            await self._identify_apart()
         except Unauthenticated as exc:
             # RuntimeError: the client closed it meanwhile, nothing left to close.
             with contextlib.suppress(RuntimeError):
