@@ -102,8 +102,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         # A request nets a few thousand container objects, nearly all freed by refcount when it
         # ends: at the default threshold (700) the young generation is collected about once per
-        # request for nothing; at 10,000 about once per thousand requests. Cycles still go.
-        gc.set_threshold(10_000, 10, 10)
+        # request for nothing. Under load the count also carries every in-flight request's live
+        # objects: at 10,000 a GraphQL mentors page (32 connections) collected once per 18
+        # requests, each pass walking and promoting the in-flight ones (0.4 ms CPU a request,
+        # 10% of it); at 50,000 once per ~350 (0.1 ms), gen1 passes all but gone (bench/README.md,
+        # "GraphQL under uvicorn"). Cycles still go; a young pass is ~30 ms at that load.
+        gc.set_threshold(50_000, 10, 10)
         worker = Worker(app.state.db, settings) if settings.webhook_worker_enabled else None
         # Time-driven events feed the same outbox: their worker runs with the delivery worker.
         scheduler = Scheduler(app.state.db, settings) if settings.webhook_worker_enabled else None
