@@ -31,15 +31,12 @@ from bench.kit.registry import Scenario
 from bench.kit.seed import create_bench_app
 from bench.kit.server import Server, cpu_seconds
 from bench.sessions import (
-    BOOKING_MENTORS,
     BOOKINGS,
     _drive,
-    _mentor,
     _post,
-    _post_json,
-    _skill_and_mentee,
     _verify,
     booking_jobs,
+    booking_population,
     settle,
     slots_base,
 )
@@ -165,21 +162,7 @@ async def measure(
             base_url=server.base_url, headers=headers, timeout=60, limits=limits
         ) as client,
     ):
-        skill, _ = await _skill_and_mentee(client)
-        await _post_json(
-            client, "/v1/webhook-endpoints", {"url": "https://example.com/mentorapi-bench"}
-        )
-        mentors = [await _mentor(client, n, skill["id"]) for n in range(BOOKING_MENTORS)]
-        mentees = [
-            (
-                await _post_json(
-                    client,
-                    "/v1/mentees",
-                    {"external_id": f"bench-mentee-{n}", "name": "Mentee", "timezone": "UTC"},
-                )
-            )["id"]
-            for n in range(BOOKING_MENTORS)
-        ]
+        skill, _, mentors, mentees = await booking_population(client)
         await settle(url)
 
         def jobs(count: int, offset: timedelta) -> list[dict[str, Any]]:

@@ -233,6 +233,32 @@ def _booking(mentor: str, mentee: str, skill: str, starts: datetime) -> dict[str
     }
 
 
+async def booking_population(
+    client: httpx.AsyncClient,
+) -> tuple[dict[str, Any], dict[str, Any], list[str], list[str]]:
+    """What the bookings need: a skill, a mentee (for the slots mentor), a webhook endpoint
+    (every booking writes its event and one delivery: the outbox), BOOKING_MENTORS mentors and
+    a mentee per mentor (a mentee is never in two places at once, a second booking of one
+    mentee at a time they are booked being a 409, and these book every mentor at the same
+    times). The mentors' and mentees' ids."""
+    skill, mentee = await _skill_and_mentee(client)
+    await _post_json(
+        client, "/v1/webhook-endpoints", {"url": "https://example.com/mentorapi-bench"}
+    )
+    mentors = [await _mentor(client, n, skill["id"]) for n in range(BOOKING_MENTORS)]
+    mentees = [
+        (
+            await _post_json(
+                client,
+                "/v1/mentees",
+                {"external_id": f"bench-mentee-{n}", "name": "Mentee", "timezone": "UTC"},
+            )
+        )["id"]
+        for n in range(BOOKING_MENTORS)
+    ]
+    return skill, mentee, mentors, mentees
+
+
 async def _skill_and_mentee(client: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
     # Not among bench.kit.seed.SKILLS: the fleet bench adds it to the seeded app.
     skill = await _post_json(client, "/v1/skills", {"slug": "bench-pricing", "name": "Pricing"})
@@ -292,25 +318,7 @@ async def run() -> dict[str, Any]:
         async with httpx.AsyncClient(
             base_url=server.base_url, headers=headers, timeout=60, limits=limits
         ) as client:
-            skill, mentee = await _skill_and_mentee(client)
-            # A webhook endpoint: every booking writes its event and one delivery (outbox).
-            await _post_json(
-                client, "/v1/webhook-endpoints", {"url": "https://example.com/mentorapi-bench"}
-            )
-            mentors = [await _mentor(client, n, skill["id"]) for n in range(BOOKING_MENTORS)]
-            # A mentee per mentor: a mentee is never in two places at once (a second booking of
-            # one mentee at a time they are booked is a 409), and these book every mentor at the
-            # same times.
-            mentees = [
-                (
-                    await _post_json(
-                        client,
-                        "/v1/mentees",
-                        {"external_id": f"bench-mentee-{n}", "name": "Mentee", "timezone": "UTC"},
-                    )
-                )["id"]
-                for n in range(BOOKING_MENTORS)
-            ]
+            skill, mentee, mentors, mentees = await booking_population(client)
             # The slots mentor, with 200 sessions over its next four weeks (the fleet bench's too).
             path = await slots_mentor(client, base, skill, mentee)
             others = [
