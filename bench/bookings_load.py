@@ -27,6 +27,7 @@ import httpx
 
 from bench.kit.bookings import CLIENTS, Ceiling, wrk_bookings
 from bench.kit.db import OBSERVER, asyncpg_dsn, fresh_database
+from bench.kit.names import checkout_database
 from bench.kit.registry import Scenario
 from bench.kit.seed import create_bench_app
 from bench.kit.server import Server, cpu_seconds
@@ -41,7 +42,7 @@ from bench.sessions import (
     slots_base,
 )
 
-DATABASE = "mentorapi_bench_bookings_load"
+DATABASE = checkout_database("bookings_load")
 WARMUP = 200
 SAMPLE_SECONDS = 0.02
 

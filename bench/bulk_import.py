@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 
 from bench.kit.db import asyncpg_dsn, fresh_database
+from bench.kit.names import checkout_database
 from bench.kit.options import options
 from bench.kit.registry import Scenario
 from bench.kit.report import table
@@ -19,7 +20,7 @@ from bench.kit.server import Server
 from bench.kit.wrk import ensure_wrk
 from bench.mentors import RUN_COLUMNS, explain, measure, median_run, search_paths
 
-DATABASE = "mentorapi_bench_import"
+DATABASE = checkout_database("import")
 # Concurrent clients of the import: a partner's script with a few parallel requests.
 IMPORT_CLIENTS = 16
 TABLES = ("mentors", "mentor_skills", "skills")

@@ -37,6 +37,7 @@ import httpx
 from bench.cohort_solve import lp_optimum, scaled_value
 from bench.kit import procs
 from bench.kit.db import fresh_database
+from bench.kit.names import checkout_database
 from bench.kit.report import table
 from bench.kit.seed import seed_mentors
 from bench.kit.server import Server
@@ -149,7 +150,7 @@ async def _optimum(
 
 
 async def run() -> dict[str, Any]:
-    url = await fresh_database("mentorapi_bench_cohorts")
+    url = await fresh_database(checkout_database("cohorts"))
     seeded = await seed_mentors(url, mentors=MENTORS, skills=SKILLS)
     headers = {"Authorization": f"Bearer {seeded.api_key}"}
     log = Path(tempfile.gettempdir()) / "mentorapi-bench-cohorts-worker.log"

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from bench.kit.db import fresh_database
+from bench.kit.names import checkout_database
 from bench.kit.registry import Scenario
 from bench.kit.report import table
 from bench.kit.seed import create_bench_app
@@ -136,7 +137,7 @@ async def measure() -> dict[str, Any]:
     mentors = int(os.environ.get("BENCH_EVENTS_API_MENTORS", "50"))
     reads = int(os.environ.get("BENCH_EVENTS_API_READS", "30"))
     rng = random.Random(16)
-    url = await fresh_database("mentorapi_bench_events_api")
+    url = await fresh_database(checkout_database("events_api"))
     _, key = await create_bench_app(url)
     figures: dict[str, Any] = {"mentees": mentees, "mentors": mentors, "rounds": ROUNDS}
     env = {"MENTORAPI_WEBHOOK_WORKER_ENABLED": "true"}  # the job runner builds large schedules

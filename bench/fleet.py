@@ -11,6 +11,7 @@ import httpx
 
 from bench.kit.db import backend_pids, fresh_database
 from bench.kit.fleet import Fleet, fleet_lock, require_binaries
+from bench.kit.names import checkout_database
 from bench.kit.options import options
 from bench.kit.registry import Scenario
 from bench.kit.report import table
@@ -20,7 +21,7 @@ from bench.kit.wrk import WrkResult, ensure_wrk, run_wrk
 from bench.mentors import search_paths
 from bench.sessions import SLOTS_CONNECTIONS, settle, slots_base, slots_mentor
 
-DATABASE = "mentorapi_bench_fleet"
+DATABASE = checkout_database("fleet")
 ROUNDS = 3  # at least: the machine is shared, so one run per setup says little
 MAX_COST = 0.15  # the fleet may cost at most 15% of the single server's throughput
 DIRECT = "direct"

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from bench.kit.names import checkout_database
 from bench.kit.registry import Scenario
 from bench.kit.wrk import WrkResult, run_wrk
 
@@ -224,7 +225,7 @@ async def scenario() -> dict[str, Any]:
         "threads": opts.threads,
     }
     runs = [
-        await run(database_url=await fresh_database("mentorapi_bench_graphql"), **knobs),
+        await run(database_url=await fresh_database(checkout_database("graphql")), **knobs),
         await run(**knobs),
     ]
     rows = [

@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.graphql import GRAPHQL_QUERY
+from bench.kit.names import checkout_database
 from bench.kit.profiling import callgrind_window, cprofile, profile_main
 from bench.kit.registry import Scenario
 
 MENTORS = 50
 SKILLS = 5
-DATABASE = "mentorapi_bench_graphql_profile"
+DATABASE = checkout_database("graphql_profile")
 
 Send = Callable[[], Awaitable[tuple[int, bytes]]]
 

@@ -31,9 +31,10 @@ from typing import Any
 
 from bench.graphql_profile import _seed, asgi_caller
 from bench.kit.callgrind import instrument
+from bench.kit.names import checkout_database
 from bench.kit.registry import Scenario
 
-DATABASE = "mentorapi_bench_graphql_shapes"
+DATABASE = checkout_database("graphql_shapes")
 
 NODE_FIELDS = [
     "id",

@@ -36,6 +36,7 @@ import httpx
 
 from bench.kit import procs, report
 from bench.kit.db import asyncpg_dsn, backend_pids, fresh_database
+from bench.kit.names import checkout_database
 from bench.kit.options import options
 from bench.kit.seed import COMPANIES, FIRST, LAST, ROLES, TIMEZONES, _skills, create_bench_app
 from bench.kit.server import Server, cpu_seconds, machine_busy_seconds
@@ -47,7 +48,7 @@ from mentorapi.matching.scoring import score_pairs
 from mentorapi.mentors.models import SkillOffer, make_offer
 from mentorapi.mentors.repository import sort_offers
 
-DATABASE = "mentorapi_bench_matching"
+DATABASE = checkout_database("matching")
 PLANTED_ASKS = 100
 PLANTED_PER_ASK = 3
 CONNECTIONS = 16

@@ -24,13 +24,14 @@ from bench import ceiling
 from bench.kit import report
 from bench.kit.bookings import Ceiling
 from bench.kit.db import backend_pids, fresh_database
+from bench.kit.names import checkout_database
 from bench.kit.options import options
 from bench.kit.registry import Scenario
 from bench.kit.server import Server, cpu_seconds, machine_busy_seconds
 from bench.matching import CONNECTIONS, Population, _wrk, populate
 from mentorapi.matching.repository import ask_terms  # the product's words of an ask
 
-DATABASE = "mentorapi_bench_matching_ceiling"
+DATABASE = checkout_database("matching_ceiling")
 PAIRS = 3
 CORES = os.cpu_count() or 1
 

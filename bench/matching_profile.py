@@ -19,7 +19,6 @@ figures are the request's own work. Instruction counts, which no other load chan
 import argparse
 import dataclasses
 import gc
-import hashlib
 import json
 import os
 import statistics
@@ -29,18 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.graphql_profile import asgi_caller
+from bench.kit.names import checkout_database
 from bench.kit.profiling import callgrind_window, cprofile, profile_main
 from bench.kit.registry import Scenario
 
-
-def database_name(checkout: Path) -> str:
-    """One database per checkout: `--reuse` keeps it between runs, and two worktrees' runs must
-    not drop or migrate each other's (to the other's head)."""
-    digest = hashlib.sha256(str(checkout.resolve()).encode()).hexdigest()[:8]
-    return f"mentorapi_bench_matching_profile_{digest}"
-
-
-DATABASE = database_name(Path(__file__).resolve().parents[1])
+DATABASE = checkout_database("matching_profile")
 WARMUP = 20
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from bench.kit.db import backend_pids, fresh_database
+from bench.kit.names import checkout_database
 from bench.kit.options import options
 from bench.kit.report import table
 from bench.kit.seed import Seeded, seed_mentors
@@ -20,7 +21,7 @@ from mentorapi.db.engine import create_database
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.mentors import service as mentors_service
 
-DATABASE = "mentorapi_bench_mentors"
+DATABASE = checkout_database("mentors")
 # The targets.
 MAX_STATEMENTS = 3
 MIN_RPS = 1000.0

@@ -30,6 +30,7 @@ import asyncpg
 import httpx
 
 from bench.kit.db import asyncpg_dsn, fresh_database
+from bench.kit.names import checkout_database
 from bench.kit.options import options
 from bench.kit.report import table
 from bench.kit.seed import seed_mentors
@@ -321,7 +322,7 @@ async def _run_once(
 
 async def run() -> dict[str, Any]:
     """10,000 reminders due in one minute (and at one instant), 1 and 2 workers."""
-    name = "mentorapi_bench_reminders"
+    name = checkout_database("reminders")
     database_url = await fresh_database(name)
     receiver = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.reminders", "--receiver", stdout=asyncio.subprocess.PIPE

@@ -18,6 +18,7 @@ import httpx
 
 from bench.kit.bookings import CLIENTS, Ceiling, Load, Target, with_cpu, wrk_bookings
 from bench.kit.db import asyncpg_dsn, backend_pids, fresh_database
+from bench.kit.names import checkout_database
 from bench.kit.options import options
 from bench.kit.report import table
 from bench.kit.seed import create_bench_app
@@ -25,7 +26,7 @@ from bench.kit.server import Server, cpu_seconds, machine_busy_seconds
 from bench.kit.wrk import WrkResult, ensure_wrk, run_wrk
 from mentorapi.db.debug import HEADER
 
-DATABASE = "mentorapi_bench_sessions"
+DATABASE = checkout_database("sessions")
 BOOKINGS = 2000
 WARMUP_BOOKINGS = 200  # unmeasured, before each server's bookings: pools filled, plans cached
 OFFERED_RATE = 300.0  # bookings/s in all, the open loop's schedule: the throughput

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.graphql_profile import asgi_caller
+from bench.kit.names import checkout_database
 from bench.kit.profiling import callgrind_window, cprofile, profile_main
 from bench.kit.registry import Scenario
 
-DATABASE = "mentorapi_bench_sessions_profile"
+DATABASE = checkout_database("sessions_profile")
 MENTORS = 50
 WARMUP = 20
 

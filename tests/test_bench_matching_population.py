@@ -1,23 +1,27 @@
 """The matching benches' population (bench.matching.populate) at a small --mentors, and the
-database `bench.matching_profile --reuse` keeps, one per checkout."""
+benches' databases, one per checkout (`bench.matching_profile --reuse` keeps its own)."""
 
 import re
 from pathlib import Path
 
 import pytest
+from bench.kit.names import checkout_database
 from bench.matching import PLANTED_PER_ASK, populate
-from bench.matching_profile import database_name
 
 from mentorapi.db.migrate import upgrade_async
 from tests.conftest import DATABASES, _create_pg_database, _drop_pg_database
 
 
 def test_each_checkout_keeps_a_database_of_its_own(tmp_path: Path) -> None:
-    one, other = database_name(tmp_path / "main"), database_name(tmp_path / "wt" / "branch")
+    def name(checkout: Path) -> str:
+        return checkout_database("matching_profile", tmp_path / checkout)
+
+    one, other = name(Path("main")), name(Path("wt") / "branch")
     assert one != other
-    assert database_name(tmp_path / "main") == one
-    for name in (one, other):
-        assert re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name), name
+    assert name(Path("main")) == one
+    # The longest scenario name still makes a name PostgreSQL takes whole.
+    for found in (one, other, checkout_database("sessions_profile")):
+        assert re.fullmatch(r"[a-z][a-z0-9_]{0,62}", found), found
 
 
 @pytest.mark.skipif("postgresql" not in DATABASES, reason="MENTORAPI_TEST_DATABASES omits it")
