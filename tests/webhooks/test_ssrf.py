@@ -69,7 +69,14 @@ async def test_worker_refuses_private_urls_when_not_allowed(
             "http://169.254.169.254/latest/meta-data/",
         ]
         endpoints = [await create_endpoint(tenant, url) for url in urls]
-        await start_worker(webhook_allow_private_urls=False, webhook_retry_schedule="60")
+        # A refusal costs no network time, but resolving `localhost` waits for a thread of the
+        # loop's executor: on a loaded machine that outlasted the suite's 2 s deadline and the
+        # attempt said "timed out", not the refusal this test is about.
+        await start_worker(
+            webhook_allow_private_urls=False,
+            webhook_retry_schedule="60",
+            webhook_timeout_seconds=10.0,
+        )
         for endpoint in endpoints:
             await send_test(tenant, endpoint["id"])
         for endpoint in endpoints:
