@@ -21,8 +21,10 @@ from starlette.types import Receive, Scope, Send
 
 from mentorapi.kit import lean
 from mentorapi.kit.lean import LeanBodyRoute, LeanRoute
+from mentorapi.kit.pagination import MAX_CURSOR_LENGTH
 from mentorapi.main import create_app
 from mentorapi.matching.schemas import RecommendationRequest
+from mentorapi.mentors.schemas import MAX_SKILL_FILTERS
 from tests import conftest
 from tests.conftest import Tenant, count_statements, own
 from tests.factories import (
@@ -301,7 +303,8 @@ async def test_the_mentor_list_falls_through_on_invalid_parameters(
         "session_length=half",
         "session_length=90",  # out of 5-60, as the documented parameter declares
         "q=" + "x" * 101,
-        "cursor=" + "x" * 513,
+        "cursor=" + "x" * (MAX_CURSOR_LENGTH + 1),
+        "&".join(["skill=a"] * (MAX_SKILL_FILTERS + 1)),  # past its maxItems, as declared
     ):
         lean, plain = await faces.both("GET", f"/v1/mentors?{query}")
         _same(lean, plain)

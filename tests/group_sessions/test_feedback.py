@@ -28,7 +28,7 @@ from tests.group_sessions.conftest import (
 )
 from tests.group_sessions.test_bad_input import UNKNOWN
 from tests.test_directory import assert_problem
-from tests.test_feedback import completed_session
+from tests.test_feedback import async_session, completed_session
 
 AFTER = "2027-01-11T08:31:00Z"  # MONDAY_9's 30 minutes are over
 RATED = {
@@ -473,3 +473,45 @@ async def test_the_feedback_field_costs_the_same_statements_however_many_rows(
         assert (gql_big, rest_big) == (gql_small, rest_small), counts
         assert gql_big <= 4, counts  # the page, the feedback, its impact updates
         assert rest_big <= 3, counts  # the group session, the feedback, its impact updates
+
+
+SUBMIT_SESSION = """mutation($id: ID!, $input: SubmitFeedbackInput!) {
+  submitFeedback(sessionId: $id, input: $input) { id }
+}"""
+
+
+async def test_a_cancelled_group_session_is_a_conflict_as_a_cancelled_session_is(
+    tenant: Tenant, db: Database
+) -> None:
+    """Feedback on a subject that exists in the wrong state is a 409 naming the state, the one
+    rule for sessions and group sessions, REST and GraphQL alike (a cancelled group session
+    gave its seats back: it was a 404, "no taken seat")."""
+    c = tenant.client
+    group = await create_group(c, await group_world(c))
+    (ana,) = await mentees(c, 1)
+    await take_seat(c, group["id"], ana)
+    cancelled = await c.post(f"/v1/group-sessions/{group['id']}/cancel", json={"reason": "ill"})
+    assert cancelled.status_code == 200, cancelled.text
+    sid = await async_session(tenant)
+    gone = await c.post(f"/v1/sessions/{sid}/cancel", json={"by": "mentee", "reason": "ill"})
+    assert gone.status_code == 200, gone.text
+
+    one = await c.post(f"/v1/sessions/{sid}/feedback", json=RATED)
+    assert assert_problem(one, 409)["session_status"] == "cancelled"
+    for body in ({**RATED, "mentee_id": ana}, {**NOTE, "mentee_id": ana}):
+        group_answer = await c.post(f"/v1/group-sessions/{group['id']}/feedback", json=body)
+        problem = assert_problem(group_answer, 409)
+        assert problem["group_session_status"] == "cancelled"
+        assert problem["type"] == one.json()["type"]
+        assert "feedback closes a completed group session" in problem["detail"]
+
+    session_input = {"author": "MENTEE", "rating": 5}
+    one_gql = await gql(c, SUBMIT_SESSION, {"id": sid, "input": session_input})
+    group_gql = await gql(
+        c, SUBMIT, {"id": group["id"], "input": {**session_input, "menteeId": ana}}
+    )
+    assert one_gql["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert one_gql["errors"][0]["extensions"]["session_status"] == "cancelled"
+    extensions = group_gql["errors"][0]["extensions"]
+    assert (extensions["code"], extensions["group_session_status"]) == ("CONFLICT", "cancelled")
+    assert await _rows(db, tenant.id) == 0

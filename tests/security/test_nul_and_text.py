@@ -89,7 +89,7 @@ def sample(spec: dict[str, Any], schema: dict[str, Any]) -> Any:
     if kind == "boolean":
         return True
     pattern = schema.get("pattern", "")
-    if match := re.match(r"\^([a-z]{3})_", pattern):
+    if match := re.match(r"\^\(?([a-z]{3})[_|]", pattern):  # `^mtr_` or `^(mtr|mte)_`
         return f"{match.group(1)}_{'0' * 26}"
     if schema.get("format") == "date-time":
         return "2030-01-07T10:00:00Z"

@@ -38,8 +38,8 @@ def cursor_values(page: PageRequest, sort: str, keys: Sequence[SortKey]) -> list
 
 
 def text_kind(column: Any) -> KeyType:
-    """The key type of a text column: as many characters as it holds (a cursor never carries
-    more than 512 anyway)."""
+    """The key type of a text column: as many characters as it holds (a column without a
+    length is taken as 512 long, which `text_key` refuses: a cursor could not carry it)."""
     return text_key(getattr(column.type, "length", None) or 512)
 
 

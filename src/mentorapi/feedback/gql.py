@@ -229,7 +229,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="Feedback on a taken seat of a completed group session (one per seat and "
-        "author)."
+        "author). CONFLICT (with `group_session_status`) while the group session is not "
+        "completed, a cancelled one included, as `submitFeedback` for a session."
     )
     async def submit_group_session_feedback(
         self, info: Info, group_session_id: strawberry.ID, input: SubmitGroupSessionFeedbackInput

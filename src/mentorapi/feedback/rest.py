@@ -31,6 +31,8 @@ def _read(view: FeedbackView, response: Response | None = None) -> FeedbackRead:
     "/sessions/{session_id}/feedback",
     status_code=status.HTTP_201_CREATED,
     summary="Give feedback on a completed session (one per author)",
+    description="409 while the session is not completed, a cancelled one included "
+    "(`session_status`), or when that author already gave feedback on it.",
     responses=problems(404, 409, 422, etag=201),
 )
 async def submit_feedback(
@@ -67,9 +69,10 @@ async def session_feedback(
     operation_id="submitGroupSessionFeedback",
     summary="Give feedback on a seat of a completed group session (one per seat and author)",
     description="The body of session feedback, plus `mentee_id`: whose seat (required from "
-    "the mentor and with the API key; a mentee's member token may leave it out). 404 when "
-    "that mentee holds no taken seat in the group session; 409 before the group session is "
-    "completed (`group_session_status`) or when that author already gave feedback on the seat.",
+    "the mentor and with the API key; a mentee's member token may leave it out). 409 while the "
+    "group session is not completed, a cancelled one included (`group_session_status`), or "
+    "when that author already gave feedback on the seat; 404 when the completed group session "
+    "has no taken seat of that mentee.",
     responses=problems(404, 409, 422, etag=201),
 )
 async def submit_group_session_feedback(

@@ -32,7 +32,6 @@ from mentorapi.feedback.schemas import (
     ImpactUpdateRead,
 )
 from mentorapi.group_sessions import repository as group_sessions_repository
-from mentorapi.group_sessions.models import GroupSessionStatus
 from mentorapi.kit.errors import Conflict, InvalidInput, NotFound
 from mentorapi.kit.pagination import PageRequest
 from mentorapi.kit.timezones import utcnow
@@ -138,6 +137,17 @@ async def for_group_session(
     return await _views(db_session, app_id, rows)
 
 
+def require_completed(subject: str, status: str, *, key: str) -> None:
+    """Feedback closes a completed subject (a session, a group session). One that exists in
+    another state (requested, scheduled, cancelled, ...) is a 409 naming that state under
+    `key`: REST's problem member, GraphQL's CONFLICT extension."""
+    # The one value both status enums share (sessions/models.py, group_sessions/models.py).
+    if status != SessionStatus.completed.value:
+        raise Conflict(
+            f"feedback closes a completed {subject}; this one is {status}", extra={key: status}
+        )
+
+
 async def submit(
     *, db_session: AsyncSession, app_id: str, actor: Caller, session_id: str, data: FeedbackCreate
 ) -> FeedbackView:
@@ -152,11 +162,7 @@ async def submit(
         not_found=f"no session {session_id}",
         action=f"giving the {data.author.value}'s feedback",
     )
-    if session.status != SessionStatus.completed.value:
-        raise Conflict(
-            f"feedback closes a completed session; this one is {session.status}",
-            extra={"session_status": session.status},
-        )
+    require_completed("session", session.status, key="session_status")
     if await repository.by_author(db_session, app_id, session_id, data.author) is not None:
         raise Conflict(f"the {data.author.value} already gave feedback on this session")
     feedback = Feedback(
@@ -191,22 +197,20 @@ async def submit_for_group(
             loc=["body", "mentee_id"],
         )
     not_found = f"no taken seat of mentee {mentee_id} in group session {group_id}"
-    seat = await group_sessions_repository.taken_seat_of(db_session, app_id, group.id, mentee_id)
-    if seat is None:
-        raise NotFound(not_found)
     require_party(
         actor,
         Role(data.author.value),
         mentor_id=group.mentor_id,
-        mentee_id=seat.mentee_id,
+        mentee_id=mentee_id,
         not_found=not_found,
         action=f"giving the {data.author.value}'s feedback",
     )
-    if group.status != GroupSessionStatus.completed.value:
-        raise Conflict(
-            f"feedback closes a completed group session; this one is {group.status}",
-            extra={"group_session_status": group.status},
-        )
+    # The state before the seat, as for a session: a cancelled group session gave its seats
+    # back, and "no taken seat" (404) would say it is not there when it is the wrong state.
+    require_completed("group session", group.status, key="group_session_status")
+    seat = await group_sessions_repository.taken_seat_of(db_session, app_id, group.id, mentee_id)
+    if seat is None:
+        raise NotFound(not_found)
     if await repository.by_seat_author(db_session, app_id, seat.id, data.author) is not None:
         raise Conflict(f"the {data.author.value} already gave feedback on this seat")
     feedback = Feedback(

@@ -12,13 +12,16 @@ import strawberry
 
 from mentorapi.graphql.lookahead import selects
 from mentorapi.kit.errors import InvalidInput
-from mentorapi.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, encode_cursor
+from mentorapi.kit.pagination import (
+    DEFAULT_LIMIT,
+    MAX_CURSOR_LENGTH,
+    MAX_LIMIT,
+    PageRequest,
+    encode_cursor,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-MAX_CURSOR_LENGTH = 512
-
 
 @strawberry.type
 class PageInfo:

@@ -35,7 +35,7 @@ from starlette.routing import BaseRoute
 from mentorapi.apps.auth import authenticate_request, current_app
 from mentorapi.db.uow import _session as unit_of_work_session
 from mentorapi.kit.bodies import restore_examples
-from mentorapi.kit.idempotency import MAX_KEY_LENGTH
+from mentorapi.kit.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from mentorapi.kit.problems import (
     MEDIA_TYPE,
     ConflictProblem,
@@ -117,8 +117,7 @@ IDEMPOTENCY_KEY: dict[str, Any] = {
         "type": "string",
         "minLength": 1,
         "maxLength": MAX_KEY_LENGTH,
-        # Printable ASCII, no spaces at either end (the server strips them).
-        "pattern": "^[!-~]([ -~]*[!-~])?$",
+        "pattern": KEY_PATTERN,
     },
 }
 

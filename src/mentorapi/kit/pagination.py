@@ -23,7 +23,7 @@ from pydantic import Field
 
 from mentorapi.kit.bodies import ResponseBody
 from mentorapi.kit.errors import InvalidInput
-from mentorapi.kit.ids import id_kind
+from mentorapi.kit.ids import MAX_ID_LENGTH, id_kind
 
 T = TypeVar("T")
 
@@ -49,9 +49,16 @@ class PageRequest:
     cursor_loc: tuple[str, ...] = REST_CURSOR_LOC
 
 
+# The longest cursor taken (REST's `cursor`, GraphQL's `after`): room for the widest one the
+# server writes, a text sort key at its longest (`text_key` holds every key to it). At 512 a
+# mentor list sorted by a name of 200 Chinese characters wrote a `next_cursor` of 1,652 that
+# the next request refused.
+MAX_CURSOR_LENGTH = 2048
+
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1-100.")]
 Cursor = Annotated[
-    str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+    str | None,
+    Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page."),
 ]
 
 
@@ -117,6 +124,12 @@ def id_key(prefix: str) -> KeyType:
 
 
 def text_key(max_length: int) -> KeyType:
+    """A text sort key of at most `max_length` characters, whose cursor (with the id after it)
+    must fit MAX_CURSOR_LENGTH even at its widest: every character a control character, which
+    JSON writes as `\u0001` (6 bytes)."""
+    widest = encode_cursor("-" * 16, ["\x01" * max_length, "x" * MAX_ID_LENGTH])
+    if len(widest) > MAX_CURSOR_LENGTH:
+        raise ValueError(f"a text key of {max_length} characters outgrows a cursor")
     return KeyType("text", max_length=max_length)
 
 
@@ -125,7 +138,10 @@ FLOAT_KEY = KeyType("float")
 
 
 def encode_cursor(sort: str, values: list[Any]) -> str:
-    raw = json.dumps([sort, *values], separators=(",", ":"), default=str).encode()
+    # UTF-8 rather than `\u` escapes: a name in Chinese takes 3 bytes a character, not 6.
+    raw = json.dumps(
+        [sort, *values], separators=(",", ":"), default=str, ensure_ascii=False
+    ).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -56,12 +56,14 @@ MAX_SKILLS = 10
 
 # --- ids of either kind of member --------------------------------------------------------------
 
-# The pattern of an id of any kind (kit/ids.py): the kind is checked by the validator.
-MEMBER_PATTERN = f"^[a-z]{{3}}_{BODY_PATTERN}$"
+# A mentor's or a mentee's id (kit/ids.py): the kinds the validator takes, and the pattern the
+# document shows (it showed any kind, `[a-z]{3}`, which the server refused).
+MEMBER_KINDS = ("mtr", "mte")
+MEMBER_PATTERN = f"^({'|'.join(MEMBER_KINDS)})_{BODY_PATTERN}$"
 
 
 def _member_id(value: str) -> str:
-    if id_kind(value) not in ("mtr", "mte"):
+    if id_kind(value) not in MEMBER_KINDS:
         raise ValueError(f"expected a mentor id (mtr_…) or a mentee id (mte_…), got {value!r}")
     return value
 

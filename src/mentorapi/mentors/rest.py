@@ -21,6 +21,7 @@ from mentorapi.kit.versioning import parse_if_match, set_etag
 from mentorapi.mentors import service
 from mentorapi.mentors.models import Format
 from mentorapi.mentors.schemas import (
+    MAX_SKILL_FILTERS,
     MentorCreate,
     MentorRead,
     MentorSearch,
@@ -31,6 +32,7 @@ from mentorapi.mentors.schemas import (
     read_data,
 )
 from mentorapi.mentors.service import MentorView
+from mentorapi.skills.schemas import SlugFilter
 
 router = APIRouter(prefix="/v1/mentors", tags=["mentors"])
 
@@ -41,9 +43,16 @@ def _read(view: MentorView, response: Response | None = None) -> MentorRead:
     return MentorRead.from_model(view.mentor, view.skills)
 
 
+# Bounded as sent (so the document can say it: `maxItems`, each item's `maxLength`); the
+# slugs of comma-separated values count toward the same bound in MentorSearch.
 Skills = Annotated[
-    list[str],
-    Query(description="Skill slugs (up to 10); repeat or comma-separate. All must match."),
+    list[SlugFilter],
+    Query(
+        max_length=MAX_SKILL_FILTERS,
+        description=f"Skill slugs (up to {MAX_SKILL_FILTERS}): repeat the parameter, or "
+        "comma-separate slugs in one value (each slug counts toward the same bound). All must "
+        "match.",
+    ),
 ]
 # The same bounds as MentorSearch's (which validates the values): shown here for the document.
 Text = Annotated[SearchText | None, Query(description="Search name, headline and bio.")]

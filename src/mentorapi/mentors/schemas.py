@@ -219,6 +219,11 @@ def read_data(mentor: MentorFields, skills: Sequence[SkillOffer]) -> dict[str, A
     }
 
 
+# The skills one search may ask for: REST's repeated `skill` (counted as sent, and again as
+# slugs once comma-separated values are split) and GraphQL's `filter.skills`.
+MAX_SKILL_FILTERS = 10
+
+
 def _split_slugs(value: object) -> object:
     """Slugs repeated and/or comma-separated (`skill=a&skill=b,c`), trimmed and lowercased."""
     if value is None:
@@ -245,7 +250,7 @@ class MentorSearch(BaseModel):
     skills: Annotated[
         list[SlugFilter],
         BeforeValidator(_split_slugs),
-        Field(max_length=10, description="Every listed skill must be offered."),
+        Field(max_length=MAX_SKILL_FILTERS, description="Every listed skill must be offered."),
     ] = Field(default_factory=list)
     q: SearchText | None = None
     language: Annotated[
