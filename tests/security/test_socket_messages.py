@@ -7,18 +7,26 @@ TypeError out of the socket's handler: no close frame, "Exception in ASGI applic
 A subscribe whose `query` is a number raised in the operation's task instead (logged, the
 socket left open, the operation `complete` without a word), and `variables` as a list, which
 HTTP refuses with a 400, was silently dropped.
+
+A socket that never sends `connection_init` was held for strawberry's default minute: now for
+`request_header_timeout_seconds`, as a request's headers are, then closed with 4408.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from mentorapi.graphql.sockets import OpenSockets
-from tests.conftest import Tenant
+from mentorapi.main import create_app
+from tests import conftest
+from tests.conftest import Tenant, make_tenant, running
 from tests.gql.helpers import serve
 from tests.gql.test_subscriptions import receive, websocket
 
@@ -97,3 +105,31 @@ async def test_malformed_messages_close_with_4400_and_give_the_place_back(
     assert len(sockets) == before
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == []
+
+
+QUICK = 0.5  # seconds: the header deadline of `quick_app`
+
+
+@pytest.fixture(scope="module")
+async def quick_app(database_url: str) -> AsyncIterator[FastAPI]:
+    settings = conftest.test_settings(database_url, request_header_timeout_seconds=QUICK)
+    async with running(create_app(settings)) as application:
+        yield application
+
+
+async def test_a_socket_that_never_says_who_it_is_is_closed_at_the_header_deadline(
+    quick_app: FastAPI,
+) -> None:
+    tenancy = contextlib.asynccontextmanager(make_tenant)(quick_app)
+    async with tenancy as tenant, serve(quick_app) as base:
+        url = base.replace("http://", "ws://") + "/graphql"
+        async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), QUICK + 5)  # not strawberry's minute
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4408
+        # Acknowledged in time, a socket stays open past the deadline.
+        async with websocket(base, tenant.key) as ws:
+            await asyncio.sleep(QUICK * 2)
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": APP}}))
+            assert (await receive(ws))["payload"]["data"]["app"]["id"] == tenant.id

@@ -3,6 +3,7 @@
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
@@ -250,6 +251,11 @@ def install_graphql(app: FastAPI, settings: Settings) -> None:
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # the maintained protocol
         # What one socket may hold open at once: each is a task and a queue in this process.
         max_subscriptions_per_connection=MAX_OPERATIONS_PER_SOCKET,
+        # A socket says who it is (connection_init) within the time a request has for its
+        # headers, or is closed with 4408: strawberry's default minute let a caller without
+        # credentials hold six times as many sockets as slowloris can hold requests, none of
+        # them counted by the per-credential caps.
+        connection_init_wait_timeout=timedelta(seconds=settings.request_header_timeout_seconds),
     )
     app.include_router(router)
     app.mount(ASSETS_PATH, StaticFiles(directory=STATIC_DIR), name="graphiql-assets")
