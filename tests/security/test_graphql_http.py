@@ -4,7 +4,13 @@
 standard library's recursion limit was a 500 (RecursionError) on /graphql; so were bytes that are
 not UTF-8 (UnicodeDecodeError) and an integer of more than 4,300 digits (ValueError: the
 interpreter's int_max_str_digits), in the body or in GET's `variables`.
+
+A subscription sent over HTTP (POST, or GET) ran its resolver as a plain field: an INTERNAL
+error, logged as a bug. It is a 400 problem now, as a mutation over GET is: subscriptions take
+the WebSocket.
 """
+
+import json
 
 import httpx
 import pytest
@@ -62,3 +68,28 @@ async def test_deep_json_to_rest_is_400(tenant: Tenant) -> None:
     )
     assert response.status_code == 400, response.text[:200]
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+SUBSCRIPTIONS = [
+    'subscription { sessionUpdated(sessionId: "ses_01M94YVRP37B6T9JQ3BSF7X1Q3") { eventId } }',
+    'subscription { sessionsChanged(mentorId: "mtr_01M94YVRP37B6T9JQ3BSF7X1Q3") { eventId } }',
+    'subscription { eventLive(eventId: "mev_01M94YVRP37B6T9JQ3BSF7X1Q3") { __typename } }',
+    "subscription S($id: ID!) { sessionUpdated(sessionId: $id) { eventId } }",
+]
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+@pytest.mark.parametrize("accept", ["application/json", "multipart/mixed;subscriptionSpec=1.0"])
+@pytest.mark.parametrize("query", SUBSCRIPTIONS)
+async def test_a_subscription_over_http_is_a_400_problem(
+    tenant: Tenant, method: str, accept: str, query: str
+) -> None:
+    operation = {"query": query, "variables": {"id": "ses_01M94YVRP37B6T9JQ3BSF7X1Q3"}}
+    if method == "POST":
+        response = await tenant.client.post("/graphql", json=operation, headers={"Accept": accept})
+    else:
+        params = {"query": query, "variables": json.dumps(operation["variables"])}
+        response = await tenant.client.get("/graphql", params=params, headers={"Accept": accept})
+    assert response.status_code == 400, response.text[:300]
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["detail"] == f"subscriptions are not allowed when using {method}"

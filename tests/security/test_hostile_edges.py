@@ -4,6 +4,9 @@
   read), `int` refuses them: a 500 on every route that takes If-Match.
 - A number literal of more than 4,300 digits in a GraphQL document: the cost limiter and
   graphql-core's Int coercion call `int` on it, which raises: INTERNAL, not the client's error.
+- A request line and headers without end: uvicorn and httptools kept all of it until the
+  header deadline (one connection held 750 MB within four seconds, a URL cost quadratic
+  time); past 256 KiB it is a 431 at once.
 - A request body that never finishes arriving (sent slowly, or stopped halfway): uvicorn
   waits as long as the client keeps the connection open; now it is a 408 past the deadline.
   Nothing holds a database connection meanwhile (checked here while the body is stalled).
@@ -29,7 +32,7 @@ from fastapi import FastAPI
 from websockets.exceptions import ConnectionClosed
 
 from mentorapi.cli import _http_protocol
-from mentorapi.http_protocol import HeaderDeadlineProtocol
+from mentorapi.http_protocol import MAX_HEADER_BYTES, HeaderDeadlineProtocol
 from mentorapi.kit import text
 from mentorapi.main import create_app
 from tests import conftest
@@ -310,6 +313,59 @@ async def test_pipelined_and_kept_alive_requests_are_still_answered(
             writer.write(request.encode())
             await writer.drain()
             await answered(reader)
+
+
+# --- request lines and headers without end -------------------------------------------------
+
+
+def endless(kind: str) -> tuple[bytes, bytes]:
+    """What begins the request, and a chunk that continues it for as long as it is sent."""
+    if kind == "url":
+        return b"GET /v1/skills?q=", b"a" * 65536
+    begin = b"GET /v1/skills HTTP/1.1\r\nHost: test\r\n"
+    if kind == "one header":
+        return begin + b"X-Long: ", b"b" * 65536
+    return begin, b"".join(b"X-%d: %s\r\n" % (n, b"c" * 100) for n in range(600))
+
+
+@pytest.mark.parametrize("kind", ["headers", "one header", "url", "kept-alive"])
+async def test_headers_past_their_bound_are_a_431_at_once(
+    app: FastAPI, tenant: Tenant, kind: str
+) -> None:
+    request = f"GET /v1/skills HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {tenant.key}\r\n\r\n"
+    begin, chunk = endless("headers" if kind == "kept-alive" else kind)
+    async with serve_with_deadline(app) as base, connection(base) as (reader, writer):
+        if kind == "kept-alive":  # the bound is each request's
+            writer.write(request.encode())
+            await answered(reader)
+        # One byte past the bound in all: what the server leaves unread when it closes would
+        # have the client's kernel reset the connection, and drop the answer.
+        endless_bytes = begin + chunk * (MAX_HEADER_BYTES // len(chunk) + 1)
+        writer.write(endless_bytes[: MAX_HEADER_BYTES + 1])
+        await writer.drain()
+        # Answered before the header deadline would have closed the connection in silence.
+        async with asyncio.timeout(TIMEOUT):
+            await answered(reader, b"431")
+            assert await reader.read() == b""  # and closed
+
+
+async def test_requests_within_the_bound_are_answered(app: FastAPI, tenant: Tenant) -> None:
+    """Headers of 200 KB with a body, in one write; two such requests pipelined (together past
+    the bound, each within it)."""
+    padding = "".join(f"X-{n}: {'p' * 100}\r\n" for n in range(1900))
+    assert 200_000 < len(padding) < MAX_HEADER_BYTES - 1000
+    body = b'{"slug": "padded", "name": "Padded"}'
+    post = (
+        f"POST /v1/skills HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {tenant.key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{padding}\r\n"
+    ).encode() + body
+    get = f"GET /v1/skills HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {tenant.key}\r\n"
+    async with serve_with_deadline(app) as base, connection(base) as (reader, writer):
+        writer.write(post)
+        await answered(reader, b"201")
+        writer.write((get + padding + "\r\n").encode() * 2)
+        await answered(reader)
+        await answered(reader)
 
 
 async def test_a_websocket_message_with_a_4300_digit_number_is_invalid_json(

@@ -223,6 +223,23 @@ async def test_retry_after_is_honoured(tenant: Tenant, start_worker: StartWorker
         assert _seconds_between(attempt["created_at"], attempt["next_attempt_at"]) >= 119
 
 
+@pytest.mark.parametrize("value", ["\xb2", "Mon, 23 Nov 99999999999 12:01:00 GMT"])
+async def test_a_retry_after_we_cannot_read_is_ignored(
+    tenant: Tenant, start_worker: StartWorker, value: str
+) -> None:
+    """It raised out of `send`: the attempt was recorded as our internal error, without the
+    receiver's status, and logged as a bug."""
+    async with Receiver(lambda _r: Reply(503, {"retry-after": value})) as receiver:
+        endpoint = await create_endpoint(tenant, receiver.url())
+        await start_worker(webhook_retry_schedule="0.2")
+        await send_test(tenant, endpoint["id"])
+        await receiver.wait_count(1)
+        await eventually(lambda: _has_attempts(tenant, endpoint["id"], 1))
+        [attempt] = (await attempts(tenant, endpoint["id"]))[:1]
+        assert attempt["status_code"] == 503, attempt
+        assert attempt["error"] == "HTTP 503"
+
+
 async def _has_attempts(tenant: Tenant, endpoint_id: str, count: int) -> bool:
     return len(await attempts(tenant, endpoint_id)) >= count
 

@@ -33,6 +33,10 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("Mon, 23 Nov 2026 11:00:00 GMT", now) == 0.0
     assert parse_retry_after("whenever", now) is None
     assert parse_retry_after(None, now) is None
+    # What a hostile receiver may send: None (unusable), never an exception.
+    for value in ["\xb2", "\u0663", "1\xb2", "Mon, 23 Nov 99999999999 12:01:00 GMT"]:
+        assert parse_retry_after(value, now) is None, value
+    assert parse_retry_after("9" * 5000, now) == float("inf")  # capped by MAX_RETRY_AFTER
 
 
 @pytest.mark.postgres_only

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy import Index
 from sqlmodel import Field
 
 from mentorapi.db.base import Timestamped
@@ -19,6 +20,18 @@ def new_token_secret() -> str:
 
 class App(Timestamped, table=True):
     __tablename__ = "apps"
+    __table_args__ = (
+        # A CORS preflight carries no credentials, so its origin is looked up in every app's
+        # list (apps/cors.py): an index probe on PostgreSQL, not a read of every app per
+        # request anyone may send. SQLite's json_each has no index to use (one process, few
+        # apps).
+        Index(
+            "ix_apps_cors_origins",
+            "cors_origins",
+            postgresql_using="gin",
+            postgresql_ops={"cors_origins": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("app"), primary_key=True, max_length=30)
     name: str = Field(max_length=200)

@@ -37,11 +37,18 @@ def create_index(
     *,
     where: str | None = None,
     unique: bool = False,
+    postgresql_using: str | None = None,
+    postgresql_ops: dict[str, str] | None = None,
+    postgresql_only: bool = False,
 ) -> None:
     """CREATE INDEX (CONCURRENTLY on PostgreSQL) IF NOT EXISTS, partial when `where` is
-    given (the same text on both databases)."""
+    given (the same text on both databases). `postgresql_using` and `postgresql_ops` choose
+    PostgreSQL's access method and operator classes (GIN, jsonb_path_ops); an index only
+    PostgreSQL can use is `postgresql_only` (SQLite builds nothing)."""
     predicate = sa.text(where) if where is not None else None
     if not _is_postgresql():
+        if postgresql_only:
+            return
         op.create_index(
             name, table, list(columns), unique=unique, sqlite_where=predicate, if_not_exists=True
         )
@@ -56,13 +63,17 @@ def create_index(
             unique=unique,
             postgresql_where=predicate,
             postgresql_concurrently=True,
+            postgresql_using=postgresql_using,
+            postgresql_ops=postgresql_ops or {},
             if_not_exists=True,
         )
 
 
-def drop_index(name: str, table: str) -> None:
+def drop_index(name: str, table: str, *, postgresql_only: bool = False) -> None:
     """DROP INDEX (CONCURRENTLY on PostgreSQL) IF EXISTS."""
     if not _is_postgresql():
+        if postgresql_only:
+            return
         op.drop_index(name, table_name=table, if_exists=True)
         return
     with op.get_context().autocommit_block():

@@ -3,6 +3,7 @@
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
@@ -16,6 +17,10 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.types.unset import UNSET
 
 from mentorapi.apps.keycache import KeyCache, watch_auth_writes
@@ -51,7 +56,54 @@ def graphiql_html(assets: str) -> str:
     return PAGE.read_text().replace("{{ASSETS}}", assets)
 
 
+# graphql-transport-ws: what each message type must carry, besides `type` (a string). An id is
+# a string; a subscribe's payload an object whose `query` is a string and whose
+# `operationName`, `variables` and `extensions` are a string, objects, or null when given.
+_WITH_ID = frozenset({"subscribe", "complete"})
+_PAYLOAD_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "query": ((str,), "a string"),
+    "operationName": ((str, type(None)), "a string or null"),
+    "variables": ((dict, type(None)), "an object or null"),
+    "extensions": ((dict, type(None)), "an object or null"),
+}
+
+
+def malformed(message: object) -> str | None:
+    """Why a WebSocket message does not have the protocol's shape, or None when it does."""
+    if not isinstance(message, dict):
+        return "a message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "a message needs a `type`"
+    if kind in _WITH_ID and not isinstance(message.get("id"), str):
+        return f"a {kind} message needs a string `id`"
+    if kind == "subscribe":
+        payload = message.get("payload")
+        if not isinstance(payload, dict):
+            return "a subscribe message needs an object `payload`"
+        for name, (kinds, described) in _PAYLOAD_FIELDS.items():
+            if (name in payload or name == "query") and not isinstance(payload.get(name), kinds):
+                return f"a subscribe payload's `{name}` must be {described}"
+    return None
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_message(self, message: Message) -> None:
+        # strawberry reads a message's fields without checking their types: `null`, a list, a
+        # subscribe whose payload is null or whose query is a number raised out of the socket's
+        # handler (no close frame, an ASGI error logged) or out of an operation's task. Such a
+        # message closes the socket with 4400, as the protocol asks of an invalid message,
+        # and as a missing field already did.
+        reason = malformed(message)
+        if reason is not None:
+            await self.handle_invalid_message(reason)
+            return
+        await super().handle_message(message)
+
+
 class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+
     async def run(  # type: ignore[override]
         self,
         request: Request | WebSocket,
@@ -199,6 +251,11 @@ def install_graphql(app: FastAPI, settings: Settings) -> None:
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # the maintained protocol
         # What one socket may hold open at once: each is a task and a queue in this process.
         max_subscriptions_per_connection=MAX_OPERATIONS_PER_SOCKET,
+        # A socket says who it is (connection_init) within the time a request has for its
+        # headers, or is closed with 4408: strawberry's default minute let a caller without
+        # credentials hold six times as many sockets as slowloris can hold requests, none of
+        # them counted by the per-credential caps.
+        connection_init_wait_timeout=timedelta(seconds=settings.request_header_timeout_seconds),
     )
     app.include_router(router)
     app.mount(ASSETS_PATH, StaticFiles(directory=STATIC_DIR), name="graphiql-assets")

@@ -24,8 +24,9 @@ from graphql import GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from mentorapi.apps import gql as apps_gql
@@ -158,6 +159,31 @@ class MentorapiSchema(strawberry.Schema):
             variables=variable_values,
             provided_operation_name=operation_name,
             operation_extensions=operation_extensions,
+        )
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        # `execute` answers once, and only HTTP calls it (the WebSocket streams every
+        # operation): a subscription here ran its resolver as a field, and its stream, not a
+        # value, was an INTERNAL error. Refused before it runs, as a mutation over GET is (a
+        # 400 problem): subscriptions take the WebSocket, with its caps and its checks.
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed - {OperationType.SUBSCRIPTION},
+            operation_extensions,
         )
 
     def process_errors(

@@ -105,8 +105,13 @@ class MentorDocument(SQLModel, table=True):
 SEARCH_TABLES = ("mentor_documents_fts", "mentor_documents_trigram")
 
 
-# Indexes only PostgreSQL has (declared with ddl_if, which autogenerate does not read).
-POSTGRES_ONLY_INDEXES = ("ix_mentor_documents_search", "ix_mentor_documents_head_trgm")
+# Indexes only PostgreSQL has (declared with ddl_if, which autogenerate does not read); the
+# apps' is CORS's (apps/models.py).
+POSTGRES_ONLY_INDEXES = (
+    "ix_mentor_documents_search",
+    "ix_mentor_documents_head_trgm",
+    "ix_apps_cors_origins",
+)
 
 
 def is_search_table(name: str) -> bool:

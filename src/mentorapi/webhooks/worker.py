@@ -75,11 +75,15 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # A receiver may send anything: `isdigit` is also true of "²" and "٣" (float refuses the
+    # first), and a date's year may be past what a datetime holds (OverflowError). Either
+    # raised out of `send`, and the answer was recorded as our internal error, not the
+    # receiver's 429 or 503.
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
