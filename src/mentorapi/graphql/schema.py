@@ -44,6 +44,7 @@ from mentorapi.graphql.documents import (
 )
 from mentorapi.graphql.errors import ErrorCodes, InvalidScalar, is_expected
 from mentorapi.graphql.execution import PlainFieldsExecutor, read_field
+from mentorapi.graphql.folded import Folded
 from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answers
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
 from mentorapi.graphql.lists import ListBounds, RefuseLongLists, rest_list_bounds
@@ -216,7 +217,8 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
         query=_merged("Query"),
         mutation=_merged("Mutation"),
         subscription=_merged("Subscription"),
-        extensions=extensions,
+        # As one extension (graphql/folded.py): strawberry's runner costs per extension and hook.
+        extensions=[partial(Folded, tuple(extensions))],
         execution_context_class=PlainFieldsExecutor,
         config=StrawberryConfig(
             auto_camel_case=True,

@@ -1,0 +1,186 @@
+"""Several schema extensions' hooks run as one extension's (issue #18).
+
+strawberry runs each lifecycle step (operation, parse, validation, execution) of every request
+through its extension runner: for each step it asks every extension whether it has a hook
+(`getattr` and `inspect` per extension and step: 36 a request for our nine), wraps each hook
+it finds in a new `contextlib` context manager (a decorated function made per request, with
+`functools.update_wrapper`), and enters them on an exit stack. Our nine extensions have twelve
+hooks between them. `Folded` holds them as its parts and is the one extension strawberry sees:
+strawberry finds four hooks, and each runs its parts' hooks for that step in the parts' order,
+as strawberry's runner would have, from a table made once per combination of classes.
+
+What each part does, and when, is unchanged: the parts are the same classes with the same
+hooks, entered in the order they are listed and left in the reverse order; an exception raised
+inside a step is thrown into each part's hook in turn as an exit stack does (a hook that
+swallows it stops it there; one that raises another passes that on), and a hook that fails to
+start has the hooks started before it left with its exception. Only generator hooks (sync, or
+async in the operation step) are taken: anything else is refused when the schema is built.
+`on_stream_result` (subscriptions' results) is folded the same way.
+"""
+
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from functools import cache
+from typing import Any
+
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+
+# (the part's index, its unbound hook, whether that is an async generator function), in the
+# parts' order.
+Hooks = tuple[tuple[int, Callable[..., Any], bool], ...]
+_STEPS = ("on_operation", "on_parse", "on_validate", "on_execute", "on_stream_result")
+
+
+@cache
+def _hooks(classes: tuple[type[SchemaExtension], ...]) -> dict[str, Hooks]:
+    """Each step's hooks of these classes (the default, do-nothing hook left out); once per
+    combination, as the classes never change."""
+    table: dict[str, Hooks] = {}
+    for step in _STEPS:
+        default = getattr(SchemaExtension, step)
+        found: list[tuple[int, Callable[..., Any], bool]] = []
+        for index, cls in enumerate(classes):
+            hook = getattr(cls, step)
+            if hook is default:
+                continue
+            if inspect.isasyncgenfunction(hook) and step == "on_operation":
+                found.append((index, hook, True))
+            elif inspect.isgeneratorfunction(hook):
+                found.append((index, hook, False))
+            else:  # strawberry runs the other steps synchronously too (`execute_sync`)
+                raise TypeError(f"{cls.__name__}.{step}: only generator hooks are folded")
+        table[step] = tuple(found)
+    return table
+
+
+def _leave(entered: list[Any], exc: BaseException | None) -> BaseException | None:
+    """Leave sync hooks, the last entered first, as an exit stack of `contextmanager`s does;
+    returns the exception still pending (None: none, or swallowed)."""
+    for gen in reversed(entered):
+        if exc is None:
+            try:
+                next(gen)
+            except StopIteration:
+                continue
+            exc = RuntimeError("generator didn't stop")
+            continue
+        try:
+            gen.throw(exc)
+        except StopIteration:
+            exc = None  # swallowed by the hook
+        except BaseException as raised:  # passed on, as an exit stack does
+            exc = raised
+        else:
+            exc = RuntimeError("generator didn't stop after throw()")
+    return exc
+
+
+async def _leave_async(
+    entered: list[tuple[Any, bool]], exc: BaseException | None
+) -> BaseException | None:
+    """`_leave` for a step whose hooks may be async generators."""
+    for gen, is_async in reversed(entered):
+        if exc is None:
+            try:
+                if is_async:
+                    await gen.__anext__()
+                else:
+                    next(gen)
+            except (StopIteration, StopAsyncIteration):
+                continue
+            exc = RuntimeError("generator didn't stop")
+            continue
+        try:
+            if is_async:
+                await gen.athrow(exc)
+            else:
+                gen.throw(exc)
+        except (StopIteration, StopAsyncIteration):
+            exc = None
+        except BaseException as raised:
+            exc = raised
+        else:
+            exc = RuntimeError("generator didn't stop after throw()")
+    return exc
+
+
+class Folded(SchemaExtension):
+    """The extensions made by `factories`, per request and in their order, as one."""
+
+    def __init__(self, factories: Sequence[Callable[[], SchemaExtension]]) -> None:
+        super().__init__()
+        self.parts = [factory() for factory in factories]
+        self._table = _hooks(tuple(type(part) for part in self.parts))
+
+    # strawberry gives the request's execution context to each extension it holds: to this
+    # one, which hands it to its parts.
+    @property  # type: ignore[override]
+    def execution_context(self) -> ExecutionContext:
+        return self.parts[0].execution_context
+
+    @execution_context.setter
+    def execution_context(self, value: ExecutionContext) -> None:
+        for part in self.parts:
+            part.execution_context = value
+
+    def _sync(self, step: str, *args: Any) -> Iterator[None]:
+        entered: list[Any] = []
+        parts = self.parts
+        try:
+            for index, hook, _ in self._table[step]:
+                gen = hook(parts[index], *args)
+                next(gen)
+                entered.append(gen)
+        except BaseException as exc:
+            # A hook that failed to start: those started before it are left with its
+            # exception (whatever they make of it, the failure is what is raised).
+            _leave(entered, exc)
+            raise
+        try:
+            yield
+        except BaseException as exc:
+            pending = _leave(entered, exc)
+            if pending is not None:
+                raise pending
+            return
+        pending = _leave(entered, None)
+        if pending is not None:
+            raise pending
+
+    def on_parse(self) -> Iterator[None]:
+        yield from self._sync("on_parse")
+
+    def on_validate(self) -> Iterator[None]:
+        yield from self._sync("on_validate")
+
+    def on_execute(self) -> Iterator[None]:
+        yield from self._sync("on_execute")
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        yield from self._sync("on_stream_result", result)
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        entered: list[tuple[Any, bool]] = []
+        parts = self.parts
+        try:
+            for index, hook, is_async in self._table["on_operation"]:
+                gen = hook(parts[index])
+                if is_async:
+                    await gen.__anext__()
+                else:
+                    next(gen)
+                entered.append((gen, is_async))
+        except BaseException as exc:
+            await _leave_async(entered, exc)
+            raise
+        try:
+            yield
+        except BaseException as exc:
+            pending = await _leave_async(entered, exc)
+            if pending is not None:
+                raise pending
+            return
+        pending = await _leave_async(entered, None)
+        if pending is not None:
+            raise pending
