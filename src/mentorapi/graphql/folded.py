@@ -63,6 +63,9 @@ def _leave(entered: list[Any], exc: BaseException | None) -> BaseException | Non
                 next(gen)
             except StopIteration:
                 continue
+            except BaseException as raised:  # passed on to the hooks entered before it
+                exc = raised
+                continue
             exc = RuntimeError("generator didn't stop")
             continue
         try:
@@ -88,6 +91,9 @@ async def _leave_async(
                 else:
                     next(gen)
             except (StopIteration, StopAsyncIteration):
+                continue
+            except BaseException as raised:
+                exc = raised
                 continue
             exc = RuntimeError("generator didn't stop")
             continue
