@@ -121,7 +121,7 @@ class Folded(SchemaExtension):
 
     # strawberry gives the request's execution context to each extension it holds: to this
     # one, which hands it to its parts.
-    @property  # type: ignore[override]
+    @property
     def execution_context(self) -> ExecutionContext:
         return self.parts[0].execution_context
 
@@ -148,7 +148,7 @@ class Folded(SchemaExtension):
         except BaseException as exc:
             pending = _leave(entered, exc)
             if pending is not None:
-                raise pending
+                raise pending  # noqa: B904 (what the hooks left, with its own chain)
             return
         pending = _leave(entered, None)
         if pending is not None:
@@ -185,7 +185,7 @@ class Folded(SchemaExtension):
         except BaseException as exc:
             pending = await _leave_async(entered, exc)
             if pending is not None:
-                raise pending
+                raise pending  # noqa: B904 (what the hooks left, with its own chain)
             return
         pending = await _leave_async(entered, None)
         if pending is not None:

@@ -6,6 +6,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
+from strawberry.types.base import get_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
 from mentorapi.availability.gql import AvailabilityType
@@ -164,7 +165,7 @@ def mentor_data(mentor: MentorFields, skills: list[SkillLevel]) -> dict[str, Any
 _PLAIN: Allowed = {
     **{
         field.graphql_name or to_camel_case(field.python_name): ANY
-        for field in MentorType.__strawberry_definition__.fields
+        for field in get_object_definition(MentorType, strict=True).fields
         if field.base_resolver is None
     },
     "__typename": None,
