@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import functools
 import gc
+import hashlib
 import json
 import os
 import statistics
@@ -35,7 +36,12 @@ from bench.kit.registry import Scenario
 
 MENTORS = 50
 SKILLS = 5
-DATABASE = "mentorapi_bench_graphql_profile"
+# One database per checkout: runs of two worktrees at once (old and new code under callgrind
+# side by side) must not drop each other's.
+DATABASE = (
+    "mentorapi_bench_graphql_profile_"
+    + hashlib.sha256(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
+)
 
 Send = Callable[[], Awaitable[tuple[int, bytes]]]
 
@@ -155,6 +161,10 @@ async def run(
             faces: dict[str, Send] = {
                 "graphql": asgi_caller(app, "POST", "/graphql", auth, body),
                 "rest": asgi_caller(app, "GET", f"/v1/mentors?limit={MENTORS}", auth),
+                # The GraphQL stack around any operation (not among the batches unless asked).
+                "typename": asgi_caller(
+                    app, "POST", "/graphql", auth, json.dumps({"query": "{ __typename }"}).encode()
+                ),
             }
             for call in faces.values():  # warm: caches, prepared statements, imports
                 await _batch(call, max(10, requests // 10))
@@ -162,6 +172,8 @@ async def run(
                 # One batch of one face, the only requests counted (bench/kit/callgrind.py).
                 faces = {callgrind: faces[callgrind]}
                 batches = 1
+            elif profile != "typename":
+                del faces["typename"]
             measured: dict[str, list[float]] = {name: [] for name in faces}
             async with callgrind_window(callgrind is not None):
                 for _ in range(batches):
@@ -230,7 +242,7 @@ def main() -> None:
         __doc__,
         run,
         _options,
-        faces=("graphql", "rest"),
+        faces=("graphql", "rest", "typename"),
         callgrind_help="under callgrind --instr-atstart=no: one batch of this face, the only "
         "part counted",
     )

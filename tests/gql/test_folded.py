@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.types import ExecutionContext
 
-from mentorapi.graphql.folded import Folded
+from mentorapi.graphql.folded import Folded, FoldedRunner
 from mentorapi.graphql.schema import build_schema
 
 
@@ -99,10 +101,20 @@ class Query:
         return "world"
 
 
-async def _run(folded: bool, fail: str | None, query: str) -> tuple[list[str], Any]:
+class RunnerSchema(strawberry.Schema):
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return FoldedRunner(execution_context=execution_context, extensions=extensions)
+
+
+async def _run(folded: bool | str, fail: str | None, query: str) -> tuple[list[str], Any]:
+    """Under strawberry's runner, the extensions one by one (`folded` False) or folded (True);
+    folded under `FoldedRunner` ("runner")."""
     log: list[str] = []
     extensions = _extensions(log, fail)
-    schema = strawberry.Schema(
+    kind = RunnerSchema if folded == "runner" else strawberry.Schema
+    schema = kind(
         query=Query, extensions=[partial(Folded, tuple(extensions))] if folded else extensions
     )
     try:
@@ -127,7 +139,9 @@ QUERIES = ["{ hello }", "{ hello(fail: true) }", "{ nope }", "{"]
 @pytest.mark.parametrize("fail", FAILURES)
 @pytest.mark.parametrize("query", QUERIES)
 async def test_folded_hooks_run_as_strawberry_runs_them(fail: str | None, query: str) -> None:
-    assert await _run(True, fail, query) == await _run(False, fail, query)
+    plain = await _run(False, fail, query)
+    assert await _run(True, fail, query) == plain
+    assert await _run("runner", fail, query) == plain
 
 
 @pytest.mark.parametrize("fail", ["B.op", "C.op", "B.exec", "C.exec"])
@@ -136,8 +150,9 @@ async def test_a_hook_failing_to_start_leaves_those_started(fail: str) -> None:
     before its yield, strawberry leaves the hooks of that step entered before it suspended
     (their way out runs whenever the garbage collector closes them); folded, they are left at
     once, with the exception. Everything else is as strawberry's."""
-    log, found = await _run(True, f"{fail}:in", "{ hello }")
     plain_log, plain_found = await _run(False, f"{fail}:in", "{ hello }")
+    log, found = await _run(True, f"{fail}:in", "{ hello }")
+    assert (log, found) == await _run("runner", f"{fail}:in", "{ hello }")
     assert found == plain_found
     step = fail.split(".")[1]
     before = [f"{name}.{step}" for name in "AB" if f"{name}.{step}" < fail]

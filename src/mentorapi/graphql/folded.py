@@ -24,6 +24,7 @@ from functools import cache
 from typing import Any
 
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext
 
 # (the part's index, its unbound hook, whether that is an async generator function), in the
@@ -130,11 +131,14 @@ class Folded(SchemaExtension):
         for part in self.parts:
             part.execution_context = value
 
-    def _sync(self, step: str, *args: Any) -> Iterator[None]:
+    def enter(self, step: str, *args: Any) -> list[Any]:
+        """Start the sync hooks of `step`, in order; the started ones, for `_leave`."""
         entered: list[Any] = []
         parts = self.parts
         try:
-            for index, hook, _ in self._table[step]:
+            for index, hook, is_async in self._table[step]:
+                if is_async:  # as strawberry's runner refuses one in a sync step
+                    raise RuntimeError(f"{hook.__qualname__} failed to complete synchronously.")
                 gen = hook(parts[index], *args)
                 next(gen)
                 entered.append(gen)
@@ -143,6 +147,29 @@ class Folded(SchemaExtension):
             # exception (whatever they make of it, the failure is what is raised).
             _leave(entered, exc)
             raise
+        return entered
+
+    async def enter_async(self, step: str) -> list[tuple[Any, bool]]:
+        """Start the hooks of `step`, sync or async, in order; the started ones, for
+        `_leave_async`."""
+        entered: list[tuple[Any, bool]] = []
+        parts = self.parts
+        try:
+            for index, hook, is_async in self._table[step]:
+                gen = hook(parts[index])
+                if is_async:
+                    await gen.__anext__()
+                else:
+                    next(gen)
+                entered.append((gen, is_async))
+        except BaseException as exc:
+            await _leave_async(entered, exc)
+            raise
+        return entered
+
+    # The hooks strawberry's own runner finds (`FoldedRunner` calls the above directly).
+    def _sync(self, step: str, *args: Any) -> Iterator[None]:
+        entered = self.enter(step, *args)
         try:
             yield
         except BaseException as exc:
@@ -167,19 +194,7 @@ class Folded(SchemaExtension):
         yield from self._sync("on_stream_result", result)
 
     async def on_operation(self) -> AsyncIterator[None]:
-        entered: list[tuple[Any, bool]] = []
-        parts = self.parts
-        try:
-            for index, hook, is_async in self._table["on_operation"]:
-                gen = hook(parts[index])
-                if is_async:
-                    await gen.__anext__()
-                else:
-                    next(gen)
-                entered.append((gen, is_async))
-        except BaseException as exc:
-            await _leave_async(entered, exc)
-            raise
+        entered = await self.enter_async("on_operation")
         try:
             yield
         except BaseException as exc:
@@ -190,3 +205,84 @@ class Folded(SchemaExtension):
         pending = await _leave_async(entered, None)
         if pending is not None:
             raise pending
+
+
+def _exited(exc: BaseException | None, pending: BaseException | None) -> bool:
+    """What a context manager's `__exit__` answers once its hooks have left with `exc`:
+    True when they swallowed it, False when it goes on; another exception is raised."""
+    if pending is None:
+        return exc is not None
+    if pending is exc:
+        return False
+    raise pending
+
+
+class _Step:
+    """One sync step of a `Folded` (parse, validation, execution) as a context manager,
+    without strawberry's per-request hook discovery, wrappers and exit stack."""
+
+    __slots__ = ("args", "entered", "folded", "step")
+
+    def __init__(self, folded: Folded, step: str, *args: Any) -> None:
+        self.folded = folded
+        self.step = step
+        self.args = args
+        self.entered: list[Any] = []
+
+    def __enter__(self) -> None:
+        self.entered = self.folded.enter(self.step, *self.args)
+
+    def __exit__(self, _type: Any, exc: BaseException | None, _tb: Any) -> bool:
+        return _exited(exc, _leave(self.entered, exc))
+
+    async def __aenter__(self) -> None:
+        self.__enter__()
+
+    async def __aexit__(self, _type: Any, exc: BaseException | None, _tb: Any) -> bool:
+        return self.__exit__(_type, exc, _tb)
+
+
+class _Operation(_Step):
+    """The operation step, whose hooks may be async."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> None:
+        self.entered = await self.folded.enter_async(self.step)
+
+    async def __aexit__(self, _type: Any, exc: BaseException | None, _tb: Any) -> bool:
+        return _exited(exc, await _leave_async(self.entered, exc))
+
+    def __enter__(self) -> None:  # execute_sync: as strawberry's, no async hook may run
+        self.entered = [(gen, False) for gen in self.folded.enter(self.step)]
+
+    def __exit__(self, _type: Any, exc: BaseException | None, _tb: Any) -> bool:
+        return _exited(exc, _leave([gen for gen, _ in self.entered], exc))
+
+
+class FoldedRunner(SchemaExtensionsRunner):
+    """strawberry's extension runner, for a schema whose one extension is a `Folded`: each
+    step runs the folded hooks straight from their table. Results of a stream go through
+    strawberry's own runner (and `Folded.on_stream_result`)."""
+
+    def _folded(self) -> Folded | None:
+        extensions = self.extensions
+        if len(extensions) == 1 and isinstance(extensions[0], Folded):
+            return extensions[0]
+        return None
+
+    def operation(self) -> Any:
+        folded = self._folded()
+        return super().operation() if folded is None else _Operation(folded, "on_operation")
+
+    def parsing(self) -> Any:
+        folded = self._folded()
+        return super().parsing() if folded is None else _Step(folded, "on_parse")
+
+    def validation(self) -> Any:
+        folded = self._folded()
+        return super().validation() if folded is None else _Step(folded, "on_validate")
+
+    def executing(self) -> Any:
+        folded = self._folded()
+        return super().executing() if folded is None else _Step(folded, "on_execute")

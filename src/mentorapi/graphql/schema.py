@@ -23,6 +23,7 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -44,7 +45,7 @@ from mentorapi.graphql.documents import (
 )
 from mentorapi.graphql.errors import ErrorCodes, InvalidScalar, is_expected
 from mentorapi.graphql.execution import PlainFieldsExecutor, read_field
-from mentorapi.graphql.folded import Folded
+from mentorapi.graphql.folded import Folded, FoldedRunner
 from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answers
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
 from mentorapi.graphql.lists import ListBounds, RefuseLongLists, rest_list_bounds
@@ -160,6 +161,12 @@ class MentorapiSchema(strawberry.Schema):
             provided_operation_name=operation_name,
             operation_extensions=operation_extensions,
         )
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        # The folded extension's steps without strawberry's per-request hook discovery.
+        return FoldedRunner(execution_context=execution_context, extensions=extensions)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
