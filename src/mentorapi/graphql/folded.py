@@ -117,8 +117,8 @@ class Folded(SchemaExtension):
 
     def __init__(self, factories: Sequence[Callable[[], SchemaExtension]]) -> None:
         super().__init__()
-        self.parts = [factory() for factory in factories]
-        self._table = _hooks(tuple(type(part) for part in self.parts))
+        self.parts = parts = [factory() for factory in factories]
+        self._table = _hooks(tuple([part.__class__ for part in parts]))
 
     # strawberry gives the request's execution context to each extension it holds: to this
     # one, which hands it to its parts.
