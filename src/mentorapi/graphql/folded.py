@@ -5,17 +5,21 @@ through its extension runner: for each step it asks every extension whether it h
 (`getattr` and `inspect` per extension and step: 36 a request for our nine), wraps each hook
 it finds in a new `contextlib` context manager (a decorated function made per request, with
 `functools.update_wrapper`), and enters them on an exit stack. Our nine extensions have twelve
-hooks between them. `Folded` holds them as its parts and is the one extension strawberry sees:
-strawberry finds four hooks, and each runs its parts' hooks for that step in the parts' order,
-as strawberry's runner would have, from a table made once per combination of classes.
+hooks between them. `Folded` holds them as its parts and is the one extension strawberry sees;
+`FoldedRunner` (the schema's runner) runs each step's hooks of the parts straight from a table
+made once per combination of classes, in the parts' order, as strawberry's runner would have.
+Where strawberry's own runner still runs (the results of a stream), `Folded`'s four hooks do
+the same through it.
 
 What each part does, and when, is unchanged: the parts are the same classes with the same
 hooks, entered in the order they are listed and left in the reverse order; an exception raised
 inside a step is thrown into each part's hook in turn as an exit stack does (a hook that
-swallows it stops it there; one that raises another passes that on), and a hook that fails to
-start has the hooks started before it left with its exception. Only generator hooks (sync, or
-async in the operation step) are taken: anything else is refused when the schema is built.
-`on_stream_result` (subscriptions' results) is folded the same way.
+swallows it stops it there; one that raises another passes that on). One difference, on
+purpose: a hook that fails before its `yield` has the hooks started before it (in that step)
+left at once with its exception, where strawberry's exit stack leaves them suspended until the
+garbage collector closes them. Only generator hooks (sync, or async in the operation step) are
+taken: anything else is refused when the table is made (graphql/schema.py makes it when it
+builds the schema).
 """
 
 import inspect

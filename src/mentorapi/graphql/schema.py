@@ -220,6 +220,7 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
         partial(RefuseLongLists, bounds),
         RefuseUnstorableText,
     ]
+    Folded(extensions)  # its table made now: a hook it cannot run fails here, not in a request
     schema = MentorapiSchema(
         query=_merged("Query"),
         mutation=_merged("Mutation"),
