@@ -146,3 +146,30 @@ async def test_an_empty_bucket_is_a_429_on_the_lean_route(
     _same(lean, plain)
     assert lean.status_code == 429
     assert [e["extensions"]["code"] for e in lean.json()["errors"]] == ["RATE_LIMITED"]
+
+
+CONTENT_TYPES = [
+    "",
+    "application/json",
+    "application/json; charset=utf-8",
+    'application/JSON; charset="UTF-8"',
+    "multipart/mixed; boundary=graphql; subscriptionSpec=1.0",
+    'multipart/mixed;boundary="-";subscriptionSpec="1.0", application/json',
+    "text/plain;;;",
+    "nonsense",
+]
+
+
+@pytest.mark.parametrize("value", CONTENT_TYPES)
+def test_remembered_content_types_are_strawberrys(value: str) -> None:
+    from strawberry.http import async_base_view, streaming
+    from strawberry.http.parse_content_type import parse_content_type as strawberrys
+
+    from mentorapi.graphql import router
+
+    assert async_base_view.parse_content_type is router.parse_content_type
+    assert streaming.parse_content_type is router.parse_content_type
+    first = router.parse_content_type(value)
+    assert first == strawberrys(value)
+    first[1]["changed"] = "by a caller"  # each caller has its own parameters
+    assert router.parse_content_type(value) == strawberrys(value)

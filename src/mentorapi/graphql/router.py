@@ -3,7 +3,7 @@
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,6 +16,8 @@ from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
 from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import async_base_view, streaming
+from strawberry.http import parse_content_type as strawberry_content_type
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
@@ -47,6 +49,23 @@ CSP = (
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+
+
+# strawberry parses each request's Content-Type (and, for its streaming transports, Accept)
+# with `email.message`, about a tenth of the view's own work on a cached document. It is a pure
+# function of the header's text, and clients send the same few values: the same function,
+# remembered for 64 of them (bounded: the values are the clients'), each caller given its own
+# copy of the parameters. tests/gql/test_lean_graphql.py holds it to strawberry's.
+_parse_content_type = lru_cache(maxsize=64)(strawberry_content_type.parse_content_type)
+
+
+def parse_content_type(content_type: str) -> tuple[str, dict[str, str]]:
+    mime, params = _parse_content_type(content_type)
+    return mime, dict(params)
+
+
+async_base_view.parse_content_type = parse_content_type  # type: ignore[attr-defined]
+streaming.parse_content_type = parse_content_type  # type: ignore[attr-defined]
 
 
 @cache
