@@ -2,9 +2,9 @@
 
 strawberry runs each lifecycle step (operation, parse, validation, execution) of every request
 through its extension runner: for each step it asks every extension whether it has a hook
-(`getattr` and `inspect` per extension and step: 36 a request for our nine), wraps each hook
+(`getattr` and `inspect` per extension and step: 40 a request for our ten), wraps each hook
 it finds in a new `contextlib` context manager (a decorated function made per request, with
-`functools.update_wrapper`), and enters them on an exit stack. Our nine extensions have twelve
+`functools.update_wrapper`), and enters them on an exit stack. Our ten extensions have twelve
 hooks between them. `Folded` holds them as its parts and is the one extension strawberry sees;
 `FoldedRunner` (the schema's runner) runs each step's hooks of the parts straight from a table
 made once per combination of classes, in the parts' order, as strawberry's runner would have.
