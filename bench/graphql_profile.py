@@ -156,6 +156,10 @@ async def run(
             faces: dict[str, Send] = {
                 "graphql": asgi_caller(app, "POST", "/graphql", auth, body),
                 "rest": asgi_caller(app, "GET", f"/v1/mentors?limit={MENTORS}", auth),
+                # The GraphQL stack around any operation (not among the batches unless asked).
+                "typename": asgi_caller(
+                    app, "POST", "/graphql", auth, json.dumps({"query": "{ __typename }"}).encode()
+                ),
             }
             for call in faces.values():  # warm: caches, prepared statements, imports
                 await _batch(call, max(10, requests // 10))
@@ -163,6 +167,8 @@ async def run(
                 # One batch of one face, the only requests counted (bench/kit/callgrind.py).
                 faces = {callgrind: faces[callgrind]}
                 batches = 1
+            elif profile != "typename":
+                del faces["typename"]
             measured: dict[str, list[float]] = {name: [] for name in faces}
             async with callgrind_window(callgrind is not None):
                 for _ in range(batches):
@@ -231,7 +237,7 @@ def main() -> None:
         __doc__,
         run,
         _options,
-        faces=("graphql", "rest"),
+        faces=("graphql", "rest", "typename"),
         callgrind_help="under callgrind --instr-atstart=no: one batch of this face, the only "
         "part counted",
     )

@@ -163,7 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # First: routing walks the included routers in order, and /graphql found after every REST
     # router cost a GraphQL request 1.2M instructions (a third of `{ __typename }`); REST's
     # routes do not notice the two routes before them.
-    install_graphql(app, settings)
+    graphql_lean = install_graphql(app, settings)
     for router in (
         health_router,
         app_router,
@@ -191,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lean.install(
             app.router.routes,
             [
+                graphql_lean,  # first, as the GraphQL router is (above)
                 *availability_lean_routes,
                 *mentors_lean_routes,
                 *matching_lean_routes,

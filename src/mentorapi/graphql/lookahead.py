@@ -7,7 +7,7 @@ carry it as plain data, and execution reads it like any attribute (graphql/execu
 a cheaper copy of the data (a mentor's stored offers) may answer it.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from graphql import (
@@ -57,8 +57,27 @@ def _reaches(
 
 
 # What a selection may ask for below a field, for `selects_only`: a field name with what may
-# be asked below it (None: a leaf).
+# be asked below it (None: a leaf; `ANY`: anything).
 Allowed = Mapping[str, "Allowed | None"]
+
+
+class _Any(Mapping[str, "Allowed | None"]):
+    """Anything below a field: every name, with anything below it."""
+
+    def __getitem__(self, _name: str) -> "_Any":
+        return self
+
+    def __contains__(self, _name: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+ANY: Allowed = _Any()
 
 
 def _only(
@@ -77,6 +96,8 @@ def _only(
             if name not in allowed:
                 return False
             below = allowed[name]
+            if below is ANY:
+                continue
             if below is None:
                 if selection.selection_set is not None:
                     return False

@@ -23,6 +23,7 @@ from mentorapi.kit.pagination import (
 T = TypeVar("T")
 R = TypeVar("R")
 
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool

@@ -4,17 +4,21 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException as StrawberryHTTPException
-from fastapi import FastAPI, Request, Response, WebSocket
+from fastapi import BackgroundTasks, FastAPI, Request, Response, WebSocket
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
+from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import async_base_view, streaming
+from strawberry.http import parse_content_type as strawberry_content_type
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -35,6 +39,7 @@ from mentorapi.graphql.pubsub import PubSub
 from mentorapi.graphql.schema import build_schema
 from mentorapi.graphql.sockets import CLOSE_TOO_MANY, OpenSockets
 from mentorapi.kit.errors import TooManyRequests, Unauthenticated
+from mentorapi.kit.lean import route_path
 from mentorapi.kit.problems import problem_response
 
 PATH = "/graphql"
@@ -49,6 +54,23 @@ CSP = (
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+
+
+# strawberry parses each request's Content-Type (and, for its streaming transports, Accept)
+# with `email.message`, about a tenth of the view's own work on a cached document. It is a pure
+# function of the header's text, and clients send the same few values: the same function,
+# remembered for 64 of them (bounded: the values are the clients'), each caller given its own
+# copy of the parameters. tests/gql/test_lean_graphql.py holds it to strawberry's.
+_parse_content_type = lru_cache(maxsize=64)(strawberry_content_type.parse_content_type)
+
+
+def parse_content_type(content_type: str) -> tuple[str, dict[str, str]]:
+    mime, params = _parse_content_type(content_type)
+    return mime, dict(params)
+
+
+async_base_view.parse_content_type = parse_content_type  # type: ignore[attr-defined]
+streaming.parse_content_type = parse_content_type  # type: ignore[attr-defined]
 
 
 @cache
@@ -103,6 +125,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
+
+    temporal_response: Response  # strawberry's: the sub-response of the request being run
 
     async def run(  # type: ignore[override]
         self,
@@ -192,6 +216,52 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
         context.close_at_expiry()
 
 
+class LeanGraphQLRoute(BaseRoute):
+    """POST /graphql without FastAPI's per-request machinery (kit/lean.py says why): the
+    router's own `run` (strawberry's view: the body read and parsed, the operation executed,
+    an unreadable request answered as problem+json) with the context `get_context` makes, as
+    the documented route's dependency makes it, closed after the response is sent, as FastAPI
+    closes it. GET (GraphiQL, queries in the URL) and WebSocket stay with the router.
+    tests/gql/test_lean_graphql.py holds both to the same bytes."""
+
+    def __init__(self, router: MentorapiGraphQLRouter, path: str) -> None:
+        self.router = router
+        self.path = path  # as the metrics label requests
+        self.path_regex, self.path_format, _ = compile_path(path)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return Match.NONE, {}
+        if self.path_regex.match(route_path(scope)) is None:
+            return Match.NONE, {}
+        return Match.FULL, {"route": self, "path_params": {}}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        # What FastAPI hands the endpoint and strawberry's context dependency: a response to
+        # set the status and headers on (status None until set), and the background tasks.
+        sub_response = Response()
+        del sub_response.headers["content-length"]
+        sub_response.status_code = None  # type: ignore[assignment]
+        tasks = BackgroundTasks()
+        async with _context(request) as context:
+            context.request = request
+            context.background_tasks = tasks
+            context.response = sub_response
+            self.router.temporal_response = sub_response  # strawberry's `get_sub_response`
+            response = cast(Response, await self.router.run(request, context, None))
+            if response.background is None:
+                response.background = tasks
+            await response(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        raise NoMatchFound(name, path_params)
+
+
+# The documented route's context dependency, as FastAPI runs one with `yield`.
+_context = asynccontextmanager(get_context)
+
+
 def _with_feed(app: FastAPI, settings: Settings) -> None:
     """Once the lifespan has made the database, feed committed session events to the pub/sub:
     on PostgreSQL every process's (graphql/fanout.py), on SQLite this one's (graphql/feed.py)."""
@@ -233,7 +303,9 @@ async def _feed(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
         yield
 
 
-def install_graphql(app: FastAPI, settings: Settings) -> None:
+def install_graphql(app: FastAPI, settings: Settings) -> "LeanGraphQLRoute":
+    """GraphQL on `app`; returns the lean POST route, for the app to put first when lean
+    routes are on."""
     # Subscriptions read from here; graphql/feed.py publishes committed session events to it.
     app.state.pubsub = PubSub()
     app.state.graphql_sockets = OpenSockets(
@@ -259,3 +331,4 @@ def install_graphql(app: FastAPI, settings: Settings) -> None:
     )
     app.include_router(router)
     app.mount(ASSETS_PATH, StaticFiles(directory=STATIC_DIR), name="graphiql-assets")
+    return LeanGraphQLRoute(router, PATH)

@@ -23,6 +23,7 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.tools import merge_types
@@ -45,6 +46,7 @@ from mentorapi.graphql.documents import (
 )
 from mentorapi.graphql.errors import ErrorCodes, InvalidScalar, is_expected
 from mentorapi.graphql.execution import PlainFieldsExecutor, read_field
+from mentorapi.graphql.folded import Folded, FoldedRunner
 from mentorapi.graphql.introspection import Answers, IntrospectionMemo, new_answers
 from mentorapi.graphql.limits import MAX_COST, QueryCostLimiter
 from mentorapi.graphql.lists import ListBounds, RefuseLongLists, rest_list_bounds
@@ -186,6 +188,12 @@ class MentorapiSchema(strawberry.Schema):
             operation_extensions,
         )
 
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        # The folded extension's steps without strawberry's per-request hook discovery.
+        return FoldedRunner(execution_context=execution_context, extensions=extensions)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -238,11 +246,13 @@ def build_schema(settings: Settings | None = None) -> MentorapiSchema:
         partial(RefuseLongLists, bounds),
         RefuseUnstorableText,
     ]
+    Folded(extensions)  # its table made now: a hook it cannot run fails here, not in a request
     schema = MentorapiSchema(
         query=_merged("Query"),
         mutation=_merged("Mutation"),
         subscription=_merged("Subscription"),
-        extensions=extensions,
+        # As one extension (graphql/folded.py): strawberry's runner costs per extension and hook.
+        extensions=[partial(Folded, tuple(extensions))],
         execution_context_class=PlainFieldsExecutor,
         config=StrawberryConfig(
             auto_camel_case=True,

@@ -35,7 +35,7 @@ already and hands it on (kit/idempotency.replay_body).
 import email.message
 import functools
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -101,7 +101,7 @@ def documented_params(
     return path_params, query
 
 
-def _route_path(scope: Scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path below the root path the server was given (`--root-path`), as Starlette's
     routes match it."""
     path: str = scope["path"]
@@ -148,7 +148,7 @@ class LeanRoute(BaseRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or scope["method"] != "GET":
             return Match.NONE, {}
-        found = self.path_regex.match(_route_path(scope))
+        found = self.path_regex.match(route_path(scope))
         if found is None:
             return Match.NONE, {}
         values = self._values(scope, found.groupdict())
@@ -209,7 +209,7 @@ class LeanBodyRoute(BaseRoute):
             return Match.NONE, {}
         if text.url_may_hold_nul(scope):  # the documented route answers its 422
             return Match.NONE, {}
-        if self.path_regex.match(_route_path(scope)) is None:
+        if self.path_regex.match(route_path(scope)) is None:
             return Match.NONE, {}
         types = [value for name, value in scope["headers"] if name == b"content-type"]
         if len(types) != 1 or not is_json_type(types[0]):  # FastAPI reads it its own way
@@ -243,6 +243,6 @@ class LeanBodyRoute(BaseRoute):
         raise NoMatchFound(name, path_params)
 
 
-def install(routes: list[BaseRoute], lean: list[LeanRoute | LeanBodyRoute]) -> None:
+def install(routes: list[BaseRoute], lean: Sequence[BaseRoute]) -> None:
     """Put lean routes ahead of every other route (the router takes the first full match)."""
     routes[:0] = lean

@@ -1,11 +1,13 @@
 """GraphQL face of mentors: types, queries and mutations over mentors.service (no rules here)."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
+from strawberry.types.base import get_object_definition
+from strawberry.utils.str_converters import to_camel_case
 
 from mentorapi.availability.gql import AvailabilityType
 from mentorapi.availability.models import Availability
@@ -13,7 +15,7 @@ from mentorapi.feedback.gql import FeedbackType
 from mentorapi.graphql.context import Info
 from mentorapi.graphql.inputs import as_dict, typed_id, validate
 from mentorapi.graphql.loaders import load_all
-from mentorapi.graphql.lookahead import Allowed, selects, selects_only
+from mentorapi.graphql.lookahead import ANY, Allowed, selects, selects_only
 from mentorapi.graphql.relay import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, page_args
 from mentorapi.kit.pagination import DEFAULT_LIMIT
 from mentorapi.mentors import service
@@ -132,23 +134,42 @@ class MentorType:
 
     @classmethod
     def from_model(cls, mentor: MentorFields, skills: list[SkillLevel]) -> "MentorType":
-        return cls(
-            id=strawberry.ID(mentor.id),
-            external_id=mentor.external_id,
-            name=mentor.name,
-            headline=mentor.headline,
-            bio=mentor.bio,
-            timezone=mentor.timezone,
-            languages=list(mentor.languages),
-            formats=[_FORMATS[f] for f in mentor.formats],
-            session_lengths=list(mentor.session_lengths),
-            # Plain data (graphql/execution.read_field): MentorStats's fields by name.
-            stats=cast(MentorStats, stats_data(mentor)),
-            version=mentor.version,
-            created_at=mentor.created_at,
-            updated_at=mentor.updated_at,
-            skills=skills,
-        )
+        return cls(**mentor_data(mentor, skills))
+
+
+def mentor_data(mentor: MentorFields, skills: list[SkillLevel]) -> dict[str, Any]:
+    """A mentor's fields without resolvers by their Python names: `MentorType`'s arguments,
+    or the mentor itself as plain data (graphql/execution.read_field) when the selection asks
+    for no field with a resolver (`mentor_objects`)."""
+    return {
+        "id": mentor.id,
+        "external_id": mentor.external_id,
+        "name": mentor.name,
+        "headline": mentor.headline,
+        "bio": mentor.bio,
+        "timezone": mentor.timezone,
+        "languages": list(mentor.languages),
+        "formats": [_FORMATS[f] for f in mentor.formats],
+        "session_lengths": list(mentor.session_lengths),
+        # Plain data (graphql/execution.read_field): MentorStats's fields by name.
+        "stats": stats_data(mentor),
+        "version": mentor.version,
+        "created_at": mentor.created_at,
+        "updated_at": mentor.updated_at,
+        "skills": skills,
+    }
+
+
+# What a selection of mentors may ask for to be answered by plain data: the fields without a
+# resolver, anything below them (a resolver reads its source's attributes: a dict has none).
+_PLAIN: Allowed = {
+    **{
+        field.graphql_name or to_camel_case(field.python_name): ANY
+        for field in get_object_definition(MentorType, strict=True).fields
+        if field.base_resolver is None
+    },
+    "__typename": None,
+}
 
 
 class SkillsNotLoaded(list[SkillLevel]):
@@ -183,15 +204,20 @@ async def mentor_objects(
     are built from them: no statement. Otherwise from the links (full Skill rows), in one
     loader call for all of them, so one statement per request however many mentors and
     resolvers ask."""
+    # A page asking for no field with a resolver (availability, sessions, feedback): each
+    # mentor as plain data, a dict, not an object (a 14-argument `__init__` each).
+    build: Callable[[MentorFields, list[SkillLevel]], Any] = (
+        mentor_data if at and selects_only(info, at, _PLAIN) else MentorType.from_model
+    )
     if not selects(info, *at, "skills"):
-        return [MentorType.from_model(m, SkillsNotLoaded()) for m in mentors]
+        return [build(m, SkillsNotLoaded()) for m in mentors]
     if offers is not None and _offers_fit(info, at):
         # Plain data: an offer holds a SkillLevel's fields by their names, its `skill` the
         # Skill fields OFFER_FIELDS allows, and both are read as they are
         # (graphql/execution.read_field); a field outside them is a missing key, an error
         # (INTERNAL), never a made-up value.
         return [
-            MentorType.from_model(mentor, cast("list[SkillLevel]", shown))
+            build(mentor, cast("list[SkillLevel]", shown))
             for mentor, shown in zip(mentors, offers, strict=True)
         ]
     links = await load_all(info.context.loaders.mentor_skills, [m.id for m in mentors])
@@ -204,7 +230,7 @@ async def mentor_objects(
         return found
 
     return [
-        MentorType.from_model(
+        build(
             mentor,
             [SkillLevel(skill=skill(ln.skill), level=ln.level, note=ln.note) for ln in found],
         )
