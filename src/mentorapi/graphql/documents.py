@@ -396,6 +396,20 @@ def operation_choice_errors(
     return [_error(message)]
 
 
+def drop_undeclared(
+    variables: dict[str, Any] | None, operation: OperationDefinitionNode | None
+) -> None:
+    """Removes, in place, the variables `operation` does not declare. GraphQL ignores them, but
+    the transport keeps the very dict for the operation's life: a subscription given a 1 MB
+    message of `[{}, {}, ...]` under an unused name held 17 MB of objects for as long as it
+    ran, 350 MB per socket. In place, since the WebSocket handler holds this dict, not a copy."""
+    if not variables or operation is None:
+        return
+    declared = {d.variable.name.value for d in operation.variable_definitions or ()}
+    for name in [name for name in variables if name not in declared]:
+        del variables[name]
+
+
 # Stands in for a document refused before parsing, so that strawberry goes on to validation,
 # where the refusal is reported (raised from the parse step, an error escapes the WebSocket
 # transport's handling).
@@ -528,6 +542,8 @@ class DocumentValidation(SchemaExtension):
             if not errors:
                 verdict = self.verdict or self._judge(context, document)
                 errors = list(verdict.errors)  # a list of this request's own
+            if not errors:
+                drop_undeclared(context.variables, chosen_operation(document, requested))
             context.pre_execution_errors = errors
         yield
 

@@ -44,6 +44,9 @@ from mentorapi.kit.problems import problem_response
 
 PATH = "/graphql"
 MAX_OPERATIONS_PER_SOCKET = 20
+# An operation's id is held for its life and sent back in each of its messages: graphql-ws
+# clients send a UUID (36 characters) or a counter; a megabyte of id was held as sent.
+MAX_OPERATION_ID_LENGTH = 128
 ASSETS_PATH = "/graphql/assets"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "graphiql"
 PAGE = STATIC_DIR.parent / "graphiql.html"  # a template, so not among the served files
@@ -97,8 +100,12 @@ def malformed(message: object) -> str | None:
     kind = message.get("type")
     if not isinstance(kind, str):
         return "a message needs a `type`"
-    if kind in _WITH_ID and not isinstance(message.get("id"), str):
-        return f"a {kind} message needs a string `id`"
+    if kind in _WITH_ID:
+        found = message.get("id")
+        if not isinstance(found, str):
+            return f"a {kind} message needs a string `id`"
+        if len(found) > MAX_OPERATION_ID_LENGTH:
+            return f"a message's `id` is limited to {MAX_OPERATION_ID_LENGTH} characters"
     if kind == "subscribe":
         payload = message.get("payload")
         if not isinstance(payload, dict):
