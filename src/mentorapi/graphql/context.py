@@ -354,8 +354,11 @@ class Context(BaseContext):
         if self._expiry is not None:  # the socket is done: nothing to close at expiry
             self._expiry.cancel()
             self._expiry = None
-        if self._db_session is not None and not self._owned:
-            await self._db_session.close()  # rolls back whatever was not committed
+        try:
+            if self._db_session is not None and not self._owned:
+                await self._db_session.close()  # rolls back whatever was not committed
+        finally:
+            self.loaders.close()  # its reference cycles (Loaders.close)
 
 
 async def _close_unauthorized(websocket: WebSocket, exc: Unauthenticated) -> None:

@@ -42,7 +42,7 @@ second execution, it is the one met again; a document sent once costs what plain
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from enum import Enum, EnumMeta
 from functools import partial
@@ -60,6 +60,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLResolveInfoHelpers,
     GraphQLString,
     Node,
     OperationDefinitionNode,
@@ -67,7 +68,7 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
-from graphql.pyutils import Path
+from graphql.pyutils import Path, gather_with_cancel
 from graphql.type.scalars import GRAPHQL_MAX_INT, GRAPHQL_MIN_INT
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -342,6 +343,20 @@ async def _ready(value: Any) -> Any:
     return value
 
 
+def _gather_after_settled(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+    return gather_with_cancel(*values)  # graphql-core's own gather, bound to no executor
+
+
+def _track_after_settled(values: Sequence[Any]) -> None:
+    raise RuntimeError("the operation has settled: no more work can be tracked for it")
+
+
+# What an executor holds once its operation has settled (PlainFieldsExecutor._detach).
+_SETTLED_HELPERS = GraphQLResolveInfoHelpers(
+    gather=_gather_after_settled, track=_track_after_settled
+)
+
+
 class _AwaitableCheck:
     """`is_awaitable`, remembering the classes whose instances never are: an object's plan
     asks it only of a value whose class is not in `never`. A page's edges (of `Edge`, while
@@ -409,14 +424,28 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
             return self._settled(result)
         if self.background_futures:
             return self._settled(_ready(result))
+        self._detach()
         return result
 
     async def _settled(self, result: Awaitable[Any]) -> Any:
-        answer = await result
-        pending = self.background_futures
-        while pending:  # a settled future leaves the set (graphql-core's done callback)
-            await asyncio.wait(list(pending))
-        return answer
+        try:
+            answer = await result
+            pending = self.background_futures
+            while pending:  # a settled future leaves the set (graphql-core's done callback)
+                await asyncio.wait(list(pending))
+            return answer
+        finally:
+            self._detach()
+
+    def _detach(self) -> None:
+        """graphql-core keeps its helpers for resolvers (`info.async_helpers`) on the executor,
+        as bound methods of the executor: a reference cycle, so every operation's executor and
+        what it holds (the request's context, its variables, the plan memos) was freed only by
+        the garbage collector. Under load that garbage is what fills the young generation (a
+        GraphQL page left ~150 objects in cycles, REST none), and each collection stalls every
+        request in flight (bench/README.md, "GraphQL's tail"). The operation is settled here:
+        nothing calls the helpers any more, so they are swapped for ones bound to nothing."""
+        self.async_helpers = _SETTLED_HELPERS
 
     def execute_field(
         self,

@@ -77,6 +77,15 @@ class Loaders:
         self._context = context
         # Each loader is made when first asked for: a request uses one or two of them.
 
+    def close(self) -> None:
+        """Forget the context and the loaders made (`Context.close`, when the request or the
+        socket ends). Both are reference cycles: the context holds this object, which holds
+        it back, and each loader's batch function is a closure over (or a method of) this
+        object, which holds the loader. Left alone, a request's context, session and loaded
+        rows were freed only by the garbage collector, whose passes under load stall every
+        request in flight (bench/README.md, "GraphQL's tail")."""
+        self.__dict__.clear()
+
     @cached_property
     def mentor_skills(self) -> DataLoader[str, MentorSkills]:
         # Rows under a parent, scoped to the calling app like every loader: a parent id from
