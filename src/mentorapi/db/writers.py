@@ -51,7 +51,7 @@ class WritersBusy(Exception):
 class _Turn:
     """One turn, held by a request's task (and the tasks it starts) until given back."""
 
-    __slots__ = ("owner", "held")
+    __slots__ = ("held", "owner")
 
     def __init__(self, owner: "Writers") -> None:
         self.owner = owner
