@@ -1,16 +1,19 @@
 """Writers take turns: at most MENTORAPI_DB_WRITE_CONCURRENCY write transactions of requests open
 at once in one process; the rest wait here, in order, before they open one.
 
-Why (bench/README.md, "Bookings: writers take turns"): a process is one event loop, so of its
-open write transactions one runs Python at a time and the others sit idle in transaction,
-holding their locks (a booking holds its mentor's row `FOR UPDATE` from its first check to its
-commit) and their snapshots. With 100 clients on a pool of 20 per process, about 32 of the 40
-transactions of two processes were idle at any moment and 2-3 waited on a row lock held by an
-idle one: every lock was held for as long as the process took to come back to its holder,
-lock waits chained, and CPU per booking grew (server + PostgreSQL, closed loop at 100
-connections: about 7 ms at a pool of 20, 5.5 ms with 5 open at once). A handful open at once
-keeps the process and PostgreSQL busy (one runs Python while the others wait for their
-statements), and the rest wait here holding nothing: no connection, no lock, no snapshot.
+Why (bench/README.md, "Bookings: write transactions take turns"): a process is one event loop,
+so of its open write transactions one runs Python at a time and the others sit idle in
+transaction, holding their locks (a booking holds its mentor's row `FOR UPDATE` from its first
+check to its commit) and their snapshots. With 100 clients on a pool of 20 per process, about
+31 of the 40 transactions of two processes were idle at any moment and about 3 waited on a row
+lock held by an idle one: every lock was held for as long as the process took to come back to
+its holder, and lock waits chained. With 8 turns a process, lock waits all but went (about 0.2
+backends), PostgreSQL's CPU per booking fell, and the closed loop's p99 fell to about a third.
+Too few turns cost throughput instead: each transaction's round trips wait for PostgreSQL and
+for the scheduler (more so on a busy machine), and a process needs enough transactions open to
+hide that wait behind another's Python (4 turns a process booked slower than 8, and in most
+pairs slower than no turns). The rest wait here holding nothing: no connection, no lock, no
+snapshot.
 
 What takes a turn: a request's write unit of work, however it is opened (db/uow.py's session
 of a POST, PUT, PATCH or DELETE; `writable()`'s short write from a read; the Idempotency-Key
