@@ -150,7 +150,12 @@ async def _statements(
 
 
 async def measure(
-    ceiling: bool, wrk: bool = False, rate: float = 0.0, statements: bool = False
+    ceiling: bool,
+    wrk: bool = False,
+    rate: float = 0.0,
+    statements: bool = False,
+    clients: int = CLIENTS,
+    server_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     url = await fresh_database(DATABASE)
     app_id, key = await create_bench_app(url)
@@ -158,7 +163,7 @@ async def measure(
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=CLIENTS, keepalive_expiry=2.0)
     async with (
-        Server(url, workers=2, name="bookings-load") as server,
+        Server(url, workers=2, name="bookings-load", env=server_env) as server,
         httpx.AsyncClient(
             base_url=server.base_url, headers=headers, timeout=60, limits=limits
         ) as client,
@@ -193,7 +198,12 @@ async def measure(
             counting = await _statements_on(url) if statements else None
             if wrk:
                 load, client_cpu, extra = await wrk_bookings(
-                    target, url, headers["Authorization"], jobs(BOOKINGS, timedelta()), rate
+                    target,
+                    url,
+                    headers["Authorization"],
+                    jobs(BOOKINGS, timedelta()),
+                    rate,
+                    clients,
                 )
             else:
                 started = time.process_time()
@@ -201,7 +211,7 @@ async def measure(
                     _post(measured, "/v1/sessions", j, str(uuid.uuid4()))
                     for j in jobs(BOOKINGS, timedelta())
                 ]
-                load = await _drive(calls, CLIENTS, target, url)
+                load = await _drive(calls, clients, target, url)
                 client_cpu = time.process_time() - started
             stop.set()
             samples = await sampler
@@ -222,6 +232,8 @@ async def measure(
     }
     found["server"] = "bench.ceiling" if ceiling else "mentorapi"
     found["client"] = "wrk" if wrk else "httpx"
+    found["clients"] = clients
+    found["server_env"] = server_env or {}
     return found | extra
 
 
@@ -265,12 +277,22 @@ def main() -> None:
         action="store_true",
         help="per-statement figures from pg_stat_statements, if the server preloads it",
     )
-    args = parser.parse_args()
-    print(
-        json.dumps(
-            asyncio.run(measure(args.ceiling, args.wrk, args.rate, args.statements)), indent=2
-        )
+    parser.add_argument(
+        "--clients", type=int, default=CLIENTS, help="concurrent connections (default 100)"
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="MENTORAPI_X=VALUE",
+        help="a setting for the server's processes (repeatable), e.g. to compare pool sizes",
+    )
+    args = parser.parse_args()
+    server_env = dict(item.split("=", 1) for item in args.server_env)
+    if any(not name.startswith("MENTORAPI_") for name in server_env):
+        parser.error("--server-env takes MENTORAPI_* settings only")
+    found = measure(args.ceiling, args.wrk, args.rate, args.statements, args.clients, server_env)
+    print(json.dumps(asyncio.run(found), indent=2))
 
 
 if __name__ == "__main__":

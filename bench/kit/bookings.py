@@ -287,9 +287,13 @@ class Booked:
 
 
 def run_bookings(
-    base_url: str, auth: str, bodies: list[dict[str, Any]], rate: float = 0.0
+    base_url: str,
+    auth: str,
+    bodies: list[dict[str, Any]],
+    rate: float = 0.0,
+    clients: int = CLIENTS,
 ) -> Booked:
-    """`bodies` POSTed once each to `base_url`/v1/sessions from wrk over `CLIENTS` connections,
+    """`bodies` POSTed once each to `base_url`/v1/sessions from wrk over `clients` connections,
     as a closed loop (`rate` 0) or offered at `rate` bookings per second in all."""
     if urlsplit(base_url).hostname not in LOOPBACK:
         raise ValueError(f"benchmarks load loopback only, not {base_url}")
@@ -314,7 +318,7 @@ def run_bookings(
                     "mark": MARK,
                 }
             )
-        args = [ensure_wrk(), "--latency", "-t", "1", "-c", str(CLIENTS)]
+        args = [ensure_wrk(), "--latency", "-t", "1", "-c", str(clients)]
         args += ["-d", f"{WRK_CAP_SECONDS}s", "--timeout", "30s", "-s", script, base_url]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         output = procs.run(args, timeout=WRK_CAP_SECONDS + 60)
@@ -337,7 +341,12 @@ def run_bookings(
 
 
 async def wrk_bookings(
-    target: Target, url: str, auth: str, bodies: list[dict[str, Any]], rate: float = 0.0
+    target: Target,
+    url: str,
+    auth: str,
+    bodies: list[dict[str, Any]],
+    rate: float = 0.0,
+    clients: int = CLIENTS,
 ) -> tuple[Load, float, dict[str, Any]]:
     """`run_bookings` against `target`, with the CPU of the server and of its PostgreSQL
     backends (database `url`) meanwhile: the load, wrk's CPU seconds, and what else wrk
@@ -346,7 +355,9 @@ async def wrk_bookings(
     ran: list[Booked] = []
 
     async def work() -> None:
-        ran.append(await asyncio.to_thread(run_bookings, target.base_url, auth, bodies, rate))
+        ran.append(
+            await asyncio.to_thread(run_bookings, target.base_url, auth, bodies, rate, clients)
+        )
 
     await with_cpu(load, target, url, work())
     booked = ran[0]

@@ -40,6 +40,20 @@ class Settings(BaseSettings):
     # the timeouts in front of us (clients' ~10 s, the balancer's header timeout of 10 s),
     # so the client gets our answer rather than its own timeout.
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Requests' write transactions open at once in one process (db/writers.py); more wait
+    # their turn, in order, before opening theirs: holding no connection, lock or snapshot.
+    # A process runs one transaction's Python at a time, so the others sit idle in
+    # transaction holding their row locks (a booking's mentor's), and with many open, lock
+    # waits chain. Enough must be open to keep the process busy while the others' statements
+    # run: bookings at 100 clients (bench/README.md) ran faster, with a lower p99 and
+    # for less CPU, at 8 than at 20 (the pool: no turns) or 4. Per process: N processes hold
+    # up to N times as many. Reads take no turn. A wait past
+    # MENTORAPI_DB_POOL_TIMEOUT_SECONDS is answered 503 `database-busy` with Retry-After,
+    # nothing written, as a wait for a connection is.
+    db_write_concurrency: int = Field(default=8, ge=1, le=200)
+    # Requests waiting for a turn in one process; one more is answered that 503 at once,
+    # rather than queued behind more than it could pass within the timeout.
+    db_write_queue: int = Field(default=200, ge=0, le=10_000)
     db_echo: bool = False
 
     host: str = "127.0.0.1"

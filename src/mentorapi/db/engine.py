@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mentorapi.config import Settings
 from mentorapi.db.dropped import watch_pool
+from mentorapi.db.writers import Writers
 
 # Statements run on behalf of the current request, when something is counting (tests, benchmarks).
 statement_counter: ContextVar[list[str] | None] = ContextVar("statement_counter", default=None)
@@ -20,8 +21,10 @@ statement_counter: ContextVar[list[str] | None] = ContextVar("statement_counter"
 write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
 # The execution option that marks a read-only unit of work (see Database.read_sessionmaker).
 READ_ONLY = "mentorapi_read_only"
-# In a read-only session's `info`: the sessionmaker for the rare write a read must make.
+# In a read-only session's `info`: the sessionmaker for the rare write a read must make, and
+# the process's turns for it (db/writers.py).
 WRITER = "mentorapi_writer"
+WRITERS = "mentorapi_writers"
 # Engines whose connections keep no prepared statement (MENTORAPI_DATABASE_STATEMENT_CACHE=false):
 # db/fast.py reuses what the driver learnt describing a statement, and re-sends the SQL.
 # Keyed by dialect: an engine's execution_options() copies (the read-only sessions') share it.
@@ -36,6 +39,9 @@ class Database:
     # COMMIT (autocommit), two round trips fewer per read. At READ COMMITTED, the default, every
     # statement sees its own snapshot either way, so a transaction around reads adds nothing.
     read_sessionmaker: async_sessionmaker[AsyncSession]
+    # Turns for requests' write transactions in this process (db/writers.py): a request's
+    # write unit of work takes one before it opens its session.
+    writers: Writers
     # PostgreSQL: a small pool of its own for the rate limiter's bucket statement
     # (kit/ratelimit.py), which a request runs while its session may hold a connection of the
     # main pool (its key lookup, its Idempotency-Key claim). From the same pool, N such
@@ -130,16 +136,23 @@ def create_database(settings: Settings) -> Database:
         read_options["isolation_level"] = "AUTOCOMMIT"
         if settings.rate_limit_store == "postgres":
             limiter_engine = _create_engine(settings, settings.rate_limit_pool_size)
+    writers = Writers(
+        settings.db_write_concurrency,
+        settings.db_write_queue,
+        # Waiting for a turn ends as waiting for a pooled connection does (db/busy.py).
+        settings.db_pool_timeout_seconds,
+    )
     read_sessionmaker = async_sessionmaker(
         engine.execution_options(**read_options),
         class_=AsyncSession,
         expire_on_commit=False,
-        info={WRITER: sessionmaker},
+        info={WRITER: sessionmaker, WRITERS: writers},
     )
     return Database(
         engine=engine,
         sessionmaker=sessionmaker,
         read_sessionmaker=read_sessionmaker,
+        writers=writers,
         limiter_engine=limiter_engine,
     )
 

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mentorapi.db.engine import WRITER, Database, write_intent
+from mentorapi.db.engine import WRITER, WRITERS, Database, write_intent
+from mentorapi.db.writers import Writers
 from mentorapi.kit import idempotency
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -58,7 +59,9 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
             async with database.read_sessionmaker() as session:
                 yield session
             return
-        async with database.sessionmaker() as session:
+        # Its turn first (db/writers.py): the session is opened once this process runs few
+        # enough write transactions.
+        async with database.writers.turn(), database.sessionmaker() as session:
             try:
                 yield session
                 await session.commit()
@@ -87,6 +90,7 @@ async def writable(db_session: AsyncSession) -> AsyncIterator[AsyncSession]:
     if writer is None:
         yield db_session
         return
+    writers: Writers = db_session.info[WRITERS]
     # The read hands its connection back first (ending its transaction where there is one,
     # SQLite, so its next statement reads a snapshot that includes the write; on PostgreSQL,
     # autocommit, nothing else): holding it while the write waits for a second one from the
@@ -95,7 +99,8 @@ async def writable(db_session: AsyncSession) -> AsyncIterator[AsyncSession]:
     await db_session.commit()
     token = write_intent.set(True)  # SQLite: BEGIN IMMEDIATE, as for any writer
     try:
-        async with writer() as session, session.begin():
+        # A write's turn, as for any request's write (db/writers.py); the read holds none.
+        async with writers.turn(), writer() as session, session.begin():
             yield session
     finally:
         write_intent.reset(token)

@@ -23,6 +23,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -238,8 +239,11 @@ class IdempotencyMiddleware:
         ).hexdigest()
         database = self.database()
         authorization = headers.get(b"authorization", b"").decode("latin-1")
-        async with database.sessionmaker() as s:
+        # The unit of work is a write: its turn first (db/writers.py), held until it ends.
+        async with AsyncExitStack() as held:
             try:
+                await held.enter_async_context(database.writers.turn())
+                s = await held.enter_async_context(database.sessionmaker())
                 owner = await self.resolve_scope(HTTPConnection(scope), s, authorization)
                 # Not authenticated: nothing to scope by; the route itself answers 401.
                 early = None

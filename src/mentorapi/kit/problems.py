@@ -13,7 +13,7 @@ from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mentorapi.db.busy import PoolTimeout, is_busy
+from mentorapi.db.busy import PoolTimeout, WritersBusy, is_busy
 from mentorapi.db.dropped import DROPPED, RETRY_AFTER_SECONDS, DatabaseUnavailable, is_dropped
 from mentorapi.kit.errors import DomainError
 from mentorapi.kit.ids import MatchRunIdOut
@@ -247,8 +247,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     # The database's errors: busy (SQLite's lock, or no pooled connection free in time: the
     # pool's TimeoutError is not a DBAPIError), and a dropped connection however it shows
     # (SQLAlchemy's DBAPIError, asyncpg's own on the fast path, a socket's, a session's
-    # "invalid transaction" after it); any other of these still goes on to a 500.
-    kinds = (DBAPIError, PoolTimeout, DatabaseUnavailable, PendingRollbackError, ConnectionError)
+    # "invalid transaction" after it), no write turn in time (db/writers.py); any other of
+    # these still goes on to a 500.
+    kinds = (
+        DBAPIError,
+        PoolTimeout,
+        WritersBusy,
+        DatabaseUnavailable,
+        PendingRollbackError,
+        ConnectionError,
+    )
     for kind in kinds:
         app.add_exception_handler(kind, _database_busy)
     app.add_exception_handler(Exception, _unexpected)
