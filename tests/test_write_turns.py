@@ -348,3 +348,69 @@ async def test_a_turn_handed_to_a_waiter_cancelled_at_that_moment_goes_to_the_ne
     assert (writers.running, writers.waiting) == (1, 0)
     writers._release()
     assert (writers.running, writers.waiting) == (0, 0)
+
+
+_BOOK = "mutation($input: BookSessionInput!) { bookSession(input: $input) { id startsAt } }"
+
+
+def _graphql_book(
+    client: httpx.AsyncClient, base: dict[str, Any], starts_at: str
+) -> "asyncio.Task[httpx.Response]":
+    booking = {
+        "mentorId": base["mentor_id"],
+        "menteeId": base["mentee_id"],
+        "skillId": base["skill_id"],
+        "topic": base["topic"],
+        "format": base["format"].upper(),
+        "durationMinutes": base["duration_minutes"],
+        "startsAt": starts_at,
+    }
+    body = {"query": _BOOK, "variables": {"input": booking}}
+    return asyncio.create_task(client.post("/graphql", json=body))
+
+
+async def test_a_graphql_mutation_over_http_takes_a_turn_as_rest_does(database_url: str) -> None:
+    # GraphQL is admitted as REST is: its mutation's write transaction waits its turn in the
+    # same queue before it opens, and gives it back when its unit of work ends. It used to open
+    # at once, past any number of waiting REST writes.
+    async with _app(database_url) as app, _tenant(app) as tenant:
+        writers = _writers(app)
+        base = await bookable(tenant.client)
+        async with turn_held(writers):
+            rest = _book(tenant.client, base, MONDAYS[0], False)
+            await until(lambda: writers.waiting == 1)
+            graphql = _graphql_book(tenant.client, base, MONDAYS[1])
+            await until(lambda: writers.waiting == 2)
+            assert not rest.done()
+            assert not graphql.done()
+        assert (await rest).status_code == 201, (await rest).text
+        answer = (await graphql).json()
+        assert "errors" not in answer, answer
+        assert await _created_order(app, tenant) == MONDAYS[:2]
+        assert (writers.running, writers.waiting) == (0, 0)
+        # A mutation that fails gives its turn back too.
+        again = (await _graphql_book(tenant.client, base, MONDAYS[1])).json()
+        assert again["errors"][0]["extensions"]["code"] == "CONFLICT", again
+        assert (writers.running, writers.waiting) == (0, 0)
+
+
+async def test_a_graphql_mutation_without_a_turn_in_time_is_service_unavailable(
+    database_url: str,
+) -> None:
+    async with _app(database_url, db_pool_timeout_seconds=0.1) as app, _tenant(app) as tenant:
+        writers = _writers(app)
+        base = await bookable(tenant.client)
+        async with turn_held(writers):
+            answer = (await _graphql_book(tenant.client, base, MONDAYS[0])).json()
+            assert answer["data"] is None, answer
+            assert [e["extensions"]["code"] for e in answer["errors"]] == ["SERVICE_UNAVAILABLE"]
+            assert (writers.running, writers.waiting) == (1, 0)
+        assert (writers.running, writers.waiting) == (0, 0)
+        assert await _created_order(app, tenant) == []
+        # A query takes no turn: it reads while a write holds the only one.
+        async with turn_held(writers):
+            read = await tenant.client.post(
+                "/graphql", json={"query": "{ mentors { edges { node { id } } } }"}
+            )
+            assert read.status_code == 200, read.text
+            assert "errors" not in read.json(), read.text

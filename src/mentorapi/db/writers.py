@@ -22,8 +22,10 @@ opened inside one already holding a turn (the route's session inside the middlew
 with it: a request never holds a turn while waiting for a second, which would deadlock as
 N such requests on N turns. Reads (GET, and POSTs that only read) take none: they run
 without a transaction on PostgreSQL and hold no lock. Nor do background workers, whose
-concurrency has settings of its own, nor GraphQL's sessions, which a WebSocket keeps for the
-socket's life (a GraphQL mutation sent with an Idempotency-Key takes the middleware's turn).
+concurrency has settings of its own, nor GraphQL's sessions over a WebSocket, which the
+socket keeps for its life. A GraphQL operation over HTTP that writes (a mutation) takes one
+when its session opens and gives it back when its unit of work ends (`take`; one sent with
+an Idempotency-Key has the middleware's).
 
 Waiting ends as waiting for a pooled connection does (db/busy.py): after
 MENTORAPI_DB_POOL_TIMEOUT_SECONDS the request is answered 503 `database-busy` with
@@ -41,7 +43,7 @@ one process, and nothing depends on them for correctness.
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
@@ -98,6 +100,24 @@ class Writers:
             turn.held = False
             _holding.reset(token)
             self._release()
+
+    async def take(self) -> Callable[[], None]:
+        """A turn held beyond the block that takes it; returns the call that gives it back
+        (once, however often called). For GraphQL over HTTP (graphql/context.py), whose
+        mutation opens its session in a resolver's task and ends its unit of work in the
+        request's, so no context manager spans both. Not re-entrant: only for a unit of work
+        in which nothing takes a second turn (a mutation's session is writable, so
+        `writable()` takes none inside it)."""
+        await self._acquire()
+        given = False
+
+        def give_back() -> None:
+            nonlocal given
+            if not given:
+                given = True
+                self._release()
+
+        return give_back
 
     async def _acquire(self) -> None:
         if self.running < self.concurrency and not self._waiters:

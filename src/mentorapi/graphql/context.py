@@ -19,7 +19,7 @@ when the credential no longer holds.
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -114,6 +114,7 @@ class Context(BaseContext):
         self._db_session: AsyncSession | None = None
         self._read_only = False
         self._owned = False  # the session is the Idempotency-Key middleware's
+        self._give_turn_back: Callable[[], None] | None = None  # a write's turn (db/writers.py)
         self._lock = asyncio.Lock()
         self._identifying = asyncio.Lock()
         self._found: Authenticated | None = None
@@ -134,7 +135,26 @@ class Context(BaseContext):
     async def session(self) -> AsyncIterator[AsyncSession]:
         """The request's session, for one service call at a time."""
         async with self._lock:
+            if self._db_session is None and self._writes_over_http():
+                # A write's turn before its session opens, as for a REST write (db/writers.py),
+                # held until the unit of work ends (`finish`, `close`).
+                self._give_turn_back = await self._database.writers.take()
             yield self._opened()
+
+    def _writes_over_http(self) -> bool:
+        """The session about to open is a write transaction of a request: not a query's
+        read-only one, not a socket's (kept for its life), not the Idempotency-Key
+        middleware's (which took its turn)."""
+        return (
+            not self._read_only
+            and not isinstance(self._connection, WebSocket)
+            and idempotency.unit_of_work(self._connection) is None
+        )
+
+    def _turn_given_back(self) -> None:
+        give_back, self._give_turn_back = self._give_turn_back, None
+        if give_back is not None:
+            give_back()
 
     def _opened(self) -> AsyncSession:
         if self._db_session is None:
@@ -315,6 +335,7 @@ class Context(BaseContext):
                 await self._db_session.commit()
             else:  # a read-only session has nothing to commit: this ends its read
                 await self._db_session.rollback()
+            self._turn_given_back()
 
     def not_completed(self) -> None:
         """The operation changed nothing: its response is not an outcome an `Idempotency-Key`
@@ -358,6 +379,7 @@ class Context(BaseContext):
             if self._db_session is not None and not self._owned:
                 await self._db_session.close()  # rolls back whatever was not committed
         finally:
+            self._turn_given_back()
             self.loaders.close()  # its reference cycles (Loaders.close)
 
 
