@@ -17,9 +17,12 @@ import pytest
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
+from mentorapi.graphql.feed import mentor_topic
 from tests.conftest import Tenant
-from tests.factories import create_mentor
+from tests.factories import book_session, bookable, create_mentor
 from tests.gql.helpers import serve
+from tests.gql.test_subscriptions import until_subscribed
+from tests.test_sessions import MONDAY_9
 
 HTML = {"Accept": "text/html"}
 ASSET_REF = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']([^"']+)["']""", re.I)
@@ -191,3 +194,59 @@ async def test_graphiql_runs_a_query_in_headless_chromium(
     assert outside == [], outside
     exceptions = [e for e in browser.events if e["method"] == "Runtime.exceptionThrown"]
     assert exceptions == [], exceptions
+
+
+RESPONSE_TEXT = "((document.querySelector('.graphiql-response') || {}).innerText || '')"
+
+
+async def open_page(browser: DevTools, url: str) -> None:
+    await browser.send("Runtime.enable")
+    await browser.send("Page.enable")
+    await browser.send("Page.navigate", url=url)
+    await browser.wait_for("!!document.querySelector('.graphiql-execute-button')")
+    await browser.evaluate("document.querySelector('.graphiql-execute-button').click()")
+
+
+async def test_graphiql_runs_a_subscription_over_the_websocket(
+    app: FastAPI, tenant: Tenant, tmp_path: Path
+) -> None:
+    # The Headers tab's Authorization reaches connection_init; an event booked through REST
+    # shows in the result pane (over HTTP a subscription is refused with a 400).
+    base = await bookable(tenant.client, auto_accept=False)
+    query = (
+        f'subscription {{ sessionsChanged(mentorId: "{base["mentor_id"]}") '
+        "{ type session { id status } } }"
+    )
+    headers = json.dumps({"Authorization": f"Bearer {tenant.key}"})
+    async with serve(app) as url, chromium(tmp_path) as browser:
+        await open_page(browser, f"{url}/graphql?" + urlencode({"q": query, "headers": headers}))
+        await until_subscribed(app.state.pubsub, mentor_topic(tenant.id, base["mentor_id"]))
+        session = await book_session(tenant.client, base, MONDAY_9)
+        text = await browser.wait_for(
+            f"{RESPONSE_TEXT}.includes({json.dumps(session['id'])}) && {RESPONSE_TEXT}"
+        )
+        assert "session.requested" in text, text
+        assert "REQUESTED" in text, text
+        assert '"errors"' not in text, text
+        # The stop button ends the subscription: the server lets go of it.
+        await browser.evaluate("document.querySelector('.graphiql-execute-button').click()")
+        for _ in range(100):
+            if not app.state.pubsub.subscribers(mentor_topic(tenant.id, base["mentor_id"])):
+                break
+            await asyncio.sleep(0.05)
+        assert not app.state.pubsub.subscribers(mentor_topic(tenant.id, base["mentor_id"]))
+    exceptions = [e for e in browser.events if e["method"] == "Runtime.exceptionThrown"]
+    assert exceptions == [], exceptions
+
+
+async def test_graphiql_shows_a_refused_key_on_a_subscription_at_once(
+    app: FastAPI, tenant: Tenant, tmp_path: Path
+) -> None:
+    base = await bookable(tenant.client)
+    query = f'subscription {{ sessionsChanged(mentorId: "{base["mentor_id"]}") {{ type }} }}'
+    headers = json.dumps({"Authorization": "Bearer mk_not_a_key"})
+    async with serve(app) as url, chromium(tmp_path) as browser:
+        await open_page(browser, f"{url}/graphql?" + urlencode({"q": query, "headers": headers}))
+        # Within seconds, not after the bundled graphql-ws client's five retries (some 40 s).
+        text = await browser.wait_for(f"{RESPONSE_TEXT}.includes('4403') && {RESPONSE_TEXT}", 8)
+        assert "Headers tab" in text, text

@@ -96,6 +96,25 @@ async def test_session_updated_hears_rest_changes_after_commit(
         assert (change["type"], change["session"]["status"]) == ("session.cancelled", "CANCELLED")
 
 
+async def test_every_message_comes_in_a_text_frame(app: FastAPI, tenant: Tenant) -> None:
+    # graphql-transport-ws is text: a browser reads a binary frame as a Blob, which graphql-ws
+    # (and GraphiQL's page) refuse, closing the socket with 4400.
+    base = await bookable(tenant.client, auto_accept=False)
+    async with serve(app) as url:
+        ws_url = url.replace("http://", "ws://") + "/graphql"
+        async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            payload = {"Authorization": f"Bearer {tenant.key}"}
+            await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+            ack = await asyncio.wait_for(ws.recv(), 10)
+            assert isinstance(ack, str), ack
+            await subscribe(ws, CHANGED, {"m": base["mentor_id"]})
+            await until_subscribed(app.state.pubsub, mentor_topic(tenant.id, base["mentor_id"]))
+            await book_session(tenant.client, base, MONDAY_9)
+            heard = await asyncio.wait_for(ws.recv(), 10)
+            assert isinstance(heard, str), heard
+            assert json.loads(heard)["type"] == "next", heard
+
+
 async def test_sessions_changed_by_mentor_and_a_rolled_back_change_publishes_nothing(
     app: FastAPI, tenant: Tenant, db: Database
 ) -> None:

@@ -1,7 +1,7 @@
 """Mount GraphQL at /graphql, with an offline GraphiQL: every asset is served from here."""
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import cache, lru_cache
@@ -15,6 +15,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import async_base_view, streaming
@@ -130,8 +132,22 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_message(message)
 
 
+class TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """Each graphql-transport-ws message in a text frame. strawberry sends what `encode_json`
+    gives as bytes in a binary frame, and browser clients (graphql-ws, GraphiQL's page) read a
+    binary frame as a Blob, not a message: they closed the socket with 4400."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        encoded = self.view.encode_json(message)
+        try:
+            await self.ws.send_text(encoded.decode() if isinstance(encoded, bytes) else encoded)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
+    websocket_adapter_class = TextWebSocketAdapter
 
     temporal_response: Response  # strawberry's: the sub-response of the request being run
 

@@ -40,7 +40,86 @@
     history.replaceState(null, "", search ? "?" + search : window.location.pathname);
   }
 
-  var fetcher = GraphiQL.createFetcher({ url: fetchURL });
+  var httpFetcher = GraphiQL.createFetcher({ url: fetchURL });
+  // Subscriptions take the WebSocket at the same address (ws: or wss: as the page is).
+  var socketURL = fetchURL.replace(/^http/, "ws");
+
+  function isSubscription(documentAST, operationName) {
+    var operations = ((documentAST && documentAST.definitions) || []).filter(function (d) {
+      return d.kind === "OperationDefinition";
+    });
+    var chosen = operations.filter(function (d) {
+      return operationName ? d.name && d.name.value === operationName : true;
+    });
+    return chosen.length === 1 && chosen[0].operation === "subscription";
+  }
+
+  // One graphql-transport-ws socket per subscription, its connection_init payload the Headers
+  // tab ({"Authorization": "Bearer ..."}: what graphql/context.py reads). Not createFetcher's
+  // `subscriptionUrl`: the graphql-ws client bundled with GraphiQL retries a socket closed with
+  // 4403 (a refused key) five times over some 40 s, showing nothing meanwhile, and createFetcher
+  // passes it no retry option. Here a refusal is shown at once.
+  function subscribe(params, headers) {
+    return {
+      subscribe: function (sink) {
+        var socket = new WebSocket(socketURL, "graphql-transport-ws");
+        var done = false;
+        function finish() {
+          done = true;
+          if (socket.readyState <= WebSocket.OPEN) {
+            socket.close(1000, "Normal Closure");
+          }
+        }
+        function send(message) {
+          socket.send(JSON.stringify(message));
+        }
+        socket.onopen = function () {
+          send({ type: "connection_init", payload: headers || {} });
+        };
+        socket.onmessage = function (event) {
+          var message = JSON.parse(event.data);
+          if (message.type === "connection_ack") {
+            send({ id: "1", type: "subscribe", payload: params });
+          } else if (message.type === "ping") {
+            send({ type: "pong" });
+          } else if (message.type === "next") {
+            sink.next(message.payload);
+          } else if (message.type === "error") {
+            sink.next({ errors: message.payload });
+            finish();
+            sink.complete();
+          } else if (message.type === "complete") {
+            finish();
+            sink.complete();
+          }
+        };
+        socket.onclose = function (event) {
+          if (done) {
+            return;
+          }
+          done = true;
+          var why = event.code === 4403 ? ": check the Authorization value in the Headers tab" : "";
+          var reason = event.reason ? " " + event.reason : "";
+          sink.error(new Error("WebSocket closed with " + event.code + reason + why));
+        };
+        return {
+          unsubscribe: function () {
+            if (!done && socket.readyState === WebSocket.OPEN) {
+              send({ id: "1", type: "complete" });
+            }
+            finish();
+          },
+        };
+      },
+    };
+  }
+
+  function fetcher(params, options) {
+    if (isSubscription(options && options.documentAST, params.operationName)) {
+      return subscribe(params, options.headers);
+    }
+    return httpFetcher(params, options);
+  }
 
   function App() {
     return React.createElement(GraphiQL, {
