@@ -10,6 +10,7 @@ from typing import Any, NoReturn, cast
 
 import orjson
 from cross_web import HTTPException as StrawberryHTTPException
+from cross_web import StarletteRequestAdapter
 from fastapi import BackgroundTasks, FastAPI, Request, Response, WebSocket
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -40,7 +41,7 @@ from mentorapi.graphql.pubsub import PubSub
 from mentorapi.graphql.schema import build_schema
 from mentorapi.graphql.sockets import CLOSE_REFUSED, CLOSE_TOO_MANY, OpenSockets, close_reason
 from mentorapi.kit.errors import TooManyRequests, Unauthenticated
-from mentorapi.kit.lean import route_path
+from mentorapi.kit.lean import is_json_type, route_path
 from mentorapi.kit.problems import problem_response
 
 PATH = "/graphql"
@@ -60,11 +61,12 @@ CSP = (
 )
 
 
-# strawberry parses each request's Content-Type (and, for its streaming transports, Accept)
-# with `email.message`, about a tenth of the view's own work on a cached document. It is a pure
-# function of the header's text, and clients send the same few values: the same function,
-# remembered for 64 of them (bounded: the values are the clients'), each caller given its own
-# copy of the parameters. tests/gql/test_lean_graphql.py holds it to strawberry's.
+# strawberry parses each request's Content-Type (as `JsonTypedRequestAdapter` shows it) and,
+# for its streaming transports, Accept with `email.message`, about a tenth of the view's own
+# work on a cached document. It is a pure function of the header's text, and clients send the
+# same few values: the same function, remembered for 64 of them (bounded: the values are the
+# clients'), each caller given its own copy of the parameters. tests/gql/test_lean_graphql.py
+# holds it to strawberry's.
 _parse_content_type = lru_cache(maxsize=64)(strawberry_content_type.parse_content_type)
 
 
@@ -144,7 +146,28 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
 
+class JsonTypedRequestAdapter(StarletteRequestAdapter):
+    """The request as strawberry's view reads it, its Content-Type judged by REST's rule.
+
+    strawberry reads a POST body as JSON when "application/json" is *in* the media type as
+    written: `Application/JSON` (media types ignore case, and REST takes it) was refused, and
+    `application/jsonx` or `application/json-seq` were read as JSON. What `is_json_type` takes
+    (FastAPI's test: application/json or application/*+json, any case, any parameters) is shown
+    to strawberry as application/json; anything else as no type, which strawberry refuses as it
+    refused every other type (400 "Unsupported content type", problem+json from `run`):
+    multipart uploads are off. The view reads `content_type` nowhere else.
+    """
+
+    @property
+    def content_type(self) -> str | None:
+        found = self.headers.get("content-type")
+        if found is not None and is_json_type(found.encode("latin-1")):  # as Starlette decoded it
+            return "application/json"
+        return None
+
+
 class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
+    request_adapter_class = JsonTypedRequestAdapter
     graphql_transport_ws_handler_class = TransportWSHandler
     websocket_adapter_class = TextWebSocketAdapter
 
