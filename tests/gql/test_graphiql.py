@@ -250,3 +250,6 @@ async def test_graphiql_shows_a_refused_key_on_a_subscription_at_once(
         # Within seconds, not after the bundled graphql-ws client's five retries (some 40 s).
         text = await browser.wait_for(f"{RESPONSE_TEXT}.includes('4403') && {RESPONSE_TEXT}", 8)
         assert "Headers tab" in text, text
+        # Why, as the server says it, and never the key itself.
+        assert "(UNAUTHENTICATED: the API key is unknown, revoked or expired)" in text, text
+        assert "mk_not_a_key" not in text, text

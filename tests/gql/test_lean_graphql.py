@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from mentorapi.graphql.router import LeanGraphQLRoute
+from mentorapi.kit.lean import is_json_type
 from tests import conftest
 from tests.conftest import Tenant, count_statements, own
 from tests.factories import create_mentor, create_skill
@@ -125,6 +126,40 @@ async def test_other_content_types_are_the_same_answers(
     lean, plain = await _both(app, plain_app, _json("{ __typename }"), headers)
     _same(lean, plain)
     assert lean.status_code >= 400
+
+
+# What REST's rule (kit/lean.is_json_type, FastAPI's) takes and what it does not. strawberry
+# looked for "application/json" in the media type as written: it refused the ones marked
+# "was refused" and read the ones marked "was JSON" as JSON.
+JSON_OR_NOT = [
+    "Application/JSON",  # was refused
+    'application/JSON; charset="UTF-8"',  # was refused
+    "application/json; charset=utf-8",
+    "application/graphql-response+json",  # was refused
+    "text/plain; x=application/json",
+    "application/jsonx",  # was JSON
+    "application/json-seq",  # was JSON
+    "application/json+x",  # was JSON
+]
+
+
+@pytest.mark.parametrize("content_type", JSON_OR_NOT)
+async def test_a_body_is_json_by_rests_rule_on_both_routes(
+    app: FastAPI,
+    plain_app: FastAPI,  # noqa: F811
+    tenant: Tenant,
+    content_type: str,
+) -> None:
+    headers = {"Authorization": f"Bearer {tenant.key}", "Content-Type": content_type}
+    lean, plain = await _both(app, plain_app, _json("{ __typename }"), headers)
+    _same(lean, plain)
+    if is_json_type(content_type.encode()):
+        assert lean.status_code == 200, lean.text
+        assert lean.json() == {"data": {"__typename": "Query"}}
+    else:  # as any other type is refused
+        assert lean.status_code == 400, lean.text
+        assert lean.headers["content-type"] == "application/problem+json"
+        assert lean.json()["detail"] == "Unsupported content type"
 
 
 async def test_an_empty_bucket_is_a_429_on_the_lean_route(

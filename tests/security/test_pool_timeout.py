@@ -193,7 +193,7 @@ async def _receive(ws: ClientConnection) -> dict[str, Any]:
 
 async def _query_over_websocket(url: str, key: str, mentor_id: str) -> dict[str, Any]:
     """The socket's first message after connection_init and, once acknowledged, the answer to
-    one query; {"closed": code} if the socket was closed instead."""
+    one query; {"closed": code, "reason": reason} if the socket was closed instead."""
     ws_url = url.replace("http://", "ws://") + "/graphql"
     async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}
@@ -205,7 +205,9 @@ async def _query_over_websocket(url: str, key: str, mentor_id: str) -> dict[str,
             await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": query}))
             return await _receive(ws)
         except ConnectionClosed as closed:
-            return {"closed": closed.rcvd.code if closed.rcvd is not None else None}
+            if closed.rcvd is None:
+                return {"closed": None}
+            return {"closed": closed.rcvd.code, "reason": closed.rcvd.reason}
 
 
 async def test_graphql_over_websocket_with_an_exhausted_pool_is_service_unavailable(
@@ -225,8 +227,10 @@ async def test_graphql_over_websocket_with_an_exhausted_pool_is_service_unavaila
         async with every_connection_held(engine):
             busy = await _query_over_websocket(url, small_tenant.key, base["mentor_id"])
         if at_init:
-            # Refused as an empty bucket is (4403), not a socket crashed by an error (1011).
-            assert busy == {"closed": 4403}, busy
+            # Refused as an empty bucket is (4403), not a socket crashed by an error (1011),
+            # and the client is told why.
+            reason = f"SERVICE_UNAVAILABLE: {BUSY_MESSAGE}"
+            assert busy == {"closed": 4403, "reason": reason}, busy
         else:
             assert busy["type"] == "next", busy
             assert busy["payload"]["data"] is None, busy

@@ -44,7 +44,7 @@ from mentorapi.graphql.documents import chosen_operation
 from mentorapi.graphql.limits import root_fields
 from mentorapi.graphql.loaders import Loaders
 from mentorapi.graphql.pubsub import PubSub
-from mentorapi.graphql.sockets import OpenSockets
+from mentorapi.graphql.sockets import OpenSockets, close_reason
 from mentorapi.kit import idempotency
 from mentorapi.kit.errors import TooManyRequests, Unauthenticated
 from mentorapi.kit.timezones import utcnow
@@ -384,9 +384,7 @@ class Context(BaseContext):
 
 
 async def _close_unauthorized(websocket: WebSocket, exc: Unauthenticated) -> None:
-    # A close reason is at most 123 bytes.
-    reason = exc.detail.encode()[:120].decode(errors="ignore")
-    await websocket.close(code=CLOSE_UNAUTHORIZED, reason=reason)
+    await websocket.close(code=CLOSE_UNAUTHORIZED, reason=close_reason(exc.detail))
 
 
 Info = StrawberryInfo[Context, None]

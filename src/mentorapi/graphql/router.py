@@ -6,10 +6,11 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import orjson
 from cross_web import HTTPException as StrawberryHTTPException
+from cross_web import StarletteRequestAdapter
 from fastapi import BackgroundTasks, FastAPI, Request, Response, WebSocket
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -17,7 +18,6 @@ from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import async_base_view, streaming
 from strawberry.http import parse_content_type as strawberry_content_type
@@ -32,16 +32,16 @@ from strawberry.types.unset import UNSET
 from mentorapi.apps.keycache import KeyCache, watch_auth_writes
 from mentorapi.config import Settings
 from mentorapi.db.busy import is_busy
-from mentorapi.db.dropped import RETRY_AFTER_SECONDS, is_dropped
+from mentorapi.db.dropped import is_dropped
 from mentorapi.graphql.context import Context, get_context
 from mentorapi.graphql.errors import BUSY_MESSAGE, UNAVAILABLE, UNAVAILABLE_MESSAGE
 from mentorapi.graphql.fanout import Fanout
 from mentorapi.graphql.feed import install_feed
 from mentorapi.graphql.pubsub import PubSub
 from mentorapi.graphql.schema import build_schema
-from mentorapi.graphql.sockets import CLOSE_TOO_MANY, OpenSockets
+from mentorapi.graphql.sockets import CLOSE_REFUSED, CLOSE_TOO_MANY, OpenSockets, close_reason
 from mentorapi.kit.errors import TooManyRequests, Unauthenticated
-from mentorapi.kit.lean import route_path
+from mentorapi.kit.lean import is_json_type, route_path
 from mentorapi.kit.problems import problem_response
 
 PATH = "/graphql"
@@ -61,11 +61,12 @@ CSP = (
 )
 
 
-# strawberry parses each request's Content-Type (and, for its streaming transports, Accept)
-# with `email.message`, about a tenth of the view's own work on a cached document. It is a pure
-# function of the header's text, and clients send the same few values: the same function,
-# remembered for 64 of them (bounded: the values are the clients'), each caller given its own
-# copy of the parameters. tests/gql/test_lean_graphql.py holds it to strawberry's.
+# strawberry parses each request's Content-Type (as `JsonTypedRequestAdapter` shows it) and,
+# for its streaming transports, Accept with `email.message`, about a tenth of the view's own
+# work on a cached document. It is a pure function of the header's text, and clients send the
+# same few values: the same function, remembered for 64 of them (bounded: the values are the
+# clients'), each caller given its own copy of the parameters. tests/gql/test_lean_graphql.py
+# holds it to strawberry's.
 _parse_content_type = lru_cache(maxsize=64)(strawberry_content_type.parse_content_type)
 
 
@@ -145,7 +146,28 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
 
+class JsonTypedRequestAdapter(StarletteRequestAdapter):
+    """The request as strawberry's view reads it, its Content-Type judged by REST's rule.
+
+    strawberry reads a POST body as JSON when "application/json" is *in* the media type as
+    written: `Application/JSON` (media types ignore case, and REST takes it) was refused, and
+    `application/jsonx` or `application/json-seq` were read as JSON. What `is_json_type` takes
+    (FastAPI's test: application/json or application/*+json, any case, any parameters) is shown
+    to strawberry as application/json; anything else as no type, which strawberry refuses as it
+    refused every other type (400 "Unsupported content type", problem+json from `run`):
+    multipart uploads are off. The view reads `content_type` nowhere else.
+    """
+
+    @property
+    def content_type(self) -> str | None:
+        found = self.headers.get("content-type")
+        if found is not None and is_json_type(found.encode("latin-1")):  # as Starlette decoded it
+            return "application/json"
+        return None
+
+
 class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
+    request_adapter_class = JsonTypedRequestAdapter
     graphql_transport_ws_handler_class = TransportWSHandler
     websocket_adapter_class = TextWebSocketAdapter
 
@@ -211,18 +233,21 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
     async def on_ws_connect(self, context: Context) -> None:
         # Admit the socket at connection_init, as a request: a bad credential, or an empty
         # bucket, closes it with 4403. Each operation is admitted again (graphql/context.py).
+        # Closed here, not by raising strawberry's ConnectionRejectionError: strawberry closes
+        # with the reason "Forbidden" whatever the error says, and the client (GraphiQL, a
+        # browser app) could not tell a wrong key from a rate limit or a busy database.
         try:
             found = await context.admitted()
         except (Unauthenticated, TooManyRequests) as exc:
-            raise ConnectionRejectionError({"message": exc.detail}) from exc
+            # The detail REST's 401 or 429 gives: it names what is wrong, never the credential.
+            await _close(context, CLOSE_REFUSED, f"{exc.code}: {exc.detail}")
         except Exception as exc:
             if not (is_busy(exc) or is_dropped(exc)):
                 raise
             # The database busy (no pooled connection free in time) or unreachable: refused
             # as an empty bucket is, never a crashed socket; the client connects again later.
             message = UNAVAILABLE_MESSAGE if is_dropped(exc) else BUSY_MESSAGE
-            payload = {"message": message, "code": UNAVAILABLE, "retryAfter": RETRY_AFTER_SECONDS}
-            raise ConnectionRejectionError(payload) from exc
+            await _close(context, CLOSE_REFUSED, f"{UNAVAILABLE}: {message}")
         finally:
             # End the identifying read: an acknowledged socket with no operation held its
             # pooled connection (idle in transaction) until its first subscription began; a
@@ -233,10 +258,15 @@ class MentorapiGraphQLRouter(GraphQLRouter[Context, None]):
         sockets: OpenSockets = context.connection.app.state.graphql_sockets
         if not sockets.take(context, found.rate_key, member=not found.caller.is_api_key):
             reason = "too many open sockets for this credential: close one first"
-            await cast(WebSocket, context.connection).close(code=CLOSE_TOO_MANY, reason=reason)
-            raise WebSocketDisconnected  # strawberry ends the socket's handler quietly
+            await _close(context, CLOSE_TOO_MANY, reason)
         context.sockets = sockets
         context.close_at_expiry()
+
+
+async def _close(context: Context, code: int, reason: str) -> NoReturn:
+    """Close the socket at connection_init, saying why, and end strawberry's handler of it."""
+    await cast(WebSocket, context.connection).close(code=code, reason=close_reason(reason))
+    raise WebSocketDisconnected  # strawberry ends the socket's handler quietly
 
 
 class LeanGraphQLRoute(BaseRoute):

@@ -11,6 +11,8 @@ hear that credentials changed.
   credential is checked again, each distinct credential once, in one task, and sockets whose
   credential no longer holds are closed with 4401 at once, idle or not. Notices that arrive
   during a round are served by one more round after it.
+
+Every close the service makes on its own says why in its reason, cut to fit (`close_reason`).
 """
 
 import asyncio
@@ -21,7 +23,23 @@ from typing import Protocol
 
 log = logging.getLogger("mentorapi.graphql")
 
-CLOSE_TOO_MANY = 4429  # graphql-ws's customary "too many"; 4403 is a refused credential
+CLOSE_TOO_MANY = 4429  # graphql-ws's customary "too many"
+# connection_init refused: the credential, its rate limit, or the database busy. The reason
+# says which ("CODE: detail", the code GraphQL's extensions carry over HTTP).
+CLOSE_REFUSED = 4403
+# RFC 6455 5.5: a control frame carries at most 125 bytes, 2 of them the close code.
+MAX_CLOSE_REASON_BYTES = 123
+
+
+def close_reason(text: str) -> str:
+    """`text` as a close frame can carry it: at most 123 bytes of UTF-8, else cut at a
+    character and ended with an ellipsis: a longer one is no valid close frame."""
+    # "replace": a lone surrogate (text quoted from the client) cannot be sent as UTF-8.
+    encoded = text.encode(errors="replace")
+    if len(encoded) <= MAX_CLOSE_REASON_BYTES:
+        return encoded.decode()
+    ellipsis = "\u2026"  # 3 bytes
+    return encoded[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + ellipsis
 
 
 class Socket(Protocol):

@@ -98,9 +98,16 @@
             return;
           }
           done = true;
-          var why = event.code === 4403 ? ": check the Authorization value in the Headers tab" : "";
-          var reason = event.reason ? " " + event.reason : "";
-          sink.error(new Error("WebSocket closed with " + event.code + reason + why));
+          // The server says why ("UNAUTHENTICATED: the API key is unknown, revoked or
+          // expired", "RATE_LIMITED: ... retry in 12 s"); the Headers tab is the fix only
+          // for a refused credential (or a reason a proxy left out).
+          var reason = event.reason ? " (" + event.reason + ")" : "";
+          var credential = !event.reason || event.reason.indexOf("UNAUTHENTICATED") === 0;
+          var hint =
+            event.code === 4403 && credential
+              ? ". Check the Authorization value in the Headers tab."
+              : "";
+          sink.error(new Error("WebSocket closed with " + event.code + reason + hint));
         };
         return {
           unsubscribe: function () {
